@@ -1,0 +1,116 @@
+"""Secrets from AWS Secrets Manager (deployed) or literal settings (local), cached and re-readable for rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from shop.settings import ConfigError, Settings
+
+# Re-reads triggered by a failed credential check are rate-limited so bad clients cannot hammer the API.
+MIN_REFRESH_INTERVAL = 30.0
+
+
+class SecretRef:
+    """One secret value, fetched on first use and re-fetched only through `refresh()`."""
+
+    def __init__(self, variable: str, fetch: Callable[[], str], clock: Callable[[], float]) -> None:
+        self.variable = variable
+        self._fetch = fetch
+        self._clock = clock
+        self._value: str | None = None
+        self._fetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self) -> str:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._load()
+        assert self._value is not None
+        return self._value
+
+    def refresh(self) -> bool:
+        """Re-read the secret after a credential failure; True when a new value was loaded."""
+        with self._lock:
+            if self._clock() - self._fetched_at < MIN_REFRESH_INTERVAL:
+                return False
+            old = self._value
+            self._load()
+            return self._value != old
+
+    async def arefresh(self) -> bool:
+        return await asyncio.to_thread(self.refresh)
+
+    def _load(self) -> None:
+        try:
+            self._value = self._fetch()
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a config error naming the variable
+            raise ConfigError(f"{self.variable}: cannot read secret: {exc}") from exc
+        self._fetched_at = self._clock()
+
+
+@dataclass(frozen=True)
+class DbCredentials:
+    username: str
+    password: str
+
+
+class Secrets:
+    """All secrets the shop needs, resolved from settings."""
+
+    def __init__(self, settings: Settings, client: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._client = client
+        self._client_lock = threading.Lock()
+        session, admin_token = self._ref("session_secret", "session_secret_arn"), self._ref("admin_token", "admin_token_secret_arn")
+        assert session is not None and admin_token is not None, "settings validation requires both"
+        self.session: SecretRef = session
+        self.admin_token: SecretRef = admin_token
+        self.redis_password = self._ref("redis_password", "redis_auth_secret_arn")
+        self.origin_verify = self._ref("origin_verify_token", "origin_verify_secret_arn")
+        self.db = self._ref(None, "db_secret_arn")
+
+    def db_credentials(self) -> DbCredentials:
+        assert self.db is not None
+        try:
+            data = json.loads(self.db.get())
+            return DbCredentials(username=str(data["username"]), password=str(data["password"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError("SHOP_DB_SECRET_ARN: secret must be JSON with username and password") from exc
+
+    def load_all(self) -> None:
+        """Fetch every configured secret once at startup so a bad ARN fails fast."""
+        for ref in (self.session, self.admin_token, self.redis_password, self.origin_verify, self.db):
+            if ref is not None:
+                ref.get()
+        if self.db is not None:
+            self.db_credentials()
+
+    def _ref(self, literal_field: str | None, arn_field: str) -> SecretRef | None:
+        arn = getattr(self._settings, arn_field)
+        if arn:
+            return SecretRef(f"SHOP_{arn_field.upper()}", self._reader(arn), self._clock)
+        if literal_field is None or (literal := getattr(self._settings, literal_field)) is None:
+            return None
+        return SecretRef(f"SHOP_{literal_field.upper()}", lambda: literal, self._clock)
+
+    def _reader(self, arn: str) -> Callable[[], str]:
+        def read() -> str:
+            return self._secretsmanager().get_secret_value(SecretId=arn)["SecretString"]
+
+        return read
+
+    def _secretsmanager(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                self._client = boto3.client("secretsmanager", region_name=self._settings.aws_region)
+            return self._client

@@ -1,0 +1,36 @@
+"""The one place physical names and tags come from.
+
+Tags are set explicitly on every taggable resource (not through provider ``default_tags``) so that the offline
+plan, policies and reviewers can see them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Naming:
+    """Names and tags for one stack: ``<prefix>-<stack>-<purpose>``."""
+
+    prefix: str
+    stack: str
+
+    def physical(self, purpose: str, max_length: int = 63) -> str:
+        """A physical name within ``max_length``; over-long names keep a stable hash suffix to stay unique."""
+        name = f"{self.prefix}-{self.stack}-{purpose}"
+        if len(name) <= max_length:
+            return name
+        digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+        return f"{name[: max_length - len(digest) - 1].rstrip('-')}-{digest}"
+
+    def tags(self, component: str, **extra: str) -> dict[str, str]:
+        """The tags every resource of ``component`` carries, plus resource-specific ones (e.g. ``Name``)."""
+        return {
+            "project": self.prefix,
+            "stack": self.stack,
+            "component": component,
+            "managed-by": "pulumi",
+            **extra,
+        }

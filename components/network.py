@@ -1,0 +1,283 @@
+"""The VPC: public, private and data subnet tiers over N zones, egress, endpoints and flow logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+import pulumi
+import pulumi_aws as aws
+
+from components.account import Account
+from components.iam import service_role
+from components.naming import Naming
+from stacks.settings import NetworkSettings
+
+COMPONENT = "network"
+
+
+@dataclass(frozen=True)
+class SubnetPlan:
+    """Subnet CIDRs per tier, one per availability zone, all carved from the VPC CIDR."""
+
+    public: tuple[IPv4Network, ...]
+    private: tuple[IPv4Network, ...]
+    data: tuple[IPv4Network, ...]
+
+
+def plan_subnets(vpc: IPv4Network, az_count: int) -> SubnetPlan:
+    """Private subnets get a quarter of the VPC each (pods take their IPs from them with the VPC CNI); the
+    fourth quarter is cut in eighths for the small public (load balancers, NAT) and data tiers, leaving room
+    for a third zone and future tiers. For a /16: private /18, public and data /21."""
+    if not 1 <= az_count <= 3:
+        raise ValueError(f"az_count must be 1-3, got {az_count}")
+    quarters = list(vpc.subnets(prefixlen_diff=2))
+    eighths = list(quarters[3].subnets(prefixlen_diff=3))
+    return SubnetPlan(
+        public=tuple(eighths[:az_count]),
+        private=tuple(quarters[:az_count]),
+        data=tuple(eighths[4 : 4 + az_count]),
+    )
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    settings: NetworkSettings
+    naming: Naming
+    account: Account
+    cluster_name: str
+    """EKS cluster that uses the subnets; tagged on them for load balancer and node discovery."""
+    logs_key_arn: pulumi.Input[str]
+    """KMS key that encrypts the flow log group."""
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: str
+    availability_zones: pulumi.Output[list[str]]
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
+    data_subnet_ids: list[pulumi.Output[str]]
+    endpoint_security_group_id: pulumi.Output[str] | None
+    flow_log_group_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shop:network:Network", name, None, opts)
+        self._name = name
+        self._args = args
+        settings = args.settings
+        plan = plan_subnets(settings.cidr, settings.az_count)
+        self.vpc_cidr = str(settings.cidr)
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=self.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=self._tags("vpc"),
+            opts=self._child(),
+        )
+        self.vpc_id = vpc.id
+        # Adopt the default security group and strip its allow-all rules so nothing can use it by accident.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            ingress=[],
+            egress=[],
+            tags=self._tags("default-locked"),
+            opts=self._child(),
+        )
+
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+        )
+        self.availability_zones = zones.names.apply(lambda names: list(names[: settings.az_count]))
+
+        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
+        public = self._tier("public", plan.public, vpc, {**cluster_tag, "kubernetes.io/role/elb": "1"})
+        private = self._tier("private", plan.private, vpc, {**cluster_tag, "kubernetes.io/role/internal-elb": "1"})
+        data = self._tier("data", plan.data, vpc, {})
+        self.public_subnet_ids = [subnet.id for subnet in public]
+        self.private_subnet_ids = [subnet.id for subnet in private]
+        self.data_subnet_ids = [subnet.id for subnet in data]
+
+        internet_gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags=self._tags("igw"), opts=self._child()
+        )
+        nat_count = settings.az_count if settings.nat_gateways == "one_per_az" else 1
+        nat_gateways = [self._nat_gateway(index, public[index], internet_gateway) for index in range(nat_count)]
+
+        route_tables: list[aws.ec2.RouteTable] = []
+        for index in range(settings.az_count):
+            public_table = self._route_table("public", index, public[index], vpc)
+            aws.ec2.Route(
+                f"{name}-public-{index + 1}-internet",
+                route_table_id=public_table.id,
+                destination_cidr_block="0.0.0.0/0",
+                gateway_id=internet_gateway.id,
+                opts=self._child(public_table),
+            )
+            private_table = self._route_table("private", index, private[index], vpc)
+            aws.ec2.Route(
+                f"{name}-private-{index + 1}-nat",
+                route_table_id=private_table.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat_gateways[min(index, nat_count - 1)].id,
+                opts=self._child(private_table),
+            )
+            # The data tier has only the local route: databases and caches never reach or face the internet.
+            data_table = self._route_table("data", index, data[index], vpc)
+            route_tables += [public_table, private_table, data_table]
+
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=args.account.endpoint_service("s3"),
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[table.id for table in route_tables],
+            tags=self._tags("s3-gateway"),
+            opts=self._child(),
+        )
+        self.endpoint_security_group_id = (
+            self._interface_endpoints(vpc, self.private_subnet_ids) if settings.interface_endpoints else None
+        )
+        self.flow_log_group_name = self._flow_logs(vpc)
+
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+                "data_subnet_ids": self.data_subnet_ids,
+                "flow_log_group_name": self.flow_log_group_name,
+            }
+        )
+
+    def _tags(self, purpose: str, **extra: str) -> dict[str, str]:
+        return self._args.naming.tags(COMPONENT, Name=self._args.naming.physical(purpose), **extra)
+
+    def _child(self, parent: pulumi.Resource | None = None, **kwargs) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent or self, **kwargs)
+
+    def _tier(
+        self, tier: str, cidrs: tuple[IPv4Network, ...], vpc: aws.ec2.Vpc, discovery_tags: dict[str, str]
+    ) -> list[aws.ec2.Subnet]:
+        return [
+            aws.ec2.Subnet(
+                f"{self._name}-{tier}-{index + 1}",
+                vpc_id=vpc.id,
+                cidr_block=str(cidr),
+                availability_zone=self.availability_zones.apply(lambda zones, i=index: zones[i]),
+                map_public_ip_on_launch=False,
+                tags=self._tags(f"{tier}-{index + 1}", tier=tier, **discovery_tags),
+                opts=self._child(),
+            )
+            for index, cidr in enumerate(cidrs)
+        ]
+
+    def _nat_gateway(
+        self, index: int, subnet: aws.ec2.Subnet, internet_gateway: aws.ec2.InternetGateway
+    ) -> aws.ec2.NatGateway:
+        address = aws.ec2.Eip(
+            f"{self._name}-nat-{index + 1}-ip", domain="vpc", tags=self._tags(f"nat-{index + 1}"), opts=self._child()
+        )
+        return aws.ec2.NatGateway(
+            f"{self._name}-nat-{index + 1}",
+            allocation_id=address.id,
+            subnet_id=subnet.id,
+            connectivity_type="public",
+            tags=self._tags(f"nat-{index + 1}"),
+            opts=self._child(depends_on=[internet_gateway]),
+        )
+
+    def _route_table(self, tier: str, index: int, subnet: aws.ec2.Subnet, vpc: aws.ec2.Vpc) -> aws.ec2.RouteTable:
+        table = aws.ec2.RouteTable(
+            f"{self._name}-{tier}-{index + 1}-rt",
+            vpc_id=vpc.id,
+            tags=self._tags(f"{tier}-{index + 1}", tier=tier),
+            opts=self._child(),
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{self._name}-{tier}-{index + 1}-rta",
+            route_table_id=table.id,
+            subnet_id=subnet.id,
+            opts=self._child(table),
+        )
+        return table
+
+    def _interface_endpoints(self, vpc: aws.ec2.Vpc, subnet_ids: list[pulumi.Output[str]]) -> pulumi.Output[str]:
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-endpoints-sg",
+            vpc_id=vpc.id,
+            description="Interface VPC endpoints: HTTPS from inside the VPC only",
+            tags=self._tags("endpoints"),
+            opts=self._child(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-endpoints-https-from-vpc",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=self.vpc_cidr,
+            description="HTTPS to AWS APIs from nodes and pods in this VPC",
+            tags=self._tags("endpoints-https"),
+            opts=self._child(group),
+        )
+        for service in self._args.settings.interface_endpoint_services:
+            aws.ec2.VpcEndpoint(
+                f"{self._name}-{service.replace('.', '-')}",
+                vpc_id=vpc.id,
+                service_name=self._args.account.endpoint_service(service),
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=subnet_ids,
+                security_group_ids=[group.id],
+                tags=self._tags(f"{service}-endpoint"),
+                opts=self._child(),
+            )
+        return group.id
+
+    def _flow_logs(self, vpc: aws.ec2.Vpc) -> pulumi.Output[str]:
+        args = self._args
+        group = aws.cloudwatch.LogGroup(
+            f"{self._name}-flow-logs",
+            name=f"/aws/vpc/{args.naming.physical('vpc')}/flow-logs",
+            retention_in_days=args.settings.flow_log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            tags=self._tags("flow-logs"),
+            opts=self._child(),
+        )
+        role = service_role(
+            f"{self._name}-flow-logs-role",
+            service=args.account.service_principal("vpc-flow-logs"),
+            description="VPC flow logs delivery into its own log group",
+            trust_conditions={
+                "StringEquals": {"aws:SourceAccount": args.account.id},
+                "ArnLike": {"aws:SourceArn": args.account.arn("ec2", "vpc-flow-log/*")},
+            },
+            statements=group.arn.apply(
+                lambda arn: [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": [arn, f"{arn}:*"],
+                    }
+                ]
+            ),
+            tags=self._tags("flow-logs"),
+            parent=self,
+        )
+        aws.ec2.FlowLog(
+            f"{self._name}-flow-log",
+            vpc_id=vpc.id,
+            traffic_type=args.settings.flow_log_traffic,
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=self._tags("flow-log"),
+            opts=self._child(),
+        )
+        return group.name

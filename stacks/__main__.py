@@ -1,0 +1,133 @@
+"""Command line of the stacks package.
+
+    python -m stacks preview STACK [--json FILE] [--manifests DIR] [--diff OTHER_STACK] [--debug]
+    python -m stacks config-schema [--check | --write]
+
+Exit codes: 0 success; 1 a check failed (``config-schema --check``); 2 bad input (unknown stack, malformed
+YAML, invalid settings, an error in the program), reported in one message without a traceback unless
+``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+import yaml
+
+from stacks.offline.engine import PROJECT_DIR, OfflineError, preview
+from stacks.offline.fakes import MissingFake
+from stacks.offline.plan import Plan
+from stacks.offline import report
+from stacks.settings import SettingsError
+from stacks.settings.schema import declarations
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("preview", help="evaluate a stack offline and show what it would create")
+    run.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
+    run.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON")
+    run.add_argument("--manifests", type=Path, metavar="DIR", help="write every Kubernetes object as YAML")
+    run.add_argument("--diff", metavar="OTHER_STACK", help="compare with another stack")
+    run.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    schema = commands.add_parser("config-schema", help="the config block of Pulumi.yaml, from the settings")
+    mode = schema.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="fail if Pulumi.yaml is out of date")
+    mode.add_argument("--write", action="store_true", help="rewrite the config block of Pulumi.yaml")
+    return parser
+
+
+def _preview(stack: str, debug: bool) -> Plan:
+    try:
+        return preview(stack)
+    except (OfflineError, SettingsError) as error:
+        raise _Reported(str(error)) from error
+    except MissingFake as error:
+        raise _Reported(f"offline preview of '{stack}': {error}") from error
+    except Exception as error:  # noqa: BLE001 - any program failure becomes one message
+        if debug:
+            traceback.print_exc()
+        raise _Reported(f"the program failed for stack '{stack}': {_describe(error)}") from error
+
+
+def _describe(error: BaseException) -> str:
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename.startswith(str(PROJECT_DIR)) and "/.venv/" not in frame.filename
+    ]
+    where = ""
+    if frames:
+        frame = frames[-1]
+        where = f" (at {Path(frame.filename).relative_to(PROJECT_DIR)}:{frame.lineno})"
+    return f"{type(error).__name__}: {error}{where}"
+
+
+class _Reported(Exception):
+    """An error already worded for the user."""
+
+
+def _run_preview(args: argparse.Namespace) -> int:
+    plan = _preview(args.stack, args.debug)
+    print(report.tree(plan))
+    print()
+    print(report.summary(plan))
+    print()
+    print(report.outputs(plan))
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        plan.write_json(args.json)
+        print(f"\nPlan written to {args.json}")
+    if args.manifests:
+        written = report.write_manifests(plan, args.manifests)
+        print(f"{len(written)} Kubernetes manifests written to {args.manifests}")
+    if args.diff:
+        print()
+        print(report.diff(plan, _preview(args.diff, args.debug)))
+    return 0
+
+
+def _config_block() -> str:
+    return yaml.safe_dump({"config": declarations()}, sort_keys=False, width=110)
+
+
+def _run_config_schema(args: argparse.Namespace) -> int:
+    project_file = PROJECT_DIR / "Pulumi.yaml"
+    document = yaml.safe_load(project_file.read_text())
+    if args.check:
+        if document.get("config") != declarations():
+            print(f"{project_file.name}: the config block is out of date; run: python -m stacks config-schema "
+                  "--write", file=sys.stderr)
+            return EXIT_FAILED
+        return 0
+    if args.write:
+        header = {key: value for key, value in document.items() if key != "config"}
+        project_file.write_text(yaml.safe_dump(header, sort_keys=False, width=110) + _config_block())
+        return 0
+    print(_config_block(), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "preview":
+            return _run_preview(args)
+        return _run_config_schema(args)
+    except _Reported as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

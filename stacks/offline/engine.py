@@ -1,0 +1,244 @@
+"""The offline preview engine: runs the real Pulumi program against a recording mock monitor.
+
+No Pulumi CLI, no credentials and no network: the program (``__main__.py``) is evaluated exactly as the CLI
+would evaluate it, with the stack's config, but every RegisterResource request is recorded (type, name,
+parent, dependencies, provider, options, inputs) and answered by the fake cloud (``fakes.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import os
+import runpy
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from google.protobuf import json_format
+from pulumi import Output
+from pulumi.runtime import rpc, set_all_config, set_mocks
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import ROOT, get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from stacks.offline.fakes import FakeCloud
+from stacks.offline.plan import Plan, PlannedResource, normalise
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+class OfflineError(Exception):
+    """A problem with the user's input (stack name, YAML, settings, program): reported in one message."""
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock resource monitor that records every registration and answers from the fake cloud."""
+
+    def __init__(self, cloud: FakeCloud) -> None:
+        super().__init__(cloud)
+        self.cloud = cloud
+        self.records: list[PlannedResource] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine's format: the parent's full type chain, without the stack's own type.
+        from pulumi.runtime.settings import get_project, get_stack
+
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                type_ = f"{parent_type}${type_}"
+        return f"urn:pulumi:{get_stack()}::{get_project()}::{type_}::{name}"
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        _ensure_event_loop()
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = rpc.deserialize_properties(request.object)
+        resource_id, state = self.cloud.create(
+            request.type, request.name, urn, inputs, custom=request.custom or request.remote
+        )
+        for key in request.additionalSecretOutputs:
+            if key in state and not _is_secret(state[key]):
+                if isinstance(state[key], str):
+                    self.cloud.secret_values.add(state[key])
+                state[key] = {_SIG_KEY: _SECRET_SIG, "value": state[key]}
+        self.records.append(_record(request, urn, state))
+        payload = _sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=payload)
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(_SIG_KEY) == _SECRET_SIG
+
+
+def _record(request: Any, urn: str, state: Mapping[str, Any]) -> PlannedResource:
+    raw_inputs = json_format.MessageToDict(request.object) if request.HasField("object") else {}
+    return PlannedResource(
+        urn=urn,
+        type=request.type,
+        name=request.name,
+        parent=request.parent or None,
+        dependencies=sorted(set(request.dependencies)),
+        provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+        options={
+            "protect": request.protect if request.HasField("protect") else False,
+            "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
+            "deleteBeforeReplace": request.deleteBeforeReplace,
+            "ignoreChanges": list(request.ignoreChanges),
+            "replaceOnChanges": list(request.replaceOnChanges),
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+        },
+        inputs=normalise(raw_inputs),
+        custom=bool(request.custom),
+        outputs=normalise(state),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
+    return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in project_dir.glob("Pulumi.*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        reason = getattr(error, "problem", None) or str(error)
+        raise OfflineError(f"{path.name}: malformed YAML{where}: {reason}") from None
+    if not isinstance(document, dict):
+        raise OfflineError(f"{path.name}: expected a mapping at the top level")
+    return document
+
+
+def _engine_value(value: Any) -> str:
+    """Config values reach the program as the CLI hands them over: strings, structured values as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def load_config(
+    stack: str, project_dir: Path = PROJECT_DIR, overrides: Mapping[str, Any] | None = None
+) -> tuple[str, dict[str, str], list[str]]:
+    """(project name, config as the engine passes it, secret keys) for ``stack``."""
+    project_file = project_dir / "Pulumi.yaml"
+    project_doc = _read_yaml(project_file)
+    project = project_doc.get("name")
+    if not isinstance(project, str):
+        raise OfflineError(f"{project_file.name}: 'name' is missing")
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        known = ", ".join(stack_names(project_dir)) or "none"
+        raise OfflineError(f"unknown stack '{stack}': there is no {stack_file.name} (known stacks: {known})")
+
+    def full_key(key: str) -> str:
+        return key if ":" in key else f"{project}:{key}"
+
+    config: dict[str, str] = {}
+    for key, declaration in (project_doc.get("config") or {}).items():
+        if isinstance(declaration, dict) and "default" in declaration:
+            config[full_key(key)] = _engine_value(declaration["default"])
+    stack_config = _read_yaml(stack_file).get("config") or {}
+    if not isinstance(stack_config, dict):
+        raise OfflineError(f"{stack_file.name}: 'config' must be a mapping of keys to values")
+    secret_keys: list[str] = []
+    for key, value in {**stack_config, **(overrides or {})}.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Ciphertext cannot be decrypted offline: a placeholder, still treated as a secret.
+            config[full_key(key)] = f"offline-placeholder-for-{full_key(key)}"
+            secret_keys.append(full_key(key))
+        elif value is None:
+            config.pop(full_key(key), None)
+        else:
+            config[full_key(key)] = _engine_value(value)
+    return project, config, secret_keys
+
+
+# ---------------------------------------------------------------------------------------------- running
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _program_environment(project_dir: Path) -> Iterator[None]:
+    """The CLI runs the program from the project directory with it on the import path."""
+    old_cwd, old_path = Path.cwd(), list(sys.path)
+    os.chdir(project_dir)
+    sys.path.insert(0, str(project_dir))
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+
+
+def preview(stack: str, project_dir: Path = PROJECT_DIR, overrides: Mapping[str, Any] | None = None) -> Plan:
+    """Evaluate the program for ``stack`` offline and return its plan.
+
+    ``overrides`` (config key -> value, ``None`` removes a key) lets tests vary one setting of a stack.
+    Exceptions raised by the program propagate unchanged; see ``stacks.__main__`` for how they are reported.
+    """
+    project, config, secret_keys = load_config(stack, project_dir, overrides)
+    region = config.get("aws:region", "us-east-1")
+    # A fresh context: every run gets its own root stack, config and settings, even within one process.
+    return contextvars.Context().run(_evaluate, project_dir, project, stack, config, secret_keys, region)
+
+
+def _evaluate(
+    project_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str], region: str
+) -> Plan:
+    ROOT.set(None)
+    set_all_config(config, secret_keys)
+    cloud = FakeCloud(region=region)
+    monitor = RecordingMonitor(cloud)
+    warnings = _WarningCollector()
+    logger = logging.getLogger(f"stacks.offline.{stack}")
+    logger.propagate = False
+    logger.handlers[:] = [warnings]
+    set_mocks(cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
+
+    main = project_dir / "__main__.py"
+    with _program_environment(project_dir):
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+        root = get_root_resource()
+        exported: dict[str, Any] = dict(getattr(root, "outputs", {}))
+        outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
+    return Plan(
+        project=project,
+        stack=stack,
+        resources=sorted(monitor.records, key=lambda resource: resource.urn),
+        outputs=outputs,
+        secret_values=frozenset(cloud.secret_values),
+        warnings=tuple(warnings.messages),
+    )
+
+
+async def _resolve(value: Any) -> Any:
+    output = Output.from_input(value)
+    if await output.is_secret():
+        return "[secret]"
+    return normalise(await output.future())

@@ -1,0 +1,83 @@
+"""The machinery every settings section shares: config-key naming, common value types, problem reporting.
+
+A *section* is a frozen pydantic dataclass holding one component's settings. Its fields are read from flat
+project config keys ``<prefix><FieldInPascalCase>`` (``vpc`` + ``az_count`` -> ``vpcAzCount``) because Pulumi
+project config declarations only support scalar and array types, not objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from ipaddress import IPv4Network
+from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar, get_args
+
+from pydantic import AfterValidator, ConfigDict
+from pydantic.alias_generators import to_camel, to_pascal
+from pydantic.dataclasses import dataclass
+
+Environment = Literal["staging", "prod"]
+
+#: (field name, message): one problem with one setting.
+Problem = tuple[str, str]
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+
+
+def _valid_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of the CloudWatch Logs retention periods {LOG_RETENTION_DAYS}")
+    return days
+
+
+def _no_internet_wide(network: IPv4Network) -> IPv4Network:
+    if network.prefixlen == 0:
+        raise ValueError("0.0.0.0/0 opens this to the whole internet; list the networks that need access")
+    return network
+
+
+RetentionDays = Annotated[int, AfterValidator(_valid_retention)]
+#: A CIDR that grants access to something; never the whole internet.
+AllowedCidr = Annotated[IPv4Network, AfterValidator(_no_internet_wide)]
+
+
+class Section(Protocol):
+    """What the loader needs from a settings section class."""
+
+    CONFIG_PREFIX: ClassVar[str]
+
+    def problems(self, environment: Environment) -> Iterator[Problem]: ...
+
+
+S = TypeVar("S")
+
+
+def section(prefix: str) -> Callable[[type[S]], type[S]]:
+    """Make a class a settings section: a frozen, keyword-only pydantic dataclass read from ``<prefix>...`` keys.
+
+    Unknown fields are rejected, and values are coerced from the strings Pulumi config delivers ("3", "true").
+    A section may define ``problems(environment)`` for checks that span fields or depend on the environment.
+    """
+
+    def alias(field: str) -> str:
+        return prefix + to_pascal(field) if prefix else to_camel(field)
+
+    config = ConfigDict(alias_generator=alias, validate_by_name=True, validate_by_alias=True, extra="forbid")
+
+    def wrap(cls: type[S]) -> type[S]:
+        cls.CONFIG_PREFIX = prefix  # type: ignore[attr-defined]
+        if not hasattr(cls, "problems"):
+            cls.problems = _no_problems  # type: ignore[attr-defined]
+        return dataclass(frozen=True, kw_only=True, config=config)(cls)
+
+    return wrap
+
+
+def _no_problems(self: Any, environment: Environment) -> Iterator[Problem]:
+    return iter(())
+
+
+def literal_values(annotation: Any) -> tuple[Any, ...]:
+    """The allowed values of a ``Literal[...]`` annotation (for docs and error messages)."""
+    return get_args(annotation)

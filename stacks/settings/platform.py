@@ -1,0 +1,32 @@
+"""All settings of one stack, one section per component, and the checks that span sections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import get_type_hints
+
+from stacks.settings.keys import KeySettings
+from stacks.settings.network import NetworkSettings
+from stacks.settings.stack import StackSettings
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    """Typed, validated settings of a stack; the only thing components are configured from."""
+
+    stack: StackSettings
+    keys: KeySettings
+    network: NetworkSettings
+
+    @property
+    def is_prod(self) -> bool:
+        return self.stack.environment == "prod"
+
+    def problems(self) -> Iterator[tuple[str, str, str]]:
+        """Problems that involve more than one section, as (section, field, message)."""
+        return iter(())
+
+
+#: Section name -> settings class, in declaration order.
+SECTIONS: dict[str, type] = get_type_hints(PlatformSettings)

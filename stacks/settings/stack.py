@@ -1,0 +1,48 @@
+"""Settings that describe the stack as a whole."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, Field
+
+from stacks.settings.base import Environment, section
+
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+
+
+def _domain(value: str) -> str:
+    if not _DOMAIN.match(value):
+        raise ValueError("must be a lower-case DNS domain such as shop.example.com")
+    return value
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError("must be an AWS region code such as eu-west-1")
+    return value
+
+
+@section(prefix="")
+class StackSettings:
+    """Identity of the stack: which environment it is, where it lives and what it is called."""
+
+    environment: Environment = Field(
+        description="Which environment this stack is: 'prod' turns on every HA and protection requirement."
+    )
+    region: Annotated[str, AfterValidator(_region)] = Field(
+        description="AWS region of the stack (the `aws:region` config key)."
+    )
+    domain: Annotated[str, AfterValidator(_domain)] = Field(
+        description="DNS domain the shop is served under, e.g. example.com."
+    )
+    name_prefix: str = Field(
+        default="shop",
+        pattern=r"^[a-z][a-z0-9]{1,11}$",
+        description="Short prefix of physical resource names and the `project` tag (2-12 lower-case letters/digits).",
+    )
+
+    #: Settings whose config key lives outside the project namespace.
+    EXTERNAL_KEYS: ClassVar[dict[str, str]] = {"region": "aws:region"}
