@@ -45,9 +45,7 @@ def service_role(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     document = (
-        statements.apply(policy_document)
-        if isinstance(statements, pulumi.Output)
-        else policy_document(statements)
+        statements.apply(policy_document) if isinstance(statements, pulumi.Output) else policy_document(statements)
     )
     aws.iam.RolePolicy(
         f"{name}-policy",

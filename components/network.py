@@ -59,6 +59,8 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: list[pulumi.Output[str]]
     data_subnet_ids: list[pulumi.Output[str]]
     endpoint_security_group_id: pulumi.Output[str] | None
+    workload_security_group_id: pulumi.Output[str]
+    """Attached to EKS nodes (and so to pods); databases and caches admit traffic only from this group."""
     flow_log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -142,6 +144,7 @@ class Network(pulumi.ComponentResource):
         self.endpoint_security_group_id = (
             self._interface_endpoints(vpc, self.private_subnet_ids) if settings.interface_endpoints else None
         )
+        self.workload_security_group_id = self._workload_security_group(vpc)
         self.flow_log_group_name = self._flow_logs(vpc)
 
         self.register_outputs(
@@ -150,6 +153,7 @@ class Network(pulumi.ComponentResource):
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
                 "data_subnet_ids": self.data_subnet_ids,
+                "workload_security_group_id": self.workload_security_group_id,
                 "flow_log_group_name": self.flow_log_group_name,
             }
         )
@@ -237,6 +241,26 @@ class Network(pulumi.ComponentResource):
                 tags=self._tags(f"{service}-endpoint"),
                 opts=self._child(),
             )
+        return group.id
+
+    def _workload_security_group(self, vpc: aws.ec2.Vpc) -> pulumi.Output[str]:
+        # Ingress rules (control plane, node to node) belong to the cluster, which adds them to this group.
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-workloads-sg",
+            vpc_id=vpc.id,
+            description="EKS nodes and pods: the only clients the data stores admit",
+            tags=self._tags("workloads"),
+            opts=self._child(),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-workloads-egress",
+            security_group_id=group.id,
+            ip_protocol="-1",
+            cidr_ipv4="0.0.0.0/0",
+            description="Nodes and pods reach the data tier, VPC endpoints and, through NAT, public registries",
+            tags=self._tags("workloads-egress"),
+            opts=self._child(group),
+        )
         return group.id
 
     def _flow_logs(self, vpc: aws.ec2.Vpc) -> pulumi.Output[str]:

@@ -58,8 +58,11 @@ def export(platform: Platform) -> None:
     pulumi.export("privateSubnetIds", network.private_subnet_ids)
     pulumi.export("dataSubnetIds", network.data_subnet_ids)
     pulumi.export("flowLogGroup", network.flow_log_group_name)
-    pulumi.export("kmsKeyArns", {
-        "data": platform.keys.data_key_arn,
-        "secrets": platform.keys.secrets_key_arn,
-        "logs": platform.keys.logs_key_arn,
-    })
+    pulumi.export(
+        "kmsKeyArns",
+        {
+            "data": platform.keys.data_key_arn,
+            "secrets": platform.keys.secrets_key_arn,
+            "logs": platform.keys.logs_key_arn,
+        },
+    )

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
+from stacks.offline import report
 from stacks.offline.engine import PROJECT_DIR, OfflineError, preview
 from stacks.offline.fakes import MissingFake
 from stacks.offline.plan import Plan
-from stacks.offline import report
 from stacks.settings import SettingsError
 from stacks.settings.schema import declarations
 
@@ -53,7 +53,7 @@ def _preview(stack: str, debug: bool) -> Plan:
         raise _Reported(str(error)) from error
     except MissingFake as error:
         raise _Reported(f"offline preview of '{stack}': {error}") from error
-    except Exception as error:  # noqa: BLE001 - any program failure becomes one message
+    except Exception as error:
         if debug:
             traceback.print_exc()
         raise _Reported(f"the program failed for stack '{stack}': {_describe(error)}") from error
@@ -106,8 +106,10 @@ def _run_config_schema(args: argparse.Namespace) -> int:
     document = yaml.safe_load(project_file.read_text())
     if args.check:
         if document.get("config") != declarations():
-            print(f"{project_file.name}: the config block is out of date; run: python -m stacks config-schema "
-                  "--write", file=sys.stderr)
+            print(
+                f"{project_file.name}: the config block is out of date; run: python -m stacks config-schema --write",
+                file=sys.stderr,
+            )
             return EXIT_FAILED
         return 0
     if args.write:

@@ -29,11 +29,9 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from stacks.offline.fakes import FakeCloud
-from stacks.offline.plan import Plan, PlannedResource, normalise
+from stacks.offline.plan import Plan, PlannedResource, is_secret, normalise, secret
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 class OfflineError(Exception):
@@ -58,7 +56,7 @@ class RecordingMonitor(MockMonitor):
                 type_ = f"{parent_type}${type_}"
         return f"urn:pulumi:{get_stack()}::{get_project()}::{type_}::{name}"
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
         _ensure_event_loop()
@@ -68,18 +66,14 @@ class RecordingMonitor(MockMonitor):
             request.type, request.name, urn, inputs, custom=request.custom or request.remote
         )
         for key in request.additionalSecretOutputs:
-            if key in state and not _is_secret(state[key]):
+            if key in state and not is_secret(state[key]):
                 if isinstance(state[key], str):
                     self.cloud.secret_values.add(state[key])
-                state[key] = {_SIG_KEY: _SECRET_SIG, "value": state[key]}
+                state[key] = secret(state[key])
         self.records.append(_record(request, urn, state))
         payload = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=payload)
-
-
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, Mapping) and value.get(_SIG_KEY) == _SECRET_SIG
 
 
 def _record(request: Any, urn: str, state: Mapping[str, Any]) -> PlannedResource:

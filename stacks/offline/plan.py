@@ -18,16 +18,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECRET = "[secret]"
+SECRET = "[secret]"  # noqa: S105 - the mask, not a secret
 UNKNOWN = "[unknown]"
 
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# Signatures of special values in the Pulumi wire format (pulumi.runtime.rpc).
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a type marker, not a secret
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def secret(value: Any) -> dict[str, Any]:
+    """``value`` wrapped as a secret in the wire format."""
+    return {SIG_KEY: SECRET_SIG, "value": value}
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
 
 
 def normalise(value: Any) -> Any:
@@ -39,15 +49,15 @@ def normalise(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [normalise(item) for item in value]
     if isinstance(value, Mapping):
-        signature = value.get(_SIG_KEY)
-        if signature == _SECRET_SIG:
+        signature = value.get(SIG_KEY)
+        if signature == SECRET_SIG:
             return SECRET
         if signature == _RESOURCE_SIG:
             return value.get("urn")
         if signature == _OUTPUT_SIG:
             return SECRET if value.get("secret") else normalise(value.get("value", _UNKNOWN_VALUE))
         if signature in (_ASSET_SIG, _ARCHIVE_SIG):
-            return {key: normalise(item) for key, item in value.items() if key != _SIG_KEY}
+            return {key: normalise(item) for key, item in value.items() if key != SIG_KEY}
         return {key: normalise(value[key]) for key in sorted(value)}
     return value
 

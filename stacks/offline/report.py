@@ -92,8 +92,11 @@ def diff(left: Plan, right: Plan) -> str:
             changed += 1
             lines.append(f"  ~ {key[0]}  {key[1]}")
             lines += [f"      {path}: {old!r} -> {new!r}" for path, old, new in differences]
-    lines += ["", f"{len(only_left)} only in {left.stack}, {len(only_right)} only in {right.stack}, "
-              f"{changed} with different inputs"]
+    lines += [
+        "",
+        f"{len(only_left)} only in {left.stack}, {len(only_right)} only in {right.stack}, "
+        f"{changed} with different inputs",
+    ]
     return "\n".join(lines)
 
 

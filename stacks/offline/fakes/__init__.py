@@ -5,13 +5,13 @@ compute (ids, ARNs, endpoints, DNS names, ...), in the real provider's shapes an
 derived from the resource's URN, so a plan is identical from run to run and diffs between stacks are clean.
 
 Add an ``@outputs(...)`` function for a resource type whose computed outputs the program reads, and an
-``@invoke(...)`` function for each provider function the program calls. An invoke without one is an error
-(a silent empty answer would hide bugs); a resource without one gets generic outputs (id, arn, name).
+``@invoke(...)`` function for each provider function the program calls, in the module of this package for
+that area (one module per provider area, imported at the end of this file). An invoke without a fake is an
+error (a silent empty answer would hide bugs); a resource without one gets generic outputs (id, arn, name).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from collections.abc import Callable
@@ -20,11 +20,9 @@ from typing import Any
 
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
-ACCOUNT_ID = "123456789012"
+from stacks.offline.plan import secret
 
-# The secret marker the Pulumi wire format uses; values wrapped in it stay secret in the program.
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+ACCOUNT_ID = "123456789012"
 
 
 class MissingFake(Exception):
@@ -69,7 +67,7 @@ class FakeResource:
         """Mark an output secret, as the engine does for a provider's secret outputs."""
         if isinstance(value, str):
             self.cloud.secret_values.add(value)
-        return {_SIG_KEY: _SECRET_SIG, "value": value}
+        return secret(value)
 
 
 OutputFake = Callable[[FakeResource], dict[str, Any]]
@@ -177,128 +175,5 @@ def _generic_aws_outputs(resource: FakeResource) -> dict[str, Any]:
     return generic
 
 
-# ---------------------------------------------------------------------------------------------- invokes
-
-
-@invoke("aws:index/getCallerIdentity:getCallerIdentity")
-def _caller_identity(cloud: FakeCloud, args: dict) -> dict:
-    return {
-        "accountId": cloud.account_id,
-        "arn": f"arn:aws:sts::{cloud.account_id}:assumed-role/offline-preview/offline",
-        "userId": "AROAOFFLINEPREVIEW:offline",
-        "id": cloud.account_id,
-    }
-
-
-@invoke("aws:index/getPartition:getPartition")
-def _partition(cloud: FakeCloud, args: dict) -> dict:
-    return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
-
-
-@invoke("aws:index/getRegion:getRegion")
-def _region(cloud: FakeCloud, args: dict) -> dict:
-    region = args.get("region") or cloud.region
-    return {
-        "region": region,
-        "name": region,
-        "id": region,
-        "endpoint": f"ec2.{region}.amazonaws.com",
-        "description": f"Offline preview of {region}",
-    }
-
-
-@invoke("aws:index/getAvailabilityZones:getAvailabilityZones")
-def _availability_zones(cloud: FakeCloud, args: dict) -> dict:
-    region = args.get("region") or cloud.region
-    short = "".join(part[0] if not part.isdigit() else part for part in region.split("-"))
-    letters = "abcd"
-    return {
-        "names": [f"{region}{letter}" for letter in letters],
-        "zoneIds": [f"{short}-az{index + 1}" for index in range(len(letters))],
-        "groupNames": [region] * len(letters),
-        "id": region,
-        "state": args.get("state"),
-    }
-
-
-# ---------------------------------------------------------------------------------------------- resources
-
-
-@outputs("aws:kms/key:Key")
-def _kms_key(resource: FakeResource) -> dict:
-    key_id = resource.uuid()
-    return {"id": key_id, "keyId": key_id, "arn": resource.arn("kms", f"key/{key_id}")}
-
-
-@outputs("aws:kms/alias:Alias")
-def _kms_alias(resource: FakeResource) -> dict:
-    name = resource.physical_name()
-    return {"id": name, "arn": resource.arn("kms", name), "targetKeyArn": resource.arn("kms", "key/target")}
-
-
-@outputs("aws:iam/role:Role")
-def _iam_role(resource: FakeResource) -> dict:
-    name = resource.physical_name(max_length=64)
-    return {
-        "id": name,
-        "name": name,
-        "arn": resource.arn("iam", f"role{resource.inputs.get('path', '/')}{name}", regional=False),
-        "uniqueId": f"AROA{resource.hex_id(17).upper()}",
-    }
-
-
-@outputs("aws:iam/rolePolicy:RolePolicy")
-def _iam_role_policy(resource: FakeResource) -> dict:
-    return {"id": f"{resource.inputs.get('role')}:{resource.physical_name()}"}
-
-
-@outputs("aws:cloudwatch/logGroup:LogGroup")
-def _log_group(resource: FakeResource) -> dict:
-    name = resource.physical_name(max_length=512)
-    return {"id": name, "name": name, "arn": resource.arn("logs", f"log-group:{name}")}
-
-
-@outputs("aws:ec2/vpc:Vpc")
-def _vpc(resource: FakeResource) -> dict:
-    return {
-        "defaultSecurityGroupId": f"sg-0{resource.hex_id(16)}",
-        "defaultNetworkAclId": f"acl-0{resource.hex_id(16)}",
-        "mainRouteTableId": f"rtb-0{resource.hex_id(16)}",
-        "ownerId": resource.cloud.account_id,
-    }
-
-
-@outputs("aws:ec2/eip:Eip")
-def _eip(resource: FakeResource) -> dict:
-    octets = resource.digest[:4]
-    public_ip = "203.0.113." + str(int(octets, 16) % 254 + 1)  # TEST-NET-3, never routable
-    return {"allocationId": f"eipalloc-0{resource.hex_id(16)}", "publicIp": public_ip}
-
-
-@outputs("aws:ec2/vpcEndpoint:VpcEndpoint")
-def _vpc_endpoint(resource: FakeResource) -> dict:
-    service = str(resource.inputs.get("serviceName", ""))
-    dns = f"vpce-0{resource.hex_id(16)}.{service.rsplit('.', 1)[-1]}.{resource.cloud.region}.vpce.amazonaws.com"
-    return {"dnsEntries": [{"dnsName": dns, "hostedZoneId": "Z7HUB22UULQXV"}], "state": "available"}
-
-
-@outputs("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString")
-def _random_string(resource: FakeResource) -> dict:
-    length = int(resource.inputs.get("length", 16))
-    alphabet = base64.b64encode(hashlib.sha512(resource.urn.encode()).digest()).decode()
-    value = (alphabet.replace("/", "x").replace("+", "y") * (length // len(alphabet) + 1))[:length]
-    fake: dict[str, Any] = {"result": resource.secret(value)}
-    if resource.type.endswith("RandomPassword"):
-        fake["bcryptHash"] = resource.secret("$2a$10$" + value)
-    return fake
-
-
-@outputs("random:index/randomId:RandomId")
-def _random_id(resource: FakeResource) -> dict:
-    raw = hashlib.sha256(resource.urn.encode()).digest()[: int(resource.inputs.get("byteLength", 8))]
-    return {
-        "hex": raw.hex(),
-        "dec": str(int.from_bytes(raw, "big")),
-        "b64Std": base64.b64encode(raw).decode(),
-        "b64Url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
-    }
+# The fakes of each area register themselves on import.
+from stacks.offline.fakes import aws_core, random  # noqa: E402, F401
