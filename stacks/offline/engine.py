@@ -7,6 +7,7 @@ parent, dependencies, provider, options, inputs) and answered by the fake cloud 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import json
@@ -221,6 +222,9 @@ def _evaluate(
         root = get_root_resource()
         exported: dict[str, Any] = dict(getattr(root, "outputs", {}))
         outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
+        # The SDK runs RPCs on the loop's default executor, whose threads each own an event loop; end them now
+        # rather than at interpreter exit, when closing their loops fails noisily.
+        _sync_await(asyncio.get_event_loop().shutdown_default_executor())
     return Plan(
         project=project,
         stack=stack,
