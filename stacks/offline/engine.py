@@ -16,6 +16,7 @@ import os
 import runpy
 import sys
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,8 @@ def _evaluate(
     set_mocks(cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
 
     main = project_dir / "__main__.py"
+    executor = ThreadPoolExecutor(thread_name_prefix="offline-preview")
+    asyncio.get_event_loop().set_default_executor(executor)
     with _program_environment(project_dir):
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
         root = get_root_resource()
@@ -224,7 +227,7 @@ def _evaluate(
         outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
         # The SDK runs RPCs on the loop's default executor, whose threads each own an event loop; end them now
         # rather than at interpreter exit, when closing their loops fails noisily.
-        _sync_await(asyncio.get_event_loop().shutdown_default_executor())
+        executor.shutdown(wait=True)
     return Plan(
         project=project,
         stack=stack,
