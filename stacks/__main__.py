@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--manifests", type=Path, metavar="DIR", help="write every Kubernetes object as YAML")
     run.add_argument("--diff", metavar="OTHER_STACK", help="compare with another stack")
     run.add_argument("--debug", action="store_true", help="show tracebacks")
+    run.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
+    )
 
     schema = commands.add_parser("config-schema", help="the config block of Pulumi.yaml, from the settings")
     mode = schema.add_mutually_exclusive_group()
@@ -46,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _preview(stack: str, debug: bool) -> Plan:
+def _preview(stack: str, project_dir: Path, debug: bool) -> Plan:
     try:
-        return preview(stack)
+        return preview(stack, project_dir.resolve())
     except (OfflineError, SettingsError) as error:
         raise _Reported(str(error)) from error
     except MissingFake as error:
@@ -77,7 +80,7 @@ class _Reported(Exception):
 
 
 def _run_preview(args: argparse.Namespace) -> int:
-    plan = _preview(args.stack, args.debug)
+    plan = _preview(args.stack, args.project_dir, args.debug)
     print(report.tree(plan))
     print()
     print(report.summary(plan))
@@ -93,7 +96,7 @@ def _run_preview(args: argparse.Namespace) -> int:
         print(f"{len(written)} Kubernetes manifests written to {args.manifests}")
     if args.diff:
         print()
-        print(report.diff(plan, _preview(args.diff, args.debug)))
+        print(report.diff(plan, _preview(args.diff, args.project_dir, args.debug)))
     return 0
 
 
