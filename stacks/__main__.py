@@ -59,19 +59,20 @@ def _preview(stack: str, project_dir: Path, debug: bool) -> Plan:
     except Exception as error:
         if debug:
             traceback.print_exc()
-        raise _Reported(f"the program failed for stack '{stack}': {_describe(error)}") from error
+        raise _Reported(f"the program failed for stack '{stack}': {_describe(error, project_dir)}") from error
 
 
-def _describe(error: BaseException) -> str:
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if frame.filename.startswith(str(PROJECT_DIR)) and "/.venv/" not in frame.filename
-    ]
+def _describe(error: BaseException, project_dir: Path) -> str:
+    """The error and the last line of project code it passed through (not the engine's or the SDK's)."""
+    engine = Path(__file__).parent / "offline"
+    roots = (project_dir.resolve(), PROJECT_DIR)
     where = ""
-    if frames:
-        frame = frames[-1]
-        where = f" (at {Path(frame.filename).relative_to(PROJECT_DIR)}:{frame.lineno})"
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        path = Path(frame.filename)
+        root = next((r for r in roots if path.is_relative_to(r)), None)
+        if root and ".venv" not in path.parts and not path.is_relative_to(engine):
+            where = f" (at {path.relative_to(root)}:{frame.lineno})"
+            break
     return f"{type(error).__name__}: {error}{where}"
 
 

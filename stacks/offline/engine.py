@@ -72,13 +72,13 @@ class RecordingMonitor(MockMonitor):
                 if isinstance(state[key], str):
                     self.cloud.secret_values.add(state[key])
                 state[key] = secret(state[key])
-        self.records.append(_record(request, urn, state))
+        self.records.append(_record(request, urn, resource_id, state))
         payload = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=payload)
 
 
-def _record(request: Any, urn: str, state: Mapping[str, Any]) -> PlannedResource:
+def _record(request: Any, urn: str, resource_id: str, state: Mapping[str, Any]) -> PlannedResource:
     raw_inputs = json_format.MessageToDict(request.object) if request.HasField("object") else {}
     return PlannedResource(
         urn=urn,
@@ -97,6 +97,7 @@ def _record(request: Any, urn: str, state: Mapping[str, Any]) -> PlannedResource
         },
         inputs=normalise(raw_inputs),
         custom=bool(request.custom),
+        id=resource_id,
         outputs=normalise(state),
     )
 
@@ -147,10 +148,12 @@ def load_config(
     def full_key(key: str) -> str:
         return key if ":" in key else f"{project}:{key}"
 
-    config: dict[str, str] = {}
-    for key, declaration in (project_doc.get("config") or {}).items():
-        if isinstance(declaration, dict) and "default" in declaration:
-            config[full_key(key)] = _engine_value(declaration["default"])
+    defaults = {
+        full_key(key): _engine_value(declaration["default"])
+        for key, declaration in (project_doc.get("config") or {}).items()
+        if isinstance(declaration, dict) and "default" in declaration
+    }
+    config = dict(defaults)
     stack_config = _read_yaml(stack_file).get("config") or {}
     if not isinstance(stack_config, dict):
         raise OfflineError(f"{stack_file.name}: 'config' must be a mapping of keys to values")
@@ -160,8 +163,10 @@ def load_config(
             # Ciphertext cannot be decrypted offline: a placeholder, still treated as a secret.
             config[full_key(key)] = f"offline-placeholder-for-{full_key(key)}"
             secret_keys.append(full_key(key))
-        elif value is None:
+        elif value is None:  # an override that removes the stack's value: the project default applies
             config.pop(full_key(key), None)
+            if full_key(key) in defaults:
+                config[full_key(key)] = defaults[full_key(key)]
         else:
             config[full_key(key)] = _engine_value(value)
     return project, config, secret_keys

@@ -73,7 +73,8 @@ class PlannedResource:
     options: dict[str, Any]
     inputs: dict[str, Any]
     custom: bool
-    #: The fake cloud's outputs (normalised). In memory only: they are not part of the JSON plan.
+    #: The fake cloud's id and outputs (normalised). In memory only: they are not part of the JSON plan.
+    id: str = field(default="", compare=False)
     outputs: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property

@@ -35,7 +35,8 @@ def _region(cloud: FakeCloud, args: dict) -> dict:
 @invoke("aws:index/getAvailabilityZones:getAvailabilityZones")
 def _availability_zones(cloud: FakeCloud, args: dict) -> dict:
     region = args.get("region") or cloud.region
-    short = "".join(part[0] if not part.isdigit() else part for part in region.split("-"))
+    area, direction, number = region.rsplit("-", 2)[0], *region.rsplit("-", 2)[1:]
+    short = f"{area.replace('-', '')}{direction[0]}{number}"  # eu-west-1 -> euw1, us-gov-west-1 -> usgovw1
     letters = "abcd"
     return {
         "names": [f"{region}{letter}" for letter in letters],

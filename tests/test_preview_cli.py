@@ -1,0 +1,115 @@
+"""`python -m stacks preview`: the tree, the JSON plan, the stack diff, manifests and clean errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stacks.__main__ import main
+from stacks.offline.engine import PROJECT_DIR
+
+RESOURCE_KEYS = {"urn", "type", "name", "parent", "dependencies", "provider", "options", "inputs", "custom"}
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project's Pulumi files (the program's packages resolve from the repository)."""
+    for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    return tmp_path
+
+
+def test_tree_groups_resources_by_component_and_summarises(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["preview", "staging", "--json", str(tmp_path / "plan.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Previewing stack 'staging' of project 'shop-platform'" in out
+    assert " +   ├─ shop:network:Network" in out or " +   └─ shop:network:Network" in out
+    assert "│  ├─ aws:ec2/vpc:Vpc" in out or "   ├─ aws:ec2/vpc:Vpc" in out
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert f"+ {len(plan['resources']) + 1} to create" in out
+    assert "aws:ec2/subnet:Subnet" in out.split("Resources by type:")[1]
+
+
+def test_json_plan_follows_the_documented_schema(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    assert main(["preview", "prod", "--json", str(path)]) == 0
+    plan = json.loads(path.read_text())
+    assert set(plan) == {"project", "stack", "resources", "outputs"}
+    assert (plan["project"], plan["stack"]) == ("shop-platform", "prod")
+    for resource in plan["resources"]:
+        assert set(resource) == RESOURCE_KEYS
+        assert set(resource["options"]) >= {"protect", "retainOnDelete", "ignoreChanges", "deleteBeforeReplace"}
+    group = next(r for r in plan["resources"] if r["type"] == "aws:cloudwatch/logGroup:LogGroup")
+    assert group["inputs"]["retentionInDays"] == 365 and isinstance(group["inputs"]["retentionInDays"], int)
+    assert plan["outputs"]["vpcCidr"] == "10.50.0.0/16"
+
+
+def test_diff_lists_prod_only_resources_and_different_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "staging", "--diff", "prod"]) == 0
+    diff = capsys.readouterr().out.split("Differences between stack 'staging' (-) and stack 'prod' (+):")[1]
+    only_prod = diff.split("Only in prod")[1].split("Different inputs")[0]
+    assert "+ aws:ec2/natGateway:NatGateway  network-nat-3" in only_prod
+    assert "+ aws:ec2/vpcEndpoint:VpcEndpoint  network-ecr-api" in only_prod
+    assert "~ aws:ec2/vpc:Vpc  network-vpc" in diff
+    assert "inputs.cidrBlock: '10.40.0.0/16' -> '10.50.0.0/16'" in diff
+    assert "options.protect: False -> True" in diff
+    assert "inputs.tags.stack" not in diff, "values that differ only by the stack name are not differences"
+
+
+def test_manifests_directory_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "staging", "--manifests", str(tmp_path / "manifests")]) == 0
+    assert (tmp_path / "manifests").is_dir()
+    assert "Kubernetes manifests written to" in capsys.readouterr().out
+
+
+def test_unknown_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "qa"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("error: unknown stack 'qa': there is no Pulumi.qa.yaml (known stacks: prod, staging)")
+
+
+def test_malformed_yaml_names_file_and_line(project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project_copy / "Pulumi.staging.yaml").write_text("config:\n  aws:region: [eu-west-1\n")
+    assert main(["preview", "staging", "--project-dir", str(project_copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Pulumi.staging.yaml: malformed YAML (line 3, column 1)")
+    assert "Traceback" not in err
+
+
+def test_invalid_settings_are_one_message(project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack_file = project_copy / "Pulumi.staging.yaml"
+    stack_file.write_text(
+        stack_file.read_text() + "  shop-platform:vpcCidr: 10.40.0.0/8\n  shop-platform:vpcNatGatway: x\n"
+    )
+    assert main(["preview", "staging", "--project-dir", str(project_copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Pulumi.staging.yaml: 2 configuration problems:")
+    assert "shop-platform:vpcCidr: " in err and "shop-platform:vpcNatGatway: unknown setting" in err
+    assert "Traceback" not in err
+
+
+def test_program_errors_are_one_line_unless_debug(project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project_copy / "__main__.py").write_text("import stacks\nsettings = stacks.load()\nraise RuntimeError('boom')\n")
+    assert main(["preview", "staging", "--project-dir", str(project_copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: the program failed for stack 'staging': RuntimeError: boom (at __main__.py:3)"
+    assert main(["preview", "staging", "--project-dir", str(project_copy), "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_module_entry_point_exit_code_and_clean_stderr() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stacks", "preview", "nope"], cwd=PROJECT_DIR, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: unknown stack 'nope'")
+    assert "Traceback" not in result.stderr
+
+
+def test_config_schema_check_passes() -> None:
+    assert main(["config-schema", "--check"]) == 0
