@@ -50,7 +50,7 @@ def sdk_modules(stack: str) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("stacks", nargs="*", default=["staging", "prod"])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()

@@ -29,7 +29,7 @@ EXIT_BAD_INPUT = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m stacks", description=(__doc__ or "").split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("preview", help="evaluate a stack offline and show what it would create")

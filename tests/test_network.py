@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from ipaddress import IPv4Network, ip_network
+from ipaddress import IPv4Network
 
 import pytest
 
@@ -49,7 +49,7 @@ def test_three_tiers_one_subnet_per_zone_each(plan: Plan) -> None:
 
 
 def test_subnets_are_inside_the_vpc_and_never_overlap(plan: Plan) -> None:
-    vpc = ip_network(plan.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"])
+    vpc = IPv4Network(plan.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"])
     networks = [IPv4Network(s.inputs["cidrBlock"]) for s in plan.of_type(SUBNET)]
     assert all(n.subnet_of(vpc) for n in networks)
     assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1 :])

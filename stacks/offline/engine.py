@@ -226,7 +226,7 @@ def _evaluate(
     executor = ThreadPoolExecutor(thread_name_prefix="offline-preview")
     asyncio.get_event_loop().set_default_executor(executor)
     with _program_environment(project_dir):
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+        _sync_await(run_pulumi_func(lambda: _run_program(main)))
         root = get_root_resource()
         exported: dict[str, Any] = dict(getattr(root, "outputs", {}))
         outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
@@ -241,6 +241,10 @@ def _evaluate(
         secret_values=frozenset(cloud.secret_values),
         warnings=tuple(warnings.messages),
     )
+
+
+def _run_program(main: Path) -> None:
+    runpy.run_path(str(main), run_name="__main__")
 
 
 async def _resolve(value: Any) -> Any:

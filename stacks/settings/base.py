@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Network
-from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, cast, dataclass_transform
 
-from pydantic import AfterValidator, ConfigDict
+from pydantic import AfterValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel, to_pascal
 from pydantic.dataclasses import dataclass
 
@@ -64,17 +64,10 @@ RetentionDays = Annotated[int, AfterValidator(_valid_retention)]
 AllowedCidr = Annotated[IPv4Network, AfterValidator(_no_internet_wide)]
 
 
-class Section(Protocol):
-    """What the loader needs from a settings section class."""
-
-    CONFIG_PREFIX: ClassVar[str]
-
-    def problems(self, environment: Environment) -> Iterator[Problem]: ...
-
-
 S = TypeVar("S")
 
 
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(Field,))
 def section(prefix: str) -> Callable[[type[S]], type[S]]:
     """Make a class a settings section: a frozen, keyword-only pydantic dataclass read from ``<prefix>...`` keys.
 
@@ -91,15 +84,10 @@ def section(prefix: str) -> Callable[[type[S]], type[S]]:
         cls.CONFIG_PREFIX = prefix  # type: ignore[attr-defined]
         if not hasattr(cls, "problems"):
             cls.problems = _no_problems  # type: ignore[attr-defined]
-        return dataclass(frozen=True, kw_only=True, config=config)(cls)
+        return cast("type[S]", dataclass(frozen=True, kw_only=True, config=config)(cls))
 
     return wrap
 
 
 def _no_problems(self: Any, environment: Environment) -> Iterator[Problem]:
     return iter(())
-
-
-def literal_values(annotation: Any) -> tuple[Any, ...]:
-    """The allowed values of a ``Literal[...]`` annotation (for docs and error messages)."""
-    return get_args(annotation)
