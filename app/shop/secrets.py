@@ -47,12 +47,14 @@ class SecretRef:
             return self._value != old
 
     async def arefresh(self) -> bool:
+        if self._clock() - self._fetched_at < MIN_REFRESH_INTERVAL:
+            return False  # checked here too, so a flood of bad credentials costs no thread hops
         return await asyncio.to_thread(self.refresh)
 
     def _load(self) -> None:
         try:
             self._value = self._fetch()
-        except Exception as exc:  # noqa: BLE001 - any failure becomes a config error naming the variable
+        except Exception as exc:
             raise ConfigError(f"{self.variable}: cannot read secret: {exc}") from exc
         self._fetched_at = self._clock()
 
@@ -71,7 +73,10 @@ class Secrets:
         self._clock = clock
         self._client = client
         self._client_lock = threading.Lock()
-        session, admin_token = self._ref("session_secret", "session_secret_arn"), self._ref("admin_token", "admin_token_secret_arn")
+        session, admin_token = (
+            self._ref("session_secret", "session_secret_arn"),
+            self._ref("admin_token", "admin_token_secret_arn"),
+        )
         assert session is not None and admin_token is not None, "settings validation requires both"
         self.session: SecretRef = session
         self.admin_token: SecretRef = admin_token

@@ -98,8 +98,10 @@ class Settings(BaseSettings):
         if self.deployed:
             for literal, arn in _LITERAL_SECRETS.items():
                 if getattr(self, literal) is not None:
-                    errors.append(f"SHOP_{literal.upper()}: not allowed when SHOP_ENV={self.env}; set SHOP_{arn.upper()}")
-            for literal, arn in (("session_secret", "session_secret_arn"), ("admin_token", "admin_token_secret_arn")):
+                    errors.append(
+                        f"SHOP_{literal.upper()}: not allowed when SHOP_ENV={self.env}; set SHOP_{arn.upper()}"
+                    )
+            for arn in ("session_secret_arn", "admin_token_secret_arn"):
                 if getattr(self, arn) is None:
                     errors.append(f"SHOP_{arn.upper()}: required when SHOP_ENV={self.env}")
             if self.database_url is not None and urlsplit(self.database_url).password:

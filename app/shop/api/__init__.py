@@ -1,0 +1,1 @@
+"""JSON API under /api/v1: public routes (public port) and admin routes (internal port)."""

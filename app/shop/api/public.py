@@ -1,0 +1,133 @@
+"""Public JSON API: catalog, carts, checkout and order lookup."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from starlette.responses import Response
+
+from shop.api.schemas import (
+    ORDER_NUMBER_RE,
+    PRINTABLE,
+    SKU_RE,
+    CartOut,
+    Category,
+    CheckoutIn,
+    ErrorOut,
+    OrderOut,
+    ProductPage,
+    QuantityIn,
+)
+from shop.api.schemas import Product as ProductOut
+from shop.http import error_response, json_response, outcome_response, runtime
+from shop.orders import Address, CheckoutRequest
+from shop.payments import Card
+from shop.runtime import Runtime
+
+router = APIRouter(prefix="/api/v1", tags=["public"])
+Rt = Annotated[Runtime, Depends(runtime)]
+ERRORS = {status: {"model": ErrorOut} for status in (400, 402, 404, 409, 422)}
+
+
+def _not_found(what: str) -> Response:
+    return error_response(404, "not_found", f"no such {what}")
+
+
+@router.get("/products", responses={200: {"model": ProductPage}})
+async def list_products(
+    rt: Rt,
+    q: Annotated[str, Query(max_length=100, pattern=PRINTABLE)] = "",
+    category: Annotated[str, Query(max_length=64, pattern=PRINTABLE)] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> Response:
+    return json_response(await rt.catalog.list_json(q.strip(), category, limit, offset))
+
+
+@router.get("/products/{sku}", responses={200: {"model": ProductOut}, **ERRORS})
+async def get_product(rt: Rt, sku: str) -> Response:
+    body = await rt.catalog.product_json(sku) if SKU_RE.match(sku) else b"null"
+    return json_response(body) if body != b"null" else _not_found("product")
+
+
+@router.get("/categories", responses={200: {"model": list[Category]}})
+async def list_categories(rt: Rt) -> Response:
+    return json_response(await rt.catalog.categories_json())
+
+
+async def _cart_body(rt: Runtime, cart_id: str) -> dict | None:
+    cart = await rt.carts.get(cart_id)
+    if cart is None:
+        return None
+    async with rt.sessions() as session:
+        return (await rt.carts.price(session, cart)).as_dict()
+
+
+@router.post("/carts", status_code=201, responses={201: {"model": CartOut}})
+async def create_cart(rt: Rt) -> Response:
+    cart = await rt.carts.create()
+    return json_response({"id": cart.id, "items": [], "subtotal": {"amount": 0, "currency": rt.settings.currency}}, 201)
+
+
+@router.get("/carts/{cart_id}", responses={200: {"model": CartOut}, **ERRORS})
+async def get_cart(rt: Rt, cart_id: str) -> Response:
+    body = await _cart_body(rt, cart_id)
+    return json_response(body) if body is not None else _not_found("cart")
+
+
+@router.put("/carts/{cart_id}/items/{sku}", responses={200: {"model": CartOut}, **ERRORS})
+async def set_cart_item(rt: Rt, cart_id: str, sku: str, payload: QuantityIn) -> Response:
+    """Set the quantity of one product in the cart; 0 removes it, more than the stock is a 409."""
+    cart = await rt.carts.get(cart_id)
+    if cart is None:
+        return _not_found("cart")
+    async with rt.sessions() as session:
+        product = (await rt.catalog.live_products(session, [sku])).get(sku) if SKU_RE.match(sku) else None
+    if product is None and payload.quantity > 0:
+        return _not_found("product")
+    if product is not None and payload.quantity > product.stock:
+        return error_response(
+            409, "insufficient_stock", f"only {product.stock} of {sku} in stock", skus=[sku], available=product.stock
+        )
+    await rt.carts.set_quantity(cart, sku, payload.quantity)
+    async with rt.sessions() as session:
+        return json_response((await rt.carts.price(session, cart)).as_dict())
+
+
+@router.post("/orders", status_code=201, responses={201: {"model": OrderOut}, **ERRORS})
+async def place_order(
+    rt: Rt,
+    payload: CheckoutIn,
+    idempotency_key: Annotated[str | None, Header(max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
+) -> Response:
+    """Place an order for a cart. Retry with the same `Idempotency-Key` to get the same answer."""
+    if idempotency_key is None:
+        return error_response(400, "idempotency_key_required", "send an Idempotency-Key header")
+    outcome = await rt.orders.checkout(
+        "api:" + idempotency_key, rt.orders.request_hash(canonical(payload)), checkout_request(payload)
+    )
+    return outcome_response(outcome)
+
+
+def canonical(payload: CheckoutIn) -> bytes:
+    """The body as compared for idempotency: validated and normalised, so formatting differences do not count."""
+    return json.dumps(payload.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+
+
+def checkout_request(payload: CheckoutIn) -> CheckoutRequest:
+    address, card = payload.shipping_address, payload.payment
+    return CheckoutRequest(
+        cart_id=payload.cart_id,
+        email=payload.email,
+        address=Address(address.name, address.line1, address.line2, address.city, address.postal_code, address.country),
+        card=Card(card.card_number, card.exp_month, card.exp_year, card.cvc),
+    )
+
+
+@router.get("/orders/{number}", responses={200: {"model": OrderOut}, **ERRORS})
+async def get_order(rt: Rt, number: str, email: Annotated[str, Query(max_length=254)] = "") -> Response:
+    """The order, only for the email it was placed with (404 otherwise, so numbers cannot be probed)."""
+    order = await rt.orders.lookup(number, email) if ORDER_NUMBER_RE.match(number) and email else None
+    return json_response(order) if order is not None else _not_found("order")

@@ -1,0 +1,180 @@
+"""Request and response models; they define the published OpenAPI contract."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
+SKU_RE = re.compile(SKU_PATTERN)
+ORDER_NUMBER_RE = re.compile(r"^SO-[0-9A-Z]{8}$", re.IGNORECASE)
+CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+# Printable text only: PostgreSQL rejects NUL, and control characters have no business in a shop.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL_RE.match(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+def _digits(value: object) -> object:
+    return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
+
+
+def Text(max_length: int, min_length: int = 1, pattern: str = PRINTABLE) -> type[str]:
+    return Annotated[  # type: ignore[return-value]
+        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern)
+    ]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Money(Strict):
+    amount: int = Field(ge=0, le=10**12, description="integer minor units, e.g. cents")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+
+
+class Product(BaseModel):
+    sku: str
+    name: str
+    description: str
+    category: str
+    price: Money
+    stock: int
+    image_url: str | None
+
+
+class ProductPage(BaseModel):
+    items: list[Product]
+    total: int
+
+
+class Category(BaseModel):
+    slug: str
+    name: str
+    count: int
+
+
+class CartItem(BaseModel):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Money
+    line_total: Money
+    image_url: str | None
+
+
+class CartOut(BaseModel):
+    id: str
+    items: list[CartItem]
+    subtotal: Money
+
+
+class QuantityIn(Strict):
+    quantity: int = Field(ge=0, le=1_000_000, description="0 removes the item")
+
+
+class AddressIn(Strict):
+    name: Text(200)  # pyright: ignore[reportInvalidTypeForm]
+    line1: Text(200)  # pyright: ignore[reportInvalidTypeForm]
+    line2: Text(200, 0) = ""  # pyright: ignore[reportInvalidTypeForm]
+    city: Text(100)  # pyright: ignore[reportInvalidTypeForm]
+    postal_code: Text(20)  # pyright: ignore[reportInvalidTypeForm]
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+
+
+class PaymentIn(Strict):
+    card_number: Annotated[str, BeforeValidator(_digits), StringConstraints(pattern=r"^\d{12,19}$")]
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=2000, le=2100)
+    cvc: str = Field(pattern=r"^\d{3,4}$")
+
+
+class CheckoutIn(Strict):
+    cart_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)]
+    shipping_address: AddressIn
+    payment: PaymentIn
+
+
+class OrderLineOut(BaseModel):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Money
+    line_total: Money
+
+
+class AddressOut(BaseModel):
+    name: str
+    line1: str
+    line2: str
+    city: str
+    postal_code: str
+    country: str
+
+
+class OrderEventOut(BaseModel):
+    status: str
+    note: str
+    at: str
+
+
+class OrderOut(BaseModel):
+    id: str
+    number: str
+    status: Literal["pending", "paid", "fulfilled", "cancelled"]
+    email: str
+    items: list[OrderLineOut]
+    subtotal: Money
+    shipping: Money
+    tax: Money
+    total: Money
+    shipping_address: AddressOut
+    card_last4: str
+    created_at: str
+    history: list[OrderEventOut]
+
+
+class OrderList(BaseModel):
+    items: list[OrderOut]
+    total: int
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    fields: list[FieldError] | None = None
+    skus: list[str] | None = None
+    reason: str | None = None
+    order_number: str | None = None
+
+
+class ProductIn(Strict):
+    name: Text(200)  # pyright: ignore[reportInvalidTypeForm]
+    description: Text(5000, 0, MULTILINE) = ""  # pyright: ignore[reportInvalidTypeForm]
+    category: str = Field(pattern=CATEGORY_PATTERN)
+    price: Money
+    stock: int | None = Field(None, ge=0, le=10**9, description="only applied when given")
+    active: bool = True
+
+
+class StockIn(Strict):
+    stock: int = Field(ge=0, le=10**9)
+
+
+class StatusIn(Strict):
+    status: Literal["fulfilled", "cancelled"]

@@ -1,0 +1,180 @@
+"""Redis access that degrades instead of failing, and the two-tier catalog read cache."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.credentials import CredentialProvider
+from redis.exceptions import AuthenticationError, RedisError
+
+from shop.observability import Metrics, log_event
+from shop.secrets import SecretRef
+
+log = logging.getLogger("shop.cache")
+T = TypeVar("T")
+
+# After a failure Redis is skipped for this long, so an outage costs one timeout, not one per request.
+BREAKER_OPEN_SECONDS = 2.0
+# How often a process re-reads the shared catalog version; bounds cross-pod staleness after admin edits.
+VERSION_CHECK_SECONDS = 1.0
+
+
+class RedisUnavailable(Exception):
+    pass
+
+
+class _SecretCredentials(CredentialProvider):
+    def __init__(self, secret: SecretRef) -> None:
+        self.secret = secret
+
+    def get_credentials(self) -> tuple[str]:
+        return (self.secret.get(),)
+
+    async def get_credentials_async(self) -> tuple[str]:
+        return self.get_credentials()
+
+
+class RedisStore:
+    """A Redis client behind a circuit breaker; callers get RedisUnavailable and fall back."""
+
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        password: SecretRef | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.prefix = prefix
+        self.password = password
+        self.client: Redis = Redis.from_url(
+            url,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=30,
+            credential_provider=_SecretCredentials(password) if password else None,
+        )
+        self._clock = clock
+        self._open_until = 0.0
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    async def run(self, operation: Callable[[Redis], Awaitable[T]]) -> T:
+        if self._clock() < self._open_until:
+            raise RedisUnavailable
+        try:
+            return await operation(self.client)
+        except (RedisError, OSError) as exc:
+            if isinstance(exc, AuthenticationError) and self.password is not None:
+                await self.password.arefresh()  # AUTH token rotated
+            if self._open_until == 0.0 or self._clock() >= self._open_until:
+                log_event(log, "redis_unavailable", level=logging.WARNING, error=str(exc)[:200])
+            self._open_until = self._clock() + BREAKER_OPEN_SECONDS
+            raise RedisUnavailable from exc
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class CatalogCache:
+    """Serialized catalog reads: an in-process LRU in front of Redis, both keyed by a catalog version.
+
+    Admin edits bump the version in Redis (INCR), which retires every cached entry in every pod at once;
+    a pod notices within VERSION_CHECK_SECONDS. Without Redis the version is process-local.
+    """
+
+    def __init__(
+        self,
+        redis: RedisStore | None,
+        metrics: Metrics,
+        ttl: float,
+        *,
+        max_entries: int = 2048,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.redis = redis
+        self.metrics = metrics
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self.version = 0
+        self._version_checked = float("-inf")
+        self._local: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._hits_local = metrics.cache.labels("catalog_local", "hit")
+        self._misses_local = metrics.cache.labels("catalog_local", "miss")
+        self._hits_redis = metrics.cache.labels("catalog_redis", "hit")
+        self._misses_redis = metrics.cache.labels("catalog_redis", "miss")
+
+    async def get(self, key: str, load: Callable[[], Awaitable[bytes]]) -> bytes:
+        now = self.clock()
+        await self._sync_version(now)
+        entry = self._local.get(key)
+        if entry is not None and entry[0] > now:
+            self._hits_local.inc()
+            return entry[1]
+        self._misses_local.inc()
+        version = self.version
+        value = await self._get_shared(key, version)
+        if value is None:
+            value = await load()
+            await self._set_shared(key, version, value)
+        if version != self.version:
+            return value  # invalidated while loading: serve it once, cache nothing
+        self._local[key] = (now + self.ttl, value)
+        self._local.move_to_end(key)
+        if len(self._local) > self.max_entries:
+            self._local.popitem(last=False)
+        return value
+
+    async def invalidate(self) -> None:
+        self._local.clear()
+        if self.redis is None:
+            self.version += 1
+            return
+        version_key = self.redis.key("catalog", "version")
+        try:
+            self.version = await self.redis.run(lambda r: r.incr(version_key))
+            self._version_checked = self.clock()
+        except RedisUnavailable:
+            self.version += 1  # other pods catch up when their local entries expire
+
+    async def _sync_version(self, now: float) -> None:
+        if self.redis is None or now - self._version_checked < VERSION_CHECK_SECONDS:
+            return
+        self._version_checked = now
+        version_key = self.redis.key("catalog", "version")
+        try:
+            raw = await self.redis.run(lambda r: r.get(version_key))
+        except RedisUnavailable:
+            return
+        version = int(raw or 0)
+        if version != self.version:
+            self.version = version
+            self._local.clear()
+
+    async def _get_shared(self, key: str, version: int) -> bytes | None:
+        if self.redis is None:
+            return None
+        shared_key = self.redis.key("catalog", str(version), key)
+        try:
+            value: Any = await self.redis.run(lambda r: r.get(shared_key))
+        except RedisUnavailable:
+            return None
+        (self._hits_redis if value is not None else self._misses_redis).inc()
+        return value
+
+    async def _set_shared(self, key: str, version: int, value: bytes) -> None:
+        if self.redis is None:
+            return
+        shared_key = self.redis.key("catalog", str(version), key)
+        with contextlib.suppress(RedisUnavailable):
+            await self.redis.run(lambda r: r.set(shared_key, value, ex=int(self.ttl)))

@@ -1,0 +1,156 @@
+"""Engine construction (URL or Secrets Manager credentials), migrations, readiness and startup waits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from shop.observability import log_event
+from shop.secrets import Secrets
+from shop.settings import Settings
+
+log = logging.getLogger("shop.db")
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_AUTH_FAILED_SQLSTATES = {"28P01", "28000"}
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+HEAD_REVISIONS = frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def create_engine(settings: Settings, secrets: Secrets) -> AsyncEngine:
+    if settings.database_url and settings.database_url.startswith("sqlite"):
+        return _sqlite_engine(settings.database_url)
+    pool: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_pool_size,
+        "pool_pre_ping": True,  # survives RDS failover and idle disconnects
+        "pool_recycle": 1800,
+    }
+    if settings.database_url:
+        return create_async_engine(settings.database_url, connect_args={"connect_timeout": 5}, **pool)
+    return create_async_engine("postgresql+psycopg://", async_creator=_rds_connector(settings, secrets), **pool)
+
+
+def _rds_connector(settings: Settings, secrets: Secrets) -> Any:
+    """Connect with credentials from the RDS-managed secret; on an auth failure re-read it once (rotation)."""
+    ssl: dict[str, str] = {"sslmode": "require"}
+    if settings.db_ssl_root_cert:
+        ssl = {"sslmode": "verify-full", "sslrootcert": str(settings.db_ssl_root_cert)}
+
+    async def connect() -> psycopg.AsyncConnection[Any]:
+        for attempt in (1, 2):
+            creds = await asyncio.to_thread(secrets.db_credentials)
+            try:
+                return await psycopg.AsyncConnection.connect(
+                    host=settings.db_host,
+                    port=settings.db_port,
+                    dbname=settings.db_name,
+                    user=creds.username,
+                    password=creds.password,
+                    connect_timeout=5,
+                    application_name="shop",
+                    **ssl,
+                )
+            except psycopg.OperationalError as exc:
+                assert secrets.db is not None
+                if attempt == 2 or not _is_auth_failure(exc) or not await secrets.db.arefresh():
+                    raise
+                log_event(log, "db_secret_refreshed", reason="authentication_failed")
+        raise AssertionError("unreachable")
+
+    return connect
+
+
+def _is_auth_failure(exc: psycopg.OperationalError) -> bool:
+    return exc.sqlstate in _AUTH_FAILED_SQLSTATES or "password authentication failed" in str(exc)
+
+
+def _sqlite_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions into our own hands: the driver's implicit BEGIN defers locking, so two
+        # concurrent checkouts could both read and then fail to upgrade to a write lock.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def wait_for_database(engine: AsyncEngine, timeout: float) -> None:
+    """Bounded retries with backoff while the database is not up yet (fresh cluster, failover)."""
+    deadline = time.monotonic() + timeout
+    delay, attempt = 0.5, 1
+    while True:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return
+        except (OperationalError, DBAPIError, OSError) as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log_event(log, "db_unavailable", level=logging.ERROR, attempt=attempt, error=_one_line(exc))
+                raise
+            log_event(
+                log,
+                "db_unavailable",
+                level=logging.WARNING,
+                attempt=attempt,
+                retry_in_s=round(min(delay, remaining), 2),
+                error=_one_line(exc),
+            )
+            await asyncio.sleep(min(delay, remaining))
+            delay, attempt = min(delay * 2, 5.0), attempt + 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    def upgrade(conn: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade)
+    log_event(log, "migrated", revision=",".join(sorted(HEAD_REVISIONS)))
+
+
+async def schema_at_head(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        try:
+            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+        except DBAPIError:
+            return False  # no alembic_version table yet: never migrated
+    return frozenset(rows) == HEAD_REVISIONS

@@ -1,0 +1,62 @@
+"""Pieces shared by every route: the runtime dependency, JSON responses and error handlers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, Response
+
+from shop.orders import Outcome
+from shop.runtime import Runtime
+
+JSON = "application/json"
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def json_response(body: bytes | Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Response(content, status_code=status, media_type=JSON, headers=headers)
+
+
+def outcome_response(outcome: Outcome) -> Response:
+    return json_response(outcome.body, outcome.status)
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    return json_response({"error": code, "message": message, **extra}, status)
+
+
+def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    fields = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        fields.append({"field": ".".join(loc) or "body", "message": str(err.get("msg", "invalid"))})
+    return fields
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def install_error_handlers(app: FastAPI, not_found_page: bytes) -> None:
+    """4xx answers are JSON (or a small HTML page for browsers) and never echo input or internals."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(422, "validation_failed", "the request is invalid", fields=field_errors(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404 and _wants_html(request):
+            return HTMLResponse(not_found_page, status_code=404)
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else "error"
+        body = {"error": code, "message": message}
+        return json_response(body, exc.status_code, headers=exc.headers)

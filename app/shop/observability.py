@@ -1,0 +1,201 @@
+"""JSON logs with request ids, Prometheus metrics, and the ASGI middleware that produces both."""
+
+from __future__ import annotations
+
+import contextvars
+import hmac
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; fields passed via `extra` become top-level keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        if "event" not in record.__dict__:
+            entry["message"] = record.getMessage()
+        entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        if "request_id" not in entry and (rid := request_id_var.get()) is not None:
+            entry["request_id"] = rid
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # The middleware logs every request with more context than uvicorn's access log.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, **fields: Any) -> None:
+    if logger.isEnabledFor(level):
+        logger.log(level, event, extra={"event": event, **fields})
+
+
+class Metrics:
+    """Per-app registry, so several apps (tests, two ports) never collide on global state."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self.requests = Counter(
+            "shop_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "shop_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.orders_placed = Counter("shop_orders_placed_total", "Orders paid at checkout", registry=self.registry)
+        self.checkout_failures = Counter(
+            "shop_checkout_failures_total",
+            "Checkouts that did not produce a paid order",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.cache = Counter("shop_cache_requests_total", "Cache lookups", ["cache", "result"], registry=self.registry)
+
+
+class RequestMiddleware:
+    """Request id, security headers, origin verification, metrics and the access log, as raw ASGI for speed."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        headers: list[tuple[bytes, bytes]],
+        origin_token: Callable[[], str | None] | None = None,
+        origin_refresh: Callable[[], Awaitable[bool]] | None = None,
+        open_paths: frozenset[str] = frozenset(),
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.headers = headers
+        self.origin_token = origin_token
+        self.origin_refresh = origin_refresh
+        self.open_paths = open_paths
+        self.log = logging.getLogger("shop.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        status = 500
+        started = False
+        extra_headers = [(b"x-request-id", request_id.encode()), *self.headers]
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *extra_headers]
+            await send(message)
+
+        try:
+            if await self._origin_allowed(scope):
+                await self.app(scope, receive, send_wrapper)
+            else:
+                await _send_json(send_wrapper, 403, {"error": "forbidden", "message": "direct access is not allowed"})
+        except Exception:
+            self.log.exception("unhandled error", extra={"event": "unhandled_error"})
+            if not started:
+                await _send_json(send_wrapper, 500, {"error": "internal_error", "request_id": request_id})
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", None) or "unmatched"
+            duration = time.perf_counter() - start
+            method = scope["method"]
+            self.metrics.requests.labels(method, route_path, str(status)).inc()
+            self.metrics.latency.labels(method, route_path).observe(duration)
+            if self.log.isEnabledFor(logging.INFO):
+                self.log.info(
+                    "request",
+                    extra={
+                        "event": "request",
+                        "request_id": request_id,
+                        "method": method,
+                        "route": route_path,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(duration * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+    async def _origin_allowed(self, scope: Scope) -> bool:
+        if self.origin_token is None or scope["path"] in self.open_paths:
+            return True
+        expected = self.origin_token()
+        if expected is None:
+            return True
+        presented = next((v for k, v in scope["headers"] if k == b"x-origin-verify"), b"")
+        if hmac.compare_digest(presented, expected.encode()):
+            return True
+        # The CDN may already send a rotated value: re-read the secret (rate-limited) once.
+        if self.origin_refresh is not None and await self.origin_refresh():
+            return hmac.compare_digest(presented, (self.origin_token() or "").encode())
+        return False
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            candidate = value.decode("latin-1")
+            return candidate if _REQUEST_ID_RE.match(candidate) else None
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,457 @@
+"""Checkout (idempotent, oversell-proof), order lookup and the order state machine."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Dialect, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shop.carts import Cart, CartStore, PricedCart
+from shop.catalog import Catalog
+from shop.models import CountryRule, IdempotencyKey, Order, OrderEvent, OrderLine, Product, utcnow
+from shop.money import money, percent_of
+from shop.observability import Metrics, log_event
+from shop.payments import Card, PaymentProvider, PaymentResult
+
+log = logging.getLogger("shop.orders")
+
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# A request that holds a key longer than this is presumed dead (crashed pod); a retry may take over.
+IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=30)
+TRANSITIONS = {"pending": {"paid", "cancelled"}, "paid": {"fulfilled", "cancelled"}}
+_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    line1: str
+    line2: str
+    city: str
+    postal_code: str
+    country: str
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    cart_id: str
+    email: str
+    address: Address
+    card: Card
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An HTTP status plus JSON body: exactly what an idempotent replay returns."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Quote:
+    subtotal: int
+    shipping: int
+    tax: int
+
+    @property
+    def total(self) -> int:
+        return self.subtotal + self.shipping + self.tax
+
+
+class _Abort(Exception):
+    """Roll back the checkout transaction and answer with this outcome."""
+
+    def __init__(self, outcome: Outcome, reason: str) -> None:
+        self.outcome = outcome
+        self.reason = reason
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> Outcome:
+    return Outcome(status, json.dumps({"error": code, "message": message, **extra}).encode())
+
+
+def quote(rule: CountryRule, subtotal: int) -> Quote:
+    free = rule.free_shipping_over is not None and subtotal >= rule.free_shipping_over
+    shipping = 0 if free else rule.shipping_amount
+    taxable = subtotal + (shipping if rule.tax_includes_shipping else 0)
+    return Quote(subtotal=subtotal, shipping=shipping, tax=percent_of(taxable, rule.tax_rate_bp))
+
+
+def new_order_number() -> str:
+    return "SO-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
+
+
+class Orders:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        carts: CartStore,
+        catalog: Catalog,
+        payments: PaymentProvider,
+        metrics: Metrics,
+        request_key: Callable[[], str],
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.sessions = sessions
+        self.carts = carts
+        self.catalog = catalog
+        self.payments = payments
+        self.metrics = metrics
+        self.request_key = request_key
+        self.today = today
+
+    def request_hash(self, canonical_body: bytes) -> str:
+        # Keyed: the body holds a card number, and a plain hash of a PAN is guessable.
+        return hmac.new(self.request_key().encode(), canonical_body, "sha256").hexdigest()
+
+    # Checkout ---------------------------------------------------------------------------------------
+
+    async def checkout(self, key: str, request_hash: str, req: CheckoutRequest) -> Outcome:
+        claimed = await self._claim(key, request_hash)
+        if isinstance(claimed, Outcome):
+            return claimed
+        order_id = claimed
+        if order_id is None:
+            try:
+                reserved = await self._reserve(key, req)
+            except _Abort as abort:
+                self._failed(abort.reason)
+                await self._finish(key, abort.outcome)
+                return abort.outcome
+            except BaseException:
+                await self._release(key)  # nothing was written: let a retry start afresh
+                raise
+            order_id, cart = reserved
+        else:
+            cart = await self.carts.get(req.cart_id)
+        return await self._pay(key, order_id, req.card, cart)
+
+    async def _claim(self, key: str, request_hash: str) -> Outcome | str | None:
+        """Take the key: None for a fresh start, an order id to resume, or the outcome to answer with."""
+        now = utcnow()
+        async with self.sessions.begin() as session:
+            dialect = session.get_bind().dialect
+            inserted = await session.execute(
+                _insert_ignore(dialect).values(key=key, request_hash=request_hash, created_at=now, locked_at=now)
+            )
+            if _rowcount(inserted) == 1:
+                return None
+            row = await session.get(IdempotencyKey, key, with_for_update=True)
+            if row is None:
+                return error(409, "idempotency_key_in_use", "a request with this key is in progress; retry shortly")
+            if row.created_at < now - IDEMPOTENCY_KEY_TTL:
+                row.request_hash, row.order_id, row.response_status, row.response_body = request_hash, None, None, None
+                row.created_at = row.locked_at = now
+                return None
+            if not hmac.compare_digest(row.request_hash, request_hash):
+                return error(
+                    422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body"
+                )
+            if row.response_status is not None and row.response_body is not None:
+                return Outcome(row.response_status, row.response_body.encode())
+            if row.locked_at > now - IDEMPOTENCY_LOCK_TIMEOUT:
+                return error(409, "idempotency_key_in_use", "a request with this key is in progress; retry shortly")
+            row.locked_at = now
+            log_event(log, "idempotency_takeover", order_id=row.order_id)
+            return row.order_id
+
+    async def _reserve(self, key: str, req: CheckoutRequest) -> tuple[str, Cart]:
+        """One transaction: create the pending order and take its stock, or change nothing."""
+        cart = await self.carts.get(req.cart_id)
+        if cart is None:
+            raise _Abort(error(404, "cart_not_found", "no such cart"), "cart_not_found")
+        decline = self.payments.validate(req.card, self.today())
+        if decline is not None:
+            raise _Abort(_declined(decline, None), decline)
+        async with self.sessions.begin() as session:
+            priced = await self.carts.price(session, cart)
+            if not priced.lines:
+                raise _Abort(error(422, "cart_empty", "the cart is empty"), "cart_empty")
+            unavailable = sorted(set(cart.items) - {line.sku for line in priced.lines})
+            if unavailable:
+                raise _Abort(_out_of_stock(unavailable), "out_of_stock")
+            rule = await session.get(CountryRule, req.address.country)
+            if rule is None:
+                raise _Abort(
+                    error(
+                        422,
+                        "validation_failed",
+                        "we do not ship to this country",
+                        fields=[{"field": "shipping_address.country", "message": "we do not ship to this country"}],
+                    ),
+                    "unsupported_country",
+                )
+            order = self._new_order(req, priced, quote(rule, priced.subtotal))
+            session.add(order)
+            session.add_all(
+                OrderLine(
+                    order_id=order.id, sku=line.sku, name=line.name, unit_price=line.unit_price, quantity=line.quantity
+                )
+                for line in priced.lines
+            )
+            session.add(OrderEvent(order_id=order.id, status="pending", note="order placed"))
+            await session.flush()
+            await session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key).values(order_id=order.id))
+            # Stock last and in SKU order: row locks are held as briefly as possible and never deadlock.
+            short, sold_out = [], False
+            for line in priced.lines:
+                left = (
+                    await session.execute(
+                        update(Product)
+                        .where(Product.sku == line.sku, Product.stock >= line.quantity)
+                        .values(stock=Product.stock - line.quantity)
+                        .returning(Product.stock)
+                    )
+                ).scalar_one_or_none()
+                if left is None:
+                    short.append(line.sku)
+                sold_out = sold_out or left == 0
+            if short:
+                raise _Abort(_out_of_stock(short), "out_of_stock")
+        if sold_out:
+            await self.catalog.cache.invalidate()  # availability changed: do not keep showing "in stock"
+        return order.id, cart
+
+    def _new_order(self, req: CheckoutRequest, priced: PricedCart, totals: Quote) -> Order:
+        address = req.address
+        return Order(
+            id=str(uuid.uuid4()),
+            number=new_order_number(),
+            email=req.email,
+            status="pending",
+            currency=priced.currency,
+            subtotal=totals.subtotal,
+            shipping=totals.shipping,
+            tax=totals.tax,
+            total=totals.total,
+            ship_name=address.name,
+            ship_line1=address.line1,
+            ship_line2=address.line2,
+            ship_city=address.city,
+            ship_postal_code=address.postal_code,
+            ship_country=address.country,
+            card_last4=req.card.last4,
+            created_at=utcnow(),
+        )
+
+    async def _pay(self, key: str, order_id: str, card: Card, cart: Cart | None) -> Outcome:
+        async with self.sessions() as session:
+            order = await session.get(Order, order_id)
+        assert order is not None
+        reason = "card_declined"
+        if order.status == "pending":  # false only when resuming an order that was already settled
+            result = await self.payments.charge(card, order.total, order.currency, idempotency_key=order.number)
+            restocked = await self._settle(order_id, result)
+            if result.approved:
+                self.metrics.orders_placed.inc()
+                log_event(log, "order_placed", order_number=order.number, total=order.total, currency=order.currency)
+                if cart is not None:
+                    await self.carts.delete(cart)
+            else:
+                reason = result.reason or reason
+                self._failed(reason, order_number=order.number)
+                if restocked:
+                    await self.catalog.cache.invalidate()
+        async with self.sessions() as session:
+            body = await self.order_dict(session, order_id)
+        if body["status"] == "cancelled":
+            outcome = _declined(reason, order.number)
+        else:
+            outcome = Outcome(201, json.dumps(body).encode())
+        await self._finish(key, outcome)
+        return outcome
+
+    async def _settle(self, order_id: str, result: PaymentResult) -> bool:
+        """Record the payment outcome; a decline cancels the order and returns its stock. True if restocked."""
+        async with self.sessions.begin() as session:
+            if result.approved:
+                await self._set_status(session, order_id, "pending", "paid", "payment captured", result.reference)
+                return False
+            await self._set_status(session, order_id, "pending", "cancelled", f"payment declined: {result.reason}")
+            return await _restock(session, order_id)
+
+    async def _finish(self, key: str, outcome: Outcome) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.key == key)
+                .values(response_status=outcome.status, response_body=outcome.body.decode())
+            )
+
+    async def _release(self, key: str) -> None:
+        async with self.sessions.begin() as session:
+            row = await session.get(IdempotencyKey, key)
+            if row is not None and row.order_id is None:
+                await session.delete(row)
+
+    async def purge_expired_keys(self) -> int:
+        """Idempotency keys are kept for IDEMPOTENCY_KEY_TTL, then removed."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_KEY_TTL)
+            )
+        return _rowcount(result)
+
+    def _failed(self, reason: str, **fields: Any) -> None:
+        self.metrics.checkout_failures.labels(reason).inc()
+        log_event(log, "checkout_failed", level=logging.WARNING, reason=reason, **fields)
+
+    # Reads and administration -----------------------------------------------------------------------
+
+    async def order_dict(self, session: AsyncSession, order_id: str) -> dict[str, Any]:
+        order = await session.get(Order, order_id)
+        assert order is not None
+        lines = (
+            await session.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id))
+        ).all()
+        events = (
+            await session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))
+        ).all()
+        cur = order.currency
+        return {
+            "id": order.id,
+            "number": order.number,
+            "status": order.status,
+            "email": order.email,
+            "items": [
+                {
+                    "sku": line.sku,
+                    "name": line.name,
+                    "quantity": line.quantity,
+                    "unit_price": money(line.unit_price, cur),
+                    "line_total": money(line.unit_price * line.quantity, cur),
+                }
+                for line in lines
+            ],
+            "subtotal": money(order.subtotal, cur),
+            "shipping": money(order.shipping, cur),
+            "tax": money(order.tax, cur),
+            "total": money(order.total, cur),
+            "shipping_address": {
+                "name": order.ship_name,
+                "line1": order.ship_line1,
+                "line2": order.ship_line2,
+                "city": order.ship_city,
+                "postal_code": order.ship_postal_code,
+                "country": order.ship_country,
+            },
+            "card_last4": order.card_last4,
+            "created_at": order.created_at.isoformat(),
+            "history": [{"status": e.status, "note": e.note, "at": e.created_at.isoformat()} for e in events],
+        }
+
+    async def lookup(self, number: str, email: str) -> dict[str, Any] | None:
+        """The order only when the email matches; a wrong email looks exactly like a wrong number."""
+        async with self.sessions() as session:
+            order = (await session.execute(select(Order).where(Order.number == number.upper()))).scalar_one_or_none()
+            expected = order.email.lower() if order else "\0"
+            if not hmac.compare_digest(expected.encode(), email.strip().lower().encode()) or order is None:
+                return None
+            return await self.order_dict(session, order.id)
+
+    async def admin_get(self, number: str) -> dict[str, Any] | None:
+        async with self.sessions() as session:
+            order_id = (
+                await session.execute(select(Order.id).where(Order.number == number.upper()))
+            ).scalar_one_or_none()
+            return await self.order_dict(session, order_id) if order_id else None
+
+    async def admin_list(self, status: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        async with self.sessions() as session:
+            query = select(Order)
+            count = select(func.count()).select_from(Order)
+            if status:
+                query, count = query.where(Order.status == status), count.where(Order.status == status)
+            orders = (await session.scalars(query.order_by(Order.created_at.desc()).limit(limit).offset(offset))).all()
+            total = (await session.execute(count)).scalar_one()
+            return [await self.order_dict(session, o.id) for o in orders], total
+
+    async def transition(self, number: str, to_status: str) -> dict[str, Any] | Outcome:
+        """Admin moves: paid → fulfilled, pending/paid → cancelled (stock returned, payment refunded)."""
+        async with self.sessions.begin() as session:
+            order = (
+                await session.execute(select(Order).where(Order.number == number.upper()).with_for_update())
+            ).scalar_one_or_none()
+            if order is None:
+                return error(404, "not_found", "no such order")
+            if to_status not in TRANSITIONS.get(order.status, set()):
+                return error(409, "invalid_transition", f"cannot move an order from {order.status} to {to_status}")
+            refund = order.status == "paid" and to_status == "cancelled" and order.payment_reference
+            await self._set_status(session, order.id, order.status, to_status, f"by admin: {to_status}")
+            restocked = to_status == "cancelled" and await _restock(session, order.id)
+            if refund and order.payment_reference:
+                await self.payments.refund(order.payment_reference, order.total, order.currency)
+        if restocked:
+            await self.catalog.cache.invalidate()
+        async with self.sessions() as session:
+            return await self.order_dict(session, order.id)
+
+    async def _set_status(
+        self,
+        session: AsyncSession,
+        order_id: str,
+        from_status: str,
+        to_status: str,
+        note: str,
+        reference: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": to_status}
+        if reference is not None:
+            values["payment_reference"] = reference
+        changed = await session.execute(
+            update(Order).where(Order.id == order_id, Order.status == from_status).values(**values)
+        )
+        if _rowcount(changed) != 1:
+            raise RuntimeError(f"order {order_id} is no longer {from_status}")
+        session.add(OrderEvent(order_id=order_id, status=to_status, note=note, created_at=utcnow()))
+
+
+async def _restock(session: AsyncSession, order_id: str) -> bool:
+    """Return an order's units to stock; True when some product was sold out before."""
+    lines = (
+        await session.execute(select(OrderLine.sku, OrderLine.quantity).where(OrderLine.order_id == order_id))
+    ).all()
+    was_empty = False
+    for sku, quantity in sorted(lines):
+        left = (
+            await session.execute(
+                update(Product)
+                .where(Product.sku == sku)
+                .values(stock=Product.stock + quantity)
+                .returning(Product.stock)
+            )
+        ).scalar_one_or_none()
+        was_empty = was_empty or left == quantity
+    return was_empty
+
+
+def _insert_ignore(dialect: Dialect) -> Any:
+    insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
+    return insert(IdempotencyKey).on_conflict_do_nothing(index_elements=["key"])
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+def _out_of_stock(skus: list[str]) -> Outcome:
+    return error(409, "out_of_stock", "not enough stock for " + ", ".join(skus), skus=skus)
+
+
+def _declined(reason: str, order_number: str | None) -> Outcome:
+    return error(402, "payment_declined", f"the card was declined ({reason})", reason=reason, order_number=order_number)

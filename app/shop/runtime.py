@@ -1,0 +1,95 @@
+"""Everything a running shop holds: settings, secrets, database, Redis, services; built once per process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from shop import db
+from shop.cache import CatalogCache, RedisStore
+from shop.carts import CartStore
+from shop.catalog import Catalog
+from shop.media import LocalMediaStore, MediaStore, S3MediaStore
+from shop.observability import Metrics, log_event
+from shop.orders import Orders
+from shop.payments import PaymentProvider, TestPaymentProvider
+from shop.secrets import Secrets
+from shop.security import AdminAuth, Signer
+from shop.settings import Settings
+
+log = logging.getLogger("shop.runtime")
+HOUSEKEEPING_SECONDS = 3600
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        secrets: Secrets | None = None,
+        media: MediaStore | None = None,
+        payments: PaymentProvider | None = None,
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets or Secrets(settings)
+        self.metrics = Metrics()
+        self.engine = db.create_engine(settings, self.secrets)
+        self.sessions = db.sessionmaker(self.engine)
+        self.redis = (
+            RedisStore(settings.redis_url, settings.redis_key_prefix, self.secrets.redis_password)
+            if settings.redis_url
+            else None
+        )
+        self.media: MediaStore = media or (
+            S3MediaStore(settings.s3_bucket, settings.s3_prefix, settings.aws_region)
+            if settings.s3_bucket
+            else LocalMediaStore(settings.media_dir)
+        )
+        self.catalog = Catalog(
+            self.sessions, CatalogCache(self.redis, self.metrics, settings.cache_ttl_seconds), settings.cdn_base_url
+        )
+        self.carts = CartStore(self.redis, self.sessions, self.catalog, settings.cart_ttl_seconds, settings.currency)
+        self.orders = Orders(
+            self.sessions,
+            self.carts,
+            self.catalog,
+            payments or TestPaymentProvider(),
+            self.metrics,
+            request_key=self.secrets.session.get,
+        )
+        self.signer = Signer(self.secrets.session)
+        self.admin = AdminAuth(self.secrets.admin_token)
+        self.shutting_down = False
+        self._housekeeping: asyncio.Task[Any] | None = None
+
+    def start_housekeeping(self) -> None:
+        self._housekeeping = asyncio.create_task(self._housekeep())
+
+    async def _housekeep(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            try:
+                purged = await self.orders.purge_expired_keys() + await self.carts.purge_expired()
+                log_event(log, "housekeeping", purged=purged)
+            except Exception:
+                log.exception("housekeeping failed", extra={"event": "housekeeping_failed"})
+
+    async def ready(self) -> tuple[bool, str]:
+        if self.shutting_down:
+            return False, "shutting down"
+        try:
+            at_head = await asyncio.wait_for(db.schema_at_head(self.engine), timeout=2.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported not raised
+            return False, f"database unreachable: {type(exc).__name__}"
+        return (True, "ok") if at_head else (False, "migrations not at head")
+
+    async def close(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+        if self.redis is not None:
+            await self.redis.close()
+        await self.engine.dispose()

@@ -1,0 +1,169 @@
+"""Server-rendered HTML: templates, versioned static assets, the browser session and CSRF checks."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from shop.catalog import category_name
+from shop.http import runtime
+from shop.money import format_money
+from shop.runtime import Runtime
+from shop.security import SESSION_COOKIE, new_session_id
+from shop.settings import Settings
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+SESSION_MAX_AGE = 30 * 24 * 3600
+MAX_FORM_FIELDS = 40
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    content_type: str
+    version: str
+
+
+class StaticAssets:
+    """Static files, loaded once and addressed by content hash so browsers and the CDN may cache them forever."""
+
+    def __init__(self, root: Path, base_url: str) -> None:
+        self.base_url = base_url
+        self.files: dict[str, Asset] = {}
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                body = path.read_bytes()
+                content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                self.files[path.relative_to(root).as_posix()] = Asset(
+                    body, content_type, hashlib.sha256(body).hexdigest()[:12]
+                )
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/static/{name}?v={self.files[name].version}"
+
+    def response(self, name: str, version: str | None) -> Response | None:
+        asset = self.files.get(name)
+        if asset is None:
+            return None
+        immutable = version == asset.version
+        cache = "public, max-age=31536000, immutable" if immutable else "public, max-age=300"
+        return Response(asset.body, media_type=asset.content_type, headers={"cache-control": cache})
+
+
+def make_templates(settings: Settings, assets: StaticAssets) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True),
+        auto_reload=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(static_url=assets.url, currency=settings.currency, category_name=category_name)
+    env.filters["money"] = lambda value: format_money(value["amount"], value["currency"])
+    return env
+
+
+@dataclass
+class WebSession:
+    """The browser's signed session cookie: an id (for CSRF), its cart, and its last order."""
+
+    id: str
+    cart_id: str | None = None
+    cart_count: int = 0
+    last_order: str | None = None
+    changed: bool = False
+
+    def update(self, **values: Any) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+        self.changed = True
+
+
+async def load_session(request: Request) -> WebSession:
+    data = await runtime(request).signer.loads("session", request.cookies.get(SESSION_COOKIE))
+    if not data or not isinstance(data.get("id"), str):
+        return WebSession(id=new_session_id(), changed=True)
+    return WebSession(
+        id=data["id"],
+        cart_id=data.get("cart"),
+        cart_count=int(data.get("count") or 0),
+        last_order=data.get("order"),
+    )
+
+
+def _store_session(rt: Runtime, response: Response, session: WebSession) -> None:
+    if not session.changed:
+        return
+    value = rt.signer.dumps(
+        "session", {"id": session.id, "cart": session.cart_id, "count": session.cart_count, "order": session.last_order}
+    )
+    response.set_cookie(
+        SESSION_COOKIE, value, max_age=SESSION_MAX_AGE, httponly=True, secure=rt.settings.cookie_secure, samesite="lax"
+    )
+
+
+def render(
+    request: Request,
+    template: str,
+    session: WebSession,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    rt = runtime(request)
+    env: Environment = request.app.state.templates
+    html = env.get_template(template).render(
+        request=request, session=session, csrf_token=rt.signer.csrf_token(session.id), **context
+    )
+    response = HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+    _store_session(rt, response, session)
+    return response
+
+
+def redirect(request: Request, url: str, session: WebSession | None = None) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    if session is not None:
+        _store_session(runtime(request), response, session)
+    return response
+
+
+class CsrfFailed(Exception):
+    """A form POST whose token does not belong to the browser's session."""
+
+
+async def read_form(request: Request, session: WebSession) -> FormData:
+    """The submitted form; raises CsrfFailed unless its CSRF token belongs to this session."""
+    form = await request.form(max_fields=MAX_FORM_FIELDS, max_files=1)
+    token = form.get("csrf_token")
+    if session.changed or not isinstance(token, str) or not runtime(request).signer.csrf_valid(session.id, token):
+        raise CsrfFailed
+    return form
+
+
+def form_text(form: FormData, name: str, max_length: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:max_length] if isinstance(value, str) else ""
+
+
+async def csrf_failed(request: Request, exc: Exception) -> Response:
+    return render(
+        request,
+        "error.html",
+        await load_session(request),
+        status=403,
+        title="Form expired",
+        message="This form has expired. Go back, reload the page and try again.",
+    )
+
+
+def not_found(request: Request, session: WebSession) -> HTMLResponse:
+    return render(request, "error.html", session, status=404, title="Not found", message="We could not find that page.")
