@@ -126,11 +126,8 @@ class CartStore:
             row = await session.get(CartRow, cart_id)
             if row is None or row.expires_at <= utcnow():
                 return None
-            items = dict(
-                (await session.execute(select(CartItem.sku, CartItem.quantity).where(CartItem.cart_id == cart_id)))
-                .tuples()
-                .all()
-            )
+            rows = await session.execute(select(CartItem.sku, CartItem.quantity).where(CartItem.cart_id == cart_id))
+            items = {sku: quantity for sku, quantity in rows}
         return Cart(id=cart_id, items=items, stored_in="db")
 
     async def set_quantity(self, cart: Cart, sku: str, quantity: int) -> None:

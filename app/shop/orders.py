@@ -147,9 +147,11 @@ class Orders:
         async with self.sessions.begin() as session:
             dialect = session.get_bind().dialect
             inserted = await session.execute(
-                _insert_ignore(dialect).values(key=key, request_hash=request_hash, created_at=now, locked_at=now)
+                _insert_ignore(dialect)
+                .values(key=key, request_hash=request_hash, created_at=now, locked_at=now)
+                .returning(IdempotencyKey.key)
             )
-            if _rowcount(inserted) == 1:
+            if inserted.scalar_one_or_none() is not None:
                 return None
             row = await session.get(IdempotencyKey, key, with_for_update=True)
             if row is None:

@@ -55,24 +55,29 @@ PRODUCTS = (
 )
 
 
+def country_rules(currency: str) -> list[CountryRule]:
+    return [
+        CountryRule(
+            country=country,
+            name=name,
+            currency=currency,
+            shipping_amount=shipping,
+            free_shipping_over=free_over,
+            tax_rate_bp=tax_bp,
+            tax_includes_shipping=tax_shipping,
+        )
+        for country, name, shipping, free_over, tax_bp, tax_shipping in COUNTRY_RULES
+    ]
+
+
 async def seed(rt: Runtime) -> dict[str, int]:
     currency = rt.settings.currency
     added = {"country_rules": 0, "products": 0}
     async with rt.sessions.begin() as session:
         have_rules = set((await session.scalars(select(CountryRule.country))).all())
-        for country, name, shipping, free_over, tax_bp, tax_shipping in COUNTRY_RULES:
-            if country not in have_rules:
-                session.add(
-                    CountryRule(
-                        country=country,
-                        name=name,
-                        currency=currency,
-                        shipping_amount=shipping,
-                        free_shipping_over=free_over,
-                        tax_rate_bp=tax_bp,
-                        tax_includes_shipping=tax_shipping,
-                    )
-                )
+        for rule in country_rules(currency):
+            if rule.country not in have_rules:
+                session.add(rule)
                 added["country_rules"] += 1
         have_products = set((await session.scalars(select(Product.sku))).all())
         for sku, name, category, price, stock, description in PRODUCTS:
