@@ -208,7 +208,7 @@ async def orders_page(request: Request) -> Response:
         admin=True,
         orders=orders,
         total=total,
-        status=status,
+        current=status,
         statuses=ORDER_STATUSES,
     )
 
