@@ -37,7 +37,7 @@ def percent_of(amount: int, basis_points: int) -> int:
 def parse_amount(text: str, currency: str) -> int:
     """'12.50' → 1250 for USD; raises ValueError for anything that is not an exact, non-negative amount."""
     exponent = _EXPONENTS.get(currency, 2)
-    pattern = rf"(\d{{1,12}})(?:\.(\d{{1,{exponent}}}))?" if exponent else r"(\d{1,12})()"
+    pattern = rf"([0-9]{{1,12}})(?:\.([0-9]{{1,{exponent}}}))?" if exponent else r"([0-9]{1,12})()"
     match = re.fullmatch(pattern, text.strip())
     if match is None:
         raise ValueError(f"enter an amount like {format_money(1250, currency)}")

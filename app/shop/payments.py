@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -49,7 +50,7 @@ TEST_CARD_DECLINES = {
 
 
 def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    if not re.fullmatch(r"[0-9]{12,19}", number):
         return False
     total = 0
     for index, char in enumerate(reversed(number)):

@@ -92,10 +92,10 @@ class AddressIn(Strict):
 
 
 class PaymentIn(Strict):
-    card_number: Annotated[str, BeforeValidator(_digits), StringConstraints(pattern=r"^\d{12,19}$")]
+    card_number: Annotated[str, BeforeValidator(_digits), StringConstraints(pattern=r"^[0-9]{12,19}$")]
     exp_month: int = Field(ge=1, le=12)
     exp_year: int = Field(ge=2000, le=2100)
-    cvc: str = Field(pattern=r"^\d{3,4}$")
+    cvc: str = Field(pattern=r"^[0-9]{3,4}$")
 
 
 class CheckoutIn(Strict):

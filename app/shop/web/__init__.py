@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,11 @@ async def read_form(request: Request, session: WebSession) -> FormData:
 def form_text(form: FormData, name: str, max_length: int = 200) -> str:
     value = form.get(name)
     return value.strip()[:max_length] if isinstance(value, str) else ""
+
+
+def parse_int(text: str, max_digits: int = 6) -> int | None:
+    """ASCII digits only: str.isdigit() also accepts characters like "²" that int() rejects."""
+    return int(text) if re.fullmatch(rf"[0-9]{{1,{max_digits}}}", text) else None
 
 
 async def csrf_failed(request: Request, exc: Exception) -> Response:

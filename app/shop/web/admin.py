@@ -19,7 +19,7 @@ from shop.media import MAX_IMAGE_BYTES
 from shop.money import decimal_amount, parse_amount
 from shop.orders import Outcome
 from shop.security import ADMIN_COOKIE, ADMIN_SESSION_SECONDS, admin_session_valid
-from shop.web import WebSession, form_text, load_session, not_found, read_form, redirect, render
+from shop.web import WebSession, form_text, load_session, not_found, parse_int, read_form, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 ORDER_STATUSES = ("pending", "paid", "fulfilled", "cancelled")
@@ -136,7 +136,7 @@ async def save_product(request: Request) -> Response:
                 "description": values["description"],
                 "category": values["category"],
                 "price": {"amount": amount, "currency": rt.settings.currency},
-                "stock": int(values["stock"]) if values["stock"].isdigit() else None,
+                "stock": parse_int(values["stock"], 9),
                 "active": values["active"],
             }
         )
@@ -172,12 +172,12 @@ async def save_product(request: Request) -> Response:
 async def save_stock(request: Request, sku: str) -> Response:
     session = await admin_session(request)
     form = await read_form(request, session)
-    stock = form_text(form, "stock", 10)
-    if not stock.isdigit() or not SKU_RE.match(sku):
+    stock = parse_int(form_text(form, "stock", 10), 9)
+    if stock is None or not SKU_RE.match(sku):
         return render(
             request, "error.html", session, status=422, title="Invalid stock", message="Enter a whole number."
         )
-    if await runtime(request).catalog.set_stock(sku, int(stock)) is None:
+    if await runtime(request).catalog.set_stock(sku, stock) is None:
         return not_found(request, session)
     return redirect(request, "/admin/products", session)
 

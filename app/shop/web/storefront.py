@@ -25,6 +25,7 @@ from shop.web import (
     form_text,
     load_session,
     not_found,
+    parse_int,
     read_form,
     redirect,
     render,
@@ -41,7 +42,8 @@ def _clean(value: str | None, max_length: int) -> str:
 
 
 def _page_number(value: str | None) -> int:
-    return min(max(int(value), 1), MAX_PAGE) if value and value.isdigit() else 1
+    number = parse_int(value or "", 4)
+    return min(max(number, 1), MAX_PAGE) if number is not None else 1
 
 
 @router.get("/")
@@ -94,7 +96,7 @@ async def add_to_cart(request: Request) -> Response:
     session = await load_session(request)
     form = await read_form(request, session)
     sku = form_text(form, "sku", 64)
-    quantity = _quantity(form_text(form, "quantity", 6) or "1")
+    quantity = parse_int(form_text(form, "quantity", 6) or "1")
     product = await _product(rt, sku)
     if product is None or quantity is None or quantity < 1:
         return (
@@ -116,10 +118,6 @@ async def add_to_cart(request: Request) -> Response:
     await rt.carts.set_quantity(cart, sku, wanted)
     session.update(cart_count=sum(cart.items.values()))
     return redirect(request, "/cart", session)
-
-
-def _quantity(value: str) -> int | None:
-    return int(value) if value.isdigit() and len(value) <= 6 else None
 
 
 @router.get("/cart")
@@ -146,7 +144,7 @@ async def update_cart_item(request: Request, sku: str) -> Response:
     rt = runtime(request)
     session = await load_session(request)
     form = await read_form(request, session)
-    quantity = _quantity(form_text(form, "quantity", 6))
+    quantity = parse_int(form_text(form, "quantity", 6))
     cart = await _session_cart(rt, session, create=False)
     if cart is None or quantity is None or sku not in cart.items:
         return await _render_cart(request, session, 422, "That cart line could not be updated.")
