@@ -50,9 +50,9 @@ def create_engine(settings: Settings, secrets: Secrets) -> AsyncEngine:
 
 def _rds_connector(settings: Settings, secrets: Secrets) -> Any:
     """Connect with credentials from the RDS-managed secret; on an auth failure re-read it once (rotation)."""
-    ssl: dict[str, str] = {"sslmode": "require"}
+    ssl: dict[str, str] = {"sslmode": settings.db_sslmode or "require"}
     if settings.db_ssl_root_cert:
-        ssl = {"sslmode": "verify-full", "sslrootcert": str(settings.db_ssl_root_cert)}
+        ssl = {"sslmode": settings.db_sslmode or "verify-full", "sslrootcert": str(settings.db_ssl_root_cert)}
 
     async def connect() -> psycopg.AsyncConnection[Any]:
         for attempt in (1, 2):

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     db_name: str | None = None
     db_secret_arn: str | None = None
     db_ssl_root_cert: Path | None = None
+    db_sslmode: Literal["disable", "require", "verify-ca", "verify-full"] | None = None
     db_pool_size: int = Field(10, ge=1, le=100)
     db_wait_seconds: float = Field(60.0, ge=0, le=900)
 
