@@ -1,0 +1,217 @@
+"""Redis as a cache only: outages degrade to the database, and TLS + AUTH (with rotation) work when configured."""
+
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+import redis as redis_sync
+from moto import mock_aws
+from shop import cache
+from shop.secrets import Secrets
+
+pytestmark = [pytest.mark.anyio, pytest.mark.services]
+
+
+class TcpProxy:
+    """A test-owned TCP proxy in front of the shared Redis; cut() simulates Redis going down."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+
+async def test_redis_stopped_mid_test_still_serving(pg_settings, make_shop):
+    real = redis_sync.Redis.from_url(pg_settings.redis_url).connection_pool.connection_kwargs
+    proxy = TcpProxy((real["host"], real["port"]))
+    shop = await make_shop(pg_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"}))
+    await shop.product("MUG-A", stock=5)
+    redis_cart = await shop.cart_with(**{"MUG-A": 1})
+    assert (await shop.public.get("/api/v1/products")).status_code == 200
+
+    proxy.cut()
+    started = time.monotonic()
+    assert (await shop.public.get("/api/v1/products")).json()["total"] == 1
+    assert (await shop.public.get("/api/v1/products/MUG-A")).status_code == 200
+    assert (await shop.public.get("/")).status_code == 200
+    assert (await shop.public.get("/readyz")).json()["status"] == "ok"  # readiness ignores Redis
+    db_cart = await shop.cart_with(**{"MUG-A": 2})  # carts fall back to the database
+    assert (await shop.public.get(f"/api/v1/carts/{db_cart}")).json()["items"][0]["quantity"] == 2
+    order = await shop.checkout(db_cart)
+    assert order.status_code == 201 and await shop.stock("MUG-A") == 3
+    body = {"name": "Mug", "category": "mugs", "price": {"amount": 500, "currency": "USD"}}
+    assert (await shop.internal.put("/api/v1/admin/products/MUG-A", json=body, headers=shop.admin)).status_code == 200
+    assert (await shop.public.get("/api/v1/products/MUG-A")).json()["price"]["amount"] == 500
+    assert time.monotonic() - started < 5  # the breaker keeps an outage from costing a timeout per request
+    # a cart that lived only in Redis is unavailable during the outage, and says so cleanly
+    assert (await shop.public.get(f"/api/v1/carts/{redis_cart}")).status_code == 404
+
+
+async def test_a_redis_cart_moves_to_the_database_when_a_write_fails(pg_settings, make_shop, monkeypatch):
+    monkeypatch.setattr(cache, "BREAKER_OPEN_SECONDS", 0.0)
+    real = redis_sync.Redis.from_url(pg_settings.redis_url).connection_pool.connection_kwargs
+    proxy = TcpProxy((real["host"], real["port"]))
+    shop = await make_shop(pg_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"}))
+    await shop.product("MUG-A", stock=5)
+    cart = await shop.rt.carts.create()
+    await shop.rt.carts.set_quantity(cart, "MUG-A", 1)
+    proxy.cut()
+    await shop.rt.carts.set_quantity(cart, "MUG-A", 2)
+    assert cart.stored_in == "db"
+    assert (await shop.public.get(f"/api/v1/carts/{cart.id}")).json()["items"][0]["quantity"] == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _certificates(directory: Path) -> tuple[Path, Path, Path]:
+    ca_key, ca, key, csr, cert = (directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem"))
+    run = lambda *args: subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)  # noqa: E731
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        ca_key,
+        "-out",
+        ca,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+    )
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    ext = directory / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        ca,
+        "-CAkey",
+        ca_key,
+        "-CAcreateserial",
+        "-out",
+        cert,
+        "-days",
+        "1",
+        "-extfile",
+        ext,
+    )
+    return ca, cert, key
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    """A test-owned redis-server with TLS and AUTH (ElastiCache in-transit encryption), killed afterwards."""
+    if shutil.which("redis-server") is None or shutil.which("openssl") is None:
+        pytest.skip("redis-server and openssl are needed for the TLS test")
+    ca, cert, key = _certificates(tmp_path)
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-ca-cert-file",
+            str(ca),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            "first-token-123",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            break
+        time.sleep(0.05)
+    yield port, ca
+    process.kill()
+    process.wait()
+
+
+async def test_tls_and_auth_from_secrets_manager_with_rotation(pg_settings, make_shop, tls_redis, monkeypatch):
+    monkeypatch.setattr(cache, "BREAKER_OPEN_SECONDS", 0.0)
+    port, ca = tls_redis
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = client.create_secret(Name=f"redis-{uuid.uuid4().hex}", SecretString="first-token-123")["ARN"]
+        settings = pg_settings.model_copy(
+            update={"redis_url": f"rediss://localhost:{port}/0?ssl_ca_certs={ca}", "redis_auth_secret_arn": arn}
+        )
+        now = [0.0]
+        shop = await make_shop(settings, secrets=Secrets(settings, client=client, clock=lambda: now[0]))
+        cart = await shop.rt.carts.create()
+        assert cart.stored_in == "redis"
+
+        admin = redis_sync.Redis(
+            host="localhost", port=port, password="first-token-123", ssl=True, ssl_ca_certs=str(ca)
+        )
+        admin.config_set("requirepass", "second-token-456")
+        client.put_secret_value(SecretId=arn, SecretString="second-token-456")
+        admin.client_kill_filter(_type="normal", skipme=True)
+        admin.close()
+        now[0] += 31
+        with contextlib.suppress(Exception):
+            await shop.rt.carts.create()  # the first attempt hits the old token and triggers a re-read
+        assert (await shop.rt.carts.create()).stored_in == "redis"
+        assert json.loads(await shop.rt.catalog.categories_json()) == []
