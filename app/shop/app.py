@@ -30,7 +30,9 @@ def create_apps(rt: Runtime) -> tuple[FastAPI, FastAPI]:
 
 
 def _base_app(rt: Runtime, title: str, templates: Environment, *, public: bool) -> FastAPI:
-    app = FastAPI(title=title, version="1.0.0", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app = FastAPI(
+        title=title, version="1.0.0", docs_url=None, redoc_url=None, openapi_url="/openapi.json", redirect_slashes=False
+    )
     app.state.runtime = rt
     app.state.templates = templates
     install_error_handlers(app, _NOT_FOUND_PAGE)

@@ -1,0 +1,125 @@
+"""The real process: two ports, JSON logs on stdout, graceful shutdown, and the migrate/seed jobs."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+APP_DIR = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(database_url: str, **extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
+    return (
+        base
+        | {
+            "SHOP_ENV": "dev",
+            "SHOP_DATABASE_URL": database_url,
+            "SHOP_SESSION_SECRET": "s" * 40,
+            "SHOP_ADMIN_TOKEN": "server-test-admin-token",
+            "SHOP_HOST": "127.0.0.1",
+        }
+        | extra
+    )
+
+
+def _run(command: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "shop", command], cwd=APP_DIR, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_migrate_and_seed_jobs_are_idempotent(tmp_path):
+    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}", SHOP_MEDIA_DIR=str(tmp_path / "media"))
+    assert _run("seed", env).returncode != 0  # refuses to seed an unmigrated database
+    for _ in range(2):
+        assert _run("migrate", env).returncode == 0
+    seeded = [json.loads(line) for line in _run("seed", env).stdout.splitlines()]
+    assert next(e for e in seeded if e.get("event") == "seeded")["products"] == 24
+    again = [json.loads(line) for line in _run("seed", env).stdout.splitlines()]
+    assert next(e for e in again if e.get("event") == "seeded") | {"ts": ""} == {
+        "ts": "",
+        "level": "info",
+        "logger": "shop.seed",
+        "event": "seeded",
+        "country_rules": 0,
+        "products": 0,
+    }
+    assert len(list((tmp_path / "media" / "products").glob("*.svg"))) == 24
+
+
+def test_migrate_retries_a_database_that_is_not_up_then_fails_clearly():
+    env = _env("postgresql+psycopg://postgres@127.0.0.1:1/shop", SHOP_DB_WAIT_SECONDS="1.5")
+    started = time.monotonic()
+    result = _run("migrate", env)
+    assert result.returncode == 1 and time.monotonic() - started < 30
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    attempts = [e for e in events if e.get("event") == "db_unavailable"]
+    assert len(attempts) >= 2 and attempts[0]["attempt"] == 1 and "retry_in_s" in attempts[0]
+    assert attempts[-1]["level"] == "error"
+
+
+@pytest.fixture
+def server(tmp_path, sqlite_template):
+    shutil.copy(sqlite_template, tmp_path / "shop.db")
+    public, internal = _free_port(), _free_port()
+    env = _env(
+        f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
+        SHOP_PORT=str(public),
+        SHOP_INTERNAL_PORT=str(internal),
+        SHOP_MEDIA_DIR=str(tmp_path / "media"),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shop", "serve"],
+        cwd=APP_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{public}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield process, public, internal
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_two_ports_json_logs_and_graceful_shutdown(server):
+    process, public, internal = server
+    pub, inner = f"http://127.0.0.1:{public}", f"http://127.0.0.1:{internal}"
+    assert httpx.get(f"{pub}/readyz").status_code == 200
+    assert httpx.get(f"{pub}/api/v1/products", headers={"X-Request-ID": "req-42"}).status_code == 200
+    for path in ("/metrics", "/admin/login", "/api/v1/admin/orders"):
+        assert httpx.get(pub + path).status_code == 404
+    assert "shop_http_requests_total" in httpx.get(f"{inner}/metrics").text
+    assert httpx.get(f"{inner}/admin/login").status_code == 200
+    assert httpx.get(f"{inner}/api/v1/admin/orders").status_code == 401
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    lines = [json.loads(line) for line in process.stdout.read().splitlines()]  # every line is one JSON object
+    request = next(e for e in lines if e.get("request_id") == "req-42")
+    assert {"method", "route", "status", "duration_ms"} <= request.keys() and request["route"] == "/api/v1/products"
+    events = [e.get("event") for e in lines]
+    assert events.index("serving") < events.index("shutdown_requested") < events.index("stopped")
+    assert "Traceback" not in process.stderr.read()
