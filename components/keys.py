@@ -25,18 +25,32 @@ class KeysArgs:
 
 
 class Keys(pulumi.ComponentResource):
-    """Three keys so that a grant on one purpose never opens another:
+    """Four keys so that a grant on one purpose never opens another:
 
-    - ``data``: RDS storage and Performance Insights, ElastiCache, the S3 assets bucket.
+    - ``data``: RDS storage and Performance Insights, ElastiCache at rest, the S3 assets bucket (and CloudFront
+      reading its objects).
     - ``secrets``: Secrets Manager secrets (including the RDS-managed master secret) and EKS Secrets envelope
       encryption.
-    - ``logs``: CloudWatch log groups (VPC flow logs, EKS control plane, WAF, application logs).
+    - ``logs``: CloudWatch log groups (VPC flow logs, EKS control plane, RDS and ElastiCache logs, WAF, apps).
+    - ``volumes``: EBS volumes of the EKS nodes and the cluster's persistent volumes.
 
-    Each key policy delegates to IAM through the account root (AWS's default key policy; without it the
-    least-privilege IAM policies of our roles could not grant use of the key). RDS, ElastiCache, S3, Secrets
-    Manager and EKS use a key with the calling principal's IAM permissions, so they need no statement of
-    their own; services that call KMS as themselves get a service-principal statement scoped to this account
-    (CloudWatch Logs below).
+    Who each key policy admits, and why no statement names ``*`` as a principal:
+
+    - The account root (AWS's default key policy), which delegates to IAM: without it the least-privilege IAM
+      policies of our roles and deployers could not grant use of the key.
+    - RDS, ElastiCache, S3, Secrets Manager and EKS use a key on behalf of the principal that creates or reads
+      the resource (``kms:ViaService`` calls with that principal's identity, and grants it creates), so IAM
+      permissions through the root statement admit them. AWS-managed keys admit these services with
+      ``Principal: "*"`` plus ``kms:CallerAccount``/``kms:ViaService`` conditions: a wildcard principal we do
+      not use, and with the root as principal such a statement would repeat the root statement.
+    - Services that call KMS as themselves get a statement with their service principal, scoped to this
+      account's resources: CloudWatch Logs on the logs key (log groups of this account and region), CloudFront
+      on the data key (``kms:Decrypt`` for this account's distributions, to serve SSE-KMS objects through origin
+      access control; the key exists before the distribution, so the assets bucket policy names it exactly).
+    - The one exception: EC2 Auto Scaling's service-linked role encrypts node volumes with the volumes key, and a
+      service-linked role's IAM policy cannot be extended. It is matched by ``aws:PrincipalArn`` under a ``*``
+      principal because KMS rejects a policy naming a role that does not exist yet, and that role only appears
+      with the account's first Auto Scaling group.
     """
 
     data_key_arn: pulumi.Output[str]
@@ -46,7 +60,7 @@ class Keys(pulumi.ComponentResource):
     def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:security:Keys", name, None, opts)
         self._args = args
-        self.data_key_arn = self._key("data", "RDS, ElastiCache and S3 asset data", [])
+        self.data_key_arn = self._key("data", "RDS, ElastiCache and S3 asset data", [self._cloudfront_statement()])
         self.secrets_key_arn = self._key("secrets", "Secrets Manager secrets and EKS Secrets", [])
         self.logs_key_arn = self._key("logs", "CloudWatch Logs log groups", [self._logs_statement()])
         self.register_outputs(
@@ -100,5 +114,18 @@ class Keys(pulumi.ComponentResource):
             "Resource": "*",
             "Condition": {
                 "ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")},
+            },
+        }
+
+    def _cloudfront_statement(self) -> dict:
+        account = self._args.account
+        return {
+            "Sid": "CloudFrontDecryptsAssetsForThisAccountsDistributions",
+            "Effect": "Allow",
+            "Principal": {"Service": account.service_principal("cloudfront")},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {"AWS:SourceArn": account.arn("cloudfront", "distribution/*", global_service=True)},
             },
         }

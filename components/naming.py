@@ -25,6 +25,10 @@ class Naming:
         digest = hashlib.sha256(name.encode()).hexdigest()[:6]
         return f"{name[: max_length - len(digest) - 1].rstrip('-')}-{digest}"
 
+    def path(self, purpose: str) -> str:
+        """A hierarchical name ``<prefix>/<stack>/<purpose>`` (Secrets Manager): IAM can grant one stack's subtree."""
+        return f"{self.prefix}/{self.stack}/{purpose}"
+
     def tags(self, component: str, **extra: str) -> dict[str, str]:
         """The tags every resource of ``component`` carries, plus resource-specific ones (e.g. ``Name``)."""
         return {

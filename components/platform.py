@@ -8,9 +8,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.cache import Cache, CacheArgs
+from components.database import Database, DatabaseArgs
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs
+from components.secrets import AppSecrets, AppSecretsArgs
+from components.storage import AssetStorage, AssetStorageArgs
 from stacks.settings import PlatformSettings
 
 
@@ -22,6 +26,10 @@ class Platform:
     account: Account
     keys: Keys
     network: Network
+    secrets: AppSecrets
+    database: Database
+    cache: Cache
+    storage: AssetStorage
 
 
 def build(settings: PlatformSettings) -> Platform:
@@ -45,7 +53,66 @@ def build(settings: PlatformSettings) -> Platform:
             logs_key_arn=keys.logs_key_arn,
         ),
     )
-    return Platform(naming=naming, account=account, keys=keys, network=network)
+    secrets = AppSecrets(
+        "secrets",
+        AppSecretsArgs(
+            settings=settings.secrets,
+            naming=naming,
+            secrets_key_arn=keys.secrets_key_arn,
+            protect=settings.is_prod,
+        ),
+    )
+    database = Database(
+        "database",
+        DatabaseArgs(
+            settings=settings.database,
+            naming=naming,
+            account=account,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.data_subnet_ids,
+            client_security_group_id=network.workload_security_group_id,
+            data_key_arn=keys.data_key_arn,
+            secrets_key_arn=keys.secrets_key_arn,
+            logs_key_arn=keys.logs_key_arn,
+            protect=settings.is_prod,
+        ),
+    )
+    cache = Cache(
+        "cache",
+        CacheArgs(
+            settings=settings.cache,
+            naming=naming,
+            account=account,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.data_subnet_ids,
+            client_security_group_id=network.workload_security_group_id,
+            data_key_arn=keys.data_key_arn,
+            logs_key_arn=keys.logs_key_arn,
+            auth_token=secrets.redis_auth_token,
+            auth_secret_arn=secrets.redis_auth_secret_arn,
+            protect=settings.is_prod,
+        ),
+    )
+    storage = AssetStorage(
+        "storage",
+        AssetStorageArgs(
+            settings=settings.storage,
+            naming=naming,
+            account=account,
+            data_key_arn=keys.data_key_arn,
+            protect=settings.is_prod,
+        ),
+    )
+    return Platform(
+        naming=naming,
+        account=account,
+        keys=keys,
+        network=network,
+        secrets=secrets,
+        database=database,
+        cache=cache,
+        storage=storage,
+    )
 
 
 def export(platform: Platform) -> None:
@@ -64,5 +131,51 @@ def export(platform: Platform) -> None:
             "data": platform.keys.data_key_arn,
             "secrets": platform.keys.secrets_key_arn,
             "logs": platform.keys.logs_key_arn,
+        },
+    )
+    export_data_layer(platform)
+
+
+def export_data_layer(platform: Platform) -> None:
+    """Where the data stores are and which secrets and groups guard them: identifiers only, never values."""
+    database, cache, storage, secrets = platform.database, platform.cache, platform.storage, platform.secrets
+    pulumi.export(
+        "database",
+        {
+            "address": database.address,
+            "port": database.port,
+            "name": database.db_name,
+            "masterSecretArn": database.master_secret_arn,
+            "securityGroupId": database.security_group_id,
+            "instanceArn": database.instance_arn,
+        },
+    )
+    pulumi.export(
+        "cache",
+        {
+            "primaryEndpointAddress": cache.primary_endpoint_address,
+            "port": cache.port,
+            "authSecretArn": cache.auth_secret_arn,
+            "securityGroupId": cache.security_group_id,
+            "replicationGroupId": cache.replication_group_id,
+        },
+    )
+    pulumi.export(
+        "buckets",
+        {
+            "assetsName": storage.assets_bucket_name,
+            "assetsArn": storage.assets_bucket_arn,
+            "assetsRegionalDomainName": storage.assets_bucket_regional_domain_name,
+            "logsName": storage.logs_bucket_name,
+            "logsArn": storage.logs_bucket_arn,
+        },
+    )
+    pulumi.export(
+        "appSecretArns",
+        {
+            "redisAuth": secrets.redis_auth_secret_arn,
+            "session": secrets.session_secret_arn,
+            "adminToken": secrets.admin_token_secret_arn,
+            "originVerify": secrets.origin_verify_secret_arn,
         },
     )

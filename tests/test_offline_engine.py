@@ -19,7 +19,7 @@ def test_urns_use_the_engines_format(prod: Plan) -> None:
     subnet = prod.one("aws:ec2/subnet:Subnet", "network-private-1")
     assert subnet.urn == "urn:pulumi:prod::shop-platform::shop:network:Network$aws:ec2/subnet:Subnet::network-private-1"
     assert subnet.parent == "urn:pulumi:prod::shop-platform::shop:network:Network::network"
-    policy = prod.one("aws:iam/rolePolicy:RolePolicy")
+    policy = prod.one("aws:iam/rolePolicy:RolePolicy", "network-flow-logs-role-policy")
     assert "shop:network:Network$aws:iam/role:Role$aws:iam/rolePolicy:RolePolicy::" in policy.urn
 
 
@@ -90,5 +90,5 @@ def test_computed_outputs_look_like_the_real_providers(prod: Plan) -> None:
     assert vpc.id.startswith("vpc-0") and len(vpc.id) == len("vpc-0123456789abcdef0")
     key = prod.one("aws:kms/key:Key", "logs-key")
     assert key.outputs["arn"] == f"arn:aws:kms:eu-west-1:123456789012:key/{key.id}"
-    group = prod.one("aws:cloudwatch/logGroup:LogGroup")
+    group = prod.one("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
     assert group.outputs["arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/shop-prod-vpc/flow-logs"

@@ -1,9 +1,25 @@
 """Typed per-stack settings: one frozen section per component, loaded and validated from Pulumi config."""
 
+from stacks.settings.cache import CacheSettings
+from stacks.settings.database import DatabaseSettings
 from stacks.settings.keys import KeySettings
 from stacks.settings.loader import SettingsError, load, parse
 from stacks.settings.network import NetworkSettings
 from stacks.settings.platform import PlatformSettings
+from stacks.settings.secrets import SecretSettings
 from stacks.settings.stack import StackSettings
+from stacks.settings.storage import StorageSettings
 
-__all__ = ["KeySettings", "NetworkSettings", "PlatformSettings", "SettingsError", "StackSettings", "load", "parse"]
+__all__ = [
+    "CacheSettings",
+    "DatabaseSettings",
+    "KeySettings",
+    "NetworkSettings",
+    "PlatformSettings",
+    "SecretSettings",
+    "SettingsError",
+    "StackSettings",
+    "StorageSettings",
+    "load",
+    "parse",
+]

@@ -6,9 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import get_type_hints
 
+from stacks.settings.cache import CacheSettings
+from stacks.settings.database import DatabaseSettings
 from stacks.settings.keys import KeySettings
 from stacks.settings.network import NetworkSettings
+from stacks.settings.secrets import SecretSettings
 from stacks.settings.stack import StackSettings
+from stacks.settings.storage import StorageSettings
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,10 @@ class PlatformSettings:
     stack: StackSettings
     keys: KeySettings
     network: NetworkSettings
+    secrets: SecretSettings
+    database: DatabaseSettings
+    cache: CacheSettings
+    storage: StorageSettings
 
     @property
     def is_prod(self) -> bool:

@@ -1,0 +1,29 @@
+"""CloudWatch log groups the platform creates itself, so that retention and KMS encryption are never left to AWS.
+
+Services such as RDS and ElastiCache create a missing log group on first delivery with neither; creating it first
+with the exact name the service writes to keeps both under our control.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+
+def encrypted_log_group(
+    name: str,
+    *,
+    log_group_name: str,
+    retention_days: int,
+    kms_key_arn: pulumi.Input[str],
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> aws.cloudwatch.LogGroup:
+    return aws.cloudwatch.LogGroup(
+        name,
+        name=log_group_name,
+        retention_in_days=retention_days,
+        kms_key_id=kms_key_arn,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

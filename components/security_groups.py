@@ -1,0 +1,42 @@
+"""Security groups of the data stores: one port, one client group, nothing else."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+
+def single_client_security_group(
+    name: str,
+    *,
+    vpc_id: pulumi.Input[str],
+    port: int,
+    client_security_group_id: pulumi.Input[str],
+    description: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> aws.ec2.SecurityGroup:
+    """A group admitting TCP ``port`` from members of ``client_security_group_id`` only.
+
+    It has no egress rule: the provider removes the allow-all egress rule AWS adds to a new group, and a data store
+    only answers connections, which security groups allow back statefully.
+    """
+    group = aws.ec2.SecurityGroup(
+        name,
+        vpc_id=vpc_id,
+        description=description,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        f"{name}-from-clients",
+        security_group_id=group.id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        referenced_security_group_id=client_security_group_id,
+        description=f"TCP {port} from the EKS nodes and pods only",
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=group),
+    )
+    return group

@@ -1,0 +1,28 @@
+"""Settings of the application secrets (components/secrets.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from stacks.settings.base import Environment, Problem, section
+
+#: Secrets Manager's longest recovery window, kept in prod.
+PROD_RECOVERY_WINDOW_DAYS = 30
+
+
+@section(prefix="secrets")
+class SecretSettings:
+    """Secrets Manager secrets generated for the application (Redis AUTH, session key, admin and origin tokens)."""
+
+    recovery_window_days: int = Field(
+        default=PROD_RECOVERY_WINDOW_DAYS,
+        ge=7,
+        le=30,
+        description="Days a deleted secret can still be restored (7-30; prod keeps 30).",
+    )
+
+    def problems(self, environment: Environment) -> Iterator[Problem]:
+        if environment == "prod" and self.recovery_window_days < PROD_RECOVERY_WINDOW_DAYS:
+            yield "recovery_window_days", f"prod keeps the full {PROD_RECOVERY_WINDOW_DAYS}-day recovery window"
