@@ -87,7 +87,8 @@ class Database(pulumi.ComponentResource):
             family=settings.parameter_group_family,
             description="TLS-only connections; DDL and slow statement logging",
             parameters=[
-                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+                # Applied at boot: valid whether or not the engine version treats the parameter as dynamic.
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1", apply_method="pending-reboot"),
                 aws.rds.ParameterGroupParameterArgs(name="log_statement", value=settings.log_statement),
                 aws.rds.ParameterGroupParameterArgs(
                     name="log_min_duration_statement", value=str(settings.log_min_duration_statement_ms)

@@ -51,6 +51,8 @@ def test_parameter_group_forces_tls_and_logs_ddl_and_slow_statements(plan: Plan)
     assert group.inputs["family"] == "postgres18"
     parameters = {p["name"]: p["value"] for p in group.inputs["parameters"]}
     assert parameters == {"rds.force_ssl": "1", "log_statement": "ddl", "log_min_duration_statement": "500"}
+    (force_ssl,) = [p for p in group.inputs["parameters"] if p["name"] == "rds.force_ssl"]
+    assert force_ssl["applyMethod"] == "pending-reboot", "accepted whether the parameter is static or dynamic"
     assert instance(plan).inputs["parameterGroupName"] == group.outputs["name"]
 
 
