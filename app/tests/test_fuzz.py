@@ -65,7 +65,7 @@ def _requests(spec, rng, count):
     operations = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
     for _ in range(count):
         path, method, op = rng.choice(operations)
-        url = re.sub(r"\{[^}]+\}", lambda _: quote(str(rng.choice(NASTY[4:] + ["MUG-A"])), safe=""), path)
+        url = re.sub(r"\{[^}]+\}", lambda _: quote(str(rng.choice([*NASTY[4:], "MUG-A"])), safe=""), path)
         params = {p["name"]: str(rng.choice(NASTY)) for p in op.get("parameters", []) if p["in"] == "query"}
         ref = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
         body = _mutate(copy.deepcopy(VALID.get(ref.rsplit("/", 1)[-1], {})), rng) if ref else None

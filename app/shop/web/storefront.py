@@ -212,7 +212,7 @@ async def place_order(request: Request) -> Response:
     session = await load_session(request)
     form = await read_form(request, session)
     values = {name: form_text(form, name) for name in ("email", *_ADDRESS_FIELDS, *_PAYMENT_FIELDS, "form_key")}
-    kept = {k: v for k, v in values.items() if k not in _PAYMENT_FIELDS}  # never echo card data back
+    kept = {k: v for k, v in values.items() if k not in ("card_number", "cvc")}  # never echo card data back
     if session.cart_id is None:
         return redirect(request, "/cart", session)
     try:
