@@ -8,6 +8,8 @@ PYRIGHT_VERSION := 1.1.414
 REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt app/requirements.txt app/requirements-test.txt
 
 .PHONY: venv preview test test-infra test-app lint shop bench bench-preview bench-shop clean
+.PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
+	image-config deploy smoke alarms rollback retain-image notify
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,4 +50,68 @@ bench-shop: venv
 	$(PY) bench/shop.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
+
+## CI/CD (README "CI/CD"): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
+## the logic lives in ci/. Results go to $(ARTIFACTS). Cloud targets need AWS credentials and the Pulumi CLI.
+ARTIFACTS ?= artifacts
+IMAGE ?=
+IMAGE_REPOSITORY ?=
+IMAGE_MIRROR ?=
+IMAGE_TAG ?= $(shell git rev-parse HEAD)
+IMAGE_PLATFORM ?= linux/amd64
+URL ?=
+COMMENT ?=
+STATUS ?= failure
+MESSAGE ?=
+
+# Offline plan (JSON + Kubernetes manifests) of every stack, the policy pack over each, and their summary.
+plan: venv
+	$(PY) -m ci.offline plan --out $(ARTIFACTS)
+
+policy: venv
+	$(PY) -m ci.offline policy --out $(ARTIFACTS)
+
+plan-summary: venv
+	$(PY) -m ci.offline summary --out $(ARTIFACTS) $(if $(COMMENT),--comment $(COMMENT))
+
+validate-manifests: venv
+	$(PY) -m ci.manifests $(ARTIFACTS)
+
+dockerfile-lint: venv
+	$(VENV)/bin/hadolint app/Dockerfile
+
+workflow-lint: venv
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --no-progress .github/workflows
+
+# Build the shop image once and push it (IMAGE_REPOSITORY, optional IMAGE_MIRROR); writes $(ARTIFACTS)/image.json.
+image: venv
+	$(PY) -m ci.image --repository "$(IMAGE_REPOSITORY)" --tag "$(IMAGE_TAG)" --mirror "$(IMAGE_MIRROR)" \
+		--platform "$(IMAGE_PLATFORM)" --out $(ARTIFACTS)/image.json
+
+cloud-preview: venv
+	$(PY) -m ci.release preview $(STACK)
+
+image-config: venv
+	$(PY) -m ci.release image-config $(STACK)
+
+# Deploy STACK with IMAGE (default: the one `make image` pushed), then test it; rollback re-deploys what ran before.
+deploy: venv
+	$(PY) -m ci.release deploy $(STACK) --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+
+smoke: venv
+	$(PY) -m ci.smoke $(if $(URL),"$(URL)",--stack $(STACK))
+
+alarms: venv
+	$(PY) -m ci.alarms $(STACK)
+
+rollback: venv
+	$(PY) -m ci.release rollback $(STACK) --artifacts $(ARTIFACTS)
+
+retain-image: venv
+	$(PY) -m ci.release retain --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+
+# Standard library only: runs without the virtual environment, also when the run failed before creating it.
+notify:
+	$(PYTHON) -m ci.notify --status "$(STATUS)" --message "$(MESSAGE)"
