@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stacks.offline.plan import SECRET, Plan
@@ -51,3 +53,9 @@ def test_stack_outputs_carry_the_secret_arns(plan: Plan) -> None:
     }
     for output, purpose in expected.items():
         assert arns[output] == plan.one(SECRET_TYPE, f"secrets-{purpose}").outputs["arn"]
+
+
+def test_arns_look_like_secrets_managers(plan: Plan) -> None:
+    """IAM policies match these ARNs by name with the six random characters Secrets Manager appends."""
+    arn = plan.one(SECRET_TYPE, "secrets-session").outputs["arn"]
+    assert re.fullmatch(rf"arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop/{plan.stack}/session-\w{{6}}", arn)
