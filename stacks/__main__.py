@@ -1,11 +1,12 @@
 """Command line of the stacks package.
 
     python -m stacks preview STACK [--json FILE] [--manifests DIR] [--diff OTHER_STACK] [--debug]
+                                   [--policy [--policy-config FILE]]
     python -m stacks config-schema [--check | --write]
 
-Exit codes: 0 success; 1 a check failed (``config-schema --check``); 2 bad input (unknown stack, malformed
-YAML, invalid settings, an error in the program), reported in one message without a traceback unless
-``--debug``.
+Exit codes: 0 success; 1 a check failed (``config-schema --check``, a mandatory policy violation with
+``--policy``); 2 bad input (unknown stack, malformed YAML, invalid settings or policy config, an error in the
+program), reported in one message without a traceback unless ``--debug``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from stacks.offline import report
+from stacks.offline import policy_run, report
 from stacks.offline.engine import PROJECT_DIR, OfflineError, preview
 from stacks.offline.fakes import MissingFake
 from stacks.offline.plan import Plan
@@ -38,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--manifests", type=Path, metavar="DIR", help="write every Kubernetes object as YAML")
     run.add_argument("--diff", metavar="OTHER_STACK", help="compare with another stack")
     run.add_argument("--debug", action="store_true", help="show tracebacks")
+    run.add_argument("--policy", action="store_true", help="check the plan with the CrossGuard pack (policies/)")
+    run.add_argument(
+        "--policy-config", type=Path, metavar="FILE", help="policy config (default: policies/config/STACK.json)"
+    )
     run.add_argument(
         "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
     )
@@ -98,7 +103,19 @@ def _run_preview(args: argparse.Namespace) -> int:
     if args.diff:
         print()
         print(report.diff(plan, _preview(args.diff, args.project_dir, args.debug)))
+    if args.policy:
+        print()
+        return _run_policy(plan, args.policy_config)
     return 0
+
+
+def _run_policy(plan: Plan, config: Path | None) -> int:
+    try:
+        violations, text = policy_run.check(plan, config)
+    except policy_run.PolicyConfigError as error:
+        raise _Reported(str(error)) from error
+    print(text)
+    return EXIT_FAILED if any(violation.mandatory for violation in violations) else 0
 
 
 def _config_block() -> str:

@@ -1,0 +1,313 @@
+"""Edge rules: CloudFront, WAF, ACM and Route 53."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pulumi_policy import Severity
+
+from .base import UNKNOWN, Resource, ResourceReport, Rules, Stack, StackReport, dig, document, given, items, strings
+
+rules = Rules()
+
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+CERTIFICATE = "aws:acm/certificate:Certificate"
+RECORD = "aws:route53/record:Record"
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+
+SECURE_VIEWER_POLICIES = ("https-only", "redirect-to-https")
+#: S3 REST endpoints (website endpoints, "s3-website", are custom origins and need no OAC).
+S3_REST_ORIGIN = re.compile(r"\.s3([.-][a-z0-9-]+)?\.amazonaws\.com$")
+#: Host names of AWS services a DNS record can point at and someone else could later claim.
+AWS_HOSTED_TARGET = re.compile(r"(\.cloudfront\.net|\.elb\.amazonaws\.com|\.s3-website[.-][a-z0-9.-]+)\.?$")
+
+
+def _behaviours(distribution: Resource) -> list[dict[str, Any]]:
+    default = distribution.get("defaultCacheBehavior")
+    ordered = items(distribution.get("orderedCacheBehaviors"))
+    return [behaviour for behaviour in [default, *ordered] if isinstance(behaviour, dict)]
+
+
+# ---------------------------------------------------------------------------------------------- CloudFront
+
+
+@rules.resource(
+    "cloudfront-viewer-https",
+    description="CloudFront serves viewers over HTTPS only (every cache behaviour redirects or refuses HTTP).",
+    severity=Severity.HIGH,
+    types=(DISTRIBUTION,),
+    remediation="set viewer_protocol_policy='redirect-to-https' (or 'https-only') on every cache behaviour.",
+)
+def cloudfront_viewer_https(resource: Resource, report: ResourceReport) -> None:
+    for behaviour in _behaviours(resource):
+        policy = behaviour.get("viewerProtocolPolicy")
+        if policy is not UNKNOWN and policy not in SECURE_VIEWER_POLICIES:
+            where = behaviour.get("pathPattern") or "the default behaviour"
+            report(f"viewerProtocolPolicy is {policy!r} for {where}.")
+
+
+@rules.resource(
+    "cloudfront-tls-policy",
+    description="CloudFront uses our ACM certificate (SNI) with a minimum of TLS 1.2 (TLSv1.2_2021 or newer).",
+    severity=Severity.HIGH,
+    types=(DISTRIBUTION,),
+    remediation=(
+        "set viewer_certificate to acm_certificate_arn=<us-east-1 certificate>, ssl_support_method='sni-only', "
+        "minimum_protocol_version='TLSv1.2_2021'."
+    ),
+    config={
+        "allowedMinimumProtocolVersions": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "default": ["TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"],
+        }
+    },
+)
+def cloudfront_tls_policy(resource: Resource, report: ResourceReport) -> None:
+    certificate = resource.get("viewerCertificate")
+    if certificate is UNKNOWN:
+        return
+    if dig(certificate, "cloudfrontDefaultCertificate") is True:
+        report("The default *.cloudfront.net certificate allows TLS 1.0.")
+        return
+    version = dig(certificate, "minimumProtocolVersion")
+    allowed = resource.config["allowedMinimumProtocolVersions"]
+    if version is not UNKNOWN and version not in allowed:
+        report(f"minimumProtocolVersion is {version!r}; allowed: {', '.join(allowed)}.")
+
+
+@rules.resource(
+    "cloudfront-waf-attached",
+    description="CloudFront distributions are protected by a WAF web ACL.",
+    severity=Severity.HIGH,
+    types=(DISTRIBUTION,),
+    remediation="set web_acl_id=<the ARN of the CLOUDFRONT-scope wafv2 WebAcl (created in us-east-1)>.",
+)
+def cloudfront_waf_attached(resource: Resource, report: ResourceReport) -> None:
+    if not given(resource.get("webAclId")):
+        report("webAclId is not set.")
+
+
+@rules.resource(
+    "cloudfront-origin-access-control",
+    description="CloudFront reads S3 origins through Origin Access Control (not the legacy origin access identity).",
+    severity=Severity.HIGH,
+    types=(DISTRIBUTION,),
+    remediation=(
+        "create an aws.cloudfront.OriginAccessControl (signing_behavior='always', signing_protocol='sigv4') and set "
+        "origin_access_control_id on the S3 origin; drop s3_origin_config.origin_access_identity."
+    ),
+)
+def cloudfront_origin_access_control(resource: Resource, report: ResourceReport) -> None:
+    for origin in items(resource.get("origins")):
+        origin_id = dig(origin, "originId")
+        if given(dig(origin, "s3OriginConfig", "originAccessIdentity")):
+            report(f"Origin {origin_id!r} uses a legacy origin access identity.")
+        domain = dig(origin, "domainName")
+        if (
+            isinstance(domain, str)
+            and S3_REST_ORIGIN.search(domain)
+            and dig(origin, "customOriginConfig") is None
+            and not given(dig(origin, "originAccessControlId"))
+        ):
+            report(f"S3 origin {origin_id!r} has no originAccessControlId.")
+
+
+@rules.resource(
+    "cloudfront-origin-https",
+    description="CloudFront talks to custom origins over HTTPS with TLS 1.2 only.",
+    severity=Severity.HIGH,
+    types=(DISTRIBUTION,),
+    remediation="set custom_origin_config origin_protocol_policy='https-only' and origin_ssl_protocols=['TLSv1.2'].",
+)
+def cloudfront_origin_https(resource: Resource, report: ResourceReport) -> None:
+    for origin in items(resource.get("origins")):
+        custom = dig(origin, "customOriginConfig")
+        if not isinstance(custom, dict):
+            continue
+        origin_id = dig(origin, "originId")
+        policy = custom.get("originProtocolPolicy")
+        if policy is not UNKNOWN and policy != "https-only":
+            report(f"Origin {origin_id!r} has originProtocolPolicy {policy!r}.")
+        weak = [protocol for protocol in strings(custom.get("originSslProtocols")) if protocol != "TLSv1.2"]
+        if weak:
+            report(f"Origin {origin_id!r} allows {', '.join(weak)}.")
+
+
+@rules.stack(
+    "cloudfront-access-logging",
+    description="CloudFront distributions log every request (standard logging to S3 or a log delivery source).",
+    severity=Severity.MEDIUM,
+    remediation=(
+        "set logging_config with bucket=<the logs bucket's domain name>, or add an "
+        "aws.cloudwatch.LogDeliverySource with resource_arn=<the distribution ARN> and log_type='ACCESS_LOGS'."
+    ),
+)
+def cloudfront_access_logging(stack: Stack, report: StackReport) -> None:
+    distributions = stack.of_type(DISTRIBUTION)
+    sources, undecided = stack.attachments(distributions, stack.of_type(LOG_DELIVERY_SOURCE), "resourceArn")
+    for distribution in distributions:
+        if given(distribution.get("loggingConfig", "bucket")) or sources[distribution.urn] or undecided:
+            continue
+        report("The distribution has no access logging.", distribution)
+
+
+# ---------------------------------------------------------------------------------------------- WAF
+
+
+def _waf_rules(acl: Resource) -> list[dict[str, Any]] | None:
+    """The web ACL's rules in the provider's shape (``rules``) or AWS's (``ruleJson``); None if unknown."""
+    if given(acl.get("ruleJson")):
+        parsed = document(acl.get("ruleJson"))
+        if parsed is UNKNOWN:
+            return None
+        return [_provider_shape(rule) for rule in items(parsed) if isinstance(rule, dict)]
+    listed = acl.get("rules")
+    return None if listed is UNKNOWN else [rule for rule in items(listed) if isinstance(rule, dict)]
+
+
+def _provider_shape(value: Any) -> Any:
+    """AWS API JSON (``ManagedRuleGroupStatement``) in the provider's camelCase (``managedRuleGroupStatement``)."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _provider_shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_provider_shape(item) for item in value]
+    return value
+
+
+@rules.resource(
+    "waf-managed-rule-groups",
+    description="WAF web ACLs run the required AWS managed rule groups in blocking mode.",
+    severity=Severity.HIGH,
+    types=(WEB_ACL,),
+    remediation=(
+        "add a rule per required group with statement.managed_rule_group_statement (vendor_name='AWS', name=...) "
+        "and override_action none={} (count={} only observes)."
+    ),
+    config={
+        "requiredRuleGroups": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"],
+        }
+    },
+)
+def waf_managed_rule_groups(resource: Resource, report: ResourceReport) -> None:
+    waf_rules = _waf_rules(resource)
+    if waf_rules is None:
+        return
+    blocking: set[str] = set()
+    for rule in waf_rules:
+        group = dig(rule, "statement", "managedRuleGroupStatement")
+        if isinstance(group, dict) and group.get("vendorName") == "AWS":
+            if given(dig(rule, "overrideAction", "count")):
+                report(f"Managed rule group {group.get('name')} only counts (overrideAction count).")
+            else:
+                blocking.add(str(group.get("name")))
+    missing = [name for name in resource.config["requiredRuleGroups"] if name not in blocking]
+    if missing:
+        report(f"Required managed rule groups missing: {', '.join(missing)}.")
+
+
+@rules.resource(
+    "waf-rate-limit",
+    description="WAF web ACLs block clients that exceed a request rate (per IP, per 5 minutes).",
+    severity=Severity.HIGH,
+    types=(WEB_ACL,),
+    remediation="add a rule with statement.rate_based_statement (aggregate_key_type='IP') and action block={}.",
+    config={"maximumLimit": {"type": "integer", "minimum": 10, "default": 2000}},
+)
+def waf_rate_limit(resource: Resource, report: ResourceReport) -> None:
+    waf_rules = _waf_rules(resource)
+    if waf_rules is None:
+        return
+    maximum = resource.config["maximumLimit"]
+    limits = [
+        dig(rule, "statement", "rateBasedStatement", "limit")
+        for rule in waf_rules
+        if isinstance(dig(rule, "statement", "rateBasedStatement"), dict) and given(dig(rule, "action", "block"))
+    ]
+    if UNKNOWN in limits:
+        return
+    if not limits:
+        report("No rate-based rule blocks.")
+    elif not any(isinstance(limit, int | float) and limit <= maximum for limit in limits):
+        report(f"Every blocking rate limit is above {maximum} requests per 5 minutes.")
+
+
+@rules.stack(
+    "waf-logging",
+    description="WAF web ACLs log their decisions.",
+    severity=Severity.MEDIUM,
+    remediation=(
+        "add an aws.wafv2.WebAclLoggingConfiguration with resource_arn=<the web ACL ARN> and a log group named "
+        "aws-waf-logs-* in log_destination_configs."
+    ),
+)
+def waf_logging(stack: Stack, report: StackReport) -> None:
+    acls = stack.of_type(WEB_ACL)
+    configurations, undecided = stack.attachments(acls, stack.of_type(WEB_ACL_LOGGING), "resourceArn")
+    for acl in acls:
+        if not configurations[acl.urn] and not undecided:
+            report("The web ACL has no logging configuration.", acl)
+
+
+# ---------------------------------------------------------------------------------------------- ACM, Route 53
+
+
+@rules.resource(
+    "acm-dns-validation",
+    description="ACM certificates are validated through DNS (renewals then need no human).",
+    severity=Severity.MEDIUM,
+    types=(CERTIFICATE,),
+    remediation="set validation_method='DNS' and create the validation records in Route 53.",
+)
+def acm_dns_validation(resource: Resource, report: ResourceReport) -> None:
+    if given(resource.get("certificateBody")) or given(resource.get("certificateAuthorityArn")):
+        return  # imported or private-CA certificates are not validated by ACM
+    method = resource.get("validationMethod")
+    if method is not UNKNOWN and method != "DNS":
+        report(f"validationMethod is {method!r}.")
+
+
+def _targets(record: Resource) -> list[str] | None:
+    """Host names a record points at (alias names, CNAME values); None if any is unknown."""
+    aliases = [dig(alias, "name") for alias in items(record.get("aliases"))]
+    cnames = strings(record.get("records")) if record.get("type") == "CNAME" else []
+    if UNKNOWN in aliases or record.get("records") is UNKNOWN:
+        return None
+    names = [name.rstrip(".").lower() for name in [*aliases, *cnames] if isinstance(name, str)]
+    # Alias records to a load balancer may use its dual-stack name.
+    return [name.removeprefix("dualstack.") for name in names]
+
+
+@rules.stack(
+    "route53-no-dangling-aws-targets",
+    description=(
+        "Route 53 records that point at AWS-hosted names (CloudFront, load balancers, S3 websites) point at "
+        "distributions or load balancers of this stack (a record left on a released name invites subdomain takeover)."
+    ),
+    severity=Severity.HIGH,
+    remediation="point the record at the resource's output (e.g. distribution.domain_name) or remove the record.",
+)
+def route53_no_dangling_aws_targets(stack: Stack, report: StackReport) -> None:
+    hosted: set[str] = set()
+    for resource in stack.of_type(DISTRIBUTION, *LOAD_BALANCERS):
+        for key in ("domainName", "dnsName"):
+            value = resource.get(key)
+            if value is UNKNOWN:
+                return  # the stack's own host names are not known yet
+            if isinstance(value, str):
+                hosted.add(value.rstrip(".").lower())
+    for record in stack.of_type(RECORD):
+        targets = _targets(record)
+        if targets is None:
+            continue
+        for target in targets:
+            if AWS_HOSTED_TARGET.search(target) and target not in hosted:
+                report(f"{target} is not a CloudFront distribution or load balancer of this stack.", record)

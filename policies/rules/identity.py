@@ -1,0 +1,140 @@
+"""Identity rules: IAM policies, attachments and trust; KMS key rotation and key policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import Severity
+
+from .base import (
+    UNKNOWN,
+    Resource,
+    ResourceReport,
+    Rules,
+    dig,
+    enabled,
+    is_wildcard_principal,
+    items,
+    statements,
+    strings,
+)
+
+rules = Rules()
+
+POLICY_DOCUMENTS = {
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
+}
+ROLE = "aws:iam/role:Role"
+ATTACHMENTS = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "policyArns",
+    ROLE: "managedPolicyArns",
+}
+KMS_KEY = "aws:kms/key:Key"
+KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+ADMINISTRATOR_ACCESS = ":policy/AdministratorAccess"
+
+
+def _documents(resource: Resource) -> list[Any]:
+    """The IAM policy documents a resource carries (inline role policies included)."""
+    if resource.type == ROLE:
+        return [dig(inline, "policy") for inline in items(resource.get("inlinePolicies"))]
+    return [resource.get(POLICY_DOCUMENTS[resource.type])]
+
+
+def _open_to_anyone(statement: dict[str, Any]) -> bool:
+    return (
+        statement.get("Effect") == "Allow"
+        and is_wildcard_principal(statement.get("Principal"))
+        and not statement.get("Condition")
+    )
+
+
+@rules.resource(
+    "iam-no-wildcard-admin",
+    description='No IAM policy allows every action ("*") on every resource ("*").',
+    severity=Severity.CRITICAL,
+    types=(*POLICY_DOCUMENTS, ROLE),
+    remediation="list the actions the principal needs and the ARNs they act on.",
+)
+def iam_no_wildcard_admin(resource: Resource, report: ResourceReport) -> None:
+    for policy in _documents(resource):
+        for statement in statements(policy):
+            actions = strings(statement.get("Action"))
+            if (
+                statement.get("Effect") == "Allow"
+                and any(action in ("*", "*:*") for action in actions)
+                and "*" in strings(statement.get("Resource"))
+            ):
+                report('A statement allows Action "*" on Resource "*".')
+
+
+@rules.resource(
+    "iam-no-administrator-access",
+    description="The AWS-managed AdministratorAccess policy is attached to no role, user or group.",
+    severity=Severity.CRITICAL,
+    types=tuple(ATTACHMENTS),
+    remediation="attach a least-privilege policy instead (for EKS administration, use an EKS access entry).",
+)
+def iam_no_administrator_access(resource: Resource, report: ResourceReport) -> None:
+    arns = strings(resource.get(ATTACHMENTS[resource.type]))
+    if any(arn.endswith(ADMINISTRATOR_ACCESS) for arn in arns):
+        report("AdministratorAccess is attached.")
+
+
+@rules.resource(
+    "iam-trust-no-wildcard-principal",
+    description="No IAM role can be assumed by any AWS principal without a condition.",
+    severity=Severity.CRITICAL,
+    types=(ROLE,),
+    remediation="name the service, account or role that may assume the role, or add a condition (e.g. aws:SourceArn).",
+)
+def iam_trust_no_wildcard_principal(resource: Resource, report: ResourceReport) -> None:
+    if any(_open_to_anyone(statement) for statement in statements(resource.get("assumeRolePolicy"))):
+        report("The trust policy lets any principal assume the role.")
+
+
+@rules.resource(
+    "kms-key-rotation",
+    description="Symmetric customer-managed KMS keys rotate their key material automatically.",
+    severity=Severity.MEDIUM,
+    types=(KMS_KEY,),
+    remediation="set enable_key_rotation=True (rotation_period_in_days sets how often).",
+)
+def kms_key_rotation(resource: Resource, report: ResourceReport) -> None:
+    spec = resource.get("customerMasterKeySpec")
+    if spec not in (None, "SYMMETRIC_DEFAULT"):
+        return  # asymmetric and HMAC keys cannot rotate automatically
+    rotation = resource.get("enableKeyRotation")
+    if rotation is not UNKNOWN and not enabled(rotation):
+        report("enableKeyRotation is not true.")
+
+
+@rules.resource(
+    "kms-no-wildcard-principal",
+    description="No KMS key policy grants anyone (Principal '*') use of the key without a condition.",
+    severity=Severity.CRITICAL,
+    types=(KMS_KEY, KMS_KEY_POLICY),
+    remediation="grant the account root (delegating to IAM) or named service principals, with conditions.",
+)
+def kms_no_wildcard_principal(resource: Resource, report: ResourceReport) -> None:
+    if any(_open_to_anyone(statement) for statement in statements(resource.get("policy"))):
+        report("The key policy allows Principal '*' without a condition.")
+
+
+@rules.resource(
+    "kms-no-lockout-bypass",
+    description="KMS key policies are applied with the lockout safety check (so no policy can lock the account out).",
+    severity=Severity.HIGH,
+    types=(KMS_KEY, KMS_KEY_POLICY),
+    remediation="remove bypass_policy_lockout_safety_check (or set it to False).",
+)
+def kms_no_lockout_bypass(resource: Resource, report: ResourceReport) -> None:
+    if enabled(resource.get("bypassPolicyLockoutSafetyCheck")):
+        report("bypassPolicyLockoutSafetyCheck is true.")

@@ -1,0 +1,465 @@
+"""Kubernetes rules: pod security (the PSA "restricted" profile and more), resources, probes, images, replicas,
+disruption budgets, network policies and services."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import Severity
+
+from .base import RESILIENCE, UNKNOWN, Resource, ResourceReport, Rules, Stack, StackReport, dig, items, strings
+
+rules = Rules()
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+#: Where each workload kind keeps its pod spec.
+POD_SPECS: dict[str, tuple[str, ...]] = {
+    DEPLOYMENT: ("spec", "template", "spec"),
+    STATEFUL_SET: ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+#: Workloads that run until stopped (run-to-completion jobs need no probes).
+LONG_RUNNING = (DEPLOYMENT, STATEFUL_SET, "kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:ReplicaSet")
+REPLICATED = (DEPLOYMENT, STATEFUL_SET)
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE = "kubernetes:core/v1:Service"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
+NAMESPACED = (
+    *POD_SPECS,
+    SERVICE,
+    CONFIG_MAP,
+    PDB,
+    NETWORK_POLICY,
+    *HPAS,
+    "kubernetes:core/v1:Secret",
+    "kubernetes:core/v1:ServiceAccount",
+    "kubernetes:networking.k8s.io/v1:Ingress",
+    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+)
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+SECCOMP_PROFILES = ("RuntimeDefault", "Localhost")
+#: The only capability the PSA "restricted" profile lets a container add.
+ADDABLE_CAPABILITIES = ("NET_BIND_SERVICE",)
+
+
+def pod_spec(workload: Resource) -> Any:
+    return workload.get(*POD_SPECS[workload.type])
+
+
+def containers(workload: Resource, *, include_init: bool = True) -> Iterator[dict[str, Any]]:
+    spec = pod_spec(workload)
+    kinds = ("containers", "initContainers", "ephemeralContainers") if include_init else ("containers",)
+    for kind in kinds:
+        yield from (container for container in items(dig(spec, kind)) if isinstance(container, dict))
+
+
+def _effective(workload: Resource, container: dict[str, Any], *path: str) -> Any:
+    """A security setting of a container, falling back on the pod's securityContext."""
+    value = dig(container, "securityContext", *path)
+    return dig(pod_spec(workload), "securityContext", *path) if value is None else value
+
+
+def _name(container: dict[str, Any]) -> str:
+    return f"container {container.get('name')!r}"
+
+
+def namespace_of(resource: Resource) -> Any:
+    return resource.get("metadata", "namespace") or "default"
+
+
+def pod_labels(workload: Resource) -> Any:
+    """The labels its pods carry (the pod template's, or a bare Pod's own)."""
+    template = POD_SPECS[workload.type][:-1]
+    return workload.get(*template, "metadata", "labels")
+
+
+def selects(match_labels: Any, labels: Any) -> bool:
+    """Whether a selector's matchLabels pick pods labelled ``labels`` (an empty selector picks every pod)."""
+    return isinstance(match_labels, dict) and isinstance(labels, dict) and match_labels.items() <= labels.items()
+
+
+# ---------------------------------------------------------------------------------------------- pod security
+
+
+@rules.resource(
+    "k8s-run-as-non-root",
+    description="Containers run as a non-root user.",
+    severity=Severity.HIGH,
+    types=tuple(POD_SPECS),
+    remediation="set securityContext.runAsNonRoot=true (and a non-zero runAsUser) on the pod or every container.",
+)
+def k8s_run_as_non_root(resource: Resource, report: ResourceReport) -> None:
+    for container in containers(resource):
+        non_root = _effective(resource, container, "runAsNonRoot")
+        if non_root is not UNKNOWN and non_root is not True:
+            report(f"The {_name(container)} does not set runAsNonRoot.")
+        if _effective(resource, container, "runAsUser") == 0:
+            report(f"The {_name(container)} runs as UID 0.")
+
+
+@rules.resource(
+    "k8s-no-privilege-escalation",
+    description="Containers are not privileged and cannot gain privileges (allowPrivilegeEscalation: false).",
+    severity=Severity.CRITICAL,
+    types=tuple(POD_SPECS),
+    remediation="set securityContext.allowPrivilegeEscalation=false and remove privileged: true.",
+)
+def k8s_no_privilege_escalation(resource: Resource, report: ResourceReport) -> None:
+    for container in containers(resource):
+        if dig(container, "securityContext", "privileged") is True:
+            report(f"The {_name(container)} is privileged (full access to the node).")
+        escalation = dig(container, "securityContext", "allowPrivilegeEscalation")
+        if escalation is not UNKNOWN and escalation is not False:
+            report(f"The {_name(container)} does not set allowPrivilegeEscalation=false.")
+
+
+@rules.resource(
+    "k8s-read-only-root-filesystem",
+    description="Containers have a read-only root filesystem (writable paths are explicit volumes).",
+    severity=Severity.MEDIUM,
+    types=tuple(POD_SPECS),
+    remediation="set securityContext.readOnlyRootFilesystem=true and mount an emptyDir where the app writes.",
+)
+def k8s_read_only_root_filesystem(resource: Resource, report: ResourceReport) -> None:
+    for container in containers(resource):
+        read_only = dig(container, "securityContext", "readOnlyRootFilesystem")
+        if read_only is not UNKNOWN and read_only is not True:
+            report(f"The {_name(container)} has a writable root filesystem.")
+
+
+@rules.resource(
+    "k8s-drop-all-capabilities",
+    description="Containers drop all Linux capabilities (adding back only NET_BIND_SERVICE).",
+    severity=Severity.MEDIUM,
+    types=tuple(POD_SPECS),
+    remediation="set securityContext.capabilities.drop=['ALL'] and add nothing but NET_BIND_SERVICE.",
+)
+def k8s_drop_all_capabilities(resource: Resource, report: ResourceReport) -> None:
+    for container in containers(resource):
+        capabilities = dig(container, "securityContext", "capabilities")
+        if capabilities is UNKNOWN:
+            continue
+        if "ALL" not in strings(dig(capabilities, "drop")):
+            report(f"The {_name(container)} does not drop ALL capabilities.")
+        added = [name for name in strings(dig(capabilities, "add")) if name not in ADDABLE_CAPABILITIES]
+        if added:
+            report(f"The {_name(container)} adds {', '.join(added)}.")
+
+
+@rules.resource(
+    "k8s-seccomp-runtime-default",
+    description="Containers run under the RuntimeDefault (or a Localhost) seccomp profile.",
+    severity=Severity.MEDIUM,
+    types=tuple(POD_SPECS),
+    remediation="set securityContext.seccompProfile.type='RuntimeDefault' on the pod.",
+)
+def k8s_seccomp_runtime_default(resource: Resource, report: ResourceReport) -> None:
+    for container in containers(resource):
+        profile = _effective(resource, container, "seccompProfile", "type")
+        if profile is not UNKNOWN and profile not in SECCOMP_PROFILES:
+            report(f"The {_name(container)} has seccomp profile {profile or 'unset (Unconfined)'}.")
+
+
+@rules.resource(
+    "k8s-no-host-namespaces",
+    description="Pods share no host namespace (hostNetwork, hostPID, hostIPC) and bind no host port.",
+    severity=Severity.HIGH,
+    types=tuple(POD_SPECS),
+    remediation="remove hostNetwork/hostPID/hostIPC and hostPort; expose the pod through a Service.",
+)
+def k8s_no_host_namespaces(resource: Resource, report: ResourceReport) -> None:
+    spec = pod_spec(resource)
+    for setting in ("hostNetwork", "hostPID", "hostIPC"):
+        if dig(spec, setting) is True:
+            report(f"{setting} is true.")
+    for container in containers(resource):
+        for port in items(container.get("ports")):
+            if dig(port, "hostPort") not in (None, 0, UNKNOWN):
+                report(f"The {_name(container)} binds host port {dig(port, 'hostPort')}.")
+
+
+@rules.resource(
+    "k8s-no-host-path",
+    description="Pods mount no hostPath volume (the node's filesystem).",
+    severity=Severity.HIGH,
+    types=tuple(POD_SPECS),
+    remediation="use an emptyDir, a ConfigMap/Secret or a persistent volume instead of hostPath.",
+)
+def k8s_no_host_path(resource: Resource, report: ResourceReport) -> None:
+    for volume in items(dig(pod_spec(resource), "volumes")):
+        if dig(volume, "hostPath") is not None:
+            report(f"Volume {dig(volume, 'name')!r} mounts a host path.")
+
+
+# ---------------------------------------------------------------------------------------------- containers
+
+
+@rules.resource(
+    "k8s-resources",
+    description="Containers declare CPU and memory requests and limits.",
+    severity=Severity.MEDIUM,
+    category=RESILIENCE,
+    types=tuple(POD_SPECS),
+    remediation="set resources.requests and resources.limits (cpu and memory) on every container.",
+)
+def k8s_resources(resource: Resource, report: ResourceReport) -> None:
+    for container in containers(resource):
+        resources = container.get("resources")
+        if resources is UNKNOWN:
+            continue
+        missing = [
+            f"{kind}.{name}"
+            for kind in ("requests", "limits")
+            for name in ("cpu", "memory")
+            if dig(resources, kind, name) in (None, "")
+        ]
+        if missing:
+            report(f"The {_name(container)} has no {', '.join(missing)}.")
+
+
+@rules.resource(
+    "k8s-probes",
+    description="Long-running containers have liveness and readiness probes.",
+    severity=Severity.MEDIUM,
+    category=RESILIENCE,
+    types=LONG_RUNNING,
+    remediation="add livenessProbe and readinessProbe (e.g. httpGet on the health endpoint) to every container.",
+)
+def k8s_probes(resource: Resource, report: ResourceReport) -> None:
+    for container in containers(resource, include_init=False):
+        missing = [probe for probe in ("livenessProbe", "readinessProbe") if container.get(probe) is None]
+        if missing:
+            report(f"The {_name(container)} has no {' or '.join(missing)}.")
+
+
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+@rules.resource(
+    "k8s-image-pinned",
+    description="Container images are pinned: a version tag (never 'latest'), and a digest where required.",
+    severity=Severity.HIGH,
+    types=tuple(POD_SPECS),
+    remediation="reference images as registry/name:version@sha256:<digest> (the digest is required in prod).",
+    config={"requireDigest": {"type": "boolean", "default": True}},
+)
+def k8s_image_pinned(resource: Resource, report: ResourceReport) -> None:
+    for container in containers(resource):
+        image = container.get("image")
+        if not isinstance(image, str):
+            continue
+        if _DIGEST.search(image):
+            continue
+        last_segment = image.rsplit("/", 1)[-1]
+        tag = last_segment.split(":", 1)[1] if ":" in last_segment else None
+        if tag in (None, "latest"):
+            report(f"The {_name(container)} uses {image!r}: no version tag.")
+        elif resource.config["requireDigest"]:
+            report(f"The {_name(container)} uses {image!r} without an @sha256 digest.")
+
+
+# ---------------------------------------------------------------------------------------------- objects
+
+
+@rules.resource(
+    "k8s-namespace-psa-restricted",
+    description="Namespaces enforce the Pod Security Admission 'restricted' profile.",
+    severity=Severity.HIGH,
+    types=(NAMESPACE,),
+    remediation=f"label the namespace {PSA_ENFORCE}=restricted.",
+)
+def k8s_namespace_psa_restricted(resource: Resource, report: ResourceReport) -> None:
+    level = resource.get("metadata", "labels", PSA_ENFORCE)
+    if level is not UNKNOWN and level != "restricted":
+        report(f"{PSA_ENFORCE} is {level or 'not set'}.")
+
+
+@rules.resource(
+    "k8s-explicit-namespace",
+    description="Namespaced objects name their namespace (never the 'default' namespace).",
+    severity=Severity.MEDIUM,
+    types=NAMESPACED,
+    remediation="set metadata.namespace to the application's namespace.",
+)
+def k8s_explicit_namespace(resource: Resource, report: ResourceReport) -> None:
+    if namespace_of(resource) == "default":
+        report("The object is in the 'default' namespace.")
+
+
+@rules.resource(
+    "k8s-no-load-balancer-service",
+    description="No Service of type LoadBalancer (traffic enters through the Ingress and CloudFront only).",
+    severity=Severity.HIGH,
+    types=(SERVICE,),
+    remediation="use type ClusterIP behind the Ingress (AWS Load Balancer Controller) instead.",
+)
+def k8s_no_load_balancer_service(resource: Resource, report: ResourceReport) -> None:
+    if resource.get("spec", "type") == "LoadBalancer":
+        report("The Service is of type LoadBalancer.")
+
+
+@rules.resource(
+    "k8s-hpa-min-replicas",
+    description="Horizontal pod autoscalers never scale below the configured minimum of replicas.",
+    severity=Severity.MEDIUM,
+    category=RESILIENCE,
+    types=HPAS,
+    remediation="set spec.minReplicas to at least the policy's minimum (default 2).",
+    config={"minimum": {"type": "integer", "minimum": 1, "default": 2}},
+)
+def k8s_hpa_min_replicas(resource: Resource, report: ResourceReport) -> None:
+    minimum = resource.config["minimum"]
+    replicas = resource.get("spec", "minReplicas")
+    if replicas is not UNKNOWN and not (isinstance(replicas, int | float) and replicas >= minimum):
+        report(f"minReplicas is {replicas or '1 (the default)'}; at least {minimum} required.")
+
+
+# ---------------------------------------------------------------------------------------------- across objects
+
+
+def _same_namespace(stack: Stack, workload: Resource, types: tuple[str, ...]) -> list[Resource]:
+    namespace = namespace_of(workload)
+    return [other for other in stack.of_type(*types) if namespace_of(other) == namespace]
+
+
+@rules.stack(
+    "k8s-minimum-replicas",
+    description="Deployments and StatefulSets run at least the configured number of replicas (or an HPA keeps them).",
+    severity=Severity.MEDIUM,
+    category=RESILIENCE,
+    remediation="set spec.replicas (or the HPA's minReplicas) to at least the policy's minimum (default 2).",
+    config={"minimum": {"type": "integer", "minimum": 1, "default": 2}},
+)
+def k8s_minimum_replicas(stack: Stack, report: StackReport) -> None:
+    minimum = stack.config["minimum"]
+    hpas = stack.of_type(*HPAS)
+    for workload in stack.of_type(*REPLICATED):
+        replicas = workload.get("spec", "replicas")
+        if replicas is UNKNOWN:
+            continue
+        if replicas is not None:
+            if not isinstance(replicas, int | float) or replicas < minimum:
+                report(f"spec.replicas is {replicas}; at least {minimum} required.", workload)
+            continue
+        scalers = [
+            hpa
+            for hpa in hpas
+            if namespace_of(hpa) == namespace_of(workload)
+            and stack.referents(hpa, "spec", [workload], values=hpa.get("spec", "scaleTargetRef", "name"))
+        ]
+        if not scalers:
+            report("spec.replicas is not set (Kubernetes runs 1) and no autoscaler targets it.", workload)
+
+
+def _budget_problem(budget: Resource, replicas: Any) -> str | None:
+    """Why a PodDisruptionBudget protects nothing or blocks every drain (None if it is sound)."""
+    spec = budget.get("spec")
+    minimum, maximum = dig(spec, "minAvailable"), dig(spec, "maxUnavailable")
+    if UNKNOWN in (minimum, maximum):
+        return None
+    if (minimum is None) == (maximum is None):
+        return "it must set exactly one of minAvailable and maxUnavailable"
+    if maximum in (0, "0%"):
+        return "maxUnavailable 0 blocks every node drain"
+    if minimum == "100%" or (
+        isinstance(minimum, int | float) and isinstance(replicas, int | float) and minimum >= replicas
+    ):
+        return f"minAvailable {minimum} leaves no pod to evict"
+    if minimum in (0, "0%") or maximum == "100%":
+        return "it allows every pod to be evicted at once"
+    return None
+
+
+@rules.stack(
+    "k8s-pod-disruption-budget",
+    description="Every Deployment and StatefulSet has a PodDisruptionBudget that selects its pods and allows drains.",
+    severity=Severity.MEDIUM,
+    category=RESILIENCE,
+    remediation=(
+        "add a policy/v1 PodDisruptionBudget in the same namespace whose selector.matchLabels match the pod "
+        "labels, with maxUnavailable=1 (or minAvailable below the replica count)."
+    ),
+)
+def k8s_pod_disruption_budget(stack: Stack, report: StackReport) -> None:
+    for workload in stack.of_type(*REPLICATED):
+        labels = pod_labels(workload)
+        if labels is UNKNOWN:
+            continue
+        budgets = [
+            budget
+            for budget in _same_namespace(stack, workload, (PDB,))
+            if selects(budget.get("spec", "selector", "matchLabels"), labels)
+        ]
+        if not budgets:
+            report("No PodDisruptionBudget selects its pods.", workload)
+        for budget in budgets:
+            problem = _budget_problem(budget, workload.get("spec", "replicas"))
+            if problem:
+                report(f"The PodDisruptionBudget is not valid: {problem}.", budget)
+
+
+def _is_default_deny(policy: Resource) -> bool:
+    spec = policy.get("spec")
+    selector = dig(spec, "podSelector")
+    return (
+        isinstance(selector, dict)
+        and not dig(selector, "matchLabels")
+        and not dig(selector, "matchExpressions")
+        and {"Ingress", "Egress"} <= set(strings(dig(spec, "policyTypes")))
+        and not items(dig(spec, "ingress"))
+        and not items(dig(spec, "egress"))
+    )
+
+
+@rules.stack(
+    "k8s-network-policy-per-workload",
+    description="Every workload's pods are selected by a NetworkPolicy of their own (allowing just their traffic).",
+    severity=Severity.HIGH,
+    remediation=(
+        "add a NetworkPolicy in the workload's namespace whose podSelector.matchLabels match its pod labels and "
+        "allow only the ingress/egress it needs."
+    ),
+)
+def k8s_network_policy_per_workload(stack: Stack, report: StackReport) -> None:
+    for workload in stack.of_type(*POD_SPECS):
+        labels = pod_labels(workload)
+        if labels is UNKNOWN:
+            continue
+        selectors = [
+            policy.get("spec", "podSelector", "matchLabels")
+            for policy in _same_namespace(stack, workload, (NETWORK_POLICY,))
+        ]
+        if not any(selector and selects(selector, labels) for selector in selectors):
+            report("No NetworkPolicy selects its pods (a default-deny policy alone leaves them cut off).", workload)
+
+
+@rules.stack(
+    "k8s-default-deny-network-policy",
+    description="Every namespace in use has a default-deny NetworkPolicy (all pods, Ingress and Egress, no rules).",
+    severity=Severity.HIGH,
+    remediation=(
+        "add a NetworkPolicy with podSelector={}, policyTypes=['Ingress','Egress'] and no ingress/egress rules to "
+        "the namespace."
+    ),
+)
+def k8s_default_deny_network_policy(stack: Stack, report: StackReport) -> None:
+    namespaces: dict[Any, Resource] = {}
+    for namespace in stack.of_type(NAMESPACE):
+        namespaces.setdefault(namespace.get("metadata", "name"), namespace)
+    for workload in stack.of_type(*POD_SPECS):
+        namespaces.setdefault(namespace_of(workload), workload)
+    denied = {namespace_of(policy) for policy in stack.of_type(NETWORK_POLICY) if _is_default_deny(policy)}
+    for name, resource in namespaces.items():
+        if isinstance(name, str) and name not in denied:
+            report(f"Namespace {name!r} has no default-deny NetworkPolicy.", resource)

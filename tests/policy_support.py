@@ -1,0 +1,118 @@
+"""Running one policy of the pack over hand-built resources, through the same bridge as the offline run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Policy
+
+from stacks.offline.plan import UNKNOWN, Plan, PlannedResource
+from stacks.offline.policy_run import Violation, evaluate, reconcile
+
+STACK_URN = "urn:pulumi:test::proj::pulumi:pulumi:Stack::proj-test"
+
+
+def resource(
+    type_: str,
+    name: str = "subject",
+    props: dict[str, Any] | None = None,
+    *,
+    outputs: dict[str, Any] | None = None,
+    parent_types: Sequence[str] = (),
+    dependencies: Sequence[PlannedResource] = (),
+    protect: bool = False,
+    id: str = "",
+) -> PlannedResource:
+    """A planned resource with ``props`` as inputs (``outputs``: what the fake cloud adds for stack rules)."""
+    qualified = "$".join([*parent_types, type_])
+    inputs = props or {}
+    return PlannedResource(
+        urn=f"urn:pulumi:test::proj::{qualified}::{name}",
+        type=type_,
+        name=name,
+        parent=STACK_URN,
+        dependencies=sorted(dependency.urn for dependency in dependencies),
+        provider=None,
+        options={"protect": protect, "retainOnDelete": False, "deleteBeforeReplace": False, "ignoreChanges": []},
+        inputs=inputs,
+        custom=True,
+        id=id,
+        outputs={**inputs, **(outputs or {})},
+    )
+
+
+def check(
+    policy: Policy,
+    *resources: PlannedResource,
+    config: dict[str, Any] | None = None,
+    stack_outputs: dict[str, Any] | None = None,
+) -> list[Violation]:
+    """The violations ``policy`` reports for a stack of ``resources`` (config: the policy's properties)."""
+    settings, problems = reconcile([policy], {"all": "mandatory", policy.name: config or {}})
+    assert problems == []
+    plan = Plan(project="proj", stack="test", resources=list(resources), outputs=stack_outputs or {})
+    return evaluate(plan, settings, [policy])
+
+
+def messages(policy: Policy, *resources: PlannedResource, **options: Any) -> list[str]:
+    return [violation.message for violation in check(policy, *resources, **options)]
+
+
+def flagged(policy: Policy, *resources: PlannedResource, **options: Any) -> list[str]:
+    """Names of the resources in violation."""
+    return [violation.urn.rsplit("::", 1)[-1] for violation in check(policy, *resources, **options)]
+
+
+def _leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaf_paths(item, (*path, index))
+    if path:
+        yield path
+
+
+def _with_unknown(value: Any, path: tuple[Any, ...]) -> Any:
+    if not path:
+        return UNKNOWN
+    head, *rest = path
+    if isinstance(value, dict):
+        return {key: _with_unknown(item, tuple(rest)) if key == head else item for key, item in value.items()}
+    return [_with_unknown(item, tuple(rest)) if index == head else item for index, item in enumerate(value)]
+
+
+def unknown_variants(resources: Sequence[PlannedResource]) -> Iterator[list[PlannedResource]]:
+    """The stack once per property of each resource (leaf or subtree), with that property unknown, as it is
+    during a preview when it depends on a resource not created yet."""
+    for position, subject in enumerate(resources):
+        for path in _leaf_paths(subject.inputs):
+            changed = _with_unknown(subject.inputs, path)
+            variant = PlannedResource(
+                urn=subject.urn,
+                type=subject.type,
+                name=subject.name,
+                parent=subject.parent,
+                dependencies=subject.dependencies,
+                provider=subject.provider,
+                options=subject.options,
+                inputs=changed,
+                custom=subject.custom,
+                id=subject.id,
+                outputs={**subject.outputs, **changed},
+            )
+            yield [*resources[:position], variant, *resources[position + 1 :]]
+
+
+def assert_compliant_even_when_unknown(policy: Policy, *resources: PlannedResource, **options: Any) -> None:
+    """``resources`` pass ``policy``, and still pass (without an error) with any one property unknown."""
+    assert messages(policy, *resources, **options) == []
+    for variant in unknown_variants(resources):
+        found = check(policy, *variant, **options)
+        assert [violation.message for violation in found] == [], f"with an unknown value: {variant}"
+
+
+def enforcement(level: str) -> EnforcementLevel:
+    return EnforcementLevel(level)
