@@ -29,7 +29,8 @@ def alarms_in_alarm(cloudwatch: Any, prefix: str) -> list[tuple[str, str]]:
     )
     for page in pages:
         for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-            firing.append((alarm["AlarmName"], alarm.get("StateReason", "")))
+            if alarm["StateValue"] == "ALARM":  # also checked here: not every API stand-in honours StateValue
+                firing.append((alarm["AlarmName"], alarm.get("StateReason", "")))
     return firing
 
 

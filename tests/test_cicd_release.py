@@ -1,0 +1,212 @@
+"""Deploy and rollback (ci/release.py) against a stand-in Pulumi CLI, and ECR release tags against moto."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ci import release
+from ci.image import BadImageReference, ImageReference
+from tests.cicd import ROOT
+
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/app"
+OLD = f"{REPOSITORY}:1111111@{DIGEST_A}"
+NEW = f"{REPOSITORY}:2222222@{DIGEST_B}"
+
+# A stand-in `pulumi`: logs its arguments, keeps stack outputs in a file, and "deploys" the --config image.
+FAKE_PULUMI = """#!{python}
+import json, os, sys
+state = os.environ["FAKE_PULUMI_STATE"]
+args = sys.argv[1:]
+with open(state + ".log", "a") as log:
+    log.write(json.dumps(args) + "\\n")
+outputs = json.load(open(state)) if os.path.exists(state) else {{}}
+if args[:2] == ["stack", "output"]:
+    print(json.dumps(outputs))
+elif args[0] == "up":
+    config = dict(arg.split("=", 1) for arg in args if "=" in arg and arg.startswith("shop-platform:"))
+    image = config["shop-platform:shopImageRepository"]
+    image += ":" + config["shop-platform:shopImageTag"] if "shop-platform:shopImageTag" in config else ""
+    image += "@" + config["shop-platform:shopImageDigest"]
+    if image == os.environ.get("FAKE_PULUMI_FAIL_ON"):
+        sys.exit(1)
+    outputs.update(shopImage=image, shopUrl="https://staging.shop.example.com")
+    json.dump(outputs, open(state, "w"))
+"""
+
+
+@pytest.fixture
+def pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake Pulumi CLI first on PATH; returns its state file (stack outputs as JSON)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    executable = bin_dir / "pulumi"
+    executable.write_text(FAKE_PULUMI.format(python=sys.executable))
+    executable.chmod(0o755)
+    state = tmp_path / "outputs.json"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_STATE", str(state))
+    for variable in ("GITHUB_RUN_ID", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "PULUMI_ORG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("BUILD_TAG", "jenkins-shop-42")
+    return state
+
+
+def _invocations(state: Path) -> list[list[str]]:
+    log = state.with_name(state.name + ".log")
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _ups(state: Path) -> list[list[str]]:
+    return [args for args in _invocations(state) if args[0] == "up"]
+
+
+def _config(args: list[str]) -> dict[str, str]:
+    return dict(args[i + 1].split("=", 1) for i, arg in enumerate(args) if arg == "--config")
+
+
+def test_image_references_parse_into_repository_tag_and_digest() -> None:
+    image = ImageReference.parse(NEW)
+    assert (image.repository, image.tag, image.digest) == (REPOSITORY, "2222222", DIGEST_B)
+    assert image.ecr == ("123456789012", "eu-west-1", "shop/app")
+    assert str(image) == NEW
+    local = ImageReference.parse("localhost:5000/shop")
+    assert (local.repository, local.tag, local.registry) == ("localhost:5000/shop", None, "localhost:5000")
+    assert ImageReference.parse("org/shop:1").registry == "docker.io"
+    for bad in ("", f"{REPOSITORY}@sha256:short", f"{REPOSITORY}:bad tag"):
+        with pytest.raises(BadImageReference):
+            ImageReference.parse(bad)
+
+
+def test_pulumi_up_runs_the_policy_pack_with_the_stack_config_and_sets_the_image_by_digest() -> None:
+    command = release.up_command("prod", ImageReference.parse(NEW), "deploy")
+    text = " ".join(command)
+    assert "--policy-pack policies --policy-pack-config policies/config/prod.json" in text
+    assert _config(command) == {
+        "shop-platform:shopImageRepository": REPOSITORY,
+        "shop-platform:shopImageTag": "2222222",
+        "shop-platform:shopImageDigest": DIGEST_B,
+    }
+    assert command[:4] == ["pulumi", "up", "--yes", "--non-interactive"]
+
+
+def test_config_keys_are_those_of_the_deploy_contract() -> None:
+    assert set(release.IMAGE_CONFIG_KEYS.values()) == {
+        "shop-platform:shopImageRepository",
+        "shop-platform:shopImageTag",
+        "shop-platform:shopImageDigest",
+    }
+    project = (ROOT / "Pulumi.yaml").read_text().split("\n", 1)[0]
+    assert project == f"name: {release.PROJECT}"
+
+
+def test_deploy_refuses_an_image_without_digest(pulumi: Path, tmp_path: Path) -> None:
+    assert release.main(["deploy", "staging", "--image", f"{REPOSITORY}:2222222", "--artifacts", str(tmp_path)]) == 2
+    assert _ups(pulumi) == []
+
+
+def test_deploy_records_what_ran_before_then_rollback_redeploys_it_and_fails(pulumi: Path, tmp_path: Path) -> None:
+    pulumi.write_text(json.dumps({"shopImage": OLD}))
+    assert release.main(["deploy", "prod", "--image", NEW, "--artifacts", str(tmp_path)]) == 0
+    recorded = json.loads((tmp_path / "release-prod.json").read_text())
+    assert recorded == {"stack": "prod", "image": NEW, "previous_image": OLD, "run": "jenkins-shop-42"}
+
+    assert release.main(["rollback", "prod", "--artifacts", str(tmp_path)]) == release.ROLLED_BACK
+    deploy_up, rollback_up = _ups(pulumi)
+    assert _config(deploy_up)["shop-platform:shopImageDigest"] == DIGEST_B
+    assert _config(rollback_up)["shop-platform:shopImageDigest"] == DIGEST_A
+    assert "policies/config/prod.json" in rollback_up
+    assert json.loads(pulumi.read_text())["shopImage"] == OLD
+
+
+def test_a_failed_rollback_is_reported_as_such(pulumi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pulumi.write_text(json.dumps({"shopImage": OLD}))
+    assert release.main(["deploy", "prod", "--image", NEW, "--artifacts", str(tmp_path)]) == 0
+    monkeypatch.setenv("FAKE_PULUMI_FAIL_ON", OLD)
+    assert release.main(["rollback", "prod", "--artifacts", str(tmp_path)]) == release.ROLLBACK_FAILED
+
+
+def test_no_rollback_without_a_previous_image_or_a_deploy_in_this_run(
+    pulumi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert release.main(["rollback", "prod", "--artifacts", str(tmp_path)]) == release.ROLLBACK_FAILED
+    assert release.main(["deploy", "prod", "--image", NEW, "--artifacts", str(tmp_path)]) == 0  # first deploy
+    assert release.main(["rollback", "prod", "--artifacts", str(tmp_path)]) == release.ROLLBACK_FAILED
+
+    pulumi.write_text(json.dumps({"shopImage": OLD}))
+    assert release.main(["deploy", "prod", "--image", NEW, "--artifacts", str(tmp_path)]) == 0
+    monkeypatch.setenv("BUILD_TAG", "jenkins-shop-43")  # a later build finding the workspace of this one
+    assert release.main(["rollback", "prod", "--artifacts", str(tmp_path)]) == release.ROLLBACK_FAILED
+    assert len(_ups(pulumi)) == 2, "no rollback ran"
+
+
+def test_deploy_takes_the_image_the_build_step_pushed(pulumi: Path, tmp_path: Path) -> None:
+    (tmp_path / "image.json").write_text(json.dumps({"image": NEW, "mirrors": []}))
+    assert release.main(["deploy", "staging", "--artifacts", str(tmp_path)]) == 0
+    assert _config(_ups(pulumi)[0])["shop-platform:shopImageDigest"] == DIGEST_B
+
+
+def test_deploy_publishes_url_and_image_as_step_outputs(
+    pulumi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    assert release.main(["deploy", "staging", "--image", NEW, "--artifacts", str(tmp_path / "a")]) == 0
+    text = outputs.read_text()
+    assert "https://staging.shop.example.com" in text and NEW in text
+
+
+def test_preview_config_map_is_the_deployed_image(
+    pulumi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    pulumi.write_text(json.dumps({"shopImage": OLD}))
+    assert release.main(["image-config", "prod"]) == 0
+    block = outputs.read_text().splitlines()
+    config = json.loads(block[1])
+    assert config["shop-platform:shopImageDigest"] == {"value": DIGEST_A, "secret": False}
+    assert block[0].startswith("config-map<<") and block[2] == block[0].split("<<")[1]
+
+
+def test_stack_names_are_qualified_by_the_pulumi_org(pulumi: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PULUMI_ORG", "acme")
+    command = release.preview_command("staging", None)
+    assert command[command.index("--stack") + 1] == "acme/staging"
+    assert "policies/config/staging.json" in command
+
+
+def test_the_make_targets_run_these_commands() -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "deploy", "STACK=prod", "rollback", "STACK=prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "-m ci.release deploy prod" in dry_run and "-m ci.release rollback prod" in dry_run
+
+
+@mock_aws
+def test_retain_tags_a_released_image_so_the_lifecycle_policy_keeps_it() -> None:
+    ecr = boto3.client("ecr", region_name="eu-west-1")
+    ecr.create_repository(repositoryName="shop/app", imageTagMutability="IMMUTABLE")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"})
+    pushed = ecr.put_image(repositoryName="shop/app", imageManifest=manifest, imageTag="2222222")
+    digest = pushed["image"]["imageId"]["imageDigest"]
+    account = pushed["image"]["registryId"]
+    image = f"{account}.dkr.ecr.eu-west-1.amazonaws.com/shop/app:2222222@{digest}"
+
+    assert release.main(["retain", "--image", image]) == 0
+    assert release.main(["retain", "--image", image]) == 0, "a re-run keeps the same tag"
+    details = ecr.describe_images(repositoryName="shop/app", imageIds=[{"imageDigest": digest}])["imageDetails"]
+    assert sorted(details[0]["imageTags"]) == ["2222222", f"{release.RELEASE_TAG_PREFIX}2222222"]

@@ -1,0 +1,117 @@
+"""The smoke test (ci/smoke.py) against the real shop running locally, and against a broken one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ci import smoke
+from tests.cicd import ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def shop_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The reference shop in local mode (SQLite, seeded catalog, test payment provider) on a free port."""
+    data = tmp_path_factory.mktemp("shop")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SHOP_PORT": str(port),
+        "SHOP_INTERNAL_PORT": str(_free_port()),
+        "SHOP_DATABASE_URL": f"sqlite+aiosqlite:///{data / 'shop.sqlite3'}",
+        "SHOP_MEDIA_DIR": str(data / "media"),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "shop", "serve", "--dev"],
+        cwd=ROOT / "app",
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(data / "shop.log").open("w"),
+    )
+    try:
+        _wait_for_port(port, server)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _wait_for_port(port: int, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"the shop did not start listening on port {port}")
+
+
+def test_the_smoke_test_passes_against_a_working_shop(shop_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert smoke.main([shop_url, "--wait", "60"]) == 0
+    report = capsys.readouterr().out
+    for name, _ in smoke.CHECKS:
+        assert f"✓ {name}" in report
+    assert "order SO-" in report and "paid" in report
+
+
+class _NotReady(BaseHTTPRequestHandler):
+    """Alive but not ready: what a pod without its database looks like."""
+
+    def do_GET(self) -> None:
+        status = 200 if self.path == "/healthz" else 503
+        body = b'{"status":"ok"}' if status == 200 else b'{"status":"database unreachable"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def broken_shop_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotReady)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_smoke_test_fails_and_names_the_failed_check(
+    broken_shop_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert smoke.main([broken_shop_url, "--wait", "0"]) == 1
+    report = capsys.readouterr().out
+    assert "✓ health" in report
+    assert "✗ readiness: /readyz (database and cache reachable): HTTP 503" in report
+    assert "SMOKE TEST FAILED" in report and "catalog" not in report
+
+
+def test_an_unreachable_shop_fails_after_the_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    assert smoke.main([f"http://127.0.0.1:{_free_port()}", "--wait", "0"]) == 1
+    assert "✗ health" in capsys.readouterr().out
+
+
+def test_it_refuses_a_url_that_is_not_http(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        smoke.main([f"file://{tmp_path}"])

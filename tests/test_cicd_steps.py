@@ -1,0 +1,288 @@
+"""The other pipeline steps of ci/: offline plan and summary, manifest validation, image build command, alarm
+gate, notifications, the fork pull request comment, and step outputs."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from ci import alarms, image, manifests, notify, offline, pr_comment, runner
+from stacks.offline.plan import Plan
+
+# ------------------------------------------------------------------------------------------------ offline plan
+
+
+def test_plan_writes_the_same_plan_the_preview_engine_computes(tmp_path: Path, staging: Plan) -> None:
+    assert offline.plan(tmp_path, ["staging"]) == 0
+    files = offline.StackFiles(tmp_path / "staging")
+    assert json.loads(files.plan.read_text()) == json.loads(json.dumps(staging.to_json()))
+    assert files.manifests.is_dir() and "Previewing stack 'staging'" in files.preview.read_text()
+
+
+def test_a_failing_stack_fails_the_plan_step(tmp_path: Path) -> None:
+    assert offline.plan(tmp_path, ["no-such-stack"]) == 1
+    assert "unknown stack 'no-such-stack'" in (tmp_path / "no-such-stack" / "preview.txt").read_text()
+
+
+def _results(out: Path, stack: str, *, resources: int | None, policy_exit: int | None, manifests: int = 0) -> None:
+    files = offline.StackFiles(out / stack)
+    files.manifests.mkdir(parents=True)
+    files.preview.write_text("preview output")
+    if resources is not None:
+        listed = [{"custom": True}] * resources + [{"custom": False}]
+        files.plan.write_text(json.dumps({"resources": listed}))
+    for index in range(manifests):
+        (files.manifests / f"{index:03d}-x.yaml").write_text("kind: ConfigMap\n")
+    if policy_exit is not None:
+        files.policy_output.write_text("\n".join(f"line {n}" for n in range(100)) + "\nmandatory: rds-encrypted\n")
+        files.policy_status.write_text(json.dumps({"stack": stack, "exit_code": policy_exit}))
+
+
+def test_summary_shows_resources_and_policy_verdict_per_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _results(tmp_path, "prod", resources=120, policy_exit=1, manifests=3)
+    _results(tmp_path, "staging", resources=90, policy_exit=0)
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    comment = tmp_path / "comment.md"
+    assert offline.summary(tmp_path, comment) == 0
+    markdown = summary.read_text()
+    assert "| `prod` | 120 resources in 1 components | 3 | ❌ failed (exit code 1) |" in markdown
+    assert "| `staging` | 90 resources in 1 components | 0 | ✅ passed |" in markdown
+    assert "mandatory: rds-encrypted" in markdown and "line 39" not in markdown, "only the policy run's tail"
+    assert comment.read_text().startswith(pr_comment.COMMENT_MARKER)
+    assert (tmp_path / "summary.md").read_text().strip() == markdown.strip()
+
+
+def test_summary_reports_a_stack_whose_plan_failed(tmp_path: Path) -> None:
+    _results(tmp_path, "prod", resources=None, policy_exit=None)
+    assert "| `prod` | ❌ no plan (the preview failed) | - | not run |" in offline.summary_markdown(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------ manifests
+
+
+def _manifest_results(out: Path, documents: list[dict[str, Any]], version: str | None = "1.33") -> None:
+    files = offline.StackFiles(out / "prod")
+    files.manifests.mkdir(parents=True)
+    files.preview.write_text("")
+    cluster = {"type": manifests.CLUSTER_TYPE, "inputs": {"version": version} if version else {}}
+    files.plan.write_text(json.dumps({"resources": [cluster]}))
+    for index, document in enumerate(documents):
+        (files.manifests / f"{index:03d}.yaml").write_text(yaml.safe_dump(document))
+
+
+CONFIG_MAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shop", "namespace": "shop"}}
+
+
+def test_valid_manifests_pass_for_the_cluster_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _manifest_results(tmp_path, [CONFIG_MAP])
+    assert manifests.main([str(tmp_path)]) == 0
+    assert "--kubernetes-version 1.33" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {**CONFIG_MAP, "metadata": {"name": "shop", "labels": "not a map"}},
+        {**CONFIG_MAP, "unexpected": True},  # --strict: unknown fields are errors
+        {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "x"}},  # removed API
+    ],
+    ids=["wrong type", "unknown field", "removed API version"],
+)
+def test_invalid_manifests_fail(tmp_path: Path, document: dict[str, Any]) -> None:
+    _manifest_results(tmp_path, [CONFIG_MAP, document])
+    assert manifests.main([str(tmp_path)]) == 1
+
+
+def test_a_stack_without_manifests_passes_and_missing_results_fail(tmp_path: Path) -> None:
+    _manifest_results(tmp_path, [], version=None)
+    assert manifests.main([str(tmp_path)]) == 0
+    assert manifests.main([str(tmp_path / "nothing")]) == 1
+
+
+# ------------------------------------------------------------------------------------------------ image
+
+
+def test_the_image_is_built_once_for_every_registry_as_one_plain_manifest(tmp_path: Path) -> None:
+    targets = [
+        image.ImageReference.parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/app:abc1234"),
+        image.ImageReference.parse("docker.io/acme/shop:abc1234"),
+    ]
+    command = image.build_command(targets, Path("app"), "linux/amd64", tmp_path / "metadata.json")
+    assert command[:4] == ["docker", "buildx", "build", "--push"]
+    assert [command[i + 1] for i, word in enumerate(command) if word == "--tag"] == [str(t) for t in targets]
+    assert "--provenance=false" in command and command[-1] == "app"
+    assert "org.opencontainers.image.revision=abc1234" in command
+
+
+def test_docker_hub_needs_its_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKERHUB_TOKEN", raising=False)
+    with pytest.raises(SystemExit, match="DOCKERHUB_USERNAME and DOCKERHUB_TOKEN"):
+        image.login(image.ImageReference.parse("docker.io/acme/shop:1"))
+
+
+# ------------------------------------------------------------------------------------------------ alarm gate
+
+
+@mock_aws
+def test_an_alarm_of_the_stack_in_alarm_fails_the_gate(capsys: pytest.CaptureFixture[str]) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
+    for name in ("shop-prod-rds-cpu", "shop-prod-alb-5xx", "shop-staging-alb-5xx"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="CPUUtilization",
+            Namespace="AWS/RDS",
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=80,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="fine")
+    assert alarms.watch(cloudwatch, "shop-prod-", minutes=0, interval=0) == 0
+
+    cloudwatch.set_alarm_state(AlarmName="shop-staging-alb-5xx", StateValue="ALARM", StateReason="other stack")
+    assert alarms.watch(cloudwatch, "shop-prod-", minutes=0, interval=0) == 0
+
+    cloudwatch.set_alarm_state(AlarmName="shop-prod-alb-5xx", StateValue="ALARM", StateReason="5xx above 1%")
+    assert alarms.watch(cloudwatch, "shop-prod-", minutes=0, interval=0) == 1
+    assert "shop-prod-alb-5xx: 5xx above 1%" in capsys.readouterr().err
+
+
+def test_a_stack_without_alarms_skips_the_gate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("ci.release.stack_outputs", lambda stack: {"shopUrl": "https://x"})
+    assert alarms.main(["prod"]) == 0
+    assert "alarm gate skipped" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------------ notify
+
+
+def test_notifications_link_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BUILD_URL", raising=False)
+    for name, value in {
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/shop",
+        "GITHUB_RUN_ID": "7",
+    }.items():
+        monkeypatch.setenv(name, value)
+    text = notify.message_text("failure", "deploy of main failed")
+    assert (
+        text
+        == "❌ shop-platform pipeline: failure — deploy of main failed\nhttps://github.com/acme/shop/actions/runs/7"
+    )
+    monkeypatch.setenv("BUILD_URL", "https://jenkins.example.com/job/shop/42/")
+    assert notify.message_text("success", "").endswith("\nhttps://jenkins.example.com/job/shop/42/")
+
+
+def test_a_webhook_that_is_not_https_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert notify.send("http://chat.example.com/hook", "text") is False
+    assert "must be an https:// URL" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ PR comment
+
+
+class _FakeGitHub(BaseHTTPRequestHandler):
+    """Just enough of the GitHub REST API: one pull request and its comments."""
+
+    head_sha = "c0ffee"
+    comments: ClassVar[list[dict[str, Any]]] = []
+    writes: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
+
+    def _answer(self, body: Any, status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        assert self.headers["Authorization"] == "Bearer token"
+        if self.path == "/repos/acme/shop/pulls/12":
+            self._answer({"head": {"sha": self.head_sha}})
+        else:
+            self._answer(self.comments)
+
+    def _write(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.writes.append((self.command, self.path, body))
+        self._answer({"id": 99}, 201 if self.command == "POST" else 200)
+
+    do_POST = do_PATCH = _write
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def github() -> Iterator[pr_comment.GitHub]:
+    _FakeGitHub.comments, _FakeGitHub.writes = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeGitHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield pr_comment.GitHub(f"http://127.0.0.1:{server.server_address[1]}", "token", "acme/shop")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_comment_is_created_then_updated_in_place(github: pr_comment.GitHub) -> None:
+    _FakeGitHub.comments = [{"id": 5, "user": {"login": "someone"}, "body": pr_comment.COMMENT_MARKER + " quoted"}]
+    assert pr_comment.post(github, 12, "c0ffee", "plan") == "created comment 99 on #12"
+    assert _FakeGitHub.writes[-1] == (
+        "POST",
+        "/repos/acme/shop/issues/12/comments",
+        {"body": f"{pr_comment.COMMENT_MARKER}\nplan"},
+    )
+
+    _FakeGitHub.comments.append(
+        {"id": 7, "user": {"login": pr_comment.BOT_LOGIN}, "body": f"{pr_comment.COMMENT_MARKER}\nold"}
+    )
+    assert pr_comment.post(github, 12, "c0ffee", "new plan") == "updated comment 7 on #12"
+    assert _FakeGitHub.writes[-1][:2] == ("PATCH", "/repos/acme/shop/issues/comments/7")
+
+
+def test_an_artifact_cannot_steer_the_comment_to_another_commit_or_pull_request(
+    github: pr_comment.GitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit, match="not commenting"):
+        pr_comment.post(github, 12, "another-commit", "plan")
+    monkeypatch.setenv("GITHUB_TOKEN", "token")
+    body = tmp_path / "comment.md"
+    body.write_text("plan")
+    assert (
+        pr_comment.main(["--repo", "acme/shop", "--pr", "12; rm -rf /", "--head-sha", "x", "--body-file", str(body)])
+        == 2
+    )
+    assert _FakeGitHub.writes == []
+
+
+# ------------------------------------------------------------------------------------------------ runner
+
+
+def test_step_outputs_survive_any_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outputs = tmp_path / "output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    runner.set_output("config-map", "line one\nEOF\nname=value")
+    lines = outputs.read_text().splitlines()
+    delimiter = lines[0].split("<<", 1)[1]
+    assert lines == [f"config-map<<{delimiter}", "line one", "EOF", "name=value", delimiter]
+
+
+def test_errors_are_annotations_on_github(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    runner.error("two\nlines 100%", title="Rollback")
+    assert capsys.readouterr().out == "::error title=Rollback::two%0Alines 100%25\n"
