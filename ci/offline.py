@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from stacks.offline.engine import stack_names
 
 #: How much of a policy run's output the summary quotes (the violations come last).
 POLICY_TAIL_LINES = 60
+#: The policy run's closing count, e.g. "1 mandatory, 14 advisory violation(s)".
+_VIOLATION_COUNTS = re.compile(r"\d+ mandatory, \d+ advisory violations?(?:\(s\))?")
 
 
 @dataclass(frozen=True, order=True)
@@ -95,7 +98,9 @@ def _policy_verdict(files: StackFiles) -> str:
     if not files.policy_status.is_file():
         return "not run"
     exit_code = json.loads(files.policy_status.read_text())["exit_code"]
-    return "✅ passed" if exit_code == 0 else f"❌ failed (exit code {exit_code})"
+    verdict = "✅ passed" if exit_code == 0 else f"❌ failed (exit code {exit_code})"
+    counts = _VIOLATION_COUNTS.findall(files.policy_output.read_text()) if files.policy_output.is_file() else []
+    return f"{verdict}: {counts[-1]}" if counts else verdict
 
 
 def _plan_cells(files: StackFiles) -> tuple[str, str]:

@@ -97,6 +97,9 @@ def test_pulumi_up_runs_the_policy_pack_with_the_stack_config_and_sets_the_image
         "shop-platform:shopImageDigest": DIGEST_B,
     }
     assert command[:4] == ["pulumi", "up", "--yes", "--non-interactive"]
+    assert (ROOT / release.policy_pack_config("prod")).is_file() and (
+        ROOT / release.POLICY_PACK / "PulumiPolicy.yaml"
+    ).is_file()
 
 
 def test_config_keys_are_those_of_the_deploy_contract() -> None:

@@ -43,7 +43,8 @@ def _results(out: Path, stack: str, *, resources: int | None, policy_exit: int |
     for index in range(manifests):
         (files.manifests / f"{index:03d}-x.yaml").write_text("kind: ConfigMap\n")
     if policy_exit is not None:
-        files.policy_output.write_text("\n".join(f"line {n}" for n in range(100)) + "\nmandatory: rds-encrypted\n")
+        lines = [f"line {n}" for n in range(100)] + ["mandatory: rds-encrypted", "1 mandatory, 2 advisory violation(s)"]
+        files.policy_output.write_text("\n".join(lines) + "\n")
         files.policy_status.write_text(json.dumps({"stack": stack, "exit_code": policy_exit}))
 
 
@@ -55,8 +56,9 @@ def test_summary_shows_resources_and_policy_verdict_per_stack(tmp_path: Path, mo
     comment = tmp_path / "comment.md"
     assert offline.summary(tmp_path, comment) == 0
     markdown = summary.read_text()
-    assert "| `prod` | 120 resources in 1 components | 3 | ❌ failed (exit code 1) |" in markdown
-    assert "| `staging` | 90 resources in 1 components | 0 | ✅ passed |" in markdown
+    verdict = "1 mandatory, 2 advisory violation(s)"
+    assert f"| `prod` | 120 resources in 1 components | 3 | ❌ failed (exit code 1): {verdict} |" in markdown
+    assert f"| `staging` | 90 resources in 1 components | 0 | ✅ passed: {verdict} |" in markdown
     assert "mandatory: rds-encrypted" in markdown and "line 39" not in markdown, "only the policy run's tail"
     assert comment.read_text().startswith(pr_comment.COMMENT_MARKER)
     assert (tmp_path / "summary.md").read_text().strip() == markdown.strip()

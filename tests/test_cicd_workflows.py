@@ -247,6 +247,8 @@ def test_preview_runs_pulumi_preview_with_the_policy_pack_for_every_stack() -> N
     preview = _step(job, PULUMI_ACTION, command="preview")["with"]
     assert preview["policyPacks"] == "policies"
     assert preview["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
+    assert all((ROOT / "policies" / "config" / f"{stack}.json").is_file() for stack in STACKS)
+    assert (ROOT / "policies" / "PulumiPolicy.yaml").is_file()
     assert preview["comment-on-pr"] is True
     assert preview["config-map"] == "${{ steps.deployed.outputs.config-map }}"
     assert _step(job, AWS_CREDENTIALS)["with"]["role-to-assume"] == "${{ matrix.role }}"
