@@ -86,12 +86,14 @@ class CartStore:
         self,
         redis: RedisStore | None,
         sessions: async_sessionmaker[AsyncSession],
+        reads: async_sessionmaker[AsyncSession],
         catalog: Catalog,
         ttl_seconds: int,
         currency: str,
     ) -> None:
         self.redis = redis
         self.sessions = sessions
+        self.reads = reads
         self.catalog = catalog
         self.ttl = ttl_seconds
         self.currency = currency
@@ -122,7 +124,7 @@ class CartStore:
             if raw:
                 items = {k.decode(): int(v) for k, v in raw.items() if k != _MARKER.encode()}
                 return Cart(id=cart_id, items=items, stored_in="redis")
-        async with self.sessions() as session:
+        async with self.reads() as session:
             row = await session.get(CartRow, cart_id)
             if row is None or row.expires_at <= utcnow():
                 return None
@@ -168,7 +170,10 @@ class CartStore:
 
     async def price(self, session: AsyncSession, cart: Cart) -> PricedCart:
         """Current prices and stock; lines for products that no longer exist are dropped."""
-        products = await self.catalog.live_products(session, cart.items) if cart.items else {}
+        return self.priced(cart, await self.catalog.live_products(session, cart.items) if cart.items else {})
+
+    def priced(self, cart: Cart, products: dict[str, Any]) -> PricedCart:
+        """The cart priced with product rows the caller already loaded (see Catalog.live_products)."""
         lines = [
             CartLine(
                 sku=sku,

@@ -27,6 +27,11 @@ PRODUCT_COLUMNS = (
 )
 
 
+def cache_key(kind: str, *parts: str) -> str:
+    """A short, fixed-length cache key for arbitrary (user-supplied) parts."""
+    return f"{kind}:" + hashlib.blake2b("\0".join(parts).encode(), digest_size=12).hexdigest()
+
+
 def category_name(slug: str) -> str:
     return slug.replace("-", " ").capitalize()
 
@@ -43,7 +48,14 @@ class ProductInput:
 
 
 class Catalog:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache: CatalogCache, cdn_base_url: str) -> None:
+    def __init__(
+        self,
+        reads: async_sessionmaker[AsyncSession],
+        sessions: async_sessionmaker[AsyncSession],
+        cache: CatalogCache,
+        cdn_base_url: str,
+    ) -> None:
+        self.reads = reads
         self.sessions = sessions
         self.cache = cache
         self.cdn_base_url = cdn_base_url
@@ -64,13 +76,12 @@ class Catalog:
 
     async def list_json(self, q: str, category: str, limit: int, offset: int) -> bytes:
         """`{"items": [...], "total": n}` as JSON bytes, straight from the cache on a hit."""
-        digest = hashlib.blake2b(f"{q}\0{category}".encode(), digest_size=12).hexdigest()
-        key = f"list:{digest}:{limit}:{offset}"
+        key = cache_key("list", q, category, str(limit), str(offset))
 
         async def load() -> bytes:
             query = _filtered(select(*PRODUCT_COLUMNS), q, category)
             count = _filtered(select(func.count()).select_from(Product), q, category)
-            async with self.sessions() as session:
+            async with self.reads() as session:
                 rows = (
                     await session.execute(query.order_by(Product.category, Product.name).limit(limit).offset(offset))
                 ).all()
@@ -83,7 +94,7 @@ class Catalog:
         """The product as JSON bytes, or b"null" (cached too, so unknown SKUs do not reach the database)."""
 
         async def load() -> bytes:
-            async with self.sessions() as session:
+            async with self.reads() as session:
                 row = (
                     await session.execute(select(*PRODUCT_COLUMNS).where(Product.sku == sku, Product.active))
                 ).one_or_none()
@@ -93,7 +104,7 @@ class Catalog:
 
     async def categories_json(self) -> bytes:
         async def load() -> bytes:
-            async with self.sessions() as session:
+            async with self.reads() as session:
                 rows = (
                     await session.execute(
                         select(Product.category, func.count())
@@ -150,7 +161,7 @@ class Catalog:
         return self.product_dict(row)
 
     async def exists(self, sku: str) -> bool:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             return await session.get(Product, sku) is not None
 
     async def admin_list(self, session: AsyncSession) -> list[Any]:

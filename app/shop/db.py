@@ -106,6 +106,14 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    """Sessions for single-statement reads: on PostgreSQL in autocommit, which saves the BEGIN and ROLLBACK
+    round trips. SQLite keeps its own transaction handling (see _sqlite_engine)."""
+    if engine.dialect.name == "sqlite":
+        return sessionmaker(engine)
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+
 async def wait_for_database(engine: AsyncEngine, timeout: float) -> None:
     """Bounded retries with backoff while the database is not up yet (fresh cluster, failover)."""
     deadline = time.monotonic() + timeout

@@ -100,6 +100,7 @@ class Orders:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        reads: async_sessionmaker[AsyncSession],
         carts: CartStore,
         catalog: Catalog,
         payments: PaymentProvider,
@@ -108,6 +109,7 @@ class Orders:
         today: Callable[[], date] = date.today,
     ) -> None:
         self.sessions = sessions
+        self.reads = reads
         self.carts = carts
         self.catalog = catalog
         self.payments = payments
@@ -122,112 +124,101 @@ class Orders:
     # Checkout ---------------------------------------------------------------------------------------
 
     async def checkout(self, key: str, request_hash: str, req: CheckoutRequest) -> Outcome:
-        claimed = await self._claim(key, request_hash)
-        if isinstance(claimed, Outcome):
-            return claimed
-        order_id = claimed
-        if order_id is None:
-            try:
-                reserved = await self._reserve(key, req)
-            except _Abort as abort:
-                self._failed(abort.reason)
-                await self._finish(key, abort.outcome)
-                return abort.outcome
-            except BaseException:
-                await self._release(key)  # nothing was written: let a retry start afresh
-                raise
-            order_id, cart = reserved
-        else:
-            cart = await self.carts.get(req.cart_id)
-        return await self._pay(key, order_id, req.card, cart)
-
-    async def _claim(self, key: str, request_hash: str) -> Outcome | str | None:
-        """Take the key: None for a fresh start, an order id to resume, or the outcome to answer with."""
-        now = utcnow()
-        async with self.sessions.begin() as session:
-            dialect = session.get_bind().dialect
-            inserted = await session.execute(
-                _insert_ignore(dialect)
-                .values(key=key, request_hash=request_hash, created_at=now, locked_at=now)
-                .returning(IdempotencyKey.key)
-            )
-            if inserted.scalar_one_or_none() is not None:
-                return None
-            row = await session.get(IdempotencyKey, key, with_for_update=True)
-            if row is None:
-                return error(409, "idempotency_key_in_use", "a request with this key is in progress; retry shortly")
-            if row.created_at < now - IDEMPOTENCY_KEY_TTL:
-                row.request_hash, row.order_id, row.response_status, row.response_body = request_hash, None, None, None
-                row.created_at = row.locked_at = now
-                return None
-            if not hmac.compare_digest(row.request_hash, request_hash):
-                return error(
-                    422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body"
-                )
-            if row.response_status is not None and row.response_body is not None:
-                return Outcome(row.response_status, row.response_body.encode())
-            if row.locked_at > now - IDEMPOTENCY_LOCK_TIMEOUT:
-                return error(409, "idempotency_key_in_use", "a request with this key is in progress; retry shortly")
-            row.locked_at = now
-            log_event(log, "idempotency_takeover", order_id=row.order_id)
-            return row.order_id
-
-    async def _reserve(self, key: str, req: CheckoutRequest) -> tuple[str, Cart]:
-        """One transaction: create the pending order and take its stock, or change nothing."""
+        """Claim the key, create the order and take its stock in one transaction; charge; then settle the
+        order and record the answer in a second one. Two commits per order, and whatever a crash leaves
+        behind, a retry with the same key finishes."""
         cart = await self.carts.get(req.cart_id)
+        try:
+            async with self.sessions.begin() as session:
+                claimed = await self._claim(session, key, request_hash)
+                if isinstance(claimed, Outcome):
+                    return claimed
+                order, sold_out = claimed or await self._reserve(session, key, req, cart)
+        except _Abort as abort:
+            self._failed(abort.reason)
+            return await self._record(key, request_hash, abort.outcome)
+        if sold_out:
+            await self.catalog.cache.invalidate()  # availability changed: do not keep showing "in stock"
+        return await self._pay(key, order, req.card, cart)
+
+    async def _claim(self, session: AsyncSession, key: str, request_hash: str) -> Outcome | tuple[Order, bool] | None:
+        """Take the key: None for a fresh start, the order to resume, or the outcome to answer with.
+
+        A concurrent first request holds the key row uncommitted; PostgreSQL makes this insert wait for it."""
+        now = utcnow()
+        inserted = await session.execute(
+            _insert_ignore(session.get_bind().dialect)
+            .values(key=key, request_hash=request_hash, created_at=now, locked_at=now)
+            .returning(IdempotencyKey.key)
+        )
+        if inserted.scalar_one_or_none() is not None:
+            return None
+        row = await session.get(IdempotencyKey, key, with_for_update=True)
+        if row is None:
+            return error(409, "idempotency_key_in_use", "a request with this key is in progress; retry shortly")
+        if row.created_at < now - IDEMPOTENCY_KEY_TTL:
+            row.request_hash, row.order_id, row.response_status, row.response_body = request_hash, None, None, None
+            row.created_at = row.locked_at = now
+            return None
+        if not hmac.compare_digest(row.request_hash, request_hash):
+            return error(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request body")
+        if row.response_status is not None and row.response_body is not None:
+            return Outcome(row.response_status, row.response_body.encode())
+        if row.locked_at > now - IDEMPOTENCY_LOCK_TIMEOUT:
+            return error(409, "idempotency_key_in_use", "a request with this key is in progress; retry shortly")
+        row.locked_at = now
+        log_event(log, "idempotency_takeover", order_id=row.order_id)
+        order = await session.get(Order, row.order_id) if row.order_id else None
+        return (order, False) if order is not None else None
+
+    async def _reserve(
+        self, session: AsyncSession, key: str, req: CheckoutRequest, cart: Cart | None
+    ) -> tuple[Order, bool]:
+        """Create the pending order and take its stock; raise _Abort (rolling everything back) if impossible."""
         if cart is None:
             raise _Abort(error(404, "cart_not_found", "no such cart"), "cart_not_found")
         decline = self.payments.validate(req.card, self.today())
         if decline is not None:
             raise _Abort(_declined(decline, None), decline)
-        async with self.sessions.begin() as session:
-            priced = await self.carts.price(session, cart)
-            if not priced.lines:
-                raise _Abort(error(422, "cart_empty", "the cart is empty"), "cart_empty")
-            unavailable = sorted(set(cart.items) - {line.sku for line in priced.lines})
-            if unavailable:
-                raise _Abort(_out_of_stock(unavailable), "out_of_stock")
-            rule = await session.get(CountryRule, req.address.country)
-            if rule is None:
-                raise _Abort(
-                    error(
-                        422,
-                        "validation_failed",
-                        "we do not ship to this country",
-                        fields=[{"field": "shipping_address.country", "message": "we do not ship to this country"}],
-                    ),
-                    "unsupported_country",
-                )
-            order = self._new_order(req, priced, quote(rule, priced.subtotal))
-            session.add(order)
-            session.add_all(
-                OrderLine(
-                    order_id=order.id, sku=line.sku, name=line.name, unit_price=line.unit_price, quantity=line.quantity
-                )
-                for line in priced.lines
+        priced = await self.carts.price(session, cart)
+        if not priced.lines:
+            raise _Abort(error(422, "cart_empty", "the cart is empty"), "cart_empty")
+        unavailable = sorted(set(cart.items) - {line.sku for line in priced.lines})
+        if unavailable:
+            raise _Abort(_out_of_stock(unavailable), "out_of_stock")
+        rule = await session.get(CountryRule, req.address.country)
+        if rule is None:
+            message = "we do not ship to this country"
+            fields = [{"field": "shipping_address.country", "message": message}]
+            raise _Abort(error(422, "validation_failed", message, fields=fields), "unsupported_country")
+        order = self._new_order(req, priced, quote(rule, priced.subtotal))
+        session.add(order)
+        session.add_all(
+            OrderLine(
+                order_id=order.id, sku=line.sku, name=line.name, unit_price=line.unit_price, quantity=line.quantity
             )
-            session.add(OrderEvent(order_id=order.id, status="pending", note="order placed"))
-            await session.flush()
-            await session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key).values(order_id=order.id))
-            # Stock last and in SKU order: row locks are held as briefly as possible and never deadlock.
-            short, sold_out = [], False
-            for line in priced.lines:
-                left = (
-                    await session.execute(
-                        update(Product)
-                        .where(Product.sku == line.sku, Product.stock >= line.quantity)
-                        .values(stock=Product.stock - line.quantity)
-                        .returning(Product.stock)
-                    )
-                ).scalar_one_or_none()
-                if left is None:
-                    short.append(line.sku)
-                sold_out = sold_out or left == 0
-            if short:
-                raise _Abort(_out_of_stock(short), "out_of_stock")
-        if sold_out:
-            await self.catalog.cache.invalidate()  # availability changed: do not keep showing "in stock"
-        return order.id, cart
+            for line in priced.lines
+        )
+        session.add(OrderEvent(order_id=order.id, status="pending", note="order placed", created_at=utcnow()))
+        await session.flush()
+        await session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key).values(order_id=order.id))
+        # Stock last and in SKU order: row locks are held as briefly as possible and never deadlock.
+        short, sold_out = [], False
+        for line in priced.lines:
+            left = (
+                await session.execute(
+                    update(Product)
+                    .where(Product.sku == line.sku, Product.stock >= line.quantity)
+                    .values(stock=Product.stock - line.quantity)
+                    .returning(Product.stock)
+                )
+            ).scalar_one_or_none()
+            if left is None:
+                short.append(line.sku)
+            sold_out = sold_out or left == 0
+        if short:
+            raise _Abort(_out_of_stock(short), "out_of_stock")
+        return order, sold_out
 
     def _new_order(self, req: CheckoutRequest, priced: PricedCart, totals: Quote) -> Order:
         address = req.address
@@ -251,55 +242,57 @@ class Orders:
             created_at=utcnow(),
         )
 
-    async def _pay(self, key: str, order_id: str, card: Card, cart: Cart | None) -> Outcome:
-        async with self.sessions() as session:
-            order = await session.get(Order, order_id)
-        assert order is not None
-        reason = "card_declined"
-        if order.status == "pending":  # false only when resuming an order that was already settled
+    async def _pay(self, key: str, order: Order, card: Card, cart: Cart | None) -> Outcome:
+        result = None
+        if order.status == "pending":  # not pending only when resuming an order that was already settled
             result = await self.payments.charge(card, order.total, order.currency, idempotency_key=order.number)
-            restocked = await self._settle(order_id, result)
-            if result.approved:
-                self.metrics.orders_placed.inc()
-                log_event(log, "order_placed", order_number=order.number, total=order.total, currency=order.currency)
-                if cart is not None:
-                    await self.carts.delete(cart)
+        async with self.sessions.begin() as session:
+            restocked = await self._settle(session, order.id, result) if result is not None else False
+            body = await self.order_dict(session, order.id)
+            if body["status"] == "cancelled":
+                reason = result.reason if result is not None and result.reason else "card_declined"
+                outcome = _declined(reason, order.number)
             else:
-                reason = result.reason or reason
-                self._failed(reason, order_number=order.number)
-                if restocked:
-                    await self.catalog.cache.invalidate()
-        async with self.sessions() as session:
-            body = await self.order_dict(session, order_id)
-        if body["status"] == "cancelled":
-            outcome = _declined(reason, order.number)
-        else:
-            outcome = Outcome(201, json.dumps(body).encode())
-        await self._finish(key, outcome)
-        return outcome
-
-    async def _settle(self, order_id: str, result: PaymentResult) -> bool:
-        """Record the payment outcome; a decline cancels the order and returns its stock. True if restocked."""
-        async with self.sessions.begin() as session:
-            if result.approved:
-                await self._set_status(session, order_id, "pending", "paid", "payment captured", result.reference)
-                return False
-            await self._set_status(session, order_id, "pending", "cancelled", f"payment declined: {result.reason}")
-            return await _restock(session, order_id)
-
-    async def _finish(self, key: str, outcome: Outcome) -> None:
-        async with self.sessions.begin() as session:
+                outcome = Outcome(201, json.dumps(body).encode())
             await session.execute(
                 update(IdempotencyKey)
                 .where(IdempotencyKey.key == key)
                 .values(response_status=outcome.status, response_body=outcome.body.decode())
             )
+        if result is not None and result.approved:
+            self.metrics.orders_placed.inc()
+            log_event(log, "order_placed", order_number=order.number, total=order.total, currency=order.currency)
+            if cart is not None:
+                await self.carts.delete(cart)
+        elif result is not None:
+            self._failed(result.reason or "card_declined", order_number=order.number)
+        if restocked:
+            await self.catalog.cache.invalidate()
+        return outcome
 
-    async def _release(self, key: str) -> None:
+    async def _settle(self, session: AsyncSession, order_id: str, result: PaymentResult) -> bool:
+        """Record the payment outcome; a decline cancels the order and returns its stock. True if restocked."""
+        if result.approved:
+            await self._set_status(session, order_id, "pending", "paid", "payment captured", result.reference)
+            return False
+        await self._set_status(session, order_id, "pending", "cancelled", f"payment declined: {result.reason}")
+        return await _restock(session, order_id)
+
+    async def _record(self, key: str, request_hash: str, outcome: Outcome) -> Outcome:
+        """Store the answer to a checkout that changed nothing, so a retry with the key gets the same one."""
+        now = utcnow()
         async with self.sessions.begin() as session:
-            row = await session.get(IdempotencyKey, key)
-            if row is not None and row.order_id is None:
-                await session.delete(row)
+            await session.execute(
+                _insert_ignore(session.get_bind().dialect).values(
+                    key=key,
+                    request_hash=request_hash,
+                    created_at=now,
+                    locked_at=now,
+                    response_status=outcome.status,
+                    response_body=outcome.body.decode(),
+                )
+            )
+        return outcome
 
     async def purge_expired_keys(self) -> int:
         """Idempotency keys are kept for IDEMPOTENCY_KEY_TTL, then removed."""
@@ -359,7 +352,7 @@ class Orders:
 
     async def lookup(self, number: str, email: str) -> dict[str, Any] | None:
         """The order only when the email matches; a wrong email looks exactly like a wrong number."""
-        async with self.sessions() as session:
+        async with self.reads() as session:
             order = (await session.execute(select(Order).where(Order.number == number.upper()))).scalar_one_or_none()
             expected = order.email.lower() if order else "\0"
             if not hmac.compare_digest(expected.encode(), email.strip().lower().encode()) or order is None:
@@ -367,14 +360,14 @@ class Orders:
             return await self.order_dict(session, order.id)
 
     async def admin_get(self, number: str) -> dict[str, Any] | None:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             order_id = (
                 await session.execute(select(Order.id).where(Order.number == number.upper()))
             ).scalar_one_or_none()
             return await self.order_dict(session, order_id) if order_id else None
 
     async def admin_list(self, status: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             query = select(Order)
             count = select(func.count()).select_from(Order)
             if status:

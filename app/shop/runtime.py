@@ -37,6 +37,7 @@ class Runtime:
         self.metrics = Metrics()
         self.engine = db.create_engine(settings, self.secrets)
         self.sessions = db.sessionmaker(self.engine)
+        self.reads = db.read_sessionmaker(self.engine)
         self.redis = (
             RedisStore(settings.redis_url, settings.redis_key_prefix, self.secrets.redis_password)
             if settings.redis_url
@@ -48,11 +49,17 @@ class Runtime:
             else LocalMediaStore(settings.media_dir)
         )
         self.catalog = Catalog(
-            self.sessions, CatalogCache(self.redis, self.metrics, settings.cache_ttl_seconds), settings.cdn_base_url
+            self.reads,
+            self.sessions,
+            CatalogCache(self.redis, self.metrics, settings.cache_ttl_seconds),
+            settings.cdn_base_url,
         )
-        self.carts = CartStore(self.redis, self.sessions, self.catalog, settings.cart_ttl_seconds, settings.currency)
+        self.carts = CartStore(
+            self.redis, self.sessions, self.reads, self.catalog, settings.cart_ttl_seconds, settings.currency
+        )
         self.orders = Orders(
             self.sessions,
+            self.reads,
             self.carts,
             self.catalog,
             payments or TestPaymentProvider(),

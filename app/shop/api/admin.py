@@ -20,7 +20,7 @@ from shop.api.schemas import (
 )
 from shop.api.schemas import Product as ProductOut
 from shop.catalog import ProductInput
-from shop.http import error_response, json_response, outcome_response, runtime
+from shop.http import error_response, json_response, outcome_response, runtime, runtime_dependency
 from shop.media import MAX_IMAGE_BYTES, content_type_for, image_key
 from shop.orders import Outcome
 from shop.runtime import Runtime
@@ -32,7 +32,7 @@ async def require_admin(request: Request) -> None:
 
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
-Rt = Annotated[Runtime, Depends(runtime)]
+Rt = Annotated[Runtime, Depends(runtime_dependency)]
 ERRORS = {status: {"model": ErrorOut} for status in (401, 404, 409, 413, 415, 422)}
 
 

@@ -80,7 +80,7 @@ async def logout(request: Request) -> Response:
 async def products_page(request: Request) -> Response:
     session = await admin_session(request)
     rt = runtime(request)
-    async with rt.sessions() as db:
+    async with rt.reads() as db:
         products = await rt.catalog.admin_list(db)
     return render(request, "admin/products.html", session, admin=True, products=products)
 

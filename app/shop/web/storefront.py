@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
+from jinja2 import Environment
+from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.responses import Response
@@ -15,6 +17,7 @@ from starlette.responses import Response
 from shop.api.public import canonical, checkout_request
 from shop.api.schemas import ORDER_NUMBER_RE, SKU_RE, CheckoutIn
 from shop.carts import Cart
+from shop.catalog import cache_key
 from shop.http import runtime
 from shop.models import CountryRule
 from shop.money import format_money
@@ -34,6 +37,8 @@ from shop.web import (
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 12
 MAX_PAGE = 1000
+# Control characters never survive input validation, so this slot cannot collide with content.
+_CSRF_SLOT = "\x00csrf\x00"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -48,25 +53,35 @@ def _page_number(value: str | None) -> int:
 
 @router.get("/")
 async def catalog_page(request: Request) -> Response:
+    """The listing is rendered once per catalog version and query (cached like the data); only the
+    per-session CSRF token is filled in per request, which keeps this page as cheap as the JSON API."""
     rt = runtime(request)
     session = await load_session(request)
     q = _clean(request.query_params.get("q"), 100)
     category = _clean(request.query_params.get("category"), 64)
     page = _page_number(request.query_params.get("page"))
-    result = json.loads(await rt.catalog.list_json(q, category, PAGE_SIZE, (page - 1) * PAGE_SIZE))
-    pages = max(1, -(-result["total"] // PAGE_SIZE))
-    return render(
-        request,
-        "catalog.html",
-        session,
-        products=result["items"],
-        total=result["total"],
-        q=q,
-        category=category,
-        page=page,
-        pages=pages,
-        categories=json.loads(await rt.catalog.categories_json()),
-    )
+
+    async def render_listing() -> bytes:
+        result = json.loads(await rt.catalog.list_json(q, category, PAGE_SIZE, (page - 1) * PAGE_SIZE))
+        env: Environment = request.app.state.templates
+        return (
+            env.get_template("_catalog_listing.html")
+            .render(
+                csrf_token=_CSRF_SLOT,
+                products=result["items"],
+                total=result["total"],
+                q=q,
+                category=category,
+                page=page,
+                pages=max(1, -(-result["total"] // PAGE_SIZE)),
+                categories=json.loads(await rt.catalog.categories_json()),
+            )
+            .encode()
+        )
+
+    listing = await rt.catalog.cache.get(cache_key("page", q, category, str(page)), render_listing)
+    html = listing.decode().replace(_CSRF_SLOT, rt.signer.csrf_token(session.id))
+    return render(request, "catalog.html", session, listing=Markup(html), q=q, category=category)  # noqa: S704
 
 
 @router.get("/products/{sku}")
@@ -108,7 +123,7 @@ async def add_to_cart(request: Request) -> Response:
         )
     cart = await _session_cart(rt, session, create=True)
     assert cart is not None
-    async with rt.sessions() as db:
+    async with rt.reads() as db:
         live = (await rt.catalog.live_products(db, [sku])).get(sku)
     wanted = cart.items.get(sku, 0) + quantity
     if live is None or wanted > live.stock:
@@ -130,7 +145,7 @@ async def _render_cart(request: Request, session: WebSession, status: int = 200,
     cart = await _session_cart(rt, session, create=False)
     priced = None
     if cart is not None:
-        async with rt.sessions() as db:
+        async with rt.reads() as db:
             priced = await rt.carts.price(db, cart)
         if priced.count != session.cart_count:
             session.update(cart_count=priced.count)
@@ -149,7 +164,7 @@ async def update_cart_item(request: Request, sku: str) -> Response:
     if cart is None or quantity is None or sku not in cart.items:
         return await _render_cart(request, session, 422, "That cart line could not be updated.")
     if quantity > 0:
-        async with rt.sessions() as db:
+        async with rt.reads() as db:
             live = (await rt.catalog.live_products(db, [sku])).get(sku)
         if live is None or quantity > live.stock:
             return await _render_cart(request, session, 409, f"Only {live.stock if live else 0} of that item left.")
@@ -159,7 +174,7 @@ async def update_cart_item(request: Request, sku: str) -> Response:
 
 
 async def _countries(rt: Runtime, subtotal: int) -> list[dict[str, Any]]:
-    async with rt.sessions() as db:
+    async with rt.reads() as db:
         rules = (await db.scalars(select(CountryRule).order_by(CountryRule.name))).all()
     options = []
     for rule in rules:
@@ -181,7 +196,7 @@ async def _render_checkout(
     cart = await _session_cart(rt, session, create=False)
     if cart is None or not cart.items:
         return redirect(request, "/cart", session)
-    async with rt.sessions() as db:
+    async with rt.reads() as db:
         priced = await rt.carts.price(db, cart)
     return render(
         request,
