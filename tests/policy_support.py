@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, Policy
+from pulumi_policy import Policy
 
 from stacks.offline.plan import UNKNOWN, Plan, PlannedResource
 from stacks.offline.policy_run import Violation, evaluate, reconcile
@@ -64,6 +64,11 @@ def flagged(policy: Policy, *resources: PlannedResource, **options: Any) -> list
     return [violation.urn.rsplit("::", 1)[-1] for violation in check(policy, *resources, **options)]
 
 
+def policy_id(value: object) -> str:
+    """A pytest id for a parametrised policy: its name."""
+    return str(getattr(value, "name", value))
+
+
 def _leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -84,7 +89,7 @@ def _with_unknown(value: Any, path: tuple[Any, ...]) -> Any:
     return [_with_unknown(item, tuple(rest)) if index == head else item for index, item in enumerate(value)]
 
 
-def unknown_variants(resources: Sequence[PlannedResource]) -> Iterator[list[PlannedResource]]:
+def unknown_variants(resources: Sequence[PlannedResource]) -> Iterator[tuple[str, list[PlannedResource]]]:
     """The stack once per property of each resource (leaf or subtree), with that property unknown, as it is
     during a preview when it depends on a resource not created yet."""
     for position, subject in enumerate(resources):
@@ -103,16 +108,13 @@ def unknown_variants(resources: Sequence[PlannedResource]) -> Iterator[list[Plan
                 id=subject.id,
                 outputs={**subject.outputs, **changed},
             )
-            yield [*resources[:position], variant, *resources[position + 1 :]]
+            where = f"{subject.name}.{'.'.join(map(str, path))}"
+            yield where, [*resources[:position], variant, *resources[position + 1 :]]
 
 
 def assert_compliant_even_when_unknown(policy: Policy, *resources: PlannedResource, **options: Any) -> None:
     """``resources`` pass ``policy``, and still pass (without an error) with any one property unknown."""
     assert messages(policy, *resources, **options) == []
-    for variant in unknown_variants(resources):
+    for where, variant in unknown_variants(resources):
         found = check(policy, *variant, **options)
-        assert [violation.message for violation in found] == [], f"with an unknown value: {variant}"
-
-
-def enforcement(level: str) -> EnforcementLevel:
-    return EnforcementLevel(level)
+        assert [violation.message for violation in found] == [], f"with {where} unknown"

@@ -10,7 +10,7 @@ from pulumi_policy import Policy
 
 from policies.rules import data
 from stacks.offline.plan import PlannedResource
-from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, resource
+from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, policy_id, resource
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234"
 DROP = object()
@@ -237,12 +237,12 @@ S3_RULES = [
 ]
 
 
-@pytest.mark.parametrize("policy", S3_RULES, ids=lambda policy: policy.name)
+@pytest.mark.parametrize("policy", S3_RULES, ids=policy_id)
 def test_s3_rule_passes_buckets_with_their_side_resources(policy: Policy) -> None:
     assert_compliant_even_when_unknown(policy, *logged_pair())
 
 
-@pytest.mark.parametrize("policy", S3_RULES, ids=lambda policy: policy.name)
+@pytest.mark.parametrize("policy", S3_RULES, ids=policy_id)
 def test_s3_rule_flags_a_bare_bucket(policy: Policy) -> None:
     bare = resource(data.BUCKETS[1], "bare", {"bucket": "bare"}, id="bare")
     assert flagged(policy, *logged_pair(), bare) == ["bare"]

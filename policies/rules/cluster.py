@@ -12,7 +12,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .base import UNKNOWN, Resource, ResourceReport, Rules, dig, enabled, given, items, strings
+from .base import UNKNOWN, Resource, ResourceReport, Rules, dig, enabled, given, items, partly_unknown, strings
 
 rules = Rules()
 
@@ -61,12 +61,12 @@ def eks_endpoint_private_access(resource: Resource, report: ResourceReport) -> N
 )
 def eks_endpoint_no_public_cidr(resource: Resource, report: ResourceReport) -> None:
     _, public, cidrs = _endpoint(resource)
-    if public is UNKNOWN or not enabled(public) or cidrs is UNKNOWN:
+    if public is UNKNOWN or not enabled(public):
         return
-    if not items(cidrs):
-        report("The public endpoint is on without publicAccessCidrs, so EKS opens it to 0.0.0.0/0.")
-    elif any(cidr in INTERNET for cidr in strings(cidrs)):
+    if any(cidr in INTERNET for cidr in strings(cidrs)):
         report("publicAccessCidrs opens the API endpoint to the whole internet.")
+    elif not items(cidrs) and not partly_unknown(cidrs):
+        report("The public endpoint is on without publicAccessCidrs, so EKS opens it to 0.0.0.0/0.")
 
 
 @rules.resource(
@@ -86,7 +86,7 @@ def eks_secrets_encryption(resource: Resource, report: ResourceReport) -> None:
         return
     if not given(dig(config, "provider", "keyArn")):
         report("encryptionConfig has no provider keyArn.")
-    elif "secrets" not in strings(dig(config, "resources")) and dig(config, "resources") is not UNKNOWN:
+    elif "secrets" not in strings(dig(config, "resources")) and not partly_unknown(dig(config, "resources")):
         report("encryptionConfig does not cover the 'secrets' resource.")
 
 
@@ -99,7 +99,7 @@ def eks_secrets_encryption(resource: Resource, report: ResourceReport) -> None:
 )
 def eks_control_plane_logging(resource: Resource, report: ResourceReport) -> None:
     enabled_types = resource.get("enabledClusterLogTypes")
-    if enabled_types is UNKNOWN:
+    if partly_unknown(enabled_types):
         return
     missing = [log_type for log_type in CONTROL_PLANE_LOG_TYPES if log_type not in strings(enabled_types)]
     if missing:
@@ -179,9 +179,11 @@ def ec2_launch_template_imdsv2(resource: Resource, report: ResourceReport) -> No
 )
 def ec2_launch_template_encrypted_volumes(resource: Resource, report: ResourceReport) -> None:
     mappings = resource.get("blockDeviceMappings")
-    if mappings is UNKNOWN:
+    if partly_unknown(mappings):
         return
     volumes = [mapping for mapping in items(mappings) if isinstance(dig(mapping, "ebs"), dict)]
+    if any(dig(mapping, "ebs") is UNKNOWN for mapping in items(mappings)):
+        return
     if not volumes:
         report("No EBS block device mapping: the root volume's encryption is left to the AMI and account default.")
     for volume in volumes:

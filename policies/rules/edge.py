@@ -7,7 +7,20 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .base import UNKNOWN, Resource, ResourceReport, Rules, Stack, StackReport, dig, document, given, items, strings
+from .base import (
+    UNKNOWN,
+    Resource,
+    ResourceReport,
+    Rules,
+    Stack,
+    StackReport,
+    dig,
+    document,
+    given,
+    items,
+    partly_unknown,
+    strings,
+)
 
 rules = Rules()
 
@@ -106,10 +119,10 @@ def cloudfront_waf_attached(resource: Resource, report: ResourceReport) -> None:
 def cloudfront_origin_access_control(resource: Resource, report: ResourceReport) -> None:
     for origin in items(resource.get("origins")):
         origin_id = dig(origin, "originId")
+        domain = dig(origin, "domainName")
         if given(dig(origin, "s3OriginConfig", "originAccessIdentity")):
             report(f"Origin {origin_id!r} uses a legacy origin access identity.")
-        domain = dig(origin, "domainName")
-        if (
+        elif (
             isinstance(domain, str)
             and S3_REST_ORIGIN.search(domain)
             and dig(origin, "customOriginConfig") is None
@@ -164,11 +177,11 @@ def _waf_rules(acl: Resource) -> list[dict[str, Any]] | None:
     """The web ACL's rules in the provider's shape (``rules``) or AWS's (``ruleJson``); None if unknown."""
     if given(acl.get("ruleJson")):
         parsed = document(acl.get("ruleJson"))
-        if parsed is UNKNOWN:
-            return None
-        return [_provider_shape(rule) for rule in items(parsed) if isinstance(rule, dict)]
+        return (
+            None if parsed is UNKNOWN else [_provider_shape(rule) for rule in items(parsed) if isinstance(rule, dict)]
+        )
     listed = acl.get("rules")
-    return None if listed is UNKNOWN else [rule for rule in items(listed) if isinstance(rule, dict)]
+    return None if partly_unknown(listed) else [rule for rule in items(listed) if isinstance(rule, dict)]
 
 
 def _provider_shape(value: Any) -> Any:
@@ -202,15 +215,19 @@ def waf_managed_rule_groups(resource: Resource, report: ResourceReport) -> None:
     if waf_rules is None:
         return
     blocking: set[str] = set()
+    undecided = False
     for rule in waf_rules:
         group = dig(rule, "statement", "managedRuleGroupStatement")
-        if isinstance(group, dict) and group.get("vendorName") == "AWS":
-            if given(dig(rule, "overrideAction", "count")):
+        override = dig(rule, "overrideAction")
+        if UNKNOWN in (group, override, dig(group, "vendorName"), dig(group, "name")):
+            undecided = True
+        elif isinstance(group, dict) and group.get("vendorName") == "AWS":
+            if dig(override, "count") is not None:
                 report(f"Managed rule group {group.get('name')} only counts (overrideAction count).")
             else:
                 blocking.add(str(group.get("name")))
     missing = [name for name in resource.config["requiredRuleGroups"] if name not in blocking]
-    if missing:
+    if missing and not undecided:
         report(f"Required managed rule groups missing: {', '.join(missing)}.")
 
 
@@ -227,10 +244,15 @@ def waf_rate_limit(resource: Resource, report: ResourceReport) -> None:
     if waf_rules is None:
         return
     maximum = resource.config["maximumLimit"]
+    if any(
+        UNKNOWN in (dig(rule, "statement"), dig(rule, "action"), dig(rule, "statement", "rateBasedStatement"))
+        for rule in waf_rules
+    ):
+        return
     limits = [
         dig(rule, "statement", "rateBasedStatement", "limit")
         for rule in waf_rules
-        if isinstance(dig(rule, "statement", "rateBasedStatement"), dict) and given(dig(rule, "action", "block"))
+        if isinstance(dig(rule, "statement", "rateBasedStatement"), dict) and dig(rule, "action", "block") is not None
     ]
     if UNKNOWN in limits:
         return

@@ -11,7 +11,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .base import COST, RESILIENCE, UNKNOWN, Resource, ResourceReport, Rules, Stack, StackReport, dig, enabled, items
+from .base import COST, RESILIENCE, UNKNOWN, Resource, ResourceReport, Rules, Stack, StackReport, dig, items
 
 rules = Rules()
 
@@ -161,7 +161,7 @@ def _sizes(resource: Resource) -> tuple[str, list[Any]] | None:
             return "allowedInstanceTypes", items(resource.get("instanceTypes"))
         case "aws:ec2/launchTemplate:LaunchTemplate" | "aws:ec2/instance:Instance":
             return "allowedInstanceTypes", [resource.get("instanceType")]
-        case "eks:index:Cluster" if not enabled(resource.get("skipDefaultNodeGroup")):
+        case "eks:index:Cluster" if resource.get("skipDefaultNodeGroup") in (None, False):
             return "allowedInstanceTypes", [resource.get("instanceType") or "t3.medium"]  # pulumi-eks's default
     return None
 

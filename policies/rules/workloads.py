@@ -9,7 +9,19 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .base import RESILIENCE, UNKNOWN, Resource, ResourceReport, Rules, Stack, StackReport, dig, items, strings
+from .base import (
+    RESILIENCE,
+    UNKNOWN,
+    Resource,
+    ResourceReport,
+    Rules,
+    Stack,
+    StackReport,
+    dig,
+    items,
+    partly_unknown,
+    strings,
+)
 
 rules = Rules()
 
@@ -85,8 +97,15 @@ def pod_labels(workload: Resource) -> Any:
 
 
 def selects(match_labels: Any, labels: Any) -> bool:
-    """Whether a selector's matchLabels pick pods labelled ``labels`` (an empty selector picks every pod)."""
-    return isinstance(match_labels, dict) and isinstance(labels, dict) and match_labels.items() <= labels.items()
+    """Whether a selector's matchLabels pick (or, with unknown values, may pick) pods labelled ``labels``.
+
+    An empty selector picks every pod.
+    """
+    if UNKNOWN in (match_labels, labels):
+        return True
+    if not (isinstance(match_labels, dict) and isinstance(labels, dict)):
+        return False
+    return all(UNKNOWN in (value, labels.get(key)) or labels.get(key) == value for key, value in match_labels.items())
 
 
 # ---------------------------------------------------------------------------------------------- pod security
@@ -150,7 +169,7 @@ def k8s_drop_all_capabilities(resource: Resource, report: ResourceReport) -> Non
         capabilities = dig(container, "securityContext", "capabilities")
         if capabilities is UNKNOWN:
             continue
-        if "ALL" not in strings(dig(capabilities, "drop")):
+        if "ALL" not in strings(dig(capabilities, "drop")) and not partly_unknown(dig(capabilities, "drop")):
             report(f"The {_name(container)} does not drop ALL capabilities.")
         added = [name for name in strings(dig(capabilities, "add")) if name not in ADDABLE_CAPABILITIES]
         if added:
@@ -329,8 +348,13 @@ def k8s_hpa_min_replicas(resource: Resource, report: ResourceReport) -> None:
 
 
 def _same_namespace(stack: Stack, workload: Resource, types: tuple[str, ...]) -> list[Resource]:
+    """Objects of ``types`` in the workload's namespace (or in one not known yet, which may be it)."""
     namespace = namespace_of(workload)
-    return [other for other in stack.of_type(*types) if namespace_of(other) == namespace]
+    return [
+        other
+        for other in stack.of_type(*types)
+        if UNKNOWN in (namespace, namespace_of(other)) or namespace_of(other) == namespace
+    ]
 
 
 @rules.stack(
@@ -343,7 +367,6 @@ def _same_namespace(stack: Stack, workload: Resource, types: tuple[str, ...]) ->
 )
 def k8s_minimum_replicas(stack: Stack, report: StackReport) -> None:
     minimum = stack.config["minimum"]
-    hpas = stack.of_type(*HPAS)
     for workload in stack.of_type(*REPLICATED):
         replicas = workload.get("spec", "replicas")
         if replicas is UNKNOWN:
@@ -352,13 +375,12 @@ def k8s_minimum_replicas(stack: Stack, report: StackReport) -> None:
             if not isinstance(replicas, int | float) or replicas < minimum:
                 report(f"spec.replicas is {replicas}; at least {minimum} required.", workload)
             continue
-        scalers = [
-            hpa
-            for hpa in hpas
-            if namespace_of(hpa) == namespace_of(workload)
-            and stack.referents(hpa, "spec", [workload], values=hpa.get("spec", "scaleTargetRef", "name"))
+        targets = [
+            stack.referents(hpa, "spec", [workload], values=hpa.get("spec", "scaleTargetRef", "name"))
+            for hpa in _same_namespace(stack, workload, HPAS)
         ]
-        if not scalers:
+        # An autoscaler whose target is not known yet may be this workload's.
+        if not any(target is None or target for target in targets):
             report("spec.replicas is not set (Kubernetes runs 1) and no autoscaler targets it.", workload)
 
 
@@ -394,7 +416,7 @@ def _budget_problem(budget: Resource, replicas: Any) -> str | None:
 def k8s_pod_disruption_budget(stack: Stack, report: StackReport) -> None:
     for workload in stack.of_type(*REPLICATED):
         labels = pod_labels(workload)
-        if labels is UNKNOWN:
+        if labels is UNKNOWN or namespace_of(workload) is UNKNOWN:
             continue
         budgets = [
             budget
@@ -409,9 +431,13 @@ def k8s_pod_disruption_budget(stack: Stack, report: StackReport) -> None:
                 report(f"The PodDisruptionBudget is not valid: {problem}.", budget)
 
 
-def _is_default_deny(policy: Resource) -> bool:
+def _is_default_deny(policy: Resource) -> bool | None:
+    """Whether a NetworkPolicy denies all traffic to and from its namespace's pods (None: not known yet)."""
     spec = policy.get("spec")
     selector = dig(spec, "podSelector")
+    parts = (spec, selector, dig(selector, "matchLabels"), dig(selector, "matchExpressions"), dig(spec, "policyTypes"))
+    if any(partly_unknown(part) for part in (*parts, dig(spec, "ingress"), dig(spec, "egress"))):
+        return None
     return (
         isinstance(selector, dict)
         and not dig(selector, "matchLabels")
@@ -434,7 +460,7 @@ def _is_default_deny(policy: Resource) -> bool:
 def k8s_network_policy_per_workload(stack: Stack, report: StackReport) -> None:
     for workload in stack.of_type(*POD_SPECS):
         labels = pod_labels(workload)
-        if labels is UNKNOWN:
+        if labels is UNKNOWN or namespace_of(workload) is UNKNOWN:
             continue
         selectors = [
             policy.get("spec", "podSelector", "matchLabels")
@@ -459,7 +485,10 @@ def k8s_default_deny_network_policy(stack: Stack, report: StackReport) -> None:
         namespaces.setdefault(namespace.get("metadata", "name"), namespace)
     for workload in stack.of_type(*POD_SPECS):
         namespaces.setdefault(namespace_of(workload), workload)
-    denied = {namespace_of(policy) for policy in stack.of_type(NETWORK_POLICY) if _is_default_deny(policy)}
+    # Namespaces whose default-deny policy exists, or may (its settings or namespace are not known yet).
+    denied = {namespace_of(policy) for policy in stack.of_type(NETWORK_POLICY) if _is_default_deny(policy) is not False}
+    if UNKNOWN in denied:
+        return
     for name, resource in namespaces.items():
         if isinstance(name, str) and name not in denied:
             report(f"Namespace {name!r} has no default-deny NetworkPolicy.", resource)

@@ -1,0 +1,106 @@
+"""Identity rules: IAM documents, attachments and trust; KMS rotation and key policies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policies.rules import identity
+from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, resource
+
+ROOT = "arn:aws:iam::123456789012:root"
+
+
+def document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+LEAST_PRIVILEGE = document(
+    {"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "arn:aws:logs:eu-west-1:1:log-group:x:*"},
+    {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"},
+)
+ADMIN = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+def test_wildcard_admin_is_flagged_in_policies_and_inline_role_policies() -> None:
+    policy = resource("aws:iam/policy:Policy", "admin", {"policy": document(ADMIN)})
+    role_policy = resource(
+        "aws:iam/rolePolicy:RolePolicy", "inline", {"policy": document({**ADMIN, "Action": ["*:*"]})}
+    )
+    role = resource(identity.ROLE, "role", {"inlinePolicies": [{"name": "all", "policy": document(ADMIN)}]})
+    assert flagged(identity.iam_no_wildcard_admin, policy, role_policy, role) == ["admin", "inline", "role"]
+
+
+def test_least_privilege_documents_pass() -> None:
+    policy = resource("aws:iam/policy:Policy", "narrow", {"policy": LEAST_PRIVILEGE})
+    deny_all = resource("aws:iam/userPolicy:UserPolicy", "deny", {"policy": document({**ADMIN, "Effect": "Deny"})})
+    assert_compliant_even_when_unknown(identity.iam_no_wildcard_admin, policy, deny_all)
+
+
+def test_administrator_access_attachments_are_flagged() -> None:
+    attachment = resource(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "admin",
+        {"role": "ci", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+    )
+    role = resource(identity.ROLE, "role", {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]})
+    assert flagged(identity.iam_no_administrator_access, attachment, role) == ["admin", "role"]
+
+
+def test_narrow_managed_policies_pass() -> None:
+    attachment = resource(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "node",
+        {"role": "node", "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"},
+    )
+    assert_compliant_even_when_unknown(identity.iam_no_administrator_access, attachment)
+
+
+def test_a_role_anyone_may_assume_is_flagged() -> None:
+    trust = document({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
+    assert flagged(
+        identity.iam_trust_no_wildcard_principal, resource(identity.ROLE, "open", {"assumeRolePolicy": trust})
+    ) == ["open"]
+
+
+def test_roles_trusting_a_service_or_a_conditioned_wildcard_pass() -> None:
+    service = document(
+        {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
+    conditioned = document(
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-123"}},
+        }
+    )
+    roles = [
+        resource(identity.ROLE, name, {"assumeRolePolicy": trust})
+        for name, trust in (("a", service), ("b", conditioned))
+    ]
+    assert_compliant_even_when_unknown(identity.iam_trust_no_wildcard_principal, *roles)
+
+
+def key(**props: Any) -> Any:
+    policy = document({"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"})
+    return resource(identity.KMS_KEY, "key", {"enableKeyRotation": True, "policy": policy, **props})
+
+
+def test_keys_without_rotation_are_flagged_except_asymmetric_ones() -> None:
+    assert flagged(identity.kms_key_rotation, key(enableKeyRotation=False)) == ["key"]
+    assert messages(identity.kms_key_rotation, key(enableKeyRotation=False, customerMasterKeySpec="RSA_2048")) == []
+    assert_compliant_even_when_unknown(identity.kms_key_rotation, key())
+
+
+def test_key_policies_open_to_anyone_are_flagged() -> None:
+    open_policy = document({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"})
+    assert flagged(identity.kms_no_wildcard_principal, key(policy=open_policy)) == ["key"]
+    standalone = resource(identity.KMS_KEY_POLICY, "policy", {"keyId": "k", "policy": open_policy})
+    assert flagged(identity.kms_no_wildcard_principal, standalone) == ["policy"]
+    assert_compliant_even_when_unknown(identity.kms_no_wildcard_principal, key())
+
+
+def test_keys_bypassing_the_lockout_check_are_flagged() -> None:
+    assert flagged(identity.kms_no_lockout_bypass, key(bypassPolicyLockoutSafetyCheck=True)) == ["key"]
+    assert_compliant_even_when_unknown(identity.kms_no_lockout_bypass, key(bypassPolicyLockoutSafetyCheck=False))
