@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from components.account import Account
 from components.cache import Cache, CacheArgs
 from components.database import Database, DatabaseArgs
+from components.edge import Edge, EdgeArgs
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs
@@ -30,6 +31,7 @@ class Platform:
     database: Database
     cache: Cache
     storage: AssetStorage
+    edge: Edge
 
 
 def build(settings: PlatformSettings) -> Platform:
@@ -103,6 +105,23 @@ def build(settings: PlatformSettings) -> Platform:
             protect=settings.is_prod,
         ),
     )
+    edge = Edge(
+        "edge",
+        EdgeArgs(
+            settings=settings.edge,
+            naming=naming,
+            account=account,
+            domain=settings.stack.domain,
+            key_settings=settings.keys,
+            logs_key_arn=keys.logs_key_arn,
+            assets_bucket_regional_domain_name=storage.assets_bucket_regional_domain_name,
+            logs_bucket_domain_name=storage.logs_bucket_domain_name,
+            logs_prefix=storage.cloudfront_logs_prefix,
+            origin_verify_token=secrets.origin_verify_token,
+            protect=settings.is_prod,
+        ),
+    )
+    storage.serve_through_cdn(edge.distribution_arn)
     return Platform(
         naming=naming,
         account=account,
@@ -112,6 +131,7 @@ def build(settings: PlatformSettings) -> Platform:
         database=database,
         cache=cache,
         storage=storage,
+        edge=edge,
     )
 
 
@@ -134,6 +154,7 @@ def export(platform: Platform) -> None:
         },
     )
     export_data_layer(platform)
+    export_edge(platform)
 
 
 def export_data_layer(platform: Platform) -> None:
@@ -179,3 +200,26 @@ def export_data_layer(platform: Platform) -> None:
             "originVerify": secrets.origin_verify_secret_arn,
         },
     )
+
+
+def export_edge(platform: Platform) -> None:
+    """What the shop's Ingress, the deploy pipeline and the domain's delegation need: identifiers, never secrets."""
+    edge = platform.edge
+    pulumi.export("shopUrl", edge.shop_url)
+    exported: dict[str, object] = {
+        "shopUrls": edge.shop_urls,
+        "zoneId": edge.zone_id,
+        "cloudfrontDomain": edge.distribution_domain_name,
+        "distributionId": edge.distribution_id,
+        "distributionArn": edge.distribution_arn,
+        "cloudfrontCertificateArn": edge.cloudfront_certificate_arn,
+        "cloudfrontWebAclArn": edge.cloudfront_web_acl_arn,
+        "originHostname": edge.origin_hostname,
+        "originCertificateArn": edge.origin_certificate_arn,
+        "originWebAclArn": edge.origin_web_acl_arn,
+    }
+    if edge.name_servers is not None:
+        exported["nameServers"] = edge.name_servers
+    if edge.origin_health_check_id is not None:
+        exported["originHealthCheckId"] = edge.origin_health_check_id
+    pulumi.export("edge", exported)

@@ -65,7 +65,7 @@ class RecordingMonitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = rpc.deserialize_properties(request.object)
         resource_id, state = self.cloud.create(
-            request.type, request.name, urn, inputs, custom=request.custom or request.remote
+            request.type, request.name, urn, inputs, custom=request.custom or request.remote, provider=request.provider
         )
         for key in request.additionalSecretOutputs:
             if key in state and not is_secret(state[key]):

@@ -2,6 +2,7 @@
 
 from stacks.settings.cache import CacheSettings
 from stacks.settings.database import DatabaseSettings
+from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
 from stacks.settings.loader import SettingsError, load, parse
 from stacks.settings.network import NetworkSettings
@@ -13,6 +14,7 @@ from stacks.settings.storage import StorageSettings
 __all__ = [
     "CacheSettings",
     "DatabaseSettings",
+    "EdgeSettings",
     "KeySettings",
     "NetworkSettings",
     "PlatformSettings",

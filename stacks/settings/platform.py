@@ -8,6 +8,7 @@ from typing import get_type_hints
 
 from stacks.settings.cache import CacheSettings
 from stacks.settings.database import DatabaseSettings
+from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
 from stacks.settings.network import NetworkSettings
 from stacks.settings.secrets import SecretSettings
@@ -26,6 +27,7 @@ class PlatformSettings:
     database: DatabaseSettings
     cache: CacheSettings
     storage: StorageSettings
+    edge: EdgeSettings
 
     @property
     def is_prod(self) -> bool:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic_core import PydanticUndefined
 
@@ -16,8 +16,10 @@ _SCALARS = {bool: "boolean", int: "integer", str: "string", IPv4Network: "string
 
 
 def _type_of(annotation: Any) -> tuple[dict[str, Any], tuple[Any, ...]]:
-    """(Pulumi config type declaration, allowed literal values); pydantic has already stripped Annotated."""
+    """(Pulumi config type declaration, allowed literal values); pydantic strips Annotated only at the top level."""
     origin = get_origin(annotation)
+    if origin is Annotated:  # an item type such as AllowedCidr in tuple[AllowedCidr, ...]
+        return _type_of(get_args(annotation)[0])
     if origin is Literal:
         return {"type": "string"}, get_args(annotation)
     if origin in (tuple, list):

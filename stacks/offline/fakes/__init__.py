@@ -38,6 +38,8 @@ class FakeResource:
     urn: str
     inputs: dict[str, Any]
     cloud: FakeCloud
+    region: str
+    """Where the resource lives: its ``region`` input, else its provider's region, else the stack's."""
 
     @property
     def digest(self) -> str:
@@ -60,7 +62,7 @@ class FakeResource:
         return f"{base}{self.hex_id(7)}"[:max_length]
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
-        region = self.cloud.region if regional else ""
+        region = self.region if regional else ""
         return f"arn:aws:{service}:{region}:{self.cloud.account_id}:{resource}"
 
     def secret(self, value: Any) -> dict[str, Any]:
@@ -124,6 +126,8 @@ class FakeCloud(Mocks):
     account_id: str = ACCOUNT_ID
     #: Every secret value the fake cloud generated (e.g. random passwords), to check that none leaks.
     secret_values: set[str] = field(default_factory=set)
+    #: Region of each explicit AWS provider (e.g. the us-east-1 one for CloudFront's certificate), by URN.
+    provider_regions: dict[str, str] = field(default_factory=dict)
 
     def call(self, args: MockCallArgs) -> dict:  # type: ignore[override] - a dict is the no-failures form
         fake = _INVOKES.get(args.token)
@@ -137,9 +141,14 @@ class FakeCloud(Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         raise NotImplementedError("the recording monitor calls create() instead")
 
-    def create(self, type_: str, name: str, urn: str, inputs: dict[str, Any], *, custom: bool) -> tuple[str, dict]:
-        """The id and output state of a new resource."""
-        resource = FakeResource(type_, name, urn, inputs, self)
+    def create(
+        self, type_: str, name: str, urn: str, inputs: dict[str, Any], *, custom: bool, provider: str = ""
+    ) -> tuple[str, dict]:
+        """The id and output state of a new resource; ``provider`` is the engine's ``<urn>::<id>`` reference."""
+        if type_ == "pulumi:providers:aws":
+            self.provider_regions[urn] = inputs.get("region") or self.region
+        region = inputs.get("region") or self.provider_regions.get(provider.rsplit("::", 1)[0], self.region)
+        resource = FakeResource(type_, name, urn, inputs, self, region)
         fake = _OUTPUTS.get(type_)
         if not custom and fake is None:
             return "", {}  # a local component: its outputs are registered by the program itself
@@ -176,4 +185,4 @@ def _generic_aws_outputs(resource: FakeResource) -> dict[str, Any]:
 
 
 # The fakes of each area register themselves on import.
-from stacks.offline.fakes import aws_core, aws_data, random  # noqa: E402, F401
+from stacks.offline.fakes import aws_core, aws_data, aws_edge, random  # noqa: E402, F401

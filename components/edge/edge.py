@@ -1,0 +1,560 @@
+"""The edge: the DNS zone, TLS certificates, the CloudFront distribution in front of the shop, and two web ACLs.
+
+Traffic: viewer --TLS 1.2+--> CloudFront (CLOUDFRONT web ACL) --TLS 1.2+, secret header--> origin.<host>, the
+shop's load balancer (REGIONAL web ACL, which drops requests without the header); /static and /media go to the
+assets bucket through origin access control.
+
+The load balancer is created by the AWS Load Balancer Controller from the shop's Ingress, not by Pulumi, so the
+origin is a name we own (``origin.<canonical host>``) with a regional certificate; the shop deployment points it
+at the load balancer with ``Edge.route_origin``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.account import Account
+from components.edge.waf import (
+    ANONYMOUS_IP,
+    BLOCKED_BODY_KEY,
+    CONTENT_RULE_GROUPS,
+    IP_REPUTATION,
+    WebAclLogging,
+    admin_only_from,
+    allow_header,
+    allow_path,
+    managed_rule_group,
+    rate_limit_per_ip,
+    web_acl,
+)
+from components.naming import Naming
+from stacks.settings import EdgeSettings, KeySettings
+from stacks.settings.edge import APEX, fqdn
+
+COMPONENT = "edge"
+#: CloudFront reads its certificate, and CLOUDFRONT-scope WAF resources live, only in this region.
+CLOUDFRONT_REGION = "us-east-1"
+# AWS managed CloudFront policies, by their documented well-known ids (stable, so no lookup invoke is needed).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # Managed-CachingOptimized: TTL 1 s-1 year, gzip/brotli
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # Managed-AllViewerExceptHostHeader
+#: The header CloudFront adds to every origin request; the origin web ACL and the shop reject requests without it.
+ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+#: The only path the origin answers without the header: Route 53's health check cannot send it.
+READINESS_PATH = "/readyz"
+LOAD_BALANCER_ORIGIN = "shop-load-balancer"
+ASSETS_ORIGIN = "assets-bucket"
+#: Seconds CloudFront caches a 5xx from the origin: long enough to shield a struggling origin, short enough to
+#: recover within seconds.
+ERROR_CACHING_SECONDS = 5
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+READ_METHODS = ["GET", "HEAD"]
+#: The storefront's policy (the same as the shop's own): no scripts at all, styles and images from this site only.
+STOREFRONT_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; upgrade-insecure-requests"
+)
+#: Assets are images and CSS: nothing in them may run or load anything, even if an upload was not what it claimed.
+ASSETS_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=()"
+HSTS_MAX_AGE_SECONDS = 63_072_000  # two years, as the HSTS preload list asks
+
+
+@dataclass(frozen=True)
+class EdgeArgs:
+    settings: EdgeSettings
+    naming: Naming
+    account: Account
+    domain: str
+    """The stack's DNS domain: the hosted zone's name and the parent of every shop host."""
+    key_settings: KeySettings
+    """Deletion window and rotation of the us-east-1 key that encrypts the CloudFront web ACL's logs."""
+    logs_key_arn: pulumi.Input[str]
+    """KMS key (stack region) of the origin web ACL's log group."""
+    assets_bucket_regional_domain_name: pulumi.Input[str]
+    logs_bucket_domain_name: pulumi.Input[str]
+    """``<bucket>.s3.amazonaws.com`` of the logs bucket, for CloudFront standard logs."""
+    logs_prefix: str
+    """Key prefix of CloudFront's logs in the logs bucket."""
+    origin_verify_token: pulumi.Input[str]
+    """The secret value of the origin header (a secret Output from Secrets Manager's generator)."""
+    protect: bool
+    """Protect the hosted zone, the logs key and the WAF log groups from `pulumi destroy` (prod)."""
+
+
+class Edge(pulumi.ComponentResource):
+    """DNS, certificates, CloudFront and WAF for the shop; see the module docstring for the request path."""
+
+    zone_id: pulumi.Output[str]
+    name_servers: pulumi.Output[Sequence[str]] | None
+    """Name servers of the created zone, to delegate the domain to; None when the zone already existed."""
+    shop_hostnames: list[str]
+    shop_urls: list[str]
+    shop_url: str
+    """The canonical URL, on the first configured host."""
+    origin_hostname: str
+    cloudfront_certificate_arn: pulumi.Output[str]
+    origin_certificate_arn: pulumi.Output[str]
+    """Regional certificate of ``origin_hostname``: the Ingress's ``alb.ingress.kubernetes.io/certificate-arn``."""
+    cloudfront_web_acl_arn: pulumi.Output[str]
+    origin_web_acl_arn: pulumi.Output[str]
+    """REGIONAL web ACL for the load balancer: the Ingress's ``alb.ingress.kubernetes.io/wafv2-acl-arn``."""
+    distribution_id: pulumi.Output[str]
+    distribution_arn: pulumi.Output[str]
+    distribution_domain_name: pulumi.Output[str]
+    origin_health_check_id: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shop:edge:Edge", name, None, opts)
+        self._name = name
+        self._args = args
+        settings = args.settings
+        self.shop_hostnames = [fqdn(host, args.domain) for host in settings.hosts]
+        self.shop_urls = [f"https://{host}" for host in self.shop_hostnames]
+        self.shop_url = self.shop_urls[0]
+        self.origin_hostname = fqdn(settings.origin_host, args.domain)
+        # Explicit rather than per-resource `region=`, so that each us-east-1 resource names its provider.
+        self._us_east_1 = aws.Provider(
+            f"{name}-{CLOUDFRONT_REGION}", region=CLOUDFRONT_REGION, opts=pulumi.ResourceOptions(parent=self)
+        )
+
+        self.zone_id, self.name_servers = self._zone()
+        self.cloudfront_certificate_arn = self._certificate("cdn", settings.hosts, self._us_east_1)
+        self.origin_certificate_arn = self._certificate("origin", (settings.origin_host,), None)
+        self.cloudfront_web_acl_arn = self._cloudfront_web_acl()
+        self.origin_web_acl_arn = self._origin_web_acl()
+        distribution = self._distribution()
+        self.distribution_id = distribution.id
+        self.distribution_arn = distribution.arn
+        self.distribution_domain_name = distribution.domain_name
+        for host in settings.hosts:
+            self._alias_records(host, distribution)
+        self.origin_health_check_id = self._origin_health_check() if settings.origin_health_check else None
+
+        self.register_outputs(
+            {
+                "zone_id": self.zone_id,
+                "shop_urls": self.shop_urls,
+                "origin_hostname": self.origin_hostname,
+                "cloudfront_certificate_arn": self.cloudfront_certificate_arn,
+                "origin_certificate_arn": self.origin_certificate_arn,
+                "cloudfront_web_acl_arn": self.cloudfront_web_acl_arn,
+                "origin_web_acl_arn": self.origin_web_acl_arn,
+                "distribution_id": self.distribution_id,
+                "distribution_arn": self.distribution_arn,
+                "distribution_domain_name": self.distribution_domain_name,
+            }
+        )
+
+    def route_origin(self, load_balancer_hostname: pulumi.Input[str]) -> aws.route53.Record:
+        """Point ``origin_hostname`` at the shop's load balancer (the Ingress's ``status.loadBalancer`` hostname).
+
+        A CNAME rather than an alias: an alias needs the load balancer's hosted zone id, which only a lookup of a
+        load balancer that may not exist yet could provide.
+        """
+        return aws.route53.Record(
+            f"{self._name}-origin",
+            zone_id=self.zone_id,
+            name=self.origin_hostname,
+            type="CNAME",
+            ttl=60,
+            records=[load_balancer_hostname],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    # ------------------------------------------------------------------------------------------------ helpers
+
+    def _tags(self, purpose: str) -> dict[str, str]:
+        return self._args.naming.tags(COMPONENT, Name=self._args.naming.physical(purpose))
+
+    def _opts(self, provider: aws.Provider | None = None, *, protect: bool = False) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=provider, protect=protect)
+
+    # ------------------------------------------------------------------------------------------------ DNS + TLS
+
+    def _zone(self) -> tuple[pulumi.Output[str], pulumi.Output[Sequence[str]] | None]:
+        args = self._args
+        if args.settings.zone_id:
+            return pulumi.Output.from_input(args.settings.zone_id), None
+        zone = aws.route53.Zone(
+            f"{self._name}-zone",
+            name=args.domain,
+            comment=f"{args.naming.physical('zone')}: the shop's public domain",
+            tags=self._tags("zone"),
+            # Replacing a zone changes its name servers and breaks the delegation to it.
+            opts=self._opts(protect=args.protect),
+        )
+        return zone.zone_id, zone.name_servers
+
+    def _certificate(self, purpose: str, hosts: Sequence[str], provider: aws.Provider | None) -> pulumi.Output[str]:
+        """A DNS-validated certificate for ``hosts``; its ARN once ACM has issued it."""
+        names = [fqdn(host, self._args.domain) for host in hosts]
+        certificate = aws.acm.Certificate(
+            f"{self._name}-{purpose}-certificate",
+            domain_name=names[0],
+            subject_alternative_names=names[1:] or None,
+            validation_method="DNS",
+            options={"certificate_transparency_logging_preference": "ENABLED"},
+            tags=self._tags(f"{purpose}-certificate"),
+            opts=self._opts(provider),
+        )
+        records = [
+            self._validation_record(f"{purpose}-validation-{_label(host)}", certificate, name)
+            for host, name in zip(hosts, names, strict=True)
+        ]
+        validation = aws.acm.CertificateValidation(
+            f"{self._name}-{purpose}-certificate-validation",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=[record.fqdn for record in records],
+            opts=self._opts(provider),
+        )
+        return validation.certificate_arn
+
+    def _validation_record(self, name: str, certificate: aws.acm.Certificate, domain: str) -> aws.route53.Record:
+        """The CNAME that proves to ACM that we control ``domain``."""
+        record = certificate.domain_validation_options.apply(lambda options: _validation(options, domain))
+        return aws.route53.Record(
+            f"{self._name}-{name}",
+            zone_id=self.zone_id,
+            name=record.apply(lambda r: r[0]),
+            type=record.apply(lambda r: r[1]),
+            records=[record.apply(lambda r: r[2])],
+            ttl=300,
+            opts=self._opts(),
+        )
+
+    def _alias_records(self, host: str, distribution: aws.cloudfront.Distribution) -> None:
+        for record_type in ("A", "AAAA"):
+            aws.route53.Record(
+                f"{self._name}-{_label(host)}-{record_type.lower()}",
+                zone_id=self.zone_id,
+                name=fqdn(host, self._args.domain),
+                type=record_type,
+                aliases=[
+                    {
+                        "name": distribution.domain_name,
+                        "zone_id": distribution.hosted_zone_id,
+                        "evaluate_target_health": False,  # CloudFront aliases cannot evaluate target health
+                    }
+                ],
+                opts=self._opts(),
+            )
+
+    def _origin_health_check(self) -> pulumi.Output[str]:
+        check = aws.route53.HealthCheck(
+            f"{self._name}-origin-health",
+            type="HTTPS",
+            fqdn=self.origin_hostname,
+            port=443,
+            resource_path=READINESS_PATH,
+            enable_sni=True,
+            request_interval=30,
+            failure_threshold=3,
+            measure_latency=True,
+            tags=self._tags("origin-health"),
+            opts=self._opts(),
+        )
+        return check.id
+
+    # ------------------------------------------------------------------------------------------------ WAF
+
+    def _cloudfront_web_acl(self) -> pulumi.Output[str]:
+        args = self._args
+        settings = args.settings
+        opts = self._opts(self._us_east_1)
+        allowed = None
+        if settings.admin_allowed_cidrs:
+            allowed = aws.wafv2.IpSet(
+                f"{self._name}-admin-allowlist",
+                name=args.naming.physical("admin-allowlist"),
+                description="Networks that may reach /admin through CloudFront",
+                scope="CLOUDFRONT",
+                ip_address_version="IPV4",
+                addresses=[str(cidr) for cidr in settings.admin_allowed_cidrs],
+                tags=self._tags("admin-allowlist"),
+                opts=opts,
+            ).arn
+        rules = [
+            rate_limit_per_ip(settings.waf_rate_limit),
+            admin_only_from(allowed),
+            managed_rule_group(IP_REPUTATION),
+            *([managed_rule_group(ANONYMOUS_IP)] if settings.block_anonymous_ips else []),
+            *(managed_rule_group(group) for group in CONTENT_RULE_GROUPS),
+        ]
+        acl = web_acl(
+            f"{self._name}-cdn-acl",
+            physical_name=args.naming.physical("cdn"),
+            scope="CLOUDFRONT",
+            description="Viewer requests to the shop's CloudFront distribution",
+            default_action={"allow": {}},
+            rules=rules,
+            logging=WebAclLogging(
+                account=args.account,
+                region=CLOUDFRONT_REGION,
+                kms_key_arn=self._cloudfront_logs_key(),
+                retention_days=settings.waf_log_retention_days,
+            ),
+            tags=self._tags("cdn-acl"),
+            opts=opts,
+            protect_logs=args.protect,
+        )
+        return acl.arn
+
+    def _origin_web_acl(self) -> pulumi.Output[str]:
+        """Only CloudFront gets through (the secret header), plus Route 53's readiness probe, rate-limited.
+
+        The content rule groups run first, so that a leaked header value does not also bypass them. IP-based
+        rules would be pointless here: behind CloudFront every client address is a CloudFront edge.
+        """
+        args = self._args
+        acl = web_acl(
+            f"{self._name}-origin-acl",
+            physical_name=args.naming.physical("origin"),
+            scope="REGIONAL",
+            description="Requests to the shop's load balancer: only those that came through CloudFront",
+            default_action={
+                "block": {"custom_response": {"response_code": 403, "custom_response_body_key": BLOCKED_BODY_KEY}}
+            },
+            rules=[
+                *(managed_rule_group(group) for group in CONTENT_RULE_GROUPS),
+                allow_header("through-cloudfront", ORIGIN_VERIFY_HEADER, args.origin_verify_token),
+                # Every request from here on did not come through CloudFront: the limit is per prober.
+                rate_limit_per_ip(args.settings.waf_rate_limit),
+                allow_path("readiness-probe", READINESS_PATH),
+            ],
+            logging=WebAclLogging(
+                account=args.account,
+                region=args.account.region,
+                kms_key_arn=args.logs_key_arn,
+                retention_days=args.settings.waf_log_retention_days,
+            ),
+            tags=self._tags("origin-acl"),
+            opts=self._opts(),
+            protect_logs=args.protect,
+        )
+        return acl.arn
+
+    def _cloudfront_logs_key(self) -> pulumi.Output[str]:
+        """A us-east-1 key for the CloudFront web ACL's logs: a log group can only use a key of its own region."""
+        args = self._args
+        account = args.account
+        log_group = f"aws-waf-logs-{args.naming.physical('cdn')}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountRootDelegatesToIam",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": account.root_arn},
+                    "Action": "kms:*",
+                    "Resource": "*",  # in a key policy "*" means this key
+                },
+                {
+                    "Sid": "CloudWatchLogsEncryptsTheWafLogGroup",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{CLOUDFRONT_REGION}.{account.dns_suffix}"},
+                    "Action": [
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnEquals": {
+                            "kms:EncryptionContext:aws:logs:arn": account.arn(
+                                "logs", f"log-group:{log_group}", region=CLOUDFRONT_REGION
+                            )
+                        }
+                    },
+                },
+            ],
+        }
+        key = aws.kms.Key(
+            f"{self._name}-cdn-logs-key",
+            description=f"{args.naming.physical('cdn-logs')}: the CloudFront web ACL's log group ({CLOUDFRONT_REGION})",
+            enable_key_rotation=True,
+            rotation_period_in_days=args.key_settings.rotation_period_days,
+            deletion_window_in_days=args.key_settings.deletion_window_days,
+            policy=json.dumps(policy),
+            tags=self._tags("cdn-logs"),
+            opts=self._opts(self._us_east_1, protect=args.protect),
+        )
+        aws.kms.Alias(
+            f"{self._name}-cdn-logs-key-alias",
+            name=f"alias/{args.naming.physical('cdn-logs')}",
+            target_key_id=key.key_id,
+            opts=self._opts(self._us_east_1),
+        )
+        return key.arn
+
+    # ------------------------------------------------------------------------------------------------ CloudFront
+
+    def _distribution(self) -> aws.cloudfront.Distribution:
+        args = self._args
+        settings = args.settings
+        naming = args.naming
+        access_control = aws.cloudfront.OriginAccessControl(
+            f"{self._name}-assets-access",
+            name=naming.physical("assets"),
+            description="CloudFront signs its requests to the assets bucket (SigV4)",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=self._opts(),
+        )
+        storefront_headers = self._response_headers("storefront", STOREFRONT_CSP, override_csp=False)
+        assets_headers = self._response_headers("assets", ASSETS_CSP, override_csp=True)
+        return aws.cloudfront.Distribution(
+            f"{self._name}-cdn",
+            enabled=True,
+            comment=f"{naming.physical('cdn')}: the shop",
+            aliases=self.shop_hostnames,
+            http_version="http2and3",
+            is_ipv6_enabled=True,
+            price_class=settings.price_class,
+            web_acl_id=self.cloudfront_web_acl_arn,
+            origins=[
+                {
+                    "origin_id": LOAD_BALANCER_ORIGIN,
+                    "domain_name": self.origin_hostname,
+                    "custom_origin_config": {
+                        "http_port": 80,  # required by the API, never used: the protocol policy is https-only
+                        "https_port": 443,
+                        "origin_protocol_policy": "https-only",
+                        "origin_ssl_protocols": ["TLSv1.2"],
+                        "origin_read_timeout": 30,
+                        "origin_keepalive_timeout": 5,
+                    },
+                    "custom_headers": [{"name": ORIGIN_VERIFY_HEADER, "value": args.origin_verify_token}],
+                },
+                {
+                    "origin_id": ASSETS_ORIGIN,
+                    "domain_name": args.assets_bucket_regional_domain_name,
+                    "origin_access_control_id": access_control.id,
+                },
+            ],
+            # The app: nothing cached, everything the viewer sent forwarded except Host, which must stay the origin
+            # name for TLS to the origin to verify.
+            default_cache_behavior={
+                "target_origin_id": LOAD_BALANCER_ORIGIN,
+                "viewer_protocol_policy": "redirect-to-https",
+                "allowed_methods": ALL_METHODS,
+                "cached_methods": READ_METHODS,
+                "cache_policy_id": CACHING_DISABLED,
+                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
+                "response_headers_policy_id": storefront_headers,
+            },
+            ordered_cache_behaviors=[
+                _assets_behavior("/static/*", self._static_cache_policy(), assets_headers),
+                _assets_behavior("/media/*", CACHING_OPTIMIZED, assets_headers),
+            ],
+            viewer_certificate={
+                "acm_certificate_arn": self.cloudfront_certificate_arn,
+                "ssl_support_method": "sni-only",
+                "minimum_protocol_version": "TLSv1.2_2021",
+            },
+            logging_config={
+                "bucket": args.logs_bucket_domain_name,
+                "prefix": args.logs_prefix,
+                "include_cookies": False,  # cookies carry sessions
+            },
+            restrictions={
+                "geo_restriction": {
+                    "restriction_type": settings.geo_restriction,
+                    "locations": list(settings.geo_locations),
+                }
+            },
+            custom_error_responses=[
+                {"error_code": code, "error_caching_min_ttl": ERROR_CACHING_SECONDS} for code in (500, 502, 503, 504)
+            ],
+            tags=self._tags("cdn"),
+            opts=self._opts(),
+        )
+
+    def _static_cache_policy(self) -> pulumi.Output[str]:
+        """CachingOptimized plus the ``v`` query string in the cache key.
+
+        The shop links its static files as ``/static/<name>?v=<content hash>`` and the deployment overwrites the
+        objects in place; without ``v`` in the key, CloudFront would keep serving the old file after a release.
+        """
+        policy = aws.cloudfront.CachePolicy(
+            f"{self._name}-static-cache",
+            name=self._args.naming.physical("static-assets"),
+            comment="Static files: long TTLs, compressed, versioned by the v query string",
+            min_ttl=1,
+            default_ttl=86_400,
+            max_ttl=31_536_000,
+            parameters_in_cache_key_and_forwarded_to_origin={
+                "cookies_config": {"cookie_behavior": "none"},
+                "headers_config": {"header_behavior": "none"},
+                "query_strings_config": {"query_string_behavior": "whitelist", "query_strings": {"items": ["v"]}},
+                "enable_accept_encoding_gzip": True,
+                "enable_accept_encoding_brotli": True,
+            },
+            opts=self._opts(),
+        )
+        return policy.id
+
+    def _response_headers(self, purpose: str, csp: str, *, override_csp: bool) -> pulumi.Output[str]:
+        """Security headers on every response. The storefront's CSP fills in for responses without one
+        (``override_csp=False``) so that the shop's own, per-response policies stand."""
+        policy = aws.cloudfront.ResponseHeadersPolicy(
+            f"{self._name}-{purpose}-headers",
+            name=self._args.naming.physical(f"{purpose}-headers"),
+            comment=f"Security headers of {purpose} responses",
+            security_headers_config={
+                "strict_transport_security": {
+                    "access_control_max_age_sec": HSTS_MAX_AGE_SECONDS,
+                    "include_subdomains": True,
+                    "preload": True,
+                    "override": True,
+                },
+                "content_type_options": {"override": True},
+                "frame_options": {"frame_option": "DENY", "override": True},
+                "referrer_policy": {"referrer_policy": "strict-origin-when-cross-origin", "override": True},
+                "content_security_policy": {"content_security_policy": csp, "override": override_csp},
+            },
+            custom_headers_config={
+                "items": [{"header": "Permissions-Policy", "value": PERMISSIONS_POLICY, "override": True}]
+            },
+            opts=self._opts(),
+        )
+        return policy.id
+
+
+def _assets_behavior(
+    path_pattern: str, cache_policy_id: pulumi.Input[str], headers_policy_id: pulumi.Input[str]
+) -> aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict:
+    """Read-only, cached and compressed, from the assets bucket."""
+    return {
+        "path_pattern": path_pattern,
+        "target_origin_id": ASSETS_ORIGIN,
+        "viewer_protocol_policy": "redirect-to-https",
+        "allowed_methods": READ_METHODS,
+        "cached_methods": READ_METHODS,
+        "cache_policy_id": cache_policy_id,
+        "compress": True,
+        "response_headers_policy_id": headers_policy_id,
+    }
+
+
+def _label(host: str) -> str:
+    """A host as it appears in logical names: ``apex``, ``www``, ``shop-eu``."""
+    return "apex" if host == APEX else host.replace(".", "-")
+
+
+def _validation(
+    options: Sequence[aws.acm.outputs.CertificateDomainValidationOption], name: str
+) -> tuple[str, str, str]:
+    """(record name, type, value) that proves control of ``name`` to ACM."""
+    for option in options:
+        if option.domain_name == name and option.resource_record_name and option.resource_record_type:
+            return option.resource_record_name, option.resource_record_type, option.resource_record_value or ""
+    raise ValueError(f"ACM returned no DNS validation record for {name}")

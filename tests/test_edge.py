@@ -1,0 +1,193 @@
+"""The edge's DNS and certificates on the offline plan: zone modes, aliases, DNS validation, regions, outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stacks.offline.engine import preview
+from stacks.offline.plan import Plan
+from tests.edge_plan import (
+    CERTIFICATE,
+    EXISTING_ZONE,
+    ORIGIN_HOST,
+    RECORD,
+    SHOP_HOSTS,
+    STACK_REGION,
+    VALIDATION,
+    ZONE,
+    distribution,
+    edge_records,
+    existing_zone_variant,
+    region_of,
+)
+
+
+def test_created_zone_is_the_stacks_domain_and_holds_every_edge_record(plan: Plan) -> None:
+    zone = plan.one(ZONE, "edge-zone")
+    assert zone.inputs["name"] == {"staging": "staging.shop.example.com", "prod": "shop.example.com"}[plan.stack]
+    records = edge_records(plan)
+    assert records and {r.inputs["zoneId"] for r in records} == {zone.outputs["zoneId"]}
+    assert plan.outputs["edge"]["nameServers"] == zone.outputs["nameServers"]
+
+
+def test_existing_zone_mode_creates_no_zone_and_uses_the_given_one() -> None:
+    existing_zone = existing_zone_variant()
+    assert existing_zone.of_type(ZONE) == []
+    records = edge_records(existing_zone)
+    assert records and {r.inputs["zoneId"] for r in records} == {EXISTING_ZONE}
+    assert "nameServers" not in existing_zone.outputs["edge"]
+    assert existing_zone.outputs["edge"]["zoneId"] == EXISTING_ZONE
+
+
+def test_only_prod_protects_its_zone(plan: Plan) -> None:
+    assert plan.one(ZONE, "edge-zone").options["protect"] is (plan.stack == "prod")
+
+
+def test_shop_hosts_are_ipv4_and_ipv6_aliases_of_the_distribution(plan: Plan) -> None:
+    cdn = distribution(plan)
+    aliases = [r for r in edge_records(plan) if r.inputs.get("aliases")]
+    assert sorted((r.inputs["name"], r.inputs["type"]) for r in aliases) == sorted(
+        (host, record_type) for host in SHOP_HOSTS[plan.stack] for record_type in ("A", "AAAA")
+    )
+    for record in aliases:
+        assert record.inputs["aliases"] == [
+            {
+                "name": cdn.outputs["domainName"],
+                "zoneId": cdn.outputs["hostedZoneId"],
+                "evaluateTargetHealth": False,
+            }
+        ]
+    assert cdn.outputs["hostedZoneId"] == "Z2FDTNDATAQYW2"
+
+
+def test_cloudfront_certificate_covers_the_shop_hosts_and_is_created_in_us_east_1(plan: Plan) -> None:
+    certificate = plan.one(CERTIFICATE, "edge-cdn-certificate")
+    names = [certificate.inputs["domainName"], *certificate.inputs.get("subjectAlternativeNames", [])]
+    assert names == SHOP_HOSTS[plan.stack]
+    assert certificate.provider is not None, "CloudFront only reads certificates from us-east-1"
+    assert region_of(plan, certificate) == "us-east-1"
+    assert region_of(plan, plan.one(VALIDATION, "edge-cdn-certificate-validation")) == "us-east-1"
+
+
+def test_origin_certificate_is_regional_and_names_only_the_origin(plan: Plan) -> None:
+    certificate = plan.one(CERTIFICATE, "edge-origin-certificate")
+    assert certificate.inputs["domainName"] == ORIGIN_HOST[plan.stack]
+    assert "subjectAlternativeNames" not in certificate.inputs
+    assert region_of(plan, certificate) == STACK_REGION
+    assert region_of(plan, plan.one(VALIDATION, "edge-origin-certificate-validation")) == STACK_REGION
+    assert plan.outputs["edge"]["originHostname"] == ORIGIN_HOST[plan.stack]
+
+
+@pytest.mark.parametrize("purpose", ["cdn", "origin"])
+def test_certificates_are_dns_validated_with_transparency_logging(plan: Plan, purpose: str) -> None:
+    certificate = plan.one(CERTIFICATE, f"edge-{purpose}-certificate")
+    assert certificate.inputs["validationMethod"] == "DNS"
+    assert certificate.inputs["options"] == {"certificateTransparencyLoggingPreference": "ENABLED"}
+
+
+@pytest.mark.parametrize("purpose", ["cdn", "origin"])
+def test_validation_waits_for_one_record_per_name_with_acms_answer(plan: Plan, purpose: str) -> None:
+    certificate = plan.one(CERTIFICATE, f"edge-{purpose}-certificate")
+    validation = plan.one(VALIDATION, f"edge-{purpose}-certificate-validation")
+    assert validation.inputs["certificateArn"] == certificate.outputs["arn"]
+    expected = {
+        (option["resourceRecordName"], option["resourceRecordType"], option["resourceRecordValue"])
+        for option in certificate.outputs["domainValidationOptions"]
+    }
+    fqdns = validation.inputs["validationRecordFqdns"]
+    records = [r for r in edge_records(plan) if r.outputs["fqdn"] in fqdns]
+    assert len(records) == len(fqdns) == len(certificate.outputs["subjectAlternativeNames"])
+    assert {(r.inputs["name"], r.inputs["type"], *r.inputs["records"]) for r in records} == expected
+    assert all(r.inputs["ttl"] <= 300 for r in records)
+
+
+def test_distribution_serves_the_validated_us_east_1_certificate(plan: Plan) -> None:
+    validation = plan.one(VALIDATION, "edge-cdn-certificate-validation")
+    arn = distribution(plan).inputs["viewerCertificate"]["acmCertificateArn"]
+    assert arn == validation.outputs["certificateArn"]
+    assert arn.startswith("arn:aws:acm:us-east-1:")
+    assert validation.urn in distribution(plan).dependencies, "the distribution must wait for the issued certificate"
+
+
+def test_prod_health_check_probes_the_origins_readiness_over_https(plan: Plan) -> None:
+    checks = plan.of_type("aws:route53/healthCheck:HealthCheck")
+    if plan.stack == "staging":
+        assert checks == []
+        return
+    (check,) = checks
+    assert check.inputs["type"] == "HTTPS"
+    assert check.inputs["fqdn"] == ORIGIN_HOST["prod"]
+    assert (check.inputs["port"], check.inputs["resourcePath"]) == (443, "/readyz")
+    assert check.inputs["enableSni"] is True
+    assert plan.outputs["edge"]["originHealthCheckId"] == check.id
+
+
+def test_outputs_name_what_the_ingress_and_the_pipeline_need(plan: Plan) -> None:
+    cdn = distribution(plan)
+    edge = plan.outputs["edge"]
+    assert plan.outputs["shopUrl"] == f"https://{SHOP_HOSTS[plan.stack][0]}"
+    assert edge["shopUrls"] == [f"https://{host}" for host in SHOP_HOSTS[plan.stack]]
+    assert (edge["distributionId"], edge["distributionArn"]) == (cdn.id, cdn.outputs["arn"])
+    assert edge["cloudfrontDomain"] == cdn.outputs["domainName"]
+    assert edge["cloudfrontCertificateArn"] == cdn.inputs["viewerCertificate"]["acmCertificateArn"]
+    assert (
+        edge["originCertificateArn"]
+        == plan.one(VALIDATION, "edge-origin-certificate-validation").outputs["certificateArn"]
+    )
+    assert edge["originWebAclArn"].startswith(f"arn:aws:wafv2:{STACK_REGION}:")
+    assert edge["cloudfrontWebAclArn"] == cdn.inputs["webAclId"]
+
+
+# ------------------------------------------------------------------------------------------------ route_origin
+
+LOAD_BALANCER = "k8s-shop-shop-0a1b2c3d4e-1234567890.eu-west-1.elb.amazonaws.com"
+ORIGIN_PROGRAM = f'''
+import pulumi
+
+from components.account import Account
+from components.edge import Edge, EdgeArgs
+from components.naming import Naming
+from stacks.settings import EdgeSettings, KeySettings
+
+edge = Edge(
+    "edge",
+    EdgeArgs(
+        settings=EdgeSettings(zone_id="{EXISTING_ZONE}", hosts=("shop",)),
+        naming=Naming(prefix="shop", stack="origin"),
+        account=Account(id="123456789012", partition="aws", region="eu-west-1"),
+        domain="example.com",
+        key_settings=KeySettings(),
+        logs_key_arn="arn:aws:kms:eu-west-1:123456789012:key/logs",
+        assets_bucket_regional_domain_name="assets.s3.eu-west-1.amazonaws.com",
+        logs_bucket_domain_name="logs.s3.amazonaws.com",
+        logs_prefix="cloudfront/",
+        origin_verify_token=pulumi.Output.secret("x" * 48),
+        protect=False,
+    ),
+)
+edge.route_origin("{LOAD_BALANCER}")
+'''
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    """The edge alone, with the origin routed to a load balancer as the shop's deployment will do."""
+    project = tmp_path_factory.mktemp("origin")
+    (project / "Pulumi.yaml").write_text("name: origin\nruntime: python\n")
+    (project / "Pulumi.origin.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (project / "__main__.py").write_text(ORIGIN_PROGRAM)
+    return preview("origin", project_dir=Path(project))
+
+
+def test_route_origin_points_the_origin_name_at_the_load_balancer(routed: Plan) -> None:
+    record = routed.one(RECORD, "edge-origin")
+    assert record.inputs == {
+        "zoneId": EXISTING_ZONE,
+        "name": "origin.shop.example.com",
+        "type": "CNAME",
+        "ttl": 60,
+        "records": [LOAD_BALANCER],
+    }
+    assert distribution(routed).inputs["origins"][0]["domainName"] == "origin.shop.example.com"
