@@ -118,7 +118,9 @@ class Edge(pulumi.ComponentResource):
         self.shop_urls = [f"https://{host}" for host in self.shop_hostnames]
         self.shop_url = self.shop_urls[0]
         self.origin_hostname = fqdn(settings.origin_host, args.domain)
-        # Explicit rather than per-resource `region=`, so that each us-east-1 resource names its provider.
+        # Explicit rather than per-resource `region=`, so that each us-east-1 resource names its provider. Like the
+        # default provider it takes credentials from the environment, but not the stack's other `aws:` settings:
+        # a stack that sets e.g. `aws:profile` or `aws:assumeRoles` must pass the same here.
         self._us_east_1 = aws.Provider(
             f"{name}-{CLOUDFRONT_REGION}", region=CLOUDFRONT_REGION, opts=pulumi.ResourceOptions(parent=self)
         )
