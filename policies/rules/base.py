@@ -342,19 +342,33 @@ class Rules:
                 resource = resource_view(args, _settings(config, args.get_config()))
                 check(resource, lambda message: report_violation(_with_fix(message, remediation), None))
 
-            return self._add(
-                ResourceValidationPolicy(
-                    name,
-                    description,
-                    validate=validate,
-                    severity=severity,
-                    tags=[category],
-                    remediation_steps=remediation,
-                    config_schema=_schema(config),
-                )
-            )
+            options = _policy_options(severity, remediation, category, config)
+            return self._add(ResourceValidationPolicy(name, description, validate=validate, **options))
 
         return register
+
+    def require_true(
+        self,
+        name: str,
+        *,
+        prop: str,
+        description: str,
+        severity: Severity,
+        types: Iterable[str],
+        remediation: str,
+        category: str = SECURITY,
+        consequence: str = "",
+    ) -> ResourceValidationPolicy:
+        """A rule that one boolean input must be true (unset counts as false, as AWS defaults these to off)."""
+
+        def check(resource: Resource, report: ResourceReport) -> None:
+            value = resource.get(prop)
+            if value is not UNKNOWN and not enabled(value):
+                report(f"{prop} is not true{consequence}.")
+
+        return self.resource(
+            name, description=description, severity=severity, types=types, remediation=remediation, category=category
+        )(check)
 
     def stack(
         self,
@@ -376,17 +390,8 @@ class Rules:
                     ),
                 )
 
-            return self._add(
-                StackValidationPolicy(
-                    name,
-                    description,
-                    validate=validate,
-                    severity=severity,
-                    tags=[category],
-                    remediation_steps=remediation,
-                    config_schema=_schema(config),
-                )
-            )
+            options = _policy_options(severity, remediation, category, config)
+            return self._add(StackValidationPolicy(name, description, validate=validate, **options))
 
         return register
 
@@ -401,8 +406,16 @@ def _with_fix(message: str, remediation: str) -> str:
     return f"{message} Fix: {remediation}"
 
 
-def _schema(config: dict[str, dict[str, Any]] | None) -> PolicyConfigSchema | None:
-    return PolicyConfigSchema(properties=config) if config else None
+def _policy_options(
+    severity: Severity, remediation: str, category: str, config: dict[str, dict[str, Any]] | None
+) -> dict[str, Any]:
+    """The metadata every policy of the pack declares (category as its tag, config as its schema)."""
+    return {
+        "severity": severity,
+        "tags": [category],
+        "remediation_steps": remediation,
+        "config_schema": PolicyConfigSchema(properties=config) if config else None,
+    }
 
 
 def _settings(config: dict[str, dict[str, Any]] | None, given_config: Mapping[str, Any]) -> dict[str, Any]:

@@ -63,6 +63,15 @@ def customer_managed_key(value: object) -> bool:
     return isinstance(value, str) and bool(value) and "alias/aws/" not in value
 
 
+def _encrypted_with_cmk(resource: Resource, report: ResourceReport, switch: str) -> None:
+    """Encryption at rest is switched on by ``switch`` and uses our key (``kmsKeyId``)."""
+    encrypted = resource.get(switch)
+    if encrypted is not UNKNOWN and not enabled(encrypted):
+        report(f"{switch} is not true.")
+    elif not customer_managed_key(resource.get("kmsKeyId")):
+        report("kmsKeyId does not name a customer-managed key (the service's AWS-managed key would be used).")
+
+
 # ---------------------------------------------------------------------------------------------- RDS
 
 
@@ -74,11 +83,7 @@ def customer_managed_key(value: object) -> bool:
     remediation="set storage_encrypted=True and kms_key_id=<the data KMS key ARN>.",
 )
 def rds_storage_encrypted_cmk(resource: Resource, report: ResourceReport) -> None:
-    encrypted = resource.get("storageEncrypted")
-    if encrypted is not UNKNOWN and not enabled(encrypted):
-        report("storageEncrypted is not true.")
-    elif not customer_managed_key(resource.get("kmsKeyId")):
-        report("kmsKeyId does not name a customer-managed key (the AWS-managed aws/rds key would be used).")
+    _encrypted_with_cmk(resource, report, "storageEncrypted")
 
 
 @rules.resource(
@@ -93,18 +98,16 @@ def rds_not_public(resource: Resource, report: ResourceReport) -> None:
         report("publiclyAccessible is true.")
 
 
-@rules.resource(
+rds_multi_az = rules.require_true(
     "rds-multi-az",
+    prop="multiAz",
     description="RDS instances run Multi-AZ with a synchronous standby in another zone.",
     severity=Severity.HIGH,
     category=RESILIENCE,
     types=(RDS_INSTANCE,),
     remediation="set multi_az=True.",
+    consequence=": a zone outage takes the database down",
 )
-def rds_multi_az(resource: Resource, report: ResourceReport) -> None:
-    multi_az = resource.get("multiAz")
-    if multi_az is not UNKNOWN and not enabled(multi_az):
-        report("multiAz is not true: a zone outage takes the database down.")
 
 
 @rules.resource(
@@ -123,31 +126,25 @@ def rds_backup_retention(resource: Resource, report: ResourceReport) -> None:
         report(f"backupRetentionPeriod is {days}; at least {minimum} day(s) are required.")
 
 
-@rules.resource(
+rds_deletion_protection = rules.require_true(
     "rds-deletion-protection",
+    prop="deletionProtection",
     description="RDS databases cannot be deleted by an API call or a mistaken `pulumi destroy`.",
     severity=Severity.HIGH,
     category=RESILIENCE,
     types=RDS_TYPES,
     remediation="set deletion_protection=True.",
 )
-def rds_deletion_protection(resource: Resource, report: ResourceReport) -> None:
-    protected = resource.get("deletionProtection")
-    if protected is not UNKNOWN and not enabled(protected):
-        report("deletionProtection is not true.")
 
 
-@rules.resource(
+rds_iam_authentication = rules.require_true(
     "rds-iam-authentication",
+    prop="iamDatabaseAuthenticationEnabled",
     description="RDS accepts IAM database authentication (short-lived tokens instead of long-lived passwords).",
     severity=Severity.MEDIUM,
     types=RDS_TYPES,
     remediation="set iam_database_authentication_enabled=True.",
 )
-def rds_iam_authentication(resource: Resource, report: ResourceReport) -> None:
-    iam = resource.get("iamDatabaseAuthenticationEnabled")
-    if iam is not UNKNOWN and not enabled(iam):
-        report("iamDatabaseAuthenticationEnabled is not true.")
 
 
 @rules.resource(
@@ -255,11 +252,7 @@ def rds_force_tls(stack: Stack, report: StackReport) -> None:
     remediation="set at_rest_encryption_enabled=True and kms_key_id=<the data KMS key ARN>.",
 )
 def elasticache_encryption_at_rest(resource: Resource, report: ResourceReport) -> None:
-    encrypted = resource.get("atRestEncryptionEnabled")
-    if encrypted is not UNKNOWN and not enabled(encrypted):
-        report("atRestEncryptionEnabled is not true.")
-    elif not customer_managed_key(resource.get("kmsKeyId")):
-        report("kmsKeyId does not name a customer-managed key.")
+    _encrypted_with_cmk(resource, report, "atRestEncryptionEnabled")
 
 
 @rules.resource(
@@ -289,32 +282,26 @@ def elasticache_auth(resource: Resource, report: ResourceReport) -> None:
         report("Neither authToken nor userGroupIds is set: any client in the network can connect.")
 
 
-@rules.resource(
+elasticache_automatic_failover = rules.require_true(
     "elasticache-automatic-failover",
+    prop="automaticFailoverEnabled",
     description="ElastiCache promotes a replica automatically when the primary fails.",
     severity=Severity.MEDIUM,
     category=RESILIENCE,
     types=(REPLICATION_GROUP,),
     remediation="set automatic_failover_enabled=True with at least two nodes (num_cache_clusters >= 2).",
 )
-def elasticache_automatic_failover(resource: Resource, report: ResourceReport) -> None:
-    failover = resource.get("automaticFailoverEnabled")
-    if failover is not UNKNOWN and not enabled(failover):
-        report("automaticFailoverEnabled is not true.")
 
 
-@rules.resource(
+elasticache_multi_az = rules.require_true(
     "elasticache-multi-az",
+    prop="multiAzEnabled",
     description="ElastiCache keeps its replicas in other availability zones than the primary.",
     severity=Severity.MEDIUM,
     category=RESILIENCE,
     types=(REPLICATION_GROUP,),
     remediation="set multi_az_enabled=True (with automatic failover and replicas in two or more zones).",
 )
-def elasticache_multi_az(resource: Resource, report: ResourceReport) -> None:
-    multi_az = resource.get("multiAzEnabled")
-    if multi_az is not UNKNOWN and not enabled(multi_az):
-        report("multiAzEnabled is not true.")
 
 
 # ---------------------------------------------------------------------------------------------- secrets, logs

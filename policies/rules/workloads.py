@@ -86,6 +86,14 @@ def _name(container: dict[str, Any]) -> str:
     return f"container {container.get('name')!r}"
 
 
+def _each_container_sets(resource: Resource, report: ResourceReport, setting: str, wanted: bool, problem: str) -> None:
+    """Every container's own securityContext sets ``setting`` to ``wanted`` (unset counts as not)."""
+    for container in containers(resource):
+        value = dig(container, "securityContext", setting)
+        if value is not UNKNOWN and value is not wanted:
+            report(f"The {_name(container)} {problem}.")
+
+
 def namespace_of(resource: Resource) -> Any:
     return resource.get("metadata", "namespace") or "default"
 
@@ -138,9 +146,9 @@ def k8s_no_privilege_escalation(resource: Resource, report: ResourceReport) -> N
     for container in containers(resource):
         if dig(container, "securityContext", "privileged") is True:
             report(f"The {_name(container)} is privileged (full access to the node).")
-        escalation = dig(container, "securityContext", "allowPrivilegeEscalation")
-        if escalation is not UNKNOWN and escalation is not False:
-            report(f"The {_name(container)} does not set allowPrivilegeEscalation=false.")
+    _each_container_sets(
+        resource, report, "allowPrivilegeEscalation", False, "does not set allowPrivilegeEscalation=false"
+    )
 
 
 @rules.resource(
@@ -151,10 +159,7 @@ def k8s_no_privilege_escalation(resource: Resource, report: ResourceReport) -> N
     remediation="set securityContext.readOnlyRootFilesystem=true and mount an emptyDir where the app writes.",
 )
 def k8s_read_only_root_filesystem(resource: Resource, report: ResourceReport) -> None:
-    for container in containers(resource):
-        read_only = dig(container, "securityContext", "readOnlyRootFilesystem")
-        if read_only is not UNKNOWN and read_only is not True:
-            report(f"The {_name(container)} has a writable root filesystem.")
+    _each_container_sets(resource, report, "readOnlyRootFilesystem", True, "has a writable root filesystem")
 
 
 @rules.resource(
