@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pulumi_aws as aws
+
 
 @dataclass(frozen=True)
 class Account:
@@ -13,6 +15,13 @@ class Account:
     partition: str
     region: str
     dns_suffix: str = "amazonaws.com"
+
+    @classmethod
+    def current(cls, region: str) -> Account:
+        """The account and partition of the credentials the program runs with (looked up once), in ``region``."""
+        caller = aws.get_caller_identity()
+        partition = aws.get_partition()
+        return cls(id=caller.account_id, partition=partition.partition, region=region, dns_suffix=partition.dns_suffix)
 
     @property
     def root_arn(self) -> str:

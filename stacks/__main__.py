@@ -2,7 +2,7 @@
 
     python -m stacks preview STACK [--json FILE] [--manifests DIR] [--diff OTHER_STACK] [--debug]
                                    [--policy [--policy-config FILE]]
-    python -m stacks config-schema [--check | --write]
+    python -m stacks config-schema [--check | --write] [--project-dir DIR]
 
 Exit codes: 0 success; 1 a check failed (``config-schema --check``, a mandatory policy violation with
 ``--policy``); 2 bad input (unknown stack, malformed YAML, invalid settings or policy config, an error in the
@@ -22,11 +22,13 @@ from stacks.offline import policy_run, report
 from stacks.offline.engine import PROJECT_DIR, OfflineError, preview
 from stacks.offline.fakes import MissingFake
 from stacks.offline.plan import Plan
-from stacks.settings import SettingsError
+from stacks.settings import BootstrapSettings, PlatformSettings, SettingsError
 from stacks.settings.schema import declarations
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+#: The settings root of each project configured from this package, by its Pulumi.yaml name.
+SETTINGS_ROOTS: dict[str, type] = {"shop-platform": PlatformSettings, "shop-bootstrap": BootstrapSettings}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     mode = schema.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="fail if Pulumi.yaml is out of date")
     mode.add_argument("--write", action="store_true", help="rewrite the config block of Pulumi.yaml")
+    schema.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml, or bootstrap/")
     return parser
 
 
@@ -118,26 +121,29 @@ def _run_policy(plan: Plan, config: Path | None) -> int:
     return EXIT_FAILED if any(violation.mandatory for violation in violations) else 0
 
 
-def _config_block() -> str:
-    return yaml.safe_dump({"config": declarations()}, sort_keys=False, width=110)
-
-
 def _run_config_schema(args: argparse.Namespace) -> int:
-    project_file = PROJECT_DIR / "Pulumi.yaml"
+    project_file = args.project_dir / "Pulumi.yaml"
     document = yaml.safe_load(project_file.read_text())
+    root = SETTINGS_ROOTS.get(document.get("name"))
+    if root is None:
+        known = ", ".join(SETTINGS_ROOTS)
+        raise _Reported(f"{project_file}: no settings for project {document.get('name')!r} (known: {known})")
+    declared = declarations(root)
+    block = yaml.safe_dump({"config": declared}, sort_keys=False, width=110)
     if args.check:
-        if document.get("config") != declarations():
+        if document.get("config") != declared:
+            where = "" if args.project_dir == PROJECT_DIR else f" --project-dir {args.project_dir}"
             print(
-                f"{project_file.name}: the config block is out of date; run: python -m stacks config-schema --write",
+                f"{project_file}: the config block is out of date; run: python -m stacks config-schema --write{where}",
                 file=sys.stderr,
             )
             return EXIT_FAILED
         return 0
     if args.write:
         header = {key: value for key, value in document.items() if key != "config"}
-        project_file.write_text(yaml.safe_dump(header, sort_keys=False, width=110) + _config_block())
+        project_file.write_text(yaml.safe_dump(header, sort_keys=False, width=110) + block)
         return 0
-    print(_config_block(), end="")
+    print(block, end="")
     return 0
 
 

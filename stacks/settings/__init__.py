@@ -1,10 +1,17 @@
 """Typed per-stack settings: one frozen section per component, loaded and validated from Pulumi config."""
 
+from stacks.settings.bootstrap import (
+    BootstrapSettings,
+    DeploySettings,
+    GitHubSettings,
+    RegistrySettings,
+    StateBackendSettings,
+)
 from stacks.settings.cache import CacheSettings
 from stacks.settings.database import DatabaseSettings
 from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
-from stacks.settings.loader import SettingsError, load, parse
+from stacks.settings.loader import SettingsError, load, load_settings, parse
 from stacks.settings.network import NetworkSettings
 from stacks.settings.platform import PlatformSettings
 from stacks.settings.secrets import SecretSettings
@@ -12,16 +19,22 @@ from stacks.settings.stack import StackSettings
 from stacks.settings.storage import StorageSettings
 
 __all__ = [
+    "BootstrapSettings",
     "CacheSettings",
     "DatabaseSettings",
+    "DeploySettings",
     "EdgeSettings",
+    "GitHubSettings",
     "KeySettings",
     "NetworkSettings",
     "PlatformSettings",
+    "RegistrySettings",
     "SecretSettings",
     "SettingsError",
     "StackSettings",
+    "StateBackendSettings",
     "StorageSettings",
     "load",
+    "load_settings",
     "parse",
 ]

@@ -5,17 +5,28 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
-from typing import Any, get_origin
+from typing import Any, Protocol, TypeVar, get_origin, get_type_hints
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 from pydantic import TypeAdapter, ValidationError
 
-from stacks.settings.platform import SECTIONS, PlatformSettings
+from stacks.settings.platform import PlatformSettings
 
 _SEQUENCE_TYPES = (tuple, list, frozenset, set)
+
+
+class SettingsRoot(Protocol):
+    """All settings of a project's stack: a dataclass whose fields are its sections (e.g. PlatformSettings)."""
+
+    def problems(self) -> Iterator[tuple[str, str, str]]:
+        """Problems that involve more than one section, as (section, field, message)."""
+        ...
+
+
+Root = TypeVar("Root", bound=SettingsRoot)
 
 
 class SettingsError(pulumi.RunError):
@@ -32,24 +43,27 @@ class ConfigKey:
     section: str
     field: str
     key: str  # the full config key, e.g. shop-platform:vpcCidr or aws:region
+    is_sequence: bool
 
-    @property
-    def is_sequence(self) -> bool:
-        annotation = SECTIONS[self.section].__pydantic_fields__[self.field].annotation  # type: ignore[attr-defined]
-        return get_origin(annotation) in _SEQUENCE_TYPES
+
+def sections_of(root: type) -> dict[str, type]:
+    """Section name -> settings class of a settings root (a dataclass), in declaration order."""
+    hints = get_type_hints(root)
+    return {field.name: hints[field.name] for field in fields(root)}
 
 
 @cache
-def config_keys(project: str) -> dict[str, ConfigKey]:
+def config_keys(project: str, root: type = PlatformSettings) -> dict[str, ConfigKey]:
     """Every config key the project understands, by full key."""
     keys: dict[str, ConfigKey] = {}
-    for section_name, cls in SECTIONS.items():
+    for section_name, cls in sections_of(root).items():
         external: Mapping[str, str] = getattr(cls, "EXTERNAL_KEYS", {})
         for field_name, info in cls.__pydantic_fields__.items():  # type: ignore[attr-defined]
             full_key = external.get(field_name) or f"{project}:{info.alias}"
             if full_key in keys:
                 raise AssertionError(f"config key {full_key} is claimed by two settings")
-            keys[full_key] = ConfigKey(section_name, field_name, full_key)
+            is_sequence = get_origin(info.annotation) in _SEQUENCE_TYPES
+            keys[full_key] = ConfigKey(section_name, field_name, full_key, is_sequence)
     return keys
 
 
@@ -60,15 +74,27 @@ def current_config() -> dict[str, str]:
 
 def load() -> PlatformSettings:
     """Settings of the running stack, from its Pulumi config."""
-    return parse(current_config(), project=pulumi.get_project(), stack=pulumi.get_stack())
+    return load_settings(PlatformSettings)
+
+
+def load_settings(root: type[Root]) -> Root:
+    """Settings of the running stack of a project whose settings root is ``root``."""
+    return parse_settings(root, current_config(), project=pulumi.get_project(), stack=pulumi.get_stack())
 
 
 def parse(values: Mapping[str, Any], *, project: str, stack: str) -> PlatformSettings:
     """Validate config values (full key -> value) into settings, or raise one SettingsError listing all problems."""
-    keys = config_keys(project)
+    return parse_settings(PlatformSettings, values, project=project, stack=stack)
+
+
+def parse_settings(root: type[Root], values: Mapping[str, Any], *, project: str, stack: str) -> Root:
+    """``parse`` for any settings root. A root without a ``stack`` section (which names the environment)
+    declares the environment its sections are checked for as ``ENVIRONMENT``."""
+    sections_by_name = sections_of(root)
+    keys = config_keys(project, root)
     problems: list[tuple[str, str]] = list(_unknown_keys(values, keys, project))
 
-    by_section: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    by_section: dict[str, dict[str, Any]] = {name: {} for name in sections_by_name}
     for full_key, value in values.items():
         if full_key in keys:
             config_key = keys[full_key]
@@ -76,21 +102,21 @@ def parse(values: Mapping[str, Any], *, project: str, stack: str) -> PlatformSet
 
     key_of = {(k.section, k.field): k.key for k in keys.values()}
     sections: dict[str, Any] = {}
-    for name, cls in SECTIONS.items():
+    for name, cls in sections_by_name.items():
         try:
             sections[name] = _adapter(cls).validate_python(by_section[name])
         except ValidationError as error:
-            problems.extend(_describe(error, name, key_of))
+            problems.extend(_describe(error, cls, name, key_of))
 
-    if "stack" in sections:
-        environment = sections["stack"].environment
+    environment = sections["stack"].environment if "stack" in sections else getattr(root, "ENVIRONMENT", None)
+    if environment is not None:
         for name, settings in sections.items():
             problems.extend((key_of[(name, field)], message) for field, message in settings.problems(environment))
-    if len(sections) == len(SECTIONS):
-        platform = PlatformSettings(**sections)
-        problems.extend((key_of[(section, field)], message) for section, field, message in platform.problems())
+    if len(sections) == len(sections_by_name):
+        settings_root = root(**sections)
+        problems.extend((key_of[(section, field)], message) for section, field, message in settings_root.problems())
         if not problems:
-            return platform
+            return settings_root
     raise SettingsError(format_problems(problems, stack))
 
 
@@ -125,8 +151,10 @@ def _adapter(cls: type) -> TypeAdapter[Any]:
     return TypeAdapter(cls)
 
 
-def _describe(error: ValidationError, section: str, key_of: Mapping[tuple[str, str], str]) -> Iterator[tuple[str, str]]:
-    fields_by_alias = {info.alias: name for name, info in SECTIONS[section].__pydantic_fields__.items()}  # type: ignore[attr-defined]
+def _describe(
+    error: ValidationError, cls: type, section: str, key_of: Mapping[tuple[str, str], str]
+) -> Iterator[tuple[str, str]]:
+    fields_by_alias = {info.alias: name for name, info in cls.__pydantic_fields__.items()}  # type: ignore[attr-defined]
     for detail in error.errors():
         location = detail["loc"]
         field = fields_by_alias.get(str(location[0]), str(location[0])) if location else ""

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic_core import PydanticUndefined
 
-from stacks.settings.platform import SECTIONS
+from stacks.settings.loader import sections_of
+from stacks.settings.platform import PlatformSettings
 
 _SCALARS = {bool: "boolean", int: "integer", str: "string", IPv4Network: "string"}
 
@@ -36,10 +37,10 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def declarations() -> dict[str, dict[str, Any]]:
-    """Project config key -> {type, description, default}: every setting in the project namespace."""
+def declarations(root: type = PlatformSettings) -> dict[str, dict[str, Any]]:
+    """Project config key -> {type, description, default}: every setting of ``root`` in the project namespace."""
     declared: dict[str, dict[str, Any]] = {}
-    for cls in SECTIONS.values():
+    for cls in sections_of(root).values():
         external = getattr(cls, "EXTERNAL_KEYS", {})
         for field_name, info in cls.__pydantic_fields__.items():  # type: ignore[attr-defined]
             if field_name in external:

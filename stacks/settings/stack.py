@@ -25,6 +25,11 @@ def _region(value: str) -> str:
     return value
 
 
+Region = Annotated[str, AfterValidator(_region)]
+#: Prefix of physical names and the `project` tag.
+NamePrefix = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,11}$")]
+
+
 @section(prefix="")
 class StackSettings:
     """Identity of the stack: which environment it is, where it lives and what it is called."""
@@ -32,15 +37,12 @@ class StackSettings:
     environment: Environment = Field(
         description="Which environment this stack is: 'prod' turns on every HA and protection requirement."
     )
-    region: Annotated[str, AfterValidator(_region)] = Field(
-        description="AWS region of the stack (the `aws:region` config key)."
-    )
+    region: Region = Field(description="AWS region of the stack (the `aws:region` config key).")
     domain: Annotated[str, AfterValidator(_domain)] = Field(
         description="DNS domain the shop is served under, e.g. example.com."
     )
-    name_prefix: str = Field(
+    name_prefix: NamePrefix = Field(
         default="shop",
-        pattern=r"^[a-z][a-z0-9]{1,11}$",
         description="Short prefix of physical resource names and the `project` tag (2-12 lower-case letters/digits).",
     )
 

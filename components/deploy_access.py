@@ -1,0 +1,390 @@
+"""GitHub Actions' way into AWS: GitHub's OIDC provider and one role per kind of job, each trusted only for this
+repository's main branch, its production environment, or its pull requests.
+
+- ``publisher`` (main branch): pushes the shop image to the registry.
+- ``deploy-<stack>``: ``pulumi up`` of the stack, from the main branch; a protected stack (prod) only from the
+  production environment, whose required reviewers are the approval.
+- ``preview-<stack>`` (pull requests): ``pulumi preview``; reads configuration, never data or secrets.
+
+A deploy role manages the platform's services, its own stack's buckets and state, and the roles the platform
+creates; it can never change what this bootstrap created (its own trust, the OIDC provider, the bootstrap's
+keys). Stacks in one account can still reach each other's resources in the services they manage; for a hard
+boundary put each stack in its own account and bootstrap each account (README "CI/CD").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.account import Account
+from components.iam import policy_document
+from components.naming import Naming
+from stacks.settings import DeploySettings, GitHubSettings
+
+COMPONENT = "cicd"
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+#: CloudFront, its ACM certificates and CLOUDFRONT-scope WAF live in us-east-1, as do IAM's and Route 53's APIs.
+GLOBAL_SERVICES_REGION = "us-east-1"
+#: The services whose resources the platform's stacks manage (IAM and S3 are granted more narrowly below).
+#: tests/test_cicd_bootstrap.py checks this against the services the stacks' plans use.
+PLATFORM_SERVICES = (
+    "acm",
+    "cloudfront",
+    "ec2",
+    "eks",
+    "elasticache",
+    "kms",
+    "logs",
+    "rds",
+    "route53",
+    "secretsmanager",
+    "wafv2",
+)
+#: What `pulumi preview` (and `--refresh`) reads of those services: configuration, never data or secret values.
+PREVIEW_READ_ACTIONS = (
+    "acm:DescribeCertificate",
+    "acm:ListCertificates",
+    "acm:ListTagsForCertificate",
+    "cloudfront:Get*",
+    "cloudfront:List*",
+    "ec2:Describe*",
+    "eks:Describe*",
+    "eks:List*",
+    "elasticache:Describe*",
+    "elasticache:ListTagsForResource",
+    "iam:GetInstanceProfile",
+    "iam:GetOpenIDConnectProvider",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListResourceTags",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:ListTagsForResource",
+    "rds:Describe*",
+    "rds:ListTagsForResource",
+    "route53:Get*",
+    "route53:List*",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetResourcePolicy",
+    "secretsmanager:ListSecrets",
+    "wafv2:Get*",
+    "wafv2:List*",
+)
+#: The roles, instance profiles, OIDC providers and policies a stack creates (the cluster's, the add-ons', ...).
+PLATFORM_IAM_ACTIONS = (
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:AddRoleToInstanceProfile",
+    "iam:AttachRolePolicy",
+    "iam:CreateInstanceProfile",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:CreateRole",
+    "iam:CreateServiceLinkedRole",
+    "iam:DeleteInstanceProfile",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:GetInstanceProfile",
+    "iam:GetOpenIDConnectProvider",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfilesForRole",
+    "iam:ListPolicyVersions",
+    "iam:ListRolePolicies",
+    "iam:ListRoleTags",
+    "iam:PassRole",
+    "iam:PutRolePolicy",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:TagOpenIDConnectProvider",
+    "iam:TagPolicy",
+    "iam:TagRole",
+    "iam:UntagInstanceProfile",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UntagPolicy",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+)
+#: Using a KMS key, as opposed to administering it.
+KEY_USE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*")
+#: Pushing an image (AWS's documented set for one repository).
+IMAGE_PUSH_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+)
+
+
+@dataclass(frozen=True)
+class StateAccess:
+    """The self-managed backend that holds the stacks' state."""
+
+    bucket_arn: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class DeployAccessArgs:
+    github: GitHubSettings
+    deploy: DeploySettings
+    naming: Naming
+    account: Account
+    registry_arn: pulumi.Input[str]
+    registry_key_arn: pulumi.Input[str]
+    state: StateAccess | None
+    """None when the stacks keep their state in Pulumi Cloud."""
+
+
+@dataclass(frozen=True)
+class _Foundation:
+    """What the bootstrap created, as resolved ARNs: the roles use some of it and may change none of it."""
+
+    oidc_provider_arn: str
+    registry_arn: str
+    registry_key_arn: str
+    state_bucket_arn: str | None
+    state_key_arn: str | None
+
+    @property
+    def key_arns(self) -> list[str]:
+        return [self.registry_key_arn, *([self.state_key_arn] if self.state_key_arn else [])]
+
+
+class DeployAccess(pulumi.ComponentResource):
+    oidc_provider_arn: pulumi.Output[str]
+    publisher_role_arn: pulumi.Output[str]
+    deploy_role_arns: dict[str, pulumi.Output[str]]
+    preview_role_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: DeployAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shop:cicd:DeployAccess", name, None, opts)
+        self._name = name
+        self._args = args
+        self.oidc_provider_arn = self._oidc_provider()
+        state = args.state
+        self._foundation = pulumi.Output.all(
+            self.oidc_provider_arn,
+            args.registry_arn,
+            args.registry_key_arn,
+            state.bucket_arn if state else None,
+            state.key_arn if state else None,
+        ).apply(lambda arns: _Foundation(*arns))
+
+        github, deploy = args.github, args.deploy
+        repository = f"repo:{github.repository}"
+        main_branch = f"{repository}:ref:refs/heads/{github.main_branch}"
+        production = f"{repository}:environment:{github.production_environment}"
+        self.publisher_role_arn = self._role("publisher", main_branch, self._publisher_statements, hours=1)
+        self.deploy_role_arns, self.preview_role_arns = {}, {}
+        for stack in deploy.stacks:
+            protected = stack in deploy.protected_stacks
+            self.deploy_role_arns[stack] = self._role(
+                f"deploy-{stack}",
+                production if protected else main_branch,
+                lambda foundation, stack=stack, protected=protected: self._deploy_statements(
+                    stack, protected, foundation
+                ),
+                hours=deploy.session_hours,
+            )
+            self.preview_role_arns[stack] = self._role(
+                f"preview-{stack}",
+                f"{repository}:pull_request",
+                partial(self._preview_statements, stack),
+                hours=1,
+            )
+        self.register_outputs(
+            {
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "publisher_role_arn": self.publisher_role_arn,
+                "deploy_role_arns": self.deploy_role_arns,
+                "preview_role_arns": self.preview_role_arns,
+            }
+        )
+
+    # ------------------------------------------------------------------------------------------ resources
+
+    def _oidc_provider(self) -> pulumi.Output[str]:
+        existing = self._args.github.oidc_provider_arn
+        if existing:
+            return pulumi.Output.from_input(existing)
+        provider = aws.iam.OpenIdConnectProvider(
+            f"{self._name}-github",
+            url=f"https://{GITHUB_OIDC_HOST}",
+            client_id_lists=[STS_AUDIENCE],
+            # No thumbprints: IAM validates GitHub's certificate against its own trusted CAs.
+            tags=self._args.naming.tags(COMPONENT, Name=GITHUB_OIDC_HOST),
+            opts=pulumi.ResourceOptions(parent=self, protect=True),  # every role's trust depends on it
+        )
+        return provider.arn
+
+    def _role(
+        self, purpose: str, subject: str, statements: Callable[[_Foundation], list[dict[str, Any]]], *, hours: int
+    ) -> pulumi.Output[str]:
+        """A role that only GitHub tokens for ``subject`` (and audience STS) may assume."""
+        naming = self._args.naming
+        trust = self.oidc_provider_arn.apply(
+            lambda provider_arn: policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": provider_arn},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringEquals": {
+                                f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                                f"{GITHUB_OIDC_HOST}:sub": subject,
+                            }
+                        },
+                    }
+                ]
+            )
+        )
+        role = aws.iam.Role(
+            f"{self._name}-{purpose}",
+            name=naming.physical(purpose, max_length=64),
+            description=f"GitHub Actions ({subject}): {purpose}",
+            assume_role_policy=trust,
+            max_session_duration=hours * 3600,
+            tags=naming.tags(COMPONENT, Name=naming.physical(purpose, max_length=64)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-{purpose}-policy",
+            role=role.id,
+            policy=self._foundation.apply(lambda foundation: policy_document(statements(foundation))),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        return role.arn
+
+    # ------------------------------------------------------------------------------------------ policies
+
+    def _in_regions(self) -> dict[str, Any]:
+        """Only in the stack's region and us-east-1 (CloudFront's, IAM's and Route 53's)."""
+        regions = sorted({self._args.account.region, GLOBAL_SERVICES_REGION})
+        return {"StringEquals": {"aws:RequestedRegion": regions}}
+
+    def _stack_buckets(self, stack: str) -> list[str]:
+        """The stack's S3 buckets: the platform names them ``<prefix>-<stack>-<purpose>[-<account>]``."""
+        bucket = f"arn:{self._args.account.partition}:s3:::{self._args.naming.prefix}-{stack}-*"
+        return [bucket, f"{bucket}/*"]
+
+    def _state_objects(self, bucket_arn: str, stack: str) -> list[str]:
+        """The stack's files in the self-managed backend's layout (Pulumi's project-scoped "diy" store)."""
+        project = self._args.deploy.project
+        return [
+            f"{bucket_arn}/.pulumi/stacks/{project}/{stack}.json*",  # the stack, its .bak, gzip or zstd forms
+            f"{bucket_arn}/.pulumi/history/{project}/{stack}/*",
+            f"{bucket_arn}/.pulumi/backups/{project}/{stack}/*",
+            f"{bucket_arn}/.pulumi/journal/{project}/{stack}/*",
+            f"{bucket_arn}/.pulumi/locks/organization/{project}/{stack}/*",
+        ]
+
+    def _state_statements(self, stack: str, foundation: _Foundation, *, write: bool) -> list[dict[str, Any]]:
+        bucket, key = foundation.state_bucket_arn, foundation.state_key_arn
+        if bucket is None or key is None:
+            return []
+        object_actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] if write else ["s3:GetObject"]
+        key_actions = list(KEY_USE_ACTIONS) if write else ["kms:Decrypt", "kms:DescribeKey"]
+        return [
+            _allow("ListState", ["s3:ListBucket"], bucket),
+            _allow("ReadBackendVersion", ["s3:GetObject"], f"{bucket}/.pulumi/meta.yaml"),
+            _allow("OwnStackState", object_actions, self._state_objects(bucket, stack)),
+            _allow("StateAndSecretsKey", key_actions, key),
+        ]
+
+    def _publisher_statements(self, foundation: _Foundation) -> list[dict[str, Any]]:
+        return [
+            # "*": the token is for the whole registry; the action has no resource type.
+            _allow("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
+            _allow("PushShopImage", IMAGE_PUSH_ACTIONS, foundation.registry_arn),
+        ]
+
+    def _deploy_statements(self, stack: str, protected: bool, foundation: _Foundation) -> list[dict[str, Any]]:
+        account, naming = self._args.account, self._args.naming
+        iam = f"arn:{account.partition}:iam::{account.id}"
+        statements: list[dict[str, Any]] = [
+            # "*": the stack creates these resources, so their ids (and mostly their names) do not exist before the
+            # deploy, and many create actions accept no resource ARN at all. Bounded by service and region.
+            _allow(
+                "ManagePlatformServices", [f"{service}:*" for service in PLATFORM_SERVICES], "*", self._in_regions()
+            ),
+            _allow("ManageStackBuckets", ["s3:*"], self._stack_buckets(stack)),
+            _allow(
+                "ManagePlatformRoles",
+                PLATFORM_IAM_ACTIONS,
+                [f"{iam}:role/*", f"{iam}:instance-profile/*", f"{iam}:oidc-provider/*", f"{iam}:policy/*"],
+            ),
+            # "*": CloudWatch does not scope listing alarms (by name prefix) to alarm ARNs.
+            _allow("AlarmGate", ["cloudwatch:DescribeAlarms"], "*"),
+            {
+                "Sid": "NeverChangeTheDeliveryRoles",
+                "Effect": "Deny",
+                "Action": "iam:*",
+                "Resource": [f"{iam}:role/{naming.prefix}-{naming.stack}-*", foundation.oidc_provider_arn],
+            },
+            {
+                "Sid": "NeverAdministerTheDeliveryKeys",
+                "Effect": "Deny",
+                "NotAction": list(KEY_USE_ACTIONS),
+                "Resource": foundation.key_arns,
+            },
+            *self._state_statements(stack, foundation, write=True),
+        ]
+        if protected:  # ci/release.py retain: the release-<sha> tag that keeps a prod image
+            statements.append(
+                _allow("KeepReleasedImage", ["ecr:BatchGetImage", "ecr:PutImage"], foundation.registry_arn)
+            )
+        return statements
+
+    def _preview_statements(self, stack: str, foundation: _Foundation) -> list[dict[str, Any]]:
+        bucket_reads = [
+            "s3:GetAccelerateConfiguration",
+            "s3:GetBucket*",
+            "s3:GetEncryptionConfiguration",
+            "s3:GetLifecycleConfiguration",
+            "s3:GetReplicationConfiguration",
+        ]
+        return [
+            # "*": these services do not scope describe and list calls to resource ARNs.
+            _allow("ReadPlatformConfiguration", PREVIEW_READ_ACTIONS, "*", self._in_regions()),
+            _allow("ReadStackBucketConfiguration", bucket_reads, self._stack_buckets(stack)[0]),  # not their objects
+            *self._state_statements(stack, foundation, write=False),
+        ]
+
+
+def _allow(
+    sid: str, actions: Sequence[str], resource: str | list[str], condition: dict[str, Any] | None = None
+) -> dict:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return statement

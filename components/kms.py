@@ -1,0 +1,55 @@
+"""One customer-managed KMS key: rotation, a deletion window, an alias, and an explicit key policy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.account import Account
+from stacks.settings import KeySettings
+
+
+def customer_managed_key(
+    name: str,
+    *,
+    alias: str,
+    description: str,
+    settings: KeySettings,
+    account: Account,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    protect: bool,
+    service_statements: Sequence[dict[str, Any]] = (),
+) -> aws.kms.Key:
+    """A key whose policy delegates to IAM through the account root (AWS's default key policy: without it the
+    least-privilege IAM policies of our roles could not grant use of the key), plus ``service_statements`` for
+    services that call KMS as themselves."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountRootDelegatesToIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": account.root_arn},
+                "Action": "kms:*",
+                "Resource": "*",  # in a key policy "*" means this key
+            },
+            *service_statements,
+        ],
+    }
+    key = aws.kms.Key(
+        name,
+        description=description,
+        enable_key_rotation=True,
+        rotation_period_in_days=settings.rotation_period_days,
+        deletion_window_in_days=settings.deletion_window_days,
+        policy=json.dumps(policy),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    aws.kms.Alias(f"{name}-alias", name=alias, target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=parent))
+    return key

@@ -1,0 +1,203 @@
+"""Pulumi's self-managed backend: an S3 bucket for stack state, a KMS key for it and for stack secrets, and a
+bucket for the state bucket's access logs (who read or wrote which stack's state)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.account import Account
+from components.kms import customer_managed_key
+from components.naming import Naming
+from stacks.settings import KeySettings, StateBackendSettings
+
+COMPONENT = "state"
+LOG_DELIVERY = "logging.s3.amazonaws.com"
+
+
+def _tls_only(bucket_arn: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def state_bucket_policy(bucket_arn: str) -> str:
+    """State holds every resource's attributes: nothing but TLS requests."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [_tls_only(bucket_arn)]})
+
+
+def access_log_bucket_policy(log_bucket_arn: str, state_bucket_arn: str, account_id: str) -> str:
+    """TLS only, and S3's log delivery may write the state bucket's access logs (and nothing else's) here."""
+    delivery = {
+        "Sid": "StateBucketAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": LOG_DELIVERY},
+        "Action": "s3:PutObject",
+        "Resource": f"{log_bucket_arn}/*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": state_bucket_arn},
+            "StringEquals": {"aws:SourceAccount": account_id},
+        },
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [_tls_only(log_bucket_arn), delivery]})
+
+
+@dataclass(frozen=True)
+class StateBackendArgs:
+    settings: StateBackendSettings
+    keys: KeySettings
+    naming: Naming
+    account: Account
+
+
+class StateBackend(pulumi.ComponentResource):
+    """``pulumi login <backend_url>`` and ``pulumi stack init --secrets-provider <secrets_provider>`` use it."""
+
+    bucket_name: str
+    bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    backend_url: str
+    secrets_provider: str
+
+    def __init__(self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shop:cicd:StateBackend", name, None, opts)
+        self._name = name
+        naming, account = args.naming, args.account
+        # Bucket names are global: the account id keeps these unique.
+        self.bucket_name = naming.physical(f"state-{account.id}")
+        key_alias = f"alias/{naming.physical('state')}"
+        key = customer_managed_key(
+            f"{name}-key",
+            alias=key_alias,
+            description=f"{naming.physical('state')}: Pulumi state in s3://{self.bucket_name} and stack secrets",
+            settings=args.keys,
+            account=account,
+            tags=naming.tags(COMPONENT, Name=naming.physical("state")),
+            parent=self,
+            protect=True,  # without it no stack's state or secrets can be read
+        )
+        bucket = self._bucket(
+            "bucket",
+            self.bucket_name,
+            naming,
+            # SSE-KMS with our key: reading state takes both S3 and KMS permissions.
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                ),
+                bucket_key_enabled=True,
+            ),
+            # Every update replaces the stack file: the versions kept are the way back from a bad one.
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-replaced-state",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=args.settings.noncurrent_version_days
+                ),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=7
+                ),
+            ),
+            state_bucket_policy,
+        )
+        log_bucket = self._bucket(
+            "access-logs",
+            naming.physical(f"state-logs-{account.id}"),
+            naming,
+            # S3 delivers server access logs only to buckets encrypted with S3-managed keys.
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                )
+            ),
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-access-logs",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.settings.access_log_days),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=30
+                ),
+            ),
+            lambda arn: bucket.arn.apply(lambda state_arn: access_log_bucket_policy(arn, state_arn, account.id)),
+        )
+        aws.s3.BucketLogging(
+            f"{name}-bucket-access-logging",
+            bucket=bucket.id,
+            target_bucket=log_bucket.id,
+            target_prefix="state/",
+            opts=pulumi.ResourceOptions(parent=bucket),
+        )
+        self.bucket_arn = bucket.arn
+        self.key_arn = key.arn
+        self.backend_url = f"s3://{self.bucket_name}?region={account.region}&awssdk=v2"
+        self.secrets_provider = f"awskms://{key_alias}?region={account.region}"
+        self.register_outputs(
+            {
+                "bucket_arn": self.bucket_arn,
+                "key_arn": self.key_arn,
+                "backend_url": self.backend_url,
+                "secrets_provider": self.secrets_provider,
+            }
+        )
+
+    def _bucket(
+        self,
+        purpose: str,
+        physical_name: str,
+        naming: Naming,
+        encryption: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs,
+        lifecycle: aws.s3.BucketLifecycleConfigurationRuleArgs,
+        policy: Callable[[str], pulumi.Input[str]],
+    ) -> aws.s3.Bucket:
+        """A private, versioned, encrypted, protected bucket that refuses requests without TLS."""
+        name = f"{self._name}-{purpose}"
+        bucket = aws.s3.Bucket(
+            name,
+            bucket=physical_name,
+            force_destroy=False,
+            tags=naming.tags(COMPONENT, Name=physical_name),
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        child = pulumi.ResourceOptions(parent=bucket)
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[encryption],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket.id, rules=[lifecycle], opts=child)
+        aws.s3.BucketPolicy(f"{name}-policy", bucket=bucket.id, policy=bucket.arn.apply(policy), opts=child)
+        return bucket

@@ -1,0 +1,336 @@
+"""The CI/CD bootstrap (bootstrap/), evaluated offline: GitHub OIDC and its roles, the registry, the state backend
+(issue 9, item 5), and how they fit the workflows and the platform stacks they serve."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from ci import release
+from components import deploy_access, image_registry
+from stacks.offline.engine import preview
+from stacks.offline.plan import Plan, PlannedResource
+from stacks.offline.policy_run import check
+from stacks.settings import SettingsError
+from tests.cicd import ROOT, all_jobs, steps, uses
+
+BOOTSTRAP_DIR = ROOT / "bootstrap"
+STACK = "ci"
+PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+REPOSITORY = "repo:example-org/shop-platform"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+#: IAM service prefixes of resource types whose Pulumi module is named otherwise.
+IAM_SERVICE_OF_TYPE = {
+    "aws:cloudwatch/logGroup:LogGroup": "logs",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "logs",
+    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": "logs",
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": "logs",
+}
+IAM_SERVICE_OF_MODULE = {"vpc": "ec2", "lb": "elasticloadbalancing", "alb": "elasticloadbalancing"}
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> Plan:
+    return preview(STACK, project_dir=BOOTSTRAP_DIR)
+
+
+@pytest.fixture(scope="session")
+def on_pulumi_cloud() -> Plan:
+    """A team on Pulumi Cloud, in an account that already has GitHub's OIDC provider."""
+    overrides = {"shop-bootstrap:stateBucket": False, "shop-bootstrap:githubOidcProviderArn": PROVIDER_ARN}
+    return preview(STACK, project_dir=BOOTSTRAP_DIR, overrides=overrides)
+
+
+def _role(plan: Plan, purpose: str) -> PlannedResource:
+    return plan.one(ROLE, f"github-{purpose}")
+
+
+def _trust(plan: Plan, purpose: str) -> dict[str, Any]:
+    return json.loads(_role(plan, purpose).inputs["assumeRolePolicy"])
+
+
+def _statements(plan: Plan, purpose: str) -> list[dict[str, Any]]:
+    return json.loads(plan.one(ROLE_POLICY, f"github-{purpose}-policy").inputs["policy"])["Statement"]
+
+
+def _statement(plan: Plan, purpose: str, sid: str) -> dict[str, Any]:
+    return next(s for s in _statements(plan, purpose) if s["Sid"] == sid)
+
+
+def _allowed_actions(plan: Plan, purpose: str) -> set[str]:
+    return {action for s in _statements(plan, purpose) if s["Effect"] == "Allow" for action in _list(s["Action"])}
+
+
+def _list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _purposes(plan: Plan) -> Iterator[str]:
+    for role in plan.of_type(ROLE):
+        yield role.name.removeprefix("github-")
+
+
+def _arn(plan: Plan, type_: str, name: str) -> str:
+    return plan.one(type_, name).outputs["arn"]
+
+
+# ------------------------------------------------------------------------------------------------ OIDC and trust
+
+
+def test_github_oidc_provider_is_for_sts_and_protected(bootstrap: Plan) -> None:
+    provider = bootstrap.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    assert provider.options["protect"] is True
+
+
+@pytest.mark.parametrize(
+    ("purpose", "subject"),
+    [
+        ("publisher", f"{REPOSITORY}:ref:refs/heads/main"),
+        ("deploy-staging", f"{REPOSITORY}:ref:refs/heads/main"),
+        ("deploy-prod", f"{REPOSITORY}:environment:production"),
+        ("preview-staging", f"{REPOSITORY}:pull_request"),
+        ("preview-prod", f"{REPOSITORY}:pull_request"),
+    ],
+)
+def test_each_role_trusts_only_this_repository_for_its_branch_environment_or_pull_requests(
+    bootstrap: Plan, purpose: str, subject: str
+) -> None:
+    (statement,) = _trust(bootstrap, purpose)["Statement"]
+    assert statement["Principal"] == {"Federated": PROVIDER_ARN}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    # StringEquals on both claims: no wildcard subject, no other audience.
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": subject,
+        }
+    }
+
+
+def test_an_existing_oidc_provider_is_reused(on_pulumi_cloud: Plan) -> None:
+    assert on_pulumi_cloud.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
+    assert _trust(on_pulumi_cloud, "deploy-prod")["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
+
+
+def test_deploy_sessions_outlast_the_deploy_jobs_that_use_them(bootstrap: Plan) -> None:
+    durations = {}
+    for _, job_id, job in all_jobs():
+        for step in steps(job):
+            if uses(step) == "aws-actions/configure-aws-credentials":
+                durations[job_id] = int(step["with"].get("role-duration-seconds", 3600))
+    assert _role(bootstrap, "deploy-prod").inputs["maxSessionDuration"] >= durations["deploy-prod"] == 7200
+    assert _role(bootstrap, "deploy-staging").inputs["maxSessionDuration"] >= durations["deploy-staging"]
+    assert _role(bootstrap, "preview-prod").inputs["maxSessionDuration"] >= durations["cloud-preview"]
+    assert _role(bootstrap, "publisher").inputs["maxSessionDuration"] >= durations["image"]
+
+
+# ------------------------------------------------------------------------------------------------ least privilege
+
+
+def test_no_role_may_do_everything_or_use_wildcards_beyond_what_aws_requires(bootstrap: Plan) -> None:
+    unscoped_ok = {"ecr:GetAuthorizationToken", "cloudwatch:DescribeAlarms"}
+    for purpose in _purposes(bootstrap):
+        for statement in _statements(bootstrap, purpose):
+            actions = _list(statement.get("Action", []))
+            assert "*" not in actions, f"{purpose}: {statement['Sid']}"
+            if statement["Effect"] != "Allow" or statement["Resource"] != "*":
+                continue
+            regional = statement.get("Condition", {}).get("StringEquals", {}).get("aws:RequestedRegion")
+            assert regional or set(actions) <= unscoped_ok, f"{purpose}: {statement['Sid']} allows {actions} on *"
+            assert not {"iam:*", "s3:*", "sts:*"} & set(actions), f"{purpose}: {statement['Sid']}"
+
+
+def test_roles_act_only_in_the_platform_region_and_us_east_1(bootstrap: Plan, staging: Plan, prod: Plan) -> None:
+    expected = ["eu-west-1", "us-east-1"]
+    for purpose in ("deploy-prod", "preview-staging"):
+        regional = [s for s in _statements(bootstrap, purpose) if "Condition" in s]
+        assert regional and all(s["Condition"]["StringEquals"]["aws:RequestedRegion"] == expected for s in regional)
+    for plan in (staging, prod):
+        config = yaml.safe_load((ROOT / f"Pulumi.{plan.stack}.yaml").read_text())["config"]
+        assert config["aws:region"] in expected, f"{plan.stack} deploys where its role may not act"
+
+
+def test_deploy_roles_may_manage_every_service_the_platform_uses(staging: Plan, prod: Plan) -> None:
+    granted = set(deploy_access.PLATFORM_SERVICES) | {"iam", "s3"}  # iam and s3: their own, narrower statements
+    used = set()
+    for plan in (staging, prod):
+        for resource in plan.resources:
+            if resource.type.startswith("aws:") and resource.custom:
+                module = resource.type.split(":")[1].split("/")[0]
+                used.add(IAM_SERVICE_OF_TYPE.get(resource.type) or IAM_SERVICE_OF_MODULE.get(module, module))
+    assert used <= granted, f"add to deploy_access.PLATFORM_SERVICES (and PREVIEW_READ_ACTIONS): {used - granted}"
+    read = {action.split(":")[0] for action in deploy_access.PREVIEW_READ_ACTIONS}
+    assert set(deploy_access.PLATFORM_SERVICES) <= read, "previews must be able to read every managed service"
+
+
+def test_deploy_roles_reach_only_their_own_stacks_buckets_and_state(bootstrap: Plan, staging: Plan, prod: Plan) -> None:
+    state_bucket = _arn(bootstrap, "aws:s3/bucket:Bucket", "state-bucket")
+    for plan in (staging, prod):
+        stack, other = plan.stack, "prod" if plan.stack == "staging" else "staging"
+        buckets = _statement(bootstrap, f"deploy-{stack}", "ManageStackBuckets")
+        assert buckets["Resource"] == [f"arn:aws:s3:::shop-{stack}-*", f"arn:aws:s3:::shop-{stack}-*/*"]
+        for bucket in plan.of_type("aws:s3/bucket:Bucket"):
+            assert bucket.inputs["bucket"].startswith(f"shop-{stack}-"), "the deploy role could not manage it"
+        state = _statement(bootstrap, f"deploy-{stack}", "OwnStackState")
+        assert f"{state_bucket}/.pulumi/stacks/shop-platform/{stack}.json*" in state["Resource"]
+        assert f"{state_bucket}/.pulumi/locks/organization/shop-platform/{stack}/*" in state["Resource"]
+        assert not [arn for arn in state["Resource"] if f"/{other}" in arn]
+        s3_resources = [
+            r for s in _statements(bootstrap, f"deploy-{stack}") for r in _list(s["Resource"]) if ":s3:" in r
+        ]
+        assert all(r.startswith((f"arn:aws:s3:::shop-{stack}-", state_bucket)) for r in s3_resources)
+
+
+def test_deploy_roles_can_never_change_the_delivery_foundation(bootstrap: Plan) -> None:
+    keys = sorted(_arn(bootstrap, "aws:kms/key:Key", name) for name in ("registry-key", "state-key"))
+    for stack in ("staging", "prod"):
+        roles = _statement(bootstrap, f"deploy-{stack}", "NeverChangeTheDeliveryRoles")
+        assert roles["Effect"] == "Deny" and roles["Action"] == "iam:*"
+        assert roles["Resource"] == ["arn:aws:iam::123456789012:role/shop-ci-*", PROVIDER_ARN]
+        assert all(role.inputs["name"].startswith("shop-ci-") for role in bootstrap.of_type(ROLE))
+        key_admin = _statement(bootstrap, f"deploy-{stack}", "NeverAdministerTheDeliveryKeys")
+        assert key_admin["Effect"] == "Deny" and "kms:ScheduleKeyDeletion" not in key_admin["NotAction"]
+        assert sorted(key_admin["Resource"]) == keys
+
+
+def test_only_the_image_publisher_pushes_and_only_protected_stacks_keep_releases(bootstrap: Plan) -> None:
+    repository = _arn(bootstrap, "aws:ecr/repository:Repository", "registry-repository")
+    push = _statement(bootstrap, "publisher", "PushShopImage")
+    assert push["Resource"] == repository and "ecr:PutImage" in push["Action"]
+    assert _allowed_actions(bootstrap, "publisher") == {"ecr:GetAuthorizationToken", *deploy_access.IMAGE_PUSH_ACTIONS}
+    assert _statement(bootstrap, "deploy-prod", "KeepReleasedImage")["Resource"] == repository
+    assert "ecr:PutImage" not in _allowed_actions(bootstrap, "deploy-staging")
+
+
+def test_previews_read_configuration_but_no_data_secrets_or_writes(bootstrap: Plan) -> None:
+    writes = re.compile(r":(Create|Put|Delete|Update|Attach|Detach|Tag|Untag|Modify|Pass|Schedule|Encrypt|Generate)")
+    for stack in ("staging", "prod"):
+        actions = _allowed_actions(bootstrap, f"preview-{stack}")
+        assert not [a for a in actions if writes.search(a)], f"preview-{stack} may write"
+        assert "secretsmanager:GetSecretValue" not in actions and "ssm:GetParameter" not in actions
+        reads = [s for s in _statements(bootstrap, f"preview-{stack}") if "s3:GetObject" in _list(s["Action"])]
+        assert all(".pulumi/" in resource for s in reads for resource in _list(s["Resource"]))
+        decrypt = [s for s in _statements(bootstrap, f"preview-{stack}") if "kms:Decrypt" in _list(s["Action"])]
+        assert [s["Resource"] for s in decrypt] == [_arn(bootstrap, "aws:kms/key:Key", "state-key")]
+
+
+# ------------------------------------------------------------------------------------------------ registry
+
+
+def test_the_registry_is_immutable_scanned_and_encrypted_with_our_key(bootstrap: Plan) -> None:
+    repository = bootstrap.one("aws:ecr/repository:Repository")
+    assert repository.inputs["name"] == "shop/app"
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository.inputs["encryptionConfigurations"] == [
+        {"encryptionType": "KMS", "kmsKey": _arn(bootstrap, "aws:kms/key:Key", "registry-key")}
+    ]
+    assert repository.inputs["forceDelete"] is False and repository.options["protect"] is True
+
+
+def test_the_lifecycle_policy_never_expires_a_recent_release(bootstrap: Plan) -> None:
+    rules = json.loads(bootstrap.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"]
+    by_priority = sorted(rules, key=lambda rule: rule["rulePriority"])
+    releases, untagged, everything = (rule["selection"] for rule in by_priority)
+    assert releases == {
+        "tagStatus": "tagged",
+        "tagPrefixList": [release.RELEASE_TAG_PREFIX],
+        "countType": "imageCountMoreThan",
+        "countNumber": 30,
+    }
+    assert release.RELEASE_TAG_PREFIX == image_registry.RELEASE_TAG_PREFIX
+    assert untagged["tagStatus"] == "untagged" and untagged["countType"] == "sinceImagePushed"
+    # ECR requires the "any" rule last; images matched by the release rule are never expired by it.
+    assert everything == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 200}
+
+
+# ------------------------------------------------------------------------------------------------ state backend
+
+
+def _side(plan: Plan, kind: str, name: str) -> dict[str, Any]:
+    """The inputs of a bucket's side resource, e.g. ``_side(plan, "bucketPolicy", "state-bucket-policy")``."""
+    return plan.one(f"aws:s3/{kind}:{kind[0].upper()}{kind[1:]}", name).inputs
+
+
+def test_the_state_bucket_is_private_versioned_encrypted_logged_and_tls_only(bootstrap: Plan) -> None:
+    bucket = bootstrap.one("aws:s3/bucket:Bucket", "state-bucket")
+    assert bucket.inputs["bucket"] == "shop-ci-state-123456789012" and bucket.options["protect"] is True
+    assert bucket.inputs["forceDestroy"] is False
+    access = _side(bootstrap, "bucketPublicAccessBlock", "state-bucket-public-access-block")
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    assert all(access[flag] is True for flag in flags)
+    versioning = _side(bootstrap, "bucketVersioning", "state-bucket-versioning")
+    assert versioning["versioningConfiguration"]["status"] == "Enabled"
+    (rule,) = _side(bootstrap, "bucketServerSideEncryptionConfiguration", "state-bucket-encryption")["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": _arn(bootstrap, "aws:kms/key:Key", "state-key"),
+    }
+    (policy,) = json.loads(_side(bootstrap, "bucketPolicy", "state-bucket-policy")["policy"])["Statement"]
+    assert policy["Effect"] == "Deny" and policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (lifecycle,) = _side(bootstrap, "bucketLifecycleConfiguration", "state-bucket-lifecycle")["rules"]
+    assert lifecycle["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+    logging = _side(bootstrap, "bucketLogging", "state-bucket-access-logging")
+    assert logging["targetBucket"] == bootstrap.one("aws:s3/bucket:Bucket", "state-access-logs").inputs["bucket"]
+
+
+def test_only_the_state_buckets_access_logs_are_delivered_to_the_log_bucket(bootstrap: Plan) -> None:
+    policy = json.loads(_side(bootstrap, "bucketPolicy", "state-access-logs-policy")["policy"])
+    delivery = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"} and delivery["Action"] == "s3:PutObject"
+    assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == _arn(bootstrap, "aws:s3/bucket:Bucket", "state-bucket")
+    assert delivery["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+
+
+def test_keys_rotate_keep_the_full_deletion_window_and_are_protected(bootstrap: Plan) -> None:
+    for key in bootstrap.of_type("aws:kms/key:Key"):
+        assert key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
+        assert key.options["protect"] is True
+
+
+def test_teams_on_pulumi_cloud_get_no_state_backend(on_pulumi_cloud: Plan) -> None:
+    assert [r for r in on_pulumi_cloud.resources if r.type.startswith("aws:s3/")] == []
+    assert len(on_pulumi_cloud.of_type("aws:kms/key:Key")) == 1
+    assert "PULUMI_BACKEND_URL" not in on_pulumi_cloud.outputs["githubVariables"]
+    assert not [s for s in _statements(on_pulumi_cloud, "deploy-prod") if s["Sid"] == "OwnStackState"]
+
+
+# ------------------------------------------------------------------------------------------------ fit
+
+
+def test_outputs_are_the_variables_the_workflows_read(bootstrap: Plan) -> None:
+    read = {
+        name
+        for path in (ROOT / ".github" / "workflows").glob("*.yml")
+        for name in re.findall(r"vars\.(\w+)", path.read_text())
+    }
+    operator_set = {"PULUMI_ORG", "DOCKERHUB_REPOSITORY", "DOCKERHUB_USERNAME"}  # not the bootstrap's to know
+    assert set(bootstrap.outputs["githubVariables"]) == read - operator_set
+    assert bootstrap.outputs["githubVariables"]["PULUMI_BACKEND_URL"] == bootstrap.outputs["stateBackendUrl"]
+    assert bootstrap.outputs["stateKeyUrl"] == "awskms://alias/shop-ci-state?region=eu-west-1"
+
+
+def test_the_policy_pack_passes_the_bootstrap_with_prods_config(bootstrap: Plan) -> None:
+    violations, report = check(bootstrap, ROOT / "policies" / "config" / "prod.json")
+    assert violations == [], report
+
+
+def test_bad_bootstrap_settings_get_one_clear_message() -> None:
+    overrides = {
+        "shop-bootstrap:githubRepository": "not a repository",
+        "shop-bootstrap:deployProtectedStacks": ["production"],
+    }
+    with pytest.raises(SettingsError) as raised:
+        preview(STACK, project_dir=BOOTSTRAP_DIR, overrides=overrides)
+    message = str(raised.value)
+    assert message.startswith("Pulumi.ci.yaml: 2 configuration problems:")
+    assert "shop-bootstrap:githubRepository: String should match pattern" in message
+    assert "shop-bootstrap:deployProtectedStacks: production not in deployStacks" in message
