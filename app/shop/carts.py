@@ -118,7 +118,7 @@ class CartStore:
         if self.redis is not None:
             key = self.redis.key("cart", cart_id)
             try:
-                raw: dict[bytes, bytes] = await self.redis.run(lambda r: r.hgetall(key))  # pyright: ignore[reportGeneralTypeIssues]
+                raw: dict[Any, Any] = await self.redis.run(lambda r: r.hgetall(key))  # pyright: ignore[reportGeneralTypeIssues]
             except RedisUnavailable:
                 raw = {}
             if raw:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +30,9 @@ PRODUCT_COLUMNS = (
 def cache_key(kind: str, *parts: str) -> str:
     """A short, fixed-length cache key for arbitrary (user-supplied) parts."""
     return f"{kind}:" + hashlib.blake2b("\0".join(parts).encode(), digest_size=12).hexdigest()
+
+
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 
 def category_name(slug: str) -> str:
@@ -168,7 +171,7 @@ class Catalog:
         return list(await session.scalars(select(Product).order_by(Product.category, Product.name)))
 
 
-def _filtered(query: Select[Any], q: str, category: str) -> Select[Any]:
+def _filtered(query: _Query, q: str, category: str) -> _Query:
     query = query.where(Product.active)
     if category:
         query = query.where(Product.category == category)

@@ -50,9 +50,8 @@ def create_engine(settings: Settings, secrets: Secrets) -> AsyncEngine:
 
 def _rds_connector(settings: Settings, secrets: Secrets) -> Any:
     """Connect with credentials from the RDS-managed secret; on an auth failure re-read it once (rotation)."""
-    ssl: dict[str, str] = {"sslmode": settings.db_sslmode or "require"}
-    if settings.db_ssl_root_cert:
-        ssl = {"sslmode": settings.db_sslmode or "verify-full", "sslrootcert": str(settings.db_ssl_root_cert)}
+    root_cert = str(settings.db_ssl_root_cert) if settings.db_ssl_root_cert else None
+    sslmode = settings.db_sslmode or ("verify-full" if root_cert else "require")
 
     async def connect() -> psycopg.AsyncConnection[Any]:
         for attempt in (1, 2):
@@ -66,7 +65,8 @@ def _rds_connector(settings: Settings, secrets: Secrets) -> Any:
                     password=creds.password,
                     connect_timeout=5,
                     application_name="shop",
-                    **ssl,
+                    sslmode=sslmode,
+                    sslrootcert=root_cert,  # None is left out of the connection string
                 )
             except psycopg.OperationalError as exc:
                 assert secrets.db is not None

@@ -27,7 +27,7 @@ async def runtime_dependency(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def json_response(body: bytes | Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(body: bytes | Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return Response(content, status_code=status, media_type=JSON, headers=headers)
 

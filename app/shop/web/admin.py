@@ -129,6 +129,7 @@ async def save_product(request: Request) -> Response:
         amount = parse_amount(values["price"], rt.settings.currency)
     except ValueError as exc:
         errors["price"], amount = str(exc), 0
+    payload = None
     try:
         payload = ProductIn.model_validate(
             {
@@ -142,7 +143,7 @@ async def save_product(request: Request) -> Response:
         )
     except ValidationError as exc:
         errors |= {str(e["loc"][0]): e["msg"] for e in exc.errors()}
-    if errors:
+    if errors or payload is None:
         return render(
             request,
             "admin/product.html",
