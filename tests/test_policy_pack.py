@@ -66,6 +66,19 @@ def test_the_entry_point_only_constructs_the_pack() -> None:
     assert ast.unparse(construction.value.func) == "PolicyPack"
 
 
+def test_the_pack_imports_nothing_beyond_its_own_requirements() -> None:
+    """The CLI runs the pack in a virtualenv made from policies/requirements.txt only (pulumi, pulumi-policy)."""
+    allowed = set(sys.stdlib_module_names) | {"pulumi_policy", "rules"}
+    imported: set[str] = set()
+    for path in POLICY_PACK_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    assert imported - allowed == set()
+
+
 def test_prod_config_makes_every_rule_mandatory() -> None:
     raw = json.loads(config_path("prod").read_text())
     assert raw["all"] == "mandatory"
