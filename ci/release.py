@@ -60,8 +60,10 @@ def image_config(image: ImageReference) -> dict[str, str]:
     return {IMAGE_CONFIG_KEYS[part]: value for part, value in parts.items() if value}
 
 
-def _config_flags(image: ImageReference | None) -> list[str]:
-    flags: list[str] = []
+def _stack_flags(stack: str, image: ImageReference | None) -> list[str]:
+    """The stack, the policy pack under the stack's policy config, and the image's config keys."""
+    flags = ["--non-interactive", "--stack", stack_ref(stack)]
+    flags += ["--policy-pack", str(POLICY_PACK), "--policy-pack-config", str(policy_pack_config(stack))]
     for key, value in image_config(image).items() if image else ():
         flags += ["--config", f"{key}={value}"]
     return flags
@@ -69,37 +71,11 @@ def _config_flags(image: ImageReference | None) -> list[str]:
 
 def up_command(stack: str, image: ImageReference, message: str) -> list[str]:
     """``pulumi up`` of ``stack`` with ``image`` and the policy pack under the stack's policy config."""
-    return [
-        "pulumi",
-        "up",
-        "--yes",
-        "--non-interactive",
-        "--stack",
-        stack_ref(stack),
-        "--policy-pack",
-        str(POLICY_PACK),
-        "--policy-pack-config",
-        str(policy_pack_config(stack)),
-        "--message",
-        message,
-        *_config_flags(image),
-    ]
+    return ["pulumi", "up", "--yes", "--message", message, *_stack_flags(stack, image)]
 
 
 def preview_command(stack: str, image: ImageReference | None) -> list[str]:
-    return [
-        "pulumi",
-        "preview",
-        "--diff",
-        "--non-interactive",
-        "--stack",
-        stack_ref(stack),
-        "--policy-pack",
-        str(POLICY_PACK),
-        "--policy-pack-config",
-        str(policy_pack_config(stack)),
-        *_config_flags(image),
-    ]
+    return ["pulumi", "preview", "--diff", *_stack_flags(stack, image)]
 
 
 def stack_outputs(stack: str) -> dict[str, object]:
