@@ -26,6 +26,8 @@ _ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DOCKER_HUB = "docker.io"
+#: The shop's build context: app/Dockerfile and what app/.dockerignore lets through.
+DEFAULT_CONTEXT = Path("app")
 
 
 class BadImageReference(ValueError):
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repository", required=True, help="ECR repository URL (bootstrap output imageRepositoryUrl)")
     parser.add_argument("--tag", required=True, help="image tag: the git commit SHA")
     parser.add_argument("--mirror", default="", help="also push to this repository, e.g. docker.io/ORG/shop")
-    parser.add_argument("--context", type=Path, default=Path("app"), help="Docker build context (app/)")
+    parser.add_argument("--context", type=Path, default=DEFAULT_CONTEXT, help="Docker build context (app/)")
     parser.add_argument("--platform", default="linux/amd64", help="target platform(s) of the cluster's nodes")
     parser.add_argument("--out", type=Path, help="write the pushed image reference here as JSON")
     args = parser.parse_args(argv)
