@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from components.account import Account
+from components.kms import customer_managed_key
 from components.naming import Naming
 from stacks.settings import KeySettings
 
@@ -73,34 +72,17 @@ class Keys(pulumi.ComponentResource):
 
     def _key(self, purpose: str, used_for: str, service_statements: list[dict]) -> pulumi.Output[str]:
         args = self._args
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountRootDelegatesToIam",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": args.account.root_arn},
-                    "Action": "kms:*",
-                    "Resource": "*",  # in a key policy "*" means this key
-                },
-                *service_statements,
-            ],
-        }
-        key = aws.kms.Key(
+        name = args.naming.physical(purpose)
+        key = customer_managed_key(
             f"{purpose}-key",
-            description=f"{args.naming.physical(purpose)}: {used_for}",
-            enable_key_rotation=True,
-            rotation_period_in_days=args.settings.rotation_period_days,
-            deletion_window_in_days=args.settings.deletion_window_days,
-            policy=json.dumps(policy),
-            tags=args.naming.tags(COMPONENT, Name=args.naming.physical(purpose), purpose=purpose),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        aws.kms.Alias(
-            f"{purpose}-key-alias",
-            name=f"alias/{args.naming.physical(purpose)}",
-            target_key_id=key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            alias=f"alias/{name}",
+            description=f"{name}: {used_for}",
+            settings=args.settings,
+            account=args.account,
+            tags=args.naming.tags(COMPONENT, Name=name, purpose=purpose),
+            parent=self,
+            protect=args.protect,
+            service_statements=service_statements,
         )
         return key.arn
 
