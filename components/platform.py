@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from components.account import Account
 from components.cache import Cache, CacheArgs
@@ -36,14 +35,7 @@ class Platform:
 
 def build(settings: PlatformSettings) -> Platform:
     naming = Naming(prefix=settings.stack.name_prefix, stack=pulumi.get_stack())
-    caller = aws.get_caller_identity()
-    partition = aws.get_partition()
-    account = Account(
-        id=caller.account_id,
-        partition=partition.partition,
-        region=settings.stack.region,
-        dns_suffix=partition.dns_suffix,
-    )
+    account = Account.current(settings.stack.region)
     keys = Keys("keys", KeysArgs(settings=settings.keys, naming=naming, account=account, protect=settings.is_prod))
     network = Network(
         "network",
