@@ -148,6 +148,14 @@ def test_no_role_may_do_everything_or_use_wildcards_beyond_what_aws_requires(boo
             assert not {"iam:*", "s3:*", "sts:*"} & set(actions), f"{purpose}: {statement['Sid']}"
 
 
+def test_every_policy_fits_iams_size_limits(bootstrap: Plan) -> None:
+    # IAM counts characters without whitespace: 10,240 for a role's inline policies, 2,048 for a trust policy.
+    for purpose in _purposes(bootstrap):
+        inline = bootstrap.one(ROLE_POLICY, f"github-{purpose}-policy").inputs["policy"]
+        assert len(re.sub(r"\s", "", inline)) < 10_240, purpose
+        assert len(re.sub(r"\s", "", _role(bootstrap, purpose).inputs["assumeRolePolicy"])) < 2_048, purpose
+
+
 def test_roles_act_only_in_the_platform_region_and_us_east_1(bootstrap: Plan, staging: Plan, prod: Plan) -> None:
     expected = ["eu-west-1", "us-east-1"]
     for purpose in ("deploy-prod", "preview-staging"):
