@@ -29,7 +29,8 @@ def service_role(
     trust_conditions: dict[str, Any] | None = None,
     trust_actions: Sequence[str] = ("sts:AssumeRole",),
 ) -> aws.iam.Role:
-    """A role that only ``service`` may assume (optionally under ``trust_conditions``), with ``statements``."""
+    """A role that only ``service`` may assume (optionally under ``trust_conditions``, which may hold outputs),
+    with ``statements``."""
     trust: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
@@ -40,7 +41,7 @@ def service_role(
     role = aws.iam.Role(
         name,
         description=description,
-        assume_role_policy=policy_document([trust]),
+        assume_role_policy=pulumi.Output.from_input(trust).apply(lambda resolved: policy_document([resolved])),
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )

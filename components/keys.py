@@ -55,6 +55,7 @@ class Keys(pulumi.ComponentResource):
     data_key_arn: pulumi.Output[str]
     secrets_key_arn: pulumi.Output[str]
     logs_key_arn: pulumi.Output[str]
+    volumes_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:security:Keys", name, None, opts)
@@ -62,11 +63,13 @@ class Keys(pulumi.ComponentResource):
         self.data_key_arn = self._key("data", "RDS, ElastiCache and S3 asset data", [self._cloudfront_statement()])
         self.secrets_key_arn = self._key("secrets", "Secrets Manager secrets and EKS Secrets", [])
         self.logs_key_arn = self._key("logs", "CloudWatch Logs log groups", [self._logs_statement()])
+        self.volumes_key_arn = self._key("volumes", "EBS volumes of EKS nodes and pods", self._autoscaling_statements())
         self.register_outputs(
             {
                 "data_key_arn": self.data_key_arn,
                 "secrets_key_arn": self.secrets_key_arn,
                 "logs_key_arn": self.logs_key_arn,
+                "volumes_key_arn": self.volumes_key_arn,
             }
         )
 
@@ -98,6 +101,35 @@ class Keys(pulumi.ComponentResource):
                 "ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")},
             },
         }
+
+    def _autoscaling_statements(self) -> list[dict]:
+        # AWS's documented statements for Auto Scaling with encrypted volumes, for its service-linked role only.
+        account = self._args.account
+        autoscaling = {
+            "StringEquals": {"kms:CallerAccount": account.id},
+            "ArnEquals": {
+                "aws:PrincipalArn": f"arn:{account.partition}:iam::{account.id}:role/aws-service-role/"
+                f"autoscaling.{account.dns_suffix}/AWSServiceRoleForAutoScaling"
+            },
+        }
+        return [
+            {
+                "Sid": "AutoScalingUsesKeyForNodeVolumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": autoscaling,
+            },
+            {
+                "Sid": "AutoScalingGrantsKeyToAttachedVolumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {**autoscaling, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+        ]
 
     def _cloudfront_statement(self) -> dict:
         account = self._args.account

@@ -8,6 +8,7 @@ import pulumi
 
 from components.account import Account
 from components.cache import Cache, CacheArgs
+from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs
 from components.keys import Keys, KeysArgs
@@ -30,6 +31,7 @@ class Platform:
     database: Database
     cache: Cache
     storage: AssetStorage
+    cluster: Cluster
     edge: Edge
 
 
@@ -37,13 +39,14 @@ def build(settings: PlatformSettings) -> Platform:
     naming = Naming(prefix=settings.stack.name_prefix, stack=pulumi.get_stack())
     account = Account.current(settings.stack.region)
     keys = Keys("keys", KeysArgs(settings=settings.keys, naming=naming, account=account, protect=settings.is_prod))
+    cluster_name = naming.physical("eks", max_length=100)
     network = Network(
         "network",
         NetworkArgs(
             settings=settings.network,
             naming=naming,
             account=account,
-            cluster_name=naming.physical("eks", max_length=100),
+            cluster_name=cluster_name,
             logs_key_arn=keys.logs_key_arn,
         ),
     )
@@ -97,6 +100,36 @@ def build(settings: PlatformSettings) -> Platform:
             protect=settings.is_prod,
         ),
     )
+    cluster = Cluster(
+        "cluster",
+        ClusterArgs(
+            settings=settings.cluster,
+            naming=naming,
+            account=account,
+            name=cluster_name,
+            protect=settings.is_prod,
+            vpc_id=network.vpc_id,
+            vpc_cidr=network.vpc_cidr,
+            private_subnet_ids=network.private_subnet_ids,
+            workload_security_group_id=network.workload_security_group_id,
+            secrets_key_arn=keys.secrets_key_arn,
+            logs_key_arn=keys.logs_key_arn,
+            volumes_key_arn=keys.volumes_key_arn,
+            shop_access=ShopAccess(
+                secret_arns=[
+                    secrets.session_secret_arn,
+                    secrets.admin_token_secret_arn,
+                    secrets.redis_auth_secret_arn,
+                    secrets.origin_verify_secret_arn,
+                    database.master_secret_arn,
+                ],
+                secrets_key_arn=keys.secrets_key_arn,
+                assets_bucket_arn=storage.assets_bucket_arn,
+                assets_prefix=storage.assets_media_prefix,
+                data_key_arn=keys.data_key_arn,
+            ),
+        ),
+    )
     edge = Edge(
         "edge",
         EdgeArgs(
@@ -123,6 +156,7 @@ def build(settings: PlatformSettings) -> Platform:
         database=database,
         cache=cache,
         storage=storage,
+        cluster=cluster,
         edge=edge,
     )
 
@@ -147,6 +181,7 @@ def export(platform: Platform) -> None:
     )
     export_data_layer(platform)
     export_edge(platform)
+    export_cluster(platform)
 
 
 def export_data_layer(platform: Platform) -> None:
@@ -190,6 +225,24 @@ def export_data_layer(platform: Platform) -> None:
             "session": secrets.session_secret_arn,
             "adminToken": secrets.admin_token_secret_arn,
             "originVerify": secrets.origin_verify_secret_arn,
+        },
+    )
+
+
+def export_cluster(platform: Platform) -> None:
+    """How to reach and extend the cluster. No kubeconfig: `aws eks update-kubeconfig --name <name>` writes one."""
+    cluster = platform.cluster
+    pulumi.export(
+        "cluster",
+        {
+            "name": cluster.name,
+            "kubernetesVersion": cluster.kubernetes_version,
+            "oidcProviderArn": cluster.oidc_provider_arn,
+            "clusterSecurityGroupId": cluster.cluster_security_group_id,
+            "nodeSecurityGroupId": platform.network.workload_security_group_id,
+            "shopNamespace": cluster.shop_namespace,
+            "shopServiceAccount": cluster.shop_service_account_name,
+            "shopRoleArn": cluster.shop_role_arn,
         },
     )
 

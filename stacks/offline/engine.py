@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi import Output
 from pulumi.runtime import rpc, set_all_config, set_mocks
 from pulumi.runtime.mocks import MockMonitor
@@ -31,7 +31,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from stacks.offline.fakes import FakeCloud
-from stacks.offline.plan import Plan, PlannedResource, is_secret, normalise, secret
+from stacks.offline.plan import RESOURCE_SIG, SIG_KEY, Plan, PlannedResource, is_secret, normalise, secret
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -63,9 +63,15 @@ class RecordingMonitor(MockMonitor):
             return super().RegisterResource(request)
         _ensure_event_loop()
         urn = self.make_urn(request.parent, request.type, request.name)
-        inputs = rpc.deserialize_properties(request.object)
+        inputs = _fake_inputs(request)
         resource_id, state = self.cloud.create(
-            request.type, request.name, urn, inputs, custom=request.custom or request.remote, provider=request.provider
+            request.type,
+            request.name,
+            urn,
+            inputs,
+            custom=request.custom,
+            remote=request.remote,
+            provider=request.provider,
         )
         for key in request.additionalSecretOutputs:
             if key in state and not is_secret(state[key]):
@@ -76,6 +82,24 @@ class RecordingMonitor(MockMonitor):
         payload = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=payload)
+
+
+def _fake_inputs(request: Any) -> dict[str, Any]:
+    """The inputs as the fakes see them, with resource references as their URNs: deserialising a reference (e.g.
+    the cluster handed to a node group) would construct that resource again from inside the monitor."""
+
+    def without_references(value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get(SIG_KEY) == RESOURCE_SIG:
+                return value["urn"]
+            return {key: without_references(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [without_references(item) for item in value]
+        return value
+
+    struct = struct_pb2.Struct()
+    struct.update(without_references(json_format.MessageToDict(request.object)))
+    return rpc.deserialize_properties(struct)
 
 
 def _record(request: Any, urn: str, resource_id: str, state: Mapping[str, Any]) -> PlannedResource:

@@ -24,7 +24,7 @@ UNKNOWN = "[unknown]"
 # Signatures of special values in the Pulumi wire format (pulumi.runtime.rpc).
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a type marker, not a secret
-_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
@@ -52,7 +52,7 @@ def normalise(value: Any) -> Any:
         signature = value.get(SIG_KEY)
         if signature == SECRET_SIG:
             return SECRET
-        if signature == _RESOURCE_SIG:
+        if signature == RESOURCE_SIG:
             return value.get("urn")
         if signature == _OUTPUT_SIG:
             return SECRET if value.get("secret") else normalise(value.get("value", _UNKNOWN_VALUE))

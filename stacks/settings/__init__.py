@@ -8,6 +8,7 @@ from stacks.settings.bootstrap import (
     StateBackendSettings,
 )
 from stacks.settings.cache import CacheSettings
+from stacks.settings.cluster import ClusterSettings
 from stacks.settings.database import DatabaseSettings
 from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
@@ -21,6 +22,7 @@ from stacks.settings.storage import StorageSettings
 __all__ = [
     "BootstrapSettings",
     "CacheSettings",
+    "ClusterSettings",
     "DatabaseSettings",
     "DeploySettings",
     "EdgeSettings",

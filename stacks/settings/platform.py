@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import get_type_hints
 
 from stacks.settings.cache import CacheSettings
+from stacks.settings.cluster import ClusterSettings
 from stacks.settings.database import DatabaseSettings
 from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
@@ -27,6 +28,7 @@ class PlatformSettings:
     database: DatabaseSettings
     cache: CacheSettings
     storage: StorageSettings
+    cluster: ClusterSettings
     edge: EdgeSettings
 
     @property
@@ -35,7 +37,11 @@ class PlatformSettings:
 
     def problems(self) -> Iterator[tuple[str, str, str]]:
         """Problems that involve more than one section, as (section, field, message)."""
-        return iter(())
+        if self.is_prod:
+            zones = self.network.az_count
+            for pool in ("system", "app"):
+                if getattr(self.cluster, f"{pool}_min_size") < zones:
+                    yield "cluster", f"{pool}_min_size", f"prod keeps a node in each of the {zones} zones; use {zones}+"
 
 
 #: Section name -> settings class, in declaration order.

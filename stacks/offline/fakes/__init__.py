@@ -142,17 +142,28 @@ class FakeCloud(Mocks):
         raise NotImplementedError("the recording monitor calls create() instead")
 
     def create(
-        self, type_: str, name: str, urn: str, inputs: dict[str, Any], *, custom: bool, provider: str = ""
+        self,
+        type_: str,
+        name: str,
+        urn: str,
+        inputs: dict[str, Any],
+        *,
+        custom: bool,
+        remote: bool = False,
+        provider: str = "",
     ) -> tuple[str, dict]:
-        """The id and output state of a new resource; ``provider`` is the engine's ``<urn>::<id>`` reference."""
+        """The id and output state of a new resource; ``provider`` is the engine's ``<urn>::<id>`` reference.
+
+        A ``remote`` component (built by a provider plugin, e.g. pulumi-eks) has only the outputs its fake returns:
+        the real plugin registers its own outputs and never echoes its inputs."""
         if type_ == "pulumi:providers:aws":
             self.provider_regions[urn] = inputs.get("region") or self.region
         region = inputs.get("region") or self.provider_regions.get(provider.rsplit("::", 1)[0], self.region)
         resource = FakeResource(type_, name, urn, inputs, self, region)
         fake = _OUTPUTS.get(type_)
-        if not custom and fake is None:
+        if not (custom or remote) and fake is None:
             return "", {}  # a local component: its outputs are registered by the program itself
-        state = {**inputs}
+        state = {} if remote else {**inputs}
         if type_.startswith("aws:"):
             state.update(_generic_aws_outputs(resource))
         if fake is not None:
@@ -185,4 +196,4 @@ def _generic_aws_outputs(resource: FakeResource) -> dict[str, Any]:
 
 
 # The fakes of each area register themselves on import.
-from stacks.offline.fakes import aws_cicd, aws_core, aws_data, aws_edge, random  # noqa: E402, F401
+from stacks.offline.fakes import aws_cicd, aws_core, aws_data, aws_edge, eks, random  # noqa: E402, F401

@@ -1,0 +1,419 @@
+"""The Kubernetes platform: an EKS cluster (pulumi-eks) with managed node groups, add-ons, workload identity and
+the controllers the shop relies on (load balancing, autoscaling)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from components.account import Account
+from components.cluster import addons, controllers, identity, nodes
+from components.cluster.identity import ServiceAccount, ShopAccess
+from components.naming import Naming
+from stacks.settings import ClusterSettings
+from stacks.settings.cluster import CONTROL_PLANE_LOG_TYPES
+
+COMPONENT = "cluster"
+SHOP_NAMESPACE = "shop"
+SHOP_SERVICE_ACCOUNT = "shop"
+INGRESS_CLASS = "alb"
+_CHART_REPOSITORIES = {
+    controllers.LOAD_BALANCER_CONTROLLER: "https://aws.github.io/eks-charts",
+    controllers.CLUSTER_AUTOSCALER: "https://kubernetes.github.io/autoscaler",
+}
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    settings: ClusterSettings
+    naming: Naming
+    account: Account
+    name: str
+    """Physical cluster name; the network tags its subnets with it for load balancer discovery."""
+    protect: bool
+    """Deletion protection and `protect` on the control plane and its audit log (prod)."""
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    """The control plane's network interfaces call admission webhooks from addresses in it."""
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    """Control-plane network interfaces and every node group live here, one subnet per zone."""
+    workload_security_group_id: pulumi.Input[str]
+    """Attached to every node and so to every pod; the data stores admit only this group."""
+    secrets_key_arn: pulumi.Input[str]
+    """Envelope encryption of Kubernetes Secrets."""
+    logs_key_arn: pulumi.Input[str]
+    volumes_key_arn: pulumi.Input[str]
+    """Node volumes and persistent volumes."""
+    shop_access: ShopAccess
+    """The data layer's secrets, keys and bucket prefix the shop's pods may use."""
+
+
+class Cluster(pulumi.ComponentResource):
+    name: pulumi.Output[str]
+    """The cluster name, resolved once the control plane exists: resources that take it wait for the cluster."""
+    kubernetes_version: str
+    kubernetes_provider: k8s.Provider
+    """Built from the cluster's kubeconfig; pass it as ``provider=`` to every Kubernetes resource."""
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    """The security group EKS created for the control plane; every node carries it too."""
+    shop_namespace: pulumi.Output[str]
+    """Pod Security ``restricted``; resources that take it wait for the namespace to exist."""
+    shop_service_account_name: pulumi.Output[str]
+    """The shop's pods run as this ServiceAccount (created with the shop); Pod Identity binds it to the shop role.
+    It resolves once the association exists, so a ServiceAccount named by it is created after."""
+    shop_role_arn: pulumi.Output[str]
+    shop_node_selector: dict[str, str]
+    ingress_class_name: str
+    alb_controller_ready: pulumi.Resource
+    """Depend on it from Ingresses so that the controller and its webhooks serve them."""
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shop:cluster:Cluster", name, None, opts)
+        self._name = name
+        self._args = args
+        settings = args.settings
+        self.kubernetes_version = settings.kubernetes_version
+        self.shop_node_selector = nodes.APP_NODE_SELECTOR
+        self.ingress_class_name = INGRESS_CLASS
+
+        control_plane = self._control_plane()
+        # The URN resolves when pulumi-eks has finished building the cluster, and stays known during previews.
+        self.name = control_plane.urn.apply(lambda _: args.name)
+        self.oidc_provider_arn = control_plane.oidc_provider_arn
+        self.oidc_issuer = control_plane.oidc_issuer
+        self.cluster_security_group_id = control_plane.cluster_security_group_id
+
+        self._open_private_endpoint()
+        nodes.allow_control_plane_and_peers(
+            f"{name}-workloads",
+            workload_security_group_id=args.workload_security_group_id,
+            cluster_security_group_id=self.cluster_security_group_id,
+            tags=self._tags("workloads"),
+            parent=self,
+        )
+        cni_role = identity.irsa_role(
+            f"{name}-vpc-cni",
+            oidc_provider_arn=self.oidc_provider_arn,
+            oidc_issuer=self.oidc_issuer,
+            service_account=ServiceAccount("kube-system", "aws-node"),
+            managed_policy_arns=[self._aws_policy("AmazonEKS_CNI_Policy")],
+            description="VPC CNI: manage the nodes' network interfaces and pod IP addresses",
+            tags=self._tags("vpc-cni"),
+            parent=self,
+        )
+        # Networking and credentials for pods must be in place before nodes register.
+        node_prerequisites = addons.managed_addons(
+            name,
+            [
+                addons.ManagedAddon(
+                    "vpc-cni",
+                    settings.vpc_cni_version,
+                    # Enforces Kubernetes NetworkPolicies (the eBPF network policy agent).
+                    configuration={"enableNetworkPolicy": "true"},
+                    service_account_role_arn=cni_role.arn,
+                ),
+                addons.ManagedAddon("kube-proxy", settings.kube_proxy_version),
+                addons.ManagedAddon("eks-pod-identity-agent", settings.pod_identity_agent_version),
+            ],
+            cluster_name=self.name,
+            tags=self._tags("addon"),
+            parent=self,
+        )
+        node_groups = self._node_groups(control_plane, node_prerequisites)
+
+        ebs_csi = identity.pod_identity_role(
+            f"{name}-ebs-csi",
+            cluster_name=self.name,
+            service_account=ServiceAccount("kube-system", "ebs-csi-controller-sa"),
+            statements=identity.volume_key_statements(args.volumes_key_arn),
+            managed_policy_arns=[self._aws_policy("service-role/AmazonEBSCSIDriverPolicy")],
+            description="EBS CSI driver: create, attach and encrypt persistent volumes",
+            tags=self._tags("ebs-csi"),
+            parent=self,
+        )
+        # Deployments need nodes to become ready; EKS reports the add-on degraded until they are.
+        workload_addons = addons.managed_addons(
+            name,
+            [
+                addons.ManagedAddon("coredns", settings.coredns_version),
+                addons.ManagedAddon("metrics-server", settings.metrics_server_version),
+                addons.ManagedAddon("aws-ebs-csi-driver", settings.ebs_csi_driver_version),
+            ],
+            cluster_name=self.name,
+            tags=self._tags("addon"),
+            parent=self,
+            depends_on=[*node_groups, ebs_csi.association],
+        )
+
+        self.kubernetes_provider = k8s.Provider(
+            f"{name}-kubernetes",
+            # No credentials in it (it runs `aws eks get-token`), but it is kept out of logs and outputs anyway.
+            kubeconfig=pulumi.Output.secret(control_plane.kubeconfig_json),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        shop_namespace = self._namespace(
+            SHOP_NAMESPACE,
+            # The load balancer controller holds rollouts until new pods pass the target group's health checks.
+            {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"},
+        )
+        self.shop_namespace = shop_namespace.metadata.name
+        shop = identity.pod_identity_role(
+            f"{name}-shop",
+            cluster_name=self.name,
+            service_account=ServiceAccount(SHOP_NAMESPACE, SHOP_SERVICE_ACCOUNT),
+            statements=identity.shop_statements(args.account, args.shop_access),
+            description="The shop: its own secrets, its media prefix in the assets bucket, the keys behind them",
+            tags=self._tags("shop"),
+            parent=self,
+        )
+        self.shop_service_account_name = shop.association.service_account
+        self.shop_role_arn = shop.role.arn
+        controllers.encrypted_storage_class(
+            f"{name}-gp3-encrypted",
+            volumes_key_arn=args.volumes_key_arn,
+            provider=self.kubernetes_provider,
+            parent=self,
+        )
+        # Controllers need nodes to run on and DNS to find the AWS APIs.
+        compute_ready = [*node_groups, *workload_addons]
+        alb, autoscaler = controllers.LOAD_BALANCER_CONTROLLER, controllers.CLUSTER_AUTOSCALER
+        self.alb_controller_ready = self._controller(
+            alb,
+            settings.load_balancer_controller_chart_version,
+            controllers.load_balancer_controller_values(
+                cluster_name=args.name,
+                region=args.account.region,
+                vpc_id=args.vpc_id,
+                service_account=alb,
+                ingress_class=INGRESS_CLASS,
+            ),
+            identity.load_balancer_controller_statements(args.account),
+            compute_ready,
+            webhook_sources=[args.vpc_cidr],
+        )
+        self._controller(
+            autoscaler,
+            settings.cluster_autoscaler_chart_version,
+            controllers.cluster_autoscaler_values(
+                cluster_name=args.name,
+                region=args.account.region,
+                image_tag=settings.cluster_autoscaler_version,
+                service_account=autoscaler,
+            ),
+            identity.cluster_autoscaler_statements(args.account, args.name),
+            compute_ready,
+        )
+
+        self.register_outputs(
+            {
+                "name": self.name,
+                "kubernetes_version": self.kubernetes_version,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "cluster_security_group_id": self.cluster_security_group_id,
+                "shop_namespace": self.shop_namespace,
+                "shop_service_account_name": self.shop_service_account_name,
+                "shop_role_arn": self.shop_role_arn,
+            }
+        )
+
+    # ------------------------------------------------------------------------------------------ control plane
+
+    def _control_plane(self) -> eks.Cluster:
+        args = self._args
+        settings = args.settings
+        # Created first so that retention and encryption are ours; EKS would create it without either.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-control-plane-logs",
+            name=f"/aws/eks/{args.name}/cluster",
+            retention_in_days=settings.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            tags=self._tags("control-plane-logs"),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        return eks.Cluster(
+            f"{self._name}-eks",
+            name=args.name,
+            version=settings.kubernetes_version,
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.support_type),
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries=self._access_entries(),
+            vpc_id=args.vpc_id,
+            private_subnet_ids=list(args.private_subnet_ids),
+            endpoint_private_access=True,
+            endpoint_public_access=settings.public_endpoint,
+            public_access_cidrs=[str(cidr) for cidr in settings.public_access_cidrs] or None,
+            encryption_config_key_arn=args.secrets_key_arn,
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            create_oidc_provider=True,
+            deletion_protection=args.protect,
+            skip_default_node_group=True,
+            # EKS's own cluster security group is enough; pulumi-eks's extra groups would allow all egress.
+            skip_default_security_groups=True,
+            # Every add-on is an aws.eks.Addon of ours (addons.py): no self-managed copies, none from pulumi-eks.
+            bootstrap_self_managed_addons=False,
+            use_default_vpc_cni=True,
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            tags=self._args.naming.tags(COMPONENT, Name=args.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], protect=args.protect),
+        )
+
+    def _access_entries(self) -> dict[str, eks.AccessEntryArgs]:
+        """Who may use the Kubernetes API, by IAM role: admins, CI deploys into the shop namespace, readers."""
+        settings = self._args.settings
+        levels = [
+            ("admin", settings.admin_roles, "AmazonEKSClusterAdminPolicy", None),
+            ("deploy", settings.deploy_roles, "AmazonEKSEditPolicy", [SHOP_NAMESPACE]),
+            ("read-only", settings.read_only_roles, "AmazonEKSViewPolicy", None),
+        ]
+        return {
+            f"{level}-{re.sub(r'[^A-Za-z0-9-]', '-', role)}": eks.AccessEntryArgs(
+                principal_arn=f"arn:{self._args.account.partition}:iam::{self._args.account.id}:role/{role}",
+                access_policies={
+                    level: eks.AccessPolicyAssociationArgs(
+                        policy_arn=f"arn:{self._args.account.partition}:eks::aws:cluster-access-policy/{policy}",
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                            type="namespace" if namespaces else "cluster", namespaces=namespaces
+                        ),
+                    )
+                },
+                tags=self._tags(f"access-{level}"),
+            )
+            for level, roles, policy, namespaces in levels
+            for role in roles
+        }
+
+    def _open_private_endpoint(self) -> None:
+        for index, cidr in enumerate(self._args.settings.private_access_cidrs, start=1):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-api-from-network-{index}",
+                security_group_id=self.cluster_security_group_id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=str(cidr),
+                description="Kubernetes API (private endpoint) for operators and deploy runners",
+                tags=self._tags("api-access"),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    # ------------------------------------------------------------------------------------------ nodes
+
+    def _node_groups(
+        self, control_plane: eks.Cluster, prerequisites: Sequence[pulumi.Resource]
+    ) -> list[eks.ManagedNodeGroup]:
+        args = self._args
+        settings = args.settings
+        role = nodes.node_role(f"{self._name}-node", account=args.account, tags=self._tags("node"), parent=self)
+        template = nodes.launch_template(
+            f"{self._name}-node",
+            node_os=settings.node_os,
+            disk_gib=settings.node_disk_gib,
+            volumes_key_arn=args.volumes_key_arn,
+            security_group_ids=[self.cluster_security_group_id, args.workload_security_group_id],
+            tags=self._tags("node"),
+            parent=self,
+        )
+        pools = [
+            nodes.NodePool(
+                "system",
+                instance_types=settings.system_instance_types,
+                capacity_type="ON_DEMAND",
+                min_size=settings.system_min_size,
+                desired_size=settings.system_desired_size,
+                max_size=settings.system_max_size,
+                labels=nodes.SYSTEM_NODE_SELECTOR,
+                taints=[nodes.SYSTEM_TAINT],
+            ),
+            nodes.NodePool(
+                "apps",
+                instance_types=settings.app_instance_types,
+                capacity_type=settings.app_capacity_type,
+                min_size=settings.app_min_size,
+                desired_size=settings.app_desired_size,
+                max_size=settings.app_max_size,
+                labels=nodes.APP_NODE_SELECTOR,
+            ),
+        ]
+        return [
+            nodes.managed_node_group(
+                f"{self._name}-{pool.name}",
+                pool,
+                cluster=control_plane,
+                kubernetes_version=settings.kubernetes_version,
+                node_os=settings.node_os,
+                node_role_arn=role.arn,
+                subnet_ids=args.private_subnet_ids,
+                template=template,
+                name_prefix=self._args.naming.physical(f"eks-{pool.name}", max_length=36) + "-",
+                tags=self._tags(f"{pool.name}-nodes"),
+                parent=self,
+                depends_on=prerequisites,
+            )
+            for pool in pools
+        ]
+
+    # ------------------------------------------------------------------------------------------ controllers
+
+    def _namespace(self, namespace_name: str, labels: dict[str, str] | None = None) -> k8s.core.v1.Namespace:
+        return controllers.namespace(
+            f"{self._name}-{namespace_name}-namespace",
+            namespace_name,
+            labels=labels or {},
+            provider=self.kubernetes_provider,
+            parent=self,
+        )
+
+    def _controller(
+        self,
+        chart_name: str,
+        version: str,
+        values: dict,
+        statements: identity.Statements,
+        depends_on: list,
+        webhook_sources: Sequence[str] = (),
+    ) -> k8s.helm.v3.Release:
+        """A controller in a namespace of its own, with a Pod Identity role for its service account and a network
+        policy for its traffic."""
+        namespace = self._namespace(chart_name)
+        controllers.controller_network_policy(
+            f"{self._name}-{chart_name}",
+            namespace,
+            release=chart_name,
+            webhook_sources=webhook_sources,
+            provider=self.kubernetes_provider,
+        )
+        role = identity.pod_identity_role(
+            f"{self._name}-{chart_name}",
+            cluster_name=self.name,
+            service_account=ServiceAccount(chart_name, chart_name),
+            statements=statements,
+            description=f"{chart_name} in cluster {self._args.name}",
+            tags=self._tags(chart_name),
+            parent=self,
+        )
+        return controllers.helm_release(
+            f"{self._name}-{chart_name}",
+            controllers.Chart(chart_name, _CHART_REPOSITORIES[chart_name], version),
+            namespace=namespace.metadata.name,
+            values=values,
+            provider=self.kubernetes_provider,
+            parent=self,
+            depends_on=[role.association, *depends_on],
+        )
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def _tags(self, purpose: str) -> dict[str, str]:
+        return self._args.naming.tags(COMPONENT, Name=self._args.naming.physical(f"eks-{purpose}"))
+
+    def _aws_policy(self, name: str) -> str:
+        return f"arn:{self._args.account.partition}:iam::aws:policy/{name}"

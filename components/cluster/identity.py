@@ -1,0 +1,257 @@
+"""Workload identity: IAM roles that pods assume, and the least-privilege statements of the platform's own pods.
+
+``pod_identity_role`` is the one way a workload gets AWS credentials (EKS Pod Identity, through the
+eks-pod-identity-agent add-on); ``irsa_role`` exists only for the VPC CNI, whose documented identity is IRSA.
+Other components (e.g. observability's CloudWatch agent) call ``pod_identity_role`` the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.account import Account
+from components.iam import policy_document, service_role
+
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+#: Controller release line whose official IAM policy is vendored beside this file (see README.md); the chart
+#: version in settings (1.<minor>.x ships controller v2.<minor>.x) must belong to it.
+LOAD_BALANCER_CONTROLLER_POLICY_VERSION = "2.14"
+LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).with_name(
+    f"aws-load-balancer-controller-iam-policy-v{LOAD_BALANCER_CONTROLLER_POLICY_VERSION}.json"
+)
+
+Statements = Sequence[dict[str, Any]] | pulumi.Output[list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    role: aws.iam.Role
+    association: aws.eks.PodIdentityAssociation
+    """Pods started before the association exists get no credentials: make their workload depend on it."""
+
+
+def pod_identity_role(
+    name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    service_account: ServiceAccount,
+    statements: Statements,
+    description: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    managed_policy_arns: Sequence[str] = (),
+) -> PodIdentity:
+    """A role only ``service_account`` of this cluster can assume, and its Pod Identity association."""
+    session = {
+        "aws:RequestTag/eks-cluster-name": cluster_name,
+        "aws:RequestTag/kubernetes-namespace": service_account.namespace,
+        "aws:RequestTag/kubernetes-service-account": service_account.name,
+    }
+    role = service_role(
+        name,
+        service=POD_IDENTITY_PRINCIPAL,
+        statements=statements,
+        description=description,
+        tags=tags,
+        parent=parent,
+        # Pod Identity passes the pod's cluster, namespace and service account as session tags.
+        trust_actions=("sts:AssumeRole", "sts:TagSession"),
+        trust_conditions={"StringEquals": session},
+    )
+    _attach(name, role, managed_policy_arns)
+    association = aws.eks.PodIdentityAssociation(
+        f"{name}-association",
+        cluster_name=cluster_name,
+        namespace=service_account.namespace,
+        service_account=service_account.name,
+        role_arn=role.arn,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    return PodIdentity(role=role, association=association)
+
+
+def irsa_role(
+    name: str,
+    *,
+    oidc_provider_arn: pulumi.Input[str],
+    oidc_issuer: pulumi.Input[str],
+    service_account: ServiceAccount,
+    managed_policy_arns: Sequence[str],
+    description: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> aws.iam.Role:
+    """A role ``service_account`` assumes with its projected token through the cluster's OIDC provider."""
+    subject = f"system:serviceaccount:{service_account.namespace}:{service_account.name}"
+    trust = pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(
+        lambda values: policy_document(
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": values[0]},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {f"{values[1]}:sub": subject, f"{values[1]}:aud": "sts.amazonaws.com"}
+                    },
+                }
+            ]
+        )
+    )
+    role = aws.iam.Role(
+        name, description=description, assume_role_policy=trust, tags=tags, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    _attach(name, role, managed_policy_arns)
+    return role
+
+
+def _attach(name: str, role: aws.iam.Role, policy_arns: Sequence[str]) -> None:
+    for arn in policy_arns:
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{arn.rsplit('/', 1)[-1]}",
+            role=role.name,
+            policy_arn=arn,
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+
+
+# ---------------------------------------------------------------------------------------------- statements
+
+
+def load_balancer_controller_statements(account: Account) -> list[dict[str, Any]]:
+    """The official policy, verbatim but for the partition; it scopes writes by the controller's own tags."""
+    document = LOAD_BALANCER_CONTROLLER_POLICY.read_text().replace("arn:aws:", f"arn:{account.partition}:")
+    return json.loads(document)["Statement"]
+
+
+def cluster_autoscaler_statements(account: Account, cluster_name: str) -> list[dict[str, Any]]:
+    """Read the node groups; resize and shrink only the Auto Scaling groups EKS tagged as this cluster's."""
+    return [
+        {
+            "Sid": "DiscoverNodeGroups",
+            "Effect": "Allow",
+            "Action": [
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeAutoScalingInstances",
+                "autoscaling:DescribeLaunchConfigurations",
+                "autoscaling:DescribeScalingActivities",
+                "autoscaling:DescribeTags",
+                "ec2:DescribeImages",
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeLaunchTemplateVersions",
+                "ec2:GetInstanceTypesFromInstanceRequirements",
+            ],
+            "Resource": "*",  # these Describe/Get calls support no resource-level permissions
+        },
+        {
+            "Sid": "DescribeOwnNodeGroups",
+            "Effect": "Allow",
+            "Action": "eks:DescribeNodegroup",
+            "Resource": account.arn("eks", f"nodegroup/{cluster_name}/*/*"),
+        },
+        {
+            "Sid": "ScaleOwnNodeGroups",
+            "Effect": "Allow",
+            "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+            "Resource": account.arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*"),
+            "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
+        },
+    ]
+
+
+def volume_key_statements(key_arn: pulumi.Input[str]) -> pulumi.Output[list[dict[str, Any]]]:
+    """The EBS CSI driver's use of the volumes key (AWS's documented statements, on this one key)."""
+    return pulumi.Output.from_input(key_arn).apply(
+        lambda arn: [
+            {
+                "Sid": "GrantKeyToAttachedVolumes",
+                "Effect": "Allow",
+                "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                "Resource": arn,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+            {
+                "Sid": "EncryptPersistentVolumes",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": arn,
+            },
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class ShopAccess:
+    """Everything the shop's pods may reach in AWS: the whole policy of its Pod Identity role."""
+
+    secret_arns: Sequence[pulumi.Input[str]]
+    """The shop's own Secrets Manager secrets and the RDS-managed master secret: read only."""
+    secrets_key_arn: pulumi.Input[str]
+    """Decrypts those secrets, through Secrets Manager only."""
+    assets_bucket_arn: pulumi.Input[str]
+    assets_prefix: str
+    """The shop lists, reads, writes and deletes objects under this prefix of the assets bucket, nothing else."""
+    data_key_arn: pulumi.Input[str]
+    """Encrypts and decrypts those objects (SSE-KMS), through S3 only."""
+
+
+def shop_statements(account: Account, access: ShopAccess) -> pulumi.Output[list[dict[str, Any]]]:
+    def through(service: str) -> dict[str, Any]:
+        return {"StringEquals": {"kms:ViaService": account.service_principal(service, regional=True)}}
+
+    media = f"{access.assets_prefix}*"
+    return pulumi.Output.all(
+        secrets=list(access.secret_arns),
+        secrets_key=access.secrets_key_arn,
+        bucket=access.assets_bucket_arn,
+        data_key=access.data_key_arn,
+    ).apply(
+        lambda arns: [
+            {
+                "Sid": "ReadOwnSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Resource": arns["secrets"],
+            },
+            {
+                "Sid": "DecryptOwnSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": arns["secrets_key"],
+                "Condition": through("secretsmanager"),
+            },
+            {
+                "Sid": "ListMedia",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": arns["bucket"],
+                "Condition": {"StringLike": {"s3:prefix": media}},
+            },
+            {
+                "Sid": "ReadWriteMedia",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"{arns['bucket']}/{media}",
+            },
+            {
+                "Sid": "EncryptMedia",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": arns["data_key"],
+                "Condition": through("s3"),
+            },
+        ]
+    )

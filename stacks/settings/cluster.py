@@ -1,0 +1,181 @@
+"""Settings of the Kubernetes platform (components/cluster/): EKS, node groups, add-ons and controllers.
+
+Versions were chosen for EKS Kubernetes 1.35 (standard support until March 2027). Add-on and chart versions are
+the ones published for 1.35 in AWS's documentation and public release notes; they could not be checked against a
+live ``aws eks describe-addon-versions`` here, so CreateAddon is where a wrong pin would surface.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from stacks.settings.base import AllowedCidr, Environment, Problem, RetentionDays, section
+
+#: Kubernetes minor versions in EKS standard support through late 2026 (1.34's ends 2026-12-02).
+KubernetesVersion = Literal["1.35", "1.36"]
+#: The control-plane log types EKS can ship to CloudWatch; every one is enabled.
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+_ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+_IAM_ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_IMAGE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+def _matching(pattern: re.Pattern[str], example: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"must look like {example}")
+        return value
+
+    return AfterValidator(check)
+
+
+AddonVersion = Annotated[str, _matching(_ADDON_VERSION, "v1.22.3-eksbuild.1 (aws eks describe-addon-versions)")]
+IamRoleName = Annotated[str, _matching(_IAM_ROLE_NAME, "platform-admin or a path such as team/platform-admin")]
+InstanceType = Annotated[str, _matching(_INSTANCE_TYPE, "m7i.large")]
+ChartVersion = Annotated[str, _matching(_CHART_VERSION, "1.14.0")]
+ImageVersion = Annotated[str, _matching(_IMAGE_VERSION, "v1.35.0")]
+
+
+def minor_of(version: str) -> str:
+    """``"1.35"`` from ``"v1.35.3-eksbuild.17"`` or ``"v1.35.0"``."""
+    return ".".join(version.removeprefix("v").split(".")[:2])
+
+
+@section(prefix="eks")
+class ClusterSettings:
+    """EKS: control plane access and logging, node groups, managed add-ons and the platform controllers."""
+
+    kubernetes_version: KubernetesVersion = Field(
+        default="1.35", description="Kubernetes minor version of the control plane and the node groups."
+    )
+    support_type: Literal["STANDARD", "EXTENDED"] = Field(
+        default="STANDARD",
+        description="'STANDARD' lets EKS upgrade the cluster when standard support ends instead of billing "
+        "extended support; 'EXTENDED' keeps the version (at extra cost).",
+    )
+    public_endpoint: bool = Field(
+        default=False,
+        description="Expose the Kubernetes API on a public endpoint, limited to eksPublicAccessCidrs; off in prod "
+        "(the private endpoint is always on).",
+    )
+    public_access_cidrs: tuple[AllowedCidr, ...] = Field(
+        default=(), description="Networks allowed to reach the public API endpoint (required when it is on)."
+    )
+    private_access_cidrs: tuple[AllowedCidr, ...] = Field(
+        default=(),
+        description="Networks outside the cluster (VPN, deploy runners in the VPC) allowed to reach the private "
+        "API endpoint on 443; nodes and pods always can.",
+    )
+    admin_roles: tuple[IamRoleName, ...] = Field(
+        default=(),
+        description="IAM roles (names in this account) granted cluster-admin through EKS access entries; without "
+        "any, only the identity that created the cluster administers it.",
+    )
+    deploy_roles: tuple[IamRoleName, ...] = Field(
+        default=(),
+        description="IAM roles CI uses to roll out the shop: edit rights in the shop namespace only. Not the role "
+        "that runs `pulumi up`, which EKS makes cluster admin as the cluster's creator.",
+    )
+    read_only_roles: tuple[IamRoleName, ...] = Field(
+        default=(), description="IAM roles granted cluster-wide read-only access (no Secrets)."
+    )
+    log_retention_days: RetentionDays = Field(
+        default=365, description="Retention of the control-plane log group, in days (a CloudWatch Logs period)."
+    )
+    node_os: Literal["AL2023", "Bottlerocket"] = Field(
+        default="AL2023", description="Operating system of the managed node groups (EKS-optimized AMIs)."
+    )
+    node_disk_gib: int = Field(
+        default=50, ge=20, le=1000, description="Encrypted gp3 data volume of every node, in GiB (20-1000)."
+    )
+    system_instance_types: tuple[InstanceType, ...] = Field(
+        default=("m7i.large",),
+        min_length=1,
+        description="Instance types of the system node group (platform controllers, CoreDNS), on-demand.",
+    )
+    system_min_size: int = Field(default=3, ge=1, le=100, description="Minimum nodes of the system group.")
+    system_desired_size: int = Field(
+        default=3, ge=1, le=100, description="Initial nodes of the system group (the autoscaler owns it after)."
+    )
+    system_max_size: int = Field(default=6, ge=1, le=100, description="Maximum nodes of the system group.")
+    app_instance_types: tuple[InstanceType, ...] = Field(
+        default=("m7i.xlarge", "m6i.xlarge"),
+        min_length=1,
+        description="Instance types of the application node group (the shop); several widen spot capacity.",
+    )
+    app_capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(
+        default="ON_DEMAND", description="Capacity type of the application node group; SPOT only outside prod."
+    )
+    app_min_size: int = Field(default=3, ge=1, le=500, description="Minimum nodes of the application group.")
+    app_desired_size: int = Field(
+        default=3, ge=1, le=500, description="Initial nodes of the application group (the autoscaler owns it after)."
+    )
+    app_max_size: int = Field(default=12, ge=1, le=500, description="Maximum nodes of the application group.")
+    vpc_cni_version: AddonVersion = Field(
+        default="v1.22.3-eksbuild.1", description="Version of the vpc-cni managed add-on."
+    )
+    coredns_version: AddonVersion = Field(
+        default="v1.13.2-eksbuild.11", description="Version of the coredns managed add-on."
+    )
+    kube_proxy_version: AddonVersion = Field(
+        default="v1.35.3-eksbuild.17",
+        description="Version of the kube-proxy managed add-on (same minor as Kubernetes).",
+    )
+    pod_identity_agent_version: AddonVersion = Field(
+        default="v1.3.10-eksbuild.3", description="Version of the eks-pod-identity-agent managed add-on."
+    )
+    ebs_csi_driver_version: AddonVersion = Field(
+        default="v1.63.1-eksbuild.1", description="Version of the aws-ebs-csi-driver managed add-on."
+    )
+    metrics_server_version: AddonVersion = Field(
+        default="v0.9.0-eksbuild.5", description="Version of the metrics-server managed add-on (feeds the HPA)."
+    )
+    load_balancer_controller_chart_version: ChartVersion = Field(
+        default="1.14.0",
+        description="aws-load-balancer-controller Helm chart version (eks-charts); its IAM policy file must match.",
+    )
+    cluster_autoscaler_chart_version: ChartVersion = Field(
+        default="9.59.0", description="cluster-autoscaler Helm chart version (kubernetes/autoscaler)."
+    )
+    cluster_autoscaler_version: ImageVersion = Field(
+        default="v1.35.0", description="Cluster Autoscaler image tag; its minor must match the Kubernetes version."
+    )
+
+    def problems(self, environment: Environment) -> Iterator[Problem]:
+        if self.public_endpoint and not self.public_access_cidrs:
+            yield "public_access_cidrs", "list the networks allowed to reach the public API endpoint"
+        if not self.public_endpoint and self.public_access_cidrs:
+            yield "public_access_cidrs", "only applies with eksPublicEndpoint: true; remove it or enable the endpoint"
+        yield from self._overlapping_roles()
+        for group in ("system", "app"):
+            low, desired, high = (getattr(self, f"{group}_{size}_size") for size in ("min", "desired", "max"))
+            if not low <= desired <= high:
+                yield f"{group}_desired_size", f"must lie between the minimum ({low}) and the maximum ({high})"
+        for field, version in (
+            ("kube_proxy_version", self.kube_proxy_version),
+            ("cluster_autoscaler_version", self.cluster_autoscaler_version),
+        ):
+            if minor_of(version) != self.kubernetes_version:
+                yield field, f"is built for Kubernetes {minor_of(version)}, not {self.kubernetes_version}"
+        if environment != "prod":
+            return
+        if self.public_endpoint:
+            yield "public_endpoint", "prod keeps the Kubernetes API private; reach it through the VPC"
+        if self.app_capacity_type != "ON_DEMAND":
+            yield "app_capacity_type", "prod runs the shop on ON_DEMAND capacity; SPOT is a staging-only saving"
+
+    def _overlapping_roles(self) -> Iterator[Problem]:
+        # EKS allows one access entry per principal.
+        seen: dict[str, str] = {}
+        for field in ("admin_roles", "deploy_roles", "read_only_roles"):
+            for role in getattr(self, field):
+                if role in seen:
+                    yield field, f"{role} is already listed in {seen[role]}; give each role one access level"
+                seen.setdefault(role, self.__pydantic_fields__[field].alias)  # type: ignore[attr-defined]

@@ -1,0 +1,195 @@
+"""Workload identity on the offline plan: which service account gets which role, whom each role trusts, and the exact
+actions each may take (least privilege: the allowed actions are listed per role)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.cluster.identity import LOAD_BALANCER_CONTROLLER_POLICY, LOAD_BALANCER_CONTROLLER_POLICY_VERSION
+from stacks.offline.plan import Plan, PlannedResource
+from tests.cluster_plan import (
+    ASSOCIATION,
+    AWS_POLICY,
+    ROLE_POLICY,
+    addons_by_name,
+    allowed_actions,
+    as_list,
+    cluster_settings,
+    control_plane,
+    inline_statements,
+    key_arn,
+    managed_policies,
+    role_with_arn,
+    trust_policy,
+)
+
+OFFICIAL_ALB_POLICY = json.loads(LOAD_BALANCER_CONTROLLER_POLICY.read_text())["Statement"]
+#: Every action each Pod Identity role's inline policy allows, by (namespace, service account).
+ALLOWED_ACTIONS = {
+    ("shop", "shop"): {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+    },
+    ("kube-system", "ebs-csi-controller-sa"): {
+        "kms:CreateGrant",
+        "kms:ListGrants",
+        "kms:RevokeGrant",
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey",
+    },
+    ("cluster-autoscaler", "cluster-autoscaler"): {
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeAutoScalingInstances",
+        "autoscaling:DescribeLaunchConfigurations",
+        "autoscaling:DescribeScalingActivities",
+        "autoscaling:DescribeTags",
+        "ec2:DescribeImages",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ec2:GetInstanceTypesFromInstanceRequirements",
+        "eks:DescribeNodegroup",
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    },
+    ("aws-load-balancer-controller", "aws-load-balancer-controller"): allowed_actions(OFFICIAL_ALB_POLICY),
+}
+MANAGED_POLICIES = {("kube-system", "ebs-csi-controller-sa"): {f"{AWS_POLICY}service-role/AmazonEBSCSIDriverPolicy"}}
+
+
+def roles_by_service_account(plan: Plan) -> dict[tuple[str, str], PlannedResource]:
+    return {
+        (a.inputs["namespace"], a.inputs["serviceAccount"]): role_with_arn(plan, a.inputs["roleArn"])
+        for a in plan.of_type(ASSOCIATION)
+    }
+
+
+def role_for(plan: Plan, namespace: str, service_account: str) -> PlannedResource:
+    return roles_by_service_account(plan)[(namespace, service_account)]
+
+
+def statement(statements: list[dict[str, Any]], sid: str) -> dict[str, Any]:
+    (found,) = [s for s in statements if s.get("Sid") == sid]
+    return found
+
+
+def test_pod_identity_binds_each_platform_service_account_to_a_role_of_its_own(plan: Plan) -> None:
+    roles = roles_by_service_account(plan)
+    assert set(roles) == set(ALLOWED_ACTIONS)
+    assert len({role.urn for role in roles.values()}) == len(roles)
+    for association in plan.of_type(ASSOCIATION):
+        assert association.inputs["clusterName"] == control_plane(plan).inputs["name"]
+        assert control_plane(plan).urn in association.dependencies
+
+
+@pytest.mark.parametrize(("namespace", "service_account"), sorted(ALLOWED_ACTIONS))
+def test_pod_identity_roles_trust_only_their_service_account_in_this_cluster(
+    plan: Plan, namespace: str, service_account: str
+) -> None:
+    (trust,) = trust_policy(role_for(plan, namespace, service_account))["Statement"]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert trust["Condition"] == {
+        "StringEquals": {
+            "aws:RequestTag/eks-cluster-name": control_plane(plan).inputs["name"],
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": service_account,
+        }
+    }
+
+
+@pytest.mark.parametrize(("namespace", "service_account"), sorted(ALLOWED_ACTIONS))
+def test_each_role_allows_exactly_its_listed_actions(plan: Plan, namespace: str, service_account: str) -> None:
+    role = role_for(plan, namespace, service_account)
+    assert allowed_actions(inline_statements(plan, role)) == ALLOWED_ACTIONS[(namespace, service_account)]
+    assert managed_policies(plan, role) == MANAGED_POLICIES.get((namespace, service_account), set())
+
+
+def test_no_cluster_policy_allows_a_wildcard_action_on_every_resource(plan: Plan) -> None:
+    """Where AWS allows no narrower resource (Describe calls, creating tagged load balancers), actions stay exact."""
+    for policy in plan.of_type(ROLE_POLICY):
+        if not policy.name.startswith("cluster-"):
+            continue
+        for entry in json.loads(policy.inputs["policy"])["Statement"]:
+            actions = as_list(entry["Action"])
+            assert "*" not in actions, policy.name
+            if "*" in as_list(entry["Resource"]):
+                assert not [a for a in actions if "*" in a], (policy.name, entry)
+
+
+def test_shop_reads_only_its_secrets_and_writes_only_its_media(plan: Plan) -> None:
+    statements = inline_statements(plan, role_for(plan, "shop", "shop"))
+    secrets = plan.outputs["appSecretArns"]
+    own = [secrets[purpose] for purpose in ("session", "adminToken", "redisAuth", "originVerify")]
+    master = plan.outputs["database"]["masterSecretArn"]
+    assert sorted(statement(statements, "ReadOwnSecrets")["Resource"]) == sorted([*own, master])
+    decrypt = statement(statements, "DecryptOwnSecrets")
+    assert decrypt["Resource"] == key_arn(plan, "secrets")
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}}
+    bucket = plan.outputs["buckets"]["assetsArn"]
+    assert statement(statements, "ReadWriteMedia")["Resource"] == f"{bucket}/media/*"
+    listing = statement(statements, "ListMedia")
+    assert (listing["Resource"], listing["Condition"]) == (bucket, {"StringLike": {"s3:prefix": "media/*"}})
+    media_key = statement(statements, "EncryptMedia")
+    assert media_key["Resource"] == key_arn(plan, "data")
+    assert media_key["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+
+
+def test_shop_identity_is_what_the_shop_deployment_builds_on(plan: Plan) -> None:
+    exported = plan.outputs["cluster"]
+    assert exported["shopServiceAccount"] == "shop"
+    assert exported["shopRoleArn"] == role_for(plan, "shop", "shop").outputs["arn"]
+
+
+def test_ebs_csi_driver_may_use_only_the_volumes_key(plan: Plan) -> None:
+    statements = inline_statements(plan, role_for(plan, "kube-system", "ebs-csi-controller-sa"))
+    assert {s["Resource"] for s in statements} == {key_arn(plan, "volumes")}
+    grants = statement(statements, "GrantKeyToAttachedVolumes")
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_cluster_autoscaler_resizes_only_this_clusters_node_groups(plan: Plan) -> None:
+    name = control_plane(plan).inputs["name"]
+    statements = inline_statements(plan, role_for(plan, "cluster-autoscaler", "cluster-autoscaler"))
+    scale = statement(statements, "ScaleOwnNodeGroups")
+    assert scale["Resource"] == "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*"
+    assert scale["Condition"] == {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{name}": "owned"}}
+    describe = statement(statements, "DescribeOwnNodeGroups")
+    assert describe["Resource"] == f"arn:aws:eks:eu-west-1:123456789012:nodegroup/{name}/*/*"
+
+
+def test_load_balancer_controller_policy_is_the_vendored_official_document(plan: Plan) -> None:
+    role = role_for(plan, "aws-load-balancer-controller", "aws-load-balancer-controller")
+    assert inline_statements(plan, role) == OFFICIAL_ALB_POLICY
+    # Chart 1.<minor>.x ships controller v2.<minor>.x, whose policy the vendored file must be.
+    chart = cluster_settings(plan.stack).load_balancer_controller_chart_version
+    assert f"2.{chart.split('.')[1]}" == LOAD_BALANCER_CONTROLLER_POLICY_VERSION
+
+
+def test_vpc_cni_uses_irsa_for_its_service_account_only(plan: Plan) -> None:
+    """The VPC CNI's documented identity is IRSA; its permissions are not on the node role."""
+    cluster = control_plane(plan)
+    role = role_with_arn(plan, addons_by_name(plan)["vpc-cni"].inputs["serviceAccountRoleArn"])
+    (trust,) = trust_policy(role)["Statement"]
+    issuer = cluster.outputs["oidcIssuer"]
+    assert trust["Principal"] == {"Federated": cluster.outputs["oidcProviderArn"]}
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"] == {
+        "StringEquals": {
+            f"{issuer}:sub": "system:serviceaccount:kube-system:aws-node",
+            f"{issuer}:aud": "sts.amazonaws.com",
+        }
+    }
+    assert managed_policies(plan, role) == {f"{AWS_POLICY}AmazonEKS_CNI_Policy"}
+    assert inline_statements(plan, role) == []
