@@ -103,8 +103,28 @@ def build_command(targets: list[ImageReference], context: Path, platform: str, m
     return command
 
 
+def pushed_digest(image: ImageReference) -> str | None:
+    """The digest ECR already holds under ``image``'s tag, if any: tags are immutable, so a re-run of a deploy
+    must reuse the image its commit was built into rather than fail to push it again."""
+    if not image.ecr or not image.tag:
+        return None
+    import boto3  # the AWS SDK is only needed for ECR
+
+    account, region, name = image.ecr
+    ecr = boto3.client("ecr", region_name=region)
+    try:
+        found = ecr.describe_images(registryId=account, repositoryName=name, imageIds=[{"imageTag": image.tag}])
+    except ecr.exceptions.ImageNotFoundException:
+        return None
+    return found["imageDetails"][0]["imageDigest"]
+
+
 def build_and_push(targets: list[ImageReference], context: Path, platform: str) -> ImageReference:
     """Build ``context`` once, push it under every target and return the first target pinned to its digest."""
+    existing = pushed_digest(targets[0])
+    if existing:
+        print(f"{targets[0]} was pushed before ({existing}); reusing it")
+        return ImageReference(targets[0].repository, targets[0].tag, existing)
     for target in targets:
         login(target)
     with tempfile.TemporaryDirectory() as scratch:

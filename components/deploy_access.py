@@ -133,11 +133,12 @@ PLATFORM_IAM_ACTIONS = (
 )
 #: Using a KMS key, as opposed to administering it.
 KEY_USE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*")
-#: Pushing an image (AWS's documented set for one repository).
+#: Pushing an image (AWS's documented set for one repository), and finding one already pushed (ci/image.py).
 IMAGE_PUSH_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
     "ecr:CompleteLayerUpload",
+    "ecr:DescribeImages",
     "ecr:InitiateLayerUpload",
     "ecr:PutImage",
     "ecr:UploadLayerPart",

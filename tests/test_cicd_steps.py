@@ -126,6 +126,20 @@ def test_the_image_is_built_once_for_every_registry_as_one_plain_manifest(tmp_pa
     assert "org.opencontainers.image.revision=abc1234" in command
 
 
+@mock_aws
+def test_a_commit_already_pushed_is_reused_not_rebuilt(monkeypatch: pytest.MonkeyPatch) -> None:
+    ecr = boto3.client("ecr", region_name="eu-west-1")
+    ecr.create_repository(repositoryName="shop/app", imageTagMutability="IMMUTABLE")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"})
+    pushed = ecr.put_image(repositoryName="shop/app", imageManifest=manifest, imageTag="abc1234")["image"]
+    repository = f"{pushed['registryId']}.dkr.ecr.eu-west-1.amazonaws.com/shop/app"
+    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: pytest.fail("nothing is built or pushed again"))
+
+    again = image.build_and_push([image.ImageReference.parse(f"{repository}:abc1234")], Path("app"), "linux/amd64")
+    assert again.digest == pushed["imageId"]["imageDigest"]
+    assert image.pushed_digest(image.ImageReference.parse(f"{repository}:not-pushed")) is None
+
+
 def test_docker_hub_needs_its_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKERHUB_TOKEN", raising=False)
     with pytest.raises(SystemExit, match="DOCKERHUB_USERNAME and DOCKERHUB_TOKEN"):
