@@ -40,8 +40,9 @@ def create_engine(settings: Settings, secrets: Secrets) -> AsyncEngine:
     pool: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
-        "pool_pre_ping": True,  # survives RDS failover and idle disconnects
-        "pool_recycle": 1800,
+        # No pre-ping round trip per checkout: on a disconnect error SQLAlchemy invalidates the whole pool,
+        # so after an RDS failover only the requests in flight fail, and recycling bounds idle connections.
+        "pool_recycle": 600,
     }
     if settings.database_url:
         return create_async_engine(settings.database_url, connect_args={"connect_timeout": 5}, **pool)

@@ -6,8 +6,9 @@ import hmac
 import json
 import logging
 import secrets
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from shop.payments import Card, PaymentProvider, PaymentResult
 log = logging.getLogger("shop.orders")
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+RULES_TTL = 60.0
 # A request that holds a key longer than this is presumed dead (crashed pod); a retry may take over.
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=30)
 TRANSITIONS = {"pending": {"paid", "cancelled"}, "paid": {"fulfilled", "cancelled"}}
@@ -73,6 +75,16 @@ class Quote:
         return self.subtotal + self.shipping + self.tax
 
 
+@dataclass
+class _Placed:
+    """An order between its two transactions. lines is None for a resumed order: read it back from the DB."""
+
+    order: Order
+    lines: list[OrderLine] | None
+    events: list[OrderEvent]
+    sold_out: bool = False
+
+
 class _Abort(Exception):
     """Roll back the checkout transaction and answer with this outcome."""
 
@@ -116,6 +128,8 @@ class Orders:
         self.metrics = metrics
         self.request_key = request_key
         self.today = today
+        self._rules: dict[str, CountryRule] = {}
+        self._rules_expire = 0.0
 
     def request_hash(self, canonical_body: bytes) -> str:
         # Keyed: the body holds a card number, and a plain hash of a PAN is guessable.
@@ -128,27 +142,30 @@ class Orders:
         order and record the answer in a second one. Two commits per order, and whatever a crash leaves
         behind, a retry with the same key finishes."""
         cart = await self.carts.get(req.cart_id)
+        order_id = str(uuid.uuid4())
         try:
             async with self.sessions.begin() as session:
-                claimed = await self._claim(session, key, request_hash)
+                claimed = await self._claim(session, key, request_hash, order_id)
                 if isinstance(claimed, Outcome):
                     return claimed
-                order, sold_out = claimed or await self._reserve(session, key, req, cart)
+                placed = claimed or await self._reserve(session, order_id, req, cart)
         except _Abort as abort:
             self._failed(abort.reason)
             return await self._record(key, request_hash, abort.outcome)
-        if sold_out:
+        if placed.sold_out:
             await self.catalog.cache.invalidate()  # availability changed: do not keep showing "in stock"
-        return await self._pay(key, order, req.card, cart)
+        return await self._pay(key, placed, req.card, cart)
 
-    async def _claim(self, session: AsyncSession, key: str, request_hash: str) -> Outcome | tuple[Order, bool] | None:
+    async def _claim(
+        self, session: AsyncSession, key: str, request_hash: str, order_id: str
+    ) -> Outcome | _Placed | None:
         """Take the key: None for a fresh start, the order to resume, or the outcome to answer with.
 
         A concurrent first request holds the key row uncommitted; PostgreSQL makes this insert wait for it."""
         now = utcnow()
         inserted = await session.execute(
             _insert_ignore(session.get_bind().dialect)
-            .values(key=key, request_hash=request_hash, created_at=now, locked_at=now)
+            .values(key=key, request_hash=request_hash, order_id=order_id, created_at=now, locked_at=now)
             .returning(IdempotencyKey.key)
         )
         if inserted.scalar_one_or_none() is not None:
@@ -157,7 +174,7 @@ class Orders:
         if row is None:
             return error(409, "idempotency_key_in_use", "a request with this key is in progress; retry shortly")
         if row.created_at < now - IDEMPOTENCY_KEY_TTL:
-            row.request_hash, row.order_id, row.response_status, row.response_body = request_hash, None, None, None
+            row.request_hash, row.order_id, row.response_status, row.response_body = request_hash, order_id, None, None
             row.created_at = row.locked_at = now
             return None
         if not hmac.compare_digest(row.request_hash, request_hash):
@@ -169,11 +186,9 @@ class Orders:
         row.locked_at = now
         log_event(log, "idempotency_takeover", order_id=row.order_id)
         order = await session.get(Order, row.order_id) if row.order_id else None
-        return (order, False) if order is not None else None
+        return _Placed(order, None, []) if order is not None else None
 
-    async def _reserve(
-        self, session: AsyncSession, key: str, req: CheckoutRequest, cart: Cart | None
-    ) -> tuple[Order, bool]:
+    async def _reserve(self, session: AsyncSession, order_id: str, req: CheckoutRequest, cart: Cart | None) -> _Placed:
         """Create the pending order and take its stock; raise _Abort (rolling everything back) if impossible."""
         if cart is None:
             raise _Abort(error(404, "cart_not_found", "no such cart"), "cart_not_found")
@@ -186,22 +201,21 @@ class Orders:
         unavailable = sorted(set(cart.items) - {line.sku for line in priced.lines})
         if unavailable:
             raise _Abort(_out_of_stock(unavailable), "out_of_stock")
-        rule = await session.get(CountryRule, req.address.country)
+        rule = await self._country_rule(session, req.address.country)
         if rule is None:
             message = "we do not ship to this country"
             fields = [{"field": "shipping_address.country", "message": message}]
             raise _Abort(error(422, "validation_failed", message, fields=fields), "unsupported_country")
-        order = self._new_order(req, priced, quote(rule, priced.subtotal))
-        session.add(order)
-        session.add_all(
+        order = self._new_order(order_id, req, priced, quote(rule, priced.subtotal))
+        lines = [
             OrderLine(
                 order_id=order.id, sku=line.sku, name=line.name, unit_price=line.unit_price, quantity=line.quantity
             )
             for line in priced.lines
-        )
-        session.add(OrderEvent(order_id=order.id, status="pending", note="order placed", created_at=utcnow()))
+        ]
+        event = OrderEvent(order_id=order.id, status="pending", note="order placed", created_at=utcnow())
+        session.add_all([order, *lines, event])
         await session.flush()
-        await session.execute(update(IdempotencyKey).where(IdempotencyKey.key == key).values(order_id=order.id))
         # Stock last and in SKU order: row locks are held as briefly as possible and never deadlock.
         short, sold_out = [], False
         for line in priced.lines:
@@ -218,12 +232,20 @@ class Orders:
             sold_out = sold_out or left == 0
         if short:
             raise _Abort(_out_of_stock(short), "out_of_stock")
-        return order, sold_out
+        return _Placed(order, lines, [event], sold_out)
 
-    def _new_order(self, req: CheckoutRequest, priced: PricedCart, totals: Quote) -> Order:
+    async def _country_rule(self, session: AsyncSession, country: str) -> CountryRule | None:
+        """Shipping and tax rules, re-read at most every RULES_TTL seconds: they change rarely, checkouts often."""
+        now = time.monotonic()
+        if now >= self._rules_expire:
+            self._rules = {rule.country: rule for rule in await session.scalars(select(CountryRule))}
+            self._rules_expire = now + RULES_TTL
+        return self._rules.get(country)
+
+    def _new_order(self, order_id: str, req: CheckoutRequest, priced: PricedCart, totals: Quote) -> Order:
         address = req.address
         return Order(
-            id=str(uuid.uuid4()),
+            id=order_id,
             number=new_order_number(),
             email=req.email,
             status="pending",
@@ -242,13 +264,16 @@ class Orders:
             created_at=utcnow(),
         )
 
-    async def _pay(self, key: str, order: Order, card: Card, cart: Cart | None) -> Outcome:
-        result = None
+    async def _pay(self, key: str, placed: _Placed, card: Card, cart: Cart | None) -> Outcome:
+        order, result = placed.order, None
         if order.status == "pending":  # not pending only when resuming an order that was already settled
             result = await self.payments.charge(card, order.total, order.currency, idempotency_key=order.number)
         async with self.sessions.begin() as session:
-            restocked = await self._settle(session, order.id, result) if result is not None else False
-            body = await self.order_dict(session, order.id)
+            restocked = await self._settle(session, placed, result) if result is not None else False
+            if placed.lines is None:
+                body = await self.order_dict(session, order.id)
+            else:
+                body = order_body(order, placed.lines, placed.events)
             if body["status"] == "cancelled":
                 reason = result.reason if result is not None and result.reason else "card_declined"
                 outcome = _declined(reason, order.number)
@@ -270,13 +295,18 @@ class Orders:
             await self.catalog.cache.invalidate()
         return outcome
 
-    async def _settle(self, session: AsyncSession, order_id: str, result: PaymentResult) -> bool:
+    async def _settle(self, session: AsyncSession, placed: _Placed, result: PaymentResult) -> bool:
         """Record the payment outcome; a decline cancels the order and returns its stock. True if restocked."""
+        order = placed.order
         if result.approved:
-            await self._set_status(session, order_id, "pending", "paid", "payment captured", result.reference)
-            return False
-        await self._set_status(session, order_id, "pending", "cancelled", f"payment declined: {result.reason}")
-        return await _restock(session, order_id)
+            event = await self._set_status(session, order.id, "pending", "paid", "payment captured", result.reference)
+        else:
+            event = await self._set_status(
+                session, order.id, "pending", "cancelled", f"payment declined: {result.reason}"
+            )
+        order.status = event.status  # the in-memory copy answers this request
+        placed.events.append(event)
+        return not result.approved and await _restock(session, order.id)
 
     async def _record(self, key: str, request_hash: str, outcome: Outcome) -> Outcome:
         """Store the answer to a checkout that changed nothing, so a retry with the key gets the same one."""
@@ -317,38 +347,7 @@ class Orders:
         events = (
             await session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))
         ).all()
-        cur = order.currency
-        return {
-            "id": order.id,
-            "number": order.number,
-            "status": order.status,
-            "email": order.email,
-            "items": [
-                {
-                    "sku": line.sku,
-                    "name": line.name,
-                    "quantity": line.quantity,
-                    "unit_price": money(line.unit_price, cur),
-                    "line_total": money(line.unit_price * line.quantity, cur),
-                }
-                for line in lines
-            ],
-            "subtotal": money(order.subtotal, cur),
-            "shipping": money(order.shipping, cur),
-            "tax": money(order.tax, cur),
-            "total": money(order.total, cur),
-            "shipping_address": {
-                "name": order.ship_name,
-                "line1": order.ship_line1,
-                "line2": order.ship_line2,
-                "city": order.ship_city,
-                "postal_code": order.ship_postal_code,
-                "country": order.ship_country,
-            },
-            "card_last4": order.card_last4,
-            "created_at": order.created_at.isoformat(),
-            "history": [{"status": e.status, "note": e.note, "at": e.created_at.isoformat()} for e in events],
-        }
+        return order_body(order, lines, events)
 
     async def lookup(self, number: str, email: str) -> dict[str, Any] | None:
         """The order only when the email matches; a wrong email looks exactly like a wrong number."""
@@ -404,7 +403,7 @@ class Orders:
         to_status: str,
         note: str,
         reference: str | None = None,
-    ) -> None:
+    ) -> OrderEvent:
         values: dict[str, Any] = {"status": to_status}
         if reference is not None:
             values["payment_reference"] = reference
@@ -413,7 +412,44 @@ class Orders:
         )
         if _rowcount(changed) != 1:
             raise RuntimeError(f"order {order_id} is no longer {from_status}")
-        session.add(OrderEvent(order_id=order_id, status=to_status, note=note, created_at=utcnow()))
+        event = OrderEvent(order_id=order_id, status=to_status, note=note, created_at=utcnow())
+        session.add(event)
+        return event
+
+
+def order_body(order: Order, lines: Sequence[OrderLine], events: Sequence[OrderEvent]) -> dict[str, Any]:
+    cur = order.currency
+    return {
+        "id": order.id,
+        "number": order.number,
+        "status": order.status,
+        "email": order.email,
+        "items": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": money(line.unit_price, cur),
+                "line_total": money(line.unit_price * line.quantity, cur),
+            }
+            for line in lines
+        ],
+        "subtotal": money(order.subtotal, cur),
+        "shipping": money(order.shipping, cur),
+        "tax": money(order.tax, cur),
+        "total": money(order.total, cur),
+        "shipping_address": {
+            "name": order.ship_name,
+            "line1": order.ship_line1,
+            "line2": order.ship_line2,
+            "city": order.ship_city,
+            "postal_code": order.ship_postal_code,
+            "country": order.ship_country,
+        },
+        "card_last4": order.card_last4,
+        "created_at": order.created_at.isoformat(),
+        "history": [{"status": e.status, "note": e.note, "at": e.created_at.isoformat()} for e in events],
+    }
 
 
 async def _restock(session: AsyncSession, order_id: str) -> bool:
