@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.buckets import private_bucket
 from components.kms import customer_managed_key
 from components.naming import Naming
 from stacks.settings import KeySettings, StateBackendSettings
@@ -161,43 +162,23 @@ class StateBackend(pulumi.ComponentResource):
         lifecycle: aws.s3.BucketLifecycleConfigurationRuleArgs,
         policy: Callable[[str], pulumi.Input[str]],
     ) -> aws.s3.Bucket:
-        """A private, versioned, encrypted, protected bucket that refuses requests without TLS."""
+        """A private, versioned, encrypted, protected bucket whose policy refuses requests without TLS."""
         name = f"{self._name}-{purpose}"
-        bucket = aws.s3.Bucket(
+        bucket, access_block = private_bucket(
             name,
-            bucket=physical_name,
-            force_destroy=False,
+            physical_name=physical_name,
             tags=naming.tags(COMPONENT, Name=physical_name),
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            parent=self,
+            protect=True,
+            force_destroy=False,
+            object_ownership="BucketOwnerEnforced",
+            encryption=encryption,
+            lifecycle_rules=[lifecycle],
         )
-        child = pulumi.ResourceOptions(parent=bucket)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
             bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
+            policy=bucket.arn.apply(policy),
+            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[access_block]),
         )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[encryption],
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket.id, rules=[lifecycle], opts=child)
-        aws.s3.BucketPolicy(f"{name}-policy", bucket=bucket.id, policy=bucket.arn.apply(policy), opts=child)
         return bucket

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.buckets import private_bucket
 from components.naming import Naming
 from stacks.settings import StorageSettings
 
@@ -245,50 +246,19 @@ class AssetStorage(pulumi.ComponentResource):
     ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
         """A private, versioned, encrypted bucket with lifecycle rules; (bucket, its public access block)."""
         args = self._args
-        settings = args.settings
-        name = f"{self._name}-{purpose}"
         # Bucket names are global: the account id keeps ours from colliding with anyone else's.
         physical = args.naming.physical(f"{purpose}-{args.account.id}")
-        bucket = aws.s3.Bucket(
-            name,
-            bucket=physical,
-            force_destroy=settings.force_destroy,
+        return private_bucket(
+            f"{self._name}-{purpose}",
+            physical_name=physical,
             tags=args.naming.tags(COMPONENT, Name=physical),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            parent=self,
+            protect=args.protect,
+            force_destroy=args.settings.force_destroy,
+            object_ownership=object_ownership,
+            encryption=encryption,
+            lifecycle_rules=self._lifecycle_rules(expire_after_days),
         )
-        child = pulumi.ResourceOptions(parent=bucket)
-        access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership=object_ownership),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption", bucket=bucket.id, rules=[encryption], opts=child
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=self._lifecycle_rules(expire_after_days),
-            # S3 rejects noncurrent-version rules on a bucket whose versioning is still being turned on.
-            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning]),
-        )
-        return bucket, access_block
 
     def _lifecycle_rules(self, expire_after_days: int | None) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
         settings = self._args.settings

@@ -1,0 +1,64 @@
+"""A private S3 bucket from pulumi-aws v7's split resources: public access blocked, object ownership set,
+default encryption, versioning, and lifecycle rules (applied once versioning is on)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+
+def private_bucket(
+    name: str,
+    *,
+    physical_name: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    protect: bool,
+    force_destroy: bool,
+    object_ownership: str,
+    encryption: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs,
+    lifecycle_rules: Sequence[aws.s3.BucketLifecycleConfigurationRuleArgs],
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
+    """The bucket and its public access block (a bucket policy should wait for the block)."""
+    bucket = aws.s3.Bucket(
+        name,
+        bucket=physical_name,
+        force_destroy=force_destroy,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    child = pulumi.ResourceOptions(parent=bucket)
+    access_block = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access-block",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership=object_ownership),
+        opts=child,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption", bucket=bucket.id, rules=[encryption], opts=child
+    )
+    versioning = aws.s3.BucketVersioning(
+        f"{name}-versioning",
+        bucket=bucket.id,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+        opts=child,
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle",
+        bucket=bucket.id,
+        rules=list(lifecycle_rules),
+        # S3 rejects noncurrent-version rules on a bucket whose versioning is still being turned on.
+        opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning]),
+    )
+    return bucket, access_block
