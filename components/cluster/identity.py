@@ -20,8 +20,9 @@ from components.account import Account
 from components.iam import policy_document, service_role
 
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
-#: Controller release line whose official IAM policy is vendored beside this file (see README.md); the chart
-#: version in settings (1.<minor>.x ships controller v2.<minor>.x) must belong to it.
+#: Controller release line whose official IAM policy (kubernetes-sigs/aws-load-balancer-controller,
+#: docs/install/iam_policy.json) is vendored beside this file; the chart version in settings (1.<minor>.x ships
+#: controller v2.<minor>.x) must belong to it.
 LOAD_BALANCER_CONTROLLER_POLICY_VERSION = "2.14"
 LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).with_name(
     f"aws-load-balancer-controller-iam-policy-v{LOAD_BALANCER_CONTROLLER_POLICY_VERSION}.json"
