@@ -286,6 +286,12 @@ def test_the_state_bucket_is_private_versioned_encrypted_logged_and_tls_only(boo
     assert policy["Effect"] == "Deny" and policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     (lifecycle,) = _side(bootstrap, "bucketLifecycleConfiguration", "state-bucket-lifecycle")["rules"]
     assert lifecycle["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+    # S3 rejects noncurrent-version rules while versioning is still being turned on.
+    versioning_urn = bootstrap.one("aws:s3/bucketVersioning:BucketVersioning", "state-bucket-versioning").urn
+    lifecycle_resource = bootstrap.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "state-bucket-lifecycle"
+    )
+    assert versioning_urn in lifecycle_resource.dependencies
     logging = _side(bootstrap, "bucketLogging", "state-bucket-access-logging")
     assert logging["targetBucket"] == bootstrap.one("aws:s3/bucket:Bucket", "state-access-logs").inputs["bucket"]
 
