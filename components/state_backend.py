@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
-from components.buckets import private_bucket
+from components.buckets import deny_insecure_transport, private_bucket
 from components.kms import customer_managed_key
 from components.naming import Naming
 from stacks.settings import KeySettings, StateBackendSettings
@@ -21,20 +20,9 @@ COMPONENT = "state"
 LOG_DELIVERY = "logging.s3.amazonaws.com"
 
 
-def _tls_only(bucket_arn: str) -> dict[str, Any]:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
 def state_bucket_policy(bucket_arn: str) -> str:
     """State holds every resource's attributes: nothing but TLS requests."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [_tls_only(bucket_arn)]})
+    return json.dumps({"Version": "2012-10-17", "Statement": [deny_insecure_transport(bucket_arn)]})
 
 
 def access_log_bucket_policy(log_bucket_arn: str, state_bucket_arn: str, account_id: str) -> str:
@@ -50,7 +38,7 @@ def access_log_bucket_policy(log_bucket_arn: str, state_bucket_arn: str, account
             "StringEquals": {"aws:SourceAccount": account_id},
         },
     }
-    return json.dumps({"Version": "2012-10-17", "Statement": [_tls_only(log_bucket_arn), delivery]})
+    return json.dumps({"Version": "2012-10-17", "Statement": [deny_insecure_transport(log_bucket_arn), delivery]})
 
 
 @dataclass(frozen=True)

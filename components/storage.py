@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
-from components.buckets import private_bucket
+from components.buckets import deny_insecure_transport, private_bucket
 from components.naming import Naming
 from stacks.settings import StorageSettings
 
@@ -52,17 +52,6 @@ ELB_LOG_ACCOUNTS = {
     "cn-north-1": "638102146993",
     "cn-northwest-1": "037604701340",
 }
-
-
-def deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
-    return {
-        "Sid": "DenyRequestsWithoutTls",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
 
 
 def cdn_bucket_policy(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
