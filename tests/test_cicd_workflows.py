@@ -165,6 +165,10 @@ def test_two_deploys_of_a_stack_never_overlap_nor_cancel_each_other() -> None:
         assert concurrency == {"group": f"deploy-{stack}", "cancel-in-progress": False}
 
 
+def test_releases_run_one_at_a_time_so_an_older_commit_never_deploys_over_a_newer_one() -> None:
+    assert workflow("deploy.yml")["concurrency"] == {"group": "deploy-${{ github.ref }}", "cancel-in-progress": False}
+
+
 def test_a_newer_push_to_a_pull_request_replaces_its_preview() -> None:
     concurrency = workflow("preview.yml")["concurrency"]
     assert "github.event.pull_request.number" in concurrency["group"]
