@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 
 from ci import release
 from components import deploy_access, image_registry
+from stacks.__main__ import main as stacks_cli
 from stacks.offline.engine import preview
 from stacks.offline.plan import Plan, PlannedResource
 from stacks.offline.policy_run import check
@@ -348,3 +350,10 @@ def test_bad_bootstrap_settings_get_one_clear_message() -> None:
     assert message.startswith("Pulumi.ci.yaml: 2 configuration problems:")
     assert "shop-bootstrap:githubRepository: String should match pattern" in message
     assert "shop-bootstrap:deployProtectedStacks: production not in deployStacks" in message
+
+
+def test_the_bootstraps_config_declarations_are_generated_from_its_settings(tmp_path: Path) -> None:
+    assert stacks_cli(["config-schema", "--check", "--project-dir", str(BOOTSTRAP_DIR)]) == 0
+    stale = tmp_path / "Pulumi.yaml"
+    stale.write_text((BOOTSTRAP_DIR / "Pulumi.yaml").read_text().replace("default: 200", "default: 100"))
+    assert stacks_cli(["config-schema", "--check", "--project-dir", str(tmp_path)]) == 1
