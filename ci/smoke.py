@@ -52,7 +52,8 @@ class Shop:
     state: dict[str, Any] = field(default_factory=dict)
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
-        data = json.dumps(body).encode() if body is not None else None
+        # An empty POST still says Content-Length: 0; some proxies answer 411 to a POST without it.
+        data = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PUT") else None)
         request = urllib.request.Request(  # noqa: S310 - the URL is the shop's, http(s) only (checked in main)
             self.base_url.rstrip("/") + path,
             data=data,
@@ -60,7 +61,7 @@ class Shop:
             headers={
                 "User-Agent": "shop-smoke-test/1",
                 "Accept": "application/json" if path.startswith("/api/") else "text/html",
-                **({"Content-Type": "application/json"} if data is not None else {}),
+                **({"Content-Type": "application/json"} if body is not None else {}),
                 **(headers or {}),
             },
         )
