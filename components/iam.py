@@ -30,7 +30,7 @@ def service_role(
     trust_actions: Sequence[str] = ("sts:AssumeRole",),
 ) -> aws.iam.Role:
     """A role that only ``service`` may assume (optionally under ``trust_conditions``, which may hold outputs),
-    with ``statements``."""
+    with ``statements`` as its inline policy (none when there are none: IAM rejects an empty policy)."""
     trust: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
@@ -45,6 +45,8 @@ def service_role(
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    if not isinstance(statements, pulumi.Output) and not statements:
+        return role
     document = (
         statements.apply(policy_document) if isinstance(statements, pulumi.Output) else policy_document(statements)
     )

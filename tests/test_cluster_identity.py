@@ -4,11 +4,13 @@ actions each may take (least privilege: the allowed actions are listed per role)
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.cluster.identity import LOAD_BALANCER_CONTROLLER_POLICY, LOAD_BALANCER_CONTROLLER_POLICY_VERSION
+from stacks.offline.engine import preview
 from stacks.offline.plan import Plan, PlannedResource
 from tests.cluster_plan import (
     ASSOCIATION,
@@ -193,3 +195,22 @@ def test_vpc_cni_uses_irsa_for_its_service_account_only(plan: Plan) -> None:
     }
     assert managed_policies(plan, role) == {f"{AWS_POLICY}AmazonEKS_CNI_Policy"}
     assert inline_statements(plan, role) == []
+
+
+def test_pod_identity_role_is_reusable_with_managed_policies_alone(tmp_path: Path) -> None:
+    """How another component (e.g. a CloudWatch agent) gets a role: one call, no empty inline policy."""
+    (tmp_path / "Pulumi.yaml").write_text("name: reuse\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi\n"
+        "from components.cluster import ServiceAccount, pod_identity_role\n"
+        "pod_identity_role('agent', cluster_name='c', service_account=ServiceAccount('amazon-cloudwatch', 'agent'),\n"
+        "    managed_policy_arns=['arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy'], description='agent',\n"
+        "    tags={}, parent=pulumi.ComponentResource('test:index:Parent', 'parent'))\n"
+    )
+    plan = preview("dev", project_dir=tmp_path)
+    (role,) = plan.of_type("aws:iam/role:Role")
+    assert plan.of_type(ROLE_POLICY) == []
+    assert managed_policies(plan, role) == {f"{AWS_POLICY}CloudWatchAgentServerPolicy"}
+    (association,) = plan.of_type(ASSOCIATION)
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("amazon-cloudwatch", "agent")

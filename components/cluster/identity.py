@@ -49,13 +49,14 @@ def pod_identity_role(
     *,
     cluster_name: pulumi.Input[str],
     service_account: ServiceAccount,
-    statements: Statements,
     description: str,
     tags: dict[str, str],
     parent: pulumi.Resource,
+    statements: Statements = (),
     managed_policy_arns: Sequence[str] = (),
 ) -> PodIdentity:
-    """A role only ``service_account`` of this cluster can assume, and its Pod Identity association."""
+    """A role only ``service_account`` of this cluster can assume, with an inline policy of ``statements`` and/or
+    AWS managed policies, and its Pod Identity association."""
     session = {
         "aws:RequestTag/eks-cluster-name": cluster_name,
         "aws:RequestTag/kubernetes-namespace": service_account.namespace,
