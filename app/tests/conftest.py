@@ -270,5 +270,11 @@ async def shop(settings: Settings, make_shop: Any) -> Shop:
 
 
 @pytest.fixture
+async def sqlite_shop(sqlite_settings: Settings, make_shop: Any) -> Shop:
+    """For backend-independent behaviour (validation, authentication): SQLite only, to keep the suite fast."""
+    return await make_shop(sqlite_settings)
+
+
+@pytest.fixture
 async def pg_shop(pg_settings: Settings, make_shop: Any) -> Shop:
     return await make_shop(pg_settings)

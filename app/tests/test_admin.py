@@ -40,9 +40,9 @@ def png() -> bytes:
     ],
 )
 @pytest.mark.parametrize("auth", [None, "Bearer wrong-token", "Basic dGVzdA==", "Bearer "])
-async def test_admin_api_requires_the_token(shop, method, path, auth):
+async def test_admin_api_requires_the_token(sqlite_shop, method, path, auth):
     headers = {"Authorization": auth} if auth else {}
-    response = await shop.internal.request(method, path, headers=headers, json={})
+    response = await sqlite_shop.internal.request(method, path, headers=headers, json={})
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
 
 
@@ -50,11 +50,11 @@ async def test_admin_api_requires_the_token(shop, method, path, auth):
     "path",
     ["/metrics", "/admin", "/admin/login", "/admin/products", "/api/v1/admin/orders", "/api/v1/admin/products/MUG-A"],
 )
-async def test_public_port_does_not_serve_admin_or_metrics(shop, path):
+async def test_public_port_does_not_serve_admin_or_metrics(sqlite_shop, path):
     for method in ("GET", "PUT", "POST"):
-        response = await shop.public.request(method, path, headers=shop.admin)
+        response = await sqlite_shop.public.request(method, path, headers=sqlite_shop.admin)
         assert response.status_code in (404, 405), (method, path)
-    assert (await shop.public.get(path, headers=shop.admin)).status_code == 404
+    assert (await sqlite_shop.public.get(path, headers=sqlite_shop.admin)).status_code == 404
 
 
 async def test_internal_port_serves_metrics_and_health(shop):
@@ -94,8 +94,8 @@ async def test_create_update_product_and_stock(shop):
         ("MUG-A", PRODUCT | {"stock": -1}, "stock"),
     ],
 )
-async def test_product_validation(shop, sku, body, field):
-    response = await shop.internal.put(f"/api/v1/admin/products/{sku}", json=body, headers=shop.admin)
+async def test_product_validation(sqlite_shop, sku, body, field):
+    response = await sqlite_shop.internal.put(f"/api/v1/admin/products/{sku}", json=body, headers=sqlite_shop.admin)
     assert response.status_code == 422 and field in [f["field"] for f in response.json()["fields"]]
 
 
@@ -114,17 +114,17 @@ async def test_image_upload_to_local_media(shop):
 
 
 @pytest.mark.parametrize(("data", "status"), [(b"<svg onload=alert(1)>", 415), (b"GIF89a" + b"0" * (5 * 2**20), 413)])
-async def test_image_upload_rejects_non_images_and_large_files(shop, data, status):
-    await shop.internal.put("/api/v1/admin/products/MUG-A", json=PRODUCT, headers=shop.admin)
-    response = await shop.internal.post(
-        "/api/v1/admin/products/MUG-A/image", files={"file": ("x", data, "image/png")}, headers=shop.admin
+async def test_image_upload_rejects_non_images_and_large_files(sqlite_shop, data, status):
+    await sqlite_shop.internal.put("/api/v1/admin/products/MUG-A", json=PRODUCT, headers=sqlite_shop.admin)
+    response = await sqlite_shop.internal.post(
+        "/api/v1/admin/products/MUG-A/image", files={"file": ("x", data, "image/png")}, headers=sqlite_shop.admin
     )
     assert response.status_code == status
 
 
-async def test_media_paths_cannot_escape(shop):
+async def test_media_paths_cannot_escape(sqlite_shop):
     for path in ("/media/../settings.py", "/media/%2e%2e/x", "/media/products/..%2f..%2fetc"):
-        assert (await shop.public.get(path)).status_code == 404
+        assert (await sqlite_shop.public.get(path)).status_code == 404
 
 
 async def test_image_upload_to_s3_served_from_cdn(sqlite_settings, make_shop):

@@ -52,10 +52,10 @@ async def test_unknown_cart_and_product(shop):
 @pytest.mark.parametrize(
     "body", [{}, {"quantity": -1}, {"quantity": "many"}, {"quantity": 10**7}, {"quantity": 1, "x": 1}]
 )
-async def test_invalid_quantity_is_422(shop, body):
-    await shop.product("MUG-A")
-    cart_id = await shop.cart_with()
-    response = await shop.public.put(f"/api/v1/carts/{cart_id}/items/MUG-A", json=body)
+async def test_invalid_quantity_is_422(sqlite_shop, body):
+    await sqlite_shop.product("MUG-A")
+    cart_id = await sqlite_shop.cart_with()
+    response = await sqlite_shop.public.put(f"/api/v1/carts/{cart_id}/items/MUG-A", json=body)
     assert response.status_code == 422 and response.json()["fields"]
 
 

@@ -52,8 +52,8 @@ async def test_product_by_sku_and_not_found(shop):
 @pytest.mark.parametrize(
     "query", ["limit=0", "limit=101", "offset=-1", "limit=abc", "q=" + "x" * 101, "q=%00", "category=%01"]
 )
-async def test_invalid_query_is_422_with_field(shop, query):
-    response = await shop.public.get(f"/api/v1/products?{query}")
+async def test_invalid_query_is_422_with_field(sqlite_shop, query):
+    response = await sqlite_shop.public.get(f"/api/v1/products?{query}")
     assert response.status_code == 422
     assert response.json()["error"] == "validation_failed" and response.json()["fields"][0]["field"]
 

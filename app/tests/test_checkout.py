@@ -90,11 +90,13 @@ async def test_declined_payment_is_402_and_releases_stock(shop, card, reason, ca
         ({"exp_year": 2001}, "expired_card"),
     ],
 )
-async def test_invalid_card_is_402_before_reserving(shop, payment, reason):
-    await shop.product("MUG-A", stock=1)
-    response = await shop.checkout(await shop.cart_with(**{"MUG-A": 1}), payment=shop.VALID_CARD | payment)
+async def test_invalid_card_is_402_before_reserving(sqlite_shop, payment, reason):
+    await sqlite_shop.product("MUG-A", stock=1)
+    response = await sqlite_shop.checkout(
+        await sqlite_shop.cart_with(**{"MUG-A": 1}), payment=sqlite_shop.VALID_CARD | payment
+    )
     assert response.status_code == 402 and response.json()["reason"] == reason
-    assert response.json()["order_number"] is None and await shop.stock("MUG-A") == 1
+    assert response.json()["order_number"] is None and await sqlite_shop.stock("MUG-A") == 1
 
 
 @pytest.mark.parametrize(
@@ -118,8 +120,8 @@ async def test_invalid_card_is_402_before_reserving(shop, payment, reason):
         ),
     ],
 )
-async def test_invalid_body_is_422_with_field_errors(shop, override, field):
-    response = await shop.checkout("00000000-0000-0000-0000-000000000000", **override)
+async def test_invalid_body_is_422_with_field_errors(sqlite_shop, override, field):
+    response = await sqlite_shop.checkout("00000000-0000-0000-0000-000000000000", **override)
     assert response.status_code == 422
     assert field in [f["field"] for f in response.json()["fields"]]
 
@@ -136,8 +138,10 @@ async def test_malformed_json_and_unsupported_country(shop):
     assert response.status_code == 422 and response.json()["fields"][0]["field"] == "shipping_address.country"
 
 
-async def test_missing_idempotency_key_is_400(shop):
-    response = await shop.public.post("/api/v1/orders", json=shop.order_body("00000000-0000-0000-0000-000000000000"))
+async def test_missing_idempotency_key_is_400(sqlite_shop):
+    response = await sqlite_shop.public.post(
+        "/api/v1/orders", json=sqlite_shop.order_body("00000000-0000-0000-0000-000000000000")
+    )
     assert response.status_code == 400 and response.json()["error"] == "idempotency_key_required"
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import text
 pytestmark = pytest.mark.anyio
 
 
-async def test_security_headers_on_every_kind_of_response(shop):
+async def test_security_headers_on_every_kind_of_response(sqlite_shop):
     for path in ("/", "/api/v1/products", "/nowhere", "/healthz"):
-        headers = (await shop.public.get(path)).headers
+        headers = (await sqlite_shop.public.get(path)).headers
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
@@ -37,11 +37,11 @@ async def test_origin_verify_header_is_required_on_the_public_port(settings, mak
     assert (await shop.internal.get("/api/v1/admin/orders", headers=shop.admin)).status_code == 200
 
 
-async def test_request_id_is_propagated_or_generated(shop, caplog):
+async def test_request_id_is_propagated_or_generated(sqlite_shop, caplog):
     with caplog.at_level(logging.INFO, logger="shop.access"):
-        given = await shop.public.get("/api/v1/products", headers={"X-Request-ID": "abc-123"})
-        generated = await shop.public.get("/api/v1/products")
-        hostile = await shop.public.get("/api/v1/products", headers={"X-Request-ID": "x\ny" * 100})
+        given = await sqlite_shop.public.get("/api/v1/products", headers={"X-Request-ID": "abc-123"})
+        generated = await sqlite_shop.public.get("/api/v1/products")
+        hostile = await sqlite_shop.public.get("/api/v1/products", headers={"X-Request-ID": "x\ny" * 100})
     assert given.headers["x-request-id"] == "abc-123"
     assert len(generated.headers["x-request-id"]) == 32
     assert hostile.headers["x-request-id"] != "x\ny" * 100
@@ -60,13 +60,13 @@ async def test_log_lines_are_single_json_objects_with_context():
     assert parsed["event"] == "checkout_failed" and parsed["reason"] == "card_declined" and parsed["level"] == "warning"
 
 
-async def test_unexpected_errors_are_500_json_without_internals(shop, monkeypatch):
+async def test_unexpected_errors_are_500_json_without_internals(sqlite_shop, monkeypatch):
     async def boom(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(shop.rt.catalog, "list_json", boom)
+    monkeypatch.setattr(sqlite_shop.rt.catalog, "list_json", boom)
     for path in ("/api/v1/products", "/"):
-        response = await shop.public.get(path)
+        response = await sqlite_shop.public.get(path)
         assert response.status_code == 500
         assert response.json()["error"] == "internal_error" and response.json()["request_id"]
         assert "secret internal detail" not in response.text and "Traceback" not in response.text

@@ -83,11 +83,11 @@ async def test_double_submitted_checkout_form_places_one_order(shop):
 
 
 @pytest.mark.parametrize("path", ["/cart/items", "/cart/items/MUG-A", "/checkout", "/orders/lookup"])
-async def test_form_posts_without_a_valid_csrf_token_are_403(shop, path):
-    await shop.product("MUG-A")
-    await shop.public.get("/")  # obtain a session cookie
-    assert (await shop.public.post(path, data={"sku": "MUG-A", "quantity": "1"})).status_code == 403
-    assert (await shop.public.post(path, data={"csrf_token": "0" * 64, "sku": "MUG-A"})).status_code == 403
+async def test_form_posts_without_a_valid_csrf_token_are_403(sqlite_shop, path):
+    await sqlite_shop.product("MUG-A")
+    await sqlite_shop.public.get("/")  # obtain a session cookie
+    assert (await sqlite_shop.public.post(path, data={"sku": "MUG-A", "quantity": "1"})).status_code == 403
+    assert (await sqlite_shop.public.post(path, data={"csrf_token": "0" * 64, "sku": "MUG-A"})).status_code == 403
 
 
 async def test_csrf_token_from_another_session_is_rejected(shop):
@@ -105,18 +105,18 @@ async def test_session_cookie_flags(settings, make_shop):
     assert "httponly" in cookie and "secure" in cookie and "samesite=lax" in cookie
 
 
-async def test_pages_for_unknown_things_are_404_html(shop):
+async def test_pages_for_unknown_things_are_404_html(sqlite_shop):
     for path in ("/products/NOPE", "/products/bad%20sku", "/nowhere"):
-        response = await shop.public.get(path, headers={"accept": "text/html"})
+        response = await sqlite_shop.public.get(path, headers={"accept": "text/html"})
         assert response.status_code == 404 and "text/html" in response.headers["content-type"]
 
 
-async def test_static_assets_are_versioned_for_long_caching(shop):
-    home = (await shop.public.get("/")).text
+async def test_static_assets_are_versioned_for_long_caching(sqlite_shop):
+    home = (await sqlite_shop.public.get("/")).text
     href = re.search(r'href="(/static/shop\.css\?v=[0-9a-f]{12})"', home).group(1)
-    versioned = await shop.public.get(href)
+    versioned = await sqlite_shop.public.get(href)
     assert versioned.status_code == 200 and "immutable" in versioned.headers["cache-control"]
-    assert "immutable" not in (await shop.public.get("/static/shop.css")).headers["cache-control"]
+    assert "immutable" not in (await sqlite_shop.public.get("/static/shop.css")).headers["cache-control"]
 
 
 async def test_admin_pages_need_login_and_csrf(shop):
