@@ -9,7 +9,7 @@ import pytest
 from pulumi_policy import Policy
 
 from policies.rules import edge
-from stacks.offline.plan import PlannedResource
+from stacks.offline.plan import UNKNOWN, PlannedResource
 from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, policy_id, resource
 
 CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/abcd"
@@ -273,3 +273,18 @@ def test_records_pointing_at_this_stacks_distribution_or_elsewhere_pass() -> Non
         "validation", {"name": "_x.shop.example.com", "type": "CNAME", "records": ["_y.acm-validations.aws."]}
     )
     assert_compliant_even_when_unknown(edge.route53_no_dangling_aws_targets, cdn, apex, validation)
+
+
+def test_records_pointing_at_the_load_balancer_of_an_ingress_of_this_stack_pass() -> None:
+    alb = "k8s-shop-web-1234.eu-west-1.elb.amazonaws.com"
+    ingress = resource(
+        edge.K8S_LOAD_BALANCED[0],
+        "shop",
+        {"metadata": {"namespace": "shop"}},
+        outputs={"status": {"loadBalancer": {"ingress": [{"hostname": alb}]}}},
+    )
+    origin = record("origin", {"name": "origin.shop.example.com", "type": "CNAME", "records": [alb]}, [ingress])
+    assert_compliant_even_when_unknown(edge.route53_no_dangling_aws_targets, ingress, origin)
+    assert flagged(edge.route53_no_dangling_aws_targets, origin) == ["origin"]
+    provisioning = resource(edge.K8S_LOAD_BALANCED[0], "shop", {}, outputs={"status": UNKNOWN})
+    assert messages(edge.route53_no_dangling_aws_targets, provisioning, origin) == []

@@ -31,6 +31,8 @@ WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfigurati
 CERTIFICATE = "aws:acm/certificate:Certificate"
 RECORD = "aws:route53/record:Record"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+#: Kubernetes objects the AWS Load Balancer Controller provisions a load balancer for.
+K8S_LOAD_BALANCED = ("kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:core/v1:Service")
 
 SECURE_VIEWER_POLICIES = ("https-only", "redirect-to-https")
 #: S3 REST endpoints (website endpoints, "s3-website", are custom origins and need no OAC).
@@ -308,24 +310,36 @@ def _targets(record: Resource) -> list[str] | None:
     return [name.removeprefix("dualstack.") for name in names]
 
 
+def _own_host_names(stack: Stack) -> set[str] | None:
+    """Host names of the stack's distributions and load balancers -- including those the AWS Load Balancer
+    Controller creates for its Ingresses and LoadBalancer Services (their ``status``); None if any is unknown."""
+    names: list[Any] = [
+        resource.get(key)
+        for resource in stack.of_type(DISTRIBUTION, *LOAD_BALANCERS)
+        for key in ("domainName", "dnsName")
+    ]
+    for resource in stack.of_type(*K8S_LOAD_BALANCED):
+        entries = resource.get("status", "loadBalancer", "ingress")
+        names += [UNKNOWN] if partly_unknown(entries) else [dig(entry, "hostname") for entry in items(entries)]
+    if UNKNOWN in names:
+        return None
+    return {name.rstrip(".").lower() for name in names if isinstance(name, str)}
+
+
 @rules.stack(
     "route53-no-dangling-aws-targets",
     description=(
         "Route 53 records that point at AWS-hosted names (CloudFront, load balancers, S3 websites) point at "
-        "distributions or load balancers of this stack (a record left on a released name invites subdomain takeover)."
+        "distributions or load balancers of this stack, its Ingresses' included (a record left on a released name "
+        "invites subdomain takeover)."
     ),
     severity=Severity.HIGH,
     remediation="point the record at the resource's output (e.g. distribution.domain_name) or remove the record.",
 )
 def route53_no_dangling_aws_targets(stack: Stack, report: StackReport) -> None:
-    hosted: set[str] = set()
-    for resource in stack.of_type(DISTRIBUTION, *LOAD_BALANCERS):
-        for key in ("domainName", "dnsName"):
-            value = resource.get(key)
-            if value is UNKNOWN:
-                return  # the stack's own host names are not known yet
-            if isinstance(value, str):
-                hosted.add(value.rstrip(".").lower())
+    hosted = _own_host_names(stack)
+    if hosted is None:
+        return  # the stack's own host names are not known yet
     for record in stack.of_type(RECORD):
         targets = _targets(record)
         if targets is None:
