@@ -13,8 +13,19 @@ from components.database import Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
-from components.network import Network, NetworkArgs
+from components.network import Network, NetworkArgs, plan_subnets
 from components.secrets import AppSecrets, AppSecretsArgs
+from components.shop import (
+    AppSecretArns,
+    Buckets,
+    CacheEndpoint,
+    ClusterTarget,
+    DatabaseEndpoint,
+    Origin,
+    Peers,
+    Shop,
+    ShopArgs,
+)
 from components.storage import AssetStorage, AssetStorageArgs
 from stacks.settings import PlatformSettings
 
@@ -33,6 +44,7 @@ class Platform:
     storage: AssetStorage
     cluster: Cluster
     edge: Edge
+    shop: Shop
 
 
 def build(settings: PlatformSettings) -> Platform:
@@ -147,6 +159,8 @@ def build(settings: PlatformSettings) -> Platform:
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
+    shop = _shop(settings, naming, account, network, secrets, database, cache, storage, cluster, edge)
+    edge.route_origin(shop.load_balancer_hostname)
     return Platform(
         naming=naming,
         account=account,
@@ -158,6 +172,82 @@ def build(settings: PlatformSettings) -> Platform:
         storage=storage,
         cluster=cluster,
         edge=edge,
+        shop=shop,
+    )
+
+
+def _shop(
+    settings: PlatformSettings,
+    naming: Naming,
+    account: Account,
+    network: Network,
+    secrets: AppSecrets,
+    database: Database,
+    cache: Cache,
+    storage: AssetStorage,
+    cluster: Cluster,
+    edge: Edge,
+) -> Shop:
+    subnets = plan_subnets(settings.network.cidr, settings.network.az_count)
+    # Interface endpoints have their network interfaces in the private subnets.
+    endpoint_subnets = subnets.private if settings.network.interface_endpoints else ()
+    # The bootstrap's ECR repository (components/image_registry.py) unless the stack names another.
+    repository = (
+        settings.shop.image_repository
+        or f"{account.id}.dkr.ecr.{account.region}.{account.dns_suffix}/{naming.prefix}/app"
+    )
+    return Shop(
+        "shop",
+        ShopArgs(
+            settings=settings.shop,
+            naming=naming,
+            environment=settings.stack.environment,
+            region=account.region,
+            image_repository=repository,
+            cluster=ClusterTarget(
+                provider=cluster.kubernetes_provider,
+                namespace=cluster.shop_namespace,
+                service_account_name=cluster.shop_service_account_name,
+                node_selector=cluster.shop_node_selector,
+                ingress_class_name=cluster.ingress_class_name,
+                load_balancer_controller=cluster.alb_controller_ready,
+            ),
+            database=DatabaseEndpoint(
+                address=database.address,
+                port=database.port,
+                name=database.db_name,
+                secret_arn=database.master_secret_arn,
+            ),
+            cache=CacheEndpoint(
+                address=cache.primary_endpoint_address, port=cache.port, auth_secret_arn=cache.auth_secret_arn
+            ),
+            secret_arns=AppSecretArns(
+                session=secrets.session_secret_arn,
+                admin_token=secrets.admin_token_secret_arn,
+                origin_verify=secrets.origin_verify_secret_arn,
+            ),
+            buckets=Buckets(
+                assets=storage.assets_bucket_name,
+                media_prefix=storage.assets_media_prefix,
+                logs=storage.logs_bucket_name,
+                load_balancer_logs_prefix=storage.alb_logs_prefix,
+            ),
+            origin=Origin(
+                hostname=edge.origin_hostname,
+                certificate_arn=edge.origin_certificate_arn,
+                web_acl_arn=edge.origin_web_acl_arn,
+                public_url=edge.shop_url,
+            ),
+            peers=Peers(
+                load_balancer_cidrs=[str(cidr) for cidr in subnets.public],
+                data_cidrs=[str(cidr) for cidr in subnets.data],
+                database_port=database.port,
+                cache_port=cache.port,
+                vpc_cidr=network.vpc_cidr,
+                aws_endpoint_cidrs=[str(cidr) for cidr in endpoint_subnets],
+            ),
+            protect=settings.is_prod,
+        ),
     )
 
 
@@ -182,6 +272,7 @@ def export(platform: Platform) -> None:
     export_data_layer(platform)
     export_edge(platform)
     export_cluster(platform)
+    pulumi.export("shopImage", platform.shop.image)
 
 
 def export_data_layer(platform: Platform) -> None:

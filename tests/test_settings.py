@@ -12,7 +12,14 @@ from stacks.settings import NetworkSettings, PlatformSettings, SettingsError, pa
 from stacks.settings.schema import declarations
 
 P = "shop-platform"
-VALID = {"aws:region": "eu-west-1", f"{P}:environment": "prod", f"{P}:domain": "shop.example.com"}
+VALID = {
+    "aws:region": "eu-west-1",
+    f"{P}:environment": "prod",
+    f"{P}:domain": "shop.example.com",
+    # The image has no default: the deploy pipeline sets it, pinned by digest in prod.
+    f"{P}:shopImageTag": "3f1c2a9",
+    f"{P}:shopImageDigest": "sha256:" + "0" * 64,
+}
 
 
 def problems(**overrides: str) -> str:

@@ -16,6 +16,7 @@ from stacks.settings.loader import SettingsError, load, load_settings, parse
 from stacks.settings.network import NetworkSettings
 from stacks.settings.platform import PlatformSettings
 from stacks.settings.secrets import SecretSettings
+from stacks.settings.shop import ShopSettings
 from stacks.settings.stack import StackSettings
 from stacks.settings.storage import StorageSettings
 
@@ -33,6 +34,7 @@ __all__ = [
     "RegistrySettings",
     "SecretSettings",
     "SettingsError",
+    "ShopSettings",
     "StackSettings",
     "StateBackendSettings",
     "StorageSettings",

@@ -13,6 +13,7 @@ from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
 from stacks.settings.network import NetworkSettings
 from stacks.settings.secrets import SecretSettings
+from stacks.settings.shop import ShopSettings
 from stacks.settings.stack import StackSettings
 from stacks.settings.storage import StorageSettings
 
@@ -30,6 +31,7 @@ class PlatformSettings:
     storage: StorageSettings
     cluster: ClusterSettings
     edge: EdgeSettings
+    shop: ShopSettings
 
     @property
     def is_prod(self) -> bool:

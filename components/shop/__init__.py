@@ -1,0 +1,25 @@
+"""The shop deployed on EKS as Kubernetes objects. ``Shop`` is the component."""
+
+from components.shop.component import (
+    AppSecretArns,
+    Buckets,
+    CacheEndpoint,
+    ClusterTarget,
+    DatabaseEndpoint,
+    Origin,
+    Shop,
+    ShopArgs,
+)
+from components.shop.traffic import Peers
+
+__all__ = [
+    "AppSecretArns",
+    "Buckets",
+    "CacheEndpoint",
+    "ClusterTarget",
+    "DatabaseEndpoint",
+    "Origin",
+    "Peers",
+    "Shop",
+    "ShopArgs",
+]

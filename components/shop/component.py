@@ -1,0 +1,502 @@
+"""The shop on EKS: its namespace budget, identity, configuration, migrations, web Deployment, autoscaling,
+disruption budget, network policies, Service and the internet-facing Ingress (an ALB built by the AWS Load
+Balancer Controller) that CloudFront reaches it through."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.naming import Naming
+from components.shop import pods, traffic
+from components.shop.pods import CONTAINER, PodTarget
+from components.shop.traffic import LoadBalancer, Peers
+from stacks.settings import ShopSettings
+from stacks.settings.base import Environment
+
+COMPONENT = "shop"
+APP = "shop"
+NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+#: Above every default (0) workload: under node pressure the shop preempts batch work, never the platform's
+#: system-cluster-critical controllers.
+PRIORITY = 100_000
+#: The PodDisruptionBudget: drains and node upgrades take one web pod at a time (at least 2 always run).
+MAX_UNAVAILABLE = 1
+#: Seconds ``pulumi up`` waits for a migration beyond the Job's own deadline (pod scheduling, image pull).
+JOB_AWAIT_MARGIN_SECONDS = 300
+
+core = k8s.core.v1
+meta = k8s.meta.v1
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """The cluster the shop runs in, as the cluster component provides it."""
+
+    provider: k8s.Provider
+    """Every Kubernetes object of the shop is created through it."""
+    namespace: pulumi.Input[str]
+    """Exists with the restricted Pod Security Standard and a default-deny NetworkPolicy."""
+    service_account_name: pulumi.Input[str]
+    """Bound to the shop's IAM role by EKS Pod Identity; the shop creates the ServiceAccount itself."""
+    node_selector: Mapping[str, str]
+    ingress_class_name: str
+    load_balancer_controller: pulumi.Resource
+    """The Ingress waits for it: its webhooks must serve the Ingress and the pods' readiness gates."""
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    address: pulumi.Input[str]
+    port: pulumi.Input[int]
+    name: str
+    secret_arn: pulumi.Input[str]
+    """RDS-managed secret with the master credentials (the shop re-reads it after a rotation)."""
+
+
+@dataclass(frozen=True)
+class CacheEndpoint:
+    address: pulumi.Input[str]
+    port: int
+    auth_secret_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class AppSecretArns:
+    session: pulumi.Input[str]
+    admin_token: pulumi.Input[str]
+    origin_verify: pulumi.Input[str]
+    """The value CloudFront sends in X-Origin-Verify; the shop rejects requests without it."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """How the edge reaches the shop: the origin's name, its regional certificate and web ACL."""
+
+    hostname: str
+    certificate_arn: pulumi.Input[str]
+    web_acl_arn: pulumi.Input[str]
+    public_url: str
+    """The shop's canonical URL; CloudFront serves /static and /media under it, so it is the CDN base URL."""
+
+
+@dataclass(frozen=True)
+class Buckets:
+    assets: pulumi.Input[str]
+    media_prefix: str
+    logs: pulumi.Input[str]
+    load_balancer_logs_prefix: str
+
+
+@dataclass(frozen=True)
+class ShopArgs:
+    settings: ShopSettings
+    naming: Naming
+    environment: Environment
+    region: str
+    image_repository: str
+    """Registry and repository of the image (the settings' value, or the bootstrap's ECR repository)."""
+    cluster: ClusterTarget
+    database: DatabaseEndpoint
+    cache: CacheEndpoint
+    secret_arns: AppSecretArns
+    buckets: Buckets
+    origin: Origin
+    peers: Peers
+    protect: bool
+    """The load balancer's deletion protection (prod)."""
+
+
+class Shop(pulumi.ComponentResource):
+    """The shop's Kubernetes objects; see the module docstring."""
+
+    image: str
+    """The image reference deployed: ``repository:tag`` and ``@sha256:...`` when pinned."""
+    namespace: pulumi.Output[str]
+    deployment_name: str
+    app_label: str
+    """Every shop pod carries ``app.kubernetes.io/name=<app_label>``; web pods also
+    ``app.kubernetes.io/component=web``."""
+    metrics_port: int
+    """The pods' internal port serving /metrics (and the admin); no Service exposes it."""
+    load_balancer_name: str
+    """Name of the ALB the controller creates (CloudWatch's LoadBalancer dimension starts with ``app/<name>/``)."""
+    ingress: k8s.networking.v1.Ingress
+    load_balancer_hostname: pulumi.Output[str]
+    """The ALB's DNS name, once the controller has created it: the origin record's target."""
+
+    def __init__(self, name: str, args: ShopArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("shop:shop:Shop", name, None, opts)
+        self._name = name
+        self._args = args
+        settings = args.settings
+        self.image = image_reference(args.image_repository, settings.image_tag, settings.image_digest)
+        self.namespace = pulumi.Output.from_input(args.cluster.namespace)
+        self.deployment_name = APP
+        self.app_label = APP
+        self.metrics_port = pods.INTERNAL_PORT
+        self.load_balancer_name = args.naming.physical("alb", max_length=32)
+        web_labels = self._labels("web")
+
+        self._budget()
+        service_account = self._object(
+            core.ServiceAccount,
+            "service-account",
+            args.cluster.service_account_name,
+            # Pods opt out too (pods.py); this keeps any other pod of this account from getting an API token.
+            automount_service_account_token=False,
+        )
+        config_data = self._config_data()
+        config_map = self._object(core.ConfigMap, "config", f"{APP}-config", data=config_data)
+        priority_class = k8s.scheduling.v1.PriorityClass(
+            f"{name}-priority",
+            metadata=meta.ObjectMetaArgs(name=APP, labels=self._labels()),
+            value=PRIORITY,
+            preemption_policy="PreemptLowerPriority",
+            global_default=False,
+            description="The shop's web pods and Jobs",
+            opts=self._opts(),
+        )
+        target = PodTarget(
+            image=self.image,
+            service_account_name=service_account.metadata.name,
+            config_map_name=config_map.metadata.name,
+            priority_class_name=priority_class.metadata.name,
+            node_selector=args.cluster.node_selector,
+            config_checksum=pulumi.Output.all(**config_data).apply(_checksum),
+        )
+
+        migrations = self._job(target, "migrate")
+        if settings.seed:
+            self._job(target, "seed", depends_on=[migrations])
+        deployment = self._deployment(target, web_labels, migrations)
+        self._autoscaler(deployment)
+        self._object(
+            k8s.policy.v1.PodDisruptionBudget,
+            "disruption-budget",
+            APP,
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=MAX_UNAVAILABLE,
+                selector=meta.LabelSelectorArgs(match_labels=web_labels),
+                # A pod that is not ready serves nothing: evicting it must never block a node drain.
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+        )
+        self._network_policies(web_labels)
+        service = self._object(
+            core.Service,
+            "service",
+            APP,
+            spec=core.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=web_labels,
+                # The public port only: /metrics and the admin (the internal port) are never routed.
+                ports=[core.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")],
+            ),
+        )
+        self.ingress = self._ingress(service)
+        self.load_balancer_hostname = self.ingress.status.apply(_load_balancer_hostname)
+
+        self.register_outputs(
+            {
+                "image": self.image,
+                "namespace": self.namespace,
+                "deployment_name": self.deployment_name,
+                "load_balancer_name": self.load_balancer_name,
+                "load_balancer_hostname": self.load_balancer_hostname,
+            }
+        )
+
+    # ------------------------------------------------------------------------------------------------ helpers
+
+    def _labels(self, role: str | None = None) -> dict[str, str]:
+        """Labels of the shop's objects; with ``role`` (web, migrate, seed), those that select its pods."""
+        labels = {NAME_LABEL: APP, "app.kubernetes.io/part-of": self._args.naming.prefix}
+        return {**labels, COMPONENT_LABEL: role} if role else labels
+
+    def _opts(self, **kwargs) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.cluster.provider, **kwargs)
+
+    def _object(self, kind: type, purpose: str, object_name: pulumi.Input[str], *, opts=None, **spec):
+        """A namespaced object of ``kind`` named ``object_name`` in the shop's namespace."""
+        return kind(
+            f"{self._name}-{purpose}",
+            metadata=meta.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=self._labels()),
+            **spec,
+            opts=opts or self._opts(),
+        )
+
+    # ------------------------------------------------------------------------------------------------ namespace
+
+    def _budget(self) -> None:
+        """A quota that caps what the namespace may consume (it must fit a full-scale rollout and the Jobs: the
+        settings check that), and per-container defaults and ceilings for anything created without them."""
+        settings = self._args.settings
+        quota = {
+            "pods": str(settings.quota_pods),
+            "cpu": f"{settings.quota_cpu_millicores}m",
+            "memory": f"{settings.quota_memory_mib}Mi",
+            "ephemeral-storage": f"{settings.quota_ephemeral_storage_mib}Mi",
+        }
+        hard = {"pods": quota.pop("pods")}
+        for resource, amount in quota.items():
+            hard[f"requests.{resource}"] = amount
+            hard[f"limits.{resource}"] = amount
+        # Traffic enters through the Ingress only.
+        hard |= {"services.loadbalancers": "0", "services.nodeports": "0"}
+        self._object(core.ResourceQuota, "quota", APP, spec=core.ResourceQuotaSpecArgs(hard=hard))
+        limits = pods.quantities(settings, "limit")
+        self._object(
+            core.LimitRange,
+            "limits",
+            APP,
+            spec=core.LimitRangeSpecArgs(
+                limits=[
+                    core.LimitRangeItemArgs(
+                        type="Container",
+                        default=limits,
+                        default_request=pods.quantities(settings, "request"),
+                        max=limits,
+                    )
+                ]
+            ),
+        )
+
+    # ------------------------------------------------------------------------------------------------ configuration
+
+    def _config_data(self) -> dict[str, pulumi.Input[str]]:
+        """The shop's environment (app/shop/settings.py): endpoints, names and secret ARNs, never a secret value.
+
+        Secrets are read from Secrets Manager at runtime with the pod's Pod Identity credentials.
+        """
+        args = self._args
+        cache = args.cache
+        return {
+            "SHOP_ENV": args.environment,
+            "SHOP_PORT": str(pods.HTTP_PORT),
+            "SHOP_INTERNAL_PORT": str(pods.INTERNAL_PORT),
+            "SHOP_LOG_LEVEL": args.settings.log_level,
+            "SHOP_AWS_REGION": args.region,
+            "SHOP_DB_HOST": args.database.address,
+            "SHOP_DB_PORT": pulumi.Output.from_input(args.database.port).apply(str),
+            "SHOP_DB_NAME": args.database.name,
+            "SHOP_DB_SECRET_ARN": args.database.secret_arn,
+            # RDS enforces TLS (rds.force_ssl); the image has no RDS CA bundle to verify the server against.
+            "SHOP_DB_SSLMODE": "require",
+            # rediss: ElastiCache encrypts in transit; its certificate chains to a public CA the image trusts.
+            "SHOP_REDIS_URL": pulumi.Output.concat("rediss://", cache.address, f":{cache.port}/0"),
+            "SHOP_REDIS_AUTH_SECRET_ARN": cache.auth_secret_arn,
+            "SHOP_SESSION_SECRET_ARN": args.secret_arns.session,
+            "SHOP_ADMIN_TOKEN_SECRET_ARN": args.secret_arns.admin_token,
+            "SHOP_ORIGIN_VERIFY_SECRET_ARN": args.secret_arns.origin_verify,
+            "SHOP_S3_BUCKET": args.buckets.assets,
+            "SHOP_S3_PREFIX": args.buckets.media_prefix,
+            "SHOP_CDN_BASE_URL": args.origin.public_url,
+        }
+
+    # ------------------------------------------------------------------------------------------------ workloads
+
+    def _job(self, target: PodTarget, command: str, depends_on: Sequence[pulumi.Resource] = ()) -> k8s.batch.v1.Job:
+        """``python -m shop <command>`` to completion; ``pulumi up`` waits for it and fails with it.
+
+        Jobs are immutable: the name carries the image's identity, so a new image makes a new Job (the old one is
+        deleted first), which is what re-runs the migrations before the Deployment rolls out.
+        """
+        settings = self._args.settings
+        labels = self._labels(command)
+        template = pods.pod_template(
+            settings,
+            target,
+            labels=labels,
+            containers=[pods.container(settings, target, name=CONTAINER, command=command, serves=False)],
+            restart_policy="Never",
+        )
+        timeout = f"{settings.migration_timeout_seconds + JOB_AWAIT_MARGIN_SECONDS}s"
+        return self._object(
+            k8s.batch.v1.Job,
+            f"{command}-job",
+            f"{APP}-{command}-{image_id(settings.image_digest, self.image)}",
+            spec=k8s.batch.v1.JobSpecArgs(
+                template=template,
+                backoff_limit=3,
+                active_deadline_seconds=settings.migration_timeout_seconds,
+                # A configuration error (exit code 2) fails the same way every time: no retries.
+                pod_failure_policy=k8s.batch.v1.PodFailurePolicyArgs(
+                    rules=[
+                        k8s.batch.v1.PodFailurePolicyRuleArgs(
+                            action="FailJob",
+                            on_exit_codes=k8s.batch.v1.PodFailurePolicyOnExitCodesRequirementArgs(
+                                container_name=CONTAINER, operator="In", values=[2]
+                            ),
+                        )
+                    ]
+                ),
+            ),
+            opts=self._opts(
+                depends_on=list(depends_on),
+                delete_before_replace=True,
+                custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+            ),
+        )
+
+    def _deployment(
+        self, target: PodTarget, labels: dict[str, str], migrations: k8s.batch.v1.Job
+    ) -> k8s.apps.v1.Deployment:
+        settings = self._args.settings
+        template = pods.pod_template(
+            settings,
+            target,
+            labels=labels,
+            containers=[pods.container(settings, target, name=CONTAINER, command="serve", serves=True)],
+            restart_policy="Always",
+            spread=labels,
+        )
+        return self._object(
+            k8s.apps.v1.Deployment,
+            "deployment",
+            self.deployment_name,
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # No `replicas`: the autoscaler owns the count. Setting it here would make every `pulumi up` fight
+                # the autoscaler over the field (server-side apply conflict) or reset a scaled-out shop.
+                selector=meta.LabelSelectorArgs(match_labels=labels),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    # Full capacity throughout: new pods must be ready (and healthy in the load balancer, through
+                    # the namespace's readiness gates) before an old one stops.
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
+                ),
+                min_ready_seconds=5,
+                revision_history_limit=5,
+                progress_deadline_seconds=600,
+                template=template,
+            ),
+            # The schema must be migrated before new code serves (and the readiness check requires it).
+            opts=self._opts(depends_on=[migrations]),
+        )
+
+    def _autoscaler(self, deployment: k8s.apps.v1.Deployment) -> None:
+        settings = self._args.settings
+        autoscaling = k8s.autoscaling.v2
+        self._object(
+            autoscaling.HorizontalPodAutoscaler,
+            "autoscaler",
+            APP,
+            spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
+                ),
+                min_replicas=settings.min_replicas,
+                max_replicas=settings.max_replicas,
+                metrics=[
+                    autoscaling.MetricSpecArgs(
+                        type="Resource",
+                        resource=autoscaling.ResourceMetricSourceArgs(
+                            name=resource,
+                            target=autoscaling.MetricTargetArgs(type="Utilization", average_utilization=percent),
+                        ),
+                    )
+                    for resource, percent in (
+                        ("cpu", settings.cpu_target_percent),
+                        ("memory", settings.memory_target_percent),
+                    )
+                ],
+                behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
+                    # Up fast (double per minute), down slowly: one pod a minute once load has stayed low.
+                    scale_up=autoscaling.HPAScalingRulesArgs(
+                        stabilization_window_seconds=0,
+                        select_policy="Max",
+                        policies=[autoscaling.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=60)],
+                    ),
+                    scale_down=autoscaling.HPAScalingRulesArgs(
+                        stabilization_window_seconds=settings.scale_down_stabilization_seconds,
+                        select_policy="Min",
+                        policies=[autoscaling.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=60)],
+                    ),
+                ),
+            ),
+        )
+
+    # ------------------------------------------------------------------------------------------------ traffic
+
+    def _network_policies(self, web_labels: dict[str, str]) -> None:
+        """On top of the namespace's default deny: the load balancer to the web pods, and every shop pod out to
+        what it uses."""
+        peers = self._args.peers
+        for purpose, spec in (
+            ("web-ingress", traffic.web_ingress(peers, web_labels)),
+            ("egress", traffic.egress(peers, self._labels())),
+        ):
+            self._object(k8s.networking.v1.NetworkPolicy, f"{purpose}-policy", f"{APP}-{purpose}", spec=spec)
+
+    def _ingress(self, service: core.Service) -> k8s.networking.v1.Ingress:
+        args = self._args
+        networking = k8s.networking.v1
+        balancer = LoadBalancer(
+            name=self.load_balancer_name,
+            certificate_arn=args.origin.certificate_arn,
+            web_acl_arn=args.origin.web_acl_arn,
+            logs_bucket=args.buckets.logs,
+            logs_prefix=args.buckets.load_balancer_logs_prefix,
+            deletion_protection=args.protect,
+            deregistration_seconds=args.settings.drain_seconds,
+            tags=args.naming.tags(COMPONENT, Name=self.load_balancer_name),
+        )
+        backend = networking.IngressBackendArgs(
+            service=networking.IngressServiceBackendArgs(
+                name=service.metadata.name, port=networking.ServiceBackendPortArgs(name="http")
+            )
+        )
+        return k8s.networking.v1.Ingress(
+            f"{self._name}-ingress",
+            metadata=meta.ObjectMetaArgs(
+                name=APP,
+                namespace=self.namespace,
+                labels=self._labels(),
+                annotations=traffic.ingress_annotations(balancer),
+            ),
+            spec=networking.IngressSpecArgs(
+                ingress_class_name=args.cluster.ingress_class_name,
+                # Only the origin name CloudFront (and the health check) use; any other Host gets the ALB's 404.
+                rules=[
+                    networking.IngressRuleArgs(
+                        host=args.origin.hostname,
+                        http=networking.HTTPIngressRuleValueArgs(
+                            paths=[networking.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend)]
+                        ),
+                    )
+                ],
+            ),
+            # The controller takes minutes to create the load balancer the provider waits for.
+            opts=self._opts(
+                depends_on=[args.cluster.load_balancer_controller], custom_timeouts=pulumi.CustomTimeouts(create="20m")
+            ),
+        )
+
+
+def image_reference(repository: str, tag: str, digest: str) -> str:
+    """``repository:tag``, pinned with ``@sha256:...`` when there is a digest (the tag then only documents it)."""
+    return f"{repository}:{tag}" + (f"@{digest}" if digest else "")
+
+
+def image_id(digest: str, image: str) -> str:
+    """12 hex digits that change exactly when the deployed image does (its digest, else the whole reference)."""
+    return digest.removeprefix("sha256:")[:12] if digest else hashlib.sha256(image.encode()).hexdigest()[:12]
+
+
+def _checksum(data: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _load_balancer_hostname(status: k8s.networking.v1.outputs.IngressStatus | None) -> str:
+    """The ALB's DNS name from the Ingress status (the provider waits for it before the Ingress is created)."""
+    entries = status.load_balancer.ingress if status and status.load_balancer else None
+    hostname = entries[0].hostname if entries else None
+    if not hostname:
+        raise ValueError("the Ingress has no load balancer hostname: is the AWS Load Balancer Controller running?")
+    return hostname

@@ -1,0 +1,162 @@
+"""How traffic reaches the shop and what the shop may reach: the load balancer's Ingress annotations and the
+NetworkPolicies of its pods."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.shop.pods import HTTP_PORT, READY_PATH
+
+networking = k8s.networking.v1
+meta = k8s.meta.v1
+
+ALB = "alb.ingress.kubernetes.io"
+#: TLS 1.3 and 1.2 with forward-secret AEAD ciphers only (AWS's recommended policy for TLS 1.2+ clients).
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+#: Where pods get their AWS credentials: the node-local EKS Pod Identity agent.
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+HTTPS = 443
+DNS = 53
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """The internet-facing ALB the AWS Load Balancer Controller builds from the Ingress."""
+
+    name: str
+    certificate_arn: pulumi.Input[str]
+    web_acl_arn: pulumi.Input[str]
+    logs_bucket: pulumi.Input[str]
+    logs_prefix: str
+    deletion_protection: bool
+    deregistration_seconds: int
+    tags: Mapping[str, str]
+
+
+def _pairs(values: Mapping[str, object]) -> str:
+    """``key=value,...`` as the controller's annotations take them (booleans lower-case)."""
+    return ",".join(f"{key}={str(v).lower() if isinstance(v, bool) else v}" for key, v in values.items())
+
+
+def ingress_annotations(balancer: LoadBalancer) -> dict[str, pulumi.Input[str]]:
+    """HTTPS only (HTTP redirects), the edge's certificate and web ACL, access logs, pod IPs as targets."""
+    attributes = pulumi.Output.from_input(balancer.logs_bucket).apply(
+        lambda bucket: _pairs(
+            {
+                "access_logs.s3.enabled": True,
+                "access_logs.s3.bucket": bucket,
+                "access_logs.s3.prefix": balancer.logs_prefix,
+                # Requests with header names that are not valid HTTP never reach the shop (request smuggling).
+                "routing.http.drop_invalid_header_fields.enabled": True,
+                "deletion_protection.enabled": balancer.deletion_protection,
+            }
+        )
+    )
+    return {
+        f"{ALB}/load-balancer-name": balancer.name,
+        f"{ALB}/scheme": "internet-facing",
+        # Straight to pod IPs: no NodePort, so nodes need not accept traffic from the load balancer.
+        f"{ALB}/target-type": "ip",
+        f"{ALB}/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": HTTPS}]),
+        f"{ALB}/ssl-redirect": str(HTTPS),
+        f"{ALB}/certificate-arn": balancer.certificate_arn,
+        f"{ALB}/ssl-policy": TLS_POLICY,
+        f"{ALB}/wafv2-acl-arn": balancer.web_acl_arn,
+        f"{ALB}/load-balancer-attributes": attributes,
+        # As long as a terminating pod still answers (see pods.py): in-flight requests finish, none are cut off.
+        f"{ALB}/target-group-attributes": f"deregistration_delay.timeout_seconds={balancer.deregistration_seconds}",
+        f"{ALB}/backend-protocol": "HTTP",
+        f"{ALB}/healthcheck-path": READY_PATH,
+        f"{ALB}/healthcheck-port": "traffic-port",
+        f"{ALB}/success-codes": "200",
+        f"{ALB}/healthcheck-interval-seconds": "10",
+        f"{ALB}/healthcheck-timeout-seconds": "5",
+        f"{ALB}/healthy-threshold-count": "2",
+        f"{ALB}/unhealthy-threshold-count": "2",
+        f"{ALB}/tags": _pairs(balancer.tags),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- network policies
+
+
+def _ip_blocks(cidrs: Sequence[str]) -> list[networking.NetworkPolicyPeerArgs]:
+    return [networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=cidr)) for cidr in cidrs]
+
+
+def _tcp(port: pulumi.Input[int]) -> networking.NetworkPolicyPortArgs:
+    return networking.NetworkPolicyPortArgs(protocol="TCP", port=port)
+
+
+@dataclass(frozen=True)
+class Peers:
+    """The networks on the other side of the shop's connections, as CIDRs of the VPC's subnets."""
+
+    load_balancer_cidrs: Sequence[str]
+    """Public subnets, where the load balancer's nodes are."""
+    data_cidrs: Sequence[str]
+    """Data subnets, where PostgreSQL and Redis are."""
+    database_port: pulumi.Input[int]
+    cache_port: pulumi.Input[int]
+    vpc_cidr: str
+    aws_endpoint_cidrs: Sequence[str]
+    """Subnets of the interface VPC endpoints (Secrets Manager, STS, ...); empty when AWS APIs are reached through
+    NAT."""
+
+
+def _pods(labels: Mapping[str, str]) -> meta.LabelSelectorArgs:
+    return meta.LabelSelectorArgs(match_labels=dict(labels))
+
+
+def web_ingress(peers: Peers, web_pods: Mapping[str, str]) -> networking.NetworkPolicySpecArgs:
+    """The web pods' app port, from the load balancer (requests and health checks). Nothing reaches the internal
+    port."""
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=_pods(web_pods),
+        policy_types=["Ingress"],
+        ingress=[
+            networking.NetworkPolicyIngressRuleArgs(
+                from_=_ip_blocks(peers.load_balancer_cidrs), ports=[_tcp(HTTP_PORT)]
+            )
+        ],
+    )
+
+
+def egress(peers: Peers, shop_pods: Mapping[str, str]) -> networking.NetworkPolicySpecArgs:
+    """DNS, the database, the cache and AWS APIs over HTTPS: all the shop's pods (web and Jobs) talk to.
+
+    NetworkPolicies cannot name AWS's public endpoints, so HTTPS may go to any address outside the VPC (S3 through
+    its gateway endpoint, other APIs through NAT when there are no interface endpoints), and inside the VPC only
+    to the interface endpoints' subnets: never to other pods, nodes or the Kubernetes API.
+    """
+    dns = networking.NetworkPolicyEgressRuleArgs(
+        to=[
+            networking.NetworkPolicyPeerArgs(
+                namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
+                pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+            )
+        ],
+        ports=[networking.NetworkPolicyPortArgs(protocol=protocol, port=DNS) for protocol in ("UDP", "TCP")],
+    )
+    outside_vpc = networking.NetworkPolicyPeerArgs(
+        ip_block=networking.IPBlockArgs(cidr="0.0.0.0/0", except_=[peers.vpc_cidr])
+    )
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=_pods(shop_pods),
+        policy_types=["Egress"],
+        egress=[
+            dns,
+            networking.NetworkPolicyEgressRuleArgs(to=_ip_blocks(peers.data_cidrs), ports=[_tcp(peers.database_port)]),
+            networking.NetworkPolicyEgressRuleArgs(to=_ip_blocks(peers.data_cidrs), ports=[_tcp(peers.cache_port)]),
+            networking.NetworkPolicyEgressRuleArgs(
+                to=[outside_vpc, *_ip_blocks(peers.aws_endpoint_cidrs)], ports=[_tcp(HTTPS)]
+            ),
+            # AWS credentials for the calls above (port 80 of a link-local address on the node itself).
+            networking.NetworkPolicyEgressRuleArgs(to=_ip_blocks([POD_IDENTITY_AGENT]), ports=[_tcp(80)]),
+        ],
+    )
