@@ -15,7 +15,6 @@ from shop.observability import configure_logging
 from shop.runtime import Runtime
 from shop.secrets import Secrets
 from shop.seed import seed
-from shop.server import serve
 from shop.settings import ConfigError, dev_settings, load_settings
 
 log = logging.getLogger("shop")
@@ -48,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         secrets.load_all()  # fail fast on an unreadable secret, before any port opens
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             if args.command == "serve":
+                from shop.server import serve  # the web stack is not needed by the migrate/seed jobs
+
                 runner.run(serve(settings, secrets, dev=args.dev))
             else:
                 runner.run(_job(Runtime(settings, secrets=secrets), args.command))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -25,13 +23,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _AUTH_FAILED_SQLSTATES = {"28P01", "28000"}
 
 
-def alembic_config() -> Config:
+# Alembic is imported where it is used: it costs about a second of start-up that serve does not need.
+def alembic_config() -> Any:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
-HEAD_REVISIONS = frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def create_engine(settings: Settings, secrets: Secrets) -> AsyncEngine:
@@ -146,6 +151,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 async def migrate(engine: AsyncEngine) -> None:
+    from alembic import command
+
     def upgrade(conn: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
@@ -153,7 +160,7 @@ async def migrate(engine: AsyncEngine) -> None:
 
     async with engine.begin() as conn:
         await conn.run_sync(upgrade)
-    log_event(log, "migrated", revision=",".join(sorted(HEAD_REVISIONS)))
+    log_event(log, "migrated", revision=",".join(sorted(head_revisions())))
 
 
 async def schema_at_head(engine: AsyncEngine) -> bool:
@@ -162,4 +169,4 @@ async def schema_at_head(engine: AsyncEngine) -> bool:
             rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
         except DBAPIError:
             return False  # no alembic_version table yet: never migrated
-    return frozenset(rows) == HEAD_REVISIONS
+    return frozenset(rows) == head_revisions()

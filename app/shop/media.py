@@ -9,9 +9,6 @@ from html import escape
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
-from botocore.exceptions import ClientError
-
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)*$")
 # Raster formats only: an uploaded SVG could carry script.
@@ -88,7 +85,11 @@ class S3MediaStore:
     def __init__(self, bucket: str, prefix: str, region: str | None, client: Any = None) -> None:
         self.bucket = bucket
         self.prefix = prefix
-        self.client = client or boto3.client("s3", region_name=region)
+        if client is None:
+            import boto3  # only S3-backed deployments need it; it is slow to import
+
+            client = boto3.client("s3", region_name=region)
+        self.client = client
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         await asyncio.to_thread(
@@ -103,10 +104,8 @@ class S3MediaStore:
     async def get(self, key: str) -> bytes | None:
         try:
             response = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self.prefix + key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
+        except self.client.exceptions.NoSuchKey:
+            return None
         return await asyncio.to_thread(response["Body"].read)
 
 

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
 from shop.settings import ConfigError, Settings
 
 # Re-reads triggered by a failed credential check are rate-limited so bad clients cannot hammer the API.
@@ -117,5 +115,7 @@ class Secrets:
     def _secretsmanager(self) -> Any:
         with self._client_lock:
             if self._client is None:
+                import boto3  # only deployed environments need it; it is slow to import
+
                 self._client = boto3.client("secretsmanager", region_name=self._settings.aws_region)
             return self._client
