@@ -140,6 +140,18 @@ def test_outputs_name_what_the_ingress_and_the_pipeline_need(plan: Plan) -> None
     assert edge["cloudfrontWebAclArn"] == cdn.inputs["webAclId"]
 
 
+def test_the_origin_name_leads_to_the_shops_ingress_with_our_certificate_and_web_acl(plan: Plan) -> None:
+    ingress = plan.one("kubernetes:networking.k8s.io/v1:Ingress")
+    (balancer,) = ingress.outputs["status"]["loadBalancer"]["ingress"]
+    record = plan.one(RECORD, "edge-origin")
+    assert (record.inputs["name"], record.inputs["type"]) == (ORIGIN_HOST[plan.stack], "CNAME")
+    assert record.inputs["records"] == [balancer["hostname"]]
+    annotations = ingress.inputs["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == plan.outputs["edge"]["originCertificateArn"]
+    assert annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"] == plan.outputs["edge"]["originWebAclArn"]
+    assert [rule["host"] for rule in ingress.inputs["spec"]["rules"]] == [ORIGIN_HOST[plan.stack]]
+
+
 # ------------------------------------------------------------------------------------------------ route_origin
 
 LOAD_BALANCER = "k8s-shop-shop-0a1b2c3d4e-1234567890.eu-west-1.elb.amazonaws.com"
