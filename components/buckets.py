@@ -75,3 +75,44 @@ def private_bucket(
         opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning]),
     )
     return bucket, access_block
+
+
+def lifecycle_rules(
+    *, incomplete_upload_days: int, noncurrent_version_days: int, expire_after_days: int | None
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """Unfinished uploads and overwritten versions are removed, and (``expire_after_days``) objects expire."""
+    everything = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="")
+    rules = [
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="abort-incomplete-uploads",
+            status="Enabled",
+            filter=everything,
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=incomplete_upload_days
+            ),
+        ),
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-noncurrent-versions",
+            status="Enabled",
+            filter=everything,
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=noncurrent_version_days
+            ),
+        ),
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="remove-expired-delete-markers",
+            status="Enabled",
+            filter=everything,
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
+        ),
+    ]
+    if expire_after_days is not None:
+        rules.append(
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-logs",
+                status="Enabled",
+                filter=everything,
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_after_days),
+            )
+        )
+    return rules

@@ -37,6 +37,8 @@ GLOBAL_SERVICES_REGION = "us-east-1"
 PLATFORM_SERVICES = (
     "acm",
     "cloudfront",
+    "cloudtrail",
+    "cloudwatch",
     "ec2",
     "eks",
     "elasticache",
@@ -45,6 +47,7 @@ PLATFORM_SERVICES = (
     "rds",
     "route53",
     "secretsmanager",
+    "sns",
     "wafv2",
 )
 #: What `pulumi preview` (and `--refresh`) reads of those services: configuration, never data or secret values.
@@ -54,6 +57,13 @@ PREVIEW_READ_ACTIONS = (
     "acm:ListTagsForCertificate",
     "cloudfront:Get*",
     "cloudfront:List*",
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetEventSelectors",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:ListTags",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetDashboard",
+    "cloudwatch:ListTagsForResource",
     "ec2:Describe*",
     "eks:Describe*",
     "eks:List*",
@@ -73,6 +83,7 @@ PREVIEW_READ_ACTIONS = (
     "kms:ListAliases",
     "kms:ListResourceTags",
     "logs:DescribeLogGroups",
+    "logs:DescribeMetricFilters",
     "logs:DescribeResourcePolicies",
     "logs:ListTagsForResource",
     "rds:Describe*",
@@ -82,6 +93,9 @@ PREVIEW_READ_ACTIONS = (
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetResourcePolicy",
     "secretsmanager:ListSecrets",
+    "sns:GetSubscriptionAttributes",
+    "sns:GetTopicAttributes",
+    "sns:ListTagsForResource",
     "wafv2:Get*",
     "wafv2:List*",
 )

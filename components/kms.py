@@ -24,10 +24,12 @@ def customer_managed_key(
     parent: pulumi.Resource,
     protect: bool,
     service_statements: Sequence[dict[str, Any]] = (),
+    region: str | None = None,
 ) -> aws.kms.Key:
     """A key whose policy delegates to IAM through the account root (AWS's default key policy: without it the
     least-privilege IAM policies of our roles could not grant use of the key), plus ``service_statements`` for
-    services that call KMS as themselves."""
+    services that call KMS as themselves. ``region`` places the key outside the stack's region (a key serves
+    only resources of its own region)."""
     policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -49,7 +51,14 @@ def customer_managed_key(
         deletion_window_in_days=settings.deletion_window_days,
         policy=json.dumps(policy),
         tags=tags,
+        region=region,
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
-    aws.kms.Alias(f"{name}-alias", name=alias, target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=parent))
+    aws.kms.Alias(
+        f"{name}-alias",
+        name=alias,
+        target_key_id=key.key_id,
+        region=region,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
     return key

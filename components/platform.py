@@ -14,6 +14,7 @@ from components.edge import Edge, EdgeArgs
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs, plan_subnets
+from components.observability import ClusterTelemetry, Observability, ObservabilityArgs
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.shop import (
     AppSecretArns,
@@ -44,6 +45,7 @@ class Platform:
     storage: AssetStorage
     cluster: Cluster
     edge: Edge
+    observability: Observability
     shop: Shop
 
 
@@ -159,6 +161,7 @@ def build(settings: PlatformSettings) -> Platform:
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
+    observability = _observability(settings, naming, account, keys, database, cache, storage, cluster, edge)
     shop = _shop(settings, naming, account, network, secrets, database, cache, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
     return Platform(
@@ -172,6 +175,7 @@ def build(settings: PlatformSettings) -> Platform:
         storage=storage,
         cluster=cluster,
         edge=edge,
+        observability=observability,
         shop=shop,
     )
 
@@ -251,6 +255,45 @@ def _shop(
     )
 
 
+def _observability(
+    settings: PlatformSettings,
+    naming: Naming,
+    account: Account,
+    keys: Keys,
+    database: Database,
+    cache: Cache,
+    storage: AssetStorage,
+    cluster: Cluster,
+    edge: Edge,
+) -> Observability:
+    return Observability(
+        "observability",
+        ObservabilityArgs(
+            settings=settings.observability,
+            key_settings=settings.keys,
+            naming=naming,
+            account=account,
+            protect=settings.is_prod,
+            force_destroy=settings.storage.force_destroy,
+            logs_key_arn=keys.logs_key_arn,
+            cluster=ClusterTelemetry(
+                name=naming.physical("eks", max_length=100),
+                ready_name=cluster.name,
+                compute_ready=cluster.compute_ready,
+                min_nodes=settings.cluster.system_min_size + settings.cluster.app_min_size,
+            ),
+            database_identifier=database.instance_identifier,
+            cache_replication_group_id=cache.replication_group_id,
+            cache_node_count=settings.cache.node_count,
+            distribution_id=edge.distribution_id,
+            cdn_web_acl_name=edge.cloudfront_web_acl_name,
+            origin_web_acl_name=edge.origin_web_acl_name,
+            access_logs_bucket=storage.logs_bucket_name,
+            access_logs_prefix=storage.access_logs_prefix,
+        ),
+    )
+
+
 def export(platform: Platform) -> None:
     """Stack outputs: identifiers other stacks, pipelines and operators need; never secret values."""
     network = platform.network
@@ -272,6 +315,7 @@ def export(platform: Platform) -> None:
     export_data_layer(platform)
     export_edge(platform)
     export_cluster(platform)
+    export_observability(platform)
     pulumi.export("shopImage", platform.shop.image)
 
 
@@ -359,3 +403,19 @@ def export_edge(platform: Platform) -> None:
     if edge.origin_health_check_id is not None:
         exported["originHealthCheckId"] = edge.origin_health_check_id
     pulumi.export("edge", exported)
+
+
+def export_observability(platform: Platform) -> None:
+    """Where to look and what the deploy pipeline's alarm gate watches (ci/alarms.py reads alarmNamePrefix and
+    alarmRegions)."""
+    observability = platform.observability
+    pulumi.export("alarmNamePrefix", observability.alarm_name_prefix)
+    pulumi.export("alarmRegions", observability.alarm_regions)
+    exported: dict[str, object] = {
+        "alarmTopicArns": observability.alarm_topic_arns,
+        "dashboard": observability.dashboard_name,
+        "containerLogGroups": observability.container_log_group_names,
+    }
+    if observability.trail_arn is not None:
+        exported["trailArn"] = observability.trail_arn
+    pulumi.export("observability", exported)

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
-from components.buckets import deny_insecure_transport, private_bucket
+from components.buckets import deny_insecure_transport, lifecycle_rules, private_bucket
 from components.naming import Naming
 from stacks.settings import StorageSettings
 
@@ -80,8 +80,9 @@ def alb_log_writer(account: Account) -> dict[str, str]:
     return {"Service": account.service_principal("logdelivery.elasticloadbalancing")}
 
 
-def logs_bucket_policy(logs_bucket_arn: str, source_bucket_arn: str, account: Account) -> dict[str, Any]:
-    """TLS only; S3 server access logs of ``source_bucket_arn`` and this account's ALB access logs may be written.
+def logs_bucket_policy(logs_bucket_arn: str, source_buckets: str, account: Account) -> dict[str, Any]:
+    """TLS only; S3 server access logs of the buckets matching ``source_buckets`` (an ARN pattern: this stack's
+    buckets, e.g. the assets bucket and the audit trail's) and this account's ALB access logs may be written.
 
     CloudFront's standard (legacy) logs are written through the bucket ACL instead, which CloudFront itself extends
     with its log delivery account when a distribution starts logging here.
@@ -97,7 +98,7 @@ def logs_bucket_policy(logs_bucket_arn: str, source_bucket_arn: str, account: Ac
                 "Action": "s3:PutObject",
                 "Resource": f"{logs_bucket_arn}/{S3_ACCESS_LOGS_PREFIX}*",
                 "Condition": {
-                    "ArnLike": {"aws:SourceArn": source_bucket_arn},
+                    "ArnLike": {"aws:SourceArn": source_buckets},
                     "StringEquals": {"aws:SourceAccount": account.id},
                 },
             },
@@ -146,6 +147,8 @@ class AssetStorage(pulumi.ComponentResource):
     """``<bucket>.s3.amazonaws.com``: what CloudFront standard logging takes."""
     alb_logs_prefix: str
     cloudfront_logs_prefix: str
+    access_logs_prefix: str
+    """Key prefix of S3 server access logs in the logs bucket (the logs bucket policy admits this stack's buckets)."""
 
     def __init__(self, name: str, args: AssetStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:data:AssetStorage", name, None, opts)
@@ -185,8 +188,12 @@ class AssetStorage(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-logs-policy",
             bucket=logs.id,
-            policy=pulumi.Output.all(logs.arn, assets.arn).apply(
-                lambda arns: json.dumps(logs_bucket_policy(arns[0], arns[1], args.account))
+            policy=logs.arn.apply(
+                lambda arn: json.dumps(
+                    logs_bucket_policy(
+                        arn, f"arn:{args.account.partition}:s3:::{args.naming.physical('*')}", args.account
+                    )
+                )
             ),
             opts=pulumi.ResourceOptions(parent=logs, depends_on=[logs_access_block]),
         )
@@ -200,6 +207,7 @@ class AssetStorage(pulumi.ComponentResource):
         self.logs_bucket_domain_name = logs.bucket_domain_name
         self.alb_logs_prefix = ALB_LOGS_PREFIX
         self.cloudfront_logs_prefix = CLOUDFRONT_LOGS_PREFIX
+        self.access_logs_prefix = S3_ACCESS_LOGS_PREFIX
         self.register_outputs(
             {
                 "assets_bucket_name": self.assets_bucket_name,
@@ -246,43 +254,9 @@ class AssetStorage(pulumi.ComponentResource):
             force_destroy=args.settings.force_destroy,
             object_ownership=object_ownership,
             encryption=encryption,
-            lifecycle_rules=self._lifecycle_rules(expire_after_days),
+            lifecycle_rules=lifecycle_rules(
+                incomplete_upload_days=args.settings.incomplete_upload_days,
+                noncurrent_version_days=args.settings.noncurrent_version_days,
+                expire_after_days=expire_after_days,
+            ),
         )
-
-    def _lifecycle_rules(self, expire_after_days: int | None) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
-        settings = self._args.settings
-        everything = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="")
-        rules = [
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="abort-incomplete-uploads",
-                status="Enabled",
-                filter=everything,
-                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                    days_after_initiation=settings.incomplete_upload_days
-                ),
-            ),
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-noncurrent-versions",
-                status="Enabled",
-                filter=everything,
-                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=settings.noncurrent_version_days
-                ),
-            ),
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="remove-expired-delete-markers",
-                status="Enabled",
-                filter=everything,
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
-            ),
-        ]
-        if expire_after_days is not None:
-            rules.append(
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-logs",
-                    status="Enabled",
-                    filter=everything,
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_after_days),
-                )
-            )
-        return rules

@@ -55,7 +55,12 @@ def key_arn(plan: Plan, purpose: str) -> str:
 
 
 def addons_by_name(plan: Plan) -> dict[str, PlannedResource]:
-    return {addon.inputs["addonName"]: addon for addon in plan.of_type(ADDON)}
+    """The cluster's own add-ons (observability installs its own)."""
+    return {
+        addon.inputs["addonName"]: addon
+        for addon in plan.of_type(ADDON)
+        if addon.inputs["tags"]["component"] == "cluster"
+    }
 
 
 def role_with_arn(plan: Plan, arn: str) -> PlannedResource:

@@ -164,13 +164,13 @@ def test_an_alarm_of_the_stack_in_alarm_fails_the_gate(capsys: pytest.CaptureFix
             ComparisonOperator="GreaterThanThreshold",
         )
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="fine")
-    assert alarms.watch(cloudwatch, "shop-prod-", minutes=0, interval=0) == 0
+    assert alarms.watch([cloudwatch], "shop-prod-", minutes=0, interval=0) == 0
 
     cloudwatch.set_alarm_state(AlarmName="shop-staging-alb-5xx", StateValue="ALARM", StateReason="other stack")
-    assert alarms.watch(cloudwatch, "shop-prod-", minutes=0, interval=0) == 0
+    assert alarms.watch([cloudwatch], "shop-prod-", minutes=0, interval=0) == 0
 
     cloudwatch.set_alarm_state(AlarmName="shop-prod-alb-5xx", StateValue="ALARM", StateReason="5xx above 1%")
-    assert alarms.watch(cloudwatch, "shop-prod-", minutes=0, interval=0) == 1
+    assert alarms.watch([cloudwatch], "shop-prod-", minutes=0, interval=0) == 1
     assert "shop-prod-alb-5xx: 5xx above 1%" in capsys.readouterr().err
 
 

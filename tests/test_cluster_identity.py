@@ -71,9 +71,11 @@ MANAGED_POLICIES = {("kube-system", "ebs-csi-controller-sa"): {f"{AWS_POLICY}ser
 
 
 def roles_by_service_account(plan: Plan) -> dict[tuple[str, str], PlannedResource]:
+    """The cluster's own Pod Identity roles (observability binds its agent's itself)."""
     return {
         (a.inputs["namespace"], a.inputs["serviceAccount"]): role_with_arn(plan, a.inputs["roleArn"])
         for a in plan.of_type(ASSOCIATION)
+        if a.inputs["tags"]["component"] == "cluster"
     }
 
 

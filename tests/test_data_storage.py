@@ -82,7 +82,8 @@ def test_assets_access_is_logged_into_the_logs_bucket(plan: Plan) -> None:
     logging = side(plan, "aws:s3/bucketLogging:BucketLogging", "assets")
     assert logging.inputs["targetBucket"] == bucket(plan, "logs").id
     assert logging.inputs["targetPrefix"] == "s3-access/assets/"
-    assert [r for r in plan.of_type("aws:s3/bucketLogging:BucketLogging") if r is not logging] == []
+    assets = bucket(plan, "assets").id
+    assert [r for r in plan.of_type("aws:s3/bucketLogging:BucketLogging") if r.inputs["bucket"] == assets] == [logging]
 
 
 def test_logs_bucket_policy_denies_plain_http_and_admits_only_the_log_writers(plan: Plan) -> None:
@@ -96,7 +97,7 @@ def test_logs_bucket_policy_denies_plain_http_and_admits_only_the_log_writers(pl
     assert s3_logs["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert s3_logs["Resource"] == f"{logs_arn}/s3-access/*"
     assert s3_logs["Condition"] == {
-        "ArnLike": {"aws:SourceArn": bucket(plan, "assets").outputs["arn"]},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::shop-{plan.stack}-*"},  # this stack's buckets
         "StringEquals": {"aws:SourceAccount": ACCOUNT},
     }
     alb = statement(policy, "LoadBalancerAccessLogs")

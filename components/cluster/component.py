@@ -74,6 +74,8 @@ class Cluster(pulumi.ComponentResource):
     ingress_class_name: str
     alb_controller_ready: pulumi.Resource
     """Depend on it from Ingresses so that the controller and its webhooks serve them."""
+    compute_ready: list[pulumi.Resource]
+    """The node groups and the add-ons pods need (CoreDNS, ...): depend on them from add-ons with pods."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:cluster:Cluster", name, None, opts)
@@ -184,6 +186,7 @@ class Cluster(pulumi.ComponentResource):
         )
         # Controllers need nodes to run on and DNS to find the AWS APIs.
         compute_ready = [*node_groups, *workload_addons]
+        self.compute_ready = compute_ready
         alb, autoscaler = controllers.LOAD_BALANCER_CONTROLLER, controllers.CLUSTER_AUTOSCALER
         self.alb_controller_ready = self._controller(
             alb,

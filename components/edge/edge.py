@@ -104,6 +104,9 @@ class Edge(pulumi.ComponentResource):
     cloudfront_web_acl_arn: pulumi.Output[str]
     origin_web_acl_arn: pulumi.Output[str]
     """REGIONAL web ACL for the load balancer: the Ingress's ``alb.ingress.kubernetes.io/wafv2-acl-arn``."""
+    cloudfront_web_acl_name: str
+    origin_web_acl_name: str
+    """Each web ACL's name is also its CloudWatch metric name (the ``WebACL`` dimension)."""
     distribution_id: pulumi.Output[str]
     distribution_arn: pulumi.Output[str]
     distribution_domain_name: pulumi.Output[str]
@@ -118,6 +121,8 @@ class Edge(pulumi.ComponentResource):
         self.shop_urls = [f"https://{host}" for host in self.shop_hostnames]
         self.shop_url = self.shop_urls[0]
         self.origin_hostname = fqdn(settings.origin_host, args.domain)
+        self.cloudfront_web_acl_name = args.naming.physical("cdn")
+        self.origin_web_acl_name = args.naming.physical("origin")
         # Explicit rather than per-resource `region=`, so that each us-east-1 resource names its provider. Like the
         # default provider it takes credentials from the environment, but not the stack's other `aws:` settings:
         # a stack that sets e.g. `aws:profile` or `aws:assumeRoles` must pass the same here.
@@ -290,7 +295,7 @@ class Edge(pulumi.ComponentResource):
         ]
         acl = web_acl(
             f"{self._name}-cdn-acl",
-            physical_name=args.naming.physical("cdn"),
+            physical_name=self.cloudfront_web_acl_name,
             scope="CLOUDFRONT",
             description="Viewer requests to the shop's CloudFront distribution",
             default_action={"allow": {}},
@@ -316,7 +321,7 @@ class Edge(pulumi.ComponentResource):
         args = self._args
         acl = web_acl(
             f"{self._name}-origin-acl",
-            physical_name=args.naming.physical("origin"),
+            physical_name=self.origin_web_acl_name,
             scope="REGIONAL",
             description="Requests to the shop's load balancer: only those that came through CloudFront",
             default_action={

@@ -14,6 +14,7 @@ from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
 from stacks.settings.loader import SettingsError, load, load_settings, parse
 from stacks.settings.network import NetworkSettings
+from stacks.settings.observability import ObservabilitySettings
 from stacks.settings.platform import PlatformSettings
 from stacks.settings.secrets import SecretSettings
 from stacks.settings.shop import ShopSettings
@@ -30,6 +31,7 @@ __all__ = [
     "GitHubSettings",
     "KeySettings",
     "NetworkSettings",
+    "ObservabilitySettings",
     "PlatformSettings",
     "RegistrySettings",
     "SecretSettings",

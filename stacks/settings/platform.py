@@ -12,6 +12,7 @@ from stacks.settings.database import DatabaseSettings
 from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
 from stacks.settings.network import NetworkSettings
+from stacks.settings.observability import ObservabilitySettings
 from stacks.settings.secrets import SecretSettings
 from stacks.settings.shop import ShopSettings
 from stacks.settings.stack import StackSettings
@@ -31,6 +32,7 @@ class PlatformSettings:
     storage: StorageSettings
     cluster: ClusterSettings
     edge: EdgeSettings
+    observability: ObservabilitySettings
     shop: ShopSettings
 
     @property
@@ -44,6 +46,12 @@ class PlatformSettings:
             for pool in ("system", "app"):
                 if getattr(self.cluster, f"{pool}_min_size") < zones:
                     yield "cluster", f"{pool}_min_size", f"prod keeps a node in each of the {zones} zones; use {zones}+"
+        if self.observability.db_free_storage_gib >= self.database.allocated_storage_gb:
+            yield (
+                "observability",
+                "db_free_storage_gib",
+                f"must be below the database's allocated storage ({self.database.allocated_storage_gb} GB)",
+            )
 
 
 #: Section name -> settings class, in declaration order.

@@ -196,4 +196,4 @@ def _generic_aws_outputs(resource: FakeResource) -> dict[str, Any]:
 
 
 # The fakes of each area register themselves on import.
-from stacks.offline.fakes import aws_cicd, aws_core, aws_data, aws_edge, eks, kubernetes, random  # noqa: E402, F401
+from stacks.offline.fakes import aws_cicd, aws_core, aws_data, aws_edge, aws_observability, eks, kubernetes, random  # noqa: E402, F401

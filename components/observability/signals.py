@@ -1,0 +1,206 @@
+"""What the platform watches: the metrics of each resource the stack creates, and the alarms on them.
+
+Thresholds come from settings; every alarm says what it means and where to look first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+
+from components.observability.alarms import ABOVE, BELOW, Alarm, Metric, across
+from stacks.settings import ObservabilitySettings
+
+GIB = 1024**3
+MIB = 1024**2
+#: CloudFront and CLOUDFRONT-scope WAF publish their metrics in this region only.
+GLOBAL_METRICS_REGION = "us-east-1"
+CONTAINER_INSIGHTS = "ContainerInsights"
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+
+
+def rds(name: str, stat: str, identifier: pulumi.Input[str], region: str) -> Metric:
+    return Metric("AWS/RDS", name, {"DBInstanceIdentifier": identifier}, stat, region)
+
+
+def elasticache(name: str, stat: str, cache_cluster_id: pulumi.Input[str], region: str) -> Metric:
+    return Metric("AWS/ElastiCache", name, {"CacheClusterId": cache_cluster_id}, stat, region)
+
+
+def cloudfront(name: str, stat: str, distribution_id: pulumi.Input[str]) -> Metric:
+    return Metric(
+        "AWS/CloudFront", name, {"DistributionId": distribution_id, "Region": "Global"}, stat, GLOBAL_METRICS_REGION
+    )
+
+
+def waf(name: str, web_acl: str, region: str, *, cloudfront_scope: bool) -> Metric:
+    """All rules of a web ACL (by its metric name); regional ACLs' metrics also carry their region."""
+    dimensions = {"WebACL": web_acl, "Rule": "ALL"}
+    if not cloudfront_scope:
+        dimensions["Region"] = region
+    return Metric("AWS/WAFV2", name, dimensions, "Sum", region)
+
+
+def container_insights(name: str, stat: str, cluster_name: str, region: str, **dimensions: str) -> Metric:
+    return Metric(CONTAINER_INSIGHTS, name, {"ClusterName": cluster_name, **dimensions}, stat, region)
+
+
+# ---------------------------------------------------------------------------------------------- alarms
+
+
+def database_alarms(settings: ObservabilitySettings, identifier: pulumi.Input[str], region: str) -> list[Alarm]:
+    """The shop's PostgreSQL instance. It has no read replica (the Multi-AZ standby replicates synchronously and
+    reports no ReplicaLag), so there is no replica lag alarm."""
+    return [
+        Alarm(
+            "db-cpu",
+            "The shop database's CPU is saturated; queries slow down and checkouts time out.",
+            "Performance Insights > Top SQL for the query that grew; check for a missing index or a runaway job; "
+            "raise dbInstanceClass if load grew for good.",
+            [rds("CPUUtilization", "Average", identifier, region)],
+            ABOVE,
+            settings.db_cpu_percent,
+            f"{settings.db_cpu_percent} %",
+        ),
+        Alarm(
+            "db-free-storage",
+            "The shop database is running out of disk; at zero it stops accepting writes.",
+            "Storage autoscaling grows up to dbMaxAllocatedStorageGb: check whether it reached that ceiling, then "
+            "look for bloated tables or WAL held by a replication slot.",
+            [rds("FreeStorageSpace", "Minimum", identifier, region)],
+            BELOW,
+            settings.db_free_storage_gib * GIB,
+            f"{settings.db_free_storage_gib} GiB",
+        ),
+        Alarm(
+            "db-freeable-memory",
+            "The shop database is short of memory; the cache hit ratio drops and the OS may swap.",
+            "Performance Insights for memory-hungry queries (sorts, hashes); check the connection count; raise "
+            "dbInstanceClass if the working set outgrew it.",
+            [rds("FreeableMemory", "Minimum", identifier, region)],
+            BELOW,
+            settings.db_freeable_memory_mib * MIB,
+            f"{settings.db_freeable_memory_mib} MiB",
+        ),
+        Alarm(
+            "db-connections",
+            "The shop database has unusually many connections; near max_connections new ones are refused.",
+            "Compare with the shop's replicas x pool size; look for connections idle in transaction "
+            "(pg_stat_activity) or a deploy that doubled the pods.",
+            [rds("DatabaseConnections", "Maximum", identifier, region)],
+            ABOVE,
+            settings.db_connections,
+            f"{settings.db_connections} connections",
+        ),
+    ]
+
+
+def cache_alarms(settings: ObservabilitySettings, node_ids: Sequence[pulumi.Input[str]], region: str) -> list[Alarm]:
+    """The shop's cache, over every node (the primary can move on failover). Replication lag only with replicas."""
+
+    def nodes(name: str, stat: str) -> list[Metric]:
+        return [elasticache(name, stat, node, region) for node in node_ids]
+
+    alarms = [
+        Alarm(
+            "cache-cpu",
+            "A cache node's host CPU is saturated.",
+            "Check the shop's cache request rate (dashboard) and slow commands (slow log in CloudWatch Logs); "
+            "raise cacheNodeType if traffic grew.",
+            nodes("CPUUtilization", "Average"),
+            ABOVE,
+            settings.cache_cpu_percent,
+            f"{settings.cache_cpu_percent} %",
+            expression=across(len(node_ids), "MAX"),
+        ),
+        Alarm(
+            "cache-engine-cpu",
+            "A cache node's engine thread is saturated; every command waits behind it.",
+            "Slow log for expensive commands (KEYS, large ranges); check hot keys; raise cacheNodeType.",
+            nodes("EngineCPUUtilization", "Average"),
+            ABOVE,
+            settings.cache_engine_cpu_percent,
+            f"{settings.cache_engine_cpu_percent} %",
+            expression=across(len(node_ids), "MAX"),
+        ),
+        Alarm(
+            "cache-memory",
+            "A cache node's memory is nearly full; it evicts keys and the shop falls back to the database.",
+            "Check key growth and TTLs of the shop's cache entries; raise cacheNodeType.",
+            nodes("DatabaseMemoryUsagePercentage", "Maximum"),
+            ABOVE,
+            settings.cache_memory_percent,
+            f"{settings.cache_memory_percent} %",
+            expression=across(len(node_ids), "MAX"),
+        ),
+        Alarm(
+            "cache-evictions",
+            "The cache evicts keys under memory pressure; sessions and carts may be lost.",
+            "Check memory usage and key growth; raise cacheNodeType.",
+            nodes("Evictions", "Sum"),
+            ABOVE,
+            settings.cache_evictions,
+            f"{settings.cache_evictions} evictions a minute",
+            expression=across(len(node_ids), "SUM"),
+        ),
+    ]
+    if len(node_ids) > 1:
+        alarms.append(
+            Alarm(
+                "cache-replication-lag",
+                "A cache replica lags behind the primary; a failover now would lose recent writes.",
+                "Check the primary's write rate and network throughput; a lag that keeps growing needs a larger "
+                "node type.",
+                nodes("ReplicationLag", "Maximum"),
+                ABOVE,
+                settings.cache_replication_lag_seconds,
+                f"{settings.cache_replication_lag_seconds} s",
+                expression=across(len(node_ids), "MAX"),
+            )
+        )
+    return alarms
+
+
+def edge_alarms(settings: ObservabilitySettings, distribution_id: pulumi.Input[str], cdn_web_acl: str) -> list[Alarm]:
+    return [
+        Alarm(
+            "cdn-5xx",
+            "CloudFront returns server errors to shoppers.",
+            "Compare with the load balancer 5xx alarms: if they are quiet, the origin is unreachable from "
+            "CloudFront (origin DNS, certificate, origin web ACL); else follow the shop's 5xx runbook.",
+            [cloudfront("5xxErrorRate", "Average", distribution_id)],
+            ABOVE,
+            settings.cdn_errors_percent,
+            f"{settings.cdn_errors_percent} % of requests",
+        ),
+        Alarm(
+            "waf-blocked-spike",
+            "The CloudFront web ACL blocks an unusual number of requests: an attack, or a rule blocking real shoppers.",
+            "WAF console > the web ACL's sampled requests: which rule blocks, from where; a false positive needs a "
+            "rule exclusion, an attack may need a lower rate limit.",
+            [waf("BlockedRequests", cdn_web_acl, GLOBAL_METRICS_REGION, cloudfront_scope=True)],
+            ABOVE,
+            settings.waf_blocked_requests,
+            f"{settings.waf_blocked_requests} blocked requests a minute",
+        ),
+    ]
+
+
+def cluster_alarms(cluster_name: str, min_nodes: int, region: str) -> list[Alarm]:
+    return [
+        Alarm(
+            "eks-nodes-below-minimum",
+            "The cluster has fewer nodes than its node groups' minimum: capacity was lost.",
+            "EKS console > node groups > health issues; EC2 Auto Scaling activity of the node groups (spot "
+            "interruptions, capacity errors); kubectl get nodes.",
+            [container_insights("cluster_node_count", "Minimum", cluster_name, region)],
+            BELOW,
+            min_nodes,
+            f"{min_nodes} nodes",
+            # No data means Container Insights stopped reporting, not that nodes are gone.
+            treat_missing_data="missing",
+        ),
+    ]

@@ -1,0 +1,140 @@
+"""Container Insights: the amazon-cloudwatch-observability add-on (CloudWatch agent and Fluent Bit), its Pod
+Identity role, and the log groups it writes to, created first with our retention and KMS key.
+
+The add-on's Fluent Bit writes container logs to ``/aws/containerinsights/<cluster>/application`` (node and
+kubelet logs to ``/dataplane`` and ``/host``) and the agent writes Container Insights performance events to
+``/performance`` and scraped Prometheus metrics to ``/prometheus``. Both would create a missing group with
+neither retention nor encryption; an existing group is used as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+from components.account import Account
+from components.cluster import ManagedAddon, ServiceAccount, managed_addons, pod_identity_role
+from components.log_groups import encrypted_log_group
+
+ADDON = "amazon-cloudwatch-observability"
+#: The add-on's agent and Fluent Bit both run as this service account (its Helm chart's default).
+AGENT_SERVICE_ACCOUNT = ServiceAccount("amazon-cloudwatch", "cloudwatch-agent")
+LOG_GROUP_KINDS = ("application", "dataplane", "host", "performance", "prometheus")
+#: Metric namespaces the agent publishes to directly (most Container Insights metrics arrive as log events).
+AGENT_METRIC_NAMESPACES = ("ContainerInsights", "ContainerInsights/Prometheus")
+
+
+def log_group_name(cluster_name: str, kind: str) -> str:
+    return f"/aws/containerinsights/{cluster_name}/{kind}"
+
+
+def container_log_groups(
+    prefix: str,
+    *,
+    cluster_name: str,
+    retention_days: int,
+    logs_key_arn: pulumi.Input[str],
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> dict[str, pulumi.Resource]:
+    """The Container Insights log groups by kind (``application``, ...)."""
+    return {
+        kind: encrypted_log_group(
+            f"{prefix}-{kind}-logs",
+            log_group_name=log_group_name(cluster_name, kind),
+            retention_days=retention_days,
+            kms_key_arn=logs_key_arn,
+            tags=tags,
+            parent=parent,
+        )
+        for kind in LOG_GROUP_KINDS
+    }
+
+
+def agent_statements(account: Account, cluster_name: str) -> list[dict[str, Any]]:
+    """AWS's CloudWatchAgentServerPolicy narrowed to what the add-on does here: its log groups, its metric
+    namespaces, the EC2 lookups that label node metrics. No X-Ray (Application Signals is off) and no SSM
+    (the configuration comes with the add-on)."""
+    groups = account.arn("logs", f"log-group:{log_group_name(cluster_name, '*')}")
+    return [
+        {
+            "Sid": "WriteContainerInsightsLogs",
+            "Effect": "Allow",
+            # CreateLogGroup: Fluent Bit asks for its group before writing; ours exists, so nothing is created.
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [groups, f"{groups}:log-stream:*"],
+        },
+        {
+            "Sid": "FindLogGroups",
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogGroups",
+            "Resource": account.arn("logs", "log-group:*"),  # the action is authorised on all groups at once
+        },
+        {
+            "Sid": "PublishContainerMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",  # PutMetricData has no resource-level permissions; the namespace condition scopes it
+            "Condition": {"StringEquals": {"cloudwatch:namespace": list(AGENT_METRIC_NAMESPACES)}},
+        },
+        {
+            "Sid": "DescribeNodes",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeTags", "ec2:DescribeVolumes", "ec2:DescribeInstances"],
+            "Resource": "*",  # EC2 Describe calls support no resource-level permissions
+        },
+    ]
+
+
+def agent_configuration(cluster_name: str) -> dict[str, Any]:
+    """The add-on's configuration: Container Insights with enhanced observability and container logs, and
+    Application Signals left off (it would need X-Ray and instrument pods)."""
+    return {
+        "agent": {
+            "config": {
+                "logs": {
+                    "metrics_collected": {
+                        "kubernetes": {"cluster_name": cluster_name, "enhanced_container_insights": True},
+                    }
+                }
+            }
+        },
+        "containerLogs": {"enabled": True},
+    }
+
+
+def cloudwatch_observability_addon(
+    prefix: str,
+    *,
+    account: Account,
+    cluster_name: str,
+    cluster: pulumi.Input[str],
+    version: str,
+    log_groups: Sequence[pulumi.Resource],
+    cluster_ready: Sequence[pulumi.Resource],
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> pulumi.Resource:
+    """The add-on with its own Pod Identity role. ``cluster`` resolves once the control plane exists;
+    ``cluster_ready`` are the nodes its DaemonSets run on (EKS reports the add-on degraded without them)."""
+    identity = pod_identity_role(
+        f"{prefix}-cloudwatch-agent",
+        cluster_name=cluster,
+        service_account=AGENT_SERVICE_ACCOUNT,
+        statements=agent_statements(account, cluster_name),
+        description=f"CloudWatch agent and Fluent Bit of cluster {cluster_name}: Container Insights and logs",
+        tags=tags,
+        parent=parent,
+    )
+    (addon,) = managed_addons(
+        prefix,
+        [ManagedAddon(ADDON, version, configuration=agent_configuration(cluster_name))],
+        cluster_name=cluster,
+        tags=tags,
+        parent=parent,
+        # Log groups first, or the agent and Fluent Bit create unencrypted ones; credentials before the pods start.
+        depends_on=[*log_groups, identity.association, *cluster_ready],
+    )
+    return addon
