@@ -21,7 +21,7 @@ from shop.catalog import cache_key
 from shop.http import runtime
 from shop.models import CountryRule
 from shop.money import format_money
-from shop.orders import quote
+from shop.orders import Rates, quote
 from shop.runtime import Runtime
 from shop.web import (
     WebSession,
@@ -178,7 +178,7 @@ async def _countries(rt: Runtime, subtotal: int) -> list[dict[str, Any]]:
         rules = (await db.scalars(select(CountryRule).order_by(CountryRule.name))).all()
     options = []
     for rule in rules:
-        shipping = quote(rule, subtotal).shipping
+        shipping = quote(Rates.of(rule), subtotal).shipping
         label = f"{rule.name} — shipping {format_money(shipping, rule.currency) if shipping else 'free'}"
         options.append({"code": rule.country, "label": label})
     return options
