@@ -51,7 +51,9 @@ def rules(acl: PlannedResource) -> dict[str, dict[str, Any]]:
 
 
 def region_of(plan: Plan, resource: PlannedResource) -> str:
-    """The region a resource is created in: its explicit provider's, else the stack's default provider's."""
+    """The region a resource is created in: its own ``region``, else its explicit provider's, else the stack's."""
+    if "region" in resource.inputs:
+        return resource.inputs["region"]
     if resource.provider is None:
         return STACK_REGION
     return plan.by_urn(resource.provider).inputs["region"]

@@ -11,7 +11,6 @@ at the load balancer with ``Edge.route_origin``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from components.edge.waf import (
     rate_limit_per_ip,
     web_acl,
 )
+from components.kms import customer_managed_key
 from components.naming import Naming
 from stacks.settings import EdgeSettings, KeySettings
 from stacks.settings.edge import APEX, fqdn
@@ -351,53 +351,31 @@ class Edge(pulumi.ComponentResource):
         args = self._args
         account = args.account
         log_group = f"aws-waf-logs-{args.naming.physical('cdn')}"
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountRootDelegatesToIam",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": account.root_arn},
-                    "Action": "kms:*",
-                    "Resource": "*",  # in a key policy "*" means this key
-                },
-                {
-                    "Sid": "CloudWatchLogsEncryptsTheWafLogGroup",
-                    "Effect": "Allow",
-                    "Principal": {"Service": f"logs.{CLOUDFRONT_REGION}.{account.dns_suffix}"},
-                    "Action": [
-                        "kms:Encrypt*",
-                        "kms:Decrypt*",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:Describe*",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "ArnEquals": {
-                            "kms:EncryptionContext:aws:logs:arn": account.arn(
-                                "logs", f"log-group:{log_group}", region=CLOUDFRONT_REGION
-                            )
-                        }
-                    },
-                },
-            ],
+        logs = {
+            "Sid": "CloudWatchLogsEncryptsTheWafLogGroup",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{CLOUDFRONT_REGION}.{account.dns_suffix}"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": {
+                    "kms:EncryptionContext:aws:logs:arn": account.arn(
+                        "logs", f"log-group:{log_group}", region=CLOUDFRONT_REGION
+                    )
+                }
+            },
         }
-        key = aws.kms.Key(
+        key = customer_managed_key(
             f"{self._name}-cdn-logs-key",
+            alias=f"alias/{args.naming.physical('cdn-logs')}",
             description=f"{args.naming.physical('cdn-logs')}: the CloudFront web ACL's log group ({CLOUDFRONT_REGION})",
-            enable_key_rotation=True,
-            rotation_period_in_days=args.key_settings.rotation_period_days,
-            deletion_window_in_days=args.key_settings.deletion_window_days,
-            policy=json.dumps(policy),
+            settings=args.key_settings,
+            account=account,
             tags=self._tags("cdn-logs"),
-            opts=self._opts(self._us_east_1, protect=args.protect),
-        )
-        aws.kms.Alias(
-            f"{self._name}-cdn-logs-key-alias",
-            name=f"alias/{args.naming.physical('cdn-logs')}",
-            target_key_id=key.key_id,
-            opts=self._opts(self._us_east_1),
+            parent=self,
+            protect=args.protect,
+            service_statements=[logs],
+            region=CLOUDFRONT_REGION,
         )
         return key.arn
 
