@@ -27,6 +27,7 @@ from components.edge.waf import (
     admin_only_from,
     allow_header,
     allow_path,
+    log_group_name,
     managed_rule_group,
     rate_limit_per_ip,
     web_acl,
@@ -350,7 +351,7 @@ class Edge(pulumi.ComponentResource):
         """A us-east-1 key for the CloudFront web ACL's logs: a log group can only use a key of its own region."""
         args = self._args
         account = args.account
-        log_group = f"aws-waf-logs-{args.naming.physical('cdn')}"
+        log_group = log_group_name(self.cloudfront_web_acl_name)
         logs = {
             "Sid": "CloudWatchLogsEncryptsTheWafLogGroup",
             "Effect": "Allow",

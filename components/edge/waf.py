@@ -135,6 +135,11 @@ def allow_path(rule_name: str, path: str) -> aws.wafv2.WebAclRuleArgsDict:
     )
 
 
+def log_group_name(acl_name: str) -> str:
+    """WAF delivers logs to CloudWatch only into log groups named with this prefix."""
+    return f"aws-waf-logs-{acl_name}"
+
+
 def prioritised(rules: Sequence[aws.wafv2.WebAclRuleArgsDict]) -> list[aws.wafv2.WebAclRuleArgsDict]:
     """The rules with priorities 0, 1, 2, ... in list order: WAF evaluates them in that order."""
     return [{**rule, "priority": index} for index, rule in enumerate(rules)]
@@ -182,7 +187,7 @@ def web_acl(
     )
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
-        name=f"aws-waf-logs-{physical_name}",
+        name=log_group_name(physical_name),
         retention_in_days=logging.retention_days,
         kms_key_id=logging.kms_key_arn,
         tags=tags,
