@@ -7,7 +7,14 @@ import pytest
 from stacks.settings import SettingsError, parse
 
 P = "shop-platform"
-REQUIRED = {"aws:region": "eu-west-1", f"{P}:domain": "shop.example.com", f"{P}:eksAdminRoles": '["platform-admin"]'}
+REQUIRED = {
+    "aws:region": "eu-west-1",
+    f"{P}:domain": "shop.example.com",
+    f"{P}:eksAdminRoles": '["platform-admin"]',
+    # The deploy pipeline always sets the image (by digest, which prod requires).
+    f"{P}:shopImageTag": "3f1c2a9",
+    f"{P}:shopImageDigest": "sha256:" + "0" * 64,
+}
 
 
 def configure(environment: str, **settings: str) -> dict[str, str]:

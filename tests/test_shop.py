@@ -125,6 +125,12 @@ def test_config_map_points_at_the_stacks_endpoints_buckets_and_secret_arns(plan:
     assert {data[key] for key in arn_keys} <= secret_arns
 
 
+def test_the_shop_talks_tls_to_the_database_and_the_cache(plan: Plan) -> None:
+    data = _config(plan)
+    assert data["SHOP_DB_SSLMODE"] in ("require", "verify-ca", "verify-full")
+    assert data["SHOP_REDIS_URL"].startswith("rediss://")
+
+
 def test_no_secret_value_reaches_the_pods_except_through_secrets_manager(plan: Plan) -> None:
     data = _config(plan)
     for value in data.values():
@@ -284,6 +290,12 @@ def test_migrations_run_to_completion_before_the_rollout(plan: Plan) -> None:
     assert migrate.urn in deployment(plan).dependencies
     # pulumi-kubernetes waits for a Job to complete unless told to skip it.
     assert "pulumi.com/skipAwait" not in (migrate.inputs["metadata"].get("annotations") or {})
+
+
+def test_pods_start_only_once_their_network_policies_exist(plan: Plan) -> None:
+    policies = {obj(plan, NETWORK_POLICY, name).urn for name in ("shop-web-ingress", "shop-egress")}
+    for workload in (deployment(plan), *jobs(plan).values()):
+        assert policies <= set(workload.dependencies), workload.name
 
 
 def test_migration_job_is_recreated_for_each_image(plan: Plan) -> None:

@@ -172,10 +172,12 @@ class Shop(pulumi.ComponentResource):
             config_checksum=pulumi.Output.all(**config_data).apply(_checksum),
         )
 
-        migrations = self._job(target, "migrate")
+        # Pods start only once their traffic is allowed: the namespace denies everything by default.
+        policies = self._network_policies(web_labels)
+        migrations = self._job(target, "migrate", depends_on=policies)
         if settings.seed:
-            self._job(target, "seed", depends_on=[migrations])
-        deployment = self._deployment(target, web_labels, migrations)
+            self._job(target, "seed", depends_on=[*policies, migrations])
+        deployment = self._deployment(target, web_labels, depends_on=[*policies, migrations])
         self._autoscaler(deployment)
         self._object(
             k8s.policy.v1.PodDisruptionBudget,
@@ -188,7 +190,6 @@ class Shop(pulumi.ComponentResource):
                 unhealthy_pod_eviction_policy="AlwaysAllow",
             ),
         )
-        self._network_policies(web_labels)
         service = self._object(
             core.Service,
             "service",
@@ -346,7 +347,7 @@ class Shop(pulumi.ComponentResource):
         )
 
     def _deployment(
-        self, target: PodTarget, labels: dict[str, str], migrations: k8s.batch.v1.Job
+        self, target: PodTarget, labels: dict[str, str], depends_on: Sequence[pulumi.Resource]
     ) -> k8s.apps.v1.Deployment:
         settings = self._args.settings
         template = pods.pod_template(
@@ -377,7 +378,7 @@ class Shop(pulumi.ComponentResource):
                 template=template,
             ),
             # The schema must be migrated before new code serves (and the readiness check requires it).
-            opts=self._opts(depends_on=[migrations]),
+            opts=self._opts(depends_on=list(depends_on)),
         )
 
     def _autoscaler(self, deployment: k8s.apps.v1.Deployment) -> None:
@@ -424,15 +425,17 @@ class Shop(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------------------------------------ traffic
 
-    def _network_policies(self, web_labels: dict[str, str]) -> None:
+    def _network_policies(self, web_labels: dict[str, str]) -> list[k8s.networking.v1.NetworkPolicy]:
         """On top of the namespace's default deny: the load balancer to the web pods, and every shop pod out to
         what it uses."""
         peers = self._args.peers
-        for purpose, spec in (
-            ("web-ingress", traffic.web_ingress(peers, web_labels)),
-            ("egress", traffic.egress(peers, self._labels())),
-        ):
+        return [
             self._object(k8s.networking.v1.NetworkPolicy, f"{purpose}-policy", f"{APP}-{purpose}", spec=spec)
+            for purpose, spec in (
+                ("web-ingress", traffic.web_ingress(peers, web_labels)),
+                ("egress", traffic.egress(peers, self._labels())),
+            )
+        ]
 
     def _ingress(self, service: core.Service) -> k8s.networking.v1.Ingress:
         args = self._args
