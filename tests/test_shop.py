@@ -10,6 +10,7 @@ import pytest
 
 from components.shop.component import image_id
 from stacks.offline.plan import Plan
+from stacks.offline.policy_run import check
 from stacks.settings.shop import APP_DRAIN_SECONDS
 from tests.shop_plan import (
     ALB,
@@ -433,3 +434,10 @@ def test_outputs_are_the_public_url_and_the_image(plan: Plan) -> None:
     assert plan.outputs["shopUrl"].startswith("https://")
     assert plan.outputs["shopImage"] == plan_image(plan)
     assert plan.outputs["shopImage"].startswith("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/app:")
+
+
+def test_the_policy_pack_finds_nothing_wrong_with_the_shop(plan: Plan) -> None:
+    """Under each stack's policy config (prod: every rule mandatory, digests required)."""
+    shop = {resource.urn for resource in shop_objects(plan)}
+    violations, _ = check(plan)
+    assert [(v.policy, v.urn) for v in violations if v.policy.startswith("k8s-") or v.urn in shop] == []
