@@ -31,7 +31,8 @@ class Keys(pulumi.ComponentResource):
     - ``secrets``: Secrets Manager secrets (including the RDS-managed master secret) and EKS Secrets envelope
       encryption.
     - ``logs``: CloudWatch log groups (VPC flow logs, EKS control plane, RDS and ElastiCache logs, WAF, apps).
-    - ``volumes``: EBS volumes of the EKS nodes and the cluster's persistent volumes.
+    - ``volumes``: the cluster's EBS persistent volumes (node root volumes use the AWS-managed EBS key; see
+      ``components/cluster/nodes.py`` for why).
 
     Who each key policy admits, and why no statement names ``*`` as a principal:
 
@@ -46,10 +47,6 @@ class Keys(pulumi.ComponentResource):
       account's resources: CloudWatch Logs on the logs key (log groups of this account and region), CloudFront
       on the data key (``kms:Decrypt`` for this account's distributions, to serve SSE-KMS objects through origin
       access control; the key exists before the distribution, so the assets bucket policy names it exactly).
-    - The one exception: EC2 Auto Scaling's service-linked role encrypts node volumes with the volumes key, and a
-      service-linked role's IAM policy cannot be extended. It is matched by ``aws:PrincipalArn`` under a ``*``
-      principal because KMS rejects a policy naming a role that does not exist yet, and that role only appears
-      with the account's first Auto Scaling group.
     """
 
     data_key_arn: pulumi.Output[str]
@@ -63,7 +60,7 @@ class Keys(pulumi.ComponentResource):
         self.data_key_arn = self._key("data", "RDS, ElastiCache and S3 asset data", [self._cloudfront_statement()])
         self.secrets_key_arn = self._key("secrets", "Secrets Manager secrets and EKS Secrets", [])
         self.logs_key_arn = self._key("logs", "CloudWatch Logs log groups", [self._logs_statement()])
-        self.volumes_key_arn = self._key("volumes", "EBS volumes of EKS nodes and pods", self._autoscaling_statements())
+        self.volumes_key_arn = self._key("volumes", "EBS persistent volumes of the cluster's pods", [])
         self.register_outputs(
             {
                 "data_key_arn": self.data_key_arn,
@@ -101,35 +98,6 @@ class Keys(pulumi.ComponentResource):
                 "ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")},
             },
         }
-
-    def _autoscaling_statements(self) -> list[dict]:
-        # AWS's documented statements for Auto Scaling with encrypted volumes, for its service-linked role only.
-        account = self._args.account
-        autoscaling = {
-            "StringEquals": {"kms:CallerAccount": account.id},
-            "ArnEquals": {
-                "aws:PrincipalArn": f"arn:{account.partition}:iam::{account.id}:role/aws-service-role/"
-                f"autoscaling.{account.dns_suffix}/AWSServiceRoleForAutoScaling"
-            },
-        }
-        return [
-            {
-                "Sid": "AutoScalingUsesKeyForNodeVolumes",
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": autoscaling,
-            },
-            {
-                "Sid": "AutoScalingGrantsKeyToAttachedVolumes",
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {**autoscaling, "Bool": {"kms:GrantIsForAWSResource": "true"}},
-            },
-        ]
 
     def _cloudfront_statement(self) -> dict:
         account = self._args.account

@@ -15,7 +15,6 @@ from tests.cluster_plan import (
     cluster_settings,
     control_plane,
     inline_statements,
-    key_arn,
     managed_policies,
     node_group,
     private_subnet_ids,
@@ -91,14 +90,13 @@ def test_instance_metadata_needs_a_token_and_stays_on_the_node(plan: Plan) -> No
     assert options == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
 
 
-def test_node_volumes_are_encrypted_gp3_with_the_volumes_key(plan: Plan) -> None:
+def test_node_volumes_are_encrypted_gp3(plan: Plan) -> None:
     (root,) = plan.one(LAUNCH_TEMPLATE, "cluster-node").inputs["blockDeviceMappings"]
     assert root["deviceName"] == "/dev/xvda"
     assert root["ebs"] == {
         "volumeSize": cluster_settings(plan.stack).node_disk_gib,
         "volumeType": "gp3",
         "encrypted": "true",
-        "kmsKeyId": key_arn(plan, "volumes"),
         "deleteOnTermination": "true",
     }
 
@@ -107,7 +105,7 @@ def test_bottlerocket_nodes_encrypt_their_os_and_data_volumes() -> None:
     plan = plan_for("staging", STAGING_VARIANT)
     volumes = plan.one(LAUNCH_TEMPLATE, "cluster-node").inputs["blockDeviceMappings"]
     assert [v["deviceName"] for v in volumes] == ["/dev/xvda", "/dev/xvdb"]
-    assert all(v["ebs"]["encrypted"] == "true" and v["ebs"]["kmsKeyId"] == key_arn(plan, "volumes") for v in volumes)
+    assert all(v["ebs"]["encrypted"] == "true" for v in volumes)
     assert volumes[1]["ebs"]["volumeSize"] == 30
     assert node_group(plan, "apps").inputs["operatingSystem"] == "Bottlerocket"
 

@@ -20,14 +20,23 @@ def test_keys_rotate_and_have_an_alias(plan: Plan, purpose: str) -> None:
     assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
 
 
+def test_no_key_policy_names_a_wildcard_principal(plan: Plan) -> None:
+    keys = plan.of_type("aws:kms/key:Key")
+    assert len(keys) >= len(DATA_LAYER_KEYS)
+    for key in keys:
+        for entry in document(key)["Statement"]:
+            principal = entry["Principal"]
+            assert principal != "*", (key.name, entry["Sid"])
+            aws_principals = principal.get("AWS", [])
+            assert "*" not in ([aws_principals] if isinstance(aws_principals, str) else aws_principals), (
+                key.name,
+                entry["Sid"],
+            )
+
+
 @pytest.mark.parametrize("purpose", DATA_LAYER_KEYS)
-def test_key_policies_name_no_wildcard_principal(plan: Plan, purpose: str) -> None:
-    policy = document(plan.one("aws:kms/key:Key", f"{purpose}-key"))
-    for entry in policy["Statement"]:
-        principal = entry["Principal"]
-        assert principal != "*", entry["Sid"]
-        assert "*" not in principal.get("AWS", []) and principal.get("AWS") != "*", entry["Sid"]
-    root = statement(policy, "AccountRootDelegatesToIam")
+def test_key_policies_delegate_to_the_account_root(plan: Plan, purpose: str) -> None:
+    root = statement(document(plan.one("aws:kms/key:Key", f"{purpose}-key")), "AccountRootDelegatesToIam")
     assert root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
 
 

@@ -320,7 +320,6 @@ class Cluster(pulumi.ComponentResource):
             f"{self._name}-node",
             node_os=settings.node_os,
             disk_gib=settings.node_disk_gib,
-            volumes_key_arn=args.volumes_key_arn,
             security_group_ids=[self.cluster_security_group_id, args.workload_security_group_id],
             tags=self._tags("node"),
             parent=self,

@@ -75,12 +75,16 @@ def launch_template(
     *,
     node_os: str,
     disk_gib: int,
-    volumes_key_arn: pulumi.Input[str],
     security_group_ids: Sequence[pulumi.Input[str]],
     tags: dict[str, str],
     parent: pulumi.Resource,
 ) -> aws.ec2.LaunchTemplate:
     """IMDSv2 only, one hop (containers cannot reach the node's credentials), encrypted gp3 volumes.
+
+    Node volumes hold only the OS, image layers and emptyDir scratch space; they use the account's AWS-managed
+    EBS key. A customer-managed key would have to admit EC2 Auto Scaling's service-linked role, which launches
+    the instances: KMS accepts a policy naming that role only once it exists, so the key policy would need a
+    wildcard principal. Persistent volumes, where data lives, use the customer-managed volumes key.
 
     Naming security groups here replaces EKS's default, so the list carries the cluster security group (control
     plane traffic) as well as the workload group the data stores admit.
@@ -93,7 +97,6 @@ def launch_template(
                 volume_size=size,
                 volume_type="gp3",
                 encrypted="true",
-                kms_key_id=volumes_key_arn,
                 delete_on_termination="true",
             ),
         )
