@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.carts import Cart, CartStore, PricedCart
 from shop.catalog import Catalog
-from shop.models import CountryRule, IdempotencyKey, Order, OrderEvent, OrderLine, Product, utcnow
+from shop.models import Base, CountryRule, IdempotencyKey, Order, OrderEvent, OrderLine, Product, utcnow
 from shop.money import money, percent_of
 from shop.observability import Metrics, log_event
 from shop.payments import Card, PaymentProvider, PaymentResult
@@ -32,6 +32,7 @@ RULES_TTL = 60.0
 # A request that holds a key longer than this is presumed dead (crashed pod); a retry may take over.
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=30)
 TRANSITIONS = {"pending": {"paid", "cancelled"}, "paid": {"fulfilled", "cancelled"}}
+_ORDERS, _ORDER_LINES, _ORDER_EVENTS = (Base.metadata.tables[n] for n in ("orders", "order_lines", "order_events"))
 # Hot statements built once: constructing SQLAlchemy statements per call costs more CPU than running them.
 _TAKE_STOCK = (
     update(Product)
@@ -189,14 +190,15 @@ class Orders:
 
         A concurrent first request holds the key row uncommitted; PostgreSQL makes this insert wait for it."""
         now = utcnow()
-        inserted = await session.execute(
+        conn = await session.connection()
+        inserted = await conn.execute(
             _insert_ignore(session.get_bind().dialect)
             .values(key=key, request_hash=request_hash, order_id=order_id, created_at=now, locked_at=now)
             .returning(IdempotencyKey.key)
         )
         if inserted.scalar_one_or_none() is not None:
             return None
-        row = await session.get(IdempotencyKey, key, with_for_update=True)
+        row = await session.get(IdempotencyKey, key, with_for_update=True)  # rare: the key was seen before
         if row is None:
             return error(409, "idempotency_key_in_use", "a request with this key is in progress; retry shortly")
         if row.created_at < now - IDEMPOTENCY_KEY_TTL:
@@ -232,6 +234,7 @@ class Orders:
             message = "we do not ship to this country"
             fields = [{"field": "shipping_address.country", "message": message}]
             raise _Abort(error(422, "validation_failed", message, fields=fields), "unsupported_country")
+        conn = await session.connection()
         order = self._new_order(order_id, req, priced, quote(rule, priced.subtotal))
         lines = [
             OrderLine(
@@ -241,13 +244,13 @@ class Orders:
         ]
         event = OrderEvent(order_id=order.id, status="pending", note="order placed", created_at=utcnow())
         # Core inserts of the same objects' values: the ORM unit of work would cost more CPU than the SQL.
-        await session.execute(insert(Order.__table__).values(_columns(order)))
-        await session.execute(insert(OrderLine.__table__), [_columns(line) for line in lines])
-        await session.execute(insert(OrderEvent.__table__).values(_columns(event)))
+        await conn.execute(insert(_ORDERS).values(_columns(order)))
+        await conn.execute(insert(_ORDER_LINES), [_columns(line) for line in lines])
+        await conn.execute(insert(_ORDER_EVENTS).values(_columns(event)))
         # Stock last and in SKU order: row locks are held as briefly as possible and never deadlock.
         short, sold_out = [], False
         for line in priced.lines:
-            left = (await session.execute(_TAKE_STOCK, {"b_sku": line.sku, "b_n": line.quantity})).scalar_one_or_none()
+            left = (await conn.execute(_TAKE_STOCK, {"b_sku": line.sku, "b_n": line.quantity})).scalar_one_or_none()
             if left is None:
                 short.append(line.sku)
             sold_out = sold_out or left == 0
@@ -300,7 +303,7 @@ class Orders:
                 outcome = _declined(reason, order.number)
             else:
                 outcome = Outcome(201, json.dumps(body).encode())
-            await session.execute(
+            await (await session.connection()).execute(
                 _STORE_ANSWER, {"b_key": key, "b_status": outcome.status, "b_body": outcome.body.decode()}
             )
         if result is not None and result.approved:
@@ -426,13 +429,14 @@ class Orders:
         values: dict[str, Any] = {"status": to_status}
         if reference is not None:
             values["payment_reference"] = reference
-        changed = await session.execute(
+        conn = await session.connection()
+        changed = await conn.execute(
             update(Order).where(Order.id == order_id, Order.status == from_status).values(**values)
         )
         if _rowcount(changed) != 1:
             raise RuntimeError(f"order {order_id} is no longer {from_status}")
         event = OrderEvent(order_id=order_id, status=to_status, note=note, created_at=utcnow())
-        await session.execute(insert(OrderEvent.__table__).values(_columns(event)))
+        await conn.execute(insert(_ORDER_EVENTS).values(_columns(event)))
         return event
 
 
@@ -473,13 +477,12 @@ def order_body(order: Order, lines: Sequence[OrderLine], events: Sequence[OrderE
 
 async def _restock(session: AsyncSession, order_id: str) -> bool:
     """Return an order's units to stock; True when some product was sold out before."""
-    lines = (
-        await session.execute(select(OrderLine.sku, OrderLine.quantity).where(OrderLine.order_id == order_id))
-    ).all()
+    conn = await session.connection()
+    lines = (await conn.execute(select(OrderLine.sku, OrderLine.quantity).where(OrderLine.order_id == order_id))).all()
     was_empty = False
     for sku, quantity in sorted(lines):
         left = (
-            await session.execute(
+            await conn.execute(
                 update(Product)
                 .where(Product.sku == sku)
                 .values(stock=Product.stock + quantity)
