@@ -98,6 +98,16 @@ def test_key_policies_open_to_anyone_are_flagged() -> None:
     assert flagged(identity.kms_no_wildcard_principal, key(policy=open_policy)) == ["key"]
     standalone = resource(identity.KMS_KEY_POLICY, "policy", {"keyId": "k", "policy": open_policy})
     assert flagged(identity.kms_no_wildcard_principal, standalone) == ["policy"]
+    conditioned = document(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": "123456789012"}},
+        }
+    )
+    assert flagged(identity.kms_no_wildcard_principal, key(policy=conditioned)) == ["key"]
     assert_compliant_even_when_unknown(identity.kms_no_wildcard_principal, key())
 
 

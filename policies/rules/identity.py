@@ -118,14 +118,18 @@ def kms_key_rotation(resource: Resource, report: ResourceReport) -> None:
 
 @rules.resource(
     "kms-no-wildcard-principal",
-    description="No KMS key policy grants anyone (Principal '*') use of the key without a condition.",
+    description="No KMS key policy allows a wildcard principal ('*'), even under conditions.",
     severity=Severity.CRITICAL,
     types=(KMS_KEY, KMS_KEY_POLICY),
     remediation="grant the account root (delegating to IAM) or named service principals, with conditions.",
 )
 def kms_no_wildcard_principal(resource: Resource, report: ResourceReport) -> None:
-    if any(_open_to_anyone(statement) for statement in statements(resource.get("policy"))):
-        report("The key policy allows Principal '*' without a condition.")
+    # Stricter than IAM trust policies: a conditioned '*' in a key policy is one condition typo away from public.
+    if any(
+        statement.get("Effect") == "Allow" and is_wildcard_principal(statement.get("Principal"))
+        for statement in statements(resource.get("policy"))
+    ):
+        report("The key policy allows Principal '*'.")
 
 
 @rules.resource(
