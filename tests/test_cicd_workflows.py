@@ -318,3 +318,13 @@ def test_failures_are_notified() -> None:
     assert notify["if"] == "${{ failure() }}"
     assert set(notify["needs"]) == set(deploy) - {"notify"}
     assert "make notify STATUS=failure" in run_steps(notify)[0]
+
+
+def test_prod_previews_and_deploys_run_inside_the_vpc() -> None:
+    """Prod's Kubernetes API is private only: its jobs run on the self-hosted runner, never a GitHub-hosted one."""
+    self_hosted = "vars.PROD_RUNNER_LABELS || '[\"self-hosted\", \"linux\", \"shop-prod\"]'"
+    assert self_hosted in jobs("deploy.yml")["deploy-prod"]["runs-on"]
+    preview = jobs("preview.yml")["cloud-preview"]
+    assert preview["runs-on"] == "${{ fromJSON(matrix.runner) }}"
+    runners = {entry["stack"]: entry["runner"] for entry in preview["strategy"]["matrix"]["include"]}
+    assert self_hosted in runners["prod"]
