@@ -166,3 +166,17 @@ async def test_admin_pages_need_login_and_csrf(shop):
     assert done.status_code == 303 and "Fulfilled" in (await client.get(f"/admin/orders/{number}")).text
     await client.post("/admin/logout", data={"csrf_token": token})
     assert (await client.get("/admin/products")).status_code == 303
+
+
+async def test_cached_catalog_page_is_personal(sqlite_shop, make_shop):
+    """The catalog page is cached, but each browser gets its own CSRF token and cart count."""
+    await sqlite_shop.product("MUG-A", stock=5)
+    first = sqlite_shop.public
+    token = field((await first.get("/")).text, "csrf_token")
+    await first.post("/cart/items", data={"csrf_token": token, "sku": "MUG-A", "quantity": "2"})
+    mine = (await first.get("/")).text
+    first.cookies.clear()
+    theirs = (await first.get("/")).text
+    assert field(mine, "csrf_token") == token != field(theirs, "csrf_token")
+    assert 'aria-label="2 items">2<' in mine and 'aria-label="0 items">0<' in theirs
+    assert "\x00" not in mine + theirs

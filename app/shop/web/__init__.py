@@ -120,13 +120,16 @@ def render(
     status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    rt = runtime(request)
     env: Environment = request.app.state.templates
     html = env.get_template(template).render(
-        request=request, session=session, csrf_token=rt.signer.csrf_token(session.id), **context
+        session=session, csrf_token=runtime(request).signer.csrf_token(session.id), **context
     )
+    return html_response(request, session, html, status)
+
+
+def html_response(request: Request, session: WebSession, html: str, status: int = 200) -> HTMLResponse:
     response = HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
-    _store_session(rt, response, session)
+    _store_session(runtime(request), response, session)
     return response
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from jinja2 import Environment
-from markupsafe import Markup
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.responses import Response
@@ -26,6 +25,7 @@ from shop.runtime import Runtime
 from shop.web import (
     WebSession,
     form_text,
+    html_response,
     load_session,
     not_found,
     parse_int,
@@ -37,8 +37,15 @@ from shop.web import (
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 12
 MAX_PAGE = 1000
-# Control characters never survive input validation, so this slot cannot collide with content.
+# Control characters never survive input validation, so these slots cannot collide with content.
 _CSRF_SLOT = "\x00csrf\x00"
+_COUNT_SLOT = "\x00count\x00"
+
+
+class _SlotSession:
+    cart_count = _COUNT_SLOT
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -53,20 +60,21 @@ def _page_number(value: str | None) -> int:
 
 @router.get("/")
 async def catalog_page(request: Request) -> Response:
-    """The listing is rendered once per catalog version and query (cached like the data); only the
-    per-session CSRF token is filled in per request, which keeps this page as cheap as the JSON API."""
+    """The page is rendered once per catalog version and query and cached like the data; per request only the
+    session's CSRF token and cart count are filled in, which keeps it nearly as cheap as the JSON API."""
     rt = runtime(request)
     session = await load_session(request)
     q = _clean(request.query_params.get("q"), 100)
     category = _clean(request.query_params.get("category"), 64)
     page = _page_number(request.query_params.get("page"))
 
-    async def render_listing() -> bytes:
+    async def render_page() -> bytes:
         result = json.loads(await rt.catalog.list_json(q, category, PAGE_SIZE, (page - 1) * PAGE_SIZE))
         env: Environment = request.app.state.templates
         return (
-            env.get_template("_catalog_listing.html")
+            env.get_template("catalog.html")
             .render(
+                session=_SlotSession,
                 csrf_token=_CSRF_SLOT,
                 products=result["items"],
                 total=result["total"],
@@ -79,9 +87,9 @@ async def catalog_page(request: Request) -> Response:
             .encode()
         )
 
-    listing = await rt.catalog.cache.get(cache_key("page", q, category, str(page)), render_listing)
-    html = listing.decode().replace(_CSRF_SLOT, rt.signer.csrf_token(session.id))
-    return render(request, "catalog.html", session, listing=Markup(html), q=q, category=category)  # noqa: S704
+    cached = (await rt.catalog.cache.get(cache_key("page", q, category, str(page)), render_page)).decode()
+    html = cached.replace(_CSRF_SLOT, rt.signer.csrf_token(session.id)).replace(_COUNT_SLOT, str(session.cart_count))
+    return html_response(request, session, html)
 
 
 @router.get("/products/{sku}")
