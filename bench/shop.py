@@ -64,14 +64,20 @@ local function next_id()
   return ids[(n % #ids) + 1]
 end
 """
-LUA_ADD_TO_CART = LUA_IDS + """
+LUA_ADD_TO_CART = (
+    LUA_IDS
+    + """
 request = function()
   local id = next_id()
   return wrk.format("PUT", "/api/v1/carts/" .. id .. "/items/STK-HOLO", {["Content-Type"] = "application/json"},
     '{"quantity":1}')
 end
-""" + LUA_DONE
-LUA_CHECKOUT = LUA_IDS + """
+"""
+    + LUA_DONE
+)
+LUA_CHECKOUT = (
+    LUA_IDS
+    + """
 local body = '{"email":"bench@example.com","shipping_address":{"name":"Bench","line1":"1 Loop Rd","line2":"",'
   .. '"city":"Localhost","postal_code":"12345","country":"US"},"payment":{"card_number":"4242424242424242",'
   .. '"exp_month":12,"exp_year":2099,"cvc":"123"},"cart_id":"'
@@ -80,7 +86,9 @@ request = function()
   return wrk.format("POST", "/api/v1/orders", {["Content-Type"] = "application/json", ["Idempotency-Key"] = id},
     body .. id .. '"}')
 end
-""" + LUA_DONE
+"""
+    + LUA_DONE
+)
 
 
 @dataclass
@@ -161,9 +169,22 @@ def wrk(url: str, script: str, args: list[str], duration: float, connections: in
         f.write(script)
     try:
         out = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "5s", "-s", f.name, url,
-             "--", *args],
-            capture_output=True, text=True, check=True,
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--timeout",
+                "5s",
+                "-s",
+                f.name,
+                url,
+                "--",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     finally:
         os.unlink(f.name)
@@ -230,8 +251,11 @@ def scenarios(
 ) -> tuple[list[Result], dict[str, object]]:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     for sku in CHECKOUT_SKUS:
-        httpx.put(f"http://127.0.0.1:{internal}/api/v1/admin/products/{sku}/stock", json={"stock": CHECKOUT_STOCK},
-                  headers=admin).raise_for_status()
+        httpx.put(
+            f"http://127.0.0.1:{internal}/api/v1/admin/products/{sku}/stock",
+            json={"stock": CHECKOUT_STOCK},
+            headers=admin,
+        ).raise_for_status()
     before = stock_and_sold(database_url)
     cart_file, checkout_file = Path(tmp) / "carts.txt", Path(tmp) / "checkout.txt"
     cart_file.write_text("\n".join(asyncio.run(make_carts(base, 1000, []))) + "\n")
@@ -287,11 +311,17 @@ def verdict(results: list[Result], extra: dict[str, object]) -> list[tuple[str, 
     rss = float(extra["peak_rss_mb"])  # type: ignore[arg-type]
     return [
         ("catalog API >= 60 % of hello-world req/s", ratio >= TARGETS["catalog_ratio"], f"{ratio:.0%}"),
-        ("p99 < 50 ms for cached reads (catalog API, catalog page)",
-         max(api.p99_ms, page.p99_ms) < TARGETS["cached_p99_ms"], f"{api.p99_ms} ms / {page.p99_ms} ms"),
+        (
+            "p99 < 50 ms for cached reads (catalog API, catalog page)",
+            max(api.p99_ms, page.p99_ms) < TARGETS["cached_p99_ms"],
+            f"{api.p99_ms} ms / {page.p99_ms} ms",
+        ),
         ("checkout >= 150 orders/s", orders_per_s >= TARGETS["orders_per_s"], f"{orders_per_s} orders/s"),
-        ("0 oversell, stock consistent", extra["oversold_units"] == 0 and bool(extra["stock_consistent"]),
-         f"{extra['oversold_units']} oversold"),
+        (
+            "0 oversell, stock consistent",
+            extra["oversold_units"] == 0 and bool(extra["stock_consistent"]),
+            f"{extra['oversold_units']} oversold",
+        ),
         ("worker RSS < 200 MB", rss < TARGETS["rss_mb"], f"{rss} MB"),
     ]
 
@@ -310,8 +340,10 @@ def main() -> int:
     print(f"\n{'scenario':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'non-2xx':>9}")
     for r in results:
         print(f"{r.scenario:<26}{r.requests_per_s:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.errors:>8}{r.non2xx:>9}")
-    print(f"\norders placed: {extra['orders_placed']} ({extra['orders_per_s']}/s), "
-          f"oversold units: {extra['oversold_units']}, peak worker RSS: {extra['peak_rss_mb']} MB")
+    print(
+        f"\norders placed: {extra['orders_placed']} ({extra['orders_per_s']}/s), "
+        f"oversold units: {extra['oversold_units']}, peak worker RSS: {extra['peak_rss_mb']} MB"
+    )
     checks = verdict(results, extra)
     for label, ok, value in checks:
         print(f"  [{'ok' if ok else 'MISS'}] {label}: {value}")
