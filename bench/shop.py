@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import redis
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 APP_DIR = Path(__file__).resolve().parent.parent / "app"
@@ -112,12 +113,12 @@ def database() -> Iterator[str]:
     name = f"shopbench_{uuid.uuid4().hex[:10]}"
     admin = make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @contextlib.contextmanager
