@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.cache import CatalogCache
@@ -25,6 +25,9 @@ PRODUCT_COLUMNS = (
     Product.stock,
     Product.image_key,
 )
+
+
+_LIVE_PRODUCTS = select(*PRODUCT_COLUMNS).where(Product.sku.in_(bindparam("b_skus", expanding=True)), Product.active)
 
 
 def cache_key(kind: str, *parts: str) -> str:
@@ -122,10 +125,9 @@ class Catalog:
 
     async def live_products(self, session: AsyncSession, skus: Iterable[str]) -> dict[str, Any]:
         """Uncached rows for carts and checkout, where price and stock must be current."""
-        # Straight to the connection: the ORM execution path costs more CPU than this query.
-        rows = await (await session.connection()).execute(
-            select(*PRODUCT_COLUMNS).where(Product.sku.in_(list(skus)), Product.active)
-        )
+        # Prebuilt and straight to the connection: statement building and the ORM execution path would cost
+        # more CPU than the query itself.
+        rows = await (await session.connection()).execute(_LIVE_PRODUCTS, {"b_skus": list(skus)})
         return {row.sku: row for row in rows}
 
     # Admin writes ---------------------------------------------------------------------------------

@@ -244,9 +244,9 @@ class Orders:
         ]
         event = OrderEvent(order_id=order.id, status="pending", note="order placed", created_at=utcnow())
         # Core inserts of the same objects' values: the ORM unit of work would cost more CPU than the SQL.
-        await conn.execute(insert(_ORDERS).values(_columns(order)))
+        await conn.execute(insert(_ORDERS), _columns(order))
         await conn.execute(insert(_ORDER_LINES), [_columns(line) for line in lines])
-        await conn.execute(insert(_ORDER_EVENTS).values(_columns(event)))
+        await conn.execute(insert(_ORDER_EVENTS), _columns(event))
         # Stock last and in SKU order: row locks are held as briefly as possible and never deadlock.
         short, sold_out = [], False
         for line in priced.lines:
@@ -436,7 +436,7 @@ class Orders:
         if _rowcount(changed) != 1:
             raise RuntimeError(f"order {order_id} is no longer {from_status}")
         event = OrderEvent(order_id=order_id, status=to_status, note=note, created_at=utcnow())
-        await conn.execute(insert(_ORDER_EVENTS).values(_columns(event)))
+        await conn.execute(insert(_ORDER_EVENTS), _columns(event))
         return event
 
 
