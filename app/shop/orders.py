@@ -33,12 +33,29 @@ RULES_TTL = 60.0
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=30)
 TRANSITIONS = {"pending": {"paid", "cancelled"}, "paid": {"fulfilled", "cancelled"}}
 _ORDERS, _ORDER_LINES, _ORDER_EVENTS = (Base.metadata.tables[n] for n in ("orders", "order_lines", "order_events"))
+_INSERT_KEY = {
+    name: insert(IdempotencyKey).on_conflict_do_nothing(index_elements=["key"])
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_CLAIM_KEY = {name: stmt.returning(IdempotencyKey.key) for name, stmt in _INSERT_KEY.items()}
 # Hot statements built once: constructing SQLAlchemy statements per call costs more CPU than running them.
 _TAKE_STOCK = (
     update(Product)
     .where(Product.sku == bindparam("b_sku"), Product.stock >= bindparam("b_n"))
     .values(stock=Product.stock - bindparam("b_n"))
     .returning(Product.stock)
+)
+_RETURN_STOCK = (
+    update(Product)
+    .where(Product.sku == bindparam("b_sku"))
+    .values(stock=Product.stock + bindparam("b_n"))
+    .returning(Product.stock)
+)
+_ORDER_QUANTITIES = select(OrderLine.sku, OrderLine.quantity).where(OrderLine.order_id == bindparam("b_id"))
+_SET_STATUS = (
+    update(Order)
+    .where(Order.id == bindparam("b_id"), Order.status == bindparam("b_from"))
+    .values(status=bindparam("b_to"), payment_reference=func.coalesce(bindparam("b_ref"), Order.payment_reference))
 )
 _STORE_ANSWER = (
     update(IdempotencyKey)
@@ -192,9 +209,8 @@ class Orders:
         now = utcnow()
         conn = await session.connection()
         inserted = await conn.execute(
-            _insert_ignore(session.get_bind().dialect)
-            .values(key=key, request_hash=request_hash, order_id=order_id, created_at=now, locked_at=now)
-            .returning(IdempotencyKey.key)
+            _CLAIM_KEY[conn.dialect.name],
+            {"key": key, "request_hash": request_hash, "order_id": order_id, "created_at": now, "locked_at": now},
         )
         if inserted.scalar_one_or_none() is not None:
             return None
@@ -426,12 +442,9 @@ class Orders:
         note: str,
         reference: str | None = None,
     ) -> OrderEvent:
-        values: dict[str, Any] = {"status": to_status}
-        if reference is not None:
-            values["payment_reference"] = reference
         conn = await session.connection()
         changed = await conn.execute(
-            update(Order).where(Order.id == order_id, Order.status == from_status).values(**values)
+            _SET_STATUS, {"b_id": order_id, "b_from": from_status, "b_to": to_status, "b_ref": reference}
         )
         if _rowcount(changed) != 1:
             raise RuntimeError(f"order {order_id} is no longer {from_status}")
@@ -478,24 +491,16 @@ def order_body(order: Order, lines: Sequence[OrderLine], events: Sequence[OrderE
 async def _restock(session: AsyncSession, order_id: str) -> bool:
     """Return an order's units to stock; True when some product was sold out before."""
     conn = await session.connection()
-    lines = (await conn.execute(select(OrderLine.sku, OrderLine.quantity).where(OrderLine.order_id == order_id))).all()
+    lines = (await conn.execute(_ORDER_QUANTITIES, {"b_id": order_id})).all()
     was_empty = False
     for sku, quantity in sorted(lines):
-        left = (
-            await conn.execute(
-                update(Product)
-                .where(Product.sku == sku)
-                .values(stock=Product.stock + quantity)
-                .returning(Product.stock)
-            )
-        ).scalar_one_or_none()
+        left = (await conn.execute(_RETURN_STOCK, {"b_sku": sku, "b_n": quantity})).scalar_one_or_none()
         was_empty = was_empty or left == quantity
     return was_empty
 
 
 def _insert_ignore(dialect: Dialect) -> Any:
-    insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
-    return insert(IdempotencyKey).on_conflict_do_nothing(index_elements=["key"])
+    return _INSERT_KEY[dialect.name]
 
 
 def _columns(row: Any) -> dict[str, Any]:
