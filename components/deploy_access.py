@@ -50,6 +50,15 @@ PLATFORM_SERVICES = (
     "sns",
     "wafv2",
 )
+#: Looking up the load balancer and target group the AWS Load Balancer Controller builds for the shop (the shop's
+#: alarms and dashboard watch them; components/observability/shop.py); no stack creates or changes them itself.
+LOAD_BALANCER_READ_ACTIONS = (
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+)
 #: What `pulumi preview` (and `--refresh`) reads of those services: configuration, never data or secret values.
 PREVIEW_READ_ACTIONS = (
     "acm:DescribeCertificate",
@@ -65,6 +74,7 @@ PREVIEW_READ_ACTIONS = (
     "cloudwatch:GetDashboard",
     "cloudwatch:ListTagsForResource",
     "ec2:Describe*",
+    *LOAD_BALANCER_READ_ACTIONS,
     "eks:Describe*",
     "eks:List*",
     "elasticache:Describe*",
@@ -358,6 +368,8 @@ class DeployAccess(pulumi.ComponentResource):
                 PLATFORM_IAM_ACTIONS,
                 [f"{iam}:role/*", f"{iam}:instance-profile/*", f"{iam}:oidc-provider/*", f"{iam}:policy/*"],
             ),
+            # "*": ELB's Describe calls take no resource ARN.
+            _allow("FindShopLoadBalancer", LOAD_BALANCER_READ_ACTIONS, "*", self._in_regions()),
             # "*": CloudWatch does not scope listing alarms (by name prefix) to alarm ARNs.
             _allow("AlarmGate", ["cloudwatch:DescribeAlarms"], "*"),
             {

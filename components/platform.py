@@ -14,7 +14,14 @@ from components.edge import Edge, EdgeArgs
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs, plan_subnets
-from components.observability import ClusterTelemetry, Observability, ObservabilityArgs
+from components.observability import (
+    AGENT_NAMESPACE,
+    AGENT_POD_LABELS,
+    ClusterTelemetry,
+    Observability,
+    ObservabilityArgs,
+    ShopTelemetry,
+)
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.shop import (
     AppSecretArns,
@@ -22,6 +29,7 @@ from components.shop import (
     CacheEndpoint,
     ClusterTarget,
     DatabaseEndpoint,
+    MetricsScraper,
     Origin,
     Peers,
     Shop,
@@ -161,9 +169,9 @@ def build(settings: PlatformSettings) -> Platform:
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
-    observability = _observability(settings, naming, account, keys, database, cache, storage, cluster, edge)
     shop = _shop(settings, naming, account, network, secrets, database, cache, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
+    observability = _observability(settings, naming, account, keys, database, cache, storage, cluster, edge, shop)
     return Platform(
         naming=naming,
         account=account,
@@ -249,6 +257,8 @@ def _shop(
                 cache_port=cache.port,
                 vpc_cidr=network.vpc_cidr,
                 aws_endpoint_cidrs=[str(cidr) for cidr in endpoint_subnets],
+                # The CloudWatch agent scrapes the shop's /metrics (components/observability/telemetry.py).
+                metrics_scraper=MetricsScraper(namespace=AGENT_NAMESPACE, pod_labels=AGENT_POD_LABELS),
             ),
             protect=settings.is_prod,
         ),
@@ -265,6 +275,7 @@ def _observability(
     storage: AssetStorage,
     cluster: Cluster,
     edge: Edge,
+    shop: Shop,
 ) -> Observability:
     return Observability(
         "observability",
@@ -281,6 +292,14 @@ def _observability(
                 ready_name=cluster.name,
                 compute_ready=cluster.compute_ready,
                 min_nodes=settings.cluster.system_min_size + settings.cluster.app_min_size,
+            ),
+            shop=ShopTelemetry(
+                ingress=shop.ingress,
+                load_balancer_name=shop.load_balancer_name,
+                namespace=shop.namespace,
+                deployment_name=shop.deployment_name,
+                app_label=shop.app_label,
+                metrics_port=shop.metrics_port,
             ),
             database_identifier=database.instance_identifier,
             cache_replication_group_id=cache.replication_group_id,
@@ -415,6 +434,7 @@ def export_observability(platform: Platform) -> None:
         "alarmTopicArns": observability.alarm_topic_arns,
         "dashboard": observability.dashboard_name,
         "containerLogGroups": observability.container_log_group_names,
+        "checkoutMetricNamespace": observability.checkout_metric_namespace,
     }
     if observability.trail_arn is not None:
         exported["trailArn"] = observability.trail_arn

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from stacks.offline.engine import load_config
+from stacks.offline.fakes.aws_observability import load_balancer_arn_suffix, target_group_arn_suffix
 from stacks.offline.plan import Plan, PlannedResource
 from stacks.settings import PlatformSettings, parse
 
@@ -16,6 +17,7 @@ KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TRAIL = "aws:cloudtrail/trail:Trail"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 COMPONENT = "observability"
 
 
@@ -65,3 +67,30 @@ def statement(document: str | dict[str, Any], sid: str) -> dict[str, Any]:
 def ours(plan: Plan, type_: str) -> list[PlannedResource]:
     """Resources of ``type_`` that the observability component created."""
     return [r for r in plan.of_type(type_) if r.inputs.get("tags", {}).get("component") == COMPONENT]
+
+
+def shop_ingress(plan: Plan) -> PlannedResource:
+    return plan.one(INGRESS, "shop-ingress")
+
+
+def shop_load_balancer(plan: Plan) -> str:
+    """The ``LoadBalancer`` dimension of the ALB the controller builds for the shop's Ingress (by its name)."""
+    annotations = shop_ingress(plan).inputs["metadata"]["annotations"]
+    return load_balancer_arn_suffix(annotations["alb.ingress.kubernetes.io/load-balancer-name"])
+
+
+def shop_target_group(plan: Plan) -> str:
+    """The ``TargetGroup`` dimension of the target group the controller tags for this cluster's shop Ingress and its
+    one backend, as the controller's documented tags name it."""
+    ingress = shop_ingress(plan).inputs
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    service = path["backend"]["service"]
+    stack = f"{ingress['metadata']['namespace']}/{ingress['metadata']['name']}"
+    return target_group_arn_suffix(
+        {
+            "elbv2.k8s.aws/cluster": plan.one("eks:index:Cluster").inputs["name"],
+            "ingress.k8s.aws/stack": stack,
+            "ingress.k8s.aws/resource": f"{stack}-{service['name']}:{service['port']['name']}",
+        }
+    )

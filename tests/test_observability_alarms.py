@@ -1,4 +1,5 @@
-"""Alarms on the offline plan of both stacks: each exists with its metric, threshold, evaluation and actions."""
+"""Alarms on the offline plan of both stacks: each exists with its metric (or metric math), threshold, evaluation
+and actions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import pytest
 
 from stacks.offline.plan import Plan
 from stacks.settings import PlatformSettings
-from tests.observability_plan import alarm_region, alarms, expression, metrics, settings, topics_by_region
+from tests.observability_plan import (
+    alarm_region,
+    alarms,
+    expression,
+    metrics,
+    settings,
+    shop_load_balancer,
+    shop_target_group,
+    topics_by_region,
+)
 
 GIB, MIB = 1024**3, 1024**2
 ABOVE, BELOW = "GreaterThanThreshold", "LessThanThreshold"
@@ -62,8 +72,55 @@ EXPECTED: dict[str, tuple[str, str, str, str, Callable[[PlatformSettings], float
         BELOW,
         lambda s: s.cluster.system_min_size + s.cluster.app_min_size,
     ),
+    "shop-latency-p99": (
+        "AWS/ApplicationELB",
+        "TargetResponseTime",
+        "p99",
+        ABOVE,
+        lambda s: s.observability.target_p99_ms / 1000,  # the metric is in seconds
+    ),
+    "shop-unhealthy-targets": (
+        "AWS/ApplicationELB",
+        "UnHealthyHostCount",
+        "Maximum",
+        ABOVE,
+        lambda s: s.observability.unhealthy_hosts,
+    ),
+    "shop-pod-restarts": (
+        "ContainerInsights",
+        "pod_number_of_container_restarts",
+        "Sum",
+        ABOVE,
+        lambda s: s.observability.pod_restarts,
+    ),
 }
 REPLICATION_LAG = ("AWS/ElastiCache", "ReplicationLag", "Maximum", ABOVE)
+#: Rate alarms: key -> (namespace, numerator metric, denominator metric, expression, threshold from settings). Both
+#: metrics are Sums; load balancer counts carry its LoadBalancer dimension, checkout counts none (their namespace
+#: is the stack's own).
+RATES: dict[str, tuple[str | None, str, str, str, Callable[[PlatformSettings], float]]] = {
+    "alb-5xx": (
+        "AWS/ApplicationELB",
+        "HTTPCode_ELB_5XX_Count",
+        "RequestCount",
+        "100 * FILL(m1, 0) / m2",
+        lambda s: s.observability.alb_errors_percent,
+    ),
+    "shop-5xx": (
+        "AWS/ApplicationELB",
+        "HTTPCode_Target_5XX_Count",
+        "RequestCount",
+        "100 * FILL(m1, 0) / m2",
+        lambda s: s.observability.target_errors_percent,
+    ),
+    "checkout-failures": (
+        None,  # the stack's checkoutMetricNamespace
+        "CheckoutsFailed",
+        "OrdersPlaced",
+        "IF(m1 + m2 > 0, 100 * m1 / (m1 + m2), 0)",
+        lambda s: s.observability.checkout_failure_percent,
+    ),
+}
 
 
 def resource(plan: Plan, type_: str, name: str) -> dict[str, Any]:
@@ -86,7 +143,15 @@ def expected_dimensions(plan: Plan, key: str) -> list[dict[str, str]]:
         acl = plan.one("aws:wafv2/webAcl:WebAcl", "edge-cdn-acl")
         assert acl.inputs["visibilityConfig"]["metricName"] == acl.inputs["name"]
         return [{"WebACL": acl.inputs["name"], "Rule": "ALL"}]
-    return [{"ClusterName": plan.one("eks:index:Cluster").inputs["name"]}]
+    if key == "shop-latency-p99":
+        return [{"LoadBalancer": shop_load_balancer(plan)}]
+    if key == "shop-unhealthy-targets":
+        return [{"LoadBalancer": shop_load_balancer(plan), "TargetGroup": shop_target_group(plan)}]
+    cluster = {"ClusterName": plan.one("eks:index:Cluster").inputs["name"]}
+    if key == "shop-pod-restarts":
+        metadata = plan.one("kubernetes:apps/v1:Deployment", "shop-deployment").inputs["metadata"]
+        return [{**cluster, "Namespace": metadata["namespace"], "PodName": metadata["name"]}]
+    return [cluster]
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED))
@@ -102,9 +167,27 @@ def test_each_alarm_watches_its_metric_against_the_stacks_threshold(plan: Plan, 
     assert alarm.inputs["threshold"] == threshold(settings(plan.stack))
 
 
+@pytest.mark.parametrize("key", sorted(RATES))
+def test_each_rate_alarm_divides_failures_by_all_attempts_against_the_stacks_threshold(plan: Plan, key: str) -> None:
+    namespace, failures, attempts, math, threshold = RATES[key]
+    if namespace is None:
+        namespace, dimensions = plan.outputs["observability"]["checkoutMetricNamespace"], {}
+    else:
+        dimensions = {"LoadBalancer": shop_load_balancer(plan)}
+    alarm = alarms(plan)[key]
+    assert metrics(alarm) == [
+        {"namespace": namespace, "metricName": name, "dimensions": dimensions, "stat": "Sum", "period": 60}
+        for name in (failures, attempts)
+    ]
+    assert expression(alarm) == math
+    assert alarm.inputs["comparisonOperator"] == ABOVE
+    assert alarm.inputs["threshold"] == threshold(settings(plan.stack))
+
+
 def test_every_alarm_has_an_expectation(plan: Plan) -> None:
     replicated = settings(plan.stack).cache.node_count > 1
-    assert set(alarms(plan)) == set(EXPECTED) | ({"cache-replication-lag"} if replicated else set())
+    expected = set(EXPECTED) | set(RATES) | ({"cache-replication-lag"} if replicated else set())
+    assert set(alarms(plan)) == expected
 
 
 def test_cache_alarms_take_the_worst_node_and_replica_lag_only_with_replicas(staging: Plan, prod: Plan) -> None:

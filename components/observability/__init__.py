@@ -1,5 +1,14 @@
-"""Observability and audit: Container Insights, alarms, the dashboard and the CloudTrail trail."""
+"""Observability and audit: Container Insights, the shop's metrics, alarms, the dashboard and the CloudTrail trail."""
 
 from components.observability.component import ClusterTelemetry, Observability, ObservabilityArgs
+from components.observability.shop import ShopTelemetry
+from components.observability.telemetry import AGENT_NAMESPACE, AGENT_POD_LABELS
 
-__all__ = ["ClusterTelemetry", "Observability", "ObservabilityArgs"]
+__all__ = [
+    "AGENT_NAMESPACE",
+    "AGENT_POD_LABELS",
+    "ClusterTelemetry",
+    "Observability",
+    "ObservabilityArgs",
+    "ShopTelemetry",
+]

@@ -1,5 +1,5 @@
-"""Observability and audit of one stack: Container Insights and container logs, alarms that e-mail the team,
-one dashboard, and the CloudTrail trail."""
+"""Observability and audit of one stack: Container Insights, container logs and the shop's Prometheus metrics,
+alarms that e-mail the team, one dashboard, and the CloudTrail trail."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pulumi_aws as aws
 
 from components.account import Account
 from components.naming import Naming
-from components.observability import signals, telemetry
-from components.observability.alarms import Alarm, metric_alarm
+from components.observability import shop, signals, telemetry
+from components.observability.alarms import Alarm, Metric, metric_alarm
 from components.observability.alerting import AlertTopicArgs, alert_topic
 from components.observability.audit import AuditTrailArgs, audit_trail
 from components.observability.dashboard import Graph, Row, dashboard_body
+from components.observability.shop import ShopTelemetry
 from stacks.settings import KeySettings, ObservabilitySettings
 
 COMPONENT = "observability"
@@ -46,6 +47,7 @@ class ObservabilityArgs:
     logs_key_arn: pulumi.Input[str]
     """Encrypts every log group (its key policy admits CloudWatch Logs)."""
     cluster: ClusterTelemetry
+    shop: ShopTelemetry
     database_identifier: pulumi.Input[str]
     cache_replication_group_id: pulumi.Input[str]
     cache_node_count: int
@@ -68,6 +70,8 @@ class Observability(pulumi.ComponentResource):
     """The alert topic of each alarm region."""
     dashboard_name: str
     container_log_group_names: dict[str, str]
+    checkout_metric_namespace: str
+    """Where the shop's checkout counts from its logs go (``CheckoutsFailed``, ``OrdersPlaced``)."""
     trail_arn: pulumi.Output[str] | None
     """None when ``obsCloudtrailEnabled`` is off (an organisation trail records the account)."""
 
@@ -113,18 +117,40 @@ class Observability(pulumi.ComponentResource):
             cluster_name=cluster.name,
             cluster=cluster.ready_name,
             version=settings.cloudwatch_observability_version,
+            scraping=shop.prometheus_scraping(args.shop),
             log_groups=list(log_groups.values()),
             cluster_ready=cluster.compute_ready,
             tags=self._tags("container-insights"),
             parent=self,
         )
+        self.checkout_metric_namespace = naming.path("checkout")
+        shop.checkout_metric_filters(
+            name,
+            log_group=log_groups["application"],
+            namespace=args.shop.namespace,
+            metric_namespace=self.checkout_metric_namespace,
+            naming=naming,
+            parent=self,
+        )
 
         region = account.region
+        load_balancer, target_group = shop.load_balancer_dimensions(cluster.name, args.shop)
+        shop_metrics = signals.ShopMetrics(
+            load_balancer=load_balancer,
+            target_group=target_group,
+            cluster_name=cluster.name,
+            namespace=args.shop.namespace,
+            pod_name=args.shop.deployment_name,
+            pod_selector=args.shop.pod_selector,
+            checkout_namespace=self.checkout_metric_namespace,
+            region=region,
+        )
         cache_nodes = [
             pulumi.Output.from_input(args.cache_replication_group_id).apply(lambda group, n=n: f"{group}-{n:03d}")
             for n in range(1, args.cache_node_count + 1)
         ]
         alarms = [
+            *signals.shop_alarms(settings, shop_metrics),
             *signals.database_alarms(settings, args.database_identifier, region),
             *signals.cache_alarms(settings, cache_nodes, region),
             *signals.edge_alarms(settings, args.distribution_id, args.cdn_web_acl_name),
@@ -136,7 +162,7 @@ class Observability(pulumi.ComponentResource):
         aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=self.dashboard_name,
-            dashboard_body=dashboard_body(self._dashboard_rows(alarms, cache_nodes), alarm_arns),
+            dashboard_body=dashboard_body(self._dashboard_rows(alarms, cache_nodes, shop_metrics), alarm_arns),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -166,6 +192,7 @@ class Observability(pulumi.ComponentResource):
                 "alarm_topic_arns": self.alarm_topic_arns,
                 "dashboard_name": self.dashboard_name,
                 "container_log_group_names": self.container_log_group_names,
+                "checkout_metric_namespace": self.checkout_metric_namespace,
                 "trail_arn": self.trail_arn,
             }
         )
@@ -182,12 +209,16 @@ class Observability(pulumi.ComponentResource):
             parent=self,
         )
 
-    def _dashboard_rows(self, alarms: Sequence[Alarm], cache_nodes: Sequence[pulumi.Input[str]]) -> list[Row]:
+    def _dashboard_rows(
+        self, alarms: Sequence[Alarm], cache_nodes: Sequence[pulumi.Input[str]], shop_metrics: signals.ShopMetrics
+    ) -> list[Row]:
         args = self._args
         region = args.account.region
+        by_key = {alarm.key: alarm for alarm in alarms}
         watched = {alarm.key: alarm.metrics for alarm in alarms}
         cluster = args.cluster.name
         return [
+            *self._shop_rows(by_key, shop_metrics),
             Row(
                 "Cluster",
                 [
@@ -250,6 +281,60 @@ class Observability(pulumi.ComponentResource):
                             signals.waf(metric, args.origin_web_acl_name, region, cloudfront_scope=False)
                             for metric in ("AllowedRequests", "BlockedRequests")
                         ],
+                    ),
+                ],
+            ),
+        ]
+
+    def _shop_rows(self, alarms: dict[str, Alarm], shop_metrics: signals.ShopMetrics) -> list[Row]:
+        """The shop's golden signals: traffic and errors, then latency and saturation."""
+        cluster, region = self._args.cluster.name, self._args.account.region
+        return [
+            Row(
+                "Shop: traffic and errors",
+                [
+                    Graph("Requests a minute", [shop_metrics.load_balancer_metric("RequestCount", "Sum")]),
+                    Graph("Checkouts failed and orders placed a minute", alarms["checkout-failures"].metrics),
+                    Graph.of_alarm("Load balancer 5xx (% of requests)", alarms["alb-5xx"]),
+                    Graph.of_alarm("Shop 5xx (% of requests)", alarms["shop-5xx"]),
+                    Graph.of_alarm("Checkout failures (% of checkouts)", alarms["checkout-failures"]),
+                ],
+            ),
+            Row(
+                "Shop: latency and saturation",
+                [
+                    Graph(
+                        "Response time p50 and p99 (s)",
+                        [shop_metrics.load_balancer_metric("TargetResponseTime", stat) for stat in ("p50", "p99")],
+                    ),
+                    Graph(
+                        "Pod CPU and memory (% of limit)",
+                        [
+                            shop_metrics.pod_metric(f"pod_{resource}_utilization_over_pod_limit", "Average")
+                            for resource in ("cpu", "memory")
+                        ],
+                    ),
+                    Graph(
+                        "Healthy and unhealthy targets",
+                        [
+                            shop_metrics.target_group_metric("HealthyHostCount", "Minimum"),
+                            *alarms["shop-unhealthy-targets"].metrics,
+                        ],
+                    ),
+                    Graph("Container restarts", alarms["shop-pod-restarts"].metrics),
+                    Graph(
+                        "Catalog cache lookups (Prometheus)",
+                        [
+                            Metric(
+                                telemetry.PROMETHEUS_METRIC_NAMESPACE,
+                                shop.CACHE_LOOKUPS,
+                                {"ClusterName": cluster, "Namespace": shop_metrics.namespace, **series},
+                                "Sum",
+                                region,
+                            )
+                            for series in shop.CACHE_LOOKUP_SERIES
+                        ],
+                        stacked=True,
                     ),
                 ],
             ),

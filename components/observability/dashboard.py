@@ -1,5 +1,5 @@
 """The stack's CloudWatch dashboard: one screen, built only from ``Metric`` objects of resources the stack
-creates (the same ones the alarms watch), plus the state of every alarm."""
+creates (the same ones the alarms watch, and the alarms' own metric math), plus the state of every alarm."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 
-from components.observability.alarms import Metric
+from components.observability.alarms import Alarm, Metric
 
 #: The dashboard grid is 24 units wide.
 GRID_WIDTH = 24
@@ -22,6 +22,13 @@ class Graph:
     title: str
     metrics: Sequence[Metric]
     stacked: bool = False
+    expression: str | None = None
+    """Metric math over ``m1``, ``m2``...: drawn instead of the metrics, which become its hidden inputs."""
+
+    @classmethod
+    def of_alarm(cls, title: str, alarm: Alarm) -> Graph:
+        """Exactly what ``alarm`` compares with its threshold."""
+        return cls(title, alarm.metrics, expression=alarm.expression)
 
 
 @dataclass(frozen=True)
@@ -32,12 +39,21 @@ class Row:
     graphs: Sequence[Graph]
 
 
-def _metric_line(metric: Metric) -> list[Any]:
+def _metric_line(metric: Metric, **options: Any) -> list[Any]:
     """``[namespace, name, dim, value, ..., {"stat": ...}]``: the dashboard body's metric array."""
     line: list[Any] = [metric.namespace, metric.name]
     for dimension, value in metric.dimensions.items():
         line += [dimension, value]
-    return [*line, {"stat": metric.stat, "region": metric.region}]
+    return [*line, {"stat": metric.stat, "region": metric.region, **options}]
+
+
+def _lines(graph: Graph, region: str) -> list[list[Any]]:
+    if graph.expression is None:
+        return [_metric_line(metric) for metric in graph.metrics]
+    inputs = [
+        _metric_line(metric, id=f"m{index}", visible=False) for index, metric in enumerate(graph.metrics, start=1)
+    ]
+    return [*inputs, [{"expression": graph.expression, "label": graph.title, "id": "e1", "region": region}]]
 
 
 def _graph(graph: Graph, x: int, y: int, width: int) -> dict[str, Any]:
@@ -54,7 +70,7 @@ def _graph(graph: Graph, x: int, y: int, width: int) -> dict[str, Any]:
             "view": "timeSeries",
             "stacked": graph.stacked,
             "period": 60,
-            "metrics": [_metric_line(metric) for metric in graph.metrics],
+            "metrics": _lines(graph, region),
         },
     }
 

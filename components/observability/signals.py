@@ -6,9 +6,11 @@ Thresholds come from settings; every alarm says what it means and where to look 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 
+from components.observability import telemetry
 from components.observability.alarms import ABOVE, BELOW, Alarm, Metric, across
 from stacks.settings import ObservabilitySettings
 
@@ -17,6 +19,10 @@ MIB = 1024**2
 #: CloudFront and CLOUDFRONT-scope WAF publish their metrics in this region only.
 GLOBAL_METRICS_REGION = "us-east-1"
 CONTAINER_INSIGHTS = "ContainerInsights"
+APPLICATION_ELB = "AWS/ApplicationELB"
+#: Metrics the shop's log metric filters publish (components/observability/shop.py), per minute.
+CHECKOUTS_FAILED = "CheckoutsFailed"
+ORDERS_PLACED = "OrdersPlaced"
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -44,8 +50,41 @@ def waf(name: str, web_acl: str, region: str, *, cloudfront_scope: bool) -> Metr
     return Metric("AWS/WAFV2", name, dimensions, "Sum", region)
 
 
-def container_insights(name: str, stat: str, cluster_name: str, region: str, **dimensions: str) -> Metric:
+def container_insights(name: str, stat: str, cluster_name: str, region: str, **dimensions: pulumi.Input[str]) -> Metric:
     return Metric(CONTAINER_INSIGHTS, name, {"ClusterName": cluster_name, **dimensions}, stat, region)
+
+
+@dataclass(frozen=True)
+class ShopMetrics:
+    """Where the shop's metrics are: its load balancer and target group (as CloudWatch names them: the ARN
+    suffixes), its pods in Container Insights, and the namespace its log metric filters publish to."""
+
+    load_balancer: pulumi.Input[str]
+    target_group: pulumi.Input[str]
+    cluster_name: str
+    namespace: pulumi.Input[str]
+    pod_name: str
+    """Container Insights' ``PodName`` of the web pods: their Deployment's name."""
+    pod_selector: str
+    """``kubectl -l`` selector of the shop's pods, for runbooks."""
+    checkout_namespace: str
+    region: str
+
+    def load_balancer_metric(self, name: str, stat: str) -> Metric:
+        return Metric(APPLICATION_ELB, name, {"LoadBalancer": self.load_balancer}, stat, self.region)
+
+    def target_group_metric(self, name: str, stat: str) -> Metric:
+        dimensions = {"LoadBalancer": self.load_balancer, "TargetGroup": self.target_group}
+        return Metric(APPLICATION_ELB, name, dimensions, stat, self.region)
+
+    def pod_metric(self, name: str, stat: str) -> Metric:
+        return container_insights(
+            name, stat, self.cluster_name, self.region, Namespace=self.namespace, PodName=self.pod_name
+        )
+
+    def checkout_metric(self, name: str) -> Metric:
+        """A checkout count from the logs; no dimensions, the namespace is this stack's own."""
+        return Metric(self.checkout_namespace, name, {}, "Sum", self.region)
 
 
 # ---------------------------------------------------------------------------------------------- alarms
@@ -202,5 +241,83 @@ def cluster_alarms(cluster_name: str, min_nodes: int, region: str) -> list[Alarm
             f"{min_nodes} nodes",
             # No data means Container Insights stopped reporting, not that nodes are gone.
             treat_missing_data="missing",
+        ),
+    ]
+
+
+def shop_alarms(settings: ObservabilitySettings, shop: ShopMetrics) -> list[Alarm]:
+    """The shop as shoppers see it: errors from the load balancer and from the pods, slow responses, targets
+    failing health checks, restarting containers and failing checkouts. Error rates are metric math over the
+    load balancer's counts (its 5xx counts are only published for minutes that have some)."""
+    requests = shop.load_balancer_metric("RequestCount", "Sum")
+    logs = telemetry.log_group_name(shop.cluster_name, "application")
+    pods = f"kubectl get pods -A -l {shop.pod_selector}"
+    return [
+        Alarm(
+            "alb-5xx",
+            "The shop's load balancer answers with its own server errors (502/503/504): it reaches no healthy pod, "
+            "or pods drop connections.",
+            f"Look at shop-unhealthy-targets and the pods ({pods}); 502s right after a deploy point at pods "
+            "that close connections while stopping; the load balancer's access logs (logs bucket, alb/) name the "
+            "failing requests.",
+            [shop.load_balancer_metric("HTTPCode_ELB_5XX_Count", "Sum"), requests],
+            ABOVE,
+            settings.alb_errors_percent,
+            f"{settings.alb_errors_percent} % of requests",
+            expression="100 * FILL(m1, 0) / m2",
+        ),
+        Alarm(
+            "shop-5xx",
+            "The shop's pods answer with server errors.",
+            f"Logs Insights on {logs}: log_processed.status >= 500 or log_processed.event = 'unhandled_error', "
+            "by log_processed.request_id; check the database and cache alarms; right after a deploy, roll back.",
+            [shop.load_balancer_metric("HTTPCode_Target_5XX_Count", "Sum"), requests],
+            ABOVE,
+            settings.target_errors_percent,
+            f"{settings.target_errors_percent} % of requests",
+            expression="100 * FILL(m1, 0) / m2",
+        ),
+        Alarm(
+            "shop-latency-p99",
+            "The slowest 1 % of the shop's responses are slow.",
+            "Compare with db-cpu, db-connections and the cache alarms; the dashboard's pod CPU (throttled at its "
+            "limit?) and the autoscaler (kubectl get hpa -A); Performance Insights for slow queries.",
+            [shop.load_balancer_metric("TargetResponseTime", "p99")],
+            ABOVE,
+            settings.target_p99_ms / 1000,  # TargetResponseTime is in seconds
+            f"{settings.target_p99_ms} ms",
+        ),
+        Alarm(
+            "shop-unhealthy-targets",
+            "Shop pods fail the load balancer's health checks (/readyz) and get no traffic.",
+            f"{pods}; /readyz fails while the database is unreachable or its schema is behind the image (the "
+            "migrate Job); look at the database alarms and the pods' logs.",
+            [shop.target_group_metric("UnHealthyHostCount", "Maximum")],
+            ABOVE,
+            settings.unhealthy_hosts,
+            f"{settings.unhealthy_hosts} unhealthy targets",
+        ),
+        Alarm(
+            "shop-pod-restarts",
+            "The shop's containers restart: crashes, out-of-memory kills or failing liveness probes.",
+            f"kubectl describe pods -A -l {shop.pod_selector} (Last State: OOMKilled or Error) and kubectl logs "
+            "--previous of those pods; OOM kills need a larger shopMemoryLimitMib.",
+            [shop.pod_metric("pod_number_of_container_restarts", "Sum")],
+            ABOVE,
+            settings.pod_restarts,
+            f"{settings.pod_restarts} restarts a minute",
+        ),
+        Alarm(
+            "checkout-failures",
+            "An unusual share of checkouts fails (checkout_failed events against orders placed).",
+            f"Logs Insights on {logs}: filter log_processed.event = 'checkout_failed' | stats count() by "
+            "log_processed.reason. card_declined: the payment provider; out_of_stock: the catalog; cart_not_found: "
+            "carts lost with the cache (cache alarms).",
+            [shop.checkout_metric(CHECKOUTS_FAILED), shop.checkout_metric(ORDERS_PLACED)],
+            ABOVE,
+            settings.checkout_failure_percent,
+            f"{settings.checkout_failure_percent} % of checkouts",
+            # Minutes without checkouts count as 0 %, not as a division by zero.
+            expression="IF(m1 + m2 > 0, 100 * m1 / (m1 + m2), 0)",
         ),
     ]

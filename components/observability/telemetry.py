@@ -5,14 +5,19 @@ The add-on's Fluent Bit writes container logs to ``/aws/containerinsights/<clust
 kubelet logs to ``/dataplane`` and ``/host``) and the agent writes Container Insights performance events to
 ``/performance`` and scraped Prometheus metrics to ``/prometheus``. Both would create a missing group with
 neither retention nor encryption; an existing group is used as it is.
+
+The agent runs as a DaemonSet with ``hostNetwork`` (the add-on's chart sets it), so its scrapes come from the nodes'
+addresses; a workload's NetworkPolicy admits it by ``AGENT_NAMESPACE`` and ``AGENT_POD_LABELS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 from components.account import Account
 from components.cluster import ManagedAddon, ServiceAccount, managed_addons, pod_identity_role
@@ -21,9 +26,28 @@ from components.log_groups import encrypted_log_group
 ADDON = "amazon-cloudwatch-observability"
 #: The add-on's agent and Fluent Bit both run as this service account (its Helm chart's default).
 AGENT_SERVICE_ACCOUNT = ServiceAccount("amazon-cloudwatch", "cloudwatch-agent")
+AGENT_NAMESPACE = AGENT_SERVICE_ACCOUNT.namespace
+#: The agent DaemonSet's pods: the add-on's operator names them after their AmazonCloudWatchAgent resource
+#: (``cloudwatch-agent``); its target allocator's pods are ``cloudwatch-agent-target-allocator``.
+AGENT_POD_LABELS = {"app.kubernetes.io/name": "cloudwatch-agent"}
 LOG_GROUP_KINDS = ("application", "dataplane", "host", "performance", "prometheus")
+PROMETHEUS_METRIC_NAMESPACE = "ContainerInsights/Prometheus"
 #: Metric namespaces the agent publishes to directly (most Container Insights metrics arrive as log events).
-AGENT_METRIC_NAMESPACES = ("ContainerInsights", "ContainerInsights/Prometheus")
+AGENT_METRIC_NAMESPACES = ("ContainerInsights", PROMETHEUS_METRIC_NAMESPACE)
+#: Where the add-on's operator mounts the agent's Prometheus configuration (its ``agent.prometheus.config``).
+PROMETHEUS_CONFIG_PATH = "/etc/prometheusconfig/prometheus.yaml"
+#: Every target is scraped once a minute, the period of the alarms and the dashboard.
+SCRAPE_INTERVAL = "60s"
+
+
+@dataclass(frozen=True)
+class PrometheusScraping:
+    """What the agent scrapes and which samples become CloudWatch metrics."""
+
+    scrape_configs: Sequence[dict[str, Any]]
+    """Prometheus ``scrape_configs`` entries."""
+    metric_declarations: Sequence[dict[str, Any]]
+    """The agent's EMF ``metric_declaration`` entries: metrics (by regex) and the labels that become dimensions."""
 
 
 def log_group_name(cluster_name: str, kind: str) -> str:
@@ -38,7 +62,7 @@ def container_log_groups(
     logs_key_arn: pulumi.Input[str],
     tags: dict[str, str],
     parent: pulumi.Resource,
-) -> dict[str, pulumi.Resource]:
+) -> dict[str, aws.cloudwatch.LogGroup]:
     """The Container Insights log groups by kind (``application``, ...)."""
     return {
         kind: encrypted_log_group(
@@ -88,18 +112,42 @@ def agent_statements(account: Account, cluster_name: str) -> list[dict[str, Any]
     ]
 
 
-def agent_configuration(cluster_name: str) -> dict[str, Any]:
-    """The add-on's configuration: Container Insights with enhanced observability and container logs, and
-    Application Signals left off (it would need X-Ray and instrument pods)."""
+def agent_configuration(cluster_name: str, scraping: PrometheusScraping) -> dict[str, Any]:
+    """The add-on's configuration: Container Insights with enhanced observability, container logs, and Prometheus
+    scraping; Application Signals left off (it would need X-Ray and instrument pods).
+
+    The add-on's operator writes ``agent.prometheus.config`` to ``PROMETHEUS_CONFIG_PATH`` in the agents. Its target
+    allocator hands each scrape target to exactly one agent of the DaemonSet; without it the agent on every node
+    would scrape every pod and multiply each count by the number of nodes. The samples that
+    ``metric_declarations`` select become metrics in ``ContainerInsights/Prometheus`` (embedded metric format log
+    events in the ``prometheus`` log group).
+    """
     return {
         "agent": {
             "config": {
                 "logs": {
                     "metrics_collected": {
                         "kubernetes": {"cluster_name": cluster_name, "enhanced_container_insights": True},
+                        "prometheus": {
+                            "cluster_name": cluster_name,
+                            "log_group_name": log_group_name(cluster_name, "prometheus"),
+                            "prometheus_config_path": PROMETHEUS_CONFIG_PATH,
+                            "emf_processor": {
+                                "metric_namespace": PROMETHEUS_METRIC_NAMESPACE,
+                                "metric_declaration_dedup": True,
+                                "metric_declaration": list(scraping.metric_declarations),
+                            },
+                        },
                     }
                 }
-            }
+            },
+            "prometheus": {
+                "config": {
+                    "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": "10s"},
+                    "scrape_configs": list(scraping.scrape_configs),
+                },
+                "targetAllocator": {"enabled": True},
+            },
         },
         "containerLogs": {"enabled": True},
     }
@@ -112,6 +160,7 @@ def cloudwatch_observability_addon(
     cluster_name: str,
     cluster: pulumi.Input[str],
     version: str,
+    scraping: PrometheusScraping,
     log_groups: Sequence[pulumi.Resource],
     cluster_ready: Sequence[pulumi.Resource],
     tags: dict[str, str],
@@ -130,7 +179,7 @@ def cloudwatch_observability_addon(
     )
     (addon,) = managed_addons(
         prefix,
-        [ManagedAddon(ADDON, version, configuration=agent_configuration(cluster_name))],
+        [ManagedAddon(ADDON, version, configuration=agent_configuration(cluster_name, scraping))],
         cluster_name=cluster,
         tags=tags,
         parent=parent,

@@ -10,7 +10,7 @@ from components.shop.component import (
     Shop,
     ShopArgs,
 )
-from components.shop.traffic import Peers
+from components.shop.traffic import MetricsScraper, Peers
 
 __all__ = [
     "AppSecretArns",
@@ -18,6 +18,7 @@ __all__ = [
     "CacheEndpoint",
     "ClusterTarget",
     "DatabaseEndpoint",
+    "MetricsScraper",
     "Origin",
     "Peers",
     "Shop",

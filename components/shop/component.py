@@ -426,13 +426,14 @@ class Shop(pulumi.ComponentResource):
     # ------------------------------------------------------------------------------------------------ traffic
 
     def _network_policies(self, web_labels: dict[str, str]) -> list[k8s.networking.v1.NetworkPolicy]:
-        """On top of the namespace's default deny: the load balancer to the web pods, and every shop pod out to
-        what it uses."""
+        """On top of the namespace's default deny: the load balancer and the metrics scraper to the web pods, and
+        every shop pod out to what it uses."""
         peers = self._args.peers
         return [
             self._object(k8s.networking.v1.NetworkPolicy, f"{purpose}-policy", f"{APP}-{purpose}", spec=spec)
             for purpose, spec in (
                 ("web-ingress", traffic.web_ingress(peers, web_labels)),
+                ("metrics-ingress", traffic.metrics_ingress(peers.metrics_scraper, web_labels)),
                 ("egress", traffic.egress(peers, self._labels())),
             )
         ]

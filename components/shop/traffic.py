@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.shop.pods import HTTP_PORT, READY_PATH
+from components.shop.pods import HTTP_PORT, INTERNAL_PORT, READY_PATH
 
 networking = k8s.networking.v1
 meta = k8s.meta.v1
@@ -94,8 +94,17 @@ def _tcp(port: pulumi.Input[int]) -> networking.NetworkPolicyPortArgs:
 
 
 @dataclass(frozen=True)
+class MetricsScraper:
+    """The pods that scrape the shop's ``/metrics``, by namespace and labels."""
+
+    namespace: str
+    pod_labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Peers:
-    """The networks on the other side of the shop's connections, as CIDRs of the VPC's subnets."""
+    """The networks on the other side of the shop's connections, as CIDRs of the VPC's subnets, and the scraper of
+    its metrics."""
 
     load_balancer_cidrs: Sequence[str]
     """Public subnets, where the load balancer's nodes are."""
@@ -107,6 +116,7 @@ class Peers:
     aws_endpoint_cidrs: Sequence[str]
     """Subnets of the interface VPC endpoints (Secrets Manager, STS, ...); empty when AWS APIs are reached through
     NAT."""
+    metrics_scraper: MetricsScraper
 
 
 def _pods(labels: Mapping[str, str]) -> meta.LabelSelectorArgs:
@@ -124,6 +134,25 @@ def web_ingress(peers: Peers, web_pods: Mapping[str, str]) -> networking.Network
                 from_=_ip_blocks(peers.load_balancer_cidrs), ports=[_tcp(HTTP_PORT)]
             )
         ],
+    )
+
+
+def metrics_ingress(scraper: MetricsScraper, web_pods: Mapping[str, str]) -> networking.NetworkPolicySpecArgs:
+    """The web pods' internal port (``/metrics``, the admin), from the metrics scraper's pods only.
+
+    The CloudWatch agent scrapes with ``hostNetwork``, so its requests come from its node's address. The VPC CNI's
+    network policy controller resolves a pod selector to the selected pods' IPs, which for a host-network pod is
+    its node's IP: this peer admits exactly the nodes that run an agent, as they come and go. A CIDR could not do
+    better: pods take their IPs from the nodes' subnets, so the node subnets would admit every pod as well.
+    """
+    scraper_pods = networking.NetworkPolicyPeerArgs(
+        namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": scraper.namespace}),
+        pod_selector=_pods(scraper.pod_labels),
+    )
+    return networking.NetworkPolicySpecArgs(
+        pod_selector=_pods(web_pods),
+        policy_types=["Ingress"],
+        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[scraper_pods], ports=[_tcp(INTERNAL_PORT)])],
     )
 
 
