@@ -32,7 +32,9 @@ RULES_TTL = 60.0
 # A request that holds a key longer than this is presumed dead (crashed pod); a retry may take over.
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=30)
 TRANSITIONS = {"pending": {"paid", "cancelled"}, "paid": {"fulfilled", "cancelled"}}
-_ORDERS, _ORDER_LINES, _ORDER_EVENTS = (Base.metadata.tables[n] for n in ("orders", "order_lines", "order_events"))
+_INSERT_ORDER, _INSERT_LINES, _INSERT_EVENT = (
+    insert(Base.metadata.tables[name]) for name in ("orders", "order_lines", "order_events")
+)
 _INSERT_KEY = {
     name: insert(IdempotencyKey).on_conflict_do_nothing(index_elements=["key"])
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
@@ -260,9 +262,9 @@ class Orders:
         ]
         event = OrderEvent(order_id=order.id, status="pending", note="order placed", created_at=utcnow())
         # Core inserts of the same objects' values: the ORM unit of work would cost more CPU than the SQL.
-        await conn.execute(insert(_ORDERS), _columns(order))
-        await conn.execute(insert(_ORDER_LINES), [_columns(line) for line in lines])
-        await conn.execute(insert(_ORDER_EVENTS), _columns(event))
+        await conn.execute(_INSERT_ORDER, _columns(order))
+        await conn.execute(_INSERT_LINES, [_columns(line) for line in lines])
+        await conn.execute(_INSERT_EVENT, _columns(event))
         # Stock last and in SKU order: row locks are held as briefly as possible and never deadlock.
         short, sold_out = [], False
         for line in priced.lines:
@@ -449,7 +451,7 @@ class Orders:
         if _rowcount(changed) != 1:
             raise RuntimeError(f"order {order_id} is no longer {from_status}")
         event = OrderEvent(order_id=order_id, status=to_status, note=note, created_at=utcnow())
-        await conn.execute(insert(_ORDER_EVENTS), _columns(event))
+        await conn.execute(_INSERT_EVENT, _columns(event))
         return event
 
 

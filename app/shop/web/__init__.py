@@ -108,9 +108,10 @@ def _store_session(rt: Runtime, response: Response, session: WebSession) -> None
     value = rt.signer.dumps(
         "session", {"id": session.id, "cart": session.cart_id, "count": session.cart_count, "order": session.last_order}
     )
-    response.set_cookie(
-        SESSION_COOKIE, value, max_age=SESSION_MAX_AGE, httponly=True, secure=rt.settings.cookie_secure, samesite="lax"
-    )
+    # Written by hand: the value is base64url plus hex, cookie-safe, and http.cookies is slow per request.
+    secure = "; Secure" if rt.settings.cookie_secure else ""
+    header = f"{SESSION_COOKIE}={value}; Max-Age={SESSION_MAX_AGE}; Path=/; HttpOnly{secure}; SameSite=Lax"
+    response.raw_headers.append((b"set-cookie", header.encode()))
 
 
 def render(
