@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from components.account import Account
 from components.naming import Naming
 from components.observability import shop, signals, telemetry
-from components.observability.alarms import Alarm, Metric, metric_alarm
+from components.observability.alarms import Alarm, metric_alarm
 from components.observability.alerting import AlertTopicArgs, alert_topic
 from components.observability.audit import AuditTrailArgs, audit_trail
 from components.observability.dashboard import Graph, Row, dashboard_body
@@ -288,7 +288,6 @@ class Observability(pulumi.ComponentResource):
 
     def _shop_rows(self, alarms: dict[str, Alarm], shop_metrics: signals.ShopMetrics) -> list[Row]:
         """The shop's golden signals: traffic and errors, then latency and saturation."""
-        cluster, region = self._args.cluster.name, self._args.account.region
         return [
             Row(
                 "Shop: traffic and errors",
@@ -325,13 +324,7 @@ class Observability(pulumi.ComponentResource):
                     Graph(
                         "Catalog cache lookups (Prometheus)",
                         [
-                            Metric(
-                                telemetry.PROMETHEUS_METRIC_NAMESPACE,
-                                shop.CACHE_LOOKUPS,
-                                {"ClusterName": cluster, "Namespace": shop_metrics.namespace, **series},
-                                "Sum",
-                                region,
-                            )
+                            shop_metrics.prometheus_metric(shop.CACHE_LOOKUPS, "Sum", **series)
                             for series in shop.CACHE_LOOKUP_SERIES
                         ],
                         stacked=True,

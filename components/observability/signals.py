@@ -82,6 +82,11 @@ class ShopMetrics:
             name, stat, self.cluster_name, self.region, Namespace=self.namespace, PodName=self.pod_name
         )
 
+    def prometheus_metric(self, name: str, stat: str, **labels: str) -> Metric:
+        """A metric the agent made of the pods' scraped samples (``telemetry.PrometheusScraping``)."""
+        dimensions = {"ClusterName": self.cluster_name, "Namespace": self.namespace, **labels}
+        return Metric(telemetry.PROMETHEUS_METRIC_NAMESPACE, name, dimensions, stat, self.region)
+
     def checkout_metric(self, name: str) -> Metric:
         """A checkout count from the logs; no dimensions, the namespace is this stack's own."""
         return Metric(self.checkout_namespace, name, {}, "Sum", self.region)
