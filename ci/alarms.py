@@ -4,10 +4,10 @@
 
 The stack's alarms are those whose names start with PREFIX: ``--prefix``, or the stack's ``alarmNamePrefix``
 output when the stack exports one. They are looked up in each region of the stack's ``alarmRegions`` output (its
-CloudFront alarms live in us-east-1), else in ``--region``. A stack without alarms passes with a note saying the gate was skipped,
-so the gate can stay in every pipeline before the stack has any. The gate looks every ``--interval`` seconds
-for ``--minutes`` minutes and fails at the first alarm in ALARM (exit code 1), which the pipeline answers as
-it answers a failed smoke test: with a rollback.
+CloudFront alarms live in us-east-1), else in ``--region``. A stack without alarms passes with a note saying
+the gate was skipped, so the gate can stay in every pipeline before the stack has any. The gate looks every
+``--interval`` seconds for ``--minutes`` minutes and fails at the first alarm in ALARM (exit code 1), which the
+pipeline answers as it answers a failed smoke test: with a rollback.
 """
 
 from __future__ import annotations
