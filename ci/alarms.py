@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
 
         outputs = stack_outputs(args.stack)
         prefix = str(outputs.get(PREFIX_OUTPUT) or "")
-        regions = list(outputs.get(REGIONS_OUTPUT) or regions)
+        exported_regions = outputs.get(REGIONS_OUTPUT)
+        if isinstance(exported_regions, list) and exported_regions:
+            regions = [str(region) for region in exported_regions]
     if not prefix:
         print(f"{args.stack} exports no {PREFIX_OUTPUT} output: no alarms to watch, alarm gate skipped")
         return 0
