@@ -322,7 +322,7 @@ def test_failures_are_notified() -> None:
 
 def test_prod_previews_and_deploys_run_inside_the_vpc() -> None:
     """Prod's Kubernetes API is private only: its jobs run on the self-hosted runner, never a GitHub-hosted one."""
-    self_hosted = "vars.PROD_RUNNER_LABELS || '[\"self-hosted\", \"linux\", \"shop-prod\"]'"
+    self_hosted = 'vars.PROD_RUNNER_LABELS || \'["self-hosted", "linux", "shop-prod"]\''
     assert self_hosted in jobs("deploy.yml")["deploy-prod"]["runs-on"]
     preview = jobs("preview.yml")["cloud-preview"]
     assert preview["runs-on"] == "${{ fromJSON(matrix.runner) }}"
