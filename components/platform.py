@@ -169,7 +169,7 @@ def build(settings: PlatformSettings) -> Platform:
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
-    shop = _shop(settings, naming, account, network, secrets, database, cache, storage, cluster, edge)
+    shop = _shop(settings, naming, account, keys, network, secrets, database, cache, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
     observability = _observability(settings, naming, account, keys, database, cache, storage, cluster, edge, shop)
     return Platform(
@@ -192,6 +192,7 @@ def _shop(
     settings: PlatformSettings,
     naming: Naming,
     account: Account,
+    keys: Keys,
     network: Network,
     secrets: AppSecrets,
     database: Database,
@@ -240,6 +241,7 @@ def _shop(
             ),
             buckets=Buckets(
                 assets=storage.assets_bucket_name,
+                assets_key_arn=keys.data_key_arn,
                 media_prefix=storage.assets_media_prefix,
                 logs=storage.logs_bucket_name,
                 load_balancer_logs_prefix=storage.alb_logs_prefix,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,42 @@ def test_deploy_roles_reach_only_their_own_stacks_buckets_and_state(bootstrap: P
             r for s in _statements(bootstrap, f"deploy-{stack}") for r in _list(s["Resource"]) if ":s3:" in r
         ]
         assert all(r.startswith((f"arn:aws:s3:::shop-{stack}-", state_bucket)) for r in s3_resources)
+
+
+def _permits(statements: list[dict[str, Any]], action: str, resource: str, region: str) -> bool:
+    """Whether ``action`` on ``resource`` in ``region`` is allowed: an Allow applies (one conditioned on anything but
+    the requested region does not count) and no Deny does."""
+
+    def applies(statement: dict[str, Any]) -> bool:
+        if "Action" in statement:
+            acts = any(fnmatchcase(action.lower(), a.lower()) for a in _list(statement["Action"]))
+        else:
+            acts = not any(fnmatchcase(action.lower(), a.lower()) for a in _list(statement["NotAction"]))
+        condition = statement.get("Condition", {})
+        regions = condition.get("StringEquals", {}).get("aws:RequestedRegion", [region])
+        unconditioned = condition in ({}, {"StringEquals": {"aws:RequestedRegion": regions}})
+        on = any(fnmatchcase(resource, r) for r in _list(statement["Resource"]))
+        return acts and on and region in regions and (unconditioned or statement["Effect"] == "Deny")
+
+    effects = [s["Effect"] for s in statements if applies(s)]
+    return "Allow" in effects and "Deny" not in effects
+
+
+def test_deploy_roles_may_upload_the_shops_static_files(bootstrap: Plan, staging: Plan, prod: Plan) -> None:
+    """`pulumi up` writes each static file tagged and SSE-KMS encrypted with the data key, and reads it back."""
+    for plan in (staging, prod):
+        statements = _statements(bootstrap, f"deploy-{plan.stack}")
+        data_key = _arn(plan, "aws:kms/key:Key", "data-key")
+        region = data_key.split(":")[3]
+        uploads = plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        assert uploads
+        for upload in uploads:
+            assert upload.inputs["kmsKeyId"] == data_key
+            arn = f"arn:aws:s3:::{upload.inputs['bucket']}/{upload.inputs['key']}"
+            for action in ("s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:GetObjectTagging"):
+                assert _permits(statements, action, arn, region), f"deploy-{plan.stack}: {action} on {arn}"
+        for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+            assert _permits(statements, action, data_key, region), f"deploy-{plan.stack}: {action} on {data_key}"
 
 
 def test_deploy_roles_can_never_change_the_delivery_foundation(bootstrap: Plan) -> None:

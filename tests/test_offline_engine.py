@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from pulumi import AssetArchive, FileAsset, StringAsset
 from pulumi.runtime import MockCallArgs
 
 from stacks.offline.engine import load_config, preview
 from stacks.offline.fakes import FakeCloud, MissingFake
-from stacks.offline.plan import SECRET, Plan, normalise, secret
+from stacks.offline.plan import SECRET, SIG_KEY, Plan, normalise, secret
 
 P = "shop-platform"
 
@@ -45,6 +46,13 @@ def test_normalise_masks_secrets_and_makes_integral_numbers_ints() -> None:
     wire = {"b": 3.0, "a": [1.5, secret("hunter2")], "c": {"d": secret({"x": 1})}}
     assert normalise(wire) == {"a": [1.5, SECRET], "b": 3, "c": {"d": SECRET}}
     assert list(normalise(wire)) == ["a", "b", "c"], "keys are sorted for stable plans"
+
+
+def test_normalise_gives_assets_as_their_wire_fields_on_the_wire_and_as_objects() -> None:
+    wire = {SIG_KEY: "c44067f5952c0a294b673a41bacd8c17", "path": "app/shop/static/shop.css"}
+    assert normalise(wire) == normalise(FileAsset("app/shop/static/shop.css")) == {"path": "app/shop/static/shop.css"}
+    archive = normalise(AssetArchive({"a.txt": StringAsset("a")}))
+    assert json.loads(json.dumps(archive)) == {"assets": {"a.txt": {"text": "a"}}}
 
 
 def test_config_is_passed_as_the_cli_would(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ from tests.shop_plan import (
     subnet_cidrs,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 WEB = {"app.kubernetes.io/name": "shop", "app.kubernetes.io/component": "web"}
 RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
@@ -126,9 +128,17 @@ def test_config_map_points_at_the_stacks_endpoints_buckets_and_secret_arns(plan:
     assert {data[key] for key in arn_keys} <= secret_arns
 
 
-def test_the_shop_talks_tls_to_the_database_and_the_cache(plan: Plan) -> None:
+def test_the_shop_verifies_the_databases_certificate_and_talks_tls_to_the_cache(plan: Plan) -> None:
+    """verify-full: the server's certificate must chain to AWS's RDS CA bundle, which the image carries at the path
+    the ConfigMap names (no volume may hide it), and name the host the shop connects to."""
     data = _config(plan)
-    assert data["SHOP_DB_SSLMODE"] in ("require", "verify-ca", "verify-full")
+    assert data["SHOP_DB_SSLMODE"] == "verify-full"
+    bundle = re.search(r"^ADD --chmod=\d+ (\S+) (\S+)$", (ROOT / "app" / "Dockerfile").read_text(), re.MULTILINE)
+    assert bundle and bundle.group(1) == "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    assert data["SHOP_DB_SSL_ROOT_CERT"] == bundle.group(2)
+    for name, template in pod_templates(plan).items():
+        for mount in container(template)["volumeMounts"]:
+            assert not data["SHOP_DB_SSL_ROOT_CERT"].startswith(mount["mountPath"].rstrip("/") + "/"), name
     assert data["SHOP_REDIS_URL"].startswith("rediss://")
 
 
@@ -147,7 +157,7 @@ def test_no_secret_value_reaches_the_pods_except_through_secrets_manager(plan: P
 def test_config_map_is_a_complete_valid_configuration_of_the_app(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
     """The shop's own settings loader accepts the ConfigMap as its whole environment (names, formats, the deployed
     mode's rules: secrets by ARN only)."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "app"))
+    monkeypatch.syspath_prepend(str(ROOT / "app"))
     for key in [key for key in os.environ if key.startswith("SHOP_")]:
         monkeypatch.delenv(key)
     for key, value in _config(plan).items():

@@ -14,7 +14,8 @@ from shop.media import content_type_for, valid_key
 from shop.observability import RequestMiddleware
 from shop.runtime import Runtime
 from shop.security import security_headers
-from shop.web import STATIC_DIR, CsrfFailed, StaticAssets, csrf_failed, make_templates, storefront
+from shop.static_files import static_files
+from shop.web import CsrfFailed, StaticAssets, csrf_failed, make_templates, storefront
 from shop.web import admin as admin_pages
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
@@ -24,7 +25,7 @@ _NOT_FOUND_PAGE = b"<!doctype html><title>Not found</title><h1>Not found</h1><p>
 
 def create_apps(rt: Runtime) -> tuple[FastAPI, FastAPI]:
     """(public, internal). The internal app must only ever be bound to the internal port."""
-    assets = StaticAssets(STATIC_DIR, rt.settings.cdn_base_url)
+    assets = StaticAssets(static_files(), rt.settings.cdn_base_url)
     templates = make_templates(rt.settings, assets)
     return _public_app(rt, templates, assets), _internal_app(rt, templates)
 
@@ -66,9 +67,9 @@ def _public_app(rt: Runtime, templates: Environment, assets: StaticAssets) -> Fa
     app.include_router(public_api.router)
     app.include_router(storefront.router)
 
-    @app.get("/static/{name:path}", include_in_schema=False)
-    async def static(name: str, v: str | None = None) -> Response:
-        response = assets.response(name, v)
+    @app.get("/static/{path:path}", include_in_schema=False)
+    async def static(path: str) -> Response:
+        response = assets.response(path)
         return response if response is not None else error_response(404, "not_found", "no such file")
 
     @app.get("/media/{key:path}", include_in_schema=False)

@@ -73,6 +73,8 @@ def test_browse_search_cart_checkout_lookup(live_shop):
         page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone: the layout must hold up
         page.goto(live_shop + "/")
         expect(page.get_by_role("heading", name="All products")).to_be_visible()
+        # The stylesheet, linked by its content-versioned URL, loaded and applies (shop.css: --bg).
+        expect(page.locator("body")).to_have_css("background-color", "rgb(247, 248, 250)")
         page.get_by_role("link", name=re.compile("^Mugs")).click()
         expect(page.get_by_role("heading", name="Mugs")).to_be_visible()
 

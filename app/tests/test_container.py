@@ -36,3 +36,12 @@ def test_requirements_are_fully_pinned():
         for line in (APP_DIR / name).read_text().splitlines():
             if line.strip() and not line.startswith("#"):
                 assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", line.strip()), line
+
+
+def test_the_rds_ca_bundle_is_in_the_runtime_image_readable_by_the_shop_user():
+    """SHOP_DB_SSL_ROOT_CERT (sslmode=verify-full) points here in the cluster."""
+    bundle = re.search(r"^ADD --chmod=([0-7]+) (\S+) (\S+)$", DOCKERFILE, re.MULTILINE)
+    assert bundle and bundle.group(2) == "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    assert bundle.start() > DOCKERFILE.rindex("\nFROM ")  # the runtime stage, not only the build stage
+    assert int(bundle.group(1), 8) & 0o004  # root's file, read by UID 10001
+    assert not bundle.group(3).startswith("/tmp/")  # the cluster mounts an emptyDir over /tmp

@@ -1,8 +1,10 @@
 """The storefront and admin pages as a browser without JavaScript sees them: forms, CSRF, cookies."""
 
+import hashlib
 import re
 
 import pytest
+from shop.static_files import STATIC_DIR
 
 pytestmark = pytest.mark.anyio
 CHECKOUT_FORM = {
@@ -111,12 +113,34 @@ async def test_pages_for_unknown_things_are_404_html(sqlite_shop):
         assert response.status_code == 404 and "text/html" in response.headers["content-type"]
 
 
-async def test_static_assets_are_versioned_for_long_caching(sqlite_shop):
+async def test_static_files_are_addressed_by_content_and_cached_forever(sqlite_shop):
     home = (await sqlite_shop.public.get("/")).text
-    href = re.search(r'href="(/static/shop\.css\?v=[0-9a-f]{12})"', home).group(1)
-    versioned = await sqlite_shop.public.get(href)
-    assert versioned.status_code == 200 and "immutable" in versioned.headers["cache-control"]
-    assert "immutable" not in (await sqlite_shop.public.get("/static/shop.css")).headers["cache-control"]
+    href = re.search(r'href="(/static/([0-9a-f]{12})/shop\.css)"', home)
+    body = (STATIC_DIR / "shop.css").read_bytes()
+    assert href.group(2) == hashlib.sha256(body).hexdigest()[:12]
+    versioned = await sqlite_shop.public.get(href.group(1))
+    assert versioned.status_code == 200 and versioned.content == body
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert versioned.headers["content-type"] == "text/css; charset=utf-8"
+
+
+async def test_another_version_of_a_static_file_is_redirected_uncached_never_served(sqlite_shop):
+    """A page from an older (or newer) image links another version: it gets this image's file, and nothing under
+    the other version's URL gets cached."""
+    current = re.search(r'href="(/static/[0-9a-f]{12}/shop\.css)"', (await sqlite_shop.public.get("/")).text).group(1)
+    for other in ("/static/000000000000/shop.css", "/static/shop.css/shop.css"):
+        response = await sqlite_shop.public.get(other)
+        assert response.status_code == 307 and response.headers["location"] == current, other
+        assert response.headers["cache-control"] == "no-store", other
+    for missing in ("/static/shop.css", "/static/000000000000/nope.css", "/static/", "/static/../settings.py"):
+        assert (await sqlite_shop.public.get(missing)).status_code == 404, missing
+
+
+async def test_static_urls_start_with_the_cdn_base_url(sqlite_settings, make_shop):
+    shop = await make_shop(sqlite_settings.model_copy(update={"cdn_base_url": "https://cdn.example.com"}))
+    assert re.search(
+        r'href="https://cdn\.example\.com/static/[0-9a-f]{12}/shop\.css"', (await shop.public.get("/")).text
+    )
 
 
 async def test_admin_pages_need_login_and_csrf(shop):

@@ -437,8 +437,10 @@ class Edge(pulumi.ComponentResource):
                 "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
                 "response_headers_policy_id": storefront_headers,
             },
+            # Both are addressed by content (``static/<version>/<name>``, image keys are content hashes): a URL never
+            # names other bytes, so a year-long cache needs no versioned cache key.
             ordered_cache_behaviors=[
-                _assets_behavior("/static/*", self._static_cache_policy(), assets_headers),
+                _assets_behavior("/static/*", CACHING_OPTIMIZED, assets_headers),
                 _assets_behavior("/media/*", CACHING_OPTIMIZED, assets_headers),
             ],
             viewer_certificate={
@@ -463,30 +465,6 @@ class Edge(pulumi.ComponentResource):
             tags=self._tags("cdn"),
             opts=self._opts(),
         )
-
-    def _static_cache_policy(self) -> pulumi.Output[str]:
-        """CachingOptimized plus the ``v`` query string in the cache key.
-
-        The shop links its static files as ``/static/<name>?v=<content hash>`` and the deployment overwrites the
-        objects in place; without ``v`` in the key, CloudFront would keep serving the old file after a release.
-        """
-        policy = aws.cloudfront.CachePolicy(
-            f"{self._name}-static-cache",
-            name=self._args.naming.physical("static-assets"),
-            comment="Static files: long TTLs, compressed, versioned by the v query string",
-            min_ttl=1,
-            default_ttl=86_400,
-            max_ttl=31_536_000,
-            parameters_in_cache_key_and_forwarded_to_origin={
-                "cookies_config": {"cookie_behavior": "none"},
-                "headers_config": {"header_behavior": "none"},
-                "query_strings_config": {"query_string_behavior": "whitelist", "query_strings": {"items": ["v"]}},
-                "enable_accept_encoding_gzip": True,
-                "enable_accept_encoding_brotli": True,
-            },
-            opts=self._opts(),
-        )
-        return policy.id
 
     def _response_headers(self, purpose: str, csp: str, *, override_csp: bool) -> pulumi.Output[str]:
         """Security headers on every response. The storefront's CSP fills in for responses without one

@@ -1,6 +1,7 @@
 """The shop on EKS: its namespace budget, identity, configuration, migrations, web Deployment, autoscaling,
 disruption budget, network policies, Service and the internet-facing Ingress (an ALB built by the AWS Load
-Balancer Controller) that CloudFront reaches it through."""
+Balancer Controller) that CloudFront reaches it through; and its static files in the assets bucket, which
+CloudFront serves ``/static/*`` from."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from app.shop.static_files import IMMUTABLE, static_files
 from components.naming import Naming
 from components.shop import pods, traffic
 from components.shop.pods import CONTAINER, PodTarget
@@ -30,6 +34,10 @@ PRIORITY = 100_000
 MAX_UNAVAILABLE = 1
 #: Seconds ``pulumi up`` waits for a migration beyond the Job's own deadline (pod scheduling, image pull).
 JOB_AWAIT_MARGIN_SECONDS = 300
+#: Where app/Dockerfile puts AWS's RDS CA bundle: every CA an RDS instance's certificate may chain to.
+RDS_CA_BUNDLE = "/opt/rds/global-bundle.pem"
+#: The program's working directory (the CLI runs it from the project directory): file assets are relative to it.
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 core = k8s.core.v1
 meta = k8s.meta.v1
@@ -89,6 +97,8 @@ class Origin:
 @dataclass(frozen=True)
 class Buckets:
     assets: pulumi.Input[str]
+    assets_key_arn: pulumi.Input[str]
+    """The KMS key of the assets bucket's default encryption (the deployment's static files use it too)."""
     media_prefix: str
     logs: pulumi.Input[str]
     load_balancer_logs_prefix: str
@@ -177,7 +187,9 @@ class Shop(pulumi.ComponentResource):
         migrations = self._job(target, "migrate", depends_on=policies)
         if settings.seed:
             self._job(target, "seed", depends_on=[*policies, migrations])
-        deployment = self._deployment(target, web_labels, depends_on=[*policies, migrations])
+        # New pods link their image's static files: those are in the bucket before the rollout starts.
+        static = self._static_files()
+        deployment = self._deployment(target, web_labels, depends_on=[*policies, migrations, *static])
         self._autoscaler(deployment)
         self._object(
             k8s.policy.v1.PodDisruptionBudget,
@@ -288,8 +300,9 @@ class Shop(pulumi.ComponentResource):
             "SHOP_DB_PORT": pulumi.Output.from_input(args.database.port).apply(str),
             "SHOP_DB_NAME": args.database.name,
             "SHOP_DB_SECRET_ARN": args.database.secret_arn,
-            # RDS enforces TLS (rds.force_ssl); the image has no RDS CA bundle to verify the server against.
-            "SHOP_DB_SSLMODE": "require",
+            # RDS enforces TLS (rds.force_ssl); the shop also verifies the server's certificate and name.
+            "SHOP_DB_SSLMODE": "verify-full",
+            "SHOP_DB_SSL_ROOT_CERT": RDS_CA_BUNDLE,
             # rediss: ElastiCache encrypts in transit; its certificate chains to a public CA the image trusts.
             "SHOP_REDIS_URL": pulumi.Output.concat("rediss://", cache.address, f":{cache.port}/0"),
             "SHOP_REDIS_AUTH_SECRET_ARN": cache.auth_secret_arn,
@@ -300,6 +313,40 @@ class Shop(pulumi.ComponentResource):
             "SHOP_S3_PREFIX": args.buckets.media_prefix,
             "SHOP_CDN_BASE_URL": args.origin.public_url,
         }
+
+    # ------------------------------------------------------------------------------------------------ static files
+
+    def _static_files(self) -> list[aws.s3.BucketObjectv2]:
+        """Every file of app/shop/static in the assets bucket at the key the app links it under,
+        ``static/<version>/<name>`` (one rule for both: app/shop/static_files.py), where CloudFront's ``/static/*``
+        reads it. The files are this checkout's: the pipeline deploys the image built from the same commit.
+
+        A changed file is a new key, which replaces the old object in the stack; ``retain_on_delete`` keeps the old
+        object in S3 all the same, because pods of the previous image (during the rollout, or again after a
+        rollback) still link it.
+
+        Encrypted like the bucket's default (SSE-KMS with its key and a bucket key), but explicitly: S3 applies the
+        default only once it is configured, and these objects wait for the bucket alone, so on a stack's first
+        deploy they could be written first and keep S3's own SSE-S3 for good.
+        """
+        args = self._args
+        tags = args.naming.tags(COMPONENT, Name=args.naming.physical("static-files"))
+        return [
+            aws.s3.BucketObjectv2(
+                f"{self._name}-static-{file.name}",
+                bucket=args.buckets.assets,
+                key=file.key,
+                source=pulumi.FileAsset(file.path.relative_to(PROJECT_DIR).as_posix()),
+                content_type=file.content_type,
+                cache_control=IMMUTABLE,
+                server_side_encryption="aws:kms",
+                kms_key_id=args.buckets.assets_key_arn,
+                bucket_key_enabled=True,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+            for file in static_files()
+        ]
 
     # ------------------------------------------------------------------------------------------------ workloads
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pulumi.asset import Archive, Asset
+
 SECRET = "[secret]"  # noqa: S105 - the mask, not a secret
 UNKNOWN = "[unknown]"
 
@@ -59,6 +61,8 @@ def normalise(value: Any) -> Any:
         if signature in (_ASSET_SIG, _ARCHIVE_SIG):
             return {key: normalise(item) for key, item in value.items() if key != SIG_KEY}
         return {key: normalise(value[key]) for key in sorted(value)}
+    if isinstance(value, Asset | Archive):  # deserialised, e.g. in outputs the fake cloud echoes from the inputs
+        return normalise(vars(value))
     return value
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,45 +18,37 @@ from shop.money import format_money
 from shop.runtime import Runtime
 from shop.security import SESSION_COOKIE, new_session_id
 from shop.settings import Settings
+from shop.static_files import IMMUTABLE, StaticFile
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PACKAGE_DIR / "templates"
-STATIC_DIR = PACKAGE_DIR / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SESSION_MAX_AGE = 30 * 24 * 3600
 MAX_FORM_FIELDS = 40
 
 
-@dataclass(frozen=True)
-class Asset:
-    body: bytes
-    content_type: str
-    version: str
-
-
 class StaticAssets:
-    """Static files, loaded once and addressed by content hash so browsers and the CDN may cache them forever."""
+    """The static files (shop/static_files.py), loaded once, linked as ``/static/<version>/<name>``.
 
-    def __init__(self, root: Path, base_url: str) -> None:
+    The CDN serves these paths from the assets bucket, where the deployment uploads the files of each image; the app
+    serves them too, for local runs and as a fallback behind a plain load balancer.
+    """
+
+    def __init__(self, files: list[StaticFile], base_url: str) -> None:
         self.base_url = base_url
-        self.files: dict[str, Asset] = {}
-        for path in sorted(root.rglob("*")):
-            if path.is_file():
-                body = path.read_bytes()
-                content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                self.files[path.relative_to(root).as_posix()] = Asset(
-                    body, content_type, hashlib.sha256(body).hexdigest()[:12]
-                )
+        self.files = {file.name: file for file in files}
 
     def url(self, name: str) -> str:
-        return f"{self.base_url}/static/{name}?v={self.files[name].version}"
+        return f"{self.base_url}/{self.files[name].key}"
 
-    def response(self, name: str, version: str | None) -> Response | None:
-        asset = self.files.get(name)
-        if asset is None:
+    def response(self, path: str) -> Response | None:
+        """``path`` is ``<version>/<name>``. Another version of a known file (a page rendered by an older or newer
+        image) is redirected to this image's, uncached, so that the versioned URL never names other content."""
+        version, _, name = path.partition("/")
+        file = self.files.get(name)
+        if file is None:
             return None
-        immutable = version == asset.version
-        cache = "public, max-age=31536000, immutable" if immutable else "public, max-age=300"
-        return Response(asset.body, media_type=asset.content_type, headers={"cache-control": cache})
+        if version != file.version:
+            return RedirectResponse(f"/{file.key}", status_code=307, headers={"cache-control": "no-store"})
+        return Response(file.body, headers={"content-type": file.content_type, "cache-control": IMMUTABLE})
 
 
 def make_templates(settings: Settings, assets: StaticAssets) -> Environment:

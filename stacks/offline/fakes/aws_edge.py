@@ -117,13 +117,12 @@ def _origin_access_control(resource: FakeResource) -> dict:
     return {"id": "E" + _token(resource.urn, 13, _UPPER), "etag": "E" + _token(resource.urn + "etag", 13, _UPPER)}
 
 
-@outputs("aws:cloudfront/cachePolicy:CachePolicy", "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
-def _cloudfront_policy(resource: FakeResource) -> dict:
-    kind = "cache-policy" if resource.type.endswith("CachePolicy") else "response-headers-policy"
+@outputs("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+def _response_headers_policy(resource: FakeResource) -> dict:
     policy_id = resource.uuid()
     return {
         "id": policy_id,
-        "arn": _global_arn(resource, "cloudfront", f"{kind}/{policy_id}"),
+        "arn": _global_arn(resource, "cloudfront", f"response-headers-policy/{policy_id}"),
         "etag": "E" + _token(resource.urn, 13, _UPPER),
     }
 
