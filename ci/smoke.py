@@ -4,16 +4,18 @@
     python -m ci.smoke --stack STACK  # the stack's shopUrl output
 
 Waits (``--wait`` seconds) for ``/healthz`` to answer — a fresh load balancer or DNS name takes a while — then
-checks, in order, stopping at the first failure: ``/healthz`` and ``/readyz``; the catalog page ``/``; the
-catalog API; a new cart with one product in stock; an order paid with the test card 4242 4242 4242 4242 under an
-``Idempotency-Key``; and the same request again, which must return the same order. One line per check; the
-exit code is 1 if any check failed. Every run places one real order (email ``smoke-test@example.com``).
+checks, in order, stopping at the first failure: ``/healthz`` and ``/readyz``; the catalog page ``/`` and the
+stylesheet it links (through CloudFront, from the assets bucket); the catalog API; a new cart with one product in
+stock; an order paid with the test card 4242 4242 4242 4242 under an ``Idempotency-Key``; and the same request
+again, which must return the same order. One line per check; the exit code is 1 if any check failed. Every run
+places one real order (email ``smoke-test@example.com``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import urllib.error
@@ -26,6 +28,7 @@ from typing import Any
 
 TEST_CARD = "4242 4242 4242 4242"
 SMOKE_EMAIL = "smoke-test@example.com"
+STYLESHEET_LINK = re.compile(r'<link rel="stylesheet" href="([^"]+)"')
 
 
 class CheckFailed(Exception):
@@ -93,7 +96,23 @@ def check_catalog_page(shop: Shop) -> str:
     answer = shop.expect(shop.call("GET", "/"), 200, "catalog page /")
     if not answer.content_type.startswith("text/html"):
         raise CheckFailed(f"catalog page /: content type {answer.content_type!r}, expected text/html")
+    shop.state["page"] = answer.body.decode(errors="replace")
     return f"{len(answer.body)} bytes of HTML"
+
+
+def check_stylesheet(shop: Shop) -> str:
+    """The stylesheet where the page links it: a missing upload would leave the storefront unstyled."""
+    link = STYLESHEET_LINK.search(shop.state["page"])
+    if link is None:
+        raise CheckFailed("the catalog page links no stylesheet")
+    href = link.group(1)
+    path = href.removeprefix(shop.base_url.rstrip("/"))
+    if not path.startswith("/"):
+        raise CheckFailed(f"the stylesheet {href} is not on {shop.base_url}")
+    answer = shop.expect(shop.call("GET", path), 200, f"stylesheet {path}")
+    if not answer.content_type.startswith("text/css"):
+        raise CheckFailed(f"stylesheet {path}: content type {answer.content_type!r}, expected text/css")
+    return f"{path}, {len(answer.body)} bytes"
 
 
 def check_catalog_api(shop: Shop) -> str:
@@ -155,6 +174,7 @@ CHECKS: list[tuple[str, Callable[[Shop], str]]] = [
     ("health", check_health),
     ("readiness", check_ready),
     ("catalog page", check_catalog_page),
+    ("stylesheet", check_stylesheet),
     ("catalog API", check_catalog_api),
     ("cart", check_cart),
     ("checkout with the test card", check_checkout),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -85,9 +86,26 @@ class _NotReady(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def broken_shop_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotReady)
+class _Unstyled(_NotReady):
+    """Ready, but the stylesheet its page links is missing (S3 answers 403 for a key it does not have)."""
+
+    def do_GET(self) -> None:
+        page = b'<!doctype html><link rel="stylesheet" href="/static/0123456789ab/shop.css"><h1>Shop</h1>'
+        status, kind, body = {
+            "/healthz": (200, "application/json", b'{"status":"ok"}'),
+            "/readyz": (200, "application/json", b'{"status":"ok"}'),
+            "/": (200, "text/html", page),
+        }.get(self.path, (403, "application/xml", b"<Error><Code>AccessDenied</Code></Error>"))
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -95,6 +113,12 @@ def broken_shop_url() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def broken_shop_url() -> Iterator[str]:
+    with _serving(_NotReady) as url:
+        yield url
 
 
 def test_the_smoke_test_fails_and_names_the_failed_check(
@@ -105,6 +129,13 @@ def test_the_smoke_test_fails_and_names_the_failed_check(
     assert "✓ health" in report
     assert "✗ readiness: /readyz (database and cache reachable): HTTP 503" in report
     assert "SMOKE TEST FAILED" in report and "catalog" not in report
+
+
+def test_a_storefront_whose_stylesheet_is_missing_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    with _serving(_Unstyled) as url:
+        assert smoke.main([url, "--wait", "0"]) == 1
+    report = capsys.readouterr().out
+    assert "✓ catalog page" in report and "✗ stylesheet: stylesheet /static/0123456789ab/shop.css: HTTP 403" in report
 
 
 def test_an_unreachable_shop_fails_after_the_wait(capsys: pytest.CaptureFixture[str]) -> None:
