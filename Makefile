@@ -9,7 +9,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 
 .PHONY: venv preview test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms rollback retain-image notify
+	image-config deploy smoke alarms rollback retain-image notify test-packages
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -115,3 +115,8 @@ retain-image: venv
 # Standard library only: runs without the virtual environment, also when the run failed before creating it.
 notify:
 	$(PYTHON) -m ci.notify --status "$(STATUS)" --message "$(MESSAGE)"
+
+# The Debian packages the tests drive (chromium, redis-server, openssl), installed where missing: under CI=true a
+# missing one fails its tests. Standard library only, like notify: it runs before the virtual environment exists.
+test-packages:
+	$(PYTHON) -m ci.packages

@@ -8,4 +8,5 @@ smoke      the smoke test of a deployed shop
 alarms     the alarm gate after a deploy
 notify     a message to the team's chat webhook
 pr_comment the offline plan as a pull request comment (pull requests from forks)
+packages   the Debian packages the test suites drive, installed where missing
 """
