@@ -11,12 +11,21 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 .PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
 	image-config deploy smoke alarms rollback retain-image notify test-packages
 
+# The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
+# pack in for `pulumi preview/up --policy-pack policies`.
+POLICY_VENV := policies/.venv
+
 $(VENV)/.installed: $(REQUIREMENTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-venv: $(VENV)/.installed
+$(POLICY_VENV)/.installed: policies/requirements.txt
+	@test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed $(POLICY_VENV)/.installed
 
 ## Offline preview of one stack (STACK=staging|prod): no Pulumi CLI, no AWS credentials, no network.
 preview: venv
@@ -50,7 +59,7 @@ bench-shop: venv
 	$(PY) bench/shop.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
+	rm -rf $(VENV) $(POLICY_VENV) .pytest_cache .ruff_cache artifacts
 
 ## CI/CD (README "CI/CD"): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
 ## the logic lives in ci/. Results go to $(ARTIFACTS). Cloud targets need AWS credentials and the Pulumi CLI.
