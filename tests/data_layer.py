@@ -1,4 +1,4 @@
-"""Look-ups the data layer tests share: keys, data subnets, security group rules and policy documents."""
+"""Look-ups the data layer tests share: keys, data subnets, security group rules, policy documents, leaks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from stacks.offline.plan import Plan, PlannedResource
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ACCOUNT = "123456789012"
+#: The only resources that may hold a secret value: its generators and the Secrets Manager versions storing it.
+SECRET_HOLDERS = ("random:", "aws:secretsmanager/secretVersion:")
 
 
 def key_arn(plan: Plan, purpose: str) -> str:
@@ -46,3 +48,14 @@ def assert_admits_only_the_workloads_on(plan: Plan, group: PlannedResource, port
     assert not {"cidrIpv4", "cidrIpv6", "prefixListId"} & set(rule.inputs)
     assert not group.inputs.get("ingress") and not group.inputs.get("egress")
     assert rules_of(plan, EGRESS, group) == []
+
+
+def plain_text_leaks(plan: Plan) -> list[str]:
+    """Resources (other than the secret holders) whose inputs or outputs show a secret value in plain text."""
+    leaks = []
+    for resource in plan.resources:
+        if resource.type.startswith(SECRET_HOLDERS):
+            continue
+        text = json.dumps({"inputs": resource.inputs, "outputs": resource.outputs})
+        leaks += [f"{resource.type} {resource.name}" for value in plan.secret_values if value in text]
+    return leaks

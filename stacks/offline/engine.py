@@ -2,7 +2,7 @@
 
 No Pulumi CLI, no credentials and no network: the program (``__main__.py``) is evaluated exactly as the CLI
 would evaluate it, with the stack's config, but every RegisterResource request is recorded (type, name,
-parent, dependencies, provider, options, inputs) and answered by the fake cloud (``fakes.py``).
+parent, dependencies, provider, options, inputs) and answered by the fake cloud (``stacks/offline/fakes/``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,17 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from stacks.offline.fakes import FakeCloud
-from stacks.offline.plan import RESOURCE_SIG, SIG_KEY, Plan, PlannedResource, is_secret, normalise, secret
+from stacks.offline.plan import (
+    RESOURCE_SIG,
+    SECRET,
+    SIG_KEY,
+    Plan,
+    PlannedResource,
+    is_secret,
+    normalise,
+    secret,
+    secret_strings,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -78,7 +88,7 @@ class RecordingMonitor(MockMonitor):
                 if isinstance(state[key], str):
                     self.cloud.secret_values.add(state[key])
                 state[key] = secret(state[key])
-        self.records.append(_record(request, urn, resource_id, state))
+        self.records.append(_record(request, urn, resource_id, state, self.cloud.secret_values))
         payload = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=payload)
@@ -102,8 +112,13 @@ def _fake_inputs(request: Any) -> dict[str, Any]:
     return rpc.deserialize_properties(struct)
 
 
-def _record(request: Any, urn: str, resource_id: str, state: Mapping[str, Any]) -> PlannedResource:
+def _record(
+    request: Any, urn: str, resource_id: str, state: Mapping[str, Any], secret_values: set[str]
+) -> PlannedResource:
     raw_inputs = json_format.MessageToDict(request.object) if request.HasField("object") else {}
+    secret_values.update(secret_strings(raw_inputs))
+    inputs, revealed_inputs = _masked_and_revealed(raw_inputs)
+    outputs, revealed_outputs = _masked_and_revealed(state)
     return PlannedResource(
         urn=urn,
         type=request.type,
@@ -119,11 +134,20 @@ def _record(request: Any, urn: str, resource_id: str, state: Mapping[str, Any]) 
             "replaceOnChanges": list(request.replaceOnChanges),
             "additionalSecretOutputs": list(request.additionalSecretOutputs),
         },
-        inputs=normalise(raw_inputs),
+        inputs=inputs,
         custom=bool(request.custom),
         id=resource_id,
-        outputs=normalise(state),
+        outputs=outputs,
+        revealed_inputs=revealed_inputs,
+        revealed_outputs=revealed_outputs,
     )
+
+
+def _masked_and_revealed(wire: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``wire`` normalised with its secrets masked, and with them in plain (None when it holds no secret)."""
+    masked = normalise(wire)
+    revealed = normalise(wire, reveal=True)
+    return masked, None if revealed == masked else revealed
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -227,6 +251,7 @@ def preview(stack: str, project_dir: Path = PROJECT_DIR, overrides: Mapping[str,
     ``overrides`` (config key -> value, ``None`` removes a key) lets tests vary one setting of a stack.
     Exceptions raised by the program propagate unchanged; see ``stacks.__main__`` for how they are reported.
     """
+    project_dir = project_dir.resolve()  # the program runs from it, so a relative path would not resolve there
     project, config, secret_keys = load_config(stack, project_dir, overrides)
     region = config.get("aws:region", "us-east-1")
     # A fresh context: every run gets its own root stack, config and settings, even within one process.
@@ -239,6 +264,7 @@ def _evaluate(
     ROOT.set(None)
     set_all_config(config, secret_keys)
     cloud = FakeCloud(region=region)
+    cloud.secret_values.update(config[key] for key in secret_keys)
     monitor = RecordingMonitor(cloud)
     warnings = _WarningCollector()
     logger = logging.getLogger(f"stacks.offline.{stack}")
@@ -253,16 +279,19 @@ def _evaluate(
         _sync_await(run_pulumi_func(lambda: _run_program(main)))
         root = get_root_resource()
         exported: dict[str, Any] = dict(getattr(root, "outputs", {}))
-        outputs = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
+        resolved = {name: _sync_await(_resolve(value)) for name, value in exported.items()}
         # The SDK runs RPCs on the loop's default executor, whose threads each own an event loop; end them now
         # rather than at interpreter exit, when closing their loops fails noisily.
         executor.shutdown(wait=True)
+    outputs = {name: SECRET if is_secret else value for name, (value, is_secret) in resolved.items()}
+    revealed_outputs = {name: value for name, (value, _) in resolved.items()}
     return Plan(
         project=project,
         stack=stack,
         resources=sorted(monitor.records, key=lambda resource: resource.urn),
         outputs=outputs,
         secret_values=frozenset(cloud.secret_values),
+        revealed_outputs=None if revealed_outputs == outputs else revealed_outputs,
         warnings=tuple(warnings.messages),
     )
 
@@ -271,8 +300,7 @@ def _run_program(main: Path) -> None:
     runpy.run_path(str(main), run_name="__main__")
 
 
-async def _resolve(value: Any) -> Any:
+async def _resolve(value: Any) -> tuple[Any, bool]:
+    """A stack output's value (normalised, in plain) and whether it is secret."""
     output = Output.from_input(value)
-    if await output.is_secret():
-        return "[secret]"
-    return normalise(await output.future())
+    return normalise(await output.future(), reveal=True), await output.is_secret()

@@ -7,7 +7,8 @@ JSON schema (``python -m stacks preview STACK --json FILE``)::
                     "custom"}],
      "outputs": {name: value}}
 
-Inputs keep the engine's camelCase names; integral numbers are ints and every secret is ``"[secret]"``.
+Inputs keep the engine's camelCase names; integral numbers are ints and every secret is ``"[secret]"``. The
+unmasked values (what the real engine shows policies) are kept in memory only, never written or printed.
 """
 
 from __future__ import annotations
@@ -42,28 +43,53 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
 
 
-def normalise(value: Any) -> Any:
-    """Wire-format values -> plain JSON: integral floats to int, secrets masked, resource refs to URNs."""
+def normalise(value: Any, *, reveal: bool = False) -> Any:
+    """Wire-format values -> plain JSON: integral floats to int, secrets masked (or with ``reveal``, unwrapped),
+    resource refs to URNs."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str):
         return UNKNOWN if value == _UNKNOWN_VALUE else value
     if isinstance(value, list | tuple):
-        return [normalise(item) for item in value]
+        return [normalise(item, reveal=reveal) for item in value]
     if isinstance(value, Mapping):
         signature = value.get(SIG_KEY)
-        if signature == SECRET_SIG:
+        if signature in (SECRET_SIG, _OUTPUT_SIG) and _is_secret_wrapper(value) and not reveal:
             return SECRET
+        if signature == SECRET_SIG:
+            return normalise(value.get("value"), reveal=reveal)
         if signature == RESOURCE_SIG:
             return value.get("urn")
         if signature == _OUTPUT_SIG:
-            return SECRET if value.get("secret") else normalise(value.get("value", _UNKNOWN_VALUE))
+            return normalise(value.get("value", _UNKNOWN_VALUE), reveal=reveal)
         if signature in (_ASSET_SIG, _ARCHIVE_SIG):
-            return {key: normalise(item) for key, item in value.items() if key != SIG_KEY}
-        return {key: normalise(value[key]) for key in sorted(value)}
+            return {key: normalise(item, reveal=reveal) for key, item in value.items() if key != SIG_KEY}
+        return {key: normalise(value[key], reveal=reveal) for key in sorted(value)}
     if isinstance(value, Asset | Archive):  # deserialised, e.g. in outputs the fake cloud echoes from the inputs
-        return normalise(vars(value))
+        return normalise(vars(value), reveal=reveal)
     return value
+
+
+def _is_secret_wrapper(value: Mapping[str, Any]) -> bool:
+    return value.get(SIG_KEY) == SECRET_SIG or (value.get(SIG_KEY) == _OUTPUT_SIG and bool(value.get("secret")))
+
+
+def secret_strings(value: Any, *, inside_secret: bool = False) -> Iterator[str]:
+    """Every string a wire-format value holds inside a secret (``Output.secret``, a secret output or config)."""
+    if isinstance(value, str):
+        if inside_secret and value != _UNKNOWN_VALUE:
+            yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from secret_strings(item, inside_secret=inside_secret)
+    elif isinstance(value, Mapping):
+        signature = value.get(SIG_KEY)
+        if signature in (SECRET_SIG, _OUTPUT_SIG):
+            yield from secret_strings(value.get("value"), inside_secret=inside_secret or _is_secret_wrapper(value))
+        elif signature != RESOURCE_SIG:  # a reference is a URN and an id, never secret text
+            for key, item in value.items():
+                if key != SIG_KEY:
+                    yield from secret_strings(item, inside_secret=inside_secret)
 
 
 @dataclass(frozen=True)
@@ -80,10 +106,20 @@ class PlannedResource:
     #: The fake cloud's id and outputs (normalised). In memory only: they are not part of the JSON plan.
     id: str = field(default="", compare=False)
     outputs: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: Inputs and outputs with secrets unmasked, as the engine shows them to policies; None when nothing in them
+    #: is secret (then they equal ``inputs``/``outputs``). In memory only: never written, printed or compared.
+    revealed_inputs: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    revealed_outputs: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
-    def is_component(self) -> bool:
-        return not self.custom and not self.type.startswith("pulumi:providers:")
+    def plain_inputs(self) -> dict[str, Any]:
+        """The inputs with secret values in plain (for policies only)."""
+        return self.inputs if self.revealed_inputs is None else self.revealed_inputs
+
+    @property
+    def plain_outputs(self) -> dict[str, Any]:
+        """The outputs with secret values in plain (for policies only)."""
+        return self.outputs if self.revealed_outputs is None else self.revealed_outputs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,10 +141,18 @@ class Plan:
     stack: str
     resources: list[PlannedResource]
     outputs: dict[str, Any]
-    #: Secret values the fake cloud generated; in memory only, for leak checks.
-    secret_values: frozenset[str] = field(default=frozenset(), compare=False)
+    #: Every string the program or the fake cloud marked secret (generated values, ``Output.secret`` values,
+    #: ``secure:`` config placeholders); in memory only, for leak checks.
+    secret_values: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    #: The stack outputs with secrets unmasked (for policies); None when no output is secret. In memory only.
+    revealed_outputs: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     #: Warnings the program logged (e.g. deprecations), in order.
     warnings: tuple[str, ...] = ()
+
+    @property
+    def plain_outputs(self) -> dict[str, Any]:
+        """The stack outputs with secret values in plain (for policies only)."""
+        return self.outputs if self.revealed_outputs is None else self.revealed_outputs
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,8 @@ It calls the pack's own policy objects the way pulumi_policy's analyzer server d
   unknown-checking proxy, with its options (protect, parent, ...) and provider;
 - stack policies get every resource (``StackValidationArgs``) with its outputs as props -- offline, its inputs
   merged with the fake cloud's outputs -- and parents and dependencies linked; the root stack resource carries
-  the stack outputs.
+  the stack outputs;
+- secret values are shown in plain, as the engine shows them to policies (so a rule can find a leaked one).
 
 Policy config is reconciled as the CLI does (schema defaults, then ``"all"``, then per-policy entries, then
 validation against each policy's JSON schema). One deliberate difference: a config entry naming a policy the
@@ -208,7 +209,7 @@ def _options(resource: PlannedResource) -> PolicyResourceOptions:
 def _outputs(resource: PlannedResource) -> dict[str, Any]:
     """What the engine shows stack policies: the resource's outputs, its id among them."""
     identity = {"id": resource.id} if resource.id else {}
-    return {**resource.inputs, **resource.outputs, **identity}
+    return {**resource.plain_inputs, **resource.plain_outputs, **identity}
 
 
 def _stack_urn(plan: Plan) -> str:
@@ -219,7 +220,7 @@ def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]
     """Every resource with its outputs, linked to parents and dependencies, after the root stack resource."""
     root = PolicyResource(
         STACK_TYPE,
-        _props(plan.outputs),
+        _props(plan.plain_outputs),
         _stack_urn(plan),
         f"{plan.project}-{plan.stack}",
         PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None),
@@ -250,7 +251,7 @@ def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]
 
 def _providers(plan: Plan) -> dict[str, PolicyProviderResource]:
     return {
-        resource.urn: PolicyProviderResource(resource.type, _props(resource.inputs), resource.urn, resource.name)
+        resource.urn: PolicyProviderResource(resource.type, _props(resource.plain_inputs), resource.urn, resource.name)
         for resource in plan.resources
         if resource.type.startswith("pulumi:providers:")
     }
@@ -272,7 +273,7 @@ def evaluate(
     """Every violation the pack reports for ``plan``, in policy order."""
     providers = _providers(plan)
     validated = [
-        _Validated(resource, _props(resource.inputs), _options(resource), providers.get(resource.provider or ""))
+        _Validated(resource, _props(resource.plain_inputs), _options(resource), providers.get(resource.provider or ""))
         for resource in plan.resources
     ]
     stack_resources: list[PolicyResource] | None = None
