@@ -1,10 +1,14 @@
 """GitHub Actions' way into AWS: GitHub's OIDC provider and one role per kind of job, each trusted only for this
-repository's main branch, its production environment, or its pull requests.
+repository's main branch or one of its GitHub environments (whose protection rules GitHub enforces before a job
+may enter it, and whose secrets, such as the stack's Pulumi token, only its jobs see).
 
 - ``publisher`` (main branch): pushes the shop image to the registry.
-- ``deploy-<stack>``: ``pulumi up`` of the stack, from the main branch; a protected stack (prod) only from the
-  production environment, whose required reviewers are the approval.
-- ``preview-<stack>`` (pull requests): ``pulumi preview``; reads configuration, never data or secrets.
+- ``deploy-<stack>``: ``pulumi up`` of the stack, from the environment named like the stack (deployment branches:
+  main); a protected stack (prod) only from the production environment, whose required reviewers are the approval.
+- ``preview-<stack>`` (pull requests, from the environment ``preview-<stack>``): ``pulumi preview``. It reads the
+  platform's configuration, never its data (no object, table or Secrets Manager value), but a preview must
+  decrypt its stack's state and secret config, so it can read the secrets the stack keeps there: prod's preview
+  environment requires a reviewer before pull request code gets this role.
 
 A deploy role manages the platform's services, its own stack's buckets and state, and the roles the platform
 creates; it can never change what this bootstrap created (its own trust, the OIDC provider, the bootstrap's
@@ -30,6 +34,8 @@ from stacks.settings import DeploySettings, GitHubSettings
 COMPONENT = "cicd"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
+#: The GitHub environment of a stack's pull request previews; prod's requires a reviewer (README "CI/CD").
+PREVIEW_ENVIRONMENT = "preview-{stack}"
 #: CloudFront, its ACM certificates and CLOUDFRONT-scope WAF live in us-east-1, as do IAM's and Route 53's APIs.
 GLOBAL_SERVICES_REGION = "us-east-1"
 #: The services whose resources the platform's stacks manage (IAM and S3 are granted more narrowly below).
@@ -60,6 +66,7 @@ LOAD_BALANCER_READ_ACTIONS = (
     "elasticloadbalancing:DescribeTargetGroups",
 )
 #: What `pulumi preview` (and `--refresh`) reads of those services: configuration, never data or secret values.
+#: (The stack's own state, and the secrets in it, the preview reads from the state backend: _state_statements.)
 PREVIEW_READ_ACTIONS = (
     "acm:DescribeCertificate",
     "acm:ListCertificates",
@@ -227,14 +234,14 @@ class DeployAccess(pulumi.ComponentResource):
         github, deploy = args.github, args.deploy
         repository = f"repo:{github.repository}"
         main_branch = f"{repository}:ref:refs/heads/{github.main_branch}"
-        production = f"{repository}:environment:{github.production_environment}"
+        environment = f"{repository}:environment:"
         self.publisher_role_arn = self._role("publisher", main_branch, self._publisher_statements, hours=1)
         self.deploy_role_arns, self.preview_role_arns = {}, {}
         for stack in deploy.stacks:
             protected = stack in deploy.protected_stacks
             self.deploy_role_arns[stack] = self._role(
                 f"deploy-{stack}",
-                production if protected else main_branch,
+                environment + (github.production_environment if protected else stack),
                 lambda foundation, stack=stack, protected=protected: self._deploy_statements(
                     stack, protected, foundation
                 ),
@@ -242,7 +249,7 @@ class DeployAccess(pulumi.ComponentResource):
             )
             self.preview_role_arns[stack] = self._role(
                 f"preview-{stack}",
-                f"{repository}:pull_request",
+                environment + PREVIEW_ENVIRONMENT.format(stack=stack),
                 partial(self._preview_statements, stack),
                 hours=1,
             )

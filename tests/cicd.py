@@ -26,6 +26,12 @@ def workflow(name: str) -> dict[str, Any]:
     return document
 
 
+def workflow_events(name: str) -> set[str]:
+    """The events that start workflow ``name`` (``on:`` as a string, a list or a map)."""
+    on = workflow(name)["on"]
+    return {on} if isinstance(on, str) else set(on)
+
+
 def jobs(name: str) -> dict[str, dict[str, Any]]:
     return workflow(name)["jobs"]
 

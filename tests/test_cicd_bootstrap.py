@@ -20,7 +20,7 @@ from stacks.offline.engine import preview
 from stacks.offline.plan import Plan, PlannedResource
 from stacks.offline.policy_run import check
 from stacks.settings import SettingsError
-from tests.cicd import ROOT, all_jobs, steps, uses
+from tests.cicd import ROOT, all_jobs, steps, uses, workflow_events
 
 BOOTSTRAP_DIR = ROOT / "bootstrap"
 STACK = "ci"
@@ -97,13 +97,13 @@ def test_github_oidc_provider_is_for_sts_and_protected(bootstrap: Plan) -> None:
     ("purpose", "subject"),
     [
         ("publisher", f"{REPOSITORY}:ref:refs/heads/main"),
-        ("deploy-staging", f"{REPOSITORY}:ref:refs/heads/main"),
+        ("deploy-staging", f"{REPOSITORY}:environment:staging"),
         ("deploy-prod", f"{REPOSITORY}:environment:production"),
-        ("preview-staging", f"{REPOSITORY}:pull_request"),
-        ("preview-prod", f"{REPOSITORY}:pull_request"),
+        ("preview-staging", f"{REPOSITORY}:environment:preview-staging"),
+        ("preview-prod", f"{REPOSITORY}:environment:preview-prod"),
     ],
 )
-def test_each_role_trusts_only_this_repository_for_its_branch_environment_or_pull_requests(
+def test_each_role_trusts_only_this_repository_for_its_branch_or_environment(
     bootstrap: Plan, purpose: str, subject: str
 ) -> None:
     (statement,) = _trust(bootstrap, purpose)["Statement"]
@@ -116,6 +116,34 @@ def test_each_role_trusts_only_this_repository_for_its_branch_environment_or_pul
             "token.actions.githubusercontent.com:sub": subject,
         }
     }
+
+
+def _matrix(text: str, entry: dict[str, str]) -> str:
+    return re.sub(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", lambda match: entry[match[1]], text)
+
+
+def test_every_job_that_assumes_a_role_runs_where_that_role_trusts_it(bootstrap: Plan) -> None:
+    """The subject of a job's OIDC token is its GitHub environment (else its branch: these workflows' jobs without
+    an environment run on pushes to main); the role the job assumes must trust exactly that subject. Pull request
+    jobs get a role only through an environment, so none of them can assume one with a bare pull_request token."""
+    trusted = {_role(bootstrap, purpose).outputs["arn"]: _trust(bootstrap, purpose) for purpose in _purposes(bootstrap)}
+    variables = bootstrap.outputs["githubVariables"]
+    assumed = set()
+    for name, job_id, job in all_jobs():
+        for step in steps(job):
+            if uses(step) != "aws-actions/configure-aws-credentials":
+                continue
+            for entry in job.get("strategy", {}).get("matrix", {}).get("include", [{}]):
+                (variable,) = re.findall(r"vars\.(\w+)", _matrix(step["with"]["role-to-assume"], entry))
+                environment = job.get("environment")
+                environment = environment["name"] if isinstance(environment, dict) else environment
+                subject = f"environment:{_matrix(environment, entry)}" if environment else "ref:refs/heads/main"
+                assert "pull_request" not in workflow_events(name) or environment, f"{name}:{job_id}"
+                (statement,) = trusted[variables[variable]]["Statement"]
+                sub = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+                assert sub == f"{REPOSITORY}:{subject}", f"{name}:{job_id} ({variable}) cannot assume its role"
+                assumed.add(variables[variable])
+    assert assumed == set(trusted), "every role the bootstrap creates is used by a job"
 
 
 def test_an_existing_oidc_provider_is_reused(on_pulumi_cloud: Plan) -> None:
@@ -257,7 +285,7 @@ def test_only_the_image_publisher_pushes_and_only_protected_stacks_keep_releases
     assert "ecr:PutImage" not in _allowed_actions(bootstrap, "deploy-staging")
 
 
-def test_previews_read_configuration_but_no_data_secrets_or_writes(bootstrap: Plan) -> None:
+def test_previews_read_configuration_and_their_own_state_but_no_data_or_writes(bootstrap: Plan) -> None:
     writes = re.compile(r":(Create|Put|Delete|Update|Attach|Detach|Tag|Untag|Modify|Pass|Schedule|Encrypt|Generate)")
     for stack in ("staging", "prod"):
         actions = _allowed_actions(bootstrap, f"preview-{stack}")
@@ -365,8 +393,9 @@ def test_outputs_are_the_variables_the_workflows_read(bootstrap: Plan) -> None:
         for path in (ROOT / ".github" / "workflows").glob("*.yml")
         for name in re.findall(r"vars\.(\w+)", path.read_text())
     }
-    # Not the bootstrap's to know: the Pulumi Cloud org, the Docker Hub mirror, the self-hosted prod runner.
-    operator_set = {"PULUMI_ORG", "DOCKERHUB_REPOSITORY", "DOCKERHUB_USERNAME", "PROD_RUNNER_LABELS"}
+    # Not the bootstrap's to know: the Pulumi Cloud org, the Docker Hub mirror, the self-hosted runners' labels.
+    operator_set = {"PULUMI_ORG", "DOCKERHUB_REPOSITORY", "DOCKERHUB_USERNAME"}
+    operator_set |= {f"{kind}_RUNNER_LABELS_{stack}" for kind in ("PREVIEW", "DEPLOY") for stack in ("STAGING", "PROD")}
     assert set(bootstrap.outputs["githubVariables"]) == read - operator_set
     assert bootstrap.outputs["githubVariables"]["PULUMI_BACKEND_URL"] == bootstrap.outputs["stateBackendUrl"]
     assert bootstrap.outputs["stateKeyUrl"] == "awskms://alias/shop-ci-state?region=eu-west-1"

@@ -21,6 +21,7 @@ from tests.cicd import (
     steps,
     uses,
     workflow,
+    workflow_events,
 )
 
 STACKS = sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in ROOT.glob("Pulumi.*.yaml"))
@@ -295,7 +296,7 @@ def test_prod_deploys_only_after_staging_passed_and_the_production_environment_a
     prod = deploy["deploy-prod"]
     assert prod["environment"]["name"] == "production"
     assert "deploy-staging" in prod["needs"]
-    assert "environment" not in deploy["deploy-staging"], "the staging role trusts the main branch, not an environment"
+    assert deploy["deploy-staging"]["environment"]["name"] == "staging", "its token and role are staging's alone"
     staging = deploy["deploy-staging"]
     order = [_step_running(staging, f"make {t} STACK=staging") for t in ("deploy", "smoke", "alarms")]
     assert order == sorted(order)
@@ -323,11 +324,46 @@ def test_failures_are_notified() -> None:
     assert "make notify STATUS=failure" in run_steps(notify)[0]
 
 
-def test_prod_previews_and_deploys_run_inside_the_vpc() -> None:
-    """Prod's Kubernetes API is private only: its jobs run on the self-hosted runner, never a GitHub-hosted one."""
-    self_hosted = 'vars.PROD_RUNNER_LABELS || \'["self-hosted", "linux", "shop-prod"]\''
-    assert self_hosted in jobs("deploy.yml")["deploy-prod"]["runs-on"]
+def _environment(job: dict) -> str | None:
+    environment = job.get("environment")
+    return environment["name"] if isinstance(environment, dict) else environment
+
+
+def test_stack_credentials_come_only_from_the_stacks_own_environments() -> None:
+    """The Pulumi token is an environment secret, never a repository one: a job sees only its stack's, and a pull
+    request's code sees none without entering an environment (prod's preview one requires a reviewer)."""
+    for name, job_id, job in all_jobs():
+        secrets = set(re.findall(r"secrets\.(\w+)", str(job)))
+        if "PULUMI_ACCESS_TOKEN" in secrets:
+            assert _environment(job), f"{name}:{job_id} reads the Pulumi token outside an environment"
+        if "pull_request" in workflow_events(name) and not _environment(job):
+            assert not secrets, f"{name}:{job_id} gives pull request code {secrets}"
+    assert _environment(jobs("preview.yml")["cloud-preview"]) == "preview-${{ matrix.stack }}"
+    deploy = jobs("deploy.yml")
+    assert (_environment(deploy["deploy-staging"]), _environment(deploy["deploy-prod"])) == ("staging", "production")
+
+
+def _runner_variables(labels: str) -> list[str]:
+    """The operator-set label variables in a runs-on expression, which must default to self-hosted labels."""
+    assert '\'["self-hosted", "linux", ' in labels, labels
+    return re.findall(r"vars\.(\w+_RUNNER_LABELS_\w+)", labels)
+
+
+def test_each_stacks_previews_and_deploys_run_on_runners_of_their_own() -> None:
+    """Prod's Kubernetes API is private and GitHub's hosted runners are not among staging's eksPublicAccessCidrs:
+    previews and deploys run on the operator's runners. Pull request code never runs where a deploy does (it could
+    leave something behind for the next deploy), so each gets its own label set."""
     preview = jobs("preview.yml")["cloud-preview"]
     assert preview["runs-on"] == "${{ fromJSON(matrix.runner) }}"
-    runners = {entry["stack"]: entry["runner"] for entry in preview["strategy"]["matrix"]["include"]}
-    assert self_hosted in runners["prod"]
+    labels = {f"preview-{e['stack']}": e["runner"] for e in preview["strategy"]["matrix"]["include"]}
+    deploy = jobs("deploy.yml")
+    labels |= {job_id: deploy[job_id]["runs-on"] for job_id in ("deploy-staging", "deploy-prod")}
+    variables = {job: _runner_variables(text) for job, text in labels.items()}
+    assert variables == {
+        "preview-staging": ["PREVIEW_RUNNER_LABELS_STAGING"],
+        "preview-prod": ["PREVIEW_RUNNER_LABELS_PROD"],
+        "deploy-staging": ["DEPLOY_RUNNER_LABELS_STAGING"],
+        "deploy-prod": ["DEPLOY_RUNNER_LABELS_PROD"],
+    }
+    defaults = [re.search(r"'(\[.*\])'", text)[1] for text in labels.values()]  # type: ignore[index]
+    assert len(set(defaults)) == len(defaults), "two kinds of job share a default runner label set"

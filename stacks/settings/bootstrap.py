@@ -58,7 +58,7 @@ class GitHubSettings:
     main_branch: str = Field(
         default="main",
         pattern=r"^[A-Za-z0-9._/-]{1,255}$",
-        description="The branch whose pushes deploy unprotected stacks (staging) and publish images.",
+        description="The branch whose pushes publish images (deploys and previews run in GitHub environments).",
     )
     production_environment: str = Field(
         default="production",
@@ -86,7 +86,8 @@ class DeploySettings:
     )
     protected_stacks: tuple[StackName, ...] = Field(
         default=("prod",),
-        description="Stacks only the production environment may deploy; the others deploy from the main branch.",
+        description="Stacks only the production environment may deploy; the others deploy from the environment "
+        "named like the stack.",
     )
     session_hours: int = Field(
         default=2, ge=1, le=12, description="Longest session of a deploy role, in hours (a first prod deploy is long)."
