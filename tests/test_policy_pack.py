@@ -70,7 +70,8 @@ def test_the_pack_imports_nothing_beyond_its_own_requirements() -> None:
     """The CLI runs the pack in a virtualenv made from policies/requirements.txt only (pulumi, pulumi-policy)."""
     allowed = set(sys.stdlib_module_names) | {"pulumi_policy", "rules"}
     imported: set[str] = set()
-    for path in POLICY_PACK_DIR.rglob("*.py"):
+    # The pack's own code: policies/.venv (made by `make venv`) holds the installed requirements.
+    for path in [POLICY_PACK_DIR / "__main__.py", *(POLICY_PACK_DIR / "rules").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}

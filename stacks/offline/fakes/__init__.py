@@ -134,7 +134,7 @@ class FakeCloud(Mocks):
         if fake is None:
             raise MissingFake(
                 f"the offline preview has no answer for provider function {args.token}; "
-                "add an @invoke fake in stacks/offline/fakes.py"
+                "add an @invoke fake in the stacks/offline/fakes/ module of its area"
             )
         return fake(self, args.args)
 
