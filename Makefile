@@ -70,6 +70,7 @@ IMAGE_MIRROR ?=
 IMAGE_TAG ?= $(shell git rev-parse HEAD)
 IMAGE_PLATFORM ?= linux/amd64
 URL ?=
+SMOKE_MODE ?= cart
 COMMENT ?=
 STATUS ?= failure
 MESSAGE ?=
@@ -109,8 +110,9 @@ image-config: venv
 deploy: venv
 	$(PY) -m ci.release deploy $(STACK) --image "$(IMAGE)" --artifacts $(ARTIFACTS)
 
+# SMOKE_MODE=cart (no order: prod) or checkout (a paid order with the test card: staging).
 smoke: venv
-	$(PY) -m ci.smoke $(if $(URL),"$(URL)",--stack $(STACK))
+	$(PY) -m ci.smoke $(if $(URL),"$(URL)",--stack $(STACK)) --mode $(SMOKE_MODE)
 
 alarms: venv
 	$(PY) -m ci.alarms $(STACK)

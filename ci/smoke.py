@@ -1,14 +1,20 @@
-"""Smoke test of a deployed shop: health, the catalog page, and a checkout through the JSON API.
+"""Smoke test of a deployed shop: health, the catalog page, a cart and, where asked, a checkout through the JSON API.
 
-    python -m ci.smoke URL            # e.g. https://staging.shop.example.com
-    python -m ci.smoke --stack STACK  # the stack's shopUrl output
+    python -m ci.smoke URL [--mode cart|checkout]            # e.g. https://staging.shop.example.com
+    python -m ci.smoke --stack STACK [--mode cart|checkout]  # the stack's shopUrl output
 
 Waits (``--wait`` seconds) for ``/healthz`` to answer — a fresh load balancer or DNS name takes a while — then
-checks, in order, stopping at the first failure: ``/healthz`` and ``/readyz``; the catalog page ``/`` and the
-stylesheet it links (through CloudFront, from the assets bucket); the catalog API; a new cart with one product in
-stock; an order paid with the test card 4242 4242 4242 4242 under an ``Idempotency-Key``; and the same request
-again, which must return the same order. One line per check; the exit code is 1 if any check failed. Every run
-places one real order (email ``smoke-test@example.com``).
+checks, in order, stopping at the first failure: ``/healthz`` and ``/readyz`` (database reachable, schema at the
+image's migration); the catalog page ``/`` and the stylesheet it links (through CloudFront, from the assets
+bucket); the catalog API; a new cart with one product in stock, read back (the cache, or the database when the
+cache is down). Then, by mode:
+
+- ``cart`` (the default; prod): the cart is emptied again. Nothing is ordered, no stock is taken.
+- ``checkout`` (staging): an order paid with the test card 4242 4242 4242 4242 under an ``Idempotency-Key``, and
+  the same request again, which must return the same order. Each run places one real order (email
+  ``smoke-test@example.com``) and takes one item of stock.
+
+One line per check; the exit code is 1 if any check failed.
 """
 
 from __future__ import annotations
@@ -88,7 +94,7 @@ def check_health(shop: Shop) -> str:
 
 
 def check_ready(shop: Shop) -> str:
-    shop.expect(shop.call("GET", "/readyz"), 200, "/readyz (database and cache reachable)")
+    shop.expect(shop.call("GET", "/readyz"), 200, "/readyz (database reachable, schema current)")
     return "ready"
 
 
@@ -131,8 +137,19 @@ def check_cart(shop: Shop) -> str:
     filled = shop.expect(shop.call("PUT", path, {"quantity": 1}), 200, f"PUT {path}").json()
     if [item["sku"] for item in filled["items"]] != [sku]:
         raise CheckFailed(f"the cart holds {filled['items']!r}, expected one {sku}")
+    again = shop.expect(shop.call("GET", f"/api/v1/carts/{cart['id']}"), 200, "GET the cart back").json()
+    if [(item["sku"], item["quantity"]) for item in again["items"]] != [(sku, 1)]:
+        raise CheckFailed(f"the cart read back holds {again['items']!r}, expected one {sku}")
     shop.state["cart_id"] = cart["id"]
     return f"cart {cart['id']} holds 1 x {sku}"
+
+
+def check_cart_emptied(shop: Shop) -> str:
+    path = f"/api/v1/carts/{shop.state['cart_id']}/items/{shop.state['sku']}"
+    emptied = shop.expect(shop.call("PUT", path, {"quantity": 0}), 200, f"PUT {path} (quantity 0)").json()
+    if emptied["items"]:
+        raise CheckFailed(f"the cart still holds {emptied['items']!r}")
+    return "nothing ordered"
 
 
 def _order_request(cart_id: str) -> dict[str, Any]:
@@ -170,16 +187,24 @@ def check_idempotent_retry(shop: Shop) -> str:
     return "the retry returned the same order"
 
 
-CHECKS: list[tuple[str, Callable[[Shop], str]]] = [
+Check = tuple[str, Callable[[Shop], str]]
+#: Reads, and a cart: what every mode checks.
+BROWSING: list[Check] = [
     ("health", check_health),
     ("readiness", check_ready),
     ("catalog page", check_catalog_page),
     ("stylesheet", check_stylesheet),
     ("catalog API", check_catalog_api),
     ("cart", check_cart),
-    ("checkout with the test card", check_checkout),
-    ("idempotent retry", check_idempotent_retry),
 ]
+CHECKS: dict[str, list[Check]] = {
+    "cart": [*BROWSING, ("cart emptied again", check_cart_emptied)],
+    "checkout": [
+        *BROWSING,
+        ("checkout with the test card", check_checkout),
+        ("idempotent retry", check_idempotent_retry),
+    ],
+}
 
 
 def wait_until_up(shop: Shop, wait_seconds: float, interval: float = 10.0) -> None:
@@ -195,11 +220,11 @@ def wait_until_up(shop: Shop, wait_seconds: float, interval: float = 10.0) -> No
         time.sleep(interval)
 
 
-def smoke(base_url: str, wait_seconds: float) -> int:
+def smoke(base_url: str, wait_seconds: float, mode: str = "cart") -> int:
     shop = Shop(base_url)
-    print(f"Smoke test of {base_url}")
+    print(f"Smoke test of {base_url} ({mode})")
     wait_until_up(shop, wait_seconds)
-    for name, check in CHECKS:
+    for name, check in CHECKS[mode]:
         try:
             detail = check(shop)
         except (CheckFailed, KeyError, TypeError) as problem:
@@ -216,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url", nargs="?", help="base URL of the shop")
     parser.add_argument("--stack", help="without URL: test this stack's shopUrl output")
     parser.add_argument("--wait", type=float, default=300, help="seconds to wait for /healthz first")
+    parser.add_argument(
+        "--mode", choices=sorted(CHECKS), default="cart", help="cart: no order (prod); checkout: a paid test order"
+    )
     args = parser.parse_args(argv)
     url = args.url or ""
     if not url and args.stack:
@@ -224,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         url = str(stack_outputs(args.stack).get("shopUrl") or "")
     if not url.startswith(("https://", "http://")):
         parser.error(f"need an http(s) URL or a stack with a shopUrl output, got {url!r}")
-    return smoke(url, args.wait)
+    return smoke(url, args.wait, args.mode)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,9 +27,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def shop_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def shop_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shop")
+
+
+@pytest.fixture(scope="module")
+def shop_url(shop_data: Path) -> Iterator[str]:
     """The reference shop in local mode (SQLite, seeded catalog, test payment provider) on a free port."""
-    data = tmp_path_factory.mktemp("shop")
+    data = shop_data
     port = _free_port()
     env = {
         **os.environ,
@@ -62,12 +68,38 @@ def _wait_for_port(port: int, server: subprocess.Popen[bytes], seconds: float = 
     raise AssertionError(f"the shop did not start listening on port {port}")
 
 
-def test_the_smoke_test_passes_against_a_working_shop(shop_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def _orders_and_stock(shop_data: Path) -> tuple[int, int]:
+    """Orders placed and items in stock, from the shop's database (its API caches the catalog)."""
+    with contextlib.closing(sqlite3.connect(shop_data / "shop.sqlite3")) as database:
+        (orders,) = database.execute("SELECT count(*) FROM orders").fetchone()
+        (stock,) = database.execute("SELECT sum(stock) FROM products").fetchone()
+    return orders, stock
+
+
+def test_by_default_it_browses_and_fills_a_cart_but_orders_nothing(
+    shop_url: str, shop_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prod's smoke test: a deploy must not place real orders nor take stock."""
+    before = _orders_and_stock(shop_data)
     assert smoke.main([shop_url, "--wait", "60"]) == 0
     report = capsys.readouterr().out
-    for name, _ in smoke.CHECKS:
+    for name, _ in smoke.CHECKS["cart"]:
+        assert f"✓ {name}" in report
+    assert "(cart)" in report and "nothing ordered" in report
+    assert _orders_and_stock(shop_data) == before
+
+
+def test_the_checkout_mode_places_one_paid_order(
+    shop_url: str, shop_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Staging's smoke test: an API checkout with the test card, and its idempotent retry."""
+    orders, stock = _orders_and_stock(shop_data)
+    assert smoke.main([shop_url, "--wait", "60", "--mode", "checkout"]) == 0
+    report = capsys.readouterr().out
+    for name, _ in smoke.CHECKS["checkout"]:
         assert f"✓ {name}" in report
     assert "order SO-" in report and "paid" in report
+    assert _orders_and_stock(shop_data) == (orders + 1, stock - 1), "one order of one item, despite the retry"
 
 
 class _NotReady(BaseHTTPRequestHandler):
@@ -127,7 +159,7 @@ def test_the_smoke_test_fails_and_names_the_failed_check(
     assert smoke.main([broken_shop_url, "--wait", "0"]) == 1
     report = capsys.readouterr().out
     assert "✓ health" in report
-    assert "✗ readiness: /readyz (database and cache reachable): HTTP 503" in report
+    assert "✗ readiness: /readyz (database reachable, schema current): HTTP 503" in report
     assert "SMOKE TEST FAILED" in report and "catalog" not in report
 
 
@@ -146,3 +178,12 @@ def test_an_unreachable_shop_fails_after_the_wait(capsys: pytest.CaptureFixture[
 def test_it_refuses_a_url_that_is_not_http(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         smoke.main([f"file://{tmp_path}"])
+
+
+def test_make_smoke_orders_nothing_unless_told_to() -> None:
+    def dry_run(*variables: str) -> str:
+        command = ["make", "-n", "smoke", "STACK=prod", *variables]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    assert "-m ci.smoke --stack prod --mode cart" in dry_run()
+    assert "-m ci.smoke --stack prod --mode checkout" in dry_run("SMOKE_MODE=checkout")

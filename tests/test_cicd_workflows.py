@@ -298,7 +298,12 @@ def test_prod_deploys_only_after_staging_passed_and_the_production_environment_a
     assert "deploy-staging" in prod["needs"]
     assert deploy["deploy-staging"]["environment"]["name"] == "staging", "its token and role are staging's alone"
     staging = deploy["deploy-staging"]
-    order = [_step_running(staging, f"make {t} STACK=staging") for t in ("deploy", "smoke", "alarms")]
+    commands = (
+        "make deploy STACK=staging",
+        "make smoke STACK=staging SMOKE_MODE=checkout",
+        "make alarms STACK=staging",
+    )
+    order = [_step_running(staging, command) for command in commands]
     assert order == sorted(order)
     assert _step(prod, AWS_CREDENTIALS)["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN_PROD }}"
     others = [job for job_id, job in deploy.items() if job_id != "deploy-prod"]
@@ -307,7 +312,9 @@ def test_prod_deploys_only_after_staging_passed_and_the_production_environment_a
 
 def test_a_failed_prod_check_rolls_back_and_the_release_is_kept_only_on_success() -> None:
     prod = jobs("deploy.yml")["deploy-prod"]
-    deploy, smoke, alarms = (_step_running(prod, f"make {t} STACK=prod") for t in ("deploy", "smoke", "alarms"))
+    # Prod's smoke test orders nothing (SMOKE_MODE=cart): a deploy must not take real stock.
+    commands = ("make deploy STACK=prod", "make smoke STACK=prod SMOKE_MODE=cart", "make alarms STACK=prod")
+    deploy, smoke, alarms = (_step_running(prod, command) for command in commands)
     rollback = _step_running(prod, "make rollback STACK=prod")
     retain = _step_running(prod, "make retain-image")
     assert deploy < smoke < alarms < rollback < retain
