@@ -1,4 +1,4 @@
-"""The VPC: public, private and data subnet tiers over N zones, egress, endpoints and flow logs."""
+"""The VPC: public, private, data and endpoint subnet tiers over N zones, egress, endpoints and flow logs."""
 
 from __future__ import annotations
 
@@ -23,12 +23,15 @@ class SubnetPlan:
     public: tuple[IPv4Network, ...]
     private: tuple[IPv4Network, ...]
     data: tuple[IPv4Network, ...]
+    endpoints: tuple[IPv4Network, ...]
+    """Interface VPC endpoints only: their addresses are exactly these CIDRs, which NetworkPolicies can name."""
 
 
 def plan_subnets(vpc: IPv4Network, az_count: int) -> SubnetPlan:
     """Private subnets get a quarter of the VPC each (pods take their IPs from them with the VPC CNI); the
-    fourth quarter is cut in eighths for the small public (load balancers, NAT) and data tiers, leaving room
-    for a third zone and future tiers. For a /16: private /18, public and data /21."""
+    fourth quarter is cut in eighths for the small public (load balancers, NAT) and data tiers, and its last eighth
+    in quarters for the endpoint tier (one network interface per endpoint and zone), leaving one eighth free for a
+    future tier. For a /16: private /18, public and data /21, endpoints /23; for a /20: endpoints /27."""
     if not 1 <= az_count <= 3:
         raise ValueError(f"az_count must be 1-3, got {az_count}")
     quarters = list(vpc.subnets(prefixlen_diff=2))
@@ -37,7 +40,18 @@ def plan_subnets(vpc: IPv4Network, az_count: int) -> SubnetPlan:
         public=tuple(eighths[:az_count]),
         private=tuple(quarters[:az_count]),
         data=tuple(eighths[4 : 4 + az_count]),
+        endpoints=tuple(list(eighths[7].subnets(prefixlen_diff=2))[:az_count]),
     )
+
+
+#: The ranges EKS picks a cluster's Service addresses from when none is given.
+_EKS_SERVICE_RANGES = (IPv4Network("172.20.0.0/16"), IPv4Network("10.100.0.0/16"))
+
+
+def kubernetes_service_cidr(vpc: IPv4Network) -> IPv4Network:
+    """The cluster's Service range (ClusterIPs, the API server's in-cluster address): the first of EKS's two default
+    ranges that does not overlap the VPC, which is the one EKS itself would pick, so pinning it changes no cluster."""
+    return next(cidr for cidr in _EKS_SERVICE_RANGES if not cidr.overlaps(vpc))
 
 
 @dataclass(frozen=True)
@@ -54,11 +68,17 @@ class NetworkArgs:
 class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     vpc_cidr: str
+    kubernetes_service_cidr: str
+    """The EKS cluster's Service range, outside the VPC (planned here with the rest of the address space)."""
     availability_zones: pulumi.Output[list[str]]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
     data_subnet_ids: list[pulumi.Output[str]]
+    endpoint_subnet_ids: list[pulumi.Output[str]]
+    """The interface endpoints' subnets; empty without interface endpoints."""
     endpoint_security_group_id: pulumi.Output[str] | None
+    s3_cidrs: pulumi.Output[list[str]]
+    """The addresses S3 answers on in this region (its prefix list), which the gateway endpoint routes to S3."""
     workload_security_group_id: pulumi.Output[str]
     """Attached to EKS nodes (and so to pods); databases and caches admit traffic only from this group."""
     flow_log_group_name: pulumi.Output[str]
@@ -70,6 +90,7 @@ class Network(pulumi.ComponentResource):
         settings = args.settings
         plan = plan_subnets(settings.cidr, settings.az_count)
         self.vpc_cidr = str(settings.cidr)
+        self.kubernetes_service_cidr = str(kubernetes_service_cidr(settings.cidr))
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -100,9 +121,11 @@ class Network(pulumi.ComponentResource):
         public = self._tier("public", plan.public, vpc, {**cluster_tag, "kubernetes.io/role/elb": "1"})
         private = self._tier("private", plan.private, vpc, {**cluster_tag, "kubernetes.io/role/internal-elb": "1"})
         data = self._tier("data", plan.data, vpc, {})
+        endpoints = self._tier("endpoints", plan.endpoints, vpc, {}) if settings.interface_endpoints else []
         self.public_subnet_ids = [subnet.id for subnet in public]
         self.private_subnet_ids = [subnet.id for subnet in private]
         self.data_subnet_ids = [subnet.id for subnet in data]
+        self.endpoint_subnet_ids = [subnet.id for subnet in endpoints]
 
         internet_gateway = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=vpc.id, tags=self._tags("igw"), opts=self._child()
@@ -131,6 +154,9 @@ class Network(pulumi.ComponentResource):
             # The data tier has only the local route: databases and caches never reach or face the internet.
             data_table = self._route_table("data", index, data[index], vpc)
             route_tables += [public_table, private_table, data_table]
+            if endpoints:
+                # Local route only, and no S3 route either: endpoint interfaces answer, they never call out.
+                self._route_table("endpoints", index, endpoints[index], vpc)
 
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
@@ -141,8 +167,10 @@ class Network(pulumi.ComponentResource):
             tags=self._tags("s3-gateway"),
             opts=self._child(),
         )
+        # Read on every update, so that the addresses follow AWS's changes to the list.
+        self.s3_cidrs = aws.ec2.get_prefix_list_output(name=args.account.endpoint_service("s3")).cidr_blocks.apply(list)
         self.endpoint_security_group_id = (
-            self._interface_endpoints(vpc, self.private_subnet_ids) if settings.interface_endpoints else None
+            self._interface_endpoints(vpc, self.endpoint_subnet_ids) if settings.interface_endpoints else None
         )
         self.workload_security_group_id = self._workload_security_group(vpc)
         self.flow_log_group_name = self._flow_logs(vpc)
@@ -153,6 +181,7 @@ class Network(pulumi.ComponentResource):
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
                 "data_subnet_ids": self.data_subnet_ids,
+                "endpoint_subnet_ids": self.endpoint_subnet_ids,
                 "workload_security_group_id": self.workload_security_group_id,
                 "flow_log_group_name": self.flow_log_group_name,
             }

@@ -132,6 +132,7 @@ def build(settings: PlatformSettings) -> Platform:
             protect=settings.is_prod,
             vpc_id=network.vpc_id,
             vpc_cidr=network.vpc_cidr,
+            service_cidr=network.kubernetes_service_cidr,
             private_subnet_ids=network.private_subnet_ids,
             workload_security_group_id=network.workload_security_group_id,
             secrets_key_arn=keys.secrets_key_arn,
@@ -202,8 +203,7 @@ def _shop(
     edge: Edge,
 ) -> Shop:
     subnets = plan_subnets(settings.network.cidr, settings.network.az_count)
-    # Interface endpoints have their network interfaces in the private subnets.
-    endpoint_subnets = subnets.private if settings.network.interface_endpoints else ()
+    endpoint_subnets = subnets.endpoints if settings.network.interface_endpoints else ()
     # The bootstrap's ECR repository (components/image_registry.py) unless the stack names another.
     repository = (
         settings.shop.image_repository
@@ -258,7 +258,9 @@ def _shop(
                 database_port=database.port,
                 cache_port=cache.port,
                 vpc_cidr=network.vpc_cidr,
+                service_cidr=network.kubernetes_service_cidr,
                 aws_endpoint_cidrs=[str(cidr) for cidr in endpoint_subnets],
+                s3_cidrs=network.s3_cidrs,
                 # The CloudWatch agent scrapes the shop's /metrics (components/observability/telemetry.py).
                 metrics_scraper=MetricsScraper(namespace=AGENT_NAMESPACE, pod_labels=AGENT_POD_LABELS),
             ),

@@ -1,4 +1,5 @@
-"""The network on the offline plan of both stacks: tiers, egress, isolation of the data tier, endpoints, logs."""
+"""The network on the offline plan of both stacks: tiers, egress, isolation of the data and endpoint tiers, endpoints,
+the cluster's Service range, logs."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from ipaddress import IPv4Network
 
 import pytest
 
-from components.network import plan_subnets
+from components.network import kubernetes_service_cidr, plan_subnets
 from stacks.offline.plan import Plan, PlannedResource
+from stacks.settings import SettingsError, parse
 
 SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE = "aws:ec2/route:Route"
@@ -17,6 +19,8 @@ ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 NAT = "aws:ec2/natGateway:NatGateway"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 EXPECTED_ZONES = {"staging": 2, "prod": 3}
+#: The subnet tiers of each stack: the endpoint tier exists with interface endpoints only (prod).
+EXPECTED_TIERS = {"staging": ("public", "private", "data"), "prod": ("public", "private", "data", "endpoints")}
 
 
 def tier(plan: Plan, name: str) -> list[PlannedResource]:
@@ -40,9 +44,10 @@ def test_vpc_has_dns_and_the_configured_cidr(plan: Plan) -> None:
     assert vpc.inputs["cidrBlock"] == {"staging": "10.40.0.0/16", "prod": "10.50.0.0/16"}[plan.stack]
 
 
-def test_three_tiers_one_subnet_per_zone_each(plan: Plan) -> None:
+def test_each_tier_has_one_subnet_per_zone(plan: Plan) -> None:
     zones = EXPECTED_ZONES[plan.stack]
-    for name in ("public", "private", "data"):
+    assert {s.inputs["tags"]["tier"] for s in plan.of_type(SUBNET)} == set(EXPECTED_TIERS[plan.stack])
+    for name in EXPECTED_TIERS[plan.stack]:
         subnets = tier(plan, name)
         assert len(subnets) == zones, name
         assert len({s.inputs["availabilityZone"] for s in subnets}) == zones, f"{name} subnets share a zone"
@@ -67,8 +72,8 @@ def test_load_balancer_discovery_and_cluster_tags(plan: Plan) -> None:
     for subnet in tier(plan, "private"):
         assert subnet.inputs["tags"]["kubernetes.io/role/internal-elb"] == "1"
         assert subnet.inputs["tags"][cluster_tag] == "shared"
-    for subnet in tier(plan, "data"):
-        assert not any(key.startswith("kubernetes.io/") for key in subnet.inputs["tags"])
+    for subnet in tier(plan, "data") + tier(plan, "endpoints"):
+        assert not any(key.startswith("kubernetes.io/") for key in subnet.inputs["tags"]), subnet.name
 
 
 def test_nat_gateways_one_per_zone_in_prod_and_single_in_staging(plan: Plan) -> None:
@@ -97,34 +102,44 @@ def test_public_subnets_route_to_the_internet_gateway(plan: Plan) -> None:
         assert (route.inputs["destinationCidrBlock"], route.inputs["gatewayId"]) == ("0.0.0.0/0", igw)
 
 
-def test_data_tier_has_no_route_to_the_internet(plan: Plan) -> None:
-    for subnet in tier(plan, "data"):
+@pytest.mark.parametrize("name", ["data", "endpoints"])
+def test_data_and_endpoint_tiers_have_no_route_out_of_the_vpc(plan: Plan, name: str) -> None:
+    for subnet in tier(plan, name):
         table = table_of(plan, subnet)
         assert routes_of(plan, table) == [], f"{subnet.name} must keep only the local route"
         assert not table.inputs.get("routes"), "no inline routes either"
 
 
 def test_route_tables_per_tier_and_zone(plan: Plan) -> None:
-    assert len(plan.of_type(ROUTE_TABLE)) == 3 * EXPECTED_ZONES[plan.stack]
-    assert len(plan.of_type(ASSOCIATION)) == 3 * EXPECTED_ZONES[plan.stack]
+    tables = len(EXPECTED_TIERS[plan.stack]) * EXPECTED_ZONES[plan.stack]
+    assert len(plan.of_type(ROUTE_TABLE)) == tables
+    assert len(plan.of_type(ASSOCIATION)) == tables
 
 
-def test_s3_gateway_endpoint_serves_every_route_table(plan: Plan) -> None:
+def test_s3_gateway_endpoint_serves_every_tier_but_the_endpoints(plan: Plan) -> None:
     (gateway,) = [e for e in plan.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Gateway"]
     assert gateway.inputs["serviceName"] == "com.amazonaws.eu-west-1.s3"
-    table_ids = {t.id for t in plan.of_type(ROUTE_TABLE)}
+    table_ids = {table_of(plan, s).id for name in ("public", "private", "data") for s in tier(plan, name)}
     assert set(gateway.inputs["routeTableIds"]) == table_ids
 
 
-def test_interface_endpoints_in_prod_only(prod: Plan, staging: Plan) -> None:
+def test_interface_endpoints_in_prod_only_and_alone_in_their_tier(prod: Plan, staging: Plan) -> None:
+    """The endpoint subnets hold the endpoints' interfaces and nothing else, so that a NetworkPolicy allowing HTTPS to
+    them allows exactly AWS's APIs."""
     interface = [e for e in prod.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Interface"]
     services = {e.inputs["serviceName"].removeprefix("com.amazonaws.eu-west-1.") for e in interface}
     assert services == {"ecr.api", "ecr.dkr", "sts", "secretsmanager", "logs", "ec2"}
-    private_ids = {s.id for s in tier(prod, "private")}
+    endpoint_subnet_ids = {s.id for s in tier(prod, "endpoints")}
     for endpoint in interface:
         assert endpoint.inputs["privateDnsEnabled"] is True
-        assert set(endpoint.inputs["subnetIds"]) == private_ids
+        assert set(endpoint.inputs["subnetIds"]) == endpoint_subnet_ids
         assert len(endpoint.inputs["securityGroupIds"]) == 1
+    users = [
+        r.name
+        for r in prod.resources
+        if r.type not in (ENDPOINT, ASSOCIATION) and any(i in json.dumps(r.inputs) for i in endpoint_subnet_ids)
+    ]
+    assert users == [], "only the interface endpoints may live in the endpoint tier"
     assert [e for e in staging.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Interface"] == []
 
 
@@ -179,9 +194,47 @@ def test_workload_security_group_exists_for_nodes_and_data_stores(plan: Plan) ->
 def test_subnet_plan_is_carved_from_the_vpc_without_overlap(cidr: str, zones: int) -> None:
     vpc = IPv4Network(cidr)
     plan = plan_subnets(vpc, zones)
-    everything = [*plan.public, *plan.private, *plan.data]
-    assert len(everything) == 3 * zones
+    everything = [*plan.public, *plan.private, *plan.data, *plan.endpoints]
+    assert len(everything) == 4 * zones
     assert all(n.subnet_of(vpc) for n in everything)
     assert not any(a.overlaps(b) for i, a in enumerate(everything) for b in everything[i + 1 :])
     assert all(n.prefixlen == vpc.prefixlen + 2 for n in plan.private), "pods need the big private subnets"
-    assert all(n.num_addresses >= 128 for n in everything)
+    assert all(n.num_addresses >= 128 for n in [*plan.public, *plan.data])
+    # One interface per endpoint service and zone, plus AWS's 5 reserved addresses: a /27 holds 27 endpoints.
+    assert all(n.num_addresses >= 32 for n in plan.endpoints)
+
+
+def test_the_clusters_service_range_is_pinned_outside_the_vpc(plan: Plan) -> None:
+    """Pinned (EKS would otherwise pick one of two ranges unseen), so that the shop's egress policy can exclude the
+    ClusterIPs and the Kubernetes API's in-cluster address."""
+    vpc = IPv4Network(plan.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"])
+    service_range = plan.one("eks:index:Cluster").inputs["kubernetesServiceIpAddressRange"]
+    assert service_range == str(kubernetes_service_cidr(vpc))
+    assert not IPv4Network(service_range).overlaps(vpc)
+
+
+@pytest.mark.parametrize(
+    ("vpc", "service_range"),
+    [("10.40.0.0/16", "172.20.0.0/16"), ("172.20.0.0/18", "10.100.0.0/16"), ("192.168.0.0/16", "172.20.0.0/16")],
+)
+def test_the_service_range_is_the_eks_default_that_does_not_overlap_the_vpc(vpc: str, service_range: str) -> None:
+    assert kubernetes_service_cidr(IPv4Network(vpc)) == IPv4Network(service_range)
+
+
+def test_interface_endpoints_must_serve_secrets_manager() -> None:
+    """The shop's pods reach AWS APIs through the interface endpoints only: without a Secrets Manager endpoint they
+    could not read their secrets."""
+    config = {
+        "aws:region": "eu-west-1",
+        "shop-platform:environment": "prod",
+        "shop-platform:domain": "shop.example.com",
+        "shop-platform:shopImageTag": "3f1c2a9",
+        "shop-platform:shopImageDigest": "sha256:" + "0" * 64,
+    }
+    assert parse(config, project="shop-platform", stack="prod").network.interface_endpoints
+    with pytest.raises(SettingsError, match="shop-platform:vpcInterfaceEndpointServices: must include secretsmanager"):
+        parse(
+            {**config, "shop-platform:vpcInterfaceEndpointServices": '["sts", "logs"]'},
+            project="shop-platform",
+            stack="prod",
+        )

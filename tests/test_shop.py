@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import os
 import re
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
 
 from components.shop.component import image_id
+from stacks.offline.fakes.aws_core import S3_PREFIX_LISTS
 from stacks.offline.plan import Plan
 from stacks.offline.policy_run import check
 from stacks.settings.shop import APP_DRAIN_SECONDS
@@ -169,9 +173,15 @@ def test_config_map_is_a_complete_valid_configuration_of_the_app(plan: Plan, mon
 
 
 def test_config_change_recreates_the_pods(plan: Plan) -> None:
-    checksums = {t["metadata"]["annotations"]["checksum/config"] for t in pod_templates(plan).values()}
-    assert len(checksums) == 1
-    assert len(checksums.pop()) == 64
+    """Every pod template that reads the ConfigMap carries the hash of its data: a changed value changes the
+    template, which replaces the pods (they read the ConfigMap only at start)."""
+    data = _config(plan)
+    expected = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    templates = pod_templates(plan)
+    assert len(templates) >= 2
+    for name, template in templates.items():
+        assert container(template)["envFrom"] == [{"configMapRef": {"name": "shop-config"}}], name
+        assert template["metadata"]["annotations"]["checksum/config"] == expected, name
 
 
 # ---------------------------------------------------------------------------------------------- deployment
@@ -229,6 +239,15 @@ def test_user_and_group_are_numeric_and_at_least_10000(plan: Plan) -> None:
         for context in (template["spec"]["securityContext"], container(template)["securityContext"]):
             assert context["runAsUser"] >= 10000 and context["runAsGroup"] >= 10000, name
         assert template["spec"]["securityContext"]["fsGroup"] >= 10000
+
+
+def test_seccomp_is_the_runtime_default_for_every_pod_and_container(plan: Plan) -> None:
+    """The container runtime's default profile: the restricted standard would also accept a Localhost profile, which
+    could allow anything."""
+    for name, template in pod_templates(plan).items():
+        assert template["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for each in template["spec"]["containers"] + template["spec"].get("initContainers", []):
+            assert each["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, (name, each["name"])
 
 
 def test_tmp_is_the_only_writable_path(plan: Plan) -> None:
@@ -309,6 +328,14 @@ def test_pods_start_only_once_their_network_policies_exist(plan: Plan) -> None:
         assert policies <= set(workload.dependencies), workload.name
 
 
+def test_pods_the_service_and_the_ingress_wait_for_the_load_balancer_controller(plan: Plan) -> None:
+    """Its webhooks must serve before they exist: a pod gets its load balancer readiness gate only when it is
+    created, and the webhooks' failure policy rejects the namespace's pods and Services while they do not answer."""
+    controller = plan.one(RELEASE, "cluster-aws-load-balancer-controller").urn
+    for resource in (deployment(plan), *jobs(plan).values(), obj(plan, SERVICE, "shop"), obj(plan, INGRESS, "shop")):
+        assert controller in resource.dependencies, resource.name
+
+
 def test_migration_job_is_recreated_for_each_image(plan: Plan) -> None:
     settings = platform_settings(plan.stack).shop
     migrate = jobs(plan)["migrate"]
@@ -371,20 +398,38 @@ def test_only_the_load_balancers_subnets_reach_the_web_pods_app_port(plan: Plan)
 
 
 def test_shop_pods_reach_dns_the_data_stores_and_aws_over_https_and_nothing_else(plan: Plan) -> None:
+    """HTTPS to AWS: with interface endpoints (prod), exactly their subnets and S3's regional addresses (the gateway
+    endpoint's); without them (staging), anywhere but the VPC and the cluster's Service range."""
     policy = _policy(plan, "shop-egress")
     assert policy["policyTypes"] == ["Egress"]
     assert policy["podSelector"]["matchLabels"] == {
         "app.kubernetes.io/name": "shop",
         "app.kubernetes.io/part-of": "shop",
     }
-    network = platform_settings(plan.stack).network
     dns = str({"kubernetes.io/metadata.name": "kube-system"}) + "/" + str({"k8s-app": "kube-dns"})
     expected = {(dns, "UDP", 53), (dns, "TCP", 53), ("169.254.170.23/32", "TCP", 80)}
     expected |= {(cidr, "TCP", port) for cidr in subnet_cidrs(plan, "data") for port in (5432, 6379)}
-    expected.add((f"0.0.0.0/0-{network.cidr}", "TCP", 443))
-    if network.interface_endpoints:
-        expected |= {(cidr, "TCP", 443) for cidr in subnet_cidrs(plan, "private")}
+    if plan.stack == "prod":
+        _, s3_cidrs = S3_PREFIX_LISTS["eu-west-1"]
+        expected |= {(cidr, "TCP", 443) for cidr in [*subnet_cidrs(plan, "endpoints"), *s3_cidrs]}
+    else:
+        expected.add(("0.0.0.0/0-10.40.0.0/16-172.20.0.0/16", "TCP", 443))
     assert _rules(policy["egress"], "to") == expected
+
+
+def test_no_https_egress_reaches_pods_nodes_services_or_the_kubernetes_api(plan: Plan) -> None:
+    """Whatever the stack: not the subnets of nodes and pods, the load balancer or the data stores, not the Service
+    range (ClusterIPs; the API server's in-cluster address is its first), not the control plane's interfaces (in the
+    private subnets)."""
+    service_range = IPv4Network(plan.one("eks:index:Cluster").inputs["kubernetesServiceIpAddressRange"])
+    forbidden = [IPv4Network(c) for tier in ("public", "private", "data") for c in subnet_cidrs(plan, tier)]
+    forbidden += [service_range, IPv4Network(f"{service_range[1]}/32")]
+    https = [rule for rule in _policy(plan, "shop-egress")["egress"] if {p["port"] for p in rule["ports"]} == {443}]
+    for peer in [peer for rule in https for peer in rule["to"]]:
+        block = IPv4Network(peer["ipBlock"]["cidr"])
+        excepted = [IPv4Network(cidr) for cidr in peer["ipBlock"].get("except", [])]
+        for network in forbidden:
+            assert not block.overlaps(network) or any(network.subnet_of(e) for e in excepted), (block, network)
 
 
 # ---------------------------------------------------------------------------------------------- ingress

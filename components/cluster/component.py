@@ -41,6 +41,8 @@ class ClusterArgs:
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     """The control plane's network interfaces call admission webhooks from addresses in it."""
+    service_cidr: str
+    """The Service range (ClusterIPs), outside the VPC; pinned so that NetworkPolicies can exclude it."""
     private_subnet_ids: Sequence[pulumi.Input[str]]
     """Control-plane network interfaces and every node group live here, one subnet per zone."""
     workload_security_group_id: pulumi.Input[str]
@@ -250,6 +252,7 @@ class Cluster(pulumi.ComponentResource):
             access_entries=self._access_entries(),
             vpc_id=args.vpc_id,
             private_subnet_ids=list(args.private_subnet_ids),
+            kubernetes_service_ip_address_range=args.service_cidr,
             endpoint_private_access=True,
             endpoint_public_access=settings.public_endpoint,
             public_access_cidrs=[str(cidr) for cidr in settings.public_access_cidrs] or None,

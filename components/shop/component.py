@@ -56,7 +56,8 @@ class ClusterTarget:
     node_selector: Mapping[str, str]
     ingress_class_name: str
     load_balancer_controller: pulumi.Resource
-    """The Ingress waits for it: its webhooks must serve the Ingress and the pods' readiness gates."""
+    """The Ingress, the Service, the Deployment and the Jobs wait for it: its webhooks admit them (a pod gets its
+    load balancer readiness gate when it is created, or never)."""
 
 
 @dataclass(frozen=True)
@@ -182,14 +183,17 @@ class Shop(pulumi.ComponentResource):
             config_checksum=pulumi.Output.all(**config_data).apply(_checksum),
         )
 
-        # Pods start only once their traffic is allowed: the namespace denies everything by default.
-        policies = self._network_policies(web_labels)
-        migrations = self._job(target, "migrate", depends_on=policies)
+        # Pods start only once their traffic is allowed (the namespace denies everything by default) and the load
+        # balancer controller serves its webhooks: a pod created before they exist never gets its readiness gate, and
+        # while they do not answer their failure policy rejects the namespace's pods.
+        controller = args.cluster.load_balancer_controller
+        pods_ready = [*self._network_policies(web_labels), controller]
+        migrations = self._job(target, "migrate", depends_on=pods_ready)
         if settings.seed:
-            self._job(target, "seed", depends_on=[*policies, migrations])
+            self._job(target, "seed", depends_on=[*pods_ready, migrations])
         # New pods link their image's static files: those are in the bucket before the rollout starts.
         static = self._static_files()
-        deployment = self._deployment(target, web_labels, depends_on=[*policies, migrations, *static])
+        deployment = self._deployment(target, web_labels, depends_on=[*pods_ready, migrations, *static])
         self._autoscaler(deployment)
         self._object(
             k8s.policy.v1.PodDisruptionBudget,
@@ -212,6 +216,7 @@ class Shop(pulumi.ComponentResource):
                 # The public port only: /metrics and the admin (the internal port) are never routed.
                 ports=[core.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")],
             ),
+            opts=self._opts(depends_on=[controller]),
         )
         self.ingress = self._ingress(service)
         self.load_balancer_hostname = self.ingress.status.apply(_load_balancer_hostname)

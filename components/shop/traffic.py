@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes_network import DNS_EGRESS, POD_IDENTITY_EGRESS, ip_blocks, ports
 from components.shop.pods import HTTP_PORT, INTERNAL_PORT, READY_PATH
 
 networking = k8s.networking.v1
@@ -18,10 +19,7 @@ meta = k8s.meta.v1
 ALB = "alb.ingress.kubernetes.io"
 #: TLS 1.3 and 1.2 with forward-secret AEAD ciphers only (AWS's recommended policy for TLS 1.2+ clients).
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-#: Where pods get their AWS credentials: the node-local EKS Pod Identity agent.
-POD_IDENTITY_AGENT = "169.254.170.23/32"
 HTTPS = 443
-DNS = 53
 
 
 @dataclass(frozen=True)
@@ -85,14 +83,6 @@ def ingress_annotations(balancer: LoadBalancer) -> dict[str, pulumi.Input[str]]:
 # ---------------------------------------------------------------------------------------------- network policies
 
 
-def _ip_blocks(cidrs: Sequence[str]) -> list[networking.NetworkPolicyPeerArgs]:
-    return [networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=cidr)) for cidr in cidrs]
-
-
-def _tcp(port: pulumi.Input[int]) -> networking.NetworkPolicyPortArgs:
-    return networking.NetworkPolicyPortArgs(protocol="TCP", port=port)
-
-
 @dataclass(frozen=True)
 class MetricsScraper:
     """The pods that scrape the shop's ``/metrics``, by namespace and labels."""
@@ -103,8 +93,8 @@ class MetricsScraper:
 
 @dataclass(frozen=True)
 class Peers:
-    """The networks on the other side of the shop's connections, as CIDRs of the VPC's subnets, and the scraper of
-    its metrics."""
+    """The networks on the other side of the shop's connections, as CIDRs of the VPC's subnets and of AWS, and the
+    scraper of its metrics."""
 
     load_balancer_cidrs: Sequence[str]
     """Public subnets, where the load balancer's nodes are."""
@@ -113,9 +103,13 @@ class Peers:
     database_port: pulumi.Input[int]
     cache_port: pulumi.Input[int]
     vpc_cidr: str
+    service_cidr: str
+    """The cluster's Service range: ClusterIPs, among them the Kubernetes API's in-cluster address."""
     aws_endpoint_cidrs: Sequence[str]
-    """Subnets of the interface VPC endpoints (Secrets Manager, STS, ...); empty when AWS APIs are reached through
-    NAT."""
+    """Subnets of the interface VPC endpoints (Secrets Manager, STS, ...), which hold nothing else; empty when AWS
+    APIs are reached through NAT."""
+    s3_cidrs: pulumi.Input[Sequence[str]]
+    """S3's regional addresses, which the VPC's gateway endpoint routes to (S3 has no interface endpoint here)."""
     metrics_scraper: MetricsScraper
 
 
@@ -131,7 +125,7 @@ def web_ingress(peers: Peers, web_pods: Mapping[str, str]) -> networking.Network
         policy_types=["Ingress"],
         ingress=[
             networking.NetworkPolicyIngressRuleArgs(
-                from_=_ip_blocks(peers.load_balancer_cidrs), ports=[_tcp(HTTP_PORT)]
+                from_=ip_blocks(peers.load_balancer_cidrs), ports=ports("TCP", HTTP_PORT)
             )
         ],
     )
@@ -152,40 +146,41 @@ def metrics_ingress(scraper: MetricsScraper, web_pods: Mapping[str, str]) -> net
     return networking.NetworkPolicySpecArgs(
         pod_selector=_pods(web_pods),
         policy_types=["Ingress"],
-        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[scraper_pods], ports=[_tcp(INTERNAL_PORT)])],
+        ingress=[networking.NetworkPolicyIngressRuleArgs(from_=[scraper_pods], ports=ports("TCP", INTERNAL_PORT))],
     )
+
+
+def aws_https_peers(peers: Peers) -> pulumi.Input[list[networking.NetworkPolicyPeerArgs]]:
+    """Where the shop's AWS API calls (Secrets Manager, S3) go.
+
+    With interface endpoints, exactly their subnets and S3's addresses. Without them (staging's saving: AWS APIs
+    through NAT, whose public addresses no NetworkPolicy can list), any address except the VPC (nodes, pods, the
+    control plane's interfaces) and the Service range (ClusterIPs, the Kubernetes API's in-cluster address).
+    """
+    if not peers.aws_endpoint_cidrs:
+        return [
+            networking.NetworkPolicyPeerArgs(
+                ip_block=networking.IPBlockArgs(cidr="0.0.0.0/0", except_=[peers.vpc_cidr, peers.service_cidr])
+            )
+        ]
+    return pulumi.Output.from_input(peers.s3_cidrs).apply(lambda s3: ip_blocks([*peers.aws_endpoint_cidrs, *s3]))
 
 
 def egress(peers: Peers, shop_pods: Mapping[str, str]) -> networking.NetworkPolicySpecArgs:
-    """DNS, the database, the cache and AWS APIs over HTTPS: all the shop's pods (web and Jobs) talk to.
-
-    NetworkPolicies cannot name AWS's public endpoints, so HTTPS may go to any address outside the VPC (S3 through
-    its gateway endpoint, other APIs through NAT when there are no interface endpoints), and inside the VPC only
-    to the interface endpoints' subnets: never to other pods, nodes or the Kubernetes API.
-    """
-    dns = networking.NetworkPolicyEgressRuleArgs(
-        to=[
-            networking.NetworkPolicyPeerArgs(
-                namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
-                pod_selector=meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-            )
-        ],
-        ports=[networking.NetworkPolicyPortArgs(protocol=protocol, port=DNS) for protocol in ("UDP", "TCP")],
-    )
-    outside_vpc = networking.NetworkPolicyPeerArgs(
-        ip_block=networking.IPBlockArgs(cidr="0.0.0.0/0", except_=[peers.vpc_cidr])
-    )
+    """All the shop's pods (web and Jobs) talk to: DNS, the database, the cache, their AWS credentials and AWS's
+    APIs over HTTPS (``aws_https_peers``). Never other pods, nodes, Services or the Kubernetes API."""
     return networking.NetworkPolicySpecArgs(
         pod_selector=_pods(shop_pods),
         policy_types=["Egress"],
         egress=[
-            dns,
-            networking.NetworkPolicyEgressRuleArgs(to=_ip_blocks(peers.data_cidrs), ports=[_tcp(peers.database_port)]),
-            networking.NetworkPolicyEgressRuleArgs(to=_ip_blocks(peers.data_cidrs), ports=[_tcp(peers.cache_port)]),
+            DNS_EGRESS,
             networking.NetworkPolicyEgressRuleArgs(
-                to=[outside_vpc, *_ip_blocks(peers.aws_endpoint_cidrs)], ports=[_tcp(HTTPS)]
+                to=ip_blocks(peers.data_cidrs), ports=ports("TCP", peers.database_port)
             ),
-            # AWS credentials for the calls above (port 80 of a link-local address on the node itself).
-            networking.NetworkPolicyEgressRuleArgs(to=_ip_blocks([POD_IDENTITY_AGENT]), ports=[_tcp(80)]),
+            networking.NetworkPolicyEgressRuleArgs(
+                to=ip_blocks(peers.data_cidrs), ports=ports("TCP", peers.cache_port)
+            ),
+            networking.NetworkPolicyEgressRuleArgs(to=aws_https_peers(peers), ports=ports("TCP", HTTPS)),
+            POD_IDENTITY_EGRESS,
         ],
     )

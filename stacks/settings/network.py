@@ -53,6 +53,12 @@ class NetworkSettings:
         return cidr
 
     def problems(self, environment: Environment) -> Iterator[Problem]:
+        if self.interface_endpoints and "secretsmanager" not in self.interface_endpoint_services:
+            yield (
+                "interface_endpoint_services",
+                "must include secretsmanager: with interface endpoints, the shop's pods may reach AWS APIs only "
+                "through them (and S3)",
+            )
         if environment != "prod":
             return
         if self.nat_gateways != "one_per_az":

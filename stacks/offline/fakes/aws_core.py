@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stacks.offline.fakes import FakeCloud, FakeResource, invoke, outputs
+from stacks.offline.fakes import FakeCloud, FakeResource, MissingFake, invoke, outputs
 
 
 @invoke("aws:index/getCallerIdentity:getCallerIdentity")
@@ -103,3 +103,19 @@ def _vpc_endpoint(resource: FakeResource) -> dict:
     service = str(resource.inputs.get("serviceName", ""))
     dns = f"vpce-0{resource.hex_id(16)}.{service.rsplit('.', 1)[-1]}.{resource.cloud.region}.vpce.amazonaws.com"
     return {"dnsEntries": [{"dnsName": dns, "hostedZoneId": "Z7HUB22UULQXV"}], "state": "available"}
+
+
+#: S3's regional addresses (what the gateway endpoint routes), by region: the prefix list's id and CIDRs.
+S3_PREFIX_LISTS = {
+    "eu-west-1": ("pl-6da54004", ["3.5.64.0/21", "3.5.72.0/23", "52.92.0.0/17", "52.218.0.0/17"]),
+}
+
+
+@invoke("aws:ec2/getPrefixList:getPrefixList")
+def _prefix_list(cloud: FakeCloud, args: dict) -> dict:
+    region = args.get("region") or cloud.region
+    name = args.get("name")
+    if name != f"com.amazonaws.{region}.s3" or region not in S3_PREFIX_LISTS:
+        raise MissingFake(f"the offline preview knows the S3 prefix list of {sorted(S3_PREFIX_LISTS)}, not {name!r}")
+    prefix_list_id, cidrs = S3_PREFIX_LISTS[region]
+    return {"id": prefix_list_id, "prefixListId": prefix_list_id, "name": name, "cidrBlocks": cidrs, "region": region}
