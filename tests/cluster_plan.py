@@ -41,8 +41,12 @@ def control_plane(plan: Plan) -> PlannedResource:
     return plan.one(CLUSTER, "cluster-eks")
 
 
-def node_group(plan: Plan, pool: str) -> PlannedResource:
-    return plan.one(NODE_GROUP, f"cluster-{pool}")
+def node_groups(plan: Plan, pool: str | None = None) -> list[PlannedResource]:
+    """The managed node groups (of ``pool``: ``system``, or ``apps`` with one group per zone), in name order."""
+    return sorted(
+        (group for group in plan.of_type(NODE_GROUP) if pool in (None, group.inputs["labels"]["node-pool"])),
+        key=lambda group: group.name,
+    )
 
 
 def private_subnet_ids(plan: Plan) -> list[str]:

@@ -15,7 +15,7 @@ from tests.cluster_plan import (
     cluster_settings,
     control_plane,
     key_arn,
-    node_group,
+    node_groups,
 )
 
 RESTRICTED_POD = {
@@ -84,8 +84,8 @@ def test_add_ons_wait_for_the_cluster(plan: Plan) -> None:
 @pytest.mark.parametrize("name", ["coredns", "metrics-server", "aws-ebs-csi-driver"])
 def test_deployment_add_ons_wait_for_nodes_to_run_on(plan: Plan, name: str) -> None:
     addon = addons_by_name(plan)[name]
-    for pool in ("system", "apps"):
-        assert node_group(plan, pool).urn in addon.dependencies
+    for group in node_groups(plan):
+        assert group.urn in addon.dependencies
 
 
 def test_ebs_csi_driver_starts_with_its_credentials(plan: Plan) -> None:
@@ -116,6 +116,7 @@ def test_load_balancer_controller_release(plan: Plan) -> None:
         "serviceAccount": {"create": True, "name": "aws-load-balancer-controller"},
         "ingressClass": "alb",
         "createIngressClassResource": True,
+        "enableServiceMutatorWebhook": False,
         "replicaCount": 2,
         "podDisruptionBudget": {"maxUnavailable": 1},
         "priorityClassName": "system-cluster-critical",
@@ -153,8 +154,8 @@ def test_controllers_install_once_their_identity_nodes_and_dns_exist(plan: Plan,
     dependencies = release(plan, chart).dependencies
     assert association_for(plan, chart, chart).urn in dependencies
     assert addons_by_name(plan)["coredns"].urn in dependencies
-    for pool in ("system", "apps"):
-        assert node_group(plan, pool).urn in dependencies
+    for group in node_groups(plan):
+        assert group.urn in dependencies
 
 
 @pytest.mark.parametrize("chart", ["aws-load-balancer-controller", "cluster-autoscaler"])

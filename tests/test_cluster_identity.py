@@ -3,6 +3,7 @@ actions each may take (least privilege: the allowed actions are listed per role)
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,93 @@ from tests.cluster_plan import (
 )
 
 OFFICIAL_ALB_POLICY = json.loads(LOAD_BALANCER_CONTROLLER_POLICY.read_text())["Statement"]
+#: SHA-256 of the vendored docs/install/iam_policy.json of kubernetes-sigs/aws-load-balancer-controller, v2.14 line
+#: (16 statements). Any edit to the file fails here: update it only together with a new upstream policy.
+ALB_POLICY_SHA256 = "16f232c9d9f79366fe949c4550ad517a202380058a9e48d45a4e215044a20a6a"
+#: What that policy allows, listed here rather than read from the file: discovery (Describe/Get), the security
+#: groups, load balancers, target groups, listeners and rules it tags as its own, certificates, WAF and Shield.
+ALB_ACTIONS = {
+    "acm:DescribeCertificate",
+    "acm:ListCertificates",
+    "cognito-idp:DescribeUserPoolClient",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateTags",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteTags",
+    "ec2:DescribeAccountAttributes",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeCoipPools",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeIpamPools",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTags",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "ec2:GetCoipPoolUsage",
+    "ec2:GetSecurityGroupsForVpc",
+    "ec2:RevokeSecurityGroupIngress",
+    "elasticloadbalancing:AddListenerCertificates",
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:DescribeCapacityReservation",
+    "elasticloadbalancing:DescribeListenerAttributes",
+    "elasticloadbalancing:DescribeListenerCertificates",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeSSLPolicies",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeTrustStores",
+    "elasticloadbalancing:ModifyCapacityReservation",
+    "elasticloadbalancing:ModifyIpPools",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyListenerAttributes",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:RemoveTags",
+    "elasticloadbalancing:SetIpAddressType",
+    "elasticloadbalancing:SetRulePriorities",
+    "elasticloadbalancing:SetSecurityGroups",
+    "elasticloadbalancing:SetSubnets",
+    "elasticloadbalancing:SetWebAcl",
+    "iam:CreateServiceLinkedRole",
+    "iam:GetServerCertificate",
+    "iam:ListServerCertificates",
+    "shield:CreateProtection",
+    "shield:DeleteProtection",
+    "shield:DescribeProtection",
+    "shield:GetSubscriptionState",
+    "waf-regional:AssociateWebACL",
+    "waf-regional:DisassociateWebACL",
+    "waf-regional:GetWebACL",
+    "waf-regional:GetWebACLForResource",
+    "wafv2:AssociateWebACL",
+    "wafv2:DisassociateWebACL",
+    "wafv2:GetWebACL",
+    "wafv2:GetWebACLForResource",
+}
 #: Every action each Pod Identity role's inline policy allows, by (namespace, service account).
 ALLOWED_ACTIONS = {
     ("shop", "shop"): {
@@ -65,7 +153,7 @@ ALLOWED_ACTIONS = {
         "autoscaling:SetDesiredCapacity",
         "autoscaling:TerminateInstanceInAutoScalingGroup",
     },
-    ("aws-load-balancer-controller", "aws-load-balancer-controller"): allowed_actions(OFFICIAL_ALB_POLICY),
+    ("aws-load-balancer-controller", "aws-load-balancer-controller"): ALB_ACTIONS,
 }
 MANAGED_POLICIES = {("kube-system", "ebs-csi-controller-sa"): {f"{AWS_POLICY}service-role/AmazonEBSCSIDriverPolicy"}}
 
@@ -102,11 +190,13 @@ def test_pod_identity_roles_trust_only_their_service_account_in_this_cluster(
     plan: Plan, namespace: str, service_account: str
 ) -> None:
     (trust,) = trust_policy(role_for(plan, namespace, service_account))["Statement"]
+    cluster_arn = f"arn:aws:eks:eu-west-1:123456789012:cluster/{control_plane(plan).inputs['name']}"
     assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert trust["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     assert trust["Condition"] == {
         "StringEquals": {
-            "aws:RequestTag/eks-cluster-name": control_plane(plan).inputs["name"],
+            "aws:SourceAccount": "123456789012",
+            "aws:RequestTag/eks-cluster-arn": cluster_arn,
             "aws:RequestTag/kubernetes-namespace": namespace,
             "aws:RequestTag/kubernetes-service-account": service_account,
         }
@@ -174,6 +264,7 @@ def test_cluster_autoscaler_resizes_only_this_clusters_node_groups(plan: Plan) -
 
 
 def test_load_balancer_controller_policy_is_the_vendored_official_document(plan: Plan) -> None:
+    assert hashlib.sha256(LOAD_BALANCER_CONTROLLER_POLICY.read_bytes()).hexdigest() == ALB_POLICY_SHA256
     role = role_for(plan, "aws-load-balancer-controller", "aws-load-balancer-controller")
     assert inline_statements(plan, role) == OFFICIAL_ALB_POLICY
     # Chart 1.<minor>.x ships controller v2.<minor>.x, whose policy the vendored file must be.
@@ -206,7 +297,9 @@ def test_pod_identity_role_is_reusable_with_managed_policies_alone(tmp_path: Pat
     (tmp_path / "__main__.py").write_text(
         "import pulumi\n"
         "from components.cluster import ServiceAccount, pod_identity_role\n"
-        "pod_identity_role('agent', cluster_name='c', service_account=ServiceAccount('amazon-cloudwatch', 'agent'),\n"
+        "from components.account import Account\n"
+        "pod_identity_role('agent', account=Account('123456789012', 'aws', 'eu-west-1'), cluster_name='c',\n"
+        "    service_account=ServiceAccount('amazon-cloudwatch', 'agent'),\n"
         "    managed_policy_arns=['arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy'], description='agent',\n"
         "    tags={}, parent=pulumi.ComponentResource('test:index:Parent', 'parent'))\n"
     )

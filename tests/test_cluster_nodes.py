@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
+from components.cluster.nodes import split_across_zones
 from stacks.offline.plan import Plan
 from tests.cluster_plan import (
     AWS_POLICY,
@@ -16,72 +15,107 @@ from tests.cluster_plan import (
     control_plane,
     inline_statements,
     managed_policies,
-    node_group,
+    node_groups,
     private_subnet_ids,
     trust_policy,
 )
 from tests.conftest import plan_for
 
-POOLS = ("system", "apps")
-
 
 def test_a_system_pool_for_the_platform_and_an_application_pool_for_the_shop(plan: Plan) -> None:
-    system, apps = (node_group(plan, pool).inputs for pool in POOLS)
-    assert system["labels"] == {"node-pool": "system"}
+    (system,) = (group.inputs for group in node_groups(plan, "system"))
     assert system["taints"] == [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}]
-    assert apps["labels"] == {"node-pool": "apps"}
-    assert apps["taints"] == []
-    assert len(plan.of_type("eks:index:ManagedNodeGroup")) == 2
+    apps = node_groups(plan, "apps")
+    assert apps
+    for group in apps:
+        assert group.inputs["labels"] == {"node-pool": "apps"}
+        assert group.inputs["taints"] == []
+    assert len(plan.of_type("eks:index:ManagedNodeGroup")) == 1 + len(apps)
 
 
-@pytest.mark.parametrize("pool", POOLS)
-def test_node_groups_spread_over_every_zone_in_the_private_subnets(plan: Plan, pool: str) -> None:
+def test_the_system_pool_spreads_over_every_zone(plan: Plan) -> None:
     subnets = private_subnet_ids(plan)
     assert len(subnets) == {"staging": 2, "prod": 3}[plan.stack]
-    assert node_group(plan, pool).inputs["subnetIds"] == subnets
+    (system,) = node_groups(plan, "system")
+    assert system.inputs["subnetIds"] == subnets
 
 
-@pytest.mark.parametrize("pool", POOLS)
-def test_sizes_instance_types_and_capacity_come_from_settings(plan: Plan, pool: str) -> None:
+def test_the_application_pool_has_one_node_group_per_zone(plan: Plan) -> None:
+    """The Cluster Autoscaler adds a node in the zone the shop's zone spread (DoNotSchedule) asks for only when each
+    group is confined to one zone."""
+    groups = node_groups(plan, "apps")
+    assert [group.inputs["subnetIds"] for group in groups] == [[subnet] for subnet in private_subnet_ids(plan)]
+    assert [group.name for group in groups] == [f"cluster-apps-zone{zone}" for zone in range(1, len(groups) + 1)]
+
+
+def test_zone_groups_are_alike_so_the_autoscaler_balances_them(plan: Plan) -> None:
     settings = cluster_settings(plan.stack)
-    prefix = "system" if pool == "system" else "app"
-    inputs = node_group(plan, pool).inputs
-    assert inputs["scalingConfig"] == {
-        "minSize": getattr(settings, f"{prefix}_min_size"),
-        "desiredSize": getattr(settings, f"{prefix}_desired_size"),
-        "maxSize": getattr(settings, f"{prefix}_max_size"),
+    for group in node_groups(plan, "apps"):
+        assert group.inputs["instanceTypes"] == list(settings.app_instance_types)
+        assert group.inputs["capacityType"] == settings.app_capacity_type
+        assert group.inputs["launchTemplate"] == node_groups(plan, "system")[0].inputs["launchTemplate"]
+
+
+def test_application_sizes_are_the_settings_totals_split_evenly_over_the_zones(plan: Plan) -> None:
+    settings = cluster_settings(plan.stack)
+    scaling = [group.inputs["scalingConfig"] for group in node_groups(plan, "apps")]
+    for key, total in (
+        ("minSize", settings.app_min_size),
+        ("desiredSize", settings.app_desired_size),
+        ("maxSize", settings.app_max_size),
+    ):
+        shares = [zone[key] for zone in scaling]
+        assert sum(shares) == total
+        assert max(shares) - min(shares) <= 1
+    for zone in scaling:
+        assert zone["minSize"] <= zone["desiredSize"] <= zone["maxSize"] and zone["maxSize"] >= 1
+
+
+def test_splitting_keeps_every_zones_sizes_ordered() -> None:
+    assert split_across_zones(7, 3) == [3, 2, 2]
+    assert split_across_zones(1, 2) == [1, 0]
+    for low, high in ((1, 2), (3, 4), (4, 12), (2, 3)):
+        assert all(a <= b for a, b in zip(split_across_zones(low, 3), split_across_zones(high, 3), strict=True))
+
+
+def test_system_sizes_instance_types_and_capacity_come_from_settings(plan: Plan) -> None:
+    settings = cluster_settings(plan.stack)
+    (system,) = (group.inputs for group in node_groups(plan, "system"))
+    assert system["scalingConfig"] == {
+        "minSize": settings.system_min_size,
+        "desiredSize": settings.system_desired_size,
+        "maxSize": settings.system_max_size,
     }
-    assert inputs["instanceTypes"] == list(getattr(settings, f"{prefix}_instance_types"))
-    assert inputs["capacityType"] == ("ON_DEMAND" if pool == "system" else settings.app_capacity_type)
+    assert system["instanceTypes"] == list(settings.system_instance_types)
+    assert system["capacityType"] == "ON_DEMAND"
 
 
 def test_shop_nodes_are_spot_only_in_staging_and_prod_keeps_a_node_in_every_zone(staging: Plan, prod: Plan) -> None:
-    assert node_group(staging, "apps").inputs["capacityType"] == "SPOT"
-    assert node_group(prod, "apps").inputs["capacityType"] == "ON_DEMAND"
-    for pool in POOLS:
-        assert node_group(prod, pool).inputs["scalingConfig"]["minSize"] >= 3
-        assert node_group(staging, pool).inputs["scalingConfig"]["minSize"] == 1
+    assert {group.inputs["capacityType"] for group in node_groups(staging, "apps")} == {"SPOT"}
+    assert {group.inputs["capacityType"] for group in node_groups(prod, "apps")} == {"ON_DEMAND"}
+    assert [group.inputs["scalingConfig"]["minSize"] for group in node_groups(prod, "apps")] == [1, 1, 1]
+    assert node_groups(prod, "system")[0].inputs["scalingConfig"]["minSize"] >= 3
+    assert sum(group.inputs["scalingConfig"]["minSize"] for group in node_groups(staging)) == 2
 
 
-@pytest.mark.parametrize("pool", POOLS)
-def test_cluster_autoscaler_owns_the_desired_size(plan: Plan, pool: str) -> None:
-    assert node_group(plan, pool).inputs["ignoreScalingChanges"] is True
+def test_cluster_autoscaler_owns_the_desired_size(plan: Plan) -> None:
+    for group in node_groups(plan):
+        assert group.inputs["ignoreScalingChanges"] is True
 
 
-@pytest.mark.parametrize("pool", POOLS)
-def test_nodes_run_the_configured_os_at_the_cluster_version(plan: Plan, pool: str) -> None:
-    inputs = node_group(plan, pool).inputs
-    assert inputs["operatingSystem"] == cluster_settings(plan.stack).node_os == "AL2023"
-    assert inputs["version"] == control_plane(plan).inputs["version"]
-    assert inputs["nodeGroupNamePrefix"] == f"shop-{plan.stack}-eks-{pool}-"
+def test_nodes_run_the_configured_os_at_the_cluster_version(plan: Plan) -> None:
+    for group in node_groups(plan):
+        inputs = group.inputs
+        assert inputs["operatingSystem"] == cluster_settings(plan.stack).node_os == "AL2023"
+        assert inputs["version"] == control_plane(plan).inputs["version"]
+        assert inputs["nodeGroupNamePrefix"] == f"shop-{plan.stack}-eks-{group.name.removeprefix('cluster-')}-"
 
 
-@pytest.mark.parametrize("pool", POOLS)
-def test_node_groups_start_from_our_launch_template(plan: Plan, pool: str) -> None:
+def test_node_groups_start_from_our_launch_template(plan: Plan) -> None:
     template = plan.one(LAUNCH_TEMPLATE, "cluster-node")
-    inputs = node_group(plan, pool).inputs
-    assert inputs["launchTemplate"] == {"id": template.id, "version": "1"}
-    assert not {"enableImdSv2", "diskSize", "userData", "amiId"} & set(inputs), "they belong to the template"
+    for group in node_groups(plan):
+        assert group.inputs["launchTemplate"] == {"id": template.id, "version": "1"}
+        assert not {"enableImdSv2", "diskSize", "userData", "amiId"} & set(group.inputs), "they belong to the template"
 
 
 def test_instance_metadata_needs_a_token_and_stays_on_the_node(plan: Plan) -> None:
@@ -107,7 +141,7 @@ def test_bottlerocket_nodes_encrypt_their_os_and_data_volumes() -> None:
     assert [v["deviceName"] for v in volumes] == ["/dev/xvda", "/dev/xvdb"]
     assert all(v["ebs"]["encrypted"] == "true" for v in volumes)
     assert volumes[1]["ebs"]["volumeSize"] == 30
-    assert node_group(plan, "apps").inputs["operatingSystem"] == "Bottlerocket"
+    assert {group.inputs["operatingSystem"] for group in node_groups(plan)} == {"Bottlerocket"}
 
 
 def test_nodes_carry_the_cluster_and_the_workload_security_groups(plan: Plan) -> None:
@@ -147,16 +181,15 @@ def test_node_role_only_joins_the_cluster_and_pulls_images(plan: Plan) -> None:
         f"{AWS_POLICY}AmazonEC2ContainerRegistryPullOnly",
     }
     assert inline_statements(plan, role) == []
-    for pool in POOLS:
-        assert node_group(plan, pool).inputs["nodeRoleArn"] == role.outputs["arn"]
+    for group in node_groups(plan):
+        assert group.inputs["nodeRoleArn"] == role.outputs["arn"]
 
 
-@pytest.mark.parametrize("pool", POOLS)
-def test_nodes_join_once_pod_networking_and_credentials_are_installed(plan: Plan, pool: str) -> None:
+def test_nodes_join_once_pod_networking_and_credentials_are_installed(plan: Plan) -> None:
     addons = addons_by_name(plan)
-    group = node_group(plan, pool)
-    for prerequisite in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
-        assert addons[prerequisite].urn in group.dependencies
+    for group in node_groups(plan):
+        for prerequisite in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+            assert addons[prerequisite].urn in group.dependencies
 
 
 def test_listed_networks_may_reach_the_private_api_endpoint() -> None:

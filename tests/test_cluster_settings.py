@@ -65,9 +65,7 @@ def test_a_public_endpoint_needs_listed_networks_and_never_the_internet() -> Non
 
 
 def test_only_kubernetes_versions_in_standard_support() -> None:
-    assert f"{P}:eksKubernetesVersion: Input should be '1.35' or '1.36'" in problems(
-        "prod", eksKubernetesVersion="1.34"
-    )
+    assert f"{P}:eksKubernetesVersion: Input should be '1.35'" in problems("prod", eksKubernetesVersion="1.34")
 
 
 def test_version_pins_must_fit_the_kubernetes_version() -> None:
@@ -83,6 +81,11 @@ def test_node_group_sizes_must_be_ordered_and_cover_every_prod_zone() -> None:
     )
     message = problems("prod", eksSystemMinSize="2", eksSystemDesiredSize="2")
     assert f"{P}:eksSystemMinSize: prod keeps a node in each of the 3 zones; use 3+" in message
+
+
+def test_the_application_pool_needs_room_for_a_node_in_every_zone() -> None:
+    message = problems("staging", eksAppMinSize="1", eksAppDesiredSize="1", eksAppMaxSize="2")
+    assert f"{P}:eksAppMaxSize: the shop has a node group in each of the 3 zones; use 3+" in message
 
 
 def test_each_role_gets_one_access_level() -> None:

@@ -14,7 +14,7 @@ from tests.cluster_plan import (
     inline_statements,
     key_arn,
     managed_policies,
-    node_group,
+    node_groups,
     role_with_arn,
     trust_policy,
 )
@@ -80,8 +80,8 @@ def test_the_add_on_starts_after_its_log_groups_credentials_and_nodes(plan: Plan
         assert group.urn in dependencies, "else Fluent Bit creates the group without retention or encryption"
     association = plan.one(ASSOCIATION, "observability-cloudwatch-agent-association")
     assert association.urn in dependencies
-    assert node_group(plan, "apps").urn in dependencies
-    assert node_group(plan, "system").urn in dependencies
+    for group in node_groups(plan):
+        assert group.urn in dependencies
 
 
 def test_the_agent_has_its_own_pod_identity_role_for_its_service_account(plan: Plan) -> None:

@@ -135,6 +135,7 @@ class Cluster(pulumi.ComponentResource):
 
         ebs_csi = identity.pod_identity_role(
             f"{name}-ebs-csi",
+            account=self._args.account,
             cluster_name=self.name,
             service_account=ServiceAccount("kube-system", "ebs-csi-controller-sa"),
             statements=identity.volume_key_statements(args.volumes_key_arn),
@@ -171,6 +172,7 @@ class Cluster(pulumi.ComponentResource):
         self.shop_namespace = shop_namespace.metadata.name
         shop = identity.pod_identity_role(
             f"{name}-shop",
+            account=self._args.account,
             cluster_name=self.name,
             service_account=ServiceAccount(SHOP_NAMESPACE, SHOP_SERVICE_ACCOUNT),
             statements=identity.shop_statements(args.account, args.shop_access),
@@ -327,26 +329,37 @@ class Cluster(pulumi.ComponentResource):
             tags=self._tags("node"),
             parent=self,
         )
-        pools = [
+        subnets = list(args.private_subnet_ids)
+        system = nodes.NodePool(
+            "system",
+            subnet_ids=subnets,
+            instance_types=settings.system_instance_types,
+            capacity_type="ON_DEMAND",
+            min_size=settings.system_min_size,
+            desired_size=settings.system_desired_size,
+            max_size=settings.system_max_size,
+            labels=nodes.SYSTEM_NODE_SELECTOR,
+            taints=[nodes.SYSTEM_TAINT],
+        )
+        # One application group per zone: the shop spreads its pods over zones with DoNotSchedule, and the Cluster
+        # Autoscaler can only add a node in a given zone when a group is confined to it (its balancing option then
+        # keeps the zones even). The settings' sizes are totals, split evenly over the zones.
+        per_zone = (
+            nodes.split_across_zones(size, len(subnets))
+            for size in (settings.app_min_size, settings.app_desired_size, settings.app_max_size)
+        )
+        apps = [
             nodes.NodePool(
-                "system",
-                instance_types=settings.system_instance_types,
-                capacity_type="ON_DEMAND",
-                min_size=settings.system_min_size,
-                desired_size=settings.system_desired_size,
-                max_size=settings.system_max_size,
-                labels=nodes.SYSTEM_NODE_SELECTOR,
-                taints=[nodes.SYSTEM_TAINT],
-            ),
-            nodes.NodePool(
-                "apps",
+                f"apps-zone{zone}",
+                subnet_ids=[subnet],
                 instance_types=settings.app_instance_types,
                 capacity_type=settings.app_capacity_type,
-                min_size=settings.app_min_size,
-                desired_size=settings.app_desired_size,
-                max_size=settings.app_max_size,
+                min_size=low,
+                desired_size=desired,
+                max_size=high,
                 labels=nodes.APP_NODE_SELECTOR,
-            ),
+            )
+            for zone, (subnet, low, desired, high) in enumerate(zip(subnets, *per_zone, strict=True), start=1)
         ]
         return [
             nodes.managed_node_group(
@@ -356,14 +369,13 @@ class Cluster(pulumi.ComponentResource):
                 kubernetes_version=settings.kubernetes_version,
                 node_os=settings.node_os,
                 node_role_arn=role.arn,
-                subnet_ids=args.private_subnet_ids,
                 template=template,
                 name_prefix=self._args.naming.physical(f"eks-{pool.name}", max_length=36) + "-",
                 tags=self._tags(f"{pool.name}-nodes"),
                 parent=self,
                 depends_on=prerequisites,
             )
-            for pool in pools
+            for pool in [system, *apps]
         ]
 
     # ------------------------------------------------------------------------------------------ controllers
@@ -398,6 +410,7 @@ class Cluster(pulumi.ComponentResource):
         )
         role = identity.pod_identity_role(
             f"{self._name}-{chart_name}",
+            account=self._args.account,
             cluster_name=self.name,
             service_account=ServiceAccount(chart_name, chart_name),
             statements=statements,

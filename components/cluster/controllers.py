@@ -206,6 +206,10 @@ def load_balancer_controller_values(
         "serviceAccount": {"create": True, "name": service_account},
         "ingressClass": ingress_class,
         "createIngressClassResource": True,
+        # Its admission webhooks fail closed: the Service mutator would hold every Service create in the cluster
+        # while no controller pod is ready, only to claim LoadBalancer Services, which the platform never creates
+        # (the shop's quota forbids them; its traffic comes through an Ingress).
+        "enableServiceMutatorWebhook": False,
         "podSecurityContext": {**RESTRICTED_POD, "fsGroup": 65534},
         "securityContext": RESTRICTED_CONTAINER,
         **_CONTROLLER_PLACEMENT,

@@ -47,6 +47,7 @@ class PodIdentity:
 def pod_identity_role(
     name: str,
     *,
+    account: Account,
     cluster_name: pulumi.Input[str],
     service_account: ServiceAccount,
     description: str,
@@ -55,10 +56,14 @@ def pod_identity_role(
     statements: Statements = (),
     managed_policy_arns: Sequence[str] = (),
 ) -> PodIdentity:
-    """A role only ``service_account`` of this cluster can assume, with an inline policy of ``statements`` and/or
-    AWS managed policies, and its Pod Identity association."""
-    session = {
-        "aws:RequestTag/eks-cluster-name": cluster_name,
+    """A role only ``service_account`` of this cluster (in ``account``'s region) can assume, with an inline policy of
+    ``statements`` and/or AWS managed policies, and its Pod Identity association."""
+    cluster_arn = pulumi.Output.from_input(cluster_name).apply(lambda cluster: account.arn("eks", f"cluster/{cluster}"))
+    conditions = {
+        # The account EKS acts for (confused deputy); a cluster of another account never gets this role.
+        "aws:SourceAccount": account.id,
+        # Pod Identity passes the pod's cluster ARN, namespace and service account as session tags.
+        "aws:RequestTag/eks-cluster-arn": cluster_arn,
         "aws:RequestTag/kubernetes-namespace": service_account.namespace,
         "aws:RequestTag/kubernetes-service-account": service_account.name,
     }
@@ -69,9 +74,8 @@ def pod_identity_role(
         description=description,
         tags=tags,
         parent=parent,
-        # Pod Identity passes the pod's cluster, namespace and service account as session tags.
         trust_actions=("sts:AssumeRole", "sts:TagSession"),
-        trust_conditions={"StringEquals": session},
+        trust_conditions={"StringEquals": conditions},
     )
     _attach(name, role, managed_policy_arns)
     association = aws.eks.PodIdentityAssociation(

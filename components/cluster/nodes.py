@@ -27,9 +27,10 @@ _BOTTLEROCKET_DATA_VOLUME = "/dev/xvdb"
 
 @dataclass(frozen=True)
 class NodePool:
-    """One managed node group: what it runs on, how big it may get, and which pods it takes."""
+    """One managed node group: where it runs, what on, how big it may get, and which pods it takes."""
 
     name: str
+    subnet_ids: Sequence[pulumi.Input[str]]
     instance_types: Sequence[str]
     capacity_type: str
     min_size: int
@@ -37,6 +38,13 @@ class NodePool:
     max_size: int
     labels: dict[str, str]
     taints: Sequence[dict[str, str]] = ()
+
+
+def split_across_zones(total: int, zones: int) -> list[int]:
+    """``total`` nodes shared as evenly as ``zones`` allow, the first zones taking the remainder (7 over 3 zones:
+    3, 2, 2). Splitting a minimum, desired and maximum size this way keeps each zone's share ordered too."""
+    share, remainder = divmod(total, zones)
+    return [share + (1 if zone < remainder else 0) for zone in range(zones)]
 
 
 def node_role(name: str, *, account: Account, tags: dict[str, str], parent: pulumi.Resource) -> aws.iam.Role:
@@ -83,8 +91,10 @@ def launch_template(
 
     Node volumes hold only the OS, image layers and emptyDir scratch space; they use the account's AWS-managed
     EBS key. A customer-managed key would have to admit EC2 Auto Scaling's service-linked role, which launches
-    the instances: KMS accepts a policy naming that role only once it exists, so the key policy would need a
-    wildcard principal. Persistent volumes, where data lives, use the customer-managed volumes key.
+    the instances, and KMS rejects a key policy naming a role that does not exist yet; that role appears with the
+    account's first Auto Scaling group, so such a key needs either a wildcard principal or the service-linked role
+    created beforehand, outside this stack. Persistent volumes, where data lives, use the customer-managed volumes
+    key.
 
     Naming security groups here replaces EKS's default, so the list carries the cluster security group (control
     plane traffic) as well as the workload group the data stores admit.
@@ -161,20 +171,19 @@ def managed_node_group(
     kubernetes_version: str,
     node_os: str,
     node_role_arn: pulumi.Input[str],
-    subnet_ids: Sequence[pulumi.Input[str]],
     template: aws.ec2.LaunchTemplate,
     name_prefix: str,
     tags: dict[str, str],
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],
 ) -> eks.ManagedNodeGroup:
-    """A node group over every private subnet (so every zone); the Cluster Autoscaler owns its size."""
+    """A node group in the pool's subnets; the Cluster Autoscaler owns its size."""
     return eks.ManagedNodeGroup(
         name,
         cluster=cluster,
         node_group_name_prefix=name_prefix,
         node_role_arn=node_role_arn,
-        subnet_ids=list(subnet_ids),
+        subnet_ids=list(pool.subnet_ids),
         # With our own launch template EKS no longer defaults the version to the control plane's.
         version=kubernetes_version,
         operating_system=eks.OperatingSystem(node_os),

@@ -170,6 +170,7 @@ def cloudwatch_observability_addon(
     ``cluster_ready`` are the nodes its DaemonSets run on (EKS reports the add-on degraded without them)."""
     identity = pod_identity_role(
         f"{prefix}-cloudwatch-agent",
+        account=account,
         cluster_name=cluster,
         service_account=AGENT_SERVICE_ACCOUNT,
         statements=agent_statements(account, cluster_name),

@@ -15,8 +15,11 @@ from pydantic import AfterValidator, Field
 
 from stacks.settings.base import AllowedCidr, Environment, Problem, RetentionDays, section
 
-#: Kubernetes minor versions in EKS standard support through late 2026 (1.34's ends 2026-12-02).
-KubernetesVersion = Literal["1.35", "1.36"]
+#: Kubernetes minor versions the pins below are validated for. 1.35 reached EKS in January 2026 and stays in
+#: standard support until 2027-03-27, 14 months later (EKS Kubernetes release calendar,
+#: docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html). A later minor joins this list together with
+#: add-on, chart and autoscaler pins verified for it and its own dates from that calendar.
+KubernetesVersion = Literal["1.35"]
 #: The control-plane log types EKS can ship to CloudWatch; every one is enabled.
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
@@ -108,16 +111,33 @@ class ClusterSettings:
     app_instance_types: tuple[InstanceType, ...] = Field(
         default=("m7i.xlarge", "m6i.xlarge"),
         min_length=1,
-        description="Instance types of the application node group (the shop); several widen spot capacity.",
+        description="Instance types of the application node groups (the shop); several widen spot capacity. Give "
+        "them the same vCPUs and memory: the Cluster Autoscaler treats a group's types as one size.",
     )
     app_capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(
-        default="ON_DEMAND", description="Capacity type of the application node group; SPOT only outside prod."
+        default="ON_DEMAND", description="Capacity type of the application node groups; SPOT only outside prod."
     )
-    app_min_size: int = Field(default=3, ge=1, le=500, description="Minimum nodes of the application group.")
+    app_min_size: int = Field(
+        default=3,
+        ge=1,
+        le=500,
+        description="Minimum nodes of the application pool, all zones together: split evenly over its node groups, "
+        "one per zone (the first zones take any remainder).",
+    )
     app_desired_size: int = Field(
-        default=3, ge=1, le=500, description="Initial nodes of the application group (the autoscaler owns it after)."
+        default=3,
+        ge=1,
+        le=500,
+        description="Initial nodes of the application pool, all zones together, split like the minimum (the "
+        "autoscaler owns the size after).",
     )
-    app_max_size: int = Field(default=12, ge=1, le=500, description="Maximum nodes of the application group.")
+    app_max_size: int = Field(
+        default=12,
+        ge=1,
+        le=500,
+        description="Maximum nodes of the application pool, all zones together, split like the minimum; at least "
+        "one per zone.",
+    )
     vpc_cni_version: AddonVersion = Field(
         default="v1.22.3-eksbuild.1", description="Version of the vpc-cni managed add-on."
     )

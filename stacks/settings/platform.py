@@ -41,8 +41,10 @@ class PlatformSettings:
 
     def problems(self) -> Iterator[tuple[str, str, str]]:
         """Problems that involve more than one section, as (section, field, message)."""
+        zones = self.network.az_count
+        if self.cluster.app_max_size < zones:
+            yield "cluster", "app_max_size", f"the shop has a node group in each of the {zones} zones; use {zones}+"
         if self.is_prod:
-            zones = self.network.az_count
             for pool in ("system", "app"):
                 if getattr(self.cluster, f"{pool}_min_size") < zones:
                     yield "cluster", f"{pool}_min_size", f"prod keeps a node in each of the {zones} zones; use {zones}+"
