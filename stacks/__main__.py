@@ -71,14 +71,15 @@ def _preview(stack: str, project_dir: Path, debug: bool) -> Plan:
 
 
 def _describe(error: BaseException, project_dir: Path) -> str:
-    """The error and the last line of project code it passed through (not the engine's or the SDK's)."""
-    engine = Path(__file__).parent / "offline"
+    """The error and the last line of project code it passed through: not this command line's, the engine's or the
+    SDK's (an error inside an ``apply`` may pass through no project code at all)."""
+    tooling = (Path(__file__), Path(__file__).parent / "offline")
     roots = (project_dir.resolve(), PROJECT_DIR)
     where = ""
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         path = Path(frame.filename)
         root = next((r for r in roots if path.is_relative_to(r)), None)
-        if root and ".venv" not in path.parts and not path.is_relative_to(engine):
+        if root and ".venv" not in path.parts and not any(path.is_relative_to(tool) for tool in tooling):
             where = f" (at {path.relative_to(root)}:{frame.lineno})"
             break
     return f"{type(error).__name__}: {error}{where}"

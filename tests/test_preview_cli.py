@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from stacks.__main__ import main
+from stacks.offline import report
 from stacks.offline.engine import PROJECT_DIR
+from stacks.offline.plan import Plan
 
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "dependencies", "provider", "options", "inputs", "custom"}
 
@@ -61,6 +63,35 @@ def test_diff_lists_prod_only_resources_and_different_inputs(capsys: pytest.Capt
     assert "inputs.tags.stack" not in diff, "values that differ only by the stack name are not differences"
 
 
+def _by_owner(plan: Plan, value: object) -> object:
+    """``value`` with every id, ARN and name of a resource of ``plan`` in it replaced by that resource's key."""
+    if not isinstance(value, str):
+        return value
+    for resource in plan.resources:
+        for identity in (resource.id, resource.outputs.get("arn"), resource.outputs.get("name")):
+            if isinstance(identity, str) and len(identity) >= 8:
+                value = value.replace(identity, f"<{resource.type} {resource.name}>")
+    return value
+
+
+def test_the_stack_diff_shows_real_differences_only(staging: Plan, prod: Plan) -> None:
+    """A resource has the same fake id, ARN and generated name in both stacks, so no difference is merely one
+    resource's identity in staging against the same resource's identity in prod."""
+    changed = report.differences(staging, prod)
+    identity_only = [
+        (key, path)
+        for key, changes in changed.items()
+        for path, old, new in changes
+        if _by_owner(staging, old) == _by_owner(prod, new)
+    ]
+    assert identity_only == []
+    assert (
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "cluster-node-AmazonEKSWorkerNodePolicy",
+    ) not in changed
+    assert ("inputs.multiAz", False, True) in changed[("aws:rds/instance:Instance", "database-postgres")]
+
+
 def test_manifests_directory_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview", "staging", "--manifests", str(tmp_path / "manifests")]) == 0
     assert (tmp_path / "manifests").is_dir()
@@ -100,6 +131,24 @@ def test_program_errors_are_one_line_unless_debug(project_copy: Path, capsys: py
     assert err.strip() == "error: the program failed for stack 'staging': RuntimeError: boom (at __main__.py:3)"
     assert main(["preview", "staging", "--project-dir", str(project_copy), "--debug"]) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("apply", "reported"),
+    [
+        ("from_input(0).apply(lambda value: 1 / value)", "ZeroDivisionError: division by zero (at __main__.py:4)"),
+        # Raised by a builtin: no project code on the way, so no location rather than the command line's own.
+        ("from_input('x').apply(int)", "ValueError: invalid literal for int() with base 10: 'x'"),
+    ],
+    ids=["in-the-program", "in-no-project-code"],
+)
+def test_errors_inside_an_apply_are_located_in_the_program_never_in_the_tooling(
+    project_copy: Path, capsys: pytest.CaptureFixture[str], apply: str, reported: str
+) -> None:
+    program = f"import pulumi\nimport stacks\nsettings = stacks.load()\npulumi.Output.{apply}\n"
+    (project_copy / "__main__.py").write_text(program)
+    assert main(["preview", "staging", "--project-dir", str(project_copy)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: the program failed for stack 'staging': {reported}"
 
 
 def test_module_entry_point_exit_code_and_clean_stderr() -> None:

@@ -56,57 +56,66 @@ def outputs(plan: Plan) -> str:
 # ---------------------------------------------------------------------------------------------- diff
 
 
+#: (path, value in the left stack, value in the right stack), e.g. ("inputs.multiAz", False, True).
+Difference = tuple[str, Any, Any]
+
+
 def _key(resource: PlannedResource) -> tuple[str, str]:
     return resource.type, resource.name
 
 
-def _differences(left: Any, right: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
+def _differences(left: Any, right: Any, path: str, stacks: tuple[str, str]) -> Iterator[Difference]:
+    """(path, left value, right value) of every leaf that differs other than by the stack's name (physical names,
+    tags, URNs: ``stacks`` is the (left, right) pair of names)."""
     if isinstance(left, dict) and isinstance(right, dict):
         for key in sorted(set(left) | set(right)):
-            yield from _differences(left.get(key), right.get(key), f"{path}.{key}" if path else key)
-    elif left != right:
+            yield from _differences(left.get(key), right.get(key), f"{path}.{key}" if path else key, stacks)
+    elif isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+        for index, (left_item, right_item) in enumerate(zip(left, right, strict=True)):
+            yield from _differences(left_item, right_item, f"{path}[{index}]", stacks)
+    elif not (isinstance(left, str) and isinstance(right, str) and left.replace(*stacks) == right) and left != right:
         yield path, left, right
 
 
-def diff(left: Plan, right: Plan) -> str:
-    """Resources only in one stack, and inputs/options that differ, matched by (type, logical name)."""
-    left_index = {_key(r): r for r in left.resources}
+def differences(left: Plan, right: Plan) -> dict[tuple[str, str], list[Difference]]:
+    """For each resource of both stacks (by type and logical name) whose inputs or options differ: (path, left
+    value, right value) of each difference."""
     right_index = {_key(r): r for r in right.resources}
-    lines = [f"Differences between stack '{left.stack}' (-) and stack '{right.stack}' (+):", ""]
-    only_left = [k for k in left_index if k not in right_index]
-    only_right = [k for k in right_index if k not in left_index]
-    for title, keys, sign in ((left.stack, only_left, "-"), (right.stack, only_right, "+")):
-        lines.append(f"Only in {title} ({len(keys)}):")
-        lines += [f"  {sign} {type_}  {name}" for type_, name in keys]
-        lines.append("")
-    changed = 0
-    lines.append("Different inputs or options:")
-    for key, resource in left_index.items():
-        other = right_index.get(key)
+    found: dict[tuple[str, str], list[Difference]] = {}
+    for resource in left.resources:
+        other = right_index.get(_key(resource))
         if other is None:
             continue
         fields = {"inputs": resource.inputs, "options": resource.options}
         other_fields = {"inputs": other.inputs, "options": other.options}
-        differences = [d for d in _differences(fields, other_fields, "") if not _stack_specific(*d, left, right)]
-        if differences:
-            changed += 1
-            lines.append(f"  ~ {key[0]}  {key[1]}")
-            lines += [f"      {path}: {old!r} -> {new!r}" for path, old, new in differences]
+        changes = list(_differences(fields, other_fields, "", (left.stack, right.stack)))
+        if changes:
+            found[_key(resource)] = changes
+    return found
+
+
+def diff(left: Plan, right: Plan) -> str:
+    """Resources only in one stack, and inputs/options that differ, matched by (type, logical name)."""
+    left_keys = {_key(r): None for r in left.resources}
+    right_keys = {_key(r): None for r in right.resources}
+    lines = [f"Differences between stack '{left.stack}' (-) and stack '{right.stack}' (+):", ""]
+    only_left = [k for k in left_keys if k not in right_keys]
+    only_right = [k for k in right_keys if k not in left_keys]
+    for title, keys, sign in ((left.stack, only_left, "-"), (right.stack, only_right, "+")):
+        lines.append(f"Only in {title} ({len(keys)}):")
+        lines += [f"  {sign} {type_}  {name}" for type_, name in keys]
+        lines.append("")
+    changed = differences(left, right)
+    lines.append("Different inputs or options:")
+    for (type_, name), changes in changed.items():
+        lines.append(f"  ~ {type_}  {name}")
+        lines += [f"      {path}: {old!r} -> {new!r}" for path, old, new in changes]
     lines += [
         "",
         f"{len(only_left)} only in {left.stack}, {len(only_right)} only in {right.stack}, "
-        f"{changed} with different inputs",
+        f"{len(changed)} with different inputs",
     ]
     return "\n".join(lines)
-
-
-def _stack_specific(path: str, old: Any, new: Any, left: Plan, right: Plan) -> bool:
-    # A value that differs only by the stack's name (physical names, tags, URNs) is not a real difference.
-    if isinstance(old, str) and isinstance(new, str):
-        return old.replace(left.stack, right.stack) == new
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return all(_stack_specific(path, a, b, left, right) for a, b in zip(old, new, strict=True))
-    return False
 
 
 # ---------------------------------------------------------------------------------------------- manifests

@@ -2,7 +2,8 @@
 
 Offline, nothing is created: every resource's outputs are its inputs plus what the real provider would
 compute (ids, ARNs, endpoints, DNS names, ...), in the real provider's shapes and camelCase names. Values are
-derived from the resource's URN, so a plan is identical from run to run and diffs between stacks are clean.
+derived from the resource's URN without the stack's name (``FakeResource.seed``), so a plan is identical from run
+to run and the same resource has the same ids in every stack (diffs between stacks show only real differences).
 
 Add an ``@outputs(...)`` function for a resource type whose computed outputs the program reads, and an
 ``@invoke(...)`` function for each provider function the program calls, in the module of this package for
@@ -42,8 +43,14 @@ class FakeResource:
     """Where the resource lives: its ``region`` input, else its provider's region, else the stack's."""
 
     @property
+    def seed(self) -> str:
+        """What the fake values derive from: the URN without the stack's name, so that the same resource gets the
+        same ids in every stack and a diff between stacks shows only real differences."""
+        return self.urn.split("::", 1)[1]
+
+    @property
     def digest(self) -> str:
-        return hashlib.sha256(self.urn.encode()).hexdigest()
+        return hashlib.sha256(self.seed.encode()).hexdigest()
 
     def hex_id(self, length: int = 17) -> str:
         return self.digest[:length]

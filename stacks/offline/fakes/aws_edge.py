@@ -68,7 +68,7 @@ def _certificate_validation(resource: FakeResource) -> dict:
 
 @outputs("aws:route53/zone:Zone")
 def _zone(resource: FakeResource) -> dict:
-    zone_id = "Z0" + _token(resource.urn, 19, _UPPER)
+    zone_id = "Z0" + _token(resource.seed, 19, _UPPER)
     number = int(resource.digest[:4], 16)
     name_servers = [
         f"ns-{number % 512}.awsdns-{number % 64:02d}.com",
@@ -99,14 +99,14 @@ def _health_check(resource: FakeResource) -> dict:
 
 @outputs("aws:cloudfront/distribution:Distribution")
 def _distribution(resource: FakeResource) -> dict:
-    distribution_id = "E" + _token(resource.urn, 13, _UPPER)
+    distribution_id = "E" + _token(resource.seed, 13, _UPPER)
     return {
         "id": distribution_id,
         "arn": _global_arn(resource, "cloudfront", f"distribution/{distribution_id}"),
-        "domainName": f"d{_token(resource.urn, 13, _LOWER)}.cloudfront.net",
+        "domainName": f"d{_token(resource.seed, 13, _LOWER)}.cloudfront.net",
         "hostedZoneId": CLOUDFRONT_HOSTED_ZONE_ID,
         "status": "Deployed",
-        "etag": "E" + _token(resource.urn + "etag", 13, _UPPER),
+        "etag": "E" + _token(resource.seed + "etag", 13, _UPPER),
         "callerReference": f"terraform-{resource.digest[:26]}",
         "inProgressValidationBatches": 0,
     }
@@ -114,7 +114,7 @@ def _distribution(resource: FakeResource) -> dict:
 
 @outputs("aws:cloudfront/originAccessControl:OriginAccessControl")
 def _origin_access_control(resource: FakeResource) -> dict:
-    return {"id": "E" + _token(resource.urn, 13, _UPPER), "etag": "E" + _token(resource.urn + "etag", 13, _UPPER)}
+    return {"id": "E" + _token(resource.seed, 13, _UPPER), "etag": "E" + _token(resource.seed + "etag", 13, _UPPER)}
 
 
 @outputs("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
@@ -123,7 +123,7 @@ def _response_headers_policy(resource: FakeResource) -> dict:
     return {
         "id": policy_id,
         "arn": _global_arn(resource, "cloudfront", f"response-headers-policy/{policy_id}"),
-        "etag": "E" + _token(resource.urn, 13, _UPPER),
+        "etag": "E" + _token(resource.seed, 13, _UPPER),
     }
 
 
@@ -136,7 +136,7 @@ def _wafv2_arn(resource: FakeResource, kind: str) -> dict[str, Any]:
         "id": entity_id,
         "name": name,
         "arn": resource.arn("wafv2", f"{scope}/{kind}/{name}/{entity_id}"),
-        "lockToken": _token(resource.urn + "lock", 36, "0123456789abcdef-"),
+        "lockToken": _token(resource.seed + "lock", 36, "0123456789abcdef-"),
     }
 
 

@@ -12,7 +12,7 @@ from stacks.offline.fakes import FakeResource, outputs
 @outputs("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString")
 def _random_string(resource: FakeResource) -> dict:
     length = int(resource.inputs.get("length", 16))
-    alphabet = base64.b64encode(hashlib.sha512(resource.urn.encode()).digest()).decode()
+    alphabet = base64.b64encode(hashlib.sha512(resource.seed.encode()).digest()).decode()
     value = (alphabet.replace("/", "x").replace("+", "y") * (length // len(alphabet) + 1))[:length]
     fake: dict[str, Any] = {"result": resource.secret(value)}
     if resource.type.endswith("RandomPassword"):
@@ -22,7 +22,7 @@ def _random_string(resource: FakeResource) -> dict:
 
 @outputs("random:index/randomId:RandomId")
 def _random_id(resource: FakeResource) -> dict:
-    raw = hashlib.sha256(resource.urn.encode()).digest()[: int(resource.inputs.get("byteLength", 8))]
+    raw = hashlib.sha256(resource.seed.encode()).digest()[: int(resource.inputs.get("byteLength", 8))]
     return {
         "hex": raw.hex(),
         "dec": str(int.from_bytes(raw, "big")),
