@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster.nodes import SYSTEM_NODE_SELECTOR, SYSTEM_TOLERATION
+from components.kubernetes_network import DNS_EGRESS, POD_IDENTITY_EGRESS, ip_blocks, ports
 
 #: Pod Security Admission at the strictest level: enforced, and reported by audit logs and client warnings.
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
@@ -50,31 +51,8 @@ CLUSTER_AUTOSCALER = "cluster-autoscaler"
 
 networking = k8s.networking.v1
 
-
-def _ports(protocol: str, *ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-    return [networking.NetworkPolicyPortArgs(protocol=protocol, port=port) for port in ports]
-
-
-def _ip(cidr: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=cidr))
-
-
-#: Where pods find CoreDNS.
-_DNS = networking.NetworkPolicyEgressRuleArgs(
-    to=[
-        networking.NetworkPolicyPeerArgs(
-            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": "kube-system"}
-            ),
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-        )
-    ],
-    ports=[*_ports("UDP", 53), *_ports("TCP", 53)],
-)
-#: The node-local EKS Pod Identity agent, which hands pods their AWS credentials.
-_POD_IDENTITY_AGENT = networking.NetworkPolicyEgressRuleArgs(to=[_ip("169.254.170.23/32")], ports=_ports("TCP", 80))
 #: The Kubernetes API and AWS APIs (regional endpoints through NAT, or interface endpoints), all HTTPS.
-_HTTPS_ANYWHERE = networking.NetworkPolicyEgressRuleArgs(ports=_ports("TCP", 443))
+_HTTPS_ANYWHERE = networking.NetworkPolicyEgressRuleArgs(ports=ports("TCP", 443))
 
 
 def namespace(
@@ -111,11 +89,7 @@ def controller_network_policy(
     """What a controller needs: DNS, its AWS credentials, HTTPS out; and webhook calls in from ``webhook_sources``
     (the control plane's addresses) when it serves admission webhooks."""
     ingress = (
-        [
-            networking.NetworkPolicyIngressRuleArgs(
-                from_=[_ip(cidr) for cidr in webhook_sources], ports=_ports("TCP", webhook_port)
-            )
-        ]
+        [networking.NetworkPolicyIngressRuleArgs(from_=ip_blocks(webhook_sources), ports=ports("TCP", webhook_port))]
         if webhook_sources
         else []
     )
@@ -125,7 +99,7 @@ def controller_network_policy(
         policy_name=release,
         pod_labels={"app.kubernetes.io/instance": release},
         ingress=ingress,
-        egress=[_DNS, _POD_IDENTITY_AGENT, _HTTPS_ANYWHERE],
+        egress=[DNS_EGRESS, POD_IDENTITY_EGRESS, _HTTPS_ANYWHERE],
         provider=provider,
     )
 
