@@ -26,6 +26,7 @@ import json
 import os
 import sys
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ci import runner
@@ -91,7 +92,8 @@ def deployed_image(stack: str) -> ImageReference | None:
 
 @dataclass(frozen=True)
 class Release:
-    """What one deploy changed: written before ``pulumi up`` so that a rollback knows where to return.
+    """What one deploy changed: written before ``pulumi up`` so that a rollback knows where to return, and the
+    alarm gate which alarms went off since (``started``, ISO 8601 UTC).
 
     ``run`` ties it to the pipeline run that wrote it: a workspace reused by a later run (Jenkins keeps
     workspaces) must not roll that run back to an older release's notion of "previous".
@@ -101,6 +103,12 @@ class Release:
     image: str
     previous_image: str | None
     run: str
+    started: str
+
+    @classmethod
+    def of_this_run(cls, artifacts: Path, stack: str) -> Release | None:
+        release = cls.load(artifacts, stack)
+        return release if release is not None and release.run == runner.run_id() else None
 
     @staticmethod
     def path(artifacts: Path, stack: str) -> Path:
@@ -134,7 +142,8 @@ def _report_deployed(stack: str) -> None:
 def deploy(stack: str, image_text: str, artifacts: Path) -> int:
     image = _pinned(image_text, "image")
     previous = deployed_image(stack)
-    Release(stack, str(image), str(previous) if previous else None, runner.run_id()).save(artifacts)
+    started = datetime.now(UTC).isoformat()
+    Release(stack, str(image), str(previous) if previous else None, runner.run_id(), started).save(artifacts)
     print(f"deploying {image} to {stack} (previously {previous or 'nothing'})")
     runner.run(up_command(stack, image, f"deploy {image}"))
     _report_deployed(stack)
@@ -147,8 +156,8 @@ def _cannot_roll_back(stack: str, why: str) -> int:
 
 
 def rollback(stack: str, artifacts: Path) -> int:
-    release = Release.load(artifacts, stack)
-    if release is None or release.run != runner.run_id():
+    release = Release.of_this_run(artifacts, stack)
+    if release is None:
         return _cannot_roll_back(stack, f"this run started no deploy of {stack}")
     if not release.previous_image:
         return _cannot_roll_back(stack, f"{stack} ran no image before {release.image}")

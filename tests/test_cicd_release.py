@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -150,7 +151,9 @@ def test_deploy_records_what_ran_before_then_rollback_redeploys_it_and_fails(pul
     pulumi.write_text(json.dumps({"shopImage": OLD}))
     assert release.main(["deploy", "prod", "--image", NEW, "--artifacts", str(tmp_path)]) == 0
     recorded = json.loads((tmp_path / "release-prod.json").read_text())
+    started = datetime.fromisoformat(recorded.pop("started"))
     assert recorded == {"stack": "prod", "image": NEW, "previous_image": OLD, "run": "jenkins-shop-42"}
+    assert abs(datetime.now(UTC) - started) < timedelta(minutes=1), "the alarm gate watches from there"
 
     assert release.main(["rollback", "prod", "--artifacts", str(tmp_path)]) == release.ROLLED_BACK
     deploy_up, rollback_up = _ups(pulumi)

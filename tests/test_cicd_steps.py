@@ -4,8 +4,10 @@ gate, notifications, the fork pull request comment, and step outputs."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,8 +17,9 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from ci import alarms, image, manifests, notify, offline, pr_comment, runner
+from ci import alarms, image, manifests, notify, offline, pr_comment, release, runner
 from stacks.offline.plan import Plan
+from tests.cicd import ROOT
 
 # ------------------------------------------------------------------------------------------------ offline plan
 
@@ -149,10 +152,8 @@ def test_docker_hub_needs_its_credentials(monkeypatch: pytest.MonkeyPatch) -> No
 # ------------------------------------------------------------------------------------------------ alarm gate
 
 
-@mock_aws
-def test_an_alarm_of_the_stack_in_alarm_fails_the_gate(capsys: pytest.CaptureFixture[str]) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
-    for name in ("shop-prod-rds-cpu", "shop-prod-alb-5xx", "shop-staging-alb-5xx"):
+def _alarms(cloudwatch: Any, *names: str) -> None:
+    for name in names:
         cloudwatch.put_metric_alarm(
             AlarmName=name,
             MetricName="CPUUtilization",
@@ -164,14 +165,71 @@ def test_an_alarm_of_the_stack_in_alarm_fails_the_gate(capsys: pytest.CaptureFix
             ComparisonOperator="GreaterThanThreshold",
         )
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="fine")
-    assert alarms.watch([cloudwatch], "shop-prod-", minutes=0, interval=0) == 0
 
-    cloudwatch.set_alarm_state(AlarmName="shop-staging-alb-5xx", StateValue="ALARM", StateReason="other stack")
-    assert alarms.watch([cloudwatch], "shop-prod-", minutes=0, interval=0) == 0
 
-    cloudwatch.set_alarm_state(AlarmName="shop-prod-alb-5xx", StateValue="ALARM", StateReason="5xx above 1%")
-    assert alarms.watch([cloudwatch], "shop-prod-", minutes=0, interval=0) == 1
+def _fire(cloudwatch: Any, name: str, reason: str) -> None:
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+
+
+@mock_aws
+def test_an_alarm_of_the_stack_that_goes_off_after_the_deploy_started_fails_the_gate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
+    _alarms(cloudwatch, "shop-prod-db-cpu", "shop-prod-alb-5xx", "shop-staging-alb-5xx")
+    _fire(cloudwatch, "shop-prod-db-cpu", "an incident before the deploy")
+    deploy_started = datetime.now(UTC)
+    assert alarms.watch([cloudwatch], "shop-prod-", deploy_started, minutes=0, interval=0) == 0
+    assert "shop-prod-db-cpu was in ALARM before the deploy" in capsys.readouterr().out
+
+    _fire(cloudwatch, "shop-staging-alb-5xx", "another stack")
+    assert alarms.watch([cloudwatch], "shop-prod-", deploy_started, minutes=0, interval=0) == 0
+
+    _fire(cloudwatch, "shop-prod-alb-5xx", "5xx above 1%")
+    assert alarms.watch([cloudwatch], "shop-prod-", deploy_started, minutes=0, interval=0) == 1
     assert "shop-prod-alb-5xx: 5xx above 1%" in capsys.readouterr().err
+
+
+@mock_aws
+def test_the_gate_can_be_narrowed_to_the_releases_own_alarms() -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
+    _alarms(cloudwatch, "shop-prod-db-cpu", "shop-prod-shop-5xx")
+    deploy_started = datetime.now(UTC)
+    _fire(cloudwatch, "shop-prod-db-cpu", "a batch job")
+    shop = frozenset({"shop-5xx", "checkout-failures"})
+    assert alarms.watch([cloudwatch], "shop-prod-", deploy_started, minutes=0, interval=0, keys=shop) == 0
+    assert alarms.watch([cloudwatch], "shop-prod-", deploy_started, minutes=0, interval=0) == 1
+    _fire(cloudwatch, "shop-prod-shop-5xx", "pods fail")
+    assert alarms.watch([cloudwatch], "shop-prod-", deploy_started, minutes=0, interval=0, keys=shop) == 1
+
+
+@mock_aws
+def test_the_gate_watches_from_the_start_this_runs_deploy_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_RUN_ID", raising=False)
+    monkeypatch.setenv("BUILD_TAG", "jenkins-shop-7")
+    cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
+    _alarms(cloudwatch, "shop-prod-alb-5xx")
+    _fire(cloudwatch, "shop-prod-alb-5xx", "before the deploy")
+    gate = ["prod", "--prefix", "shop-prod-", "--region", "eu-west-1", "--minutes", "0", "--artifacts", str(tmp_path)]
+    assert alarms.main(gate) == 2, "no deploy of prod in this run: nothing says since when"
+
+    started = datetime.now(UTC).isoformat()
+    release.Release("prod", "new", "old", "jenkins-shop-7", started).save(tmp_path)
+    assert alarms.main(gate) == 0
+    assert alarms.main([*gate, "--since", "2020-01-01T00:00:00+00:00"]) == 1
+    monkeypatch.setenv("BUILD_TAG", "jenkins-shop-8")  # a later build finding this one's workspace
+    assert alarms.main(gate) == 2
+
+
+def test_make_alarms_reads_the_deploy_record_of_the_run_and_may_be_narrowed() -> None:
+    def dry_run(*variables: str) -> str:
+        command = ["make", "-n", "alarms", "STACK=prod", *variables]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    assert "-m ci.alarms prod --artifacts artifacts \n" in dry_run()
+    assert "--keys alb-5xx,shop-5xx" in dry_run("ALARM_KEYS=alb-5xx,shop-5xx")
 
 
 def test_a_stack_without_alarms_skips_the_gate(
