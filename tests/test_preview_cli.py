@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stacks.__main__ import main
 from stacks.offline import report
 from stacks.offline.engine import PROJECT_DIR
 from stacks.offline.plan import Plan
 
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "dependencies", "provider", "options", "inputs", "custom"}
 
 
@@ -92,10 +94,21 @@ def test_the_stack_diff_shows_real_differences_only(staging: Plan, prod: Plan) -
     assert ("inputs.multiAz", False, True) in changed[("aws:rds/instance:Instance", "database-postgres")]
 
 
-def test_manifests_directory_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["preview", "staging", "--manifests", str(tmp_path / "manifests")]) == 0
-    assert (tmp_path / "manifests").is_dir()
-    assert "Kubernetes manifests written to" in capsys.readouterr().out
+def test_manifests_directory_holds_every_kubernetes_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], staging: Plan
+) -> None:
+    directory = tmp_path / "manifests"
+    assert main(["preview", "staging", "--manifests", str(directory)]) == 0
+    # Every Kubernetes resource of the plan except Helm releases (a release is not an object of the cluster).
+    objects = [r for r in staging.resources if r.type.startswith("kubernetes:") and r.type != HELM_RELEASE]
+    written = [yaml.safe_load(path.read_text()) for path in sorted(directory.glob("*.yaml"))]
+    assert len(written) == len(objects) >= 20
+    assert {(m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in written} >= {
+        ("apps/v1", "Deployment", "shop"),
+        ("v1", "Namespace", "shop"),
+        ("networking.k8s.io/v1", "Ingress", "shop"),
+    }
+    assert f"{len(objects)} Kubernetes manifests written to" in capsys.readouterr().out
 
 
 def test_unknown_stack(capsys: pytest.CaptureFixture[str]) -> None:

@@ -127,8 +127,6 @@ def kubernetes_objects(plan: Plan) -> list[dict[str, Any]]:
     for resource in plan.resources:
         if not resource.type.startswith("kubernetes:") or resource.type.startswith("kubernetes:helm"):
             continue
-        if resource.type.startswith("pulumi:providers:"):
-            continue
         manifest = {key: value for key, value in resource.inputs.items() if not key.startswith("__")}
         objects.append(manifest)
     return objects
