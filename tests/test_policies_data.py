@@ -285,6 +285,17 @@ def replaced(resources: list[PlannedResource], name: str, **props: Any) -> list[
             lambda s: replaced(s, "assets-policy", policy=json.dumps({"Statement": []})),
             "SecureTransport",
         ),
+        (  # a deny for every service is no deny for everyone
+            data.s3_tls_only,
+            lambda s: replaced(
+                s,
+                "assets-policy",
+                policy=tls_only_policy("arn:aws:s3:::assets").replace(
+                    '"Principal": "*"', '"Principal": {"Service": "*"}'
+                ),
+            ),
+            "SecureTransport",
+        ),
     ],
     ids=lambda value: getattr(value, "name", None) or ("expected" if isinstance(value, str) else "change"),
 )

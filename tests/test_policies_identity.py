@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from policies.rules import identity
 from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, resource
 
@@ -20,6 +22,7 @@ LEAST_PRIVILEGE = document(
     {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"},
 )
 ADMIN = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+FIX = "Fix: list the actions the principal needs and the ARNs they act on."
 
 
 def test_wildcard_admin_is_flagged_in_policies_and_inline_role_policies() -> None:
@@ -35,6 +38,47 @@ def test_least_privilege_documents_pass() -> None:
     policy = resource("aws:iam/policy:Policy", "narrow", {"policy": LEAST_PRIVILEGE})
     deny_all = resource("aws:iam/userPolicy:UserPolicy", "deny", {"policy": document({**ADMIN, "Effect": "Deny"})})
     assert_compliant_even_when_unknown(identity.iam_no_wildcard_admin, policy, deny_all)
+
+
+def test_near_admin_through_not_action_or_not_resource_is_flagged() -> None:
+    all_but_iam = resource(
+        "aws:iam/policy:Policy",
+        "all-but-iam",
+        {"policy": document({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"})},
+    )
+    all_but_one = resource(
+        "aws:iam/rolePolicy:RolePolicy",
+        "all-but-one",
+        {"policy": document({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::audit-logs/*"})},
+    )
+    assert messages(identity.iam_no_wildcard_admin, all_but_iam, all_but_one) == [
+        'A statement allows every action but those in NotAction on Resource "*". ' + FIX,
+        'A statement allows Action "*" on every resource but those in NotResource. ' + FIX,
+    ]
+
+
+def test_not_action_on_named_resources_and_denies_pass() -> None:
+    scoped = resource(
+        "aws:iam/policy:Policy",
+        "scoped",
+        {"policy": document({"Effect": "Allow", "NotAction": "s3:DeleteObject", "Resource": "arn:aws:s3:::assets/*"})},
+    )
+    # The usual "deny everything without MFA" guard.
+    deny = resource(
+        "aws:iam/policy:Policy",
+        "mfa",
+        {
+            "policy": document(
+                {
+                    "Effect": "Deny",
+                    "NotAction": "iam:*",
+                    "Resource": "*",
+                    "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+                }
+            )
+        },
+    )
+    assert_compliant_even_when_unknown(identity.iam_no_wildcard_admin, scoped, deny)
 
 
 def test_administrator_access_attachments_are_flagged() -> None:
@@ -61,6 +105,32 @@ def test_a_role_anyone_may_assume_is_flagged() -> None:
     assert flagged(
         identity.iam_trust_no_wildcard_principal, resource(identity.ROLE, "open", {"assumeRolePolicy": trust})
     ) == ["open"]
+
+
+WILDCARD_PRINCIPALS = [
+    {"Service": "*"},
+    {"Federated": "*"},
+    {"AWS": "arn:aws:iam::*:root"},
+    {"AWS": [ROOT, "arn:aws:iam::*:role/deployer"]},
+]
+
+
+@pytest.mark.parametrize("principal", WILDCARD_PRINCIPALS, ids=json.dumps)
+def test_wildcards_of_any_principal_type_or_account_are_flagged(principal: dict[str, Any]) -> None:
+    trust = document({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"})
+    role = resource(identity.ROLE, "open", {"assumeRolePolicy": trust})
+    assert flagged(identity.iam_trust_no_wildcard_principal, role) == ["open"]
+    grant = document({"Effect": "Allow", "Principal": principal, "Action": "kms:Decrypt", "Resource": "*"})
+    assert flagged(identity.kms_no_wildcard_principal, key(policy=grant)) == ["key"]
+
+
+def test_named_principals_in_this_account_pass() -> None:
+    named = {"AWS": [ROOT, "arn:aws:iam::123456789012:role/deployer"], "Service": "logs.eu-west-1.amazonaws.com"}
+    trust = document({"Effect": "Allow", "Principal": named, "Action": "sts:AssumeRole"})
+    role = resource(identity.ROLE, "named", {"assumeRolePolicy": trust})
+    assert_compliant_even_when_unknown(identity.iam_trust_no_wildcard_principal, role)
+    grant = document({"Effect": "Allow", "Principal": named, "Action": "kms:Decrypt", "Resource": "*"})
+    assert_compliant_even_when_unknown(identity.kms_no_wildcard_principal, key(policy=grant))
 
 
 def test_roles_trusting_a_service_or_a_conditioned_wildcard_pass() -> None:

@@ -2,8 +2,10 @@
 
 Rules never touch ``pulumi_policy`` arguments directly. The registry converts them once into plain ``Resource``
 and ``Stack`` views: dicts and lists, with every value the engine cannot know yet (during ``pulumi preview``)
-replaced by ``UNKNOWN``. A rule skips what is unknown rather than guessing: ``pulumi up`` runs the pack again
-with resolved inputs before each resource is created, so nothing escapes a mandatory rule.
+replaced by ``UNKNOWN``. A rule skips what is unknown rather than guessing. For resource rules nothing escapes:
+``pulumi up`` runs them again with resolved inputs before each resource is created, and a mandatory violation
+stops it. Stack rules run once, after ``pulumi up`` has created or updated everything: a case a preview could not
+decide is reported then, failing the update, but the resources it names already exist and need a follow-up fix.
 """
 
 from __future__ import annotations
@@ -159,11 +161,31 @@ def statements(policy: Any) -> list[dict[str, Any]]:
     return [statement for statement in items(found) if isinstance(statement, dict)]
 
 
-def is_wildcard_principal(principal: Any) -> bool:
-    """``"*"`` or ``{"AWS": "*"}``: anyone, in any account."""
+def is_everyone(principal: Any) -> bool:
+    """``"*"`` or ``{"AWS": "*"}``: every principal, anonymous ones included (whom a Deny for all must name)."""
     if principal == "*":
         return True
     return isinstance(principal, dict) and "*" in strings(principal.get("AWS"))
+
+
+def is_wildcard_principal(principal: Any) -> bool:
+    """A principal that admits anyone in any account: ``"*"``, a wildcard of any principal type (``{"AWS": "*"}``,
+    ``{"Service": "*"}``, ``{"Federated": "*"}``, ...) or an IAM ARN whose account is a wildcard
+    (``arn:aws:iam::*:root``, ``arn:aws:iam::*:role/x``)."""
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    return any(
+        value == "*" or (kind == "AWS" and _any_account(value))
+        for kind, values in principal.items()
+        for value in strings(values)
+    )
+
+
+def _any_account(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts") and any(c in parts[4] for c in "*?")
 
 
 # ---------------------------------------------------------------------------------------------- views

@@ -17,7 +17,7 @@ from .base import (
     dig,
     enabled,
     given,
-    is_wildcard_principal,
+    is_everyone,
     items,
     partly_unknown,
     statements,
@@ -443,7 +443,7 @@ def _denies_insecure_transport(statement: dict) -> bool:
     resources = strings(statement.get("Resource"))
     return (
         statement.get("Effect") == "Deny"
-        and is_wildcard_principal(statement.get("Principal"))
+        and is_everyone(statement.get("Principal"))
         and any(action in ("s3:*", "*") for action in actions)
         and str(secure_transport).lower() == "false"
         and any(resource.endswith("/*") for resource in resources)

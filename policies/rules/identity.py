@@ -56,9 +56,30 @@ def _open_to_anyone(statement: dict[str, Any]) -> bool:
     )
 
 
+def _allowed_actions(statement: dict[str, Any]) -> str | None:
+    """How an Allow statement grants every action ("*", or all but a few through NotAction), else None."""
+    if statement.get("Effect") != "Allow":
+        return None
+    if any(action in ("*", "*:*") for action in strings(statement.get("Action"))):
+        return 'Action "*"'
+    if strings(statement.get("NotAction")):
+        return "every action but those in NotAction"
+    return None
+
+
+def _on_every_resource(statement: dict[str, Any]) -> str | None:
+    """How a statement covers every resource ("*", or all but a few through NotResource), else None."""
+    if "*" in strings(statement.get("Resource")):
+        return 'Resource "*"'
+    if strings(statement.get("NotResource")):
+        return "every resource but those in NotResource"
+    return None
+
+
 @rules.resource(
     "iam-no-wildcard-admin",
-    description='No IAM policy allows every action ("*") on every resource ("*").',
+    description='No IAM policy allows every action ("*", or all but some through NotAction) on every resource '
+    '("*", or all but some through NotResource).',
     severity=Severity.CRITICAL,
     types=(*POLICY_DOCUMENTS, ROLE),
     remediation="list the actions the principal needs and the ARNs they act on.",
@@ -66,13 +87,9 @@ def _open_to_anyone(statement: dict[str, Any]) -> bool:
 def iam_no_wildcard_admin(resource: Resource, report: ResourceReport) -> None:
     for policy in _documents(resource):
         for statement in statements(policy):
-            actions = strings(statement.get("Action"))
-            if (
-                statement.get("Effect") == "Allow"
-                and any(action in ("*", "*:*") for action in actions)
-                and "*" in strings(statement.get("Resource"))
-            ):
-                report('A statement allows Action "*" on Resource "*".')
+            actions, resources = _allowed_actions(statement), _on_every_resource(statement)
+            if actions and resources:
+                report(f"A statement allows {actions} on {resources}.")
 
 
 @rules.resource(
