@@ -251,6 +251,7 @@ def _shop(
                 certificate_arn=edge.origin_certificate_arn,
                 web_acl_arn=edge.origin_web_acl_arn,
                 public_url=edge.shop_url,
+                health_checked=edge.origin_health_check_id is not None,
             ),
             peers=Peers(
                 load_balancer_cidrs=[str(cidr) for cidr in subnets.public],
@@ -264,6 +265,8 @@ def _shop(
                 # The CloudWatch agent scrapes the shop's /metrics (components/observability/telemetry.py).
                 metrics_scraper=MetricsScraper(namespace=AGENT_NAMESPACE, pod_labels=AGENT_POD_LABELS),
             ),
+            vpc_id=network.vpc_id,
+            pod_cidrs=[str(cidr) for cidr in subnets.private],
             protect=settings.is_prod,
         ),
     )

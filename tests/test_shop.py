@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from components.shop.component import image_id
-from stacks.offline.fakes.aws_core import S3_PREFIX_LISTS
+from stacks.offline.fakes.aws_core import MANAGED_PREFIX_LISTS, S3_PREFIX_LISTS
 from stacks.offline.plan import Plan
 from stacks.offline.policy_run import check
 from stacks.settings.shop import APP_DRAIN_SECONDS
@@ -31,6 +31,7 @@ from tests.shop_plan import (
     RELEASE,
     SERVICE,
     SERVICE_ACCOUNT,
+    SHOP,
     alb_annotations,
     attributes,
     container,
@@ -441,8 +442,8 @@ def test_ingress_is_an_internet_facing_https_only_alb_with_the_edges_certificate
     acl = plan.one("aws:wafv2/webAcl:WebAcl", "edge-origin-acl")
     assert found[ALB + "scheme"] == "internet-facing"
     assert found[ALB + "target-type"] == "ip"
-    assert found[ALB + "listen-ports"] == '[{"HTTP": 80}, {"HTTPS": 443}]'
-    assert found[ALB + "ssl-redirect"] == "443"
+    assert found[ALB + "listen-ports"] == '[{"HTTPS": 443}]'
+    assert ALB + "ssl-redirect" not in found
     assert found[ALB + "ssl-policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert found[ALB + "certificate-arn"] == certificate.outputs["certificateArn"]
     assert found[ALB + "wafv2-acl-arn"] == acl.outputs["arn"]
@@ -450,6 +451,45 @@ def test_ingress_is_an_internet_facing_https_only_alb_with_the_edges_certificate
     ingress = obj(plan, INGRESS, "shop")
     assert ingress.inputs["spec"]["ingressClassName"] == "alb"
     assert plan.one(RELEASE, "cluster-aws-load-balancer-controller").urn in ingress.dependencies
+
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+CLOUDFRONT = "com.amazonaws.global.cloudfront.origin-facing"
+HEALTH_CHECKERS = "com.amazonaws.eu-west-1.route53-healthchecks"
+
+
+def _load_balancer_groups(plan: Plan) -> list[str]:
+    """The security groups the Ingress gives the load balancer (the controller creates none of its own then)."""
+    listed = alb_annotations(plan)[ALB + "security-groups"].split(",")
+    shop_groups = {g.id for g in plan.descendants(plan.one(SHOP)) if g.type == SECURITY_GROUP}
+    assert set(listed) == shop_groups
+    return listed
+
+
+def test_only_cloudfront_and_the_health_checkers_reach_the_load_balancer(staging: Plan, prod: Plan) -> None:
+    """HTTPS from CloudFront's origin-facing servers, and in prod (which health-checks the origin) from Route 53's
+    health checkers: AWS-managed prefix lists, one per group, so that each group stays within its 60 rules."""
+    for plan, clients in ((staging, {CLOUDFRONT}), (prod, {CLOUDFRONT, HEALTH_CHECKERS})):
+        assert alb_annotations(plan)[ALB + "manage-backend-security-group-rules"] == "true"
+        groups = _load_balancer_groups(plan)
+        rules = [r.inputs for r in plan.of_type(INGRESS_RULE) if r.inputs["securityGroupId"] in groups]
+        by_list = {name: prefix_list_id for name, (prefix_list_id, _) in MANAGED_PREFIX_LISTS.items()}
+        assert sorted(r["prefixListId"] for r in rules) == sorted(by_list[name] for name in clients)
+        for rule in rules:
+            assert (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443)
+            assert not {"cidrIpv4", "cidrIpv6", "referencedSecurityGroupId"} & set(rule), "prefix lists only"
+        weights = {prefix_list_id: weight for prefix_list_id, weight in MANAGED_PREFIX_LISTS.values()}
+        for group in groups:
+            assert sum(weights[r["prefixListId"]] for r in rules if r["securityGroupId"] == group) <= 60, group
+
+
+def test_the_load_balancer_connects_to_the_pods_app_port_only(plan: Plan) -> None:
+    groups = _load_balancer_groups(plan)
+    rules = [r.inputs for r in plan.of_type(EGRESS_RULE) if r.inputs["securityGroupId"] in groups]
+    found = {(r["ipProtocol"], r["fromPort"], r["toPort"], r["cidrIpv4"]) for r in rules}
+    assert found == {("tcp", 8080, 8080, cidr) for cidr in subnet_cidrs(plan, "private")}
 
 
 def test_only_the_origin_host_is_routed(plan: Plan) -> None:

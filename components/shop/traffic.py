@@ -1,5 +1,5 @@
-"""How traffic reaches the shop and what the shop may reach: the load balancer's Ingress annotations and the
-NetworkPolicies of its pods."""
+"""How traffic reaches the shop and what the shop may reach: who may connect to the load balancer, its Ingress
+annotations, and the NetworkPolicies of the shop's pods."""
 
 from __future__ import annotations
 
@@ -20,6 +20,27 @@ ALB = "alb.ingress.kubernetes.io"
 #: TLS 1.3 and 1.2 with forward-secret AEAD ciphers only (AWS's recommended policy for TLS 1.2+ clients).
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HTTPS = 443
+#: CloudFront's servers that connect to origins (an AWS-managed prefix list, the same name in every region).
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who may open connections to the load balancer: an AWS-managed prefix list."""
+
+    purpose: str
+    prefix_list_name: str
+    description: str
+
+
+def load_balancer_clients(region: str, *, health_checked: bool) -> list[Client]:
+    """CloudFront, and Route 53's health checkers when the edge checks the origin's ``/readyz``: nobody else reaches
+    the load balancer (the origin web ACL then admits CloudFront's requests by their secret header)."""
+    clients = [Client("cloudfront", CLOUDFRONT_ORIGIN_FACING, "HTTPS from CloudFront's origin-facing servers")]
+    if health_checked:
+        health_checkers = f"com.amazonaws.{region}.route53-healthchecks"
+        clients.append(Client("health-checks", health_checkers, "HTTPS from Route 53's health checkers (/readyz)"))
+    return clients
 
 
 @dataclass(frozen=True)
@@ -27,6 +48,8 @@ class LoadBalancer:
     """The internet-facing ALB the AWS Load Balancer Controller builds from the Ingress."""
 
     name: str
+    security_group_ids: Sequence[pulumi.Input[str]]
+    """Its only security groups (the controller's own, open to the internet, is never created)."""
     certificate_arn: pulumi.Input[str]
     web_acl_arn: pulumi.Input[str]
     logs_bucket: pulumi.Input[str]
@@ -42,7 +65,8 @@ def _pairs(values: Mapping[str, object]) -> str:
 
 
 def ingress_annotations(balancer: LoadBalancer) -> dict[str, pulumi.Input[str]]:
-    """HTTPS only (HTTP redirects), the edge's certificate and web ACL, access logs, pod IPs as targets."""
+    """HTTPS only (no HTTP listener: CloudFront and the health check use HTTPS), the given security groups, the
+    edge's certificate and web ACL, access logs, pod IPs as targets."""
     attributes = pulumi.Output.from_input(balancer.logs_bucket).apply(
         lambda bucket: _pairs(
             {
@@ -60,8 +84,10 @@ def ingress_annotations(balancer: LoadBalancer) -> dict[str, pulumi.Input[str]]:
         f"{ALB}/scheme": "internet-facing",
         # Straight to pod IPs: no NodePort, so nodes need not accept traffic from the load balancer.
         f"{ALB}/target-type": "ip",
-        f"{ALB}/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": HTTPS}]),
-        f"{ALB}/ssl-redirect": str(HTTPS),
+        f"{ALB}/listen-ports": json.dumps([{"HTTPS": HTTPS}]),
+        f"{ALB}/security-groups": pulumi.Output.all(*balancer.security_group_ids).apply(",".join),
+        # The controller lets the load balancer reach the pods through its shared backend security group.
+        f"{ALB}/manage-backend-security-group-rules": "true",
         f"{ALB}/certificate-arn": balancer.certificate_arn,
         f"{ALB}/ssl-policy": TLS_POLICY,
         f"{ALB}/wafv2-acl-arn": balancer.web_acl_arn,

@@ -119,3 +119,34 @@ def _prefix_list(cloud: FakeCloud, args: dict) -> dict:
         raise MissingFake(f"the offline preview knows the S3 prefix list of {sorted(S3_PREFIX_LISTS)}, not {name!r}")
     prefix_list_id, cidrs = S3_PREFIX_LISTS[region]
     return {"id": prefix_list_id, "prefixListId": prefix_list_id, "name": name, "cidrBlocks": cidrs, "region": region}
+
+
+#: AWS-managed prefix lists by name (for eu-west-1): id and maximum entries, whose sum in a security group's rules
+#: must stay within its 60-rule quota.
+MANAGED_PREFIX_LISTS = {
+    "com.amazonaws.global.cloudfront.origin-facing": ("pl-4fa04526", 55),
+    "com.amazonaws.eu-west-1.route53-healthchecks": ("pl-0a1b2c3d4e5f60718", 25),
+}
+
+
+@invoke("aws:ec2/getManagedPrefixList:getManagedPrefixList")
+def _managed_prefix_list(cloud: FakeCloud, args: dict) -> dict:
+    name = args.get("name")
+    if name not in MANAGED_PREFIX_LISTS:
+        raise MissingFake(
+            f"the offline preview knows the managed prefix lists {sorted(MANAGED_PREFIX_LISTS)}, not {name!r}"
+        )
+    prefix_list_id, max_entries = MANAGED_PREFIX_LISTS[name]
+    region = args.get("region") or cloud.region
+    return {
+        "id": prefix_list_id,
+        "name": name,
+        "arn": f"arn:aws:ec2:{region}:aws:prefix-list/{prefix_list_id}",
+        "addressFamily": "IPv4",
+        "maxEntries": max_entries,
+        "ownerId": "AWS",
+        "version": 1,
+        "entries": [],
+        "tags": {},
+        "region": region,
+    }
