@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ def make_targets() -> set[str]:
     """Every target the Makefile defines."""
     text = (ROOT / "Makefile").read_text()
     return {name for match in _TARGET.finditer(text) for name in match["names"].split()}
+
+
+def make_dry_run(*arguments: str) -> str:
+    """What ``make -n ARGUMENTS`` would run."""
+    return subprocess.run(["make", "-n", *arguments], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 def make_calls(shell: str) -> list[list[str]]:

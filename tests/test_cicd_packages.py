@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ast
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ci import packages
-from tests.cicd import ROOT
+from tests.cicd import ROOT, make_dry_run
 
 TEST_DIRS = (ROOT / "tests", ROOT / "app" / "tests")
 
@@ -57,8 +56,8 @@ def test_every_command_the_tests_look_up_is_installed_for_ci() -> None:
 def test_every_ci_entry_point_installs_them_before_the_tests() -> None:
     script = (ROOT / ".ci" / "run").read_text().splitlines()
     assert script.index("make test-packages") < script.index("make test")
-    dry_run = subprocess.run(["make", "-n", "test-packages"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert "-m ci.packages" in dry_run.stdout and ".venv" not in dry_run.stdout, "it runs before the venv exists"
+    dry_run = make_dry_run("test-packages")
+    assert "-m ci.packages" in dry_run and ".venv" not in dry_run, "it runs before the venv exists"
 
 
 def test_only_missing_packages_are_installed_through_apt(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from ci import release
 from ci.image import BadImageReference, ImageReference
-from tests.cicd import ROOT
+from tests.cicd import ROOT, make_dry_run
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
@@ -104,22 +104,18 @@ def test_pulumi_up_runs_the_policy_pack_with_the_stack_config_and_sets_the_image
     ).is_file()
 
 
-def _make_dry_run(*args: str) -> str:
-    return subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-
-
 def test_the_policy_pack_runs_in_the_environment_make_venv_creates() -> None:
     """`pulumi preview/up --policy-pack policies` runs the pack in PulumiPolicy.yaml's virtualenv: `make venv` (which
     every cloud target and pipeline job runs first) must create it with the pack's pinned requirements."""
     pack = yaml.safe_load((ROOT / release.POLICY_PACK / "PulumiPolicy.yaml").read_text())
     venv = release.POLICY_PACK / pack["runtime"]["options"]["virtualenv"]
-    recipe = _make_dry_run("-B", "venv").splitlines()
+    recipe = make_dry_run("-B", "venv").splitlines()
     assert any(line.endswith(f"-m venv {venv}") for line in recipe), recipe
     assert (
         f"{venv}/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt" in recipe
     )
     for target in ("cloud-preview", "deploy", "rollback"):
-        assert f"-m venv {venv}" in _make_dry_run(target, "-B"), f"make {target} would run the pack without it"
+        assert f"-m venv {venv}" in make_dry_run(target, "-B"), f"make {target} would run the pack without it"
 
     python = ROOT / venv / "bin" / "python"
     assert python.is_file(), f"{venv} is missing: run make venv"
@@ -221,7 +217,7 @@ def test_stack_names_are_qualified_by_the_pulumi_org(pulumi: Path, monkeypatch: 
 
 
 def test_the_make_targets_run_these_commands() -> None:
-    dry_run = _make_dry_run("deploy", "STACK=prod", "rollback", "STACK=prod")
+    dry_run = make_dry_run("deploy", "STACK=prod", "rollback", "STACK=prod")
     assert "-m ci.release deploy prod" in dry_run and "-m ci.release rollback prod" in dry_run
 
 

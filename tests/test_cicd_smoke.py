@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ci import smoke
-from tests.cicd import ROOT
+from tests.cicd import ROOT, make_dry_run
 
 
 def _free_port() -> int:
@@ -181,9 +181,5 @@ def test_it_refuses_a_url_that_is_not_http(tmp_path: Path) -> None:
 
 
 def test_make_smoke_orders_nothing_unless_told_to() -> None:
-    def dry_run(*variables: str) -> str:
-        command = ["make", "-n", "smoke", "STACK=prod", *variables]
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-
-    assert "-m ci.smoke --stack prod --mode cart" in dry_run()
-    assert "-m ci.smoke --stack prod --mode checkout" in dry_run("SMOKE_MODE=checkout")
+    assert "-m ci.smoke --stack prod --mode cart" in make_dry_run("smoke", "STACK=prod")
+    assert "-m ci.smoke --stack prod --mode checkout" in make_dry_run("smoke", "STACK=prod", "SMOKE_MODE=checkout")

@@ -4,7 +4,6 @@ gate, notifications, the fork pull request comment, and step outputs."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from moto import mock_aws
 
 from ci import alarms, image, manifests, notify, offline, pr_comment, release, runner
 from stacks.offline.plan import Plan
-from tests.cicd import ROOT
+from tests.cicd import make_dry_run
 
 # ------------------------------------------------------------------------------------------------ offline plan
 
@@ -224,12 +223,8 @@ def test_the_gate_watches_from_the_start_this_runs_deploy_recorded(
 
 
 def test_make_alarms_reads_the_deploy_record_of_the_run_and_may_be_narrowed() -> None:
-    def dry_run(*variables: str) -> str:
-        command = ["make", "-n", "alarms", "STACK=prod", *variables]
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-
-    assert "-m ci.alarms prod --artifacts artifacts \n" in dry_run()
-    assert "--keys alb-5xx,shop-5xx" in dry_run("ALARM_KEYS=alb-5xx,shop-5xx")
+    assert "-m ci.alarms prod --artifacts artifacts \n" in make_dry_run("alarms", "STACK=prod")
+    assert "--keys alb-5xx,shop-5xx" in make_dry_run("alarms", "STACK=prod", "ALARM_KEYS=alb-5xx,shop-5xx")
 
 
 def test_a_stack_without_alarms_skips_the_gate(

@@ -252,6 +252,9 @@ def test_main_is_checked_by_the_deploy_workflow_before_anything_ships() -> None:
 def test_preview_runs_pulumi_preview_with_the_policy_pack_for_every_stack() -> None:
     job = jobs("preview.yml")["cloud-preview"]
     assert sorted(entry["stack"] for entry in job["strategy"]["matrix"]["include"]) == STACKS
+    # The pack runs in policies/.venv (PulumiPolicy.yaml), which `make venv` creates.
+    preview_index = steps(job).index(_step(job, PULUMI_ACTION, command="preview"))
+    assert _step_running(job, "make venv") < preview_index
     preview = _step(job, PULUMI_ACTION, command="preview")["with"]
     assert preview["policyPacks"] == "policies"
     assert preview["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
