@@ -12,6 +12,7 @@ from components.account import Account
 from components.iam import service_role
 from components.naming import Naming
 from stacks.settings import NetworkSettings
+from stacks.settings.network import kubernetes_service_cidr
 
 COMPONENT = "network"
 
@@ -42,16 +43,6 @@ def plan_subnets(vpc: IPv4Network, az_count: int) -> SubnetPlan:
         data=tuple(eighths[4 : 4 + az_count]),
         endpoints=tuple(list(eighths[7].subnets(prefixlen_diff=2))[:az_count]),
     )
-
-
-#: The ranges EKS picks a cluster's Service addresses from when none is given.
-_EKS_SERVICE_RANGES = (IPv4Network("172.20.0.0/16"), IPv4Network("10.100.0.0/16"))
-
-
-def kubernetes_service_cidr(vpc: IPv4Network) -> IPv4Network:
-    """The cluster's Service range (ClusterIPs, the API server's in-cluster address): the first of EKS's two default
-    ranges that does not overlap the VPC, which is the one EKS itself would pick, so pinning it changes no cluster."""
-    return next(cidr for cidr in _EKS_SERVICE_RANGES if not cidr.overlaps(vpc))
 
 
 @dataclass(frozen=True)

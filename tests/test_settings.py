@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
+from ipaddress import IPv4Network
 from pathlib import Path
 
+import pulumi
 import pytest
 import yaml
 
 from stacks.offline.engine import PROJECT_DIR, load_config
 from stacks.settings import NetworkSettings, PlatformSettings, SettingsError, parse
+from stacks.settings.loader import current_config
+from stacks.settings.network import kubernetes_service_cidr
 from stacks.settings.schema import declarations
 
 P = "shop-platform"
@@ -22,10 +28,10 @@ VALID = {
 }
 
 
-def problems(**overrides: str) -> str:
+def problems(stack: str = "prod", **overrides: str) -> str:
     values = {**VALID, **{f"{P}:{key}" if ":" not in key else key: value for key, value in overrides.items()}}
     with pytest.raises(SettingsError) as raised:
-        parse(values, project=P, stack="prod")
+        parse(values, project=P, stack=stack)
     return str(raised.value)
 
 
@@ -79,12 +85,86 @@ def test_az_count_outside_two_to_three() -> None:
         ("10.40.0.0/33", "not a valid IPv4 network"),
         ("10.40.0.1/16", "not a valid IPv4 network"),  # host bits set
         ("8.8.0.0/16", "must be a private (RFC 1918) range"),
+        # Private in Python's sense, but not RFC 1918: loopback, link-local, benchmarking, carrier-grade NAT.
+        ("127.0.0.0/16", "must be a private (RFC 1918) range"),
+        ("169.254.0.0/16", "must be a private (RFC 1918) range"),
+        ("198.18.0.0/16", "must be a private (RFC 1918) range"),
+        ("100.64.0.0/16", "must be a private (RFC 1918) range"),
+        ("172.32.0.0/16", "must be a private (RFC 1918) range"),  # just past 172.16.0.0/12
         ("10.40.0.0/24", "prefix must be between /16 and /20"),
+        ("172.17.0.0/16", "overlaps 172.17.0.0/16, Docker's bridge network on the nodes"),
+        ("172.16.0.0/16", None),
+        ("172.31.0.0/16", None),
+        ("192.168.0.0/16", None),
     ],
 )
-def test_malformed_or_unusable_vpc_cidr(cidr: str, reason: str) -> None:
+def test_malformed_or_unusable_vpc_cidr(cidr: str, reason: str | None) -> None:
+    if reason is None:
+        assert str(NetworkSettings(cidr=IPv4Network(cidr)).cidr) == cidr
+        return
     assert f"{P}:vpcCidr:" in (message := problems(vpcCidr=cidr))
     assert reason in message
+
+
+@pytest.mark.parametrize(
+    ("vpc", "service_range"), [("10.40.0.0/16", "172.20.0.0/16"), ("172.20.0.0/16", "10.100.0.0/16")]
+)
+def test_the_clusters_service_range_never_overlaps_the_vpc(vpc: str, service_range: str) -> None:
+    assert kubernetes_service_cidr(IPv4Network(vpc)) == IPv4Network(service_range)
+
+
+STAGING = {
+    **VALID,
+    f"{P}:environment": "staging",
+    f"{P}:vpcCidr": "10.40.0.0/16",
+    f"{P}:eksPublicEndpoint": "true",
+    f"{P}:eksPublicAccessCidrs": '["203.0.113.0/24"]',
+}
+
+
+def staging_problems(**overrides: str) -> str:
+    values = {**STAGING, **{f"{P}:{key}": value for key, value in overrides.items()}}
+    with pytest.raises(SettingsError) as raised:
+        parse(values, project=P, stack="staging")
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "cidrs", "reported"),
+    [
+        ("eksPublicAccessCidrs", ["203.0.113.0/24", "203.0.113.0/24"], "203.0.113.0/24 repeats 203.0.113.0/24"),
+        ("eksPublicAccessCidrs", ["203.0.113.0/24", "203.0.113.128/25"], "203.0.113.128/25 overlaps 203.0.113.0/24"),
+        ("eksPrivateAccessCidrs", ["192.168.0.0/16", "192.168.4.0/24"], "192.168.4.0/24 overlaps 192.168.0.0/16"),
+        ("edgeAdminAllowedCidrs", ["198.51.100.7/32", "198.51.100.0/24"], "198.51.100.0/24 overlaps 198.51.100.7/32"),
+    ],
+)
+def test_allowlists_list_each_network_once(key: str, cidrs: list[str], reported: str) -> None:
+    assert f"{P}:{key}: {reported}; list each network once" in staging_problems(**{key: json.dumps(cidrs)})
+
+
+def test_the_public_endpoint_allowlist_names_no_network_inside_the_vpc() -> None:
+    message = staging_problems(eksPublicAccessCidrs='["203.0.113.0/24", "10.40.8.0/24"]')
+    assert f"{P}:eksPublicAccessCidrs: 10.40.8.0/24 is inside the VPC 10.40.0.0/16" in message
+
+
+def test_networks_reaching_the_private_endpoint_stay_out_of_the_service_range() -> None:
+    message = staging_problems(eksPrivateAccessCidrs='["192.168.0.0/16", "172.20.8.0/24"]')
+    assert f"{P}:eksPrivateAccessCidrs: 172.20.8.0/24 overlaps the cluster's Service range 172.20.0.0/16" in message
+    assert "192.168.0.0/16" not in message
+
+
+def test_distinct_allowlists_pass() -> None:
+    settings = parse(
+        {
+            **STAGING,
+            f"{P}:eksPublicAccessCidrs": '["203.0.113.0/24", "198.51.100.0/24"]',
+            f"{P}:eksPrivateAccessCidrs": '["192.168.0.0/16"]',
+            f"{P}:edgeAdminAllowedCidrs": '["203.0.113.0/24"]',  # the same office in two lists is fine
+        },
+        project=P,
+        stack="staging",
+    )
+    assert len(settings.cluster.public_access_cidrs) == 2
 
 
 def test_values_out_of_range() -> None:
@@ -125,9 +205,70 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(SettingsError) as raised:
         parse({f"{P}:vpcAzCount": "7", f"{P}:typo": "x"}, project=P, stack="prod")
     message = str(raised.value)
-    assert message.startswith("Pulumi.prod.yaml: 5 configuration problems:")
+    assert message.startswith("Pulumi.prod.yaml: 7 configuration problems:")
     for key in ("aws:region", f"{P}:environment", f"{P}:domain", f"{P}:vpcAzCount", f"{P}:typo"):
         assert f"  {key}: " in message
+    # The stack is named prod, so prod's own requirements are checked although `environment` is missing.
+    assert f"  {P}:shopImageDigest: prod runs images by digest" in message
+
+
+@pytest.mark.parametrize("environment", ["prod", "staging"])
+def test_an_invalid_stack_section_hides_no_other_check(environment: str) -> None:
+    """Section and cross-section checks run although the stack section (here its domain) is invalid: prod's
+    requirements too when the environment is known."""
+    message = problems(
+        stack="qa",
+        environment=environment,
+        domain="Not A Domain",
+        dbAllocatedStorageGb="100",
+        dbMaxAllocatedStorageGb="100",
+        obsDbFreeStorageGib="100",
+        dbMultiAz="false",
+    )
+    assert f"{P}:domain: must be a lower-case DNS domain" in message
+    assert f"{P}:dbMaxAllocatedStorageGb: must exceed the initial storage" in message
+    assert f"{P}:obsDbFreeStorageGib: must be below the database's allocated storage (100 GB)" in message
+    assert (f"{P}:dbMultiAz: prod keeps a standby" in message) == (environment == "prod")
+
+
+def test_an_invalid_environment_is_checked_as_the_baseline() -> None:
+    message = problems(stack="qa", environment="production", dbAllocatedStorageGb="100", dbMaxAllocatedStorageGb="100")
+    assert f"{P}:environment: Input should be 'staging' or 'prod'" in message
+    assert f"{P}:dbMaxAllocatedStorageGb: must exceed the initial storage" in message
+
+
+@pytest.mark.parametrize(("stack", "environment"), [("prod", "staging"), ("staging", "prod")])
+def test_a_stack_named_after_an_environment_is_that_environment(stack: str, environment: str) -> None:
+    message = problems(stack=stack, environment=environment)
+    assert f"{P}:environment: the stack named '{stack}' is the {stack} environment (got '{environment}')" in message
+
+
+def test_a_stack_with_another_name_may_be_either_environment() -> None:
+    assert parse({**VALID, f"{P}:environment": "prod"}, project=P, stack="prod-eu").is_prod
+    assert not parse({**VALID, f"{P}:environment": "staging"}, project=P, stack="prod-eu").is_prod
+
+
+def test_a_setting_given_as_a_secret_is_refused() -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse(VALID, project=P, stack="prod", secret_keys=[f"{P}:domain"])
+    assert f"{P}:domain: is set as a secret, but no setting is one" in str(raised.value)
+
+
+def test_the_running_programs_config_comes_through_the_sdks_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the CLI's Python host does (sdk/python/cmd/pulumi-language-python-exec): the stack's config arrives in
+    PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS and is loaded with set_all_config. If the SDK changes how, this
+    fails rather than the loader silently seeing no config."""
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({f"{P}:vpcAzCount": "2", f"{P}:domain": "shop.example.com"}))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps([f"{P}:domain"]))
+
+    def as_the_cli_host_runs_it() -> tuple[dict[str, str], frozenset[str], str | None]:
+        pulumi.runtime.set_all_config(pulumi.runtime.get_config_env(), pulumi.runtime.get_config_secret_keys_env())
+        return (*current_config(), pulumi.Config(P).get("vpcAzCount"))
+
+    values, secret_keys, through_config = contextvars.Context().run(as_the_cli_host_runs_it)
+    assert values == {f"{P}:vpcAzCount": "2", f"{P}:domain": "shop.example.com"}
+    assert secret_keys == {f"{P}:domain"}
+    assert through_config == "2", "the values are the ones pulumi.Config reads"
 
 
 def test_components_cannot_build_invalid_settings_either() -> None:

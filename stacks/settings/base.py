@@ -7,7 +7,7 @@ project config declarations only support scalar and array types, not objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from ipaddress import IPv4Network
 from typing import Annotated, Any, Literal, TypeVar, cast, dataclass_transform
 
@@ -16,6 +16,9 @@ from pydantic.alias_generators import to_camel, to_pascal
 from pydantic.dataclasses import dataclass
 
 Environment = Literal["staging", "prod"]
+#: What a section is checked as when the stack's environment is not known (invalid or missing): its own rules,
+#: without prod's. ``problems(environment)`` yields prod-only problems only for "prod".
+BASELINE_ENVIRONMENT: Environment = "staging"
 
 #: (field name, message): one problem with one setting.
 Problem = tuple[str, str]
@@ -59,6 +62,14 @@ def _no_internet_wide(network: IPv4Network) -> IPv4Network:
     return network
 
 
+def overlapping_pairs(cidrs: Sequence[IPv4Network]) -> Iterator[tuple[IPv4Network, IPv4Network]]:
+    """Each pair of entries of ``cidrs`` that overlap (a repeat included), the earlier entry first."""
+    for index, second in enumerate(cidrs):
+        for first in cidrs[:index]:
+            if first.overlaps(second):
+                yield first, second
+
+
 RetentionDays = Annotated[int, AfterValidator(_valid_retention)]
 #: A CIDR that grants access to something; never the whole internet.
 AllowedCidr = Annotated[IPv4Network, AfterValidator(_no_internet_wide)]
@@ -72,7 +83,8 @@ def section(prefix: str) -> Callable[[type[S]], type[S]]:
     """Make a class a settings section: a frozen, keyword-only pydantic dataclass read from ``<prefix>...`` keys.
 
     Unknown fields are rejected, and values are coerced from the strings Pulumi config delivers ("3", "true").
-    A section may define ``problems(environment)`` for checks that span fields or depend on the environment.
+    A section may define ``problems(environment)`` for checks that span fields or depend on the environment; its
+    checks that hold everywhere must not depend on the environment (they also run when it is not known).
     """
 
     def alias(field: str) -> str:

@@ -7,9 +7,9 @@ image registry, the state backend — so its settings are checked as prod's (``E
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field
 
@@ -143,6 +143,7 @@ class BootstrapSettings:
     registry: RegistrySettings
     state: StateBackendSettings
 
-    def problems(self) -> Iterator[tuple[str, str, str]]:
+    @staticmethod
+    def problems(sections: Mapping[str, Any], environment: Environment) -> Iterator[tuple[str, str, str]]:
         """No check spans sections yet; each section checks its own fields."""
         return iter(())

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, fields
 from functools import cache
-from typing import Any, Protocol, TypeVar, get_origin, get_type_hints
+from typing import Any, Protocol, TypeVar, get_args, get_origin, get_type_hints
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
+from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 from pydantic import TypeAdapter, ValidationError
 
+from stacks.settings.base import BASELINE_ENVIRONMENT, Environment
 from stacks.settings.platform import PlatformSettings
 
 _SEQUENCE_TYPES = (tuple, list, frozenset, set)
@@ -21,8 +22,9 @@ _SEQUENCE_TYPES = (tuple, list, frozenset, set)
 class SettingsRoot(Protocol):
     """All settings of a project's stack: a dataclass whose fields are its sections (e.g. PlatformSettings)."""
 
-    def problems(self) -> Iterator[tuple[str, str, str]]:
-        """Problems that involve more than one section, as (section, field, message)."""
+    @staticmethod
+    def problems(sections: Mapping[str, Any], environment: Environment) -> Iterator[tuple[str, str, str]]:
+        """Problems that involve more than one of the valid ``sections``, as (section, field, message)."""
         ...
 
 
@@ -67,9 +69,17 @@ def config_keys(project: str, root: type = PlatformSettings) -> dict[str, Config
     return keys
 
 
-def current_config() -> dict[str, str]:
-    """All config values of the running program, as the engine hands them over (strings)."""
-    return {**get_config_env(), **CONFIG.get()}
+def current_config() -> tuple[dict[str, str], frozenset[str]]:
+    """Every config value of the running program, as the engine hands them over (strings), and its secret keys.
+
+    ``pulumi.Config`` reads one named key at a time; reporting unknown keys needs them all, so this is the one
+    place that reads the SDK's runtime config: the CLI's Python host loads the stack's config from the
+    ``PULUMI_CONFIG`` environment variable (``get_config_env``) into ``CONFIG`` with the secret keys from
+    ``PULUMI_CONFIG_SECRET_KEYS`` (``set_all_config``, which ``is_config_secret`` reads), and the offline engine
+    calls ``set_all_config`` the same way. ``tests/test_settings.py`` guards that contract.
+    """
+    values = {**get_config_env(), **CONFIG.get()}
+    return values, frozenset(key for key in values if is_config_secret(key))
 
 
 def load() -> PlatformSettings:
@@ -79,20 +89,29 @@ def load() -> PlatformSettings:
 
 def load_settings(root: type[Root]) -> Root:
     """Settings of the running stack of a project whose settings root is ``root``."""
-    return parse_settings(root, current_config(), project=pulumi.get_project(), stack=pulumi.get_stack())
+    values, secret_keys = current_config()
+    return parse_settings(root, values, project=pulumi.get_project(), stack=pulumi.get_stack(), secret_keys=secret_keys)
 
 
-def parse(values: Mapping[str, Any], *, project: str, stack: str) -> PlatformSettings:
+def parse(
+    values: Mapping[str, Any], *, project: str, stack: str, secret_keys: Collection[str] = ()
+) -> PlatformSettings:
     """Validate config values (full key -> value) into settings, or raise one SettingsError listing all problems."""
-    return parse_settings(PlatformSettings, values, project=project, stack=stack)
+    return parse_settings(PlatformSettings, values, project=project, stack=stack, secret_keys=secret_keys)
 
 
-def parse_settings(root: type[Root], values: Mapping[str, Any], *, project: str, stack: str) -> Root:
+def parse_settings(
+    root: type[Root], values: Mapping[str, Any], *, project: str, stack: str, secret_keys: Collection[str] = ()
+) -> Root:
     """``parse`` for any settings root. A root without a ``stack`` section (which names the environment)
-    declares the environment its sections are checked for as ``ENVIRONMENT``."""
+    declares the environment its sections are checked for as ``ENVIRONMENT``.
+
+    Every check runs whatever else is wrong: each section's own checks once it is valid (as prod's when the
+    environment is prod, as the baseline when the environment is not known), and each cross-section check once
+    the sections it reads are valid."""
     sections_by_name = sections_of(root)
     keys = config_keys(project, root)
-    problems: list[tuple[str, str]] = list(_unknown_keys(values, keys, project))
+    problems: list[tuple[str, str]] = [*_unknown_keys(values, keys, project), *_secret_settings(keys, secret_keys)]
 
     by_section: dict[str, dict[str, Any]] = {name: {} for name in sections_by_name}
     for full_key, value in values.items():
@@ -108,16 +127,51 @@ def parse_settings(root: type[Root], values: Mapping[str, Any], *, project: str,
         except ValidationError as error:
             problems.extend(_describe(error, cls, name, key_of))
 
-    environment = sections["stack"].environment if "stack" in sections else getattr(root, "ENVIRONMENT", None)
-    if environment is not None:
-        for name, settings in sections.items():
-            problems.extend((key_of[(name, field)], message) for field, message in settings.problems(environment))
-    if len(sections) == len(sections_by_name):
-        settings_root = root(**sections)
-        problems.extend((key_of[(section, field)], message) for section, field, message in settings_root.problems())
-        if not problems:
-            return settings_root
-    raise SettingsError(format_problems(problems, stack))
+    fixed: Environment | None = getattr(root, "ENVIRONMENT", None)
+    environment = _Environment(fixed) if fixed else _stack_environment(by_section.get("stack", {}), stack)
+    if environment.mismatch:
+        problems.append((key_of[("stack", "environment")], environment.mismatch))
+    checked_as = environment.value or BASELINE_ENVIRONMENT
+    for name, settings in sections.items():
+        problems.extend((key_of[(name, field)], message) for field, message in settings.problems(checked_as))
+    for section, field, message in root.problems(sections, checked_as):
+        problems.append((key_of[(section, field)], message))
+    if problems:
+        raise SettingsError(format_problems(problems, stack))
+    return root(**sections)
+
+
+@dataclass(frozen=True)
+class _Environment:
+    value: Environment | None
+    """None when it is not known (the setting is missing or invalid, and the stack is not named after one)."""
+    mismatch: str = ""
+    """Why the setting contradicts the stack's name, if it does."""
+
+
+def _stack_environment(stack_values: Mapping[str, Any], stack: str) -> _Environment:
+    """The environment of a stack: a stack named after an environment is that one (so that a Pulumi.prod.yaml
+    saying staging is reported, and checked as prod meanwhile); any other stack is what its setting says."""
+    try:
+        configured: Environment | None = _adapter(Environment).validate_python(stack_values.get("environment"))
+    except ValidationError:
+        configured = None  # the stack section reports why
+    named = next((environment for environment in get_args(Environment) if environment == stack), None)
+    if named and configured and configured != named:
+        return _Environment(named, f"the stack named '{stack}' is the {named} environment (got {configured!r})")
+    return _Environment(named or configured)
+
+
+def _secret_settings(keys: Mapping[str, ConfigKey], secret_keys: Collection[str]) -> Iterator[tuple[str, str]]:
+    """No setting holds a secret: a secret given for one would be used, and shown, in plain text."""
+    for key in sorted(set(keys) & set(secret_keys)):
+        yield (
+            key,
+            (
+                "is set as a secret, but no setting is one (credentials are generated and kept in Secrets Manager); "
+                "set it in plain text, or remove it if it is a credential"
+            ),
+        )
 
 
 def format_problems(problems: list[tuple[str, str]], stack: str) -> str:

@@ -12,6 +12,18 @@ from stacks.settings.base import Environment, Problem, RetentionDays, section
 
 #: AWS services reached through interface endpoints so that nodes and pods need no NAT for them.
 DEFAULT_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "secretsmanager", "logs", "ec2")
+#: The private address blocks of RFC 1918, the only ones a VPC of this platform is carved from.
+RFC_1918 = (IPv4Network("10.0.0.0/8"), IPv4Network("172.16.0.0/12"), IPv4Network("192.168.0.0/16"))
+#: Docker's default bridge network on the nodes: a VPC overlapping it makes those addresses unreachable from them.
+DOCKER_BRIDGE = IPv4Network("172.17.0.0/16")
+#: The two ranges EKS picks a cluster's Service addresses from when none is given, in the order it prefers them.
+EKS_SERVICE_RANGES = (IPv4Network("172.20.0.0/16"), IPv4Network("10.100.0.0/16"))
+
+
+def kubernetes_service_cidr(vpc: IPv4Network) -> IPv4Network:
+    """The cluster's Service range (ClusterIPs, the API server's in-cluster address): the first of EKS's two default
+    ranges that does not overlap the VPC, which is the one EKS itself would pick, so pinning it changes no cluster."""
+    return next(cidr for cidr in EKS_SERVICE_RANGES if not cidr.overlaps(vpc))
 
 
 @section(prefix="vpc")
@@ -46,10 +58,12 @@ class NetworkSettings:
     @field_validator("cidr")
     @classmethod
     def _plannable(cls, cidr: IPv4Network) -> IPv4Network:
-        if not cidr.is_private:
+        if not any(cidr.subnet_of(block) for block in RFC_1918):
             raise ValueError("must be a private (RFC 1918) range such as 10.40.0.0/16")
         if not 16 <= cidr.prefixlen <= 20:
             raise ValueError("prefix must be between /16 and /20 so that every tier has room in each zone")
+        if cidr.overlaps(DOCKER_BRIDGE):
+            raise ValueError(f"overlaps {DOCKER_BRIDGE}, Docker's bridge network on the nodes; choose another range")
         return cidr
 
     def problems(self, environment: Environment) -> Iterator[Problem]:
