@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -21,7 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ORDER_STATUSES = ("pending", "paid", "fulfilled", "cancelled")
+OrderStatus = Literal["pending", "paid", "fulfilled", "cancelled"]
+ORDER_STATUSES: tuple[OrderStatus, ...] = get_args(OrderStatus)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -116,14 +117,14 @@ class CountryRule(Base):
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'paid', 'fulfilled', 'cancelled')", name="status_known"),
+        CheckConstraint(f"status IN ({', '.join(repr(status) for status in ORDER_STATUSES)})", name="status_known"),
         Index("ix_orders_created_at", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     number: Mapped[str] = mapped_column(String(16), unique=True)
     email: Mapped[str] = mapped_column(String(254))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[OrderStatus] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
     subtotal: Mapped[int] = mapped_column(BigInteger)
     shipping: Mapped[int] = mapped_column(BigInteger)
@@ -161,7 +162,7 @@ class OrderEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[OrderStatus] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

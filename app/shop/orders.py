@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.carts import Cart, CartStore, PricedCart
 from shop.catalog import Catalog
-from shop.models import Base, CountryRule, IdempotencyKey, Order, OrderEvent, OrderLine, Product, utcnow
+from shop.models import Base, CountryRule, IdempotencyKey, Order, OrderEvent, OrderLine, OrderStatus, Product, utcnow
 from shop.money import money, percent_of
 from shop.observability import Metrics, log_event
 from shop.payments import Card, PaymentProvider, PaymentResult
@@ -31,7 +31,10 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 RULES_TTL = 60.0
 # A request that holds a key longer than this is presumed dead (crashed pod); a retry may take over.
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=30)
-TRANSITIONS = {"pending": {"paid", "cancelled"}, "paid": {"fulfilled", "cancelled"}}
+TRANSITIONS: dict[OrderStatus, set[OrderStatus]] = {
+    "pending": {"paid", "cancelled"},
+    "paid": {"fulfilled", "cancelled"},
+}
 _INSERT_ORDER, _INSERT_LINES, _INSERT_EVENT = (
     insert(Base.metadata.tables[name]) for name in ("orders", "order_lines", "order_events")
 )
@@ -415,7 +418,7 @@ class Orders:
             total = (await session.execute(count)).scalar_one()
             return [await self.order_dict(session, o.id) for o in orders], total
 
-    async def transition(self, number: str, to_status: str) -> dict[str, Any] | Outcome:
+    async def transition(self, number: str, to_status: OrderStatus) -> dict[str, Any] | Outcome:
         """Admin moves: paid → fulfilled, pending/paid → cancelled (stock returned, payment refunded)."""
         async with self.sessions.begin() as session:
             order = (
@@ -439,8 +442,8 @@ class Orders:
         self,
         session: AsyncSession,
         order_id: str,
-        from_status: str,
-        to_status: str,
+        from_status: OrderStatus,
+        to_status: OrderStatus,
         note: str,
         reference: str | None = None,
     ) -> OrderEvent:

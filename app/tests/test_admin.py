@@ -8,6 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 from shop.media import S3MediaStore
+from shop.models import ORDER_STATUSES
+from sqlalchemy import text
 
 pytestmark = pytest.mark.anyio
 PRODUCT = {
@@ -157,3 +159,18 @@ async def test_admin_orders_listing(shop):
     paid = (await shop.internal.get("/api/v1/admin/orders?status=paid", headers=shop.admin)).json()
     assert paid["total"] == 1 and paid["items"][0]["status"] == "paid"
     assert (await shop.internal.get("/api/v1/admin/orders?status=bogus", headers=shop.admin)).status_code == 422
+
+
+async def test_order_statuses_have_one_definition(sqlite_shop):
+    """The migrated CHECK constraint, the published API and the admin filter all name exactly models.ORDER_STATUSES."""
+    statuses = list(ORDER_STATUSES)
+    async with sqlite_shop.rt.sessions() as session:
+        table = (await session.execute(text("SELECT sql FROM sqlite_master WHERE name = 'orders'"))).scalar_one()
+    assert re.search(r"status IN \(([^)]*)\)", table).group(1) == ", ".join(f"'{s}'" for s in statuses)
+    spec = (await sqlite_shop.internal.get("/openapi.json")).json()
+    assert spec["components"]["schemas"]["OrderOut"]["properties"]["status"]["enum"] == statuses
+    (query,) = [p for p in spec["paths"]["/api/v1/admin/orders"]["get"]["parameters"] if p["name"] == "status"]
+    assert query["schema"]["anyOf"][0]["enum"] == statuses
+    for status in statuses:
+        listing = await sqlite_shop.internal.get(f"/api/v1/admin/orders?status={status}", headers=sqlite_shop.admin)
+        assert listing.status_code == 200

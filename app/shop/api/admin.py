@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from starlette.responses import Response
@@ -22,6 +22,7 @@ from shop.api.schemas import Product as ProductOut
 from shop.catalog import ProductInput
 from shop.http import error_response, json_response, outcome_response, runtime, runtime_dependency
 from shop.media import MAX_IMAGE_BYTES, content_type_for, image_key
+from shop.models import OrderStatus
 from shop.orders import Outcome
 from shop.runtime import Runtime
 
@@ -97,7 +98,7 @@ async def store_image(rt: Runtime, sku: str, data: bytes) -> Response:
 @router.get("/orders", responses={200: {"model": OrderList}, **ERRORS})
 async def list_orders(
     rt: Rt,
-    status: Literal["pending", "paid", "fulfilled", "cancelled"] | None = None,
+    status: OrderStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:

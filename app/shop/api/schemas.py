@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from shop.models import OrderStatus
+
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 SKU_RE = re.compile(SKU_PATTERN)
 ORDER_NUMBER_RE = re.compile(r"^SO-[0-9A-Z]{8}$", re.IGNORECASE)
@@ -131,7 +133,7 @@ class OrderEventOut(BaseModel):
 class OrderOut(BaseModel):
     id: str
     number: str
-    status: Literal["pending", "paid", "fulfilled", "cancelled"]
+    status: OrderStatus
     email: str
     items: list[OrderLineOut]
     subtotal: Money

@@ -16,13 +16,13 @@ from shop.api.schemas import ORDER_NUMBER_RE, SKU_RE, ProductIn
 from shop.catalog import ProductInput
 from shop.http import runtime
 from shop.media import MAX_IMAGE_BYTES
+from shop.models import ORDER_STATUSES
 from shop.money import decimal_amount, parse_amount
-from shop.orders import Outcome
+from shop.orders import TRANSITIONS, Outcome
 from shop.security import ADMIN_COOKIE, ADMIN_SESSION_SECONDS, admin_session_valid
 from shop.web import WebSession, form_text, load_session, not_found, parse_int, read_form, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-ORDER_STATUSES = ("pending", "paid", "fulfilled", "cancelled")
 
 
 class LoginRequired(Exception):
@@ -220,7 +220,8 @@ async def order_page(request: Request, number: str) -> Response:
     order = await runtime(request).orders.admin_get(number) if ORDER_NUMBER_RE.match(number) else None
     if order is None:
         return not_found(request, session)
-    return render(request, "admin/order.html", session, admin=True, order=order)
+    moves = TRANSITIONS.get(order["status"], set())
+    return render(request, "admin/order.html", session, admin=True, order=order, moves=moves)
 
 
 @router.post("/orders/{number}/status")
