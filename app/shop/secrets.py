@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shop.settings import ConfigError, Settings
+from shop.observability import log_event
+from shop.settings import SECRET_MIN_LENGTH, ConfigError, Settings
 
+log = logging.getLogger("shop.secrets")
 # Re-reads triggered by a failed credential check are rate-limited so bad clients cannot hammer the API.
 MIN_REFRESH_INTERVAL = 30.0
 
@@ -19,9 +22,12 @@ MIN_REFRESH_INTERVAL = 30.0
 class SecretRef:
     """One secret value, fetched on first use and re-fetched only through `refresh()`."""
 
-    def __init__(self, variable: str, fetch: Callable[[], str], clock: Callable[[], float]) -> None:
+    def __init__(
+        self, variable: str, fetch: Callable[[], str], clock: Callable[[], float], min_length: int = 1
+    ) -> None:
         self.variable = variable
         self._fetch = fetch
+        self._min_length = min_length
         self._clock = clock
         self._value: str | None = None
         self._fetched_at = float("-inf")
@@ -41,7 +47,13 @@ class SecretRef:
             if self._clock() - self._fetched_at < MIN_REFRESH_INTERVAL:
                 return False
             old = self._value
-            self._load()
+            try:
+                self._load()
+            except ConfigError as exc:
+                # Keep serving with the value in use; a bad rotation must not fail every request.
+                self._fetched_at = self._clock()
+                log_event(log, "secret_refresh_failed", level=logging.ERROR, error=str(exc))
+                return False
             return self._value != old
 
     async def arefresh(self) -> bool:
@@ -51,9 +63,12 @@ class SecretRef:
 
     def _load(self) -> None:
         try:
-            self._value = self._fetch()
+            value = self._fetch()
         except Exception as exc:
             raise ConfigError(f"{self.variable}: cannot read secret: {exc}") from exc
+        if len(value) < self._min_length:
+            raise ConfigError(f"{self.variable}: the secret must be at least {self._min_length} characters long")
+        self._value = value
         self._fetched_at = self._clock()
 
 
@@ -101,7 +116,8 @@ class Secrets:
     def _ref(self, literal_field: str | None, arn_field: str) -> SecretRef | None:
         arn = getattr(self._settings, arn_field)
         if arn:
-            return SecretRef(f"SHOP_{arn_field.upper()}", self._reader(arn), self._clock)
+            min_length = SECRET_MIN_LENGTH.get(literal_field or "", 1)
+            return SecretRef(f"SHOP_{arn_field.upper()}", self._reader(arn), self._clock, min_length)
         if literal_field is None or (literal := getattr(self._settings, literal_field)) is None:
             return None
         return SecretRef(f"SHOP_{literal_field.upper()}", lambda: literal, self._clock)

@@ -20,6 +20,8 @@ _LITERAL_SECRETS = {
     "redis_password": "redis_auth_secret_arn",
     "origin_verify_token": "origin_verify_secret_arn",
 }
+# Shortest acceptable value of a secret, by literal setting; a value read from Secrets Manager is held to the same.
+SECRET_MIN_LENGTH = {"session_secret": 32, "admin_token": 16, "origin_verify_token": 16}
 
 
 class ConfigError(Exception):
@@ -54,11 +56,11 @@ class Settings(BaseSettings):
     cache_ttl_seconds: int = Field(300, ge=1)
 
     session_secret_arn: str | None = None
-    session_secret: str | None = Field(None, min_length=32)
+    session_secret: str | None = Field(None, min_length=SECRET_MIN_LENGTH["session_secret"])
     admin_token_secret_arn: str | None = None
-    admin_token: str | None = Field(None, min_length=16)
+    admin_token: str | None = Field(None, min_length=SECRET_MIN_LENGTH["admin_token"])
     origin_verify_secret_arn: str | None = None
-    origin_verify_token: str | None = Field(None, min_length=16)
+    origin_verify_token: str | None = Field(None, min_length=SECRET_MIN_LENGTH["origin_verify_token"])
 
     s3_bucket: str | None = None
     s3_prefix: str = "media/"

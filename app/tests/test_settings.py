@@ -11,9 +11,11 @@ from pathlib import Path
 import boto3
 import psycopg
 import pytest
+import shop.server
 from moto import mock_aws
+from shop import __main__ as shop_main
 from shop.runtime import Runtime
-from shop.secrets import Secrets
+from shop.secrets import SecretRef, Secrets
 from shop.security import AdminAuth
 from shop.settings import ConfigError, load_settings
 from sqlalchemy import text
@@ -85,6 +87,14 @@ def test_cli_exits_2_with_one_message_naming_the_variable(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+async def _must_not_serve(*args, **kwargs):
+    raise AssertionError("the shop started serving with an invalid secret")
+
+
+DEV_SECRETS = {"session_secret": "s" * 32, "admin_token": "a" * 16}
+SECRET_ARNS = ("session_secret_arn", "admin_token_secret_arn")
+
+
 def _secret(client, name, value):
     return client.create_secret(Name=name, SecretString=value)["ARN"]
 
@@ -119,12 +129,44 @@ def test_secrets_come_from_secrets_manager_and_admin_token_rotates():
         assert not asyncio.run(auth.check("first-admin-token"))
 
 
+def test_a_rotation_to_a_too_short_secret_keeps_the_value_in_use():
+    values, now = iter(["s" * 32, "s" * 31, "t" * 32]), [0.0]
+    ref = SecretRef("SHOP_SESSION_SECRET_ARN", lambda: next(values), lambda: now[0], min_length=32)
+    assert ref.get() == "s" * 32
+    now[0] += 31
+    assert not ref.refresh() and ref.get() == "s" * 32
+    assert not ref.refresh()  # a failed read is rate-limited like any other
+    now[0] += 31
+    assert ref.refresh() and ref.get() == "t" * 32
+
+
 def test_unreadable_secret_is_a_config_error_naming_the_variable():
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
         settings = _prod_settings(client, admin_token_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:gone")
         with pytest.raises(ConfigError, match="SHOP_ADMIN_TOKEN_SECRET_ARN: cannot read secret"):
             Secrets(settings, client=client).load_all()
+
+
+@pytest.mark.parametrize(
+    ("literal", "arn", "minimum"),
+    [("session_secret", "session_secret_arn", 32), ("admin_token", "admin_token_secret_arn", 16)],
+)
+def test_a_secret_from_secrets_manager_meets_the_literal_length_rule(monkeypatch, capsys, literal, arn, minimum):
+    """A value one character short fails startup with exit 2 and one line naming the variable, as a literal does."""
+    short = "x" * (minimum - 1)
+    with pytest.raises(ConfigError, match=f"SHOP_{literal.upper()}: String should have at least {minimum} char"):
+        load_settings(env="dev", database_url="sqlite+aiosqlite:///x", **(DEV_SECRETS | {literal: short}))
+    monkeypatch.setattr(shop_main, "configure_logging", lambda level: None)  # keep the test process's logging
+    monkeypatch.setattr(shop.server, "serve", _must_not_serve)
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        settings = _prod_settings(client, **{arn: _secret(client, "short", short)})
+        for name in ("env", "db_host", "db_name", "aws_region", "db_secret_arn", *SECRET_ARNS):
+            monkeypatch.setenv(f"SHOP_{name.upper()}", str(getattr(settings, name)))
+        assert shop_main.main(["serve"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"shop: SHOP_{arn.upper()}: the secret must be at least {minimum} characters long"
 
 
 @pytest.mark.services
