@@ -89,7 +89,9 @@ class CatalogCache:
     """Serialized catalog reads: an in-process LRU in front of Redis, both keyed by a catalog version.
 
     Admin edits bump the version in Redis (INCR), which retires every cached entry in every pod at once;
-    a pod notices within VERSION_CHECK_SECONDS. Without Redis the version is process-local.
+    a pod notices within VERSION_CHECK_SECONDS. Without Redis the version is process-local. A bump made while
+    Redis is down is process-local too, and is published (INCR) as soon as Redis answers again, so the newer
+    catalog wins over Redis's older version and the entries cached under it.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class CatalogCache:
         self.clock = clock
         self.version = 0
         self._version_checked = float("-inf")
+        self._unpublished = False  # the local version was bumped while Redis was down
         self._local: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._hits_local = metrics.cache.labels("catalog_local", "hit")
         self._misses_local = metrics.cache.labels("catalog_local", "miss")
@@ -140,12 +143,17 @@ class CatalogCache:
         if self.redis is None:
             self.version += 1
             return
-        version_key = self.redis.key("catalog", "version")
         try:
-            self.version = await self.redis.run(lambda r: r.incr(version_key))
-            self._version_checked = self.clock()
+            await self._publish(self.redis)
         except RedisUnavailable:
-            self.version += 1  # other pods catch up when their local entries expire
+            self.version += 1
+            self._unpublished = True
+
+    async def _publish(self, redis: RedisStore) -> None:
+        version_key = redis.key("catalog", "version")
+        self.version = await redis.run(lambda r: r.incr(version_key))
+        self._version_checked = self.clock()
+        self._unpublished = False
 
     async def _sync_version(self, now: float) -> None:
         if self.redis is None or now - self._version_checked < VERSION_CHECK_SECONDS:
@@ -153,6 +161,10 @@ class CatalogCache:
         self._version_checked = now
         version_key = self.redis.key("catalog", "version")
         try:
+            if self._unpublished:
+                await self._publish(self.redis)
+                self._local.clear()
+                return
             raw = await self.redis.run(lambda r: r.get(version_key))
         except RedisUnavailable:
             return

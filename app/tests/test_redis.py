@@ -22,13 +22,15 @@ pytestmark = [pytest.mark.anyio, pytest.mark.services]
 
 
 class TcpProxy:
-    """A test-owned TCP proxy in front of the shared Redis; cut() simulates Redis going down."""
+    """A test-owned TCP proxy in front of the shared Redis; cut() simulates Redis going down, restore() its return."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
         self.sockets: list[socket.socket] = []
+        self.up = True
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -37,6 +39,9 @@ class TcpProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if not self.up:
+                client.close()
+                continue
             upstream = socket.create_connection(self.target)
             self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
@@ -51,19 +56,35 @@ class TcpProxy:
             dst.shutdown(socket.SHUT_RDWR)
 
     def cut(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
-        self.listener.close()
-        for sock in self.sockets:
+        """Drop every connection and refuse new ones."""
+        self.up = False
+        sockets, self.sockets = self.sockets, []
+        for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
 
+    def restore(self) -> None:
+        self.up = True
 
-async def test_redis_stopped_mid_test_still_serving(pg_settings, make_shop):
+    def close(self) -> None:
+        self.cut()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone would not
+        self.listener.close()
+
+
+@pytest.fixture
+def proxy(pg_settings):
+    """A proxy in front of the test's Redis, closed afterwards."""
     real = redis_sync.Redis.from_url(pg_settings.redis_url).connection_pool.connection_kwargs
-    proxy = TcpProxy((real["host"], real["port"]))
-    shop = await make_shop(pg_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"}))
+    running = TcpProxy((real["host"], real["port"]))
+    yield running
+    running.close()
+
+
+async def test_redis_stopped_mid_test_still_serving(pg_settings, make_shop, proxy):
+    shop = await make_shop(pg_settings.model_copy(update={"redis_url": proxy.url}))
     await shop.product("MUG-A", stock=5)
     redis_cart = await shop.cart_with(**{"MUG-A": 1})
     assert (await shop.public.get("/api/v1/products")).status_code == 200
@@ -86,11 +107,9 @@ async def test_redis_stopped_mid_test_still_serving(pg_settings, make_shop):
     assert (await shop.public.get(f"/api/v1/carts/{redis_cart}")).status_code == 404
 
 
-async def test_a_redis_cart_moves_to_the_database_when_a_write_fails(pg_settings, make_shop, monkeypatch):
+async def test_a_redis_cart_moves_to_the_database_when_a_write_fails(pg_settings, make_shop, proxy, monkeypatch):
     monkeypatch.setattr(cache, "BREAKER_OPEN_SECONDS", 0.0)
-    real = redis_sync.Redis.from_url(pg_settings.redis_url).connection_pool.connection_kwargs
-    proxy = TcpProxy((real["host"], real["port"]))
-    shop = await make_shop(pg_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"}))
+    shop = await make_shop(pg_settings.model_copy(update={"redis_url": proxy.url}))
     await shop.product("MUG-A", stock=5)
     cart = await shop.rt.carts.create()
     await shop.rt.carts.set_quantity(cart, "MUG-A", 1)
@@ -98,6 +117,33 @@ async def test_a_redis_cart_moves_to_the_database_when_a_write_fails(pg_settings
     await shop.rt.carts.set_quantity(cart, "MUG-A", 2)
     assert cart.stored_in == "db"
     assert (await shop.public.get(f"/api/v1/carts/{cart.id}")).json()["items"][0]["quantity"] == 2
+
+
+async def test_an_admin_change_made_while_redis_is_down_wins_when_it_returns(
+    pg_settings, make_shop, proxy, monkeypatch
+):
+    """The pod that took the edit publishes its newer catalog version once Redis answers: neither it nor the other
+    pods go back to the entries Redis cached under the older version."""
+    monkeypatch.setattr(cache, "BREAKER_OPEN_SECONDS", 0.0)
+    monkeypatch.setattr(cache, "VERSION_CHECK_SECONDS", 0.0)
+    edited, other = (
+        await make_shop(pg_settings.model_copy(update={"redis_url": proxy.url})),
+        await make_shop(pg_settings),
+    )
+
+    async def prices() -> list[int]:
+        return [(await s.public.get("/api/v1/products/MUG-A")).json()["price"]["amount"] for s in (edited, other)]
+
+    await other.product("MUG-A", price=1000)
+    assert await prices() == [1000, 1000]  # cached in Redis under the current version
+    proxy.cut()
+    body = {"name": "Mug", "category": "mugs", "price": {"amount": 2000, "currency": "USD"}}
+    assert (
+        await edited.internal.put("/api/v1/admin/products/MUG-A", json=body, headers=edited.admin)
+    ).status_code == 200
+    assert (await edited.public.get("/api/v1/products/MUG-A")).json()["price"]["amount"] == 2000
+    proxy.restore()
+    assert await prices() == [2000, 2000]
 
 
 def _free_port() -> int:
