@@ -29,6 +29,8 @@ class CacheArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     """Data-tier subnets, one per zone."""
+    availability_zones: pulumi.Input[Sequence[str]]
+    """The zones of those subnets, in order: the primary goes to the first, each replica to the next."""
     client_security_group_id: pulumi.Input[str]
     """The EKS node/pod security group: the only source admitted on 6379."""
     data_key_arn: pulumi.Input[str]
@@ -44,7 +46,8 @@ class CacheArgs:
 
 
 class Cache(pulumi.ComponentResource):
-    """A cluster-mode-disabled replication group: one primary, optional replicas in other zones.
+    """A cluster-mode-disabled replication group: one primary, optional replicas in other zones (placed explicitly,
+    one zone after another, rather than wherever ElastiCache chooses).
 
     Clients connect with TLS (``rediss://``) to ``primary_endpoint_address``:``port`` and authenticate with the
     token in ``auth_secret_arn``; unencrypted connections are refused (transit encryption mode ``required``).
@@ -67,7 +70,7 @@ class Cache(pulumi.ComponentResource):
             port=PORT,
             client_security_group_id=args.client_security_group_id,
             description=f"{settings.engine}: 6379 from the EKS nodes and pods only",
-            tags=self._tags(args, "cache"),
+            tags=args.naming.resource_tags(COMPONENT, "cache"),
             parent=self,
         )
         subnet_group = aws.elasticache.SubnetGroup(
@@ -75,7 +78,7 @@ class Cache(pulumi.ComponentResource):
             name=naming.physical("cache"),
             description="Data-tier subnets of the shop cache",
             subnet_ids=list(args.subnet_ids),
-            tags=self._tags(args, "cache"),
+            tags=args.naming.resource_tags(COMPONENT, "cache"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         # The family is part of the name so a major upgrade creates the new group before the old one goes.
@@ -87,7 +90,7 @@ class Cache(pulumi.ComponentResource):
             parameters=[
                 aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value=settings.maxmemory_policy)
             ],
-            tags=self._tags(args, "cache"),
+            tags=args.naming.resource_tags(COMPONENT, "cache"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         log_groups = {
@@ -96,7 +99,7 @@ class Cache(pulumi.ComponentResource):
                 log_group_name=f"/aws/elasticache/{naming.physical('cache')}/{log_type}",
                 retention_days=settings.log_retention_days,
                 kms_key_arn=args.logs_key_arn,
-                tags=self._tags(args, f"cache-{log_type}"),
+                tags=args.naming.resource_tags(COMPONENT, f"cache-{log_type}"),
                 parent=self,
             )
             for log_type in LOG_TYPES
@@ -115,6 +118,9 @@ class Cache(pulumi.ComponentResource):
             parameter_group_name=parameter_group.name,
             # Availability: replicas in other zones take over automatically.
             num_cache_clusters=settings.node_count,
+            preferred_cache_cluster_azs=pulumi.Output.from_input(args.availability_zones).apply(
+                lambda zones: [zones[index % len(zones)] for index in range(settings.node_count)]
+            ),
             automatic_failover_enabled=settings.replicated,
             multi_az_enabled=settings.replicated,
             # Network: data subnets, one security group.
@@ -139,7 +145,7 @@ class Cache(pulumi.ComponentResource):
                 )
                 for log_type, group in log_groups.items()
             ],
-            tags=self._tags(args, "cache"),
+            tags=args.naming.resource_tags(COMPONENT, "cache"),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[delivery_policy]),
         )
 
@@ -157,10 +163,6 @@ class Cache(pulumi.ComponentResource):
                 "replication_group_id": self.replication_group_id,
             }
         )
-
-    @staticmethod
-    def _tags(args: CacheArgs, purpose: str) -> dict[str, str]:
-        return args.naming.tags(COMPONENT, Name=args.naming.physical(purpose))
 
     def _log_delivery_policy(
         self, name: str, args: CacheArgs, groups: list[aws.cloudwatch.LogGroup]

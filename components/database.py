@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.account import Account
 from components.iam import service_role
@@ -69,7 +70,7 @@ class Database(pulumi.ComponentResource):
             port=PORT,
             client_security_group_id=args.client_security_group_id,
             description="PostgreSQL: 5432 from the EKS nodes and pods only",
-            tags=self._tags(args, "postgres"),
+            tags=args.naming.resource_tags(COMPONENT, "postgres"),
             parent=self,
         )
         subnet_group = aws.rds.SubnetGroup(
@@ -77,7 +78,7 @@ class Database(pulumi.ComponentResource):
             name=naming.physical("postgres"),
             description="Data-tier subnets of the shop database",
             subnet_ids=list(args.subnet_ids),
-            tags=self._tags(args, "postgres"),
+            tags=args.naming.resource_tags(COMPONENT, "postgres"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         # The family is part of the name so a major upgrade creates the new group before the old one goes.
@@ -94,7 +95,7 @@ class Database(pulumi.ComponentResource):
                     name="log_min_duration_statement", value=str(settings.log_min_duration_statement_ms)
                 ),
             ],
-            tags=self._tags(args, settings.parameter_group_family),
+            tags=args.naming.resource_tags(COMPONENT, settings.parameter_group_family),
             opts=pulumi.ResourceOptions(parent=self),
         )
         log_groups = [
@@ -103,12 +104,13 @@ class Database(pulumi.ComponentResource):
                 log_group_name=f"/aws/rds/instance/{identifier}/{log}",
                 retention_days=settings.log_retention_days,
                 kms_key_arn=args.logs_key_arn,
-                tags=self._tags(args, f"postgres-{log}-logs"),
+                tags=args.naming.resource_tags(COMPONENT, f"postgres-{log}-logs"),
                 parent=self,
             )
             for log in LOG_EXPORTS
         ]
         monitoring_role = self._monitoring_role(name, args, identifier)
+        final_snapshot = self._final_snapshot_identifier(name, identifier) if settings.final_snapshot else None
 
         instance = aws.rds.Instance(
             f"{name}-postgres",
@@ -143,7 +145,7 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=settings.deletion_protection,
             skip_final_snapshot=not settings.final_snapshot,
-            final_snapshot_identifier=naming.physical("postgres-final") if settings.final_snapshot else None,
+            final_snapshot_identifier=final_snapshot,
             delete_automated_backups=not settings.final_snapshot,
             # Observability.
             performance_insights_enabled=True,
@@ -152,7 +154,7 @@ class Database(pulumi.ComponentResource):
             monitoring_interval=settings.monitoring_interval_seconds,
             monitoring_role_arn=monitoring_role.arn,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
-            tags=self._tags(args, "postgres"),
+            tags=args.naming.resource_tags(COMPONENT, "postgres"),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=log_groups),
         )
 
@@ -175,9 +177,17 @@ class Database(pulumi.ComponentResource):
             }
         )
 
-    @staticmethod
-    def _tags(args: DatabaseArgs, purpose: str) -> dict[str, str]:
-        return args.naming.tags(COMPONENT, Name=args.naming.physical(purpose))
+    def _final_snapshot_identifier(self, name: str, identifier: str) -> pulumi.Output[str]:
+        """``<identifier>-final-<8 hex digits>``: snapshot names are unique per account and region, so a fixed one
+        would make the next deletion of a database with this identifier (after a destroy and a new `up`) fail.
+        The suffix is drawn once per database: a new one comes with a new database or identifier."""
+        suffix = random.RandomId(
+            f"{name}-final-snapshot-suffix",
+            byte_length=4,
+            keepers={"identifier": identifier},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.concat(identifier, "-final-", suffix.hex)
 
     def _monitoring_role(self, name: str, args: DatabaseArgs, identifier: str) -> aws.iam.Role:
         """Enhanced Monitoring publishes OS metrics to the RDSOSMetrics log group that RDS manages.
@@ -213,7 +223,7 @@ class Database(pulumi.ComponentResource):
                     "Resource": [f"{metrics_group}:log-stream:*"],
                 },
             ],
-            tags=self._tags(args, "postgres-monitoring"),
+            tags=args.naming.resource_tags(COMPONENT, "postgres-monitoring"),
             parent=self,
         )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.account import Account
-from components.kms import customer_managed_key
+from components.kms import customer_managed_key, logs_service_statement
 from components.naming import Naming
 from stacks.settings import KeySettings
 
@@ -59,7 +59,11 @@ class Keys(pulumi.ComponentResource):
         self._args = args
         self.data_key_arn = self._key("data", "RDS, ElastiCache and S3 asset data", [self._cloudfront_statement()])
         self.secrets_key_arn = self._key("secrets", "Secrets Manager secrets and EKS Secrets", [])
-        self.logs_key_arn = self._key("logs", "CloudWatch Logs log groups", [self._logs_statement()])
+        self.logs_key_arn = self._key(
+            "logs",
+            "CloudWatch Logs log groups",
+            [logs_service_statement("CloudWatchLogsEncryptsThisAccountsLogGroups", args.account, "*")],
+        )
         self.volumes_key_arn = self._key("volumes", "EBS persistent volumes of the cluster's pods", [])
         self.register_outputs(
             {
@@ -85,19 +89,6 @@ class Keys(pulumi.ComponentResource):
             service_statements=service_statements,
         )
         return key.arn
-
-    def _logs_statement(self) -> dict:
-        account = self._args.account
-        return {
-            "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
-            "Effect": "Allow",
-            "Principal": {"Service": account.service_principal("logs", regional=True)},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")},
-            },
-        }
 
     def _cloudfront_statement(self) -> dict:
         account = self._args.account

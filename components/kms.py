@@ -62,3 +62,21 @@ def customer_managed_key(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return key
+
+
+def logs_service_statement(sid: str, account: Account, log_group: str, *, region: str | None = None) -> dict[str, Any]:
+    """Lets CloudWatch Logs of ``region`` (the stack's by default) encrypt with the key for this account's log
+    group(s) ``log_group`` (a name, or a pattern such as ``*``): Logs calls KMS as itself, with the group's ARN as
+    encryption context."""
+    region = region or account.region
+    group_arn = account.arn("logs", f"log-group:{log_group}", region=region)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.{account.dns_suffix}"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",  # in a key policy "*" means this key
+        "Condition": {
+            ("ArnLike" if "*" in log_group else "ArnEquals"): {"kms:EncryptionContext:aws:logs:arn": group_arn}
+        },
+    }

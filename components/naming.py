@@ -38,3 +38,7 @@ class Naming:
             "managed-by": "pulumi",
             **extra,
         }
+
+    def resource_tags(self, component: str, purpose: str) -> dict[str, str]:
+        """``tags`` of a resource whose ``Name`` is its physical name for ``purpose``."""
+        return self.tags(component, Name=self.physical(purpose))

@@ -104,6 +104,7 @@ def build(settings: PlatformSettings) -> Platform:
             account=account,
             vpc_id=network.vpc_id,
             subnet_ids=network.data_subnet_ids,
+            availability_zones=network.availability_zones,
             client_security_group_id=network.workload_security_group_id,
             data_key_arn=keys.data_key_arn,
             logs_key_arn=keys.logs_key_arn,
@@ -336,6 +337,7 @@ def export(platform: Platform) -> None:
             "data": platform.keys.data_key_arn,
             "secrets": platform.keys.secrets_key_arn,
             "logs": platform.keys.logs_key_arn,
+            "volumes": platform.keys.volumes_key_arn,
         },
     )
     export_data_layer(platform)
@@ -377,6 +379,7 @@ def export_data_layer(platform: Platform) -> None:
             "assetsRegionalDomainName": storage.assets_bucket_regional_domain_name,
             "logsName": storage.logs_bucket_name,
             "logsArn": storage.logs_bucket_arn,
+            "logsRegionalDomainName": storage.logs_bucket_regional_domain_name,
         },
     )
     pulumi.export(

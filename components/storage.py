@@ -145,6 +145,9 @@ class AssetStorage(pulumi.ComponentResource):
     logs_bucket_arn: pulumi.Output[str]
     logs_bucket_domain_name: pulumi.Output[str]
     """``<bucket>.s3.amazonaws.com``: what CloudFront standard logging takes."""
+    logs_bucket_regional_domain_name: pulumi.Output[str]
+    """``<bucket>.s3.<region>.amazonaws.com``: for readers of the logs in the bucket's region (e.g. Athena, log
+    shippers)."""
     alb_logs_prefix: str
     cloudfront_logs_prefix: str
     access_logs_prefix: str
@@ -205,6 +208,7 @@ class AssetStorage(pulumi.ComponentResource):
         self.logs_bucket_name = logs.bucket
         self.logs_bucket_arn = logs.arn
         self.logs_bucket_domain_name = logs.bucket_domain_name
+        self.logs_bucket_regional_domain_name = logs.bucket_regional_domain_name
         self.alb_logs_prefix = ALB_LOGS_PREFIX
         self.cloudfront_logs_prefix = CLOUDFRONT_LOGS_PREFIX
         self.access_logs_prefix = S3_ACCESS_LOGS_PREFIX
@@ -216,6 +220,7 @@ class AssetStorage(pulumi.ComponentResource):
                 "logs_bucket_name": self.logs_bucket_name,
                 "logs_bucket_arn": self.logs_bucket_arn,
                 "logs_bucket_domain_name": self.logs_bucket_domain_name,
+                "logs_bucket_regional_domain_name": self.logs_bucket_regional_domain_name,
             }
         )
 

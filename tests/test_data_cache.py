@@ -51,6 +51,13 @@ def test_prod_replicates_across_zones_with_automatic_failover(staging: Plan, pro
     assert inputs["automaticFailoverEnabled"] is False and inputs["multiAzEnabled"] is False
 
 
+def test_nodes_are_placed_one_zone_after_another(staging: Plan, prod: Plan) -> None:
+    """The primary in the network's first zone, each replica in the next: prod's two nodes never share a zone."""
+    assert replication_group(prod).inputs["preferredCacheClusterAzs"] == prod.outputs["availabilityZones"][:2]
+    assert replication_group(staging).inputs["preferredCacheClusterAzs"] == staging.outputs["availabilityZones"][:1]
+    assert prod.outputs["availabilityZones"][:2] == ["eu-west-1a", "eu-west-1b"]
+
+
 def test_node_type_engine_and_protection_per_stack(staging: Plan, prod: Plan) -> None:
     assert replication_group(staging).inputs["nodeType"] == "cache.t4g.micro"
     assert replication_group(prod).inputs["nodeType"] == "cache.m7g.large"
@@ -62,10 +69,12 @@ def test_node_type_engine_and_protection_per_stack(staging: Plan, prod: Plan) ->
         assert inputs["autoMinorVersionUpgrade"] is True
 
 
-def test_snapshots_are_kept(staging: Plan, prod: Plan) -> None:
+def test_snapshots_are_kept_and_maintenance_follows_them(staging: Plan, prod: Plan) -> None:
     assert replication_group(prod).inputs["snapshotRetentionLimit"] == 7
     assert replication_group(staging).inputs["snapshotRetentionLimit"] == 1
-    assert replication_group(prod).inputs["snapshotWindow"] == "01:00-02:00"
+    for plan in (staging, prod):
+        inputs = replication_group(plan).inputs
+        assert (inputs["snapshotWindow"], inputs["maintenanceWindow"]) == ("01:00-02:00", "sun:04:30-sun:05:30")
 
 
 def test_parameter_group_matches_the_engine_and_sets_eviction(plan: Plan) -> None:

@@ -8,6 +8,7 @@ from stacks.offline.plan import Plan, PlannedResource
 from tests.data_layer import ACCOUNT, assert_admits_only_the_workloads_on, data_subnet_ids, key_arn
 
 INSTANCE = "aws:rds/instance:Instance"
+RANDOM_ID = "random:index/randomId:RandomId"
 
 
 def instance(plan: Plan) -> PlannedResource:
@@ -75,11 +76,20 @@ def test_backups_windows_and_snapshot_tags(staging: Plan, prod: Plan) -> None:
 def test_prod_takes_a_final_snapshot_and_keeps_backups_staging_skips_them(staging: Plan, prod: Plan) -> None:
     inputs = instance(prod).inputs
     assert inputs["skipFinalSnapshot"] is False
-    assert inputs["finalSnapshotIdentifier"] == "shop-prod-postgres-final"
     assert inputs["deleteAutomatedBackups"] is False
     inputs = instance(staging).inputs
     assert inputs["skipFinalSnapshot"] is True
     assert "finalSnapshotIdentifier" not in inputs
+    assert staging.of_type(RANDOM_ID) == []
+
+
+def test_each_database_gets_its_own_final_snapshot_name(prod: Plan) -> None:
+    """Snapshot names are unique per account and region: a fixed one would fail the next database's deletion."""
+    suffix = prod.one(RANDOM_ID, "database-final-snapshot-suffix")
+    assert suffix.inputs["keepers"] == {"identifier": "shop-prod-postgres"}, "a new identifier draws a new suffix"
+    assert suffix.inputs["byteLength"] == 4
+    assert len(suffix.outputs["hex"]) == 8
+    assert instance(prod).inputs["finalSnapshotIdentifier"] == f"shop-prod-postgres-final-{suffix.outputs['hex']}"
 
 
 def test_prod_is_deletion_protected_protected_and_multi_az(staging: Plan, prod: Plan) -> None:

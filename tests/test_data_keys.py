@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stacks.offline.plan import Plan
-from tests.data_layer import ACCOUNT, document, statement
+from tests.data_layer import ACCOUNT, document, key_arn, statement
 
 DATA_LAYER_KEYS = ("data", "secrets", "logs")
 
@@ -58,3 +58,8 @@ def test_cloudwatch_logs_uses_the_logs_key_for_this_accounts_log_groups_only(pla
     assert logs["Condition"]["ArnLike"] == {
         "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:*"
     }
+
+
+def test_the_stack_outputs_name_every_key(plan: Plan) -> None:
+    purposes = (*DATA_LAYER_KEYS, "volumes")
+    assert plan.outputs["kmsKeyArns"] == {purpose: key_arn(plan, purpose) for purpose in purposes}

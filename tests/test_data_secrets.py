@@ -32,9 +32,12 @@ def test_each_value_is_generated_and_stored_only_as_a_secret(plan: Plan, purpose
     assert generator.urn in version.dependencies, "the stored value is the generated one"
 
 
-def test_recovery_window_is_30_days_in_prod_and_7_in_staging(staging: Plan, prod: Plan) -> None:
+def test_prod_secrets_stay_recoverable_30_days_staging_ones_go_at_once(staging: Plan, prod: Plan) -> None:
+    """Staging's secrets have fixed names: with a recovery window, a destroyed staging could not be created again
+    until the window ended."""
     assert {s.inputs["recoveryWindowInDays"] for s in prod.of_type(SECRET_TYPE)} == {30}
-    assert {s.inputs["recoveryWindowInDays"] for s in staging.of_type(SECRET_TYPE)} == {7}
+    assert {s.inputs["recoveryWindowInDays"] for s in staging.of_type(SECRET_TYPE)} == {0}
+    assert {s.inputs["name"] for s in staging.of_type(SECRET_TYPE)} == {f"shop/staging/{p}" for p in PURPOSES}
 
 
 def test_secrets_and_their_generators_are_protected_in_prod_only(staging: Plan, prod: Plan) -> None:

@@ -60,6 +60,7 @@ def test_defaults_are_prod_grade(section: type) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "reason"),
     [
+        ("secretsRecoveryWindowDays", "3", "must be 0 (delete at once) or 7-30"),
         ("dbBackupRetentionDays", "2", "greater than or equal to 3"),
         ("dbMonitoringIntervalSeconds", "0", "Enhanced Monitoring stays on"),
         ("dbPerformanceInsightsRetentionDays", "30", "must be 7, 731 or a multiple of 31"),

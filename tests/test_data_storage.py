@@ -132,6 +132,7 @@ def test_outputs_name_the_buckets(plan: Plan) -> None:
     assert exported["assetsName"] == bucket(plan, "assets").outputs["bucket"]
     assert exported["assetsRegionalDomainName"] == bucket(plan, "assets").outputs["bucketRegionalDomainName"]
     assert exported["logsArn"] == bucket(plan, "logs").outputs["arn"]
+    assert exported["logsRegionalDomainName"] == bucket(plan, "logs").outputs["bucketRegionalDomainName"]
 
 
 DISTRIBUTION = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE"

@@ -32,7 +32,7 @@ from components.edge.waf import (
     rate_limit_per_ip,
     web_acl,
 )
-from components.kms import customer_managed_key
+from components.kms import customer_managed_key, logs_service_statement
 from components.naming import Naming
 from stacks.settings import EdgeSettings, KeySettings
 from stacks.settings.edge import APEX, fqdn
@@ -351,21 +351,12 @@ class Edge(pulumi.ComponentResource):
         """A us-east-1 key for the CloudFront web ACL's logs: a log group can only use a key of its own region."""
         args = self._args
         account = args.account
-        log_group = log_group_name(self.cloudfront_web_acl_name)
-        logs = {
-            "Sid": "CloudWatchLogsEncryptsTheWafLogGroup",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{CLOUDFRONT_REGION}.{account.dns_suffix}"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnEquals": {
-                    "kms:EncryptionContext:aws:logs:arn": account.arn(
-                        "logs", f"log-group:{log_group}", region=CLOUDFRONT_REGION
-                    )
-                }
-            },
-        }
+        logs = logs_service_statement(
+            "CloudWatchLogsEncryptsTheWafLogGroup",
+            account,
+            log_group_name(self.cloudfront_web_acl_name),
+            region=CLOUDFRONT_REGION,
+        )
         key = customer_managed_key(
             f"{self._name}-cdn-logs-key",
             alias=f"alias/{args.naming.physical('cdn-logs')}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from stacks.settings.base import Environment, Problem, section
 
@@ -18,10 +18,19 @@ class SecretSettings:
 
     recovery_window_days: int = Field(
         default=PROD_RECOVERY_WINDOW_DAYS,
-        ge=7,
+        ge=0,
         le=30,
-        description="Days a deleted secret can still be restored (7-30; prod keeps 30).",
+        description="Days a deleted secret can still be restored: 7-30 (prod keeps 30), or 0 to delete it at once "
+        "so that a destroyed stack can be created again right away (the secrets have fixed names, which a secret "
+        "awaiting deletion keeps taken; staging).",
     )
+
+    @field_validator("recovery_window_days")
+    @classmethod
+    def _secrets_manager_window(cls, days: int) -> int:
+        if 0 < days < 7:
+            raise ValueError("must be 0 (delete at once) or 7-30: Secrets Manager accepts no other window")
+        return days
 
     def problems(self, environment: Environment) -> Iterator[Problem]:
         if environment == "prod" and self.recovery_window_days < PROD_RECOVERY_WINDOW_DAYS:

@@ -35,11 +35,12 @@ class StackSettings:
     """Identity of the stack: which environment it is, where it lives and what it is called."""
 
     environment: Environment = Field(
-        description="Which environment this stack is: 'prod' turns on every HA and protection requirement."
+        description="Which environment this stack is (required, no default): 'prod' turns on every HA and protection "
+        "requirement. A stack named staging or prod must be that environment."
     )
     region: Region = Field(description="AWS region of the stack (the `aws:region` config key).")
     domain: Annotated[str, AfterValidator(_domain)] = Field(
-        description="DNS domain the shop is served under, e.g. example.com."
+        description="DNS domain the shop is served under, e.g. example.com (required, no default)."
     )
     name_prefix: NamePrefix = Field(
         default="shop",
