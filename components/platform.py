@@ -403,6 +403,7 @@ def export_cluster(platform: Platform) -> None:
             "kubernetesVersion": cluster.kubernetes_version,
             "oidcProviderArn": cluster.oidc_provider_arn,
             "clusterSecurityGroupId": cluster.cluster_security_group_id,
+            "deployerSecurityGroupId": cluster.deployer_security_group_id,
             "nodeSecurityGroupId": platform.network.workload_security_group_id,
             "shopNamespace": cluster.shop_namespace,
             "shopServiceAccount": cluster.shop_service_account_name,

@@ -27,7 +27,7 @@ AWS_POLICY = "arn:aws:iam::aws:policy/"
 STAGING_VARIANT = {
     "eksNodeOs": "Bottlerocket",
     "eksPrivateAccessCidrs": ["10.99.0.0/24"],
-    "eksDeployRoles": ["shop-release"],
+    "eksPipelineRoles": ["shop-release"],
 }
 
 

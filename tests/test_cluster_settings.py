@@ -91,7 +91,11 @@ def test_the_application_pool_needs_room_for_a_node_in_every_zone() -> None:
 def test_each_role_gets_one_access_level() -> None:
     message = problems("prod", eksReadOnlyRoles='["platform-admin"]')
     assert f"{P}:eksReadOnlyRoles: platform-admin is already listed in eksAdminRoles" in message
-    assert f"{P}:eksDeployRoles: item 0: must look like platform-admin" in problems("prod", eksDeployRoles='["a b"]')
+    assert f"{P}:eksPipelineRoles: item 0: must look like platform-admin" in problems(
+        "prod", eksPipelineRoles='["a b"]'
+    )
+    message = problems("prod", eksPipelineRoles='["platform-admin"]')
+    assert f"{P}:eksAdminRoles: platform-admin is already listed in eksPipelineRoles" in message
 
 
 def test_instance_types_are_checked() -> None:

@@ -3,7 +3,6 @@ the controllers the shop relies on (load balancing, autoscaling)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.account import Account
-from components.cluster import addons, controllers, identity, nodes
+from components.cluster import access, addons, controllers, identity, nodes
 from components.cluster.identity import ServiceAccount, ShopAccess
 from components.naming import Naming
 from stacks.settings import ClusterSettings
@@ -66,6 +65,8 @@ class Cluster(pulumi.ComponentResource):
     oidc_issuer: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
     """The security group EKS created for the control plane; every node carries it too."""
+    deployer_security_group_id: pulumi.Output[str]
+    """Attach it to a deploy runner or VPN endpoint in the VPC to reach the Kubernetes API (private endpoint)."""
     shop_namespace: pulumi.Output[str]
     """Pod Security ``restricted``; resources that take it wait for the namespace to exist."""
     shop_service_account_name: pulumi.Output[str]
@@ -88,14 +89,23 @@ class Cluster(pulumi.ComponentResource):
         self.shop_node_selector = nodes.APP_NODE_SELECTOR
         self.ingress_class_name = INGRESS_CLASS
 
-        control_plane = self._control_plane()
+        api_groups = access.api_security_groups(
+            name,
+            vpc_id=args.vpc_id,
+            operator_cidrs=tuple(str(cidr) for cidr in settings.private_access_cidrs),
+            naming=args.naming,
+            component=COMPONENT,
+            parent=self,
+        )
+        self.deployer_security_group_id = api_groups.deployer.id
+        control_plane = self._control_plane(api_groups.api)
         # The URN resolves when pulumi-eks has finished building the cluster, and stays known during previews.
         self.name = control_plane.urn.apply(lambda _: args.name)
         self.oidc_provider_arn = control_plane.oidc_provider_arn
         self.oidc_issuer = control_plane.oidc_issuer
-        self.cluster_security_group_id = control_plane.cluster_security_group_id
+        # Without default security groups pulumi-eks reports EKS's own cluster security group as the node group.
+        self.cluster_security_group_id = control_plane.node_security_group_id
 
-        self._open_private_endpoint()
         nodes.allow_control_plane_and_peers(
             f"{name}-workloads",
             workload_security_group_id=args.workload_security_group_id,
@@ -225,6 +235,7 @@ class Cluster(pulumi.ComponentResource):
                 "kubernetes_version": self.kubernetes_version,
                 "oidc_provider_arn": self.oidc_provider_arn,
                 "cluster_security_group_id": self.cluster_security_group_id,
+                "deployer_security_group_id": self.deployer_security_group_id,
                 "shop_namespace": self.shop_namespace,
                 "shop_service_account_name": self.shop_service_account_name,
                 "shop_role_arn": self.shop_role_arn,
@@ -233,7 +244,7 @@ class Cluster(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------------------------------ control plane
 
-    def _control_plane(self) -> eks.Cluster:
+    def _control_plane(self, api_security_group: aws.ec2.SecurityGroup) -> eks.Cluster:
         args = self._args
         settings = args.settings
         # Created first so that retention and encryption are ours; EKS would create it without either.
@@ -251,7 +262,9 @@ class Cluster(pulumi.ComponentResource):
             version=settings.kubernetes_version,
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.support_type),
             authentication_mode=eks.AuthenticationMode.API,
-            access_entries=self._access_entries(),
+            access_entries=access.access_entries(
+                settings, naming=args.naming, account=args.account, tags=self._tags("access")
+            ),
             vpc_id=args.vpc_id,
             private_subnet_ids=list(args.private_subnet_ids),
             kubernetes_service_ip_address_range=args.service_cidr,
@@ -263,7 +276,10 @@ class Cluster(pulumi.ComponentResource):
             create_oidc_provider=True,
             deletion_protection=args.protect,
             skip_default_node_group=True,
-            # EKS's own cluster security group is enough; pulumi-eks's extra groups would allow all egress.
+            # On the control plane's network interfaces beside EKS's own group, which nodes carry too: the API
+            # endpoint admits the deployer group and operator networks without opening every node to them.
+            cluster_security_group=api_security_group,
+            # No node group of pulumi-eks's and so no node security group: ours carry EKS's cluster group.
             skip_default_security_groups=True,
             # Every add-on is an aws.eks.Addon of ours (addons.py): no self-managed copies, none from pulumi-eks.
             bootstrap_self_managed_addons=False,
@@ -271,47 +287,15 @@ class Cluster(pulumi.ComponentResource):
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
             coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
             tags=self._args.naming.tags(COMPONENT, Name=args.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # A resource reference is no dependency to the engine: without this, a destroy could delete the
+                # group while the control plane's network interfaces still use it.
+                depends_on=[log_group, api_security_group],
+                protect=args.protect,
+                transforms=[access.without_creator_admin],
+            ),
         )
-
-    def _access_entries(self) -> dict[str, eks.AccessEntryArgs]:
-        """Who may use the Kubernetes API, by IAM role: admins, CI deploys into the shop namespace, readers."""
-        settings = self._args.settings
-        levels = [
-            ("admin", settings.admin_roles, "AmazonEKSClusterAdminPolicy", None),
-            ("deploy", settings.deploy_roles, "AmazonEKSEditPolicy", [SHOP_NAMESPACE]),
-            ("read-only", settings.read_only_roles, "AmazonEKSViewPolicy", None),
-        ]
-        return {
-            f"{level}-{re.sub(r'[^A-Za-z0-9-]', '-', role)}": eks.AccessEntryArgs(
-                principal_arn=f"arn:{self._args.account.partition}:iam::{self._args.account.id}:role/{role}",
-                access_policies={
-                    level: eks.AccessPolicyAssociationArgs(
-                        policy_arn=f"arn:{self._args.account.partition}:eks::aws:cluster-access-policy/{policy}",
-                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
-                            type="namespace" if namespaces else "cluster", namespaces=namespaces
-                        ),
-                    )
-                },
-                tags=self._tags(f"access-{level}"),
-            )
-            for level, roles, policy, namespaces in levels
-            for role in roles
-        }
-
-    def _open_private_endpoint(self) -> None:
-        for index, cidr in enumerate(self._args.settings.private_access_cidrs, start=1):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{self._name}-api-from-network-{index}",
-                security_group_id=self.cluster_security_group_id,
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                cidr_ipv4=str(cidr),
-                description="Kubernetes API (private endpoint) for operators and deploy runners",
-                tags=self._tags("api-access"),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
 
     # ------------------------------------------------------------------------------------------ nodes
 

@@ -73,18 +73,20 @@ class ClusterSettings:
     )
     private_access_cidrs: tuple[AllowedCidr, ...] = Field(
         default=(),
-        description="Networks outside the cluster (VPN, deploy runners in the VPC) allowed to reach the private "
-        "API endpoint on 443; nodes and pods always can.",
+        description="Networks beyond the VPC (a VPN, a peered network) allowed to reach the private API endpoint on "
+        "443, on the control plane's network interfaces only. Runners inside the VPC carry the cluster's deployer "
+        "security group (stack output cluster.deployerSecurityGroupId) instead.",
+    )
+    pipeline_roles: tuple[IamRoleName, ...] = Field(
+        default=(),
+        description="IAM roles that run `pulumi up` for this stack, granted cluster-admin through EKS access entries "
+        "(the stack installs namespaces, RBAC, CRDs and webhooks). Empty: the bootstrap's deploy role of this stack, "
+        "<namePrefix>-ci-deploy-<stack>.",
     )
     admin_roles: tuple[IamRoleName, ...] = Field(
         default=(),
-        description="IAM roles (names in this account) granted cluster-admin through EKS access entries; without "
-        "any, only the identity that created the cluster administers it.",
-    )
-    deploy_roles: tuple[IamRoleName, ...] = Field(
-        default=(),
-        description="IAM roles CI uses to roll out the shop: edit rights in the shop namespace only. Not the role "
-        "that runs `pulumi up`, which EKS makes cluster admin as the cluster's creator.",
+        description="IAM roles (names in this account) of people granted cluster-admin through EKS access entries. "
+        "Whoever creates the cluster gets no access of its own: only these, eksPipelineRoles and eksReadOnlyRoles.",
     )
     read_only_roles: tuple[IamRoleName, ...] = Field(
         default=(), description="IAM roles granted cluster-wide read-only access (no Secrets)."
@@ -194,7 +196,7 @@ class ClusterSettings:
     def _overlapping_roles(self) -> Iterator[Problem]:
         # EKS allows one access entry per principal.
         seen: dict[str, str] = {}
-        for field in ("admin_roles", "deploy_roles", "read_only_roles"):
+        for field in ("pipeline_roles", "admin_roles", "read_only_roles"):
             for role in getattr(self, field):
                 if role in seen:
                     yield field, f"{role} is already listed in {seen[role]}; give each role one access level"

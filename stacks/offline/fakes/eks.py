@@ -52,15 +52,21 @@ def _eks_cluster(resource: FakeResource) -> dict:
     endpoint = f"https://{resource.digest[32:64].upper()}.gr7.{region}.eks.amazonaws.com"
     ca_data = base64.b64encode(f"offline certificate authority of {name}".encode()).decode()
     issuer_url = f"https://oidc.eks.{region}.amazonaws.com/id/{oidc_id}"
-    # With skipDefaultSecurityGroups, both ids are the security group EKS creates for the cluster.
-    cluster_security_group_id = f"sg-0{resource.hex_id(16)}"
+    # With skipDefaultSecurityGroups, the node group id is the security group EKS creates for the cluster, and so is
+    # the cluster group id unless the program gave pulumi-eks a group for the control plane (then it is that one's).
+    eks_security_group_id = f"sg-0{resource.hex_id(16)}"
+    given = resource.inputs.get("clusterSecurityGroup")  # its URN
+    cluster_security_group_id = eks_security_group_id
+    if given:
+        group = FakeResource("aws:ec2/securityGroup:SecurityGroup", "", given, {}, resource.cloud, resource.region)
+        cluster_security_group_id = f"sg-0{group.hex_id(16)}"
     kubeconfig = _kubeconfig(name, endpoint, ca_data, region)
     oidc = bool(resource.inputs.get("createOidcProvider"))
     return {
         "kubeconfig": resource.secret(kubeconfig),
         "kubeconfigJson": resource.secret(json.dumps(kubeconfig)),
         "clusterSecurityGroupId": cluster_security_group_id,
-        "nodeSecurityGroupId": cluster_security_group_id,
+        "nodeSecurityGroupId": eks_security_group_id,
         "clusterIngressRuleId": "",
         "defaultNodeGroupAsgName": "",
         "fargateProfileId": "",
