@@ -13,7 +13,7 @@ deploy runner or VPN endpoint in the VPC, and from the networks listed in eksPri
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -126,56 +126,59 @@ def api_security_groups(
     allows all egress), and a runner's other traffic through the runner's own group.
     """
 
-    def tags(purpose: str) -> dict[str, str]:
-        return naming.tags(component, Name=naming.physical(purpose))
+    def group(purpose: str, description: str) -> tuple[aws.ec2.SecurityGroup, dict[str, str]]:
+        tags = naming.tags(component, Name=naming.physical(f"eks-{purpose}"))
+        created = aws.ec2.SecurityGroup(
+            f"{name}-{purpose}-sg",
+            vpc_id=vpc_id,
+            description=description,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        return created, tags
 
-    api = aws.ec2.SecurityGroup(
-        f"{name}-api-sg",
-        vpc_id=vpc_id,
-        description="EKS control plane network interfaces: the Kubernetes API for deployers and operator networks",
-        tags=tags("eks-api"),
-        opts=pulumi.ResourceOptions(parent=parent),
+    api, api_tags = group(
+        "api", "EKS control plane network interfaces: the Kubernetes API for deployers and operator networks"
     )
-    deployer = aws.ec2.SecurityGroup(
-        f"{name}-deployer-sg",
-        vpc_id=vpc_id,
-        description="Deploy runners and VPN endpoints: HTTPS to the Kubernetes API private endpoint",
-        tags=tags("eks-deployer"),
-        opts=pulumi.ResourceOptions(parent=parent),
+    deployer, deployer_tags = group(
+        "deployer", "Deploy runners and VPN endpoints: HTTPS to the Kubernetes API private endpoint"
     )
-    child = pulumi.ResourceOptions(parent=api)
-    aws.vpc.SecurityGroupIngressRule(
-        f"{name}-api-from-deployer",
-        security_group_id=api.id,
-        ip_protocol="tcp",
-        from_port=_HTTPS,
-        to_port=_HTTPS,
-        referenced_security_group_id=deployer.id,
-        description="Kubernetes API from whatever carries the deployer group",
-        tags=tags("eks-api"),
-        opts=child,
-    )
-    aws.vpc.SecurityGroupEgressRule(
-        f"{name}-deployer-to-api",
-        security_group_id=deployer.id,
-        ip_protocol="tcp",
-        from_port=_HTTPS,
-        to_port=_HTTPS,
-        referenced_security_group_id=api.id,
-        description="Kubernetes API (private endpoint)",
-        tags=tags("eks-deployer"),
-        opts=pulumi.ResourceOptions(parent=deployer),
-    )
-    for index, cidr in enumerate(operator_cidrs, start=1):
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-api-from-network-{index}",
-            security_group_id=api.id,
+
+    def https(rule: Callable[..., Any], rule_name: str, owner: aws.ec2.SecurityGroup, **details: Any) -> None:
+        rule(
+            rule_name,
+            security_group_id=owner.id,
             ip_protocol="tcp",
             from_port=_HTTPS,
             to_port=_HTTPS,
+            opts=pulumi.ResourceOptions(parent=owner),
+            **details,
+        )
+
+    ingress, egress = aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupEgressRule
+    https(
+        ingress,
+        f"{name}-api-from-deployer",
+        api,
+        referenced_security_group_id=deployer.id,
+        description="Kubernetes API from the deployer group",
+        tags=api_tags,
+    )
+    https(
+        egress,
+        f"{name}-deployer-to-api",
+        deployer,
+        referenced_security_group_id=api.id,
+        description="Kubernetes API (private endpoint)",
+        tags=deployer_tags,
+    )
+    for index, cidr in enumerate(operator_cidrs, start=1):
+        https(
+            ingress,
+            f"{name}-api-from-network-{index}",
+            api,
             cidr_ipv4=cidr,
             description="Kubernetes API from an operator network (eksPrivateAccessCidrs)",
-            tags=tags("eks-api"),
-            opts=child,
+            tags=api_tags,
         )
     return ApiSecurityGroups(api=api, deployer=deployer)
