@@ -6,7 +6,6 @@ import hmac
 import json
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,15 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.carts import Cart, CartStore, PricedCart
 from shop.catalog import Catalog
-from shop.models import Base, CountryRule, IdempotencyKey, Order, OrderEvent, OrderLine, OrderStatus, Product, utcnow
-from shop.money import money, percent_of
+from shop.models import Base, IdempotencyKey, Order, OrderEvent, OrderLine, OrderStatus, Product, utcnow
+from shop.money import money
 from shop.observability import Metrics, log_event
 from shop.payments import Card, PaymentProvider, PaymentResult
+from shop.shipping import CountryRules, Quote, Rates, quote
 
 log = logging.getLogger("shop.orders")
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
-RULES_TTL = 60.0
 # A request that holds a key longer than this is presumed dead (crashed pod); a retry may take over.
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=30)
 TRANSITIONS: dict[OrderStatus, set[OrderStatus]] = {
@@ -99,17 +98,6 @@ class Outcome:
         return json.loads(self.body)
 
 
-@dataclass(frozen=True)
-class Quote:
-    subtotal: int
-    shipping: int
-    tax: int
-
-    @property
-    def total(self) -> int:
-        return self.subtotal + self.shipping + self.tax
-
-
 @dataclass
 class _Placed:
     """An order between its two transactions. lines is None for a resumed order: read it back from the DB."""
@@ -132,27 +120,6 @@ def error(status: int, code: str, message: str, **extra: Any) -> Outcome:
     return Outcome(status, json.dumps({"error": code, "message": message, **extra}).encode())
 
 
-@dataclass(frozen=True)
-class Rates:
-    """A country's shipping and tax rule, detached from the database so it can be cached."""
-
-    shipping_amount: int
-    free_shipping_over: int | None
-    tax_rate_bp: int
-    tax_includes_shipping: bool
-
-    @classmethod
-    def of(cls, rule: CountryRule) -> Rates:
-        return cls(rule.shipping_amount, rule.free_shipping_over, rule.tax_rate_bp, rule.tax_includes_shipping)
-
-
-def quote(rule: Rates, subtotal: int) -> Quote:
-    free = rule.free_shipping_over is not None and subtotal >= rule.free_shipping_over
-    shipping = 0 if free else rule.shipping_amount
-    taxable = subtotal + (shipping if rule.tax_includes_shipping else 0)
-    return Quote(subtotal=subtotal, shipping=shipping, tax=percent_of(taxable, rule.tax_rate_bp))
-
-
 def new_order_number() -> str:
     return "SO-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
 
@@ -164,6 +131,7 @@ class Orders:
         reads: async_sessionmaker[AsyncSession],
         carts: CartStore,
         catalog: Catalog,
+        rules: CountryRules,
         payments: PaymentProvider,
         metrics: Metrics,
         request_key: Callable[[], str],
@@ -173,12 +141,11 @@ class Orders:
         self.reads = reads
         self.carts = carts
         self.catalog = catalog
+        self.rules = rules
         self.payments = payments
         self.metrics = metrics
         self.request_key = request_key
         self.today = today
-        self._rules: dict[str, Rates] = {}
-        self._rules_expire = 0.0
 
     def request_hash(self, canonical_body: bytes) -> str:
         # Keyed: the body holds a card number, and a plain hash of a PAN is guessable.
@@ -250,11 +217,9 @@ class Orders:
         unavailable = sorted(set(cart.items) - {line.sku for line in priced.lines})
         if unavailable:
             raise _Abort(_out_of_stock(unavailable), "out_of_stock")
-        rule = await self._country_rule(session, req.address.country)
-        if rule is None:
-            message = "we do not ship to this country"
-            fields = [{"field": "shipping_address.country", "message": message}]
-            raise _Abort(error(422, "validation_failed", message, fields=fields), "unsupported_country")
+        rule = await self.rules.rates(session, req.address.country)
+        if rule is None or rule.currency != priced.currency:
+            raise _Abort(_unsupported_country(rule, priced.currency), "unsupported_country")
         conn = await session.connection()
         order = self._new_order(order_id, req, priced, quote(rule, priced.subtotal))
         lines = [
@@ -278,14 +243,6 @@ class Orders:
         if short:
             raise _Abort(_out_of_stock(short), "out_of_stock")
         return _Placed(order, lines, [event], sold_out)
-
-    async def _country_rule(self, session: AsyncSession, country: str) -> Rates | None:
-        """Shipping and tax rules, re-read at most every RULES_TTL seconds: they change rarely, checkouts often."""
-        now = time.monotonic()
-        if now >= self._rules_expire:
-            self._rules = {rule.country: Rates.of(rule) for rule in await session.scalars(select(CountryRule))}
-            self._rules_expire = now + RULES_TTL
-        return self._rules.get(country)
 
     def _new_order(self, order_id: str, req: CheckoutRequest, priced: PricedCart, totals: Quote) -> Order:
         address = req.address
@@ -515,6 +472,15 @@ def _columns(row: Any) -> dict[str, Any]:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
+
+
+def _unsupported_country(rule: Rates | None, currency: str) -> Outcome:
+    """No rule for the country, or one priced in another currency than the cart (never mixed into a total)."""
+    message = "we do not ship to this country"
+    if rule is not None:
+        message = f"shipping to this country is not priced in {currency}"
+    fields = [{"field": "shipping_address.country", "message": message}]
+    return error(422, "validation_failed", message, fields=fields)
 
 
 def _out_of_stock(skus: list[str]) -> Outcome:

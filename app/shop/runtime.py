@@ -18,6 +18,7 @@ from shop.payments import PaymentProvider, TestPaymentProvider
 from shop.secrets import Secrets
 from shop.security import AdminAuth, Signer
 from shop.settings import Settings
+from shop.shipping import CountryRules
 
 log = logging.getLogger("shop.runtime")
 HOUSEKEEPING_SECONDS = 3600
@@ -57,11 +58,13 @@ class Runtime:
         self.carts = CartStore(
             self.redis, self.sessions, self.reads, self.catalog, settings.cart_ttl_seconds, settings.currency
         )
+        self.rules = CountryRules(self.sessions, self.reads, settings.currency)
         self.orders = Orders(
             self.sessions,
             self.reads,
             self.carts,
             self.catalog,
+            self.rules,
             payments or TestPaymentProvider(),
             self.metrics,
             request_key=self.secrets.session.get,

@@ -1,4 +1,5 @@
-"""Seed data: country rules and a small catalog with generated images. Idempotent: only adds what is missing."""
+"""Seed data for staging and local runs: a small catalog with generated images. Idempotent: only adds what is
+missing. (Country rules are not seed data: migration 0002 installs the defaults everywhere, prod included.)"""
 
 from __future__ import annotations
 
@@ -8,23 +9,11 @@ import logging
 from sqlalchemy import select
 
 from shop.media import placeholder_svg
-from shop.models import CountryRule, Product
+from shop.models import Product
 from shop.observability import log_event
 from shop.runtime import Runtime
 
 log = logging.getLogger("shop.seed")
-
-# country, name, shipping (minor units), free shipping over, tax basis points, tax on shipping
-COUNTRY_RULES = (
-    ("US", "United States", 500, 7500, 0, False),
-    ("CA", "Canada", 1200, 15000, 500, True),
-    ("GB", "United Kingdom", 1500, None, 2000, True),
-    ("DE", "Germany", 1500, None, 1900, True),
-    ("FR", "France", 1500, None, 2000, True),
-    ("NL", "Netherlands", 1500, None, 2100, True),
-    ("AU", "Australia", 2500, None, 1000, True),
-    ("JP", "Japan", 2500, None, 1000, True),
-)
 
 # sku, name, category, price (minor units), stock, description
 PRODUCTS = (
@@ -55,30 +44,10 @@ PRODUCTS = (
 )
 
 
-def country_rules(currency: str) -> list[CountryRule]:
-    return [
-        CountryRule(
-            country=country,
-            name=name,
-            currency=currency,
-            shipping_amount=shipping,
-            free_shipping_over=free_over,
-            tax_rate_bp=tax_bp,
-            tax_includes_shipping=tax_shipping,
-        )
-        for country, name, shipping, free_over, tax_bp, tax_shipping in COUNTRY_RULES
-    ]
-
-
-async def seed(rt: Runtime) -> dict[str, int]:
+async def seed(rt: Runtime) -> int:
     currency = rt.settings.currency
-    added = {"country_rules": 0, "products": 0}
+    added = 0
     async with rt.sessions.begin() as session:
-        have_rules = set((await session.scalars(select(CountryRule.country))).all())
-        for rule in country_rules(currency):
-            if rule.country not in have_rules:
-                session.add(rule)
-                added["country_rules"] += 1
         have_products = set((await session.scalars(select(Product.sku))).all())
         for sku, name, category, price, stock, description in PRODUCTS:
             if sku in have_products:
@@ -99,7 +68,7 @@ async def seed(rt: Runtime) -> dict[str, int]:
                     active=True,
                 )
             )
-            added["products"] += 1
+            added += 1
     await rt.catalog.cache.invalidate()
-    log_event(log, "seeded", **added)
+    log_event(log, "seeded", products=added)
     return added

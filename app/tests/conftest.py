@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import uuid
@@ -25,9 +26,8 @@ from shop import db
 from shop.app import create_apps
 from shop.catalog import ProductInput
 from shop.runtime import Runtime
-from shop.seed import country_rules
 from shop.settings import Settings, load_settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import column, create_engine, insert, table, text
 from sqlalchemy.engine import make_url
 
 POSTGRES_URL = os.environ.get("SHOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -78,9 +78,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# The rows the migrations install (the default country rules), by database URL: each test starts from them.
+_MIGRATED_RULES: dict[str, list[dict[str, Any]]] = {}
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
-    """One migrated database for the whole run (created here, dropped at the end); tests truncate it."""
+    """One migrated database for the whole run (created here, dropped at the end); tests truncate it back to
+    what the migrations left (see _truncate)."""
     require_service("postgres", POSTGRES_URL, 5432)
     name = f"shoptest_{uuid.uuid4().hex[:10]}"
     admin_url = make_url(POSTGRES_URL).set(drivername="postgresql")
@@ -89,6 +94,10 @@ def postgres_database() -> Iterator[str]:
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     rt = Runtime(_settings(url))
     asyncio.run(_migrate_and_close(rt))
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        _MIGRATED_RULES[url] = [dict(row) for row in conn.execute(text("SELECT * FROM country_rules")).mappings()]
+    engine.dispose()
     yield url
     with psycopg.connect(admin_url.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -161,6 +170,14 @@ class Shop:
             sku, ProductInput(name or sku.title(), description, category, price, "USD", True, stock)
         )
 
+    async def admin_login(self) -> str:
+        """Sign the internal client in to the admin pages; returns its session's CSRF token for form posts."""
+        login = await self.internal.get("/admin/login")
+        token = re.search(r'name="csrf_token" value="([^"]*)"', login.text).group(1)  # pyright: ignore[reportOptionalMemberAccess]
+        signed_in = await self.internal.post("/admin/login", data={"csrf_token": token, "token": ADMIN_TOKEN})
+        assert signed_in.status_code == 303, signed_in.text
+        return token
+
     async def stock(self, sku: str) -> int:
         async with self.rt.sessions() as session:
             return (await session.execute(text("SELECT stock FROM products WHERE sku = :s"), {"s": sku})).scalar_one()
@@ -201,12 +218,6 @@ async def stop_shop(shop: Shop) -> None:
     await shop.rt.close()
 
 
-async def seed_rules(rt: Runtime) -> None:
-    async with rt.sessions.begin() as session:
-        if not (await session.execute(text("SELECT count(*) FROM country_rules"))).scalar_one():
-            session.add_all(country_rules(rt.settings.currency))
-
-
 def backend_settings(request: pytest.FixtureRequest, backend: str, tmp_path: Path, **overrides: Any) -> Settings:
     if backend == "sqlite":
         path = tmp_path / "shop.sqlite3"
@@ -230,6 +241,7 @@ def _truncate(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(insert(table("country_rules", *map(column, _MIGRATED_RULES[url][0]))), _MIGRATED_RULES[url])
     engine.dispose()
 
 
@@ -251,11 +263,9 @@ async def make_shop() -> AsyncIterator[Any]:
     """Factory for extra shops (other settings, several instances); all are closed afterwards."""
     started: list[Shop] = []
 
-    async def make(settings: Settings, *, rules: bool = True, **runtime_args: Any) -> Shop:
+    async def make(settings: Settings, **runtime_args: Any) -> Shop:
         running = await start_shop(settings, **runtime_args)
         started.append(running)
-        if rules:
-            await seed_rules(running.rt)
         return running
 
     yield make

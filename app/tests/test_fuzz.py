@@ -44,6 +44,7 @@ VALID = {
     "ProductIn": {"name": "N", "category": "c", "price": {"amount": 1, "currency": "USD"}},
     "StockIn": {"stock": 1},
     "StatusIn": {"status": "fulfilled"},
+    "CountryRuleIn": {"name": "N", "shipping": {"amount": 1, "currency": "USD"}, "tax_rate_bp": 1},
 }
 
 
@@ -65,7 +66,7 @@ def _requests(spec, rng, count):
     operations = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
     for _ in range(count):
         path, method, op = rng.choice(operations)
-        url = re.sub(r"\{[^}]+\}", lambda _: quote(str(rng.choice([*NASTY[4:], "MUG-A"])), safe=""), path)
+        url = re.sub(r"\{[^}]+\}", lambda _: quote(str(rng.choice([*NASTY[4:], "MUG-A", "US"])), safe=""), path)
         params = {p["name"]: str(rng.choice(NASTY)) for p in op.get("parameters", []) if p["in"] == "query"}
         ref = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
         body = _mutate(copy.deepcopy(VALID.get(ref.rsplit("/", 1)[-1], {})), rng) if ref else None
@@ -80,7 +81,8 @@ async def test_no_500_on_random_input(shop):
         for method, url, params, body in _requests(spec, rng, 250):
             response = await client.request(method, url, params=params, json=body, headers=headers)
             assert response.status_code < 500, (method, url, params, body, response.text)
-            assert response.headers["content-type"].startswith("application/json")
+            if response.status_code != 204:  # a deletion answers with no body
+                assert response.headers["content-type"].startswith("application/json")
 
 
 @pytest.mark.parametrize("raw", [b"", b"[]", b"null", b"\xff\xfe", b'{"cart_id": "x"' * 1000, b"1e999999"])

@@ -55,7 +55,6 @@ def test_migrate_and_seed_jobs_are_idempotent(tmp_path):
         "level": "info",
         "logger": "shop.seed",
         "event": "seeded",
-        "country_rules": 0,
         "products": 0,
     }
     assert len(list((tmp_path / "media" / "products").glob("*.svg"))) == 24

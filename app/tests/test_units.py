@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from shop.models import CountryRule
 from shop.money import decimal_amount, format_money, parse_amount, percent_of
-from shop.orders import quote
 from shop.payments import Card, TestPaymentProvider, luhn_valid
+from shop.shipping import quote
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,4 @@
-"""Admin JSON API (internal port only): products, stock, images and orders. Bearer-token protected."""
+"""Admin JSON API (internal port only): products, stock, images, orders and country rules. Bearer-token protected."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Upl
 from starlette.responses import Response
 
 from shop.api.schemas import (
+    COUNTRY_RE,
     ORDER_NUMBER_RE,
     SKU_PATTERN,
     SKU_RE,
+    CountryRuleIn,
+    CountryRuleList,
+    CountryRuleOut,
     ErrorOut,
+    Money,
     OrderList,
     OrderOut,
     ProductIn,
@@ -25,6 +30,7 @@ from shop.media import MAX_IMAGE_BYTES, content_type_for, image_key
 from shop.models import OrderStatus
 from shop.orders import Outcome
 from shop.runtime import Runtime
+from shop.shipping import RuleInput, rule_dict
 
 
 async def require_admin(request: Request) -> None:
@@ -41,21 +47,32 @@ def _missing_product() -> Response:
     return error_response(404, "not_found", "no such product")
 
 
+def _invalid(fields: list[dict[str, str]]) -> Response:
+    return error_response(422, "validation_failed", "the request is invalid", fields=fields)
+
+
+def currency_errors(rt: Runtime, amounts: dict[str, Money | None]) -> list[dict[str, str]]:
+    """Every amount the admin sends is in the shop's currency: nothing mixes currencies in one total."""
+    return [
+        {"field": f"{name}.currency", "message": f"the shop sells in {rt.settings.currency}"}
+        for name, amount in amounts.items()
+        if amount is not None and amount.currency != rt.settings.currency
+    ]
+
+
 @router.put("/products/{sku}", responses={200: {"model": ProductOut}, 201: {"model": ProductOut}, **ERRORS})
 async def upsert_product(rt: Rt, sku: str, payload: ProductIn) -> Response:
     """Create (201) or update (200) a product. `stock` is only changed when given."""
-    if not SKU_RE.match(sku):
-        return error_response(
-            422, "validation_failed", "invalid SKU", fields=[{"field": "sku", "message": f"must match {SKU_PATTERN}"}]
-        )
-    if payload.price.currency != rt.settings.currency:
-        return error_response(
-            422,
-            "validation_failed",
-            "wrong currency",
-            fields=[{"field": "price.currency", "message": f"the shop sells in {rt.settings.currency}"}],
-        )
-    data = ProductInput(
+    fields = [] if SKU_RE.match(sku) else [{"field": "sku", "message": f"must match {SKU_PATTERN}"}]
+    fields += currency_errors(rt, {"price": payload.price})
+    if fields:
+        return _invalid(fields)
+    created, product = await rt.catalog.upsert(sku, product_input(payload))
+    return json_response(product, 201 if created else 200)
+
+
+def product_input(payload: ProductIn) -> ProductInput:
+    return ProductInput(
         name=payload.name,
         description=payload.description,
         category=payload.category,
@@ -64,8 +81,6 @@ async def upsert_product(rt: Rt, sku: str, payload: ProductIn) -> Response:
         active=payload.active,
         stock=payload.stock,
     )
-    created, product = await rt.catalog.upsert(sku, data)
-    return json_response(product, 201 if created else 200)
 
 
 @router.put("/products/{sku}/stock", responses={200: {"model": ProductOut}, **ERRORS})
@@ -119,3 +134,50 @@ async def set_order_status(rt: Rt, number: str, payload: StatusIn) -> Response:
         return error_response(404, "not_found", "no such order")
     result = await rt.orders.transition(number, payload.status)
     return outcome_response(result) if isinstance(result, Outcome) else json_response(result)
+
+
+def _missing_rule() -> Response:
+    return error_response(404, "not_found", "no rule for this country")
+
+
+@router.get("/country-rules", responses={200: {"model": CountryRuleList}, **ERRORS})
+async def list_country_rules(rt: Rt) -> Response:
+    """Shipping and tax per destination country. Checkout offers the countries whose rule is in the shop's currency."""
+    return json_response({"items": [rule_dict(rule) for rule in await rt.rules.all()]})
+
+
+@router.get("/country-rules/{country}", responses={200: {"model": CountryRuleOut}, **ERRORS})
+async def get_country_rule(rt: Rt, country: str) -> Response:
+    rule = await rt.rules.get(country) if COUNTRY_RE.match(country) else None
+    return json_response(rule_dict(rule)) if rule is not None else _missing_rule()
+
+
+@router.put(
+    "/country-rules/{country}", responses={200: {"model": CountryRuleOut}, 201: {"model": CountryRuleOut}, **ERRORS}
+)
+async def put_country_rule(rt: Rt, country: str, payload: CountryRuleIn) -> Response:
+    """Create (201) or replace (200) the rule for a country (ISO 3166-1 alpha-2, capitals); amounts in the shop's
+    currency. Other pods apply the change within a minute."""
+    fields = [] if COUNTRY_RE.match(country) else [{"field": "country", "message": "must be two capital letters"}]
+    fields += currency_errors(rt, {"shipping": payload.shipping, "free_shipping_over": payload.free_shipping_over})
+    if fields:
+        return _invalid(fields)
+    created, rule = await rt.rules.upsert(country, rule_input(payload))
+    return json_response(rule_dict(rule), 201 if created else 200)
+
+
+def rule_input(payload: CountryRuleIn) -> RuleInput:
+    return RuleInput(
+        name=payload.name,
+        shipping_amount=payload.shipping.amount,
+        free_shipping_over=payload.free_shipping_over.amount if payload.free_shipping_over else None,
+        tax_rate_bp=payload.tax_rate_bp,
+        tax_includes_shipping=payload.tax_includes_shipping,
+    )
+
+
+@router.delete("/country-rules/{country}", status_code=204, responses={204: {"description": "deleted"}, **ERRORS})
+async def delete_country_rule(rt: Rt, country: str) -> Response:
+    """Stop shipping to a country. Placed orders keep their totals."""
+    deleted = bool(COUNTRY_RE.match(country)) and await rt.rules.delete(country)
+    return Response(status_code=204) if deleted else _missing_rule()

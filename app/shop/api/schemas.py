@@ -12,6 +12,7 @@ from shop.models import OrderStatus
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 SKU_RE = re.compile(SKU_PATTERN)
 ORDER_NUMBER_RE = re.compile(r"^SO-[0-9A-Z]{8}$", re.IGNORECASE)
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2, as checkout addresses carry it
 CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 # Printable text only: PostgreSQL rejects NUL, and control characters have no business in a shop.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -180,3 +181,24 @@ class StockIn(Strict):
 
 class StatusIn(Strict):
     status: Literal["fulfilled", "cancelled"]
+
+
+class CountryRuleIn(Strict):
+    name: Text(100)  # pyright: ignore[reportInvalidTypeForm]
+    shipping: Money = Field(description="flat shipping per order")
+    free_shipping_over: Money | None = Field(None, description="subtotal from which shipping is free; null: never")
+    tax_rate_bp: int = Field(ge=0, le=10_000, description="basis points: 825 = 8.25 %")
+    tax_includes_shipping: bool = Field(False, description="whether the tax applies to shipping too")
+
+
+class CountryRuleOut(BaseModel):
+    country: str
+    name: str
+    shipping: Money
+    free_shipping_over: Money | None
+    tax_rate_bp: int
+    tax_includes_shipping: bool
+
+
+class CountryRuleList(BaseModel):
+    items: list[CountryRuleOut]

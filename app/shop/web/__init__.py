@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from shop.catalog import category_name
 from shop.http import runtime
-from shop.money import format_money
+from shop.money import format_money, percent_text
 from shop.runtime import Runtime
 from shop.security import SESSION_COOKIE, new_session_id
 from shop.settings import Settings
@@ -61,6 +61,7 @@ def make_templates(settings: Settings, assets: StaticAssets) -> Environment:
     )
     env.globals.update(static_url=assets.url, currency=settings.currency, category_name=category_name)
     env.filters["money"] = lambda value: format_money(value["amount"], value["currency"])
+    env.filters["percent"] = percent_text
     return env
 
 

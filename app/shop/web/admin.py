@@ -1,28 +1,30 @@
-"""Admin pages (internal port only): products, stock, images and orders, behind a token login."""
+"""Admin pages (internal port only): products, stock, images, orders and country rules, behind a token login."""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from shop.api.admin import store_image
-from shop.api.schemas import ORDER_NUMBER_RE, SKU_RE, ProductIn
-from shop.catalog import ProductInput
+from shop.api.admin import product_input, rule_input, store_image
+from shop.api.schemas import COUNTRY_RE, ORDER_NUMBER_RE, SKU_RE, CountryRuleIn, ProductIn
 from shop.http import runtime
 from shop.media import MAX_IMAGE_BYTES
 from shop.models import ORDER_STATUSES
-from shop.money import decimal_amount, parse_amount
+from shop.money import decimal_amount, parse_amount, parse_percent, percent_text
 from shop.orders import TRANSITIONS, Outcome
 from shop.security import ADMIN_COOKIE, ADMIN_SESSION_SECONDS, admin_session_valid
+from shop.shipping import rule_dict
 from shop.web import WebSession, form_text, load_session, not_found, parse_int, read_form, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+Payload = TypeVar("Payload", bound=BaseModel)
 
 
 class LoginRequired(Exception):
@@ -121,52 +123,50 @@ async def save_product(request: Request) -> Response:
     values: dict[str, Any] = {name: form_text(form, name) for name in fields}
     values["description"] = form_text(form, "description", 5000)
     values["active"] = form.get("active") == "on"
-    errors: dict[str, str] = {}
-    sku = values["sku"].upper()
-    if not SKU_RE.match(sku):
-        errors["sku"] = "Use capital letters, digits and dashes."
+    sku, currency = values["sku"].upper(), rt.settings.currency
+    errors = {} if SKU_RE.match(sku) else {"sku": "Use capital letters, digits and dashes."}
+    amount = _parsed(errors, "price", lambda: parse_amount(values["price"], currency))
+    payload = _validated(
+        ProductIn,
+        {
+            "name": values["name"],
+            "description": values["description"],
+            "category": values["category"],
+            "price": {"amount": amount, "currency": currency},
+            "stock": parse_int(values["stock"], 9),
+            "active": values["active"],
+        },
+        errors,
+    )
+    if payload is None:
+        return _invalid_form(request, session, form, "admin/product.html", values, errors)
+    await rt.catalog.upsert(sku, product_input(payload))
+    return redirect(request, "/admin/products", session)
+
+
+def _parsed(errors: dict[str, str], name: str, parse: Callable[[], int]) -> int:
     try:
-        amount = parse_amount(values["price"], rt.settings.currency)
+        return parse()
     except ValueError as exc:
-        errors["price"], amount = str(exc), 0
-    payload = None
+        errors[name] = str(exc)
+        return 0
+
+
+def _validated(model: type[Payload], data: dict[str, Any], errors: dict[str, str]) -> Payload | None:
+    """The form's payload, or None with every problem added to `errors` (by form field)."""
     try:
-        payload = ProductIn.model_validate(
-            {
-                "name": values["name"],
-                "description": values["description"],
-                "category": values["category"],
-                "price": {"amount": amount, "currency": rt.settings.currency},
-                "stock": parse_int(values["stock"], 9),
-                "active": values["active"],
-            }
-        )
+        payload = model.model_validate(data)
     except ValidationError as exc:
         errors |= {str(e["loc"][0]): e["msg"] for e in exc.errors()}
-    if errors or payload is None:
-        return render(
-            request,
-            "admin/product.html",
-            session,
-            status=422,
-            admin=True,
-            values=values,
-            errors=errors,
-            existing=form_text(form, "existing", 64) or None,
-        )
-    await rt.catalog.upsert(
-        sku,
-        ProductInput(
-            name=payload.name,
-            description=payload.description,
-            category=payload.category,
-            price_amount=payload.price.amount,
-            currency=payload.price.currency,
-            active=payload.active,
-            stock=payload.stock,
-        ),
-    )
-    return redirect(request, "/admin/products", session)
+        return None
+    return None if errors else payload
+
+
+def _invalid_form(
+    request: Request, session: WebSession, form: FormData, template: str, values: dict[str, Any], errors: dict[str, str]
+) -> Response:
+    existing = form_text(form, "existing", 64) or None
+    return render(request, template, session, status=422, admin=True, values=values, errors=errors, existing=existing)
 
 
 @router.post("/products/{sku}/stock")
@@ -238,3 +238,72 @@ async def order_status(request: Request, number: str) -> Response:
             request, "error.html", session, status=result.status, title="Not changed", message=body["message"]
         )
     return redirect(request, f"/admin/orders/{number}", session)
+
+
+@router.get("/country-rules")
+async def country_rules_page(request: Request) -> Response:
+    session = await admin_session(request)
+    rules = [rule_dict(rule) for rule in await runtime(request).rules.all()]
+    return render(request, "admin/country_rules.html", session, admin=True, rules=rules)
+
+
+@router.get("/country-rules/new")
+@router.get("/country-rules/{country}")
+async def country_rule_form(request: Request, country: str | None = None) -> Response:
+    session = await admin_session(request)
+    values: dict[str, Any] = {}
+    if country is not None:
+        rule = await runtime(request).rules.get(country) if COUNTRY_RE.match(country) else None
+        if rule is None:
+            return not_found(request, session)
+        free_over = rule.free_shipping_over
+        values = {
+            "name": rule.name,
+            "shipping": decimal_amount(rule.shipping_amount, rule.currency),
+            "free_shipping_over": decimal_amount(free_over, rule.currency) if free_over is not None else "",
+            "tax_rate": percent_text(rule.tax_rate_bp),
+            "tax_includes_shipping": rule.tax_includes_shipping,
+        }
+    return render(request, "admin/country_rule.html", session, admin=True, values=values, errors={}, existing=country)
+
+
+@router.post("/country-rules")
+async def save_country_rule(request: Request) -> Response:
+    rt = runtime(request)
+    session = await admin_session(request)
+    form = await read_form(request, session)
+    values: dict[str, Any] = {
+        name: form_text(form, name) for name in ("country", "name", "shipping", "free_shipping_over", "tax_rate")
+    }
+    values["tax_includes_shipping"] = form.get("tax_includes_shipping") == "on"
+    country = values["country"].upper()
+    errors = {} if COUNTRY_RE.match(country) else {"country": "Use the two-letter ISO code, e.g. DE."}
+
+    def money_field(name: str) -> dict[str, Any]:
+        text, currency = values[name], rt.settings.currency
+        return {"amount": _parsed(errors, name, lambda: parse_amount(text, currency)), "currency": currency}
+
+    payload = _validated(
+        CountryRuleIn,
+        {
+            "name": values["name"],
+            "shipping": money_field("shipping"),
+            "free_shipping_over": money_field("free_shipping_over") if values["free_shipping_over"] else None,
+            "tax_rate_bp": _parsed(errors, "tax_rate", lambda: parse_percent(values["tax_rate"])),
+            "tax_includes_shipping": values["tax_includes_shipping"],
+        },
+        errors,
+    )
+    if payload is None:
+        return _invalid_form(request, session, form, "admin/country_rule.html", values, errors)
+    await rt.rules.upsert(country, rule_input(payload))
+    return redirect(request, "/admin/country-rules", session)
+
+
+@router.post("/country-rules/{country}/delete")
+async def delete_country_rule(request: Request, country: str) -> Response:
+    session = await admin_session(request)
+    await read_form(request, session)
+    if not (COUNTRY_RE.match(country) and await runtime(request).rules.delete(country)):
+        return not_found(request, session)
+    return redirect(request, "/admin/country-rules", session)

@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from jinja2 import Environment
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import Response
 
 from shop.api.public import canonical, checkout_request
@@ -18,10 +17,9 @@ from shop.api.schemas import ORDER_NUMBER_RE, SKU_RE, CheckoutIn
 from shop.carts import Cart
 from shop.catalog import cache_key
 from shop.http import runtime
-from shop.models import CountryRule
 from shop.money import format_money
-from shop.orders import Rates, quote
 from shop.runtime import Runtime
+from shop.shipping import Rates, quote
 from shop.web import (
     WebSession,
     form_text,
@@ -182,10 +180,8 @@ async def update_cart_item(request: Request, sku: str) -> Response:
 
 
 async def _countries(rt: Runtime, subtotal: int) -> list[dict[str, Any]]:
-    async with rt.reads() as db:
-        rules = (await db.scalars(select(CountryRule).order_by(CountryRule.name))).all()
     options = []
-    for rule in rules:
+    for rule in await rt.rules.destinations():
         shipping = quote(Rates.of(rule), subtotal).shipping
         label = f"{rule.name} — shipping {format_money(shipping, rule.currency) if shipping else 'free'}"
         options.append({"code": rule.country, "label": label})

@@ -1,0 +1,47 @@
+"""Migrations: the default country rules migration keeps an operator's rules."""
+
+from alembic import command
+from shop import db
+from sqlalchemy import create_engine, text
+
+
+def _alembic(url: str, action: str, revision: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg = db.alembic_config()
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, revision)
+    engine.dispose()
+
+
+def _rules(url: str) -> dict[str, tuple]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT country, name, shipping_amount, tax_rate_bp FROM country_rules")).all()
+    engine.dispose()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def test_default_rules_fill_gaps_and_leave_operator_rules_alone(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    _alembic(url, "upgrade", "0001")
+    engine = create_engine(url)
+    with engine.begin() as conn:  # an operator's rules before the release that ships the defaults
+        conn.execute(
+            text(
+                "INSERT INTO country_rules VALUES ('US', 'USA', 'USD', 999, NULL, 825, 0),"
+                " ('IE', 'Ireland', 'USD', 1800, NULL, 2300, 1)"
+            )
+        )
+    engine.dispose()
+    _alembic(url, "upgrade", "0002")
+    rules = _rules(url)
+    assert rules["US"] == ("USA", 999, 825) and rules["IE"] == ("Ireland", 1800, 2300)
+    assert rules["GB"] == ("United Kingdom", 1500, 2000) and len(rules) == 9
+
+    engine = create_engine(url)
+    with engine.begin() as conn:  # edited after the upgrade: no longer a default
+        conn.execute(text("UPDATE country_rules SET shipping_amount = 1600 WHERE country = 'GB'"))
+    engine.dispose()
+    _alembic(url, "downgrade", "0001")
+    assert set(_rules(url)) == {"US", "IE", "GB"}
