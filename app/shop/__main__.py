@@ -27,10 +27,10 @@ async def _job(rt: Runtime, command: str) -> None:
         await db.wait_for_database(rt.engine, rt.settings.db_wait_seconds)
         if command == "migrate":
             await db.migrate(rt.engine)
-        elif await db.schema_at_head(rt.engine):
+        elif db.schema_state(await db.database_revisions(rt.engine)) != "behind":
             await seed(rt)
         else:
-            raise ConfigError("the database schema is not at the migration head: run `python -m shop migrate` first")
+            raise ConfigError("the database schema is behind this image: run `python -m shop migrate` first")
     finally:
         await rt.close()
 

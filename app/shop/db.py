@@ -7,7 +7,7 @@ import functools
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from sqlalchemy import Connection, event, text
@@ -33,10 +33,35 @@ def alembic_config() -> Any:
 
 
 @functools.cache
-def head_revisions() -> frozenset[str]:
+def _scripts() -> Any:
     from alembic.script import ScriptDirectory
 
-    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return ScriptDirectory.from_config(alembic_config())
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    return frozenset(_scripts().get_heads())
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
+SchemaState = Literal["current", "ahead", "behind"]
+
+
+def schema_state(revisions: frozenset[str]) -> SchemaState:
+    """Where a database's `alembic_version` stands against this image's migrations.
+
+    A revision this image does not know was written by a newer release: its schema still works for this image
+    (migrations expand first and contract a release later, see README), so a rollout's old pods and a rollback
+    keep serving. A database behind this image (or never migrated) is not ready for it.
+    """
+    if revisions == head_revisions():
+        return "current"
+    return "ahead" if revisions - known_revisions() else "behind"
 
 
 def create_engine(settings: Settings, secrets: Secrets) -> AsyncEngine:
@@ -151,22 +176,39 @@ def _one_line(exc: BaseException) -> str:
 
 
 async def migrate(engine: AsyncEngine) -> None:
+    """Upgrade to this image's head; a database already ahead of it (a rollback) is left as it is."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
-    def upgrade(conn: Connection) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    def upgrade(conn: Connection) -> frozenset[str]:
+        revisions = frozenset(MigrationContext.configure(conn).get_current_heads())
+        if schema_state(revisions) != "ahead":
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return revisions
 
     async with engine.begin() as conn:
-        await conn.run_sync(upgrade)
-    log_event(log, "migrated", revision=",".join(sorted(head_revisions())))
+        before = await conn.run_sync(upgrade)
+    if schema_state(before) == "ahead":
+        log_event(log, "migrate_skipped", level=logging.WARNING, **_versions(before))
+    else:
+        log_event(log, "migrated", revision=",".join(sorted(head_revisions())))
 
 
-async def schema_at_head(engine: AsyncEngine) -> bool:
+async def database_revisions(engine: AsyncEngine) -> frozenset[str]:
     async with engine.connect() as conn:
         try:
             rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
         except DBAPIError:
-            return False  # no alembic_version table yet: never migrated
-    return frozenset(rows) == head_revisions()
+            return frozenset()  # no alembic_version table yet: never migrated
+    return frozenset(rows)
+
+
+def _versions(revisions: frozenset[str]) -> dict[str, str]:
+    """Log fields: the database's revision and this image's, e.g. for a database ahead of the image."""
+    return {"revision": ",".join(sorted(revisions)), "image_revision": ",".join(sorted(head_revisions()))}
+
+
+def report_ahead(revisions: frozenset[str]) -> None:
+    log_event(log, "schema_ahead", level=logging.WARNING, **_versions(revisions))

@@ -72,6 +72,7 @@ class Runtime:
         self.signer = Signer(self.secrets.session)
         self.admin = AdminAuth(self.secrets.admin_token)
         self.shutting_down = False
+        self._reported_ahead: frozenset[str] = frozenset()
         self._housekeeping: asyncio.Task[Any] | None = None
 
     def start_housekeeping(self) -> None:
@@ -90,10 +91,18 @@ class Runtime:
         if self.shutting_down:
             return False, "shutting down"
         try:
-            at_head = await asyncio.wait_for(db.schema_at_head(self.engine), timeout=2.0)
+            revisions = await asyncio.wait_for(db.database_revisions(self.engine), timeout=2.0)
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported not raised
             return False, f"database unreachable: {type(exc).__name__}"
-        return (True, "ok") if at_head else (False, "migrations not at head")
+        state = db.schema_state(revisions)
+        if state == "behind":
+            return False, "migrations not at head"
+        if state == "ahead":
+            if revisions != self._reported_ahead:  # once, not on every probe
+                self._reported_ahead = revisions
+                db.report_ahead(revisions)
+            return True, "schema ahead of this image"
+        return True, "ok"
 
     async def close(self) -> None:
         if self._housekeeping is not None:

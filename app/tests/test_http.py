@@ -73,13 +73,25 @@ async def test_unexpected_errors_are_500_json_without_internals(sqlite_shop, mon
         assert "secret internal detail" not in response.text and "Traceback" not in response.text
 
 
-async def test_readiness_needs_the_schema_at_head(shop):
-    assert (await shop.public.get("/readyz")).json()["status"] == "ok"
+@pytest.mark.parametrize(
+    ("revision", "status", "detail"),
+    [
+        ("0001", 503, "migrations not at head"),  # behind this image: its migrate Job has not run
+        ("ffff_from_a_newer_release", 200, "schema ahead of this image"),  # mid-rollout old pods, or a rollback
+    ],
+)
+async def test_readiness_needs_the_schema_at_head_or_ahead_of_it(shop, caplog, revision, status, detail):
+    assert (await shop.public.get("/readyz")).json() == {"status": "ok", "detail": "ok"}
     async with shop.rt.sessions.begin() as session:
-        await session.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+        await session.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
     try:
-        response = await shop.public.get("/readyz")
-        assert response.status_code == 503 and response.json()["detail"] == "migrations not at head"
+        with caplog.at_level(logging.WARNING, logger="shop.db"):
+            for _ in range(3):
+                response = await shop.public.get("/readyz")
+                assert response.status_code == status and response.json()["detail"] == detail
+        ahead = [vars(r) for r in caplog.records if getattr(r, "event", None) == "schema_ahead"]
+        expected = {"revision": revision, "image_revision": max(db.head_revisions())}
+        assert ahead == ([ahead[0] | expected] if status == 200 else [])  # logged once, not on every probe
     finally:
         async with shop.rt.sessions.begin() as session:
             await session.execute(
