@@ -9,10 +9,10 @@ import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Dialect, bindparam, delete, func, insert, select, update
+from sqlalchemy import Dialect, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +30,11 @@ log = logging.getLogger("shop.orders")
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # A request that holds a key longer than this is presumed dead (crashed pod); a retry may take over.
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=30)
+# A pending order whose key has been left alone for the lock timeout plus this margin is a stalled checkout
+# (its request crashed, or the provider or database failed, between checkout's two transactions): the
+# housekeeping sweep settles it. The margin keeps the sweep clear of a retry that is about to take over.
+STALLED_MARGIN = timedelta(minutes=2)
+SWEEP_BATCH = 100
 TRANSITIONS: dict[OrderStatus, set[OrderStatus]] = {
     "pending": {"paid", "cancelled"},
     "paid": {"fulfilled", "cancelled"},
@@ -106,6 +111,10 @@ class _Placed:
     lines: list[OrderLine] | None
     events: list[OrderEvent]
     sold_out: bool = False
+
+
+class _StatusChanged(Exception):
+    """The order is no longer in the status a conditional update expected: someone else settled it."""
 
 
 class _Abort(Exception):
@@ -270,43 +279,117 @@ class Orders:
         order, result = placed.order, None
         if order.status == "pending":  # not pending only when resuming an order that was already settled
             result = await self.payments.charge(card, order.total, order.currency, idempotency_key=order.number)
-        async with self.sessions.begin() as session:
-            restocked = await self._settle(session, placed, result) if result is not None else False
-            if placed.lines is None:
-                body = await self.order_dict(session, order.id)
-            else:
-                body = order_body(order, placed.lines, placed.events)
-            if body["status"] == "cancelled":
-                reason = result.reason if result is not None and result.reason else "card_declined"
-                outcome = _declined(reason, order.number)
-            else:
-                outcome = Outcome(201, json.dumps(body).encode())
-            await (await session.connection()).execute(
-                _STORE_ANSWER, {"b_key": key, "b_status": outcome.status, "b_body": outcome.body.decode()}
-            )
-        if result is not None and result.approved:
-            self.metrics.orders_placed.inc()
-            log_event(log, "order_placed", order_number=order.number, total=order.total, currency=order.currency)
-            if cart is not None:
+        try:
+            async with self.sessions.begin() as session:
+                restocked = await self._settle(session, placed, result) if result is not None else False
+                if placed.lines is None:
+                    body = await self.order_dict(session, order.id)
+                else:
+                    body = order_body(order, placed.lines, placed.events)
+                outcome = _answer(body, result)
+                await _store_answer(session, key, outcome)
+        except _StatusChanged:
+            assert result is not None
+            return await self._settled_elsewhere(key, order, result)
+        if result is not None:
+            self._report(order, result)
+            if result.approved and cart is not None:
                 await self.carts.delete(cart)
-        elif result is not None:
-            self._failed(result.reason or "card_declined", order_number=order.number)
         if restocked:
             await self.catalog.cache.invalidate()
         return outcome
 
-    async def _settle(self, session: AsyncSession, placed: _Placed, result: PaymentResult) -> bool:
-        """Record the payment outcome; a decline cancels the order and returns its stock. True if restocked."""
+    async def _settle(self, session: AsyncSession, placed: _Placed, result: PaymentResult | None) -> bool:
+        """Record the payment outcome (None: the checkout was abandoned before any payment); anything but an
+        approval cancels the order and returns its stock. True if that restocked a sold-out product."""
         order = placed.order
-        if result.approved:
+        if result is not None and result.approved:
             event = await self._set_status(session, order.id, "pending", "paid", "payment captured", result.reference)
         else:
-            event = await self._set_status(
-                session, order.id, "pending", "cancelled", f"payment declined: {result.reason}"
-            )
+            note = f"payment declined: {result.reason}" if result is not None else "abandoned before payment"
+            event = await self._set_status(session, order.id, "pending", "cancelled", note)
         order.status = event.status  # the in-memory copy answers this request
         placed.events.append(event)
-        return not result.approved and await _restock(session, order.id)
+        return event.status == "cancelled" and await _restock(session, order.id)
+
+    async def _settled_elsewhere(self, key: str, order: Order, result: PaymentResult) -> Outcome:
+        """This request's charge came back after the housekeeping sweep (or an admin) had settled its order. A
+        charge the order did not keep is refunded; the answer is the one recorded for the key."""
+        async with self.sessions.begin() as session:
+            current = await session.get(Order, order.id)
+            row = await session.get(IdempotencyKey, key, with_for_update=True)
+            assert current is not None
+            if row is not None and row.response_status is not None and row.response_body is not None:
+                outcome = Outcome(row.response_status, row.response_body.encode())
+            else:
+                outcome = _answer(await self.order_dict(session, order.id), None)
+                await _store_answer(session, key, outcome)
+        if result.approved and result.reference and current.status == "cancelled":
+            await self.payments.refund(result.reference, order.total, order.currency)
+            log_event(log, "late_charge_refunded", level=logging.WARNING, order_number=order.number)
+        return outcome
+
+    def _report(self, order: Order, result: PaymentResult | None) -> None:
+        """Metrics and logs of a settled checkout (result None: abandoned before payment)."""
+        if result is not None and result.approved:
+            self.metrics.orders_placed.inc()
+            log_event(log, "order_placed", order_number=order.number, total=order.total, currency=order.currency)
+        else:
+            reason = (result.reason or "card_declined") if result is not None else "checkout_expired"
+            self._failed(reason, order_number=order.number)
+
+    # Housekeeping -----------------------------------------------------------------------------------
+
+    async def release_stalled(self) -> int:
+        """Settle the checkouts a failure left pending, their stock reserved and no answer recorded: an order
+        the provider charged becomes paid, any other is cancelled and its stock returned. The answer is recorded
+        for the key, so a retry gets it. Safe to run in every pod at once. Returns the number settled."""
+        cutoff = utcnow() - IDEMPOTENCY_LOCK_TIMEOUT - STALLED_MARGIN
+        async with self.reads() as session:
+            stalled = (
+                await session.execute(
+                    select(Order.id, Order.number)
+                    .where(Order.status == "pending", Order.created_at < cutoff)
+                    .order_by(Order.created_at)
+                    .limit(SWEEP_BATCH)
+                )
+            ).all()
+        settled = 0
+        for order_id, number in stalled:
+            try:  # outside any transaction: no lock waits on the provider
+                result = await self.payments.lookup(number)
+            except Exception as exc:  # noqa: BLE001 - whatever the provider raises, it could not say: try next time
+                log_event(
+                    log, "payment_lookup_failed", level=logging.WARNING, order_number=number, error=str(exc)[:200]
+                )
+                continue
+            settled += await self._release(order_id, result, cutoff)
+        return settled
+
+    async def _release(self, order_id: str, result: PaymentResult | None, cutoff: datetime) -> bool:
+        async with self.sessions.begin() as session:
+            # Another pod sweeping the same order holds its row: skip it rather than wait.
+            order = await session.get(Order, order_id, with_for_update={"skip_locked": True})
+            if order is None or order.status != "pending":
+                return False
+            key = (
+                await session.execute(
+                    select(IdempotencyKey).where(IdempotencyKey.order_id == order_id).with_for_update()
+                )
+            ).scalar_one_or_none()
+            if key is not None and key.locked_at >= cutoff:
+                return False  # a retry has taken the checkout over and finishes it
+            placed = _Placed(order, None, [])
+            restocked = await self._settle(session, placed, result)
+            if key is not None:
+                await _store_answer(session, key.key, _answer(await self.order_dict(session, order_id), result))
+        log_event(
+            log, "stalled_checkout_settled", level=logging.WARNING, order_number=order.number, status=order.status
+        )
+        self._report(order, result)
+        if restocked:
+            await self.catalog.cache.invalidate()
+        return True
 
     async def _record(self, key: str, request_hash: str, outcome: Outcome) -> Outcome:
         """Store the answer to a checkout that changed nothing, so a retry with the key gets the same one."""
@@ -325,10 +408,12 @@ class Orders:
         return outcome
 
     async def purge_expired_keys(self) -> int:
-        """Idempotency keys are kept for IDEMPOTENCY_KEY_TTL, then removed."""
+        """Idempotency keys are kept for IDEMPOTENCY_KEY_TTL, then removed; never while their order is pending
+        (a retry with the key may still resume it)."""
+        pending = exists().where(Order.id == IdempotencyKey.order_id, Order.status == "pending")
         async with self.sessions.begin() as session:
             result = await session.execute(
-                delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_KEY_TTL)
+                delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_KEY_TTL, ~pending)
             )
         return _rowcount(result)
 
@@ -409,7 +494,7 @@ class Orders:
             _SET_STATUS, {"b_id": order_id, "b_from": from_status, "b_to": to_status, "b_ref": reference}
         )
         if _rowcount(changed) != 1:
-            raise RuntimeError(f"order {order_id} is no longer {from_status}")
+            raise _StatusChanged(order_id)
         event = OrderEvent(order_id=order_id, status=to_status, note=note, created_at=utcnow())
         await conn.execute(_INSERT_EVENT, _columns(event))
         return event
@@ -485,6 +570,26 @@ def _unsupported_country(rule: Rates | None, currency: str) -> Outcome:
 
 def _out_of_stock(skus: list[str]) -> Outcome:
     return error(409, "out_of_stock", "not enough stock for " + ", ".join(skus), skus=skus)
+
+
+async def _store_answer(session: AsyncSession, key: str, outcome: Outcome) -> None:
+    await (await session.connection()).execute(
+        _STORE_ANSWER, {"b_key": key, "b_status": outcome.status, "b_body": outcome.body.decode()}
+    )
+
+
+def _answer(body: dict[str, Any], result: PaymentResult | None) -> Outcome:
+    """The answer for a settled order: 201 with the order, or why it was cancelled."""
+    if body["status"] != "cancelled":
+        return Outcome(201, json.dumps(body).encode())
+    if result is not None and not result.approved:
+        return _declined(result.reason or "card_declined", body["number"])
+    return error(
+        409,
+        "checkout_expired",
+        "the checkout did not complete and was cancelled; nothing was charged",
+        order_number=body["number"],
+    )
 
 
 def _declined(reason: str, order_number: str | None) -> Outcome:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -39,6 +40,11 @@ class PaymentProvider(Protocol):
 
     async def refund(self, reference: str, amount: int, currency: str) -> None: ...
 
+    async def lookup(self, idempotency_key: str) -> PaymentResult | None:
+        """The result of the charge made with this key, or None when the provider has none: how the housekeeping
+        sweep learns whether a checkout that crashed between charging and recording the charge was paid."""
+        ...
+
 
 # Behaviour of the documented test cards; every other Luhn-valid number is approved.
 TEST_CARD_DECLINES = {
@@ -62,9 +68,16 @@ def luhn_valid(number: str) -> bool:
 
 
 class TestPaymentProvider:
-    """Deterministic: the outcome depends only on the card, so retries with the same key agree."""
+    """Deterministic: the outcome depends only on the card, so retries with the same key agree.
+
+    Its records of past charges (for lookup) live in this process only, the most recent MAX_RECORDS of them; a real
+    provider answers from its own."""
 
     __test__ = False  # not a pytest class
+    MAX_RECORDS = 50_000
+
+    def __init__(self) -> None:
+        self._charges: OrderedDict[str, PaymentResult] = OrderedDict()
 
     def validate(self, card: Card, today: date) -> str | None:
         if not luhn_valid(card.number):
@@ -76,9 +89,17 @@ class TestPaymentProvider:
     async def charge(self, card: Card, amount: int, currency: str, idempotency_key: str) -> PaymentResult:
         reason = TEST_CARD_DECLINES.get(card.number)
         if reason is not None:
-            return PaymentResult(approved=False, reason=reason)
-        digest = hashlib.sha256(f"{idempotency_key}:{amount}:{currency}".encode()).hexdigest()[:24]
-        return PaymentResult(approved=True, reference=f"test_ch_{digest}")
+            result = PaymentResult(approved=False, reason=reason)
+        else:
+            digest = hashlib.sha256(f"{idempotency_key}:{amount}:{currency}".encode()).hexdigest()[:24]
+            result = PaymentResult(approved=True, reference=f"test_ch_{digest}")
+        self._charges[idempotency_key] = result
+        if len(self._charges) > self.MAX_RECORDS:
+            self._charges.popitem(last=False)
+        return result
 
     async def refund(self, reference: str, amount: int, currency: str) -> None:
         return None
+
+    async def lookup(self, idempotency_key: str) -> PaymentResult | None:
+        return self._charges.get(idempotency_key)

@@ -21,7 +21,9 @@ from shop.settings import Settings
 from shop.shipping import CountryRules
 
 log = logging.getLogger("shop.runtime")
-HOUSEKEEPING_SECONDS = 3600
+# Every pod runs housekeeping; it is idempotent and safe concurrently. The interval bounds how long a stalled
+# checkout keeps its stock reserved (see orders.STALLED_MARGIN).
+HOUSEKEEPING_SECONDS = 300
 
 
 class Runtime:
@@ -82,10 +84,14 @@ class Runtime:
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
             try:
-                purged = await self.orders.purge_expired_keys() + await self.carts.purge_expired()
-                log_event(log, "housekeeping", purged=purged)
+                await self.housekeep()
             except Exception:
                 log.exception("housekeeping failed", extra={"event": "housekeeping_failed"})
+
+    async def housekeep(self) -> None:
+        settled = await self.orders.release_stalled()  # before the purge: it records answers for their keys
+        purged = await self.orders.purge_expired_keys() + await self.carts.purge_expired()
+        log_event(log, "housekeeping", settled=settled, purged=purged)
 
     async def ready(self) -> tuple[bool, str]:
         if self.shutting_down:

@@ -57,6 +57,7 @@ class _SlowProvider(TestPaymentProvider):
     """Holds every charge until released, so a retry arrives while the first request is in flight."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
@@ -101,6 +102,7 @@ async def _age_key(shop, key, age):
 
 class _CrashingProvider(TestPaymentProvider):
     def __init__(self) -> None:
+        super().__init__()
         self.crash = True
 
     async def charge(self, card, amount, currency, idempotency_key) -> PaymentResult:

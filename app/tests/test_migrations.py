@@ -1,8 +1,12 @@
-"""Migrations: the default country rules migration keeps an operator's rules."""
+"""Migrations: a database behind the image is upgraded; the default country rules keep an operator's rules."""
 
+import pytest
 from alembic import command
 from shop import db
+from shop.runtime import Runtime
 from sqlalchemy import create_engine, text
+
+pytestmark = pytest.mark.anyio
 
 
 def _alembic(url: str, action: str, revision: str) -> None:
@@ -45,3 +49,16 @@ def test_default_rules_fill_gaps_and_leave_operator_rules_alone(tmp_path):
     engine.dispose()
     _alembic(url, "downgrade", "0001")
     assert set(_rules(url)) == {"US", "IE", "GB"}
+
+
+async def test_migrate_upgrades_a_database_behind_the_image(sqlite_settings):
+    _alembic(str(sqlite_settings.database_url).replace("+aiosqlite", ""), "downgrade", "0001")
+    rt = Runtime(sqlite_settings)
+    try:
+        assert db.schema_state(await db.database_revisions(rt.engine)) == "behind"
+        assert await rt.ready() == (False, "migrations not at head")
+        await db.migrate(rt.engine)
+        assert await db.database_revisions(rt.engine) == db.head_revisions()
+        assert await rt.ready() == (True, "ok")
+    finally:
+        await rt.close()
