@@ -39,6 +39,9 @@ def png() -> bytes:
         ("PUT", "/api/v1/admin/products/MUG-A/stock"),
         ("POST", "/api/v1/admin/products/MUG-A/image"),
         ("GET", "/api/v1/admin/orders"),
+        ("GET", "/api/v1/admin/country-rules"),
+        ("PUT", "/api/v1/admin/country-rules/US"),
+        ("DELETE", "/api/v1/admin/country-rules/US"),
     ],
 )
 @pytest.mark.parametrize("auth", [None, "Bearer wrong-token", "Basic dGVzdA==", "Bearer "])
@@ -50,7 +53,16 @@ async def test_admin_api_requires_the_token(sqlite_shop, method, path, auth):
 
 @pytest.mark.parametrize(
     "path",
-    ["/metrics", "/admin", "/admin/login", "/admin/products", "/api/v1/admin/orders", "/api/v1/admin/products/MUG-A"],
+    [
+        "/metrics",
+        "/admin",
+        "/admin/login",
+        "/admin/products",
+        "/admin/country-rules",
+        "/api/v1/admin/orders",
+        "/api/v1/admin/products/MUG-A",
+        "/api/v1/admin/country-rules/US",
+    ],
 )
 async def test_public_port_does_not_serve_admin_or_metrics(sqlite_shop, path):
     for method in ("GET", "PUT", "POST"):
