@@ -133,7 +133,7 @@ class ShopSettings:
         default=600, ge=60, le=3600, description="Longest a migration Job may run before it fails the deploy."
     )
     seed: bool = Field(
-        default=False, description="Run the seed Job (demo catalog and country rules) after migrations; staging only."
+        default=False, description="Run the seed Job (the demo catalog) after migrations; staging only."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="The shop's log level (SHOP_LOG_LEVEL)."
