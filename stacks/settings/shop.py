@@ -132,9 +132,7 @@ class ShopSettings:
     migration_timeout_seconds: int = Field(
         default=600, ge=60, le=3600, description="Longest a migration Job may run before it fails the deploy."
     )
-    seed: bool = Field(
-        default=False, description="Run the seed Job (the demo catalog) after migrations; staging only."
-    )
+    seed: bool = Field(default=False, description="Run the seed Job (the demo catalog) after migrations; staging only.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="The shop's log level (SHOP_LOG_LEVEL)."
     )
