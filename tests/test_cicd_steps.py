@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -166,6 +167,15 @@ def _alarms(cloudwatch: Any, *names: str) -> None:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="fine")
 
 
+def _deploy_starts() -> datetime:
+    """The deploy's start, a few milliseconds clear of the alarm changes around it: CloudWatch (and moto) keep
+    alarm timestamps to the millisecond, so a change in the same millisecond could land on either side."""
+    time.sleep(0.005)
+    started = datetime.now(UTC)
+    time.sleep(0.005)
+    return started
+
+
 def _fire(cloudwatch: Any, name: str, reason: str) -> None:
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
 
@@ -177,7 +187,7 @@ def test_an_alarm_of_the_stack_that_goes_off_after_the_deploy_started_fails_the_
     cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
     _alarms(cloudwatch, "shop-prod-db-cpu", "shop-prod-alb-5xx", "shop-staging-alb-5xx")
     _fire(cloudwatch, "shop-prod-db-cpu", "an incident before the deploy")
-    deploy_started = datetime.now(UTC)
+    deploy_started = _deploy_starts()
     assert alarms.watch([cloudwatch], "shop-prod-", deploy_started, minutes=0, interval=0) == 0
     assert "shop-prod-db-cpu was in ALARM before the deploy" in capsys.readouterr().out
 
@@ -193,7 +203,7 @@ def test_an_alarm_of_the_stack_that_goes_off_after_the_deploy_started_fails_the_
 def test_the_gate_can_be_narrowed_to_the_releases_own_alarms() -> None:
     cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
     _alarms(cloudwatch, "shop-prod-db-cpu", "shop-prod-shop-5xx")
-    deploy_started = datetime.now(UTC)
+    deploy_started = _deploy_starts()
     _fire(cloudwatch, "shop-prod-db-cpu", "a batch job")
     shop = frozenset({"shop-5xx", "checkout-failures"})
     assert alarms.watch([cloudwatch], "shop-prod-", deploy_started, minutes=0, interval=0, keys=shop) == 0
