@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.account import Account
-from components.iam import service_role
+from components.iam import RoleScope, service_role
 from components.log_groups import encrypted_log_group
 from components.naming import Naming
 from components.security_groups import single_client_security_group
@@ -27,6 +27,8 @@ class DatabaseArgs:
     settings: DatabaseSettings
     naming: Naming
     account: Account
+    role_scope: RoleScope
+    """Path and permissions boundary of the roles it creates."""
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     """Data-tier subnets, one per zone."""
@@ -198,6 +200,7 @@ class Database(pulumi.ComponentResource):
         metrics_group = account.arn("logs", "log-group:RDSOSMetrics")
         return service_role(
             f"{name}-monitoring-role",
+            scope=args.role_scope,
             service=account.service_principal("monitoring.rds"),
             description="RDS Enhanced Monitoring of the shop database",
             trust_conditions={

@@ -1,4 +1,5 @@
-"""IAM roles that an AWS service assumes, with one least-privilege inline policy each.
+"""IAM roles the platform creates, each under the stack's path and capped by its permissions boundary, with one
+least-privilege inline policy and/or AWS managed policies.
 
 Policy documents are plain dicts serialised with ``json.dumps`` (no policy-document invokes), so the offline
 plan shows the exact document that will be deployed.
@@ -8,29 +9,75 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from components.account import Account
+from components.naming import Naming
 
 
 def policy_document(statements: Sequence[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+@dataclass(frozen=True)
+class RoleScope:
+    """Where the stack's roles live and what caps them; every role the platform creates takes both.
+
+    The bootstrap's deploy role may create a role only under ``path`` and only with ``permissions_boundary_arn``
+    (README "CI/CD"), so a stack without the boundary can be deployed only by an identity outside the bootstrap.
+    """
+
+    path: str
+    permissions_boundary_arn: str | None
+    """None: no boundary (a stack deployed without the bootstrap; staging only)."""
+
+    @classmethod
+    def of_stack(cls, naming: Naming, account: Account, *, bounded: bool) -> RoleScope:
+        boundary = account.arn("iam", f"policy/{naming.workload_boundary}", global_service=True)
+        return cls(path=naming.role_path, permissions_boundary_arn=boundary if bounded else None)
+
+
+def scoped_role(
+    name: str,
+    *,
+    scope: RoleScope,
+    trust: pulumi.Input[str],
+    description: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> aws.iam.Role:
+    """A role under the stack's path and boundary, trusted as ``trust`` (a JSON policy document) says."""
+    return aws.iam.Role(
+        name,
+        path=scope.path,
+        permissions_boundary=scope.permissions_boundary_arn,
+        description=description,
+        assume_role_policy=trust,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def service_role(
     name: str,
     *,
+    scope: RoleScope,
     service: str,
     statements: Sequence[dict[str, Any]] | pulumi.Output[list[dict[str, Any]]],
     description: str,
     tags: dict[str, str],
     parent: pulumi.Resource,
+    managed_policy_arns: Sequence[str] = (),
     trust_conditions: dict[str, Any] | None = None,
     trust_actions: Sequence[str] = ("sts:AssumeRole",),
 ) -> aws.iam.Role:
     """A role that only ``service`` may assume (optionally under ``trust_conditions``, which may hold outputs),
-    with ``statements`` as its inline policy (none when there are none: IAM rejects an empty policy)."""
+    with ``statements`` as its inline policy (none when there are none: IAM rejects an empty policy) and the AWS
+    managed policies ``managed_policy_arns``."""
     trust: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
@@ -38,13 +85,15 @@ def service_role(
     }
     if trust_conditions:
         trust["Condition"] = trust_conditions
-    role = aws.iam.Role(
+    role = scoped_role(
         name,
+        scope=scope,
+        trust=pulumi.Output.from_input(trust).apply(lambda resolved: policy_document([resolved])),
         description=description,
-        assume_role_policy=pulumi.Output.from_input(trust).apply(lambda resolved: policy_document([resolved])),
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
+        parent=parent,
     )
+    attach_managed_policies(name, role, managed_policy_arns)
     if not isinstance(statements, pulumi.Output) and not statements:
         return role
     document = (
@@ -57,3 +106,17 @@ def service_role(
         opts=pulumi.ResourceOptions(parent=role),
     )
     return role
+
+
+def attach_managed_policies(
+    name: str, role: aws.iam.Role, policy_arns: Sequence[str]
+) -> list[aws.iam.RolePolicyAttachment]:
+    return [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{arn.rsplit('/', 1)[-1]}",
+            role=role.name,
+            policy_arn=arn,
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        for arn in policy_arns
+    ]

@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+#: The purpose part of the workload boundaries' names (``Naming.workload_boundary``).
+WORKLOAD_BOUNDARY = "workload-boundary"
+
 
 @dataclass(frozen=True)
 class Naming:
@@ -28,6 +31,18 @@ class Naming:
     def path(self, purpose: str) -> str:
         """A hierarchical name ``<prefix>/<stack>/<purpose>`` (Secrets Manager): IAM can grant one stack's subtree."""
         return f"{self.prefix}/{self.stack}/{purpose}"
+
+    @property
+    def role_path(self) -> str:
+        """The IAM path of every role the stack creates, ``/<prefix>/<stack>/``: a deploy role may create roles
+        only under its own stack's path."""
+        return f"/{self.prefix}/{self.stack}/"
+
+    @property
+    def workload_boundary(self) -> str:
+        """Name of the stack's permissions boundary ``<prefix>-<stack>-workload-boundary``: a managed policy the
+        bootstrap creates (path ``/``, so its ARN is known before it exists) and every role of the stack carries."""
+        return f"{self.prefix}-{self.stack}-{WORKLOAD_BOUNDARY}"
 
     def tags(self, component: str, **extra: str) -> dict[str, str]:
         """The tags every resource of ``component`` carries, plus resource-specific ones (e.g. ``Name``)."""

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
-from components.iam import service_role
+from components.iam import RoleScope, service_role
 from components.naming import Naming
 from stacks.settings import NetworkSettings
 from stacks.settings.network import kubernetes_service_cidr
@@ -50,6 +50,8 @@ class NetworkArgs:
     settings: NetworkSettings
     naming: Naming
     account: Account
+    role_scope: RoleScope
+    """Path and permissions boundary of the roles it creates."""
     cluster_name: str
     """EKS cluster that uses the subnets; tagged on them for load balancer and node discovery."""
     logs_key_arn: pulumi.Input[str]
@@ -295,6 +297,7 @@ class Network(pulumi.ComponentResource):
         )
         role = service_role(
             f"{self._name}-flow-logs-role",
+            scope=args.role_scope,
             service=args.account.service_principal("vpc-flow-logs"),
             description="VPC flow logs delivery into its own log group",
             trust_conditions={

@@ -11,6 +11,7 @@ from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs
+from components.iam import RoleScope
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs, plan_subnets
@@ -60,6 +61,7 @@ class Platform:
 def build(settings: PlatformSettings) -> Platform:
     naming = Naming(prefix=settings.stack.name_prefix, stack=pulumi.get_stack())
     account = Account.current(settings.stack.region)
+    role_scope = RoleScope.of_stack(naming, account, bounded=settings.stack.workload_boundary)
     keys = Keys("keys", KeysArgs(settings=settings.keys, naming=naming, account=account, protect=settings.is_prod))
     cluster_name = naming.physical("eks", max_length=100)
     network = Network(
@@ -68,6 +70,7 @@ def build(settings: PlatformSettings) -> Platform:
             settings=settings.network,
             naming=naming,
             account=account,
+            role_scope=role_scope,
             cluster_name=cluster_name,
             logs_key_arn=keys.logs_key_arn,
         ),
@@ -87,6 +90,7 @@ def build(settings: PlatformSettings) -> Platform:
             settings=settings.database,
             naming=naming,
             account=account,
+            role_scope=role_scope,
             vpc_id=network.vpc_id,
             subnet_ids=network.data_subnet_ids,
             client_security_group_id=network.workload_security_group_id,
@@ -129,6 +133,7 @@ def build(settings: PlatformSettings) -> Platform:
             settings=settings.cluster,
             naming=naming,
             account=account,
+            role_scope=role_scope,
             name=cluster_name,
             protect=settings.is_prod,
             vpc_id=network.vpc_id,
@@ -173,7 +178,9 @@ def build(settings: PlatformSettings) -> Platform:
     storage.serve_through_cdn(edge.distribution_arn)
     shop = _shop(settings, naming, account, keys, network, secrets, database, cache, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
-    observability = _observability(settings, naming, account, keys, database, cache, storage, cluster, edge, shop)
+    observability = _observability(
+        settings, naming, account, role_scope, keys, database, cache, storage, cluster, edge, shop
+    )
     return Platform(
         naming=naming,
         account=account,
@@ -277,6 +284,7 @@ def _observability(
     settings: PlatformSettings,
     naming: Naming,
     account: Account,
+    role_scope: RoleScope,
     keys: Keys,
     database: Database,
     cache: Cache,
@@ -292,6 +300,7 @@ def _observability(
             key_settings=settings.keys,
             naming=naming,
             account=account,
+            role_scope=role_scope,
             protect=settings.is_prod,
             force_destroy=settings.storage.force_destroy,
             logs_key_arn=keys.logs_key_arn,

@@ -160,6 +160,7 @@ def test_staging_and_prod_differ_only_where_intended(staging: Plan, prod: Plan) 
             "encryptionConfigKeyArn",
             "accessEntries",
             "clusterSecurityGroup",
+            "serviceRole",  # each stack's own role (a resource reference: its URN)
         )
         and control_plane(prod).inputs.get(key) != control_plane(staging).inputs.get(key)
     }

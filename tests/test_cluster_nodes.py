@@ -175,7 +175,7 @@ def test_node_role_only_joins_the_cluster_and_pulls_images(plan: Plan) -> None:
     (role,) = [r for r in plan.of_type(ROLE) if r.name == "cluster-node"]
     (trust,) = trust_policy(role)["Statement"]
     assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
-    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Action"] == ["sts:AssumeRole"]
     assert managed_policies(plan, role) == {
         f"{AWS_POLICY}AmazonEKSWorkerNodePolicy",
         f"{AWS_POLICY}AmazonEC2ContainerRegistryPullOnly",

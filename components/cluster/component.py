@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 from components.account import Account
 from components.cluster import access, addons, controllers, identity, nodes
 from components.cluster.identity import ServiceAccount, ShopAccess
+from components.iam import RoleScope, attach_managed_policies, service_role
 from components.naming import Naming
 from stacks.settings import ClusterSettings
 from stacks.settings.cluster import CONTROL_PLANE_LOG_TYPES
@@ -33,6 +34,8 @@ class ClusterArgs:
     settings: ClusterSettings
     naming: Naming
     account: Account
+    role_scope: RoleScope
+    """Path and permissions boundary of every role the cluster creates (its own, the nodes', the pods')."""
     name: str
     """Physical cluster name; the network tags its subnets with it for load balancer discovery."""
     protect: bool
@@ -115,6 +118,7 @@ class Cluster(pulumi.ComponentResource):
         )
         cni_role = identity.irsa_role(
             f"{name}-vpc-cni",
+            scope=args.role_scope,
             oidc_provider_arn=self.oidc_provider_arn,
             oidc_issuer=self.oidc_issuer,
             service_account=ServiceAccount("kube-system", "aws-node"),
@@ -146,6 +150,7 @@ class Cluster(pulumi.ComponentResource):
         ebs_csi = identity.pod_identity_role(
             f"{name}-ebs-csi",
             account=self._args.account,
+            scope=args.role_scope,
             cluster_name=self.name,
             service_account=ServiceAccount("kube-system", "ebs-csi-controller-sa"),
             statements=identity.volume_key_statements(args.volumes_key_arn),
@@ -183,6 +188,7 @@ class Cluster(pulumi.ComponentResource):
         shop = identity.pod_identity_role(
             f"{name}-shop",
             account=self._args.account,
+            scope=args.role_scope,
             cluster_name=self.name,
             service_account=ServiceAccount(SHOP_NAMESPACE, SHOP_SERVICE_ACCOUNT),
             statements=identity.shop_statements(args.account, args.shop_access),
@@ -256,9 +262,24 @@ class Cluster(pulumi.ComponentResource):
             tags=self._tags("control-plane-logs"),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
+        # Ours rather than pulumi-eks's default (the same trust and policy): that one would lack the stack's path and
+        # boundary, which the deploy role needs to create any role. EKS uses the secrets key through the grant it
+        # creates with the deployer's permissions when the cluster is created, so the role needs no KMS statement.
+        role_name = f"{self._name}-control-plane"
+        service = service_role(
+            role_name,
+            scope=args.role_scope,
+            service="eks.amazonaws.com",  # the same in every partition
+            statements=(),
+            description=f"EKS control plane of cluster {args.name}",
+            tags=self._tags("control-plane"),
+            parent=self,
+        )
+        policies = attach_managed_policies(role_name, service, [self._aws_policy("AmazonEKSClusterPolicy")])
         return eks.Cluster(
             f"{self._name}-eks",
             name=args.name,
+            service_role=service,
             version=settings.kubernetes_version,
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.support_type),
             authentication_mode=eks.AuthenticationMode.API,
@@ -290,8 +311,9 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # A resource reference is no dependency to the engine: without this, a destroy could delete the
-                # group while the control plane's network interfaces still use it.
-                depends_on=[log_group, api_security_group],
+                # group while the control plane's network interfaces still use it, and EKS could get its role before
+                # the role's policy is attached.
+                depends_on=[log_group, api_security_group, service, *policies],
                 protect=args.protect,
                 transforms=[access.without_creator_admin],
             ),
@@ -304,7 +326,9 @@ class Cluster(pulumi.ComponentResource):
     ) -> list[eks.ManagedNodeGroup]:
         args = self._args
         settings = args.settings
-        role = nodes.node_role(f"{self._name}-node", account=args.account, tags=self._tags("node"), parent=self)
+        role = nodes.node_role(
+            f"{self._name}-node", account=args.account, scope=args.role_scope, tags=self._tags("node"), parent=self
+        )
         template = nodes.launch_template(
             f"{self._name}-node",
             node_os=settings.node_os,
@@ -395,6 +419,7 @@ class Cluster(pulumi.ComponentResource):
         role = identity.pod_identity_role(
             f"{self._name}-{chart_name}",
             account=self._args.account,
+            scope=self._args.role_scope,
             cluster_name=self.name,
             service_account=ServiceAccount(chart_name, chart_name),
             statements=statements,

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
-from components.iam import policy_document, service_role
+from components.iam import RoleScope, attach_managed_policies, policy_document, scoped_role, service_role
 
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 #: Controller release line whose official IAM policy (kubernetes-sigs/aws-load-balancer-controller,
@@ -48,6 +48,7 @@ def pod_identity_role(
     name: str,
     *,
     account: Account,
+    scope: RoleScope,
     cluster_name: pulumi.Input[str],
     service_account: ServiceAccount,
     description: str,
@@ -69,15 +70,16 @@ def pod_identity_role(
     }
     role = service_role(
         name,
+        scope=scope,
         service=POD_IDENTITY_PRINCIPAL,
         statements=statements,
+        managed_policy_arns=managed_policy_arns,
         description=description,
         tags=tags,
         parent=parent,
         trust_actions=("sts:AssumeRole", "sts:TagSession"),
         trust_conditions={"StringEquals": conditions},
     )
-    _attach(name, role, managed_policy_arns)
     association = aws.eks.PodIdentityAssociation(
         f"{name}-association",
         cluster_name=cluster_name,
@@ -93,6 +95,7 @@ def pod_identity_role(
 def irsa_role(
     name: str,
     *,
+    scope: RoleScope,
     oidc_provider_arn: pulumi.Input[str],
     oidc_issuer: pulumi.Input[str],
     service_account: ServiceAccount,
@@ -117,21 +120,9 @@ def irsa_role(
             ]
         )
     )
-    role = aws.iam.Role(
-        name, description=description, assume_role_policy=trust, tags=tags, opts=pulumi.ResourceOptions(parent=parent)
-    )
-    _attach(name, role, managed_policy_arns)
+    role = scoped_role(name, scope=scope, trust=trust, description=description, tags=tags, parent=parent)
+    attach_managed_policies(name, role, managed_policy_arns)
     return role
-
-
-def _attach(name: str, role: aws.iam.Role, policy_arns: Sequence[str]) -> None:
-    for arn in policy_arns:
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{arn.rsplit('/', 1)[-1]}",
-            role=role.name,
-            policy_arn=arn,
-            opts=pulumi.ResourceOptions(parent=role),
-        )
 
 
 # ---------------------------------------------------------------------------------------------- statements

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.account import Account
+from components.iam import RoleScope, service_role
 
 #: Node label that says which pool a node belongs to; workloads select their pool with it.
 POOL_LABEL = "node-pool"
@@ -47,35 +47,24 @@ def split_across_zones(total: int, zones: int) -> list[int]:
     return [share + (1 if zone < remainder else 0) for zone in range(zones)]
 
 
-def node_role(name: str, *, account: Account, tags: dict[str, str], parent: pulumi.Resource) -> aws.iam.Role:
+def node_role(
+    name: str, *, account: Account, scope: RoleScope, tags: dict[str, str], parent: pulumi.Resource
+) -> aws.iam.Role:
     """Joining the cluster and pulling images, nothing else: pods get AWS access from Pod Identity, and the VPC
     CNI has its own role."""
-    role = aws.iam.Role(
+    return service_role(
         name,
+        scope=scope,
+        service=account.service_principal("ec2"),
+        statements=(),
+        managed_policy_arns=[
+            f"arn:{account.partition}:iam::aws:policy/{policy}"
+            for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
+        ],
         description="EKS managed node groups: join the cluster and pull images",
-        assume_role_policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": account.service_principal("ec2")},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
+        parent=parent,
     )
-    for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"):
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{policy}",
-            role=role.name,
-            policy_arn=f"arn:{account.partition}:iam::aws:policy/{policy}",
-            opts=pulumi.ResourceOptions(parent=role),
-        )
-    return role
 
 
 def launch_template(

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from components.account import Account
 from components.buckets import deny_insecure_transport, lifecycle_rules, private_bucket
-from components.iam import service_role
+from components.iam import RoleScope, service_role
 from components.kms import customer_managed_key
 from components.log_groups import encrypted_log_group
 from components.naming import Naming
@@ -29,6 +29,8 @@ class AuditTrailArgs:
     key_settings: KeySettings
     naming: Naming
     account: Account
+    role_scope: RoleScope
+    """Path and permissions boundary of the roles it creates."""
     logs_key_arn: pulumi.Input[str]
     """Encrypts the trail's CloudWatch Logs copy (its key policy admits CloudWatch Logs)."""
     access_logs_bucket: pulumi.Input[str]
@@ -158,6 +160,7 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
     )
     delivery_role = service_role(
         f"{name}-logs-role",
+        scope=args.role_scope,
         service=account.service_principal("cloudtrail"),
         description=f"CloudTrail trail {trail_name} writes its events to its CloudWatch Logs group",
         trust_conditions={"StringEquals": {"aws:SourceArn": trail_arn}},

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.iam import RoleScope
 from components.naming import Naming
 from components.observability import shop, signals, telemetry
 from components.observability.alarms import Alarm, metric_alarm
@@ -40,6 +41,8 @@ class ObservabilityArgs:
     key_settings: KeySettings
     naming: Naming
     account: Account
+    role_scope: RoleScope
+    """Path and permissions boundary of the roles it creates."""
     protect: bool
     """Protect the keys and the trail bucket from `pulumi destroy` (prod)."""
     force_destroy: bool
@@ -114,6 +117,7 @@ class Observability(pulumi.ComponentResource):
         telemetry.cloudwatch_observability_addon(
             name,
             account=account,
+            role_scope=args.role_scope,
             cluster_name=cluster.name,
             cluster=cluster.ready_name,
             version=settings.cloudwatch_observability_version,
@@ -175,6 +179,7 @@ class Observability(pulumi.ComponentResource):
                     key_settings=args.key_settings,
                     naming=naming,
                     account=account,
+                    role_scope=args.role_scope,
                     logs_key_arn=args.logs_key_arn,
                     access_logs_bucket=args.access_logs_bucket,
                     access_logs_prefix=args.access_logs_prefix,

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 
 from components.account import Account
 from components.cluster import ManagedAddon, ServiceAccount, managed_addons, pod_identity_role
+from components.iam import RoleScope
 from components.log_groups import encrypted_log_group
 
 ADDON = "amazon-cloudwatch-observability"
@@ -157,6 +158,7 @@ def cloudwatch_observability_addon(
     prefix: str,
     *,
     account: Account,
+    role_scope: RoleScope,
     cluster_name: str,
     cluster: pulumi.Input[str],
     version: str,
@@ -171,6 +173,7 @@ def cloudwatch_observability_addon(
     identity = pod_identity_role(
         f"{prefix}-cloudwatch-agent",
         account=account,
+        scope=role_scope,
         cluster_name=cluster,
         service_account=AGENT_SERVICE_ACCOUNT,
         statements=agent_statements(account, cluster_name),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, Field
 
-from stacks.settings.base import Environment, section
+from stacks.settings.base import Environment, Problem, section
 
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
@@ -46,6 +47,16 @@ class StackSettings:
         default="shop",
         description="Short prefix of physical resource names and the `project` tag (2-12 lower-case letters/digits).",
     )
+    workload_boundary: bool = Field(
+        default=True,
+        description="Cap every IAM role the stack creates with the bootstrap's <namePrefix>-<stack>-workload-boundary "
+        "policy (no IAM changes, no delivery state or keys). The bootstrap's deploy roles create no role without it; "
+        "turn it off only to deploy a staging stack without the bootstrap. Required in prod.",
+    )
 
     #: Settings whose config key lives outside the project namespace.
     EXTERNAL_KEYS: ClassVar[dict[str, str]] = {"region": "aws:region"}
+
+    def problems(self, environment: Environment) -> Iterator[Problem]:
+        if environment == "prod" and not self.workload_boundary:
+            yield "workload_boundary", "prod caps every role it creates with the bootstrap's workload boundary"
