@@ -19,7 +19,7 @@ boundary put each stack in its own account and bootstrap each account (README "C
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -116,52 +116,48 @@ PREVIEW_READ_ACTIONS = (
     "wafv2:Get*",
     "wafv2:List*",
 )
-#: The roles, instance profiles, OIDC providers and policies a stack creates (the cluster's, the add-ons', ...).
-PLATFORM_IAM_ACTIONS = (
-    "iam:AddClientIDToOpenIDConnectProvider",
-    "iam:AddRoleToInstanceProfile",
+#: Role writes IAM can condition on the permissions boundary the role has or gets (``iam:PermissionsBoundary``,
+#: IAM's Service Authorization Reference): a deploy role makes them only with its stack's boundary.
+BOUNDED_ROLE_WRITE_ACTIONS = (
     "iam:AttachRolePolicy",
-    "iam:CreateInstanceProfile",
-    "iam:CreateOpenIDConnectProvider",
-    "iam:CreatePolicy",
-    "iam:CreatePolicyVersion",
     "iam:CreateRole",
-    "iam:CreateServiceLinkedRole",
-    "iam:DeleteInstanceProfile",
-    "iam:DeleteOpenIDConnectProvider",
-    "iam:DeletePolicy",
-    "iam:DeletePolicyVersion",
-    "iam:DeleteRole",
     "iam:DeleteRolePolicy",
     "iam:DetachRolePolicy",
-    "iam:GetInstanceProfile",
-    "iam:GetOpenIDConnectProvider",
-    "iam:GetPolicy",
-    "iam:GetPolicyVersion",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+)
+#: The other role actions a deploy needs. None takes the boundary condition, so they stay on the stack's role path,
+#: where every role carries the boundary.
+STACK_ROLE_ACTIONS = (
+    "iam:DeleteRole",
     "iam:GetRole",
     "iam:GetRolePolicy",
     "iam:ListAttachedRolePolicies",
     "iam:ListInstanceProfilesForRole",
-    "iam:ListPolicyVersions",
     "iam:ListRolePolicies",
     "iam:ListRoleTags",
     "iam:PassRole",
-    "iam:PutRolePolicy",
-    "iam:RemoveClientIDFromOpenIDConnectProvider",
-    "iam:RemoveRoleFromInstanceProfile",
-    "iam:TagInstanceProfile",
-    "iam:TagOpenIDConnectProvider",
-    "iam:TagPolicy",
     "iam:TagRole",
-    "iam:UntagInstanceProfile",
-    "iam:UntagOpenIDConnectProvider",
-    "iam:UntagPolicy",
     "iam:UntagRole",
     "iam:UpdateAssumeRolePolicy",
-    "iam:UpdateOpenIDConnectProviderThumbprint",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
 )
+#: The cluster's IRSA provider, which pulumi-eks creates (``oidc.eks.<region>.<dns suffix>/id/<id>``).
+CLUSTER_OIDC_PROVIDER_ACTIONS = (
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:GetOpenIDConnectProvider",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+)
+#: The platform creates no managed policy (only inline policies and AWS-managed attachments): reads only.
+POLICY_READ_ACTIONS = ("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions")
+#: What a workload role may do with the registry's images: pull and look, never push, delete or re-configure.
+IMAGE_READ_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:Describe*", "ecr:Get*", "ecr:List*")
 #: Using a KMS key, as opposed to administering it.
 KEY_USE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*")
 #: Pushing an image (AWS's documented set for one repository), and finding one already pushed (ci/image.py).
@@ -216,6 +212,8 @@ class DeployAccess(pulumi.ComponentResource):
     publisher_role_arn: pulumi.Output[str]
     deploy_role_arns: dict[str, pulumi.Output[str]]
     preview_role_arns: dict[str, pulumi.Output[str]]
+    workload_boundary_arns: dict[str, pulumi.Output[str]]
+    """By stack: the permissions boundary every role of that stack carries (``components/iam.py`` RoleScope)."""
 
     def __init__(self, name: str, args: DeployAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:cicd:DeployAccess", name, None, opts)
@@ -236,8 +234,9 @@ class DeployAccess(pulumi.ComponentResource):
         main_branch = f"{repository}:ref:refs/heads/{github.main_branch}"
         environment = f"{repository}:environment:"
         self.publisher_role_arn = self._role("publisher", main_branch, self._publisher_statements, hours=1)
-        self.deploy_role_arns, self.preview_role_arns = {}, {}
+        self.deploy_role_arns, self.preview_role_arns, self.workload_boundary_arns = {}, {}, {}
         for stack in deploy.stacks:
+            self.workload_boundary_arns[stack] = self._workload_boundary(stack)
             protected = stack in deploy.protected_stacks
             self.deploy_role_arns[stack] = self._role(
                 f"deploy-{stack}",
@@ -259,6 +258,7 @@ class DeployAccess(pulumi.ComponentResource):
                 "publisher_role_arn": self.publisher_role_arn,
                 "deploy_role_arns": self.deploy_role_arns,
                 "preview_role_arns": self.preview_role_arns,
+                "workload_boundary_arns": self.workload_boundary_arns,
             }
         )
 
@@ -277,6 +277,24 @@ class DeployAccess(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True),  # every role's trust depends on it
         )
         return provider.arn
+
+    def _workload_boundary(self, stack: str) -> pulumi.Output[str]:
+        """The managed policy that caps every role ``stack`` creates. Its path is ``/``, so the platform and the
+        deploy role's conditions know its ARN from its name alone."""
+        name = self._stack_naming(stack).workload_boundary
+        boundary = aws.iam.Policy(
+            f"{self._name}-{stack}-workload-boundary",
+            name=name,
+            path="/",
+            description=f"Caps every role stack {stack} creates: no IAM changes, nothing of the delivery foundation",
+            policy=self._foundation.apply(
+                lambda foundation: policy_document(_workload_boundary_statements(foundation))
+            ),
+            tags=self._args.naming.tags(COMPONENT, Name=name),
+            # Every role of the stack refers to it; deleting it would lift the cap from none but break all of them.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        return boundary.arn
 
     def _role(
         self, purpose: str, subject: str, statements: Callable[[_Foundation], list[dict[str, Any]]], *, hours: int
@@ -318,6 +336,13 @@ class DeployAccess(pulumi.ComponentResource):
         return role.arn
 
     # ------------------------------------------------------------------------------------------ policies
+
+    def _stack_naming(self, stack: str) -> Naming:
+        """The naming of platform stack ``stack`` (the bootstrap's own naming is its ``ci`` stack's)."""
+        return replace(self._args.naming, stack=stack)
+
+    def _iam_arn(self, resource: str) -> str:
+        return self._args.account.arn("iam", resource, global_service=True)
 
     def _in_regions(self) -> dict[str, Any]:
         """Only in the stack's region and us-east-1 (CloudFront's, IAM's and Route 53's)."""
@@ -361,8 +386,9 @@ class DeployAccess(pulumi.ComponentResource):
         ]
 
     def _deploy_statements(self, stack: str, protected: bool, foundation: _Foundation) -> list[dict[str, Any]]:
-        account, naming = self._args.account, self._args.naming
-        iam = f"arn:{account.partition}:iam::{account.id}"
+        naming, stack_naming = self._args.naming, self._stack_naming(stack)
+        stack_roles = self._iam_arn(f"role{stack_naming.role_path}*")
+        boundary = self._iam_arn(f"policy/{stack_naming.workload_boundary}")
         statements: list[dict[str, Any]] = [
             # "*": the stack creates these resources, so their ids (and mostly their names) do not exist before the
             # deploy, and many create actions accept no resource ARN at all. Bounded by service and region.
@@ -370,11 +396,23 @@ class DeployAccess(pulumi.ComponentResource):
                 "ManagePlatformServices", [f"{service}:*" for service in PLATFORM_SERVICES], "*", self._in_regions()
             ),
             _allow("ManageStackBuckets", ["s3:*"], self._stack_buckets(stack)),
+            # The roles a deploy creates are capped by the stack's boundary, so none can be a way around this policy
+            # into IAM or the delivery foundation (README "CI/CD").
             _allow(
-                "ManagePlatformRoles",
-                PLATFORM_IAM_ACTIONS,
-                [f"{iam}:role/*", f"{iam}:instance-profile/*", f"{iam}:oidc-provider/*", f"{iam}:policy/*"],
+                "WriteStackRolesWithItsBoundary",
+                BOUNDED_ROLE_WRITE_ACTIONS,
+                stack_roles,
+                {"StringEquals": {"iam:PermissionsBoundary": boundary}},
             ),
+            _allow("ManageStackRoles", STACK_ROLE_ACTIONS, stack_roles),
+            # EKS and the load balancer controller create their service-linked roles on first use in an account.
+            _allow(
+                "CreateServiceLinkedRoles", ["iam:CreateServiceLinkedRole"], self._iam_arn("role/aws-service-role/*")
+            ),
+            _allow(
+                "ManageClusterOidcProviders", CLUSTER_OIDC_PROVIDER_ACTIONS, self._iam_arn("oidc-provider/oidc.eks.*")
+            ),
+            _allow("ReadPolicies", POLICY_READ_ACTIONS, self._iam_arn("policy/*")),
             # "*": ELB's Describe calls take no resource ARN.
             _allow("FindShopLoadBalancer", LOAD_BALANCER_READ_ACTIONS, "*", self._in_regions()),
             # "*": CloudWatch does not scope listing alarms (by name prefix) to alarm ARNs.
@@ -383,7 +421,19 @@ class DeployAccess(pulumi.ComponentResource):
                 "Sid": "NeverChangeTheDeliveryRoles",
                 "Effect": "Deny",
                 "Action": "iam:*",
-                "Resource": [f"{iam}:role/{naming.prefix}-{naming.stack}-*", foundation.oidc_provider_arn],
+                "Resource": [self._iam_arn(f"role/{naming.prefix}-{naming.stack}-*"), foundation.oidc_provider_arn],
+            },
+            {
+                "Sid": "NeverLiftABoundary",
+                "Effect": "Deny",
+                "Action": "iam:DeleteRolePermissionsBoundary",
+                "Resource": "*",
+            },
+            {
+                "Sid": "NeverChangeTheWorkloadBoundaries",
+                "Effect": "Deny",
+                "NotAction": ["iam:Get*", "iam:List*"],
+                "Resource": self._iam_arn(f"policy/{self._stack_naming('*').workload_boundary}"),
             },
             {
                 "Sid": "NeverAdministerTheDeliveryKeys",
@@ -413,6 +463,34 @@ class DeployAccess(pulumi.ComponentResource):
             _allow("ReadStackBucketConfiguration", bucket_reads, self._stack_buckets(stack)[0]),  # not their objects
             *self._state_statements(stack, foundation, write=False),
         ]
+
+
+def _workload_boundary_statements(foundation: _Foundation) -> list[dict[str, Any]]:
+    """The cap on a stack's roles: a boundary grants nothing (each role's own policies do), it only bounds them."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "AnythingButIam", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+        # EKS's control plane and the load balancer controller create service-linked roles; nothing else in IAM.
+        _allow("ReadIamAndCreateServiceLinkedRoles", ["iam:Get*", "iam:List*", "iam:CreateServiceLinkedRole"], "*"),
+        {
+            "Sid": "NeverAdministerTheRegistryKey",
+            "Effect": "Deny",
+            "NotAction": list(KEY_USE_ACTIONS),
+            "Resource": foundation.registry_key_arn,
+        },
+        {
+            "Sid": "NeverChangeTheRegistry",
+            "Effect": "Deny",
+            "NotAction": list(IMAGE_READ_ACTIONS),
+            "Resource": foundation.registry_arn,
+        },
+    ]
+    bucket, key = foundation.state_bucket_arn, foundation.state_key_arn
+    if bucket and key:
+        statements += [
+            {"Sid": "NeverTheState", "Effect": "Deny", "Action": "s3:*", "Resource": [bucket, f"{bucket}/*"]},
+            {"Sid": "NeverTheStateKey", "Effect": "Deny", "Action": "kms:*", "Resource": key},
+        ]
+    return statements
 
 
 def _allow(

@@ -190,7 +190,7 @@ def test_every_policy_fits_iams_size_limits(bootstrap: Plan) -> None:
 def test_roles_act_only_in_the_platform_region_and_us_east_1(bootstrap: Plan, staging: Plan, prod: Plan) -> None:
     expected = ["eu-west-1", "us-east-1"]
     for purpose in ("deploy-prod", "preview-staging"):
-        regional = [s for s in _statements(bootstrap, purpose) if "Condition" in s]
+        regional = [s for s in _statements(bootstrap, purpose) if "aws:RequestedRegion" in json.dumps(s)]
         assert regional and all(s["Condition"]["StringEquals"]["aws:RequestedRegion"] == expected for s in regional)
     for plan in (staging, prod):
         config = yaml.safe_load((ROOT / f"Pulumi.{plan.stack}.yaml").read_text())["config"]

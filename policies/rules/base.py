@@ -212,6 +212,16 @@ class Resource:
         return dig(self.props, *path)
 
     @property
+    def stack(self) -> str:
+        """The stack, from the URN (``urn:pulumi:<stack>::<project>::...``)."""
+        return self.urn.split("::", 1)[0].rsplit(":", 1)[-1]
+
+    @property
+    def project(self) -> str:
+        parts = self.urn.split("::")
+        return parts[1] if len(parts) > 1 else ""
+
+    @property
     def ancestor_types(self) -> list[str]:
         """Types of the resource's parents, outermost first, from the URN (``...::a$b$type::name``)."""
         parts = self.urn.split("::")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pulumi_policy import Severity
@@ -39,6 +41,8 @@ ATTACHMENTS = {
 KMS_KEY = "aws:kms/key:Key"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 ADMINISTRATOR_ACCESS = ":policy/AdministratorAccess"
+#: A customer managed policy of one account (not an AWS-managed one, ``arn:aws:iam::aws:policy/...``).
+_CUSTOMER_MANAGED_POLICY = re.compile(r"^arn:[a-z-]+:iam::\d{12}:policy/")
 
 
 def _documents(resource: Resource) -> list[Any]:
@@ -76,15 +80,38 @@ def _on_every_resource(statement: dict[str, Any]) -> str | None:
     return None
 
 
+def _is_boundary(resource: Resource, policy_name: Any) -> bool:
+    return isinstance(policy_name, str) and any(
+        fnmatchcase(policy_name, pattern) for pattern in resource.config["permissionsBoundaries"]
+    )
+
+
 @rules.resource(
     "iam-no-wildcard-admin",
     description='No IAM policy allows every action ("*", or all but some through NotAction) on every resource '
-    '("*", or all but some through NotResource).',
+    '("*", or all but some through NotResource). A permissions boundary (named in permissionsBoundaries) grants '
+    "nothing and may, as long as nothing attaches it as a permissions policy.",
     severity=Severity.CRITICAL,
-    types=(*POLICY_DOCUMENTS, ROLE),
+    types=(*POLICY_DOCUMENTS, *ATTACHMENTS),
     remediation="list the actions the principal needs and the ARNs they act on.",
+    config={
+        "permissionsBoundaries": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["*-workload-boundary"],
+            "description": "Name patterns of managed policies used only as permissions boundaries.",
+        }
+    },
 )
 def iam_no_wildcard_admin(resource: Resource, report: ResourceReport) -> None:
+    attached = strings(resource.get(ATTACHMENTS[resource.type])) if resource.type in ATTACHMENTS else []
+    for arn in attached:
+        if _is_boundary(resource, arn.rsplit("/", 1)[-1]):
+            report(f"{arn} is a permissions boundary, attached here as a permissions policy.")
+    if resource.type not in (*POLICY_DOCUMENTS, ROLE):
+        return
+    if resource.type == "aws:iam/policy:Policy" and _is_boundary(resource, resource.get("name")):
+        return  # it caps roles and grants nothing
     for policy in _documents(resource):
         for statement in statements(policy):
             actions, resources = _allowed_actions(statement), _on_every_resource(statement)
@@ -115,6 +142,34 @@ def iam_no_administrator_access(resource: Resource, report: ResourceReport) -> N
 def iam_trust_no_wildcard_principal(resource: Resource, report: ResourceReport) -> None:
     if any(_open_to_anyone(statement) for statement in statements(resource.get("assumeRolePolicy"))):
         report("The trust policy lets any principal assume the role.")
+
+
+@rules.resource(
+    "iam-role-permissions-boundary",
+    description="Every IAM role a stack creates carries a customer managed permissions boundary and lives under the "
+    "stack's path /<prefix>/<stack>/ (the bootstrap's deploy roles may create no other), except in projects an "
+    "administrator deploys (administeredProjects: the CI/CD bootstrap, whose roles the boundaries are made for).",
+    severity=Severity.HIGH,
+    types=(ROLE,),
+    remediation="create the role with components/iam.py (RoleScope: path and permissions_boundary).",
+    config={
+        "administeredProjects": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["shop-bootstrap"],
+            "description": "Pulumi projects an administrator deploys, whose roles need no boundary.",
+        }
+    },
+)
+def iam_role_permissions_boundary(resource: Resource, report: ResourceReport) -> None:
+    if resource.project in resource.config["administeredProjects"]:
+        return
+    boundary, path = resource.get("permissionsBoundary"), resource.get("path")
+    if boundary is not UNKNOWN and not (isinstance(boundary, str) and _CUSTOMER_MANAGED_POLICY.match(boundary)):
+        report(f"permissionsBoundary is {boundary!r}, not a customer managed policy of the account.")
+    expected = rf"/[^/]+/{re.escape(resource.stack)}/"
+    if path is not UNKNOWN and not (isinstance(path, str) and re.fullmatch(expected, path)):
+        report(f"path is {path!r}, not /<prefix>/{resource.stack}/.")
 
 
 @rules.resource(
