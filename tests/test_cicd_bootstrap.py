@@ -297,6 +297,136 @@ def test_previews_read_configuration_and_their_own_state_but_no_data_or_writes(b
         assert [s["Resource"] for s in decrypt] == [_arn(bootstrap, "aws:kms/key:Key", "state-key")]
 
 
+# ------------------------------------------------------------------------------------------------ workload boundaries
+
+POLICY = "aws:iam/policy:Policy"
+ROLE_WRITES_NEEDING_THE_BOUNDARY = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}
+
+
+def _boundary(plan: Plan, stack: str) -> PlannedResource:
+    return plan.one(POLICY, f"github-{stack}-workload-boundary")
+
+
+def _boundary_statements(plan: Plan, stack: str) -> list[dict[str, Any]]:
+    return json.loads(_boundary(plan, stack).inputs["policy"])["Statement"]
+
+
+def test_each_stack_has_a_protected_boundary_whose_arn_its_roles_carry(
+    bootstrap: Plan, staging: Plan, prod: Plan
+) -> None:
+    for plan in (staging, prod):
+        boundary = _boundary(bootstrap, plan.stack)
+        assert boundary.inputs["name"] == f"shop-{plan.stack}-workload-boundary" and boundary.inputs["path"] == "/"
+        assert boundary.options["protect"] is True
+        assert {role.inputs["permissionsBoundary"] for role in plan.of_type(ROLE)} == {boundary.outputs["arn"]}
+    assert len(bootstrap.of_type(POLICY)) == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "allowed"),
+    [
+        ("s3:GetObject", "arn:aws:s3:::shop-prod-assets-123456789012/media/a.png", True),
+        ("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", True),
+        ("iam:GetRole", "arn:aws:iam::123456789012:role/shop/prod/x", True),
+        ("iam:CreateServiceLinkedRole", "arn:aws:iam::123456789012:role/aws-service-role/x", True),
+        ("ecr:BatchGetImage", "arn:aws:ecr:eu-west-1:123456789012:repository/shop/app", True),
+        ("iam:CreateRole", "arn:aws:iam::123456789012:role/escalate", False),
+        ("iam:PassRole", "arn:aws:iam::123456789012:role/shop/prod/x", False),
+        ("iam:PutRolePolicy", "arn:aws:iam::123456789012:role/shop-ci-deploy-prod", False),
+        ("iam:UpdateAssumeRolePolicy", "arn:aws:iam::123456789012:role/admin", False),
+        ("iam:CreatePolicyVersion", "arn:aws:iam::123456789012:policy/shop-prod-workload-boundary", False),
+        ("ecr:PutImage", "arn:aws:ecr:eu-west-1:123456789012:repository/shop/app", False),
+        ("ecr:SetRepositoryPolicy", "arn:aws:ecr:eu-west-1:123456789012:repository/shop/app", False),
+        ("ecr:BatchDeleteImage", "arn:aws:ecr:eu-west-1:123456789012:repository/shop/app", False),
+    ],
+)
+def test_the_boundary_caps_a_workload_below_iam_and_the_delivery_foundation(
+    bootstrap: Plan, action: str, resource: str, allowed: bool
+) -> None:
+    """What a role carrying the boundary could do at most, whatever its own policies grant."""
+    for stack in ("staging", "prod"):
+        assert _permits(_boundary_statements(bootstrap, stack), action, resource, "eu-west-1") is allowed, stack
+
+
+def test_the_boundary_keeps_workloads_off_the_state_and_the_delivery_keys(bootstrap: Plan) -> None:
+    state = _arn(bootstrap, "aws:s3/bucket:Bucket", "state-bucket")
+    state_key = _arn(bootstrap, "aws:kms/key:Key", "state-key")
+    registry_key = _arn(bootstrap, "aws:kms/key:Key", "registry-key")
+    for stack in ("staging", "prod"):
+        statements = _boundary_statements(bootstrap, stack)
+        for action, resource in [
+            ("s3:GetObject", f"{state}/.pulumi/stacks/shop-platform/prod.json"),
+            ("s3:ListBucket", state),
+            ("kms:Decrypt", state_key),
+            ("kms:PutKeyPolicy", registry_key),
+            ("kms:ScheduleKeyDeletion", registry_key),
+        ]:
+            assert not _permits(statements, action, resource, "eu-west-1"), f"{stack}: {action} on {resource}"
+        assert _permits(statements, "kms:Decrypt", registry_key, "eu-west-1")  # pulling images
+
+
+def test_without_a_state_backend_the_boundary_still_guards_the_registry(on_pulumi_cloud: Plan) -> None:
+    sids = {statement["Sid"] for statement in _boundary_statements(on_pulumi_cloud, "prod")}
+    assert {"NeverChangeTheRegistry", "NeverAdministerTheRegistryKey"} <= sids
+    assert not {"NeverTheState", "NeverTheStateKey"} & sids
+
+
+def test_deploy_roles_write_roles_only_under_their_stacks_path_with_its_boundary(bootstrap: Plan) -> None:
+    for stack in ("staging", "prod"):
+        boundary = _arn(bootstrap, POLICY, f"github-{stack}-workload-boundary")
+        stack_roles = f"arn:aws:iam::123456789012:role/shop/{stack}/*"
+        writes = _statement(bootstrap, f"deploy-{stack}", "WriteStackRolesWithItsBoundary")
+        assert set(writes["Action"]) == set(deploy_access.BOUNDED_ROLE_WRITE_ACTIONS)
+        assert writes["Resource"] == stack_roles
+        assert writes["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+        others = _statement(bootstrap, f"deploy-{stack}", "ManageStackRoles")
+        assert others["Resource"] == stack_roles and "iam:PassRole" in others["Action"]
+        assert not set(others["Action"]) & set(deploy_access.BOUNDED_ROLE_WRITE_ACTIONS)
+
+
+def test_no_role_writes_roles_without_the_boundary_condition_or_passes_roles_beyond_its_stack(bootstrap: Plan) -> None:
+    for purpose in _purposes(bootstrap):
+        for statement in _statements(bootstrap, purpose):
+            if statement["Effect"] != "Allow":
+                continue
+            actions = {
+                a for a in _list(statement["Action"]) for w in ROLE_WRITES_NEEDING_THE_BOUNDARY if fnmatchcase(w, a)
+            }
+            if actions:
+                assert "iam:PermissionsBoundary" in statement.get("Condition", {}).get("StringEquals", {}), (
+                    f"{purpose}: {statement['Sid']} allows {actions} without the boundary"
+                )
+            if any(fnmatchcase("iam:PassRole", a) for a in _list(statement["Action"])):
+                stack = purpose.removeprefix("deploy-")
+                assert statement["Resource"] == f"arn:aws:iam::123456789012:role/shop/{stack}/*", purpose
+        assert not {a for a in _allowed_actions(bootstrap, purpose) if re.match(r"iam:(Create|Delete)Policy", a)}
+
+
+def test_deploy_roles_never_lift_or_change_a_boundary(bootstrap: Plan) -> None:
+    for stack in ("staging", "prod"):
+        statements = _statements(bootstrap, f"deploy-{stack}")
+        lift = _statement(bootstrap, f"deploy-{stack}", "NeverLiftABoundary")
+        assert lift == {
+            "Sid": "NeverLiftABoundary",
+            "Effect": "Deny",
+            "Action": "iam:DeleteRolePermissionsBoundary",
+            "Resource": "*",
+        }
+        boundaries = _statement(bootstrap, f"deploy-{stack}", "NeverChangeTheWorkloadBoundaries")
+        assert boundaries["Effect"] == "Deny" and boundaries["NotAction"] == ["iam:Get*", "iam:List*"]
+        assert boundaries["Resource"] == "arn:aws:iam::123456789012:policy/shop-*-workload-boundary"
+        for other in ("staging", "prod"):
+            arn = _arn(bootstrap, POLICY, f"github-{other}-workload-boundary")
+            for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+                assert not _permits(statements, action, arn, "us-east-1"), f"deploy-{stack}: {action} on {arn}"
+        own_role = f"arn:aws:iam::123456789012:role/shop/{stack}/cluster-node-1234567"
+        assert not _permits(statements, "iam:DeleteRolePermissionsBoundary", own_role, "us-east-1")
+        # Unconditioned, a role write of the stack's own path is still refused: only the boundary condition allows it.
+        assert not _permits(statements, "iam:CreateRole", own_role, "us-east-1")
+        assert _permits(statements, "iam:PassRole", own_role, "us-east-1")
+        assert not _permits(statements, "iam:PassRole", "arn:aws:iam::123456789012:role/admin", "us-east-1")
+
+
 # ------------------------------------------------------------------------------------------------ registry
 
 

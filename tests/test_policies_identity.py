@@ -184,3 +184,59 @@ def test_key_policies_open_to_anyone_are_flagged() -> None:
 def test_keys_bypassing_the_lockout_check_are_flagged() -> None:
     assert flagged(identity.kms_no_lockout_bypass, key(bypassPolicyLockoutSafetyCheck=True)) == ["key"]
     assert_compliant_even_when_unknown(identity.kms_no_lockout_bypass, key(bypassPolicyLockoutSafetyCheck=False))
+
+
+# ---------------------------------------------------------------------------------------------- boundaries
+
+BOUNDARY = "arn:aws:iam::123456789012:policy/shop-test-workload-boundary"
+TRUST = document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
+
+
+def test_a_role_under_the_stacks_path_with_a_customer_managed_boundary_passes() -> None:
+    role = resource(
+        identity.ROLE, "bounded", {"assumeRolePolicy": TRUST, "path": "/shop/test/", "permissionsBoundary": BOUNDARY}
+    )
+    assert_compliant_even_when_unknown(identity.iam_role_permissions_boundary, role)
+
+
+def test_a_role_without_the_boundary_or_outside_the_stacks_path_is_flagged() -> None:
+    fix = "Fix: create the role with components/iam.py (RoleScope: path and permissions_boundary)."
+    unbounded = resource(identity.ROLE, "unbounded", {"assumeRolePolicy": TRUST, "path": "/shop/test/"})
+    aws_managed = resource(
+        identity.ROLE,
+        "aws-managed",
+        {"path": "/shop/test/", "permissionsBoundary": "arn:aws:iam::aws:policy/AdministratorAccess"},
+    )
+    elsewhere = resource(identity.ROLE, "elsewhere", {"path": "/shop/prod/", "permissionsBoundary": BOUNDARY})
+    at_root = resource(identity.ROLE, "at-root", {"permissionsBoundary": BOUNDARY})
+    assert messages(identity.iam_role_permissions_boundary, unbounded, aws_managed, elsewhere, at_root) == [
+        f"permissionsBoundary is None, not a customer managed policy of the account. {fix}",
+        "permissionsBoundary is 'arn:aws:iam::aws:policy/AdministratorAccess', not a customer managed policy of the "
+        f"account. {fix}",
+        f"path is '/shop/prod/', not /<prefix>/test/. {fix}",
+        f"path is None, not /<prefix>/test/. {fix}",
+    ]
+
+
+def test_roles_of_an_administered_project_need_no_boundary() -> None:
+    delivery_role = resource(identity.ROLE, "deploy", {"assumeRolePolicy": TRUST})
+    assert flagged(identity.iam_role_permissions_boundary, delivery_role) == ["deploy", "deploy"]  # boundary, path
+    assert (
+        flagged(identity.iam_role_permissions_boundary, delivery_role, config={"administeredProjects": ["proj"]}) == []
+    )
+
+
+def test_a_permissions_boundary_may_allow_all_but_iam_as_long_as_nothing_attaches_it() -> None:
+    all_but_iam = document({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})
+    boundary = resource(
+        "aws:iam/policy:Policy", "boundary", {"name": "shop-test-workload-boundary", "policy": all_but_iam}
+    )
+    grant = resource("aws:iam/policy:Policy", "grant", {"name": "shop-test-everything", "policy": all_but_iam})
+    attached = resource(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "attached", {"role": "x", "policyArn": BOUNDARY}
+    )
+    role = resource(identity.ROLE, "role", {"managedPolicyArns": [BOUNDARY]})
+    assert flagged(identity.iam_no_wildcard_admin, boundary, grant, attached, role) == ["grant", "attached", "role"]
+    assert messages(identity.iam_no_wildcard_admin, attached)[0].startswith(
+        f"{BOUNDARY} is a permissions boundary, attached here as a permissions policy."
+    )

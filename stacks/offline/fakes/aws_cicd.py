@@ -1,4 +1,4 @@
-"""Fakes for the CI/CD bootstrap: GitHub's OIDC provider in IAM and the ECR repository."""
+"""Fakes for the CI/CD bootstrap: GitHub's OIDC provider and the workload boundaries in IAM, the ECR repository."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ def _oidc_provider(resource: FakeResource) -> dict:
     host = str(resource.inputs["url"]).removeprefix("https://")
     arn = resource.arn("iam", f"oidc-provider/{host}", regional=False)
     return {"id": arn, "arn": arn}
+
+
+@outputs("aws:iam/policy:Policy")
+def _iam_policy(resource: FakeResource) -> dict:
+    name = resource.physical_name(max_length=128)
+    arn = resource.arn("iam", f"policy{resource.inputs.get('path', '/')}{name}", regional=False)
+    return {"id": arn, "arn": arn, "name": name, "policyId": f"ANPA{resource.hex_id(17).upper()}"}
 
 
 @outputs("aws:ecr/repository:Repository")
