@@ -1,5 +1,5 @@
-"""The CI/CD bootstrap's composition (bootstrap/): the image registry, the state backend, and GitHub Actions'
-roles to push to the one and deploy with the other."""
+"""The CI/CD bootstrap's composition (bootstrap/): the image registry, the state backend, GitHub Actions' roles to
+push to the one and deploy with the other, and the workload boundary that caps every role each stack creates."""
 
 from __future__ import annotations
 

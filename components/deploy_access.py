@@ -10,10 +10,14 @@ may enter it, and whose secrets, such as the stack's Pulumi token, only its jobs
   decrypt its stack's state and secret config, so it can read the secrets the stack keeps there: prod's preview
   environment requires a reviewer before pull request code gets this role.
 
-A deploy role manages the platform's services, its own stack's buckets and state, and the roles the platform
-creates; it can never change what this bootstrap created (its own trust, the OIDC provider, the bootstrap's
-keys). Stacks in one account can still reach each other's resources in the services they manage; for a hard
-boundary put each stack in its own account and bootstrap each account (README "CI/CD").
+A deploy role manages the platform's services, its own stack's buckets and state, and its stack's roles: it may
+create and change roles only under the stack's path ``/<prefix>/<stack>/`` and only carrying the stack's workload
+boundary (``<prefix>-<stack>-workload-boundary``, created here), which it can neither remove nor change. The
+boundary keeps every such role from creating, changing or passing IAM roles and policies, from the state backend,
+and from administering the registry or its key. A deploy role can never change what this bootstrap created (its
+own trust, the OIDC provider, the keys, the boundaries). Within the boundary a deploy role can grant the roles it
+creates anything, so stacks in one account can still reach each other's resources; for a hard boundary put each
+stack in its own account and bootstrap each account (README "CI/CD").
 """
 
 from __future__ import annotations

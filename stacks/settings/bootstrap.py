@@ -41,7 +41,7 @@ class AccountSettings:
     name_prefix: NamePrefix = Field(
         default="shop",
         description="Prefix of physical names; must equal the platform stacks' namePrefix, whose bucket names "
-        "(<prefix>-<stack>-...) scope the deploy roles' S3 access.",
+        "(<prefix>-<stack>-...), role paths (/<prefix>/<stack>/) and workload boundaries scope the deploy roles.",
     )
 
     EXTERNAL_KEYS: ClassVar[dict[str, str]] = {"region": "aws:region"}
