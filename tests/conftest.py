@@ -12,6 +12,21 @@ from stacks.offline.engine import preview
 from stacks.offline.plan import Plan
 
 STACKS = ("staging", "prod")
+#: What GitHub Actions and Jenkins set in a job, and ci/ reads to report there (annotations, step outputs, run ids).
+#: The suite runs inside such jobs too; a test that wants one sets it itself.
+PIPELINE_VARIABLES = (
+    "GITHUB_ACTIONS",
+    "GITHUB_OUTPUT",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_SERVER_URL",
+    "GITHUB_REPOSITORY",
+    "GITHUB_API_URL",
+    "PULUMI_ORG",
+    "BUILD_TAG",
+    "BUILD_URL",
+)
 _cache: dict[tuple[str, str], Plan] = {}
 
 
@@ -21,6 +36,12 @@ def plan_for(stack: str, overrides: Mapping[str, Any] | None = None) -> Plan:
     if key not in _cache:
         _cache[key] = preview(stack, overrides=overrides)
     return _cache[key]
+
+
+@pytest.fixture(autouse=True)
+def _outside_a_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in PIPELINE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -57,8 +57,6 @@ def pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     state = tmp_path / "outputs.json"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_PULUMI_STATE", str(state))
-    for variable in ("GITHUB_RUN_ID", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "PULUMI_ORG"):
-        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("BUILD_TAG", "jenkins-shop-42")
     return state
 

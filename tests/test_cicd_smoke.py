@@ -51,21 +51,22 @@ def shop_url(shop_data: Path) -> Iterator[str]:
         stderr=(data / "shop.log").open("w"),
     )
     try:
-        _wait_for_port(port, server)
+        _wait_for_port(port, server, data / "shop.log")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(timeout=20)
 
 
-def _wait_for_port(port: int, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def _wait_for_port(port: int, server: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and server.poll() is None:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.2)
-    raise AssertionError(f"the shop did not start listening on port {port}")
+    state = f"exited with {server.returncode}" if server.poll() is not None else f"not listening after {seconds:g} s"
+    raise AssertionError(f"the shop on port {port} {state}:\n{log.read_text()[-4000:]}")
 
 
 def _orders_and_stock(shop_data: Path) -> tuple[int, int]:

@@ -224,7 +224,7 @@ def test_the_gate_watches_from_the_start_this_runs_deploy_recorded(
     gate = ["prod", "--prefix", "shop-prod-", "--region", "eu-west-1", "--minutes", "0", "--artifacts", str(tmp_path)]
     assert alarms.main(gate) == 2, "no deploy of prod in this run: nothing says since when"
 
-    started = datetime.now(UTC).isoformat()
+    started = _deploy_starts().isoformat()
     release.Release("prod", "new", "old", "jenkins-shop-7", started).save(tmp_path)
     assert alarms.main(gate) == 0
     assert alarms.main([*gate, "--since", "2020-01-01T00:00:00+00:00"]) == 1
