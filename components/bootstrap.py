@@ -47,7 +47,9 @@ def build(settings: BootstrapSettings) -> Bootstrap:
             account=account,
             registry_arn=registry.repository_arn,
             registry_key_arn=registry.key_arn,
-            state=StateAccess(bucket_arn=state.bucket_arn, key_arn=state.key_arn) if state else None,
+            state=StateAccess(bucket_arn=state.bucket_arn, log_bucket_arn=state.log_bucket_arn, key_arn=state.key_arn)
+            if state
+            else None,
         ),
     )
     return Bootstrap(account=account, registry=registry, state=state, access=access)

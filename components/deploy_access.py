@@ -164,6 +164,143 @@ POLICY_READ_ACTIONS = ("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyV
 IMAGE_READ_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:Describe*", "ecr:Get*", "ecr:List*")
 #: Using a KMS key, as opposed to administering it.
 KEY_USE_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*")
+#: Everything a role carrying a stack's workload boundary may ever do: exactly what the platform's roles use (the
+#: inline policies of both stacks' plans and the AWS managed policies they attach), no more. A boundary only caps, so
+#: anything missing here fails at run time: tests/test_cicd_bootstrap.py checks every inline policy action of both
+#: plans against it. No sts, cloudformation, lambda, ssm, organizations or sso; in IAM only reads and service-linked
+#: roles; in ECR only pulls. Keep it under IAM's 6,144 characters for a managed policy (also tested).
+WORKLOAD_BOUNDARY_ACTIONS = (
+    # Reads, and the configuration the roles look up (every inline policy and managed policy below reads these).
+    "autoscaling:Describe*",
+    "ec2:Describe*",
+    "elasticloadbalancing:Describe*",
+    "iam:Get*",
+    "iam:List*",
+    # AWS Load Balancer Controller (components/cluster/aws-load-balancer-controller-iam-policy-v2.14.json), and
+    # AmazonEKSClusterPolicy's load balancers for Services (classic ELB) and security groups.
+    "acm:DescribeCertificate",
+    "acm:ListCertificates",
+    "cognito-idp:DescribeUserPoolClient",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateTags",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteTags",
+    "ec2:GetCoipPoolUsage",
+    "ec2:GetSecurityGroupsForVpc",
+    "ec2:RevokeSecurityGroupIngress",
+    "elasticloadbalancing:AddListenerCertificates",
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
+    "elasticloadbalancing:AttachLoadBalancerToSubnets",
+    "elasticloadbalancing:ConfigureHealthCheck",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateLoadBalancerListeners",
+    "elasticloadbalancing:CreateLoadBalancerPolicy",
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteLoadBalancerListeners",
+    "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:DetachLoadBalancerFromSubnets",
+    "elasticloadbalancing:ModifyCapacityReservation",
+    "elasticloadbalancing:ModifyIpPools",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyListenerAttributes",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
+    "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:RemoveTags",
+    "elasticloadbalancing:SetIpAddressType",
+    "elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer",
+    "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
+    "elasticloadbalancing:SetRulePriorities",
+    "elasticloadbalancing:SetSecurityGroups",
+    "elasticloadbalancing:SetSubnets",
+    "elasticloadbalancing:SetWebAcl",
+    "iam:CreateServiceLinkedRole",  # and AmazonEKSClusterPolicy
+    "shield:CreateProtection",
+    "shield:DeleteProtection",
+    "shield:DescribeProtection",
+    "shield:GetSubscriptionState",
+    "waf-regional:AssociateWebACL",
+    "waf-regional:DisassociateWebACL",
+    "waf-regional:GetWebACL",
+    "waf-regional:GetWebACLForResource",
+    "wafv2:AssociateWebACL",
+    "wafv2:DisassociateWebACL",
+    "wafv2:GetWebACL",
+    "wafv2:GetWebACLForResource",
+    # AmazonEKSClusterPolicy (the control plane: the legacy cloud provider's volumes, routes and node groups).
+    "autoscaling:UpdateAutoScalingGroup",
+    "ec2:CreateRoute",
+    "ec2:DeleteRoute",
+    "ec2:ModifyInstanceAttribute",
+    "kms:DescribeKey",
+    # AmazonEKSWorkerNodePolicy and AmazonEC2ContainerRegistryPullOnly (the nodes): join the cluster, hand pods their
+    # EKS Pod Identity credentials, pull images (reads only: no push, no registry-level configuration).
+    "eks:DescribeCluster",
+    "eks-auth:AssumeRoleForPodIdentity",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetAuthorizationToken",
+    "ecr:GetDownloadUrlForLayer",
+    # AmazonEKS_CNI_Policy (VPC CNI): the nodes' network interfaces and pod addresses.
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:AttachNetworkInterface",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DetachNetworkInterface",
+    "ec2:ModifyNetworkInterfaceAttribute",
+    "ec2:UnassignPrivateIpAddresses",
+    # service-role/AmazonEBSCSIDriverPolicy and the EBS CSI driver's inline key grants (and AmazonEKSClusterPolicy's
+    # volumes): volumes and their snapshots, encrypted with the stack's key.
+    "ec2:AttachVolume",
+    "ec2:CreateSnapshot",
+    "ec2:CreateVolume",
+    "ec2:DeleteSnapshot",
+    "ec2:DeleteVolume",
+    "ec2:DetachVolume",
+    "ec2:EnableFastSnapshotRestores",
+    "ec2:ModifyVolume",
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ListGrants",
+    "kms:ReEncrypt*",
+    "kms:RevokeGrant",
+    # Cluster autoscaler (components/cluster): scale the node groups it finds.
+    "autoscaling:SetDesiredCapacity",
+    "autoscaling:TerminateInstanceInAutoScalingGroup",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+    "eks:DescribeNodegroup",
+    # The shop (components/cluster): its media bucket, its secrets, its data key.
+    "s3:DeleteObject",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "s3:PutObject",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    # The CloudWatch agent, RDS enhanced monitoring, VPC flow logs and CloudTrail's log delivery.
+    "cloudwatch:PutMetricData",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
+)
 #: Pushing an image (AWS's documented set for one repository), and finding one already pushed (ci/image.py).
 IMAGE_PUSH_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
@@ -181,6 +318,8 @@ class StateAccess:
     """The self-managed backend that holds the stacks' state."""
 
     bucket_arn: pulumi.Input[str]
+    log_bucket_arn: pulumi.Input[str]
+    """The state bucket's access logs (who read or wrote which stack's state)."""
     key_arn: pulumi.Input[str]
 
 
@@ -204,6 +343,7 @@ class _Foundation:
     registry_arn: str
     registry_key_arn: str
     state_bucket_arn: str | None
+    state_log_bucket_arn: str | None
     state_key_arn: str | None
 
     @property
@@ -230,6 +370,7 @@ class DeployAccess(pulumi.ComponentResource):
             args.registry_arn,
             args.registry_key_arn,
             state.bucket_arn if state else None,
+            state.log_bucket_arn if state else None,
             state.key_arn if state else None,
         ).apply(lambda arns: _Foundation(*arns))
 
@@ -472,9 +613,7 @@ class DeployAccess(pulumi.ComponentResource):
 def _workload_boundary_statements(foundation: _Foundation) -> list[dict[str, Any]]:
     """The cap on a stack's roles: a boundary grants nothing (each role's own policies do), it only bounds them."""
     statements: list[dict[str, Any]] = [
-        {"Sid": "AnythingButIam", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
-        # EKS's control plane and the load balancer controller create service-linked roles; nothing else in IAM.
-        _allow("ReadIamAndCreateServiceLinkedRoles", ["iam:Get*", "iam:List*", "iam:CreateServiceLinkedRole"], "*"),
+        _allow("OnlyWhatThePlatformsRolesUse", WORKLOAD_BOUNDARY_ACTIONS, "*"),
         {
             "Sid": "NeverAdministerTheRegistryKey",
             "Effect": "Deny",
@@ -488,10 +627,15 @@ def _workload_boundary_statements(foundation: _Foundation) -> list[dict[str, Any
             "Resource": foundation.registry_arn,
         },
     ]
-    bucket, key = foundation.state_bucket_arn, foundation.state_key_arn
-    if bucket and key:
+    bucket, log_bucket, key = foundation.state_bucket_arn, foundation.state_log_bucket_arn, foundation.state_key_arn
+    if bucket and log_bucket and key:
         statements += [
-            {"Sid": "NeverTheState", "Effect": "Deny", "Action": "s3:*", "Resource": [bucket, f"{bucket}/*"]},
+            {
+                "Sid": "NeverTheState",
+                "Effect": "Deny",
+                "Action": "s3:*",
+                "Resource": [bucket, f"{bucket}/*", log_bucket, f"{log_bucket}/*"],
+            },
             {"Sid": "NeverTheStateKey", "Effect": "Deny", "Action": "kms:*", "Resource": key},
         ]
     return statements

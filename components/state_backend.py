@@ -54,6 +54,7 @@ class StateBackend(pulumi.ComponentResource):
 
     bucket_name: str
     bucket_arn: pulumi.Output[str]
+    log_bucket_arn: pulumi.Output[str]
     key_arn: pulumi.Output[str]
     backend_url: str
     secrets_provider: str
@@ -129,12 +130,14 @@ class StateBackend(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=bucket),
         )
         self.bucket_arn = bucket.arn
+        self.log_bucket_arn = log_bucket.arn
         self.key_arn = key.arn
         self.backend_url = f"s3://{self.bucket_name}?region={account.region}&awssdk=v2"
         self.secrets_provider = f"awskms://{key_alias}?region={account.region}"
         self.register_outputs(
             {
                 "bucket_arn": self.bucket_arn,
+                "log_bucket_arn": self.log_bucket_arn,
                 "key_arn": self.key_arn,
                 "backend_url": self.backend_url,
                 "secrets_provider": self.secrets_provider,

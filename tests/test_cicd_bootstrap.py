@@ -338,6 +338,20 @@ def test_each_stack_has_a_protected_boundary_whose_arn_its_roles_carry(
         ("ecr:PutImage", "arn:aws:ecr:eu-west-1:123456789012:repository/shop/app", False),
         ("ecr:SetRepositoryPolicy", "arn:aws:ecr:eu-west-1:123456789012:repository/shop/app", False),
         ("ecr:BatchDeleteImage", "arn:aws:ecr:eu-west-1:123456789012:repository/shop/app", False),
+        # An allow-list: no way into IAM through another service, nor around the registry's repository scope.
+        ("sts:AssumeRole", "arn:aws:iam::123456789012:role/admin", False),
+        ("cloudformation:CreateStack", "arn:aws:cloudformation:eu-west-1:123456789012:stack/x/1", False),
+        ("lambda:UpdateFunctionCode", "arn:aws:lambda:eu-west-1:123456789012:function:x", False),
+        ("ssm:SendCommand", "arn:aws:ec2:eu-west-1:123456789012:instance/i-1", False),
+        ("ec2:RunInstances", "arn:aws:ec2:eu-west-1:123456789012:instance/*", False),
+        ("organizations:LeaveOrganization", "*", False),
+        ("sso:CreatePermissionSet", "*", False),
+        ("ecr:PutRegistryPolicy", "*", False),
+        ("ecr:PutReplicationConfiguration", "*", False),
+        ("ecr:CreatePullThroughCacheRule", "*", False),
+        ("ecr:PutRegistryScanningConfiguration", "*", False),
+        ("ecr:GetDownloadUrlForLayer", "arn:aws:ecr:eu-west-1:123456789012:repository/shop/app", True),
+        ("ec2:DescribeSubnets", "*", True),
     ],
 )
 def test_the_boundary_caps_a_workload_below_iam_and_the_delivery_foundation(
@@ -350,6 +364,8 @@ def test_the_boundary_caps_a_workload_below_iam_and_the_delivery_foundation(
 
 def test_the_boundary_keeps_workloads_off_the_state_and_the_delivery_keys(bootstrap: Plan) -> None:
     state = _arn(bootstrap, "aws:s3/bucket:Bucket", "state-bucket")
+    state_logs = _arn(bootstrap, "aws:s3/bucket:Bucket", "state-access-logs")
+    assert state_logs == "arn:aws:s3:::shop-ci-state-logs-123456789012"
     state_key = _arn(bootstrap, "aws:kms/key:Key", "state-key")
     registry_key = _arn(bootstrap, "aws:kms/key:Key", "registry-key")
     for stack in ("staging", "prod"):
@@ -357,12 +373,82 @@ def test_the_boundary_keeps_workloads_off_the_state_and_the_delivery_keys(bootst
         for action, resource in [
             ("s3:GetObject", f"{state}/.pulumi/stacks/shop-platform/prod.json"),
             ("s3:ListBucket", state),
+            ("s3:GetObject", f"{state_logs}/state/2024-01-01-00-00-00-0123456789ABCDEF"),
+            ("s3:ListBucket", state_logs),
             ("kms:Decrypt", state_key),
             ("kms:PutKeyPolicy", registry_key),
             ("kms:ScheduleKeyDeletion", registry_key),
         ]:
             assert not _permits(statements, action, resource, "eu-west-1"), f"{stack}: {action} on {resource}"
         assert _permits(statements, "kms:Decrypt", registry_key, "eu-west-1")  # pulling images
+
+
+def _inline_actions(plan: Plan) -> dict[str, set[str]]:
+    """Every action an inline policy of one of the plan's roles allows, with the policies that allow it."""
+    used: dict[str, set[str]] = {}
+    for policy in plan.of_type(ROLE_POLICY):
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            assert "NotAction" not in statement, f"{policy.name}: a role policy lists its actions"
+            for action in _list(statement["Action"]):
+                used.setdefault(action, set()).add(policy.name)
+    return used
+
+
+def _matches(action: str, patterns: list[str]) -> bool:
+    """IAM's action matching: case-insensitive, ``*`` and ``?`` wildcards."""
+    return any(fnmatchcase(action.lower(), pattern.lower()) for pattern in patterns)
+
+
+def test_the_boundary_allows_every_action_the_platforms_roles_use(bootstrap: Plan, staging: Plan, prod: Plan) -> None:
+    """A boundary only caps, so a role permission it lacks fails at run time: extend WORKLOAD_BOUNDARY_ACTIONS."""
+    for plan in (staging, prod):
+        used = _inline_actions(plan)
+        assert len(used) > 50, "the plan's role policies were found"
+        (allow,) = [s for s in _boundary_statements(bootstrap, plan.stack) if s["Effect"] == "Allow"]
+        missing = {action: policies for action, policies in used.items() if not _matches(action, allow["Action"])}
+        assert not missing, f"{plan.stack}: add to deploy_access.WORKLOAD_BOUNDARY_ACTIONS: {missing}"
+
+
+def test_the_boundary_is_an_allow_list_without_a_way_into_iam(bootstrap: Plan) -> None:
+    for stack in ("staging", "prod"):
+        statements = _boundary_statements(bootstrap, stack)
+        (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+        assert allow == {
+            "Sid": "OnlyWhatThePlatformsRolesUse",
+            "Effect": "Allow",
+            "Action": list(deploy_access.WORKLOAD_BOUNDARY_ACTIONS),
+            "Resource": "*",
+        }
+        assert not [s for s in statements if "NotAction" in s and s["Effect"] == "Allow"]
+        actions = allow["Action"]
+        wildcards = {a for a in actions if "*" in a}  # read families and KMS variants; no whole service
+        assert wildcards == {
+            "autoscaling:Describe*",
+            "ec2:Describe*",
+            "elasticloadbalancing:Describe*",
+            "iam:Get*",
+            "iam:List*",
+            "kms:GenerateDataKey*",
+            "kms:ReEncrypt*",
+        }
+        services = {a.split(":")[0] for a in actions}
+        assert not services & {"sts", "cloudformation", "lambda", "ssm", "organizations", "sso", "codebuild"}
+        assert {a for a in actions if a.startswith("iam:")} == {"iam:Get*", "iam:List*", "iam:CreateServiceLinkedRole"}
+        ecr = {a for a in actions if a.startswith("ecr:")}
+        assert ecr == {
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:GetAuthorizationToken",
+            "ecr:GetDownloadUrlForLayer",
+        }
+
+
+def test_the_boundary_fits_iams_managed_policy_size_limit(bootstrap: Plan, on_pulumi_cloud: Plan) -> None:
+    # IAM counts a managed policy's characters without whitespace: at most 6,144.
+    for plan in (bootstrap, on_pulumi_cloud):
+        for stack in ("staging", "prod"):
+            document = _boundary(plan, stack).inputs["policy"]
+            assert len(re.sub(r"\s", "", document)) <= 6_144, stack
 
 
 def test_without_a_state_backend_the_boundary_still_guards_the_registry(on_pulumi_cloud: Plan) -> None:
