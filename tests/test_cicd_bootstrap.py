@@ -228,23 +228,73 @@ def test_deploy_roles_reach_only_their_own_stacks_buckets_and_state(bootstrap: P
         assert all(r.startswith((f"arn:aws:s3:::shop-{stack}-", state_bucket)) for r in s3_resources)
 
 
-def _permits(statements: list[dict[str, Any]], action: str, resource: str, region: str) -> bool:
-    """Whether ``action`` on ``resource`` in ``region`` is allowed: an Allow applies (one conditioned on anything but
-    the requested region does not count) and no Deny does."""
+def _permits(
+    statements: list[dict[str, Any]],
+    action: str,
+    resource: str,
+    region: str,
+    context: dict[str, str] | None = None,
+) -> bool:
+    """Whether ``action`` on ``resource`` in ``region`` is allowed: an Allow applies and no Deny does.
+
+    A statement applies when its Action (or everything but its NotAction, IAM's case-insensitive wildcards) and its
+    Resource match and its Condition holds for the request: ``aws:RequestedRegion`` is ``region``, other keys come
+    from ``context`` (e.g. ``iam:PermissionsBoundary``, absent when the request sets none). Only ``StringEquals`` is
+    evaluated: an Allow under any other operator never counts, a Deny under one always does (the safe readings)."""
+    request = {"aws:requestedregion": region, **{key.lower(): value for key, value in (context or {}).items()}}
+
+    def holds(condition: dict[str, Any], effect: str) -> bool:
+        for operator, tests in condition.items():
+            if operator != "StringEquals":
+                return effect == "Deny"
+            for key, values in tests.items():
+                if request.get(key.lower()) not in _list(values):
+                    return False
+        return True
 
     def applies(statement: dict[str, Any]) -> bool:
         if "Action" in statement:
             acts = any(fnmatchcase(action.lower(), a.lower()) for a in _list(statement["Action"]))
         else:
             acts = not any(fnmatchcase(action.lower(), a.lower()) for a in _list(statement["NotAction"]))
-        condition = statement.get("Condition", {})
-        regions = condition.get("StringEquals", {}).get("aws:RequestedRegion", [region])
-        unconditioned = condition in ({}, {"StringEquals": {"aws:RequestedRegion": regions}})
         on = any(fnmatchcase(resource, r) for r in _list(statement["Resource"]))
-        return acts and on and region in regions and (unconditioned or statement["Effect"] == "Deny")
+        return acts and on and holds(statement.get("Condition", {}), statement["Effect"])
 
     effects = [s["Effect"] for s in statements if applies(s)]
     return "Allow" in effects and "Deny" not in effects
+
+
+def test_the_permission_check_reads_conditions_and_denies() -> None:
+    """The helper the tests below rely on: it must be able to say no."""
+    boundary = "arn:aws:iam::123456789012:policy/shop-prod-workload-boundary"
+    statements = [
+        _allow("Bounded", ["iam:CreateRole"], "arn:aws:iam::1:role/x/*", {"iam:PermissionsBoundary": boundary}),
+        _allow("Anywhere", ["s3:*"], "*", {"aws:RequestedRegion": ["eu-west-1"]}),
+        _allow("Other", ["ec2:*"], "*", None, "StringLike"),
+        {"Effect": "Deny", "NotAction": ["s3:Get*"], "Resource": "arn:aws:s3:::locked/*"},
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    ]
+    role = "arn:aws:iam::1:role/x/y"
+    assert _permits(statements[:1], "iam:CreateRole", role, "us-east-1", {"iam:PermissionsBoundary": boundary})
+    assert not _permits(statements[:1], "iam:CreateRole", role, "us-east-1", {"iam:PermissionsBoundary": "other"})
+    assert not _permits(statements[:1], "iam:CreateRole", role, "us-east-1")
+    assert _permits(statements[1:2], "s3:PutObject", "arn:aws:s3:::b/k", "eu-west-1")
+    assert not _permits(statements[1:2], "s3:PutObject", "arn:aws:s3:::b/k", "us-east-1")
+    assert not _permits(statements[2:3], "ec2:RunInstances", "*", "eu-west-1")
+    assert _permits(statements[1:4], "s3:GetObject", "arn:aws:s3:::locked/k", "eu-west-1")
+    assert not _permits(statements[1:4], "s3:PutObject", "arn:aws:s3:::locked/k", "eu-west-1")
+    assert not _permits(statements[1:], "s3:GetObject", "arn:aws:s3:::b/k", "eu-west-1")
+
+
+def _allow(
+    sid: str, actions: list[str], resource: str, condition: dict[str, Any] | None, operator: str = "StringEquals"
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+    if condition is not None:
+        statement["Condition"] = {operator: condition}
+    elif operator != "StringEquals":
+        statement["Condition"] = {operator: {"aws:ResourceTag/x": "*"}}
+    return statement
 
 
 def test_deploy_roles_may_upload_the_shops_static_files(bootstrap: Plan, staging: Plan, prod: Plan) -> None:
@@ -300,7 +350,15 @@ def test_previews_read_configuration_and_their_own_state_but_no_data_or_writes(b
 # ------------------------------------------------------------------------------------------------ workload boundaries
 
 POLICY = "aws:iam/policy:Policy"
-ROLE_WRITES_NEEDING_THE_BOUNDARY = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"}
+#: Every role write IAM can condition on ``iam:PermissionsBoundary`` (Service Authorization Reference), literally.
+ROLE_WRITES_NEEDING_THE_BOUNDARY = {
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+}
 
 
 def _boundary(plan: Plan, stack: str) -> PlannedResource:
@@ -462,12 +520,25 @@ def test_deploy_roles_write_roles_only_under_their_stacks_path_with_its_boundary
         boundary = _arn(bootstrap, POLICY, f"github-{stack}-workload-boundary")
         stack_roles = f"arn:aws:iam::123456789012:role/shop/{stack}/*"
         writes = _statement(bootstrap, f"deploy-{stack}", "WriteStackRolesWithItsBoundary")
-        assert set(writes["Action"]) == set(deploy_access.BOUNDED_ROLE_WRITE_ACTIONS)
+        assert set(writes["Action"]) == ROLE_WRITES_NEEDING_THE_BOUNDARY
         assert writes["Resource"] == stack_roles
         assert writes["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary}}
         others = _statement(bootstrap, f"deploy-{stack}", "ManageStackRoles")
         assert others["Resource"] == stack_roles and "iam:PassRole" in others["Action"]
-        assert not set(others["Action"]) & set(deploy_access.BOUNDED_ROLE_WRITE_ACTIONS)
+        assert not set(others["Action"]) & ROLE_WRITES_NEEDING_THE_BOUNDARY
+        other_boundary = _arn(
+            bootstrap, POLICY, f"github-{'prod' if stack == 'staging' else 'staging'}-workload-boundary"
+        )
+        statements = _statements(bootstrap, f"deploy-{stack}")
+        own_role = f"arn:aws:iam::123456789012:role/shop/{stack}/cluster-node-1234567"
+        for action in ROLE_WRITES_NEEDING_THE_BOUNDARY:
+            with_boundary = {"iam:PermissionsBoundary": boundary}
+            assert _permits(statements, action, own_role, "us-east-1", with_boundary), f"{stack}: {action}"
+            with_other = {"iam:PermissionsBoundary": other_boundary}
+            assert not _permits(statements, action, own_role, "us-east-1", with_other), f"{stack}: {action}"
+            assert not _permits(statements, action, own_role, "us-east-1"), f"{stack}: {action} without a boundary"
+            outside = "arn:aws:iam::123456789012:role/admin"
+            assert not _permits(statements, action, outside, "us-east-1", with_boundary), f"{stack}: {action}"
 
 
 def test_no_role_writes_roles_without_the_boundary_condition_or_passes_roles_beyond_its_stack(bootstrap: Plan) -> None:
