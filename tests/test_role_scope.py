@@ -7,7 +7,7 @@ import pytest
 
 from stacks.offline.plan import Plan
 from stacks.settings import parse
-from tests.cluster_plan import ATTACHMENT, control_plane, managed_policies, trust_policy
+from tests.cluster_plan import ATTACHMENT, control_plane, managed_policies, node_groups, trust_policy
 from tests.conftest import plan_for
 from tests.test_settings import VALID, P, problems
 
@@ -33,6 +33,23 @@ def test_the_control_plane_runs_as_our_role_not_pulumi_eks_default(plan: Plan) -
     # EKS checks the role's permissions when it creates the cluster: the policy is attached first.
     attachment = plan.one(ATTACHMENT, "cluster-control-plane-AmazonEKSClusterPolicy")
     assert {role.urn, attachment.urn} <= set(control_plane(plan).dependencies)
+
+
+def test_pulumi_eks_creates_no_role_of_its_own(plan: Plan) -> None:
+    """pulumi-eks's roles are invisible in the plan (its provider creates them): nothing may ask for one. It creates
+    an instance role for its default node group (or when told to), and the control plane's unless given ours."""
+    cluster = control_plane(plan).inputs
+    (role,) = [r for r in plan.of_type(ROLE) if r.name == "cluster-control-plane"]
+    assert cluster["skipDefaultNodeGroup"] is True
+    assert cluster["serviceRole"] == role.urn
+    assert not {"instanceRole", "instanceRoles", "instanceProfileName"} & set(cluster)
+    assert cluster.get("createInstanceRole", False) is False
+    (node_role,) = [r for r in plan.of_type(ROLE) if r.name == "cluster-node"]
+    node_role_arn = f"arn:aws:iam::{ACCOUNT}:role/shop/{plan.stack}/{node_role.outputs['name']}"
+    groups = node_groups(plan)
+    assert groups
+    for group in groups:  # a managed node group without a role would take the cluster's instance role
+        assert group.inputs.get("nodeRoleArn") == node_role_arn or group.inputs.get("nodeRole") == node_role.urn
 
 
 def test_staging_may_deploy_without_the_boundary_under_the_same_path() -> None:
