@@ -210,12 +210,41 @@ def test_a_role_without_the_boundary_or_outside_the_stacks_path_is_flagged() -> 
     elsewhere = resource(identity.ROLE, "elsewhere", {"path": "/shop/prod/", "permissionsBoundary": BOUNDARY})
     at_root = resource(identity.ROLE, "at-root", {"permissionsBoundary": BOUNDARY})
     assert messages(identity.iam_role_permissions_boundary, unbounded, aws_managed, elsewhere, at_root) == [
-        f"permissionsBoundary is None, not a customer managed policy of the account. {fix}",
-        "permissionsBoundary is 'arn:aws:iam::aws:policy/AdministratorAccess', not a customer managed policy of the "
-        f"account. {fix}",
+        f"permissionsBoundary is None, not this stack's <prefix>-test-workload-boundary. {fix}",
+        "permissionsBoundary is 'arn:aws:iam::aws:policy/AdministratorAccess', not this stack's "
+        f"<prefix>-test-workload-boundary. {fix}",
         f"path is '/shop/prod/', not /<prefix>/test/. {fix}",
         f"path is None, not /<prefix>/test/. {fix}",
     ]
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        "arn:aws:iam::123456789012:policy/shop-prod-workload-boundary",  # another stack's
+        "arn:aws:iam::123456789012:policy/other-test-workload-boundary",  # another prefix than the role's path
+        "arn:aws:iam::123456789012:policy/PowerUser",  # any customer managed policy
+        "arn:aws:iam::123456789012:policy/team/shop-test-workload-boundary",  # not where the bootstrap creates it
+        "arn:aws:iam::123456789012:policy/shop-test-workload-boundary-v2",
+        "arn:aws:iam::aws:policy/shop-test-workload-boundary",  # not an account's
+    ],
+)
+def test_a_role_with_any_boundary_but_its_stacks_own_is_flagged(boundary: str) -> None:
+    role = resource(identity.ROLE, "role", {"path": "/shop/test/", "permissionsBoundary": boundary})
+    assert messages(identity.iam_role_permissions_boundary, role) == [
+        f"permissionsBoundary is {boundary!r}, not this stack's <prefix>-test-workload-boundary. "
+        "Fix: create the role with components/iam.py (RoleScope: path and permissions_boundary)."
+    ]
+
+
+def test_the_stacks_boundary_passes_in_any_partition_and_account() -> None:
+    for boundary in (
+        "arn:aws-us-gov:iam::210987654321:policy/shop-test-workload-boundary",
+        "arn:aws:iam::123456789012:policy/my-shop-test-workload-boundary",
+    ):
+        prefix = boundary.rsplit("/", 1)[1].removesuffix("-test-workload-boundary")
+        role = resource(identity.ROLE, "role", {"path": f"/{prefix}/test/", "permissionsBoundary": boundary})
+        assert flagged(identity.iam_role_permissions_boundary, role) == [], boundary
 
 
 def test_roles_of_an_administered_project_need_no_boundary() -> None:

@@ -41,8 +41,9 @@ ATTACHMENTS = {
 KMS_KEY = "aws:kms/key:Key"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 ADMINISTRATOR_ACCESS = ":policy/AdministratorAccess"
-#: A customer managed policy of one account (not an AWS-managed one, ``arn:aws:iam::aws:policy/...``).
-_CUSTOMER_MANAGED_POLICY = re.compile(r"^arn:[a-z-]+:iam::\d{12}:policy/")
+#: The bootstrap's workload boundary of a stack: a customer managed policy of one account (never an AWS-managed
+#: ``arn:aws:iam::aws:policy/...``) named ``<prefix>-<stack>-workload-boundary`` (components/naming.py).
+_WORKLOAD_BOUNDARY = r"arn:[a-z-]+:iam::\d{{12}}:policy/(?P<prefix>[^/]+)-{stack}-workload-boundary"
 
 
 def _documents(resource: Resource) -> list[Any]:
@@ -146,9 +147,10 @@ def iam_trust_no_wildcard_principal(resource: Resource, report: ResourceReport) 
 
 @rules.resource(
     "iam-role-permissions-boundary",
-    description="Every IAM role a stack creates carries a customer managed permissions boundary and lives under the "
-    "stack's path /<prefix>/<stack>/ (the bootstrap's deploy roles may create no other), except in projects an "
-    "administrator deploys (administeredProjects: the CI/CD bootstrap, whose roles the boundaries are made for).",
+    description="Every IAM role a stack creates carries the stack's own permissions boundary (the account's "
+    "<prefix>-<stack>-workload-boundary) and lives under the stack's path /<prefix>/<stack>/ (the bootstrap's deploy "
+    "roles may create no other), except in projects an administrator deploys (administeredProjects: the CI/CD "
+    "bootstrap, whose roles the boundaries are made for).",
     severity=Severity.HIGH,
     types=(ROLE,),
     remediation="create the role with components/iam.py (RoleScope: path and permissions_boundary).",
@@ -164,12 +166,21 @@ def iam_trust_no_wildcard_principal(resource: Resource, report: ResourceReport) 
 def iam_role_permissions_boundary(resource: Resource, report: ResourceReport) -> None:
     if resource.project in resource.config["administeredProjects"]:
         return
+    stack = resource.stack
     boundary, path = resource.get("permissionsBoundary"), resource.get("path")
-    if boundary is not UNKNOWN and not (isinstance(boundary, str) and _CUSTOMER_MANAGED_POLICY.match(boundary)):
-        report(f"permissionsBoundary is {boundary!r}, not a customer managed policy of the account.")
-    expected = rf"/[^/]+/{re.escape(resource.stack)}/"
-    if path is not UNKNOWN and not (isinstance(path, str) and re.fullmatch(expected, path)):
-        report(f"path is {path!r}, not /<prefix>/{resource.stack}/.")
+    in_path = re.fullmatch(rf"/(?P<prefix>[^/]+)/{re.escape(stack)}/", path) if isinstance(path, str) else None
+    if boundary is not UNKNOWN:
+        # Any other policy (another stack's boundary, an AWS managed one) is one the deploy role may not create roles
+        # with, and not the cap this stack's roles are reviewed against.
+        ours = (
+            re.fullmatch(_WORKLOAD_BOUNDARY.format(stack=re.escape(stack)), boundary)
+            if isinstance(boundary, str)
+            else None
+        )
+        if not ours or (in_path and in_path["prefix"] != ours["prefix"]):
+            report(f"permissionsBoundary is {boundary!r}, not this stack's <prefix>-{stack}-workload-boundary.")
+    if path is not UNKNOWN and not in_path:
+        report(f"path is {path!r}, not /<prefix>/{stack}/.")
 
 
 @rules.resource(
