@@ -21,8 +21,6 @@ from shop.secrets import SecretRef
 log = logging.getLogger("shop.cache")
 T = TypeVar("T")
 
-# After a failure Redis is skipped for this long, so an outage costs one timeout, not one per request.
-BREAKER_OPEN_SECONDS = 2.0
 # How often a process re-reads the shared catalog version; bounds cross-pod staleness after admin edits.
 VERSION_CHECK_SECONDS = 1.0
 
@@ -43,7 +41,11 @@ class _SecretCredentials(CredentialProvider):
 
 
 class RedisStore:
-    """A Redis client behind a circuit breaker; callers get RedisUnavailable and fall back."""
+    """A Redis client behind a circuit breaker; callers get RedisUnavailable and fall back.
+
+    Each call may take up to `timeout` seconds (SHOP_REDIS_TIMEOUT_SECONDS); after a failure Redis is skipped for
+    `breaker_seconds` (SHOP_REDIS_BREAKER_SECONDS), so an outage costs one timeout, not one per request.
+    """
 
     def __init__(
         self,
@@ -51,13 +53,17 @@ class RedisStore:
         prefix: str,
         password: SecretRef | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        timeout: float = 0.5,
+        breaker_seconds: float = 2.0,
     ) -> None:
         self.prefix = prefix
         self.password = password
+        self.breaker_seconds = breaker_seconds
         self.client: Redis = Redis.from_url(
             url,
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
             health_check_interval=30,
             credential_provider=_SecretCredentials(password) if password else None,
@@ -78,7 +84,7 @@ class RedisStore:
                 await self.password.arefresh()  # AUTH token rotated
             if self._open_until == 0.0 or self._clock() >= self._open_until:
                 log_event(log, "redis_unavailable", level=logging.WARNING, error=str(exc)[:200])
-            self._open_until = self._clock() + BREAKER_OPEN_SECONDS
+            self._open_until = self._clock() + self.breaker_seconds
             raise RedisUnavailable from exc
 
     async def close(self) -> None:

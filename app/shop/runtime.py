@@ -42,7 +42,13 @@ class Runtime:
         self.sessions = db.sessionmaker(self.engine)
         self.reads = db.read_sessionmaker(self.engine)
         self.redis = (
-            RedisStore(settings.redis_url, settings.redis_key_prefix, self.secrets.redis_password)
+            RedisStore(
+                settings.redis_url,
+                settings.redis_key_prefix,
+                self.secrets.redis_password,
+                timeout=settings.redis_timeout_seconds,
+                breaker_seconds=settings.redis_breaker_seconds,
+            )
             if settings.redis_url
             else None
         )
@@ -97,7 +103,9 @@ class Runtime:
         if self.shutting_down:
             return False, "shutting down"
         try:
-            revisions = await asyncio.wait_for(db.database_revisions(self.engine), timeout=2.0)
+            revisions = await asyncio.wait_for(
+                db.database_revisions(self.engine), timeout=self.settings.db_ready_timeout_seconds
+            )
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported not raised
             return False, f"database unreachable: {type(exc).__name__}"
         state = db.schema_state(revisions)

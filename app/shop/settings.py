@@ -47,11 +47,27 @@ class Settings(BaseSettings):
     db_sslmode: Literal["disable", "require", "verify-ca", "verify-full"] | None = None
     db_pool_size: int = Field(10, ge=1, le=100)
     db_wait_seconds: float = Field(60.0, ge=0, le=900)
+    db_ready_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="How long a readiness probe (/readyz) waits for the database to answer."
+    )
 
     redis_url: str | None = None
     redis_auth_secret_arn: str | None = None
     redis_password: str | None = None
     redis_key_prefix: str = Field("shop:", min_length=1, max_length=64)
+    redis_timeout_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="Connect and read/write timeout of each Redis call; past it the shop falls back to the database.",
+    )
+    redis_breaker_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=300,
+        description="After a Redis failure Redis is skipped for this long (circuit breaker), so an outage costs one "
+        "timeout, not one per request.",
+    )
     cart_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
     cache_ttl_seconds: int = Field(300, ge=1)
 

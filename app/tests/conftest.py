@@ -123,6 +123,10 @@ def _settings(database_url: str, **overrides: Any) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "media_dir": Path("/tmp/shop-test-media"),
         "log_level": "WARNING",
+        # Generous on a loaded CI machine: one stall of the shared Redis (or the database) must not turn a test
+        # that asserts Redis storage (or readiness) into a silent fallback. Production keeps 0.5 s and 2 s.
+        "redis_timeout_seconds": 5.0,
+        "db_ready_timeout_seconds": 10.0,
     }
     return load_settings(**(values | overrides))
 

@@ -41,83 +41,102 @@ def _require_chromium() -> None:
 @pytest.fixture
 def live_shop(sqlite_settings):
     """The storefront on a real uvicorn server in a thread (seeded catalog, SQLite, in-process cache)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    sock = socket.create_server(("127.0.0.1", 0))  # bound here and handed over: no other process can take the port
+    port = sock.getsockname()[1]
     rt = Runtime(sqlite_settings)
     public, _ = create_apps(rt)
-    server = uvicorn.Server(uvicorn.Config(public, host="127.0.0.1", port=port, lifespan="off", log_config=None))
+    server = uvicorn.Server(uvicorn.Config(public, lifespan="off", log_config=None))
+    failure: list[BaseException] = []
 
     async def run() -> None:
-        await db.migrate(rt.engine)
-        await seed(rt)
-        await server.serve()
-        await rt.close()
+        try:
+            await db.migrate(rt.engine)
+            await seed(rt)
+            await server.serve(sockets=[sock])
+        except BaseException as exc:  # reported by the wait below instead of dying silently in the thread
+            failure.append(exc)
+            raise
+        finally:
+            await rt.close()
 
     thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not server.started:
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if failure or not thread.is_alive():
+            sock.close()
+            pytest.fail(f"the live shop did not start: {failure[0]!r}" if failure else "the live shop did not start")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(timeout=30)
+            pytest.fail("the live shop did not start within 60 s")
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
-    thread.join(timeout=10)
+    thread.join(timeout=30)
+    sock.close()
 
 
 def test_browse_search_cart_checkout_lookup(live_shop):
     _require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
+    # Generous waits: Playwright's 5 s default is tight on a loaded 2-CPU CI machine (e.g. "Place order" → redirect).
+    expect.set_options(timeout=30_000)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone: the layout must hold up
-        page.goto(live_shop + "/")
-        expect(page.get_by_role("heading", name="All products")).to_be_visible()
-        # The stylesheet, linked by its content-versioned URL, loaded and applies (shop.css: --bg).
-        expect(page.locator("body")).to_have_css("background-color", "rgb(247, 248, 250)")
-        page.get_by_role("link", name=re.compile("^Mugs")).click()
-        expect(page.get_by_role("heading", name="Mugs")).to_be_visible()
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone: the layout must hold up
+            page.set_default_timeout(30_000)
+            page.set_default_navigation_timeout(30_000)
+            page.goto(live_shop + "/")
+            expect(page.get_by_role("heading", name="All products")).to_be_visible()
+            # The stylesheet, linked by its content-versioned URL, loaded and applies (shop.css: --bg).
+            expect(page.locator("body")).to_have_css("background-color", "rgb(247, 248, 250)")
+            page.get_by_role("link", name=re.compile("^Mugs")).click()
+            expect(page.get_by_role("heading", name="Mugs")).to_be_visible()
 
-        page.get_by_label("Search products").fill("enamel")
-        page.get_by_role("button", name="Search").click()
-        expect(page.get_by_role("heading", name=re.compile("Results for"))).to_be_visible()
-        page.get_by_role("link", name="Enamel camp mug").click()
-        expect(page.get_by_text("$18.00")).to_be_visible()
-        page.get_by_label("Quantity").fill("2")
-        page.get_by_role("button", name="Add to cart").click()
+            page.get_by_label("Search products").fill("enamel")
+            page.get_by_role("button", name="Search").click()
+            expect(page.get_by_role("heading", name=re.compile("Results for"))).to_be_visible()
+            page.get_by_role("link", name="Enamel camp mug").click()
+            expect(page.get_by_text("$18.00")).to_be_visible()
+            page.get_by_label("Quantity").fill("2")
+            page.get_by_role("button", name="Add to cart").click()
 
-        expect(page.get_by_role("heading", name="Your cart")).to_be_visible()
-        expect(page.get_by_text("$36.00").first).to_be_visible()
-        page.get_by_role("link", name="Checkout").click()
+            expect(page.get_by_role("heading", name="Your cart")).to_be_visible()
+            expect(page.get_by_text("$36.00").first).to_be_visible()
+            page.get_by_role("link", name="Checkout").click()
 
-        page.get_by_label("Email").fill("grace@example.com")
-        page.get_by_label("Full name").fill("Grace Hopper")
-        page.get_by_label("Address", exact=True).fill("1 Navy Way")
-        page.get_by_label("City").fill("Arlington")
-        page.get_by_label("Postal code").fill("22201")
-        page.get_by_label("Country").select_option("US")
-        page.get_by_label("Card number").fill("4000 0000 0000 0002")
-        page.get_by_label("Expiry month (MM)").fill("12")
-        page.get_by_label("Expiry year (YYYY)").fill("2099")
-        page.get_by_label("CVC").fill("123")
-        page.get_by_role("button", name="Place order").click()
-        expect(page.get_by_role("alert")).to_contain_text("declined")
+            page.get_by_label("Email").fill("grace@example.com")
+            page.get_by_label("Full name").fill("Grace Hopper")
+            page.get_by_label("Address", exact=True).fill("1 Navy Way")
+            page.get_by_label("City").fill("Arlington")
+            page.get_by_label("Postal code").fill("22201")
+            page.get_by_label("Country").select_option("US")
+            page.get_by_label("Card number").fill("4000 0000 0000 0002")
+            page.get_by_label("Expiry month (MM)").fill("12")
+            page.get_by_label("Expiry year (YYYY)").fill("2099")
+            page.get_by_label("CVC").fill("123")
+            page.get_by_role("button", name="Place order").click()
+            expect(page.get_by_role("alert")).to_contain_text("declined")
 
-        page.get_by_label("Card number").fill("4242 4242 4242 4242")
-        page.get_by_label("CVC").fill("123")
-        page.get_by_role("button", name="Place order").click()
-        expect(page.get_by_role("heading", name=re.compile("Thank you"))).to_be_visible()
-        number = page.locator(".order-number").inner_text()
-        assert re.fullmatch(r"SO-[0-9A-Z]{8}", number)
-        expect(page.get_by_text("$41.00")).to_be_visible()  # 36.00 + 5.00 shipping to the US
+            page.get_by_label("Card number").fill("4242 4242 4242 4242")
+            page.get_by_label("CVC").fill("123")
+            page.get_by_role("button", name="Place order").click()
+            expect(page.get_by_role("heading", name=re.compile("Thank you"))).to_be_visible()
+            number = page.locator(".order-number").inner_text()
+            assert re.fullmatch(r"SO-[0-9A-Z]{8}", number)
+            expect(page.get_by_text("$41.00")).to_be_visible()  # 36.00 + 5.00 shipping to the US
 
-        page.get_by_role("link", name="Find an order").click()
-        page.get_by_label("Order number").fill(number)
-        page.get_by_label("Email used for the order").fill("grace@example.com")
-        page.get_by_role("button", name="Find order").click()
-        expect(page.get_by_role("heading", name=f"Order {number}")).to_be_visible()
-        expect(page.get_by_text("Paid", exact=True)).to_be_visible()
-        expect(page.get_by_text("payment captured")).to_be_visible()
-        browser.close()
-    order = httpx.get(f"{live_shop}/api/v1/orders/{number}", params={"email": "grace@example.com"}).json()
+            page.get_by_role("link", name="Find an order").click()
+            page.get_by_label("Order number").fill(number)
+            page.get_by_label("Email used for the order").fill("grace@example.com")
+            page.get_by_role("button", name="Find order").click()
+            expect(page.get_by_role("heading", name=f"Order {number}")).to_be_visible()
+            expect(page.get_by_text("Paid", exact=True)).to_be_visible()
+            expect(page.get_by_text("payment captured")).to_be_visible()
+        finally:
+            browser.close()
+    order = httpx.get(f"{live_shop}/api/v1/orders/{number}", params={"email": "grace@example.com"}, timeout=30).json()
     assert order["status"] == "paid" and order["items"][0]["quantity"] == 2

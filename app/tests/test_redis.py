@@ -87,6 +87,8 @@ async def test_redis_stopped_mid_test_still_serving(pg_settings, make_shop, prox
     shop = await make_shop(pg_settings.model_copy(update={"redis_url": proxy.url}))
     await shop.product("MUG-A", stock=5)
     redis_cart = await shop.cart_with(**{"MUG-A": 1})
+    stored = await shop.rt.carts.get(redis_cart)
+    assert stored is not None and stored.stored_in == "redis"  # else the 404 at the end would prove nothing
     assert (await shop.public.get("/api/v1/products")).status_code == 200
 
     proxy.cut()
@@ -107,12 +109,12 @@ async def test_redis_stopped_mid_test_still_serving(pg_settings, make_shop, prox
     assert (await shop.public.get(f"/api/v1/carts/{redis_cart}")).status_code == 404
 
 
-async def test_a_redis_cart_moves_to_the_database_when_a_write_fails(pg_settings, make_shop, proxy, monkeypatch):
-    monkeypatch.setattr(cache, "BREAKER_OPEN_SECONDS", 0.0)
-    shop = await make_shop(pg_settings.model_copy(update={"redis_url": proxy.url}))
+async def test_a_redis_cart_moves_to_the_database_when_a_write_fails(pg_settings, make_shop, proxy):
+    shop = await make_shop(pg_settings.model_copy(update={"redis_url": proxy.url, "redis_breaker_seconds": 0.0}))
     await shop.product("MUG-A", stock=5)
     cart = await shop.rt.carts.create()
     await shop.rt.carts.set_quantity(cart, "MUG-A", 1)
+    assert cart.stored_in == "redis"
     proxy.cut()
     await shop.rt.carts.set_quantity(cart, "MUG-A", 2)
     assert cart.stored_in == "db"
@@ -124,10 +126,9 @@ async def test_an_admin_change_made_while_redis_is_down_wins_when_it_returns(
 ):
     """The pod that took the edit publishes its newer catalog version once Redis answers: neither it nor the other
     pods go back to the entries Redis cached under the older version."""
-    monkeypatch.setattr(cache, "BREAKER_OPEN_SECONDS", 0.0)
     monkeypatch.setattr(cache, "VERSION_CHECK_SECONDS", 0.0)
     edited, other = (
-        await make_shop(pg_settings.model_copy(update={"redis_url": proxy.url})),
+        await make_shop(pg_settings.model_copy(update={"redis_url": proxy.url, "redis_breaker_seconds": 0.0})),
         await make_shop(pg_settings),
     )
 
@@ -193,6 +194,25 @@ def _certificates(directory: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
+def _wait_ready(process: subprocess.Popen[bytes], log: Path) -> bool:
+    """True once redis-server listens; False if it exited; fails the test if it is not up within 30 s."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if "Ready to accept connections" in log.read_text():
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("redis-server did not start within 30 s: " + _redis_failure(process, log))
+
+
+def _redis_failure(process: subprocess.Popen[bytes], log: Path) -> str:
+    process.wait()
+    output = log.with_suffix(".out").read_text(errors="replace")
+    return f"exit code {process.returncode}\n--- log\n{log.read_text()}\n--- stdout/stderr\n{output}"
+
+
 @pytest.fixture
 def tls_redis(tmp_path):
     """A test-owned redis-server with TLS and AUTH (ElastiCache in-transit encryption), killed afterwards."""
@@ -202,51 +222,63 @@ def tls_redis(tmp_path):
             pytest.fail(message + " and CI=true requires it")
         pytest.skip(message)
     ca, cert, key = _certificates(tmp_path)
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            "0",
-            "--tls-port",
-            str(port),
-            "--tls-cert-file",
-            str(cert),
-            "--tls-key-file",
-            str(key),
-            "--tls-ca-cert-file",
-            str(ca),
-            "--tls-auth-clients",
-            "no",
-            "--requirepass",
-            "first-token-123",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+    log = tmp_path / "redis.log"
+    for _ in range(5):  # the free port can be taken before redis-server binds it: then try another one
+        port = _free_port()
+        log.write_text("")
+        output = log.with_suffix(".out").open("wb")  # errors from before the log file is open
+        process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                "0",
+                "--tls-port",
+                str(port),
+                "--tls-cert-file",
+                str(cert),
+                "--tls-key-file",
+                str(key),
+                "--tls-ca-cert-file",
+                str(ca),
+                "--tls-auth-clients",
+                "no",
+                "--requirepass",
+                "first-token-123",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+                "--logfile",
+                str(log),
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        output.close()
+        if _wait_ready(process, log):
             break
-        time.sleep(0.05)
+        if "Failed listening on port" not in log.read_text():
+            pytest.fail("redis-server exited: " + _redis_failure(process, log))
+    else:
+        pytest.fail(f"redis-server found no free TLS port in 5 attempts:\n{log.read_text()}")
     yield port, ca
     process.kill()
     process.wait()
 
 
-async def test_tls_and_auth_from_secrets_manager_with_rotation(pg_settings, make_shop, tls_redis, monkeypatch):
-    monkeypatch.setattr(cache, "BREAKER_OPEN_SECONDS", 0.0)
+async def test_tls_and_auth_from_secrets_manager_with_rotation(pg_settings, make_shop, tls_redis):
     port, ca = tls_redis
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
         arn = client.create_secret(Name=f"redis-{uuid.uuid4().hex}", SecretString="first-token-123")["ARN"]
         settings = pg_settings.model_copy(
-            update={"redis_url": f"rediss://localhost:{port}/0?ssl_ca_certs={ca}", "redis_auth_secret_arn": arn}
+            update={
+                "redis_url": f"rediss://localhost:{port}/0?ssl_ca_certs={ca}",
+                "redis_auth_secret_arn": arn,
+                "redis_breaker_seconds": 0.0,
+            }
         )
         now = [0.0]
         shop = await make_shop(settings, secrets=Secrets(settings, client=client, clock=lambda: now[0]))

@@ -93,32 +93,54 @@ def test_migrate_retries_a_database_that_is_not_up_then_fails_clearly():
 @pytest.fixture
 def server(tmp_path, sqlite_template):
     shutil.copy(sqlite_template, tmp_path / "shop.db")
-    public, internal = _free_port(), _free_port()
-    env = _env(
-        f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
-        SHOP_PORT=str(public),
-        SHOP_INTERNAL_PORT=str(internal),
-        SHOP_MEDIA_DIR=str(tmp_path / "media"),
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shop", "serve"],
-        cwd=APP_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{public}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    for _ in range(5):  # a free port can be taken before the server binds it: then try other ones
+        public, internal = _free_port(), _free_port()
+        env = _env(
+            f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
+            SHOP_PORT=str(public),
+            SHOP_INTERNAL_PORT=str(internal),
+            SHOP_MEDIA_DIR=str(tmp_path / "media"),
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shop", "serve"],
+            cwd=APP_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if _wait_serving(process, public, internal):
+            break
+        stdout, stderr = process.communicate()
+        if "address already in use" not in (stdout + stderr).lower():
+            pytest.fail(f"the server exited with {process.returncode}:\n{stderr}\n{stdout}")
+    else:
+        pytest.fail("the server found no free ports in 5 attempts")
     yield process, public, internal
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+def _wait_serving(process: subprocess.Popen[str], *ports: int) -> bool:
+    """True once every port answers /healthz; False if the process exited; fails the test after 60 s."""
+    deadline = time.monotonic() + 60
+    waiting = list(ports)
+    while waiting:
+        if process.poll() is not None:
+            return False
+        if time.monotonic() > deadline:
+            process.kill()
+            stdout, stderr = process.communicate()
+            pytest.fail(f"the server did not answer on ports {waiting} within 60 s:\n{stderr}\n{stdout}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{waiting[0]}/healthz", timeout=2).status_code == 200:
+                waiting.pop(0)
+                continue
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return process.poll() is None
 
 
 def test_two_ports_json_logs_and_graceful_shutdown(server):

@@ -63,6 +63,9 @@ def test_prod_rejects_literal_secrets(monkeypatch):
         ("SHOP_CURRENCY", "usd"),
         ("SHOP_DATABASE_URL", "mysql://x"),
         ("SHOP_CDN_BASE_URL", "cdn.example.com"),
+        ("SHOP_REDIS_TIMEOUT_SECONDS", "0"),
+        ("SHOP_REDIS_BREAKER_SECONDS", "-1"),
+        ("SHOP_DB_READY_TIMEOUT_SECONDS", "0"),
     ],
 )
 def test_invalid_values_name_the_variable(monkeypatch, variable, value):
@@ -71,6 +74,26 @@ def test_invalid_values_name_the_variable(monkeypatch, variable, value):
     valid.pop(variable.removeprefix("SHOP_").lower(), None)
     with pytest.raises(ConfigError, match=variable):
         load_settings(**valid)
+
+
+async def test_redis_timeout_and_breaker_come_from_settings(monkeypatch):
+    monkeypatch.setenv("SHOP_REDIS_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("SHOP_REDIS_BREAKER_SECONDS", "7")
+    settings = load_settings(
+        env="dev", database_url="sqlite+aiosqlite:///x", redis_url="redis://127.0.0.1:1/0", **DEV_SECRETS
+    )
+    rt = Runtime(settings)
+    try:
+        assert rt.redis is not None and rt.redis.breaker_seconds == 7.0
+        kwargs = rt.redis.client.connection_pool.connection_kwargs
+        assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 3.0
+    finally:
+        await rt.close()
+    monkeypatch.delenv("SHOP_REDIS_TIMEOUT_SECONDS")
+    monkeypatch.delenv("SHOP_REDIS_BREAKER_SECONDS")
+    defaults = load_settings(env="dev", database_url="sqlite+aiosqlite:///x", **DEV_SECRETS)
+    assert (defaults.redis_timeout_seconds, defaults.redis_breaker_seconds) == (0.5, 2.0)
+    assert defaults.db_ready_timeout_seconds == 2.0
 
 
 def test_cli_exits_2_with_one_message_naming_the_variable(tmp_path):
