@@ -13,11 +13,15 @@ may enter it, and whose secrets, such as the stack's Pulumi token, only its jobs
 A deploy role manages the platform's services, its own stack's buckets and state, and its stack's roles: it may
 create and change roles only under the stack's path ``/<prefix>/<stack>/`` and only carrying the stack's workload
 boundary (``<prefix>-<stack>-workload-boundary``, created here), which it can neither remove nor change. The
-boundary keeps every such role from creating, changing or passing IAM roles and policies, from the state backend,
-and from administering the registry or its key. A deploy role can never change what this bootstrap created (its
-own trust, the OIDC provider, the keys, the boundaries). Within the boundary a deploy role can grant the roles it
-creates anything, so stacks in one account can still reach each other's resources; for a hard boundary put each
-stack in its own account and bootstrap each account (README "CI/CD").
+boundary allows only what the platform's roles use (WORKLOAD_BOUNDARY_ACTIONS): no STS, no IAM changes, nothing
+that runs code elsewhere (CloudFormation, Lambda, SSM), and denies the state backend and administering the
+registry or its key. A deploy role can never change what this bootstrap created (its own trust, the OIDC provider,
+the keys, the boundaries). Not capped (README "CI/CD"): within the boundary a deploy role can grant its roles those
+permissions on other stacks' resources in the account; ``iam:UpdateAssumeRolePolicy`` takes no condition on the
+new trust, so it can make its roles trust other principals (catch that with an SCP or IAM Access Analyzer); its EC2
+rights reach every instance in the account, self-hosted runners and Jenkins agents included. For a hard boundary
+put each stack in its own account and bootstrap each account. Moving a deployed stack onto boundaries replaces its
+roles, EKS cluster and node groups: a one-time update by an administrator, not by the deploy role.
 """
 
 from __future__ import annotations

@@ -262,9 +262,10 @@ class Cluster(pulumi.ComponentResource):
             tags=self._tags("control-plane-logs"),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        # Ours rather than pulumi-eks's default (the same trust and policy): that one would lack the stack's path and
-        # boundary, which the deploy role needs to create any role. EKS uses the secrets key through the grant it
-        # creates with the deployer's permissions when the cluster is created, so the role needs no KMS statement.
+        # Ours rather than pulumi-eks's default, which would lack the stack's path and boundary (without them the
+        # deploy role may create no role). The same policy; its trust is eks.amazonaws.com's sts:AssumeRole, without
+        # the sts:TagSession pulumi-eks also allows, which only EKS Auto Mode needs. EKS uses the secrets key through
+        # the grant it creates with the deployer's permissions when the cluster is created: no KMS statement here.
         role_name = f"{self._name}-control-plane"
         service = service_role(
             role_name,
