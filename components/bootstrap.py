@@ -33,7 +33,14 @@ def build(settings: BootstrapSettings) -> Bootstrap:
     )
     state = (
         StateBackend(
-            "state", StateBackendArgs(settings=settings.state, keys=settings.keys, naming=naming, account=account)
+            "state",
+            StateBackendArgs(
+                settings=settings.state,
+                keys=settings.keys,
+                naming=naming,
+                account=account,
+                stacks=settings.deploy.stacks,
+            ),
         )
         if settings.state.bucket
         else None
@@ -47,7 +54,12 @@ def build(settings: BootstrapSettings) -> Bootstrap:
             account=account,
             registry_arn=registry.repository_arn,
             registry_key_arn=registry.key_arn,
-            state=StateAccess(bucket_arn=state.bucket_arn, log_bucket_arn=state.log_bucket_arn, key_arn=state.key_arn)
+            state=StateAccess(
+                bucket_arn=state.bucket_arn,
+                log_bucket_arn=state.log_bucket_arn,
+                key_arn=state.key_arn,
+                secrets_key_arns=state.secrets_key_arns,
+            )
             if state
             else None,
         ),
@@ -81,4 +93,5 @@ def export(bootstrap: Bootstrap) -> None:
     pulumi.export("previewRoleArns", bootstrap.access.preview_role_arns)
     if bootstrap.state:
         pulumi.export("stateBackendUrl", bootstrap.state.backend_url)
-        pulumi.export("stateKeyUrl", bootstrap.state.secrets_provider)  # for `pulumi stack init --secrets-provider`
+        # By stack, for `pulumi stack init <stack> --secrets-provider`.
+        pulumi.export("secretsProviderUrls", bootstrap.state.secrets_providers)

@@ -26,7 +26,7 @@ roles, EKS cluster and node groups: a one-time update by an administrator, not b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -325,6 +325,9 @@ class StateAccess:
     log_bucket_arn: pulumi.Input[str]
     """The state bucket's access logs (who read or wrote which stack's state)."""
     key_arn: pulumi.Input[str]
+    """The state objects' S3 encryption key."""
+    secrets_key_arns: Mapping[str, pulumi.Input[str]]
+    """By stack: the stack's secrets provider key."""
 
 
 @dataclass(frozen=True)
@@ -349,10 +352,12 @@ class _Foundation:
     state_bucket_arn: str | None
     state_log_bucket_arn: str | None
     state_key_arn: str | None
+    secrets_key_arns: dict[str, str]
 
     @property
     def key_arns(self) -> list[str]:
-        return [self.registry_key_arn, *([self.state_key_arn] if self.state_key_arn else [])]
+        state_keys = [self.state_key_arn] if self.state_key_arn else []
+        return [self.registry_key_arn, *state_keys, *self.secrets_key_arns.values()]
 
 
 class DeployAccess(pulumi.ComponentResource):
@@ -376,6 +381,7 @@ class DeployAccess(pulumi.ComponentResource):
             state.bucket_arn if state else None,
             state.log_bucket_arn if state else None,
             state.key_arn if state else None,
+            dict(state.secrets_key_arns) if state else {},
         ).apply(lambda arns: _Foundation(*arns))
 
         github, deploy = args.github, args.deploy
@@ -516,16 +522,46 @@ class DeployAccess(pulumi.ComponentResource):
 
     def _state_statements(self, stack: str, foundation: _Foundation, *, write: bool) -> list[dict[str, Any]]:
         bucket, key = foundation.state_bucket_arn, foundation.state_key_arn
-        if bucket is None or key is None:
+        secrets_key = foundation.secrets_key_arns.get(stack)
+        if bucket is None or key is None or secrets_key is None:
             return []
         object_actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] if write else ["s3:GetObject"]
-        key_actions = list(KEY_USE_ACTIONS) if write else ["kms:Decrypt", "kms:DescribeKey"]
+        state_key_actions = ["kms:Decrypt", "kms:GenerateDataKey"] if write else ["kms:Decrypt"]
         return [
             _allow("ListState", ["s3:ListBucket"], bucket),
             _allow("ReadBackendVersion", ["s3:GetObject"], f"{bucket}/.pulumi/meta.yaml"),
             _allow("OwnStackState", object_actions, self._state_objects(bucket, stack)),
-            _allow("StateAndSecretsKey", key_actions, key),
+            # The state key only encrypts the state objects: S3 uses it on the role's behalf, nothing else may.
+            _allow(
+                "StateObjectsKeyThroughS3", state_key_actions, key, {"StringEquals": {"kms:ViaService": self._s3()}}
+            ),
+            # The stack's own secrets provider: its secret config and the secrets in its state, no other stack's.
+            _allow("OwnStackSecretsKey", ["kms:Decrypt", "kms:Encrypt"] if write else ["kms:Decrypt"], secrets_key),
         ]
+
+    def _s3(self) -> str:
+        return f"s3.{self._args.account.region}.amazonaws.com"
+
+    def _foreign_keys(self, stack: str, foundation: _Foundation) -> list[dict[str, Any]]:
+        """Denies against the deploy role's own kms:* (ManagePlatformServices): the state key other than through S3,
+        and every other stack's secrets key."""
+        statements: list[dict[str, Any]] = []
+        if foundation.state_key_arn:
+            statements.append(
+                {
+                    "Sid": "StateKeyOnlyThroughS3",
+                    "Effect": "Deny",
+                    "Action": "kms:*",
+                    "Resource": foundation.state_key_arn,
+                    "Condition": {"StringNotEquals": {"kms:ViaService": self._s3()}},
+                }
+            )
+        others = [arn for other, arn in sorted(foundation.secrets_key_arns.items()) if other != stack]
+        if others:
+            statements.append(
+                {"Sid": "NeverOtherStacksSecrets", "Effect": "Deny", "Action": "kms:*", "Resource": others}
+            )
+        return statements
 
     def _publisher_statements(self, foundation: _Foundation) -> list[dict[str, Any]]:
         return [
@@ -591,6 +627,7 @@ class DeployAccess(pulumi.ComponentResource):
                 "Resource": foundation.key_arns,
             },
             *self._state_statements(stack, foundation, write=True),
+            *self._foreign_keys(stack, foundation),
         ]
         if protected:  # ci/release.py retain: the release-<sha> tag that keeps a prod image
             statements.append(
@@ -640,7 +677,12 @@ def _workload_boundary_statements(foundation: _Foundation) -> list[dict[str, Any
                 "Action": "s3:*",
                 "Resource": [bucket, f"{bucket}/*", log_bucket, f"{log_bucket}/*"],
             },
-            {"Sid": "NeverTheStateKey", "Effect": "Deny", "Action": "kms:*", "Resource": key},
+            {
+                "Sid": "NeverTheStateOrSecretsKeys",
+                "Effect": "Deny",
+                "Action": "kms:*",
+                "Resource": [key, *foundation.secrets_key_arns.values()],
+            },
         ]
     return statements
 

@@ -1,11 +1,11 @@
-"""Pulumi's self-managed backend: an S3 bucket for stack state, a KMS key for it and for stack secrets, and a
-bucket for the state bucket's access logs (who read or wrote which stack's state)."""
+"""Pulumi's self-managed backend: an S3 bucket for stack state, a KMS key for it, one KMS key per stack as that
+stack's secrets provider, and a bucket for the state bucket's access logs (who read or wrote which stack's state)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -47,17 +47,23 @@ class StateBackendArgs:
     keys: KeySettings
     naming: Naming
     account: Account
+    stacks: Sequence[str] = ()
+    """The platform stacks keeping state here: each gets its own secrets provider key."""
 
 
 class StateBackend(pulumi.ComponentResource):
-    """``pulumi login <backend_url>`` and ``pulumi stack init --secrets-provider <secrets_provider>`` use it."""
+    """``pulumi login <backend_url>`` and ``pulumi stack init <stack> --secrets-provider <secrets_providers[stack]>``
+    use it."""
 
     bucket_name: str
     bucket_arn: pulumi.Output[str]
     log_bucket_arn: pulumi.Output[str]
     key_arn: pulumi.Output[str]
+    """Encrypts the state objects (S3 SSE-KMS) and nothing else."""
     backend_url: str
-    secrets_provider: str
+    secrets_key_arns: dict[str, pulumi.Output[str]]
+    secrets_providers: dict[str, str]
+    """By stack: its own key, so that no stack's roles can decrypt another stack's secrets (README "CI/CD")."""
 
     def __init__(self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:cicd:StateBackend", name, None, opts)
@@ -69,12 +75,12 @@ class StateBackend(pulumi.ComponentResource):
         key = customer_managed_key(
             f"{name}-key",
             alias=key_alias,
-            description=f"{naming.physical('state')}: Pulumi state in s3://{self.bucket_name} and stack secrets",
+            description=f"{naming.physical('state')}: Pulumi state in s3://{self.bucket_name} (SSE-KMS)",
             settings=args.keys,
             account=account,
             tags=naming.tags(COMPONENT, Name=naming.physical("state")),
             parent=self,
-            protect=True,  # without it no stack's state or secrets can be read
+            protect=True,  # without it no stack's state can be read
         )
         bucket = self._bucket(
             "bucket",
@@ -133,14 +139,30 @@ class StateBackend(pulumi.ComponentResource):
         self.log_bucket_arn = log_bucket.arn
         self.key_arn = key.arn
         self.backend_url = f"s3://{self.bucket_name}?region={account.region}&awssdk=v2"
-        self.secrets_provider = f"awskms://{key_alias}?region={account.region}"
+        self.secrets_key_arns, self.secrets_providers = {}, {}
+        for stack in args.stacks:
+            stack_naming = replace(naming, stack=stack)
+            alias = f"alias/{stack_naming.physical('secrets')}"
+            secrets_key = customer_managed_key(
+                f"{name}-{stack}-secrets-key",
+                alias=alias,
+                description=f"{stack_naming.physical('secrets')}: the secrets provider of stack {stack}",
+                settings=args.keys,
+                account=account,
+                tags=naming.tags(COMPONENT, Name=stack_naming.physical("secrets")),
+                parent=self,
+                protect=True,  # without it the stack's secret config and state secrets cannot be read
+            )
+            self.secrets_key_arns[stack] = secrets_key.arn
+            self.secrets_providers[stack] = f"awskms://{alias}?region={account.region}"
         self.register_outputs(
             {
                 "bucket_arn": self.bucket_arn,
                 "log_bucket_arn": self.log_bucket_arn,
                 "key_arn": self.key_arn,
                 "backend_url": self.backend_url,
-                "secrets_provider": self.secrets_provider,
+                "secrets_key_arns": self.secrets_key_arns,
+                "secrets_providers": self.secrets_providers,
             }
         )
 

@@ -239,16 +239,17 @@ def _permits(
 
     A statement applies when its Action (or everything but its NotAction, IAM's case-insensitive wildcards) and its
     Resource match and its Condition holds for the request: ``aws:RequestedRegion`` is ``region``, other keys come
-    from ``context`` (e.g. ``iam:PermissionsBoundary``, absent when the request sets none). Only ``StringEquals`` is
-    evaluated: an Allow under any other operator never counts, a Deny under one always does (the safe readings)."""
+    from ``context`` (e.g. ``iam:PermissionsBoundary``, absent when the request sets none). Only ``StringEquals`` and
+    ``StringNotEquals`` are evaluated: an Allow under any other operator never counts, a Deny under one always does
+    (the safe readings)."""
     request = {"aws:requestedregion": region, **{key.lower(): value for key, value in (context or {}).items()}}
 
     def holds(condition: dict[str, Any], effect: str) -> bool:
         for operator, tests in condition.items():
-            if operator != "StringEquals":
+            if operator not in ("StringEquals", "StringNotEquals"):
                 return effect == "Deny"
             for key, values in tests.items():
-                if request.get(key.lower()) not in _list(values):
+                if (request.get(key.lower()) in _list(values)) is (operator == "StringNotEquals"):
                     return False
         return True
 
@@ -273,6 +274,12 @@ def test_the_permission_check_reads_conditions_and_denies() -> None:
         _allow("Other", ["ec2:*"], "*", None, "StringLike"),
         {"Effect": "Deny", "NotAction": ["s3:Get*"], "Resource": "arn:aws:s3:::locked/*"},
         {"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {
+            "Effect": "Deny",
+            "Action": "s3:*",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"aws:PrincipalTag/a": "b"}},
+        },
     ]
     role = "arn:aws:iam::1:role/x/y"
     assert _permits(statements[:1], "iam:CreateRole", role, "us-east-1", {"iam:PermissionsBoundary": boundary})
@@ -283,7 +290,10 @@ def test_the_permission_check_reads_conditions_and_denies() -> None:
     assert not _permits(statements[2:3], "ec2:RunInstances", "*", "eu-west-1")
     assert _permits(statements[1:4], "s3:GetObject", "arn:aws:s3:::locked/k", "eu-west-1")
     assert not _permits(statements[1:4], "s3:PutObject", "arn:aws:s3:::locked/k", "eu-west-1")
-    assert not _permits(statements[1:], "s3:GetObject", "arn:aws:s3:::b/k", "eu-west-1")
+    assert not _permits(statements[1:5], "s3:GetObject", "arn:aws:s3:::b/k", "eu-west-1")
+    tagged = {"aws:PrincipalTag/a": "b"}
+    assert _permits([statements[1], statements[5]], "s3:GetObject", "arn:aws:s3:::b/k", "eu-west-1", tagged)
+    assert not _permits([statements[1], statements[5]], "s3:GetObject", "arn:aws:s3:::b/k", "eu-west-1")
 
 
 def _allow(
@@ -315,7 +325,8 @@ def test_deploy_roles_may_upload_the_shops_static_files(bootstrap: Plan, staging
 
 
 def test_deploy_roles_can_never_change_the_delivery_foundation(bootstrap: Plan) -> None:
-    keys = sorted(_arn(bootstrap, "aws:kms/key:Key", name) for name in ("registry-key", "state-key"))
+    names = ("registry-key", "state-key", "state-staging-secrets-key", "state-prod-secrets-key")
+    keys = sorted(_arn(bootstrap, "aws:kms/key:Key", name) for name in names)
     for stack in ("staging", "prod"):
         roles = _statement(bootstrap, f"deploy-{stack}", "NeverChangeTheDeliveryRoles")
         assert roles["Effect"] == "Deny" and roles["Action"] == "iam:*"
@@ -344,7 +355,46 @@ def test_previews_read_configuration_and_their_own_state_but_no_data_or_writes(b
         reads = [s for s in _statements(bootstrap, f"preview-{stack}") if "s3:GetObject" in _list(s["Action"])]
         assert all(".pulumi/" in resource for s in reads for resource in _list(s["Resource"]))
         decrypt = [s for s in _statements(bootstrap, f"preview-{stack}") if "kms:Decrypt" in _list(s["Action"])]
-        assert [s["Resource"] for s in decrypt] == [_arn(bootstrap, "aws:kms/key:Key", "state-key")]
+        assert [s["Resource"] for s in decrypt] == [
+            _arn(bootstrap, "aws:kms/key:Key", "state-key"),  # only through S3
+            _arn(bootstrap, "aws:kms/key:Key", f"state-{stack}-secrets-key"),
+        ]
+
+
+S3 = {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+
+
+@pytest.mark.parametrize("kind", ["deploy", "preview"])
+def test_each_role_decrypts_only_its_own_stacks_secrets_and_the_state_key_only_through_s3(
+    bootstrap: Plan, kind: str
+) -> None:
+    """The stacks share the state key (S3 encryption of their state objects) but not a secrets provider: staging's
+    preview role, which runs pull request code without a reviewer, cannot decrypt prod's secret config."""
+    state_key = _arn(bootstrap, "aws:kms/key:Key", "state-key")
+    for stack, other in (("staging", "prod"), ("prod", "staging")):
+        statements = _statements(bootstrap, f"{kind}-{stack}")
+        own = _arn(bootstrap, "aws:kms/key:Key", f"state-{stack}-secrets-key")
+        foreign = _arn(bootstrap, "aws:kms/key:Key", f"state-{other}-secrets-key")
+        assert _permits(statements, "kms:Decrypt", own, "eu-west-1"), f"{kind}-{stack}"
+        assert _permits(statements, "kms:Encrypt", own, "eu-west-1") is (kind == "deploy"), f"{kind}-{stack}"
+        for action in ("kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:CreateGrant", "kms:PutKeyPolicy"):
+            assert not _permits(statements, action, foreign, "eu-west-1"), f"{kind}-{stack}: {action} on {other}'s"
+        assert _permits(statements, "kms:Decrypt", state_key, "eu-west-1", S3), f"{kind}-{stack}"
+        assert not _permits(statements, "kms:Decrypt", state_key, "eu-west-1"), f"{kind}-{stack}: not through S3"
+
+
+def test_each_stack_has_its_own_rotating_protected_secrets_provider(bootstrap: Plan) -> None:
+    assert bootstrap.outputs["secretsProviderUrls"] == {
+        "staging": "awskms://alias/shop-staging-secrets?region=eu-west-1",
+        "prod": "awskms://alias/shop-prod-secrets?region=eu-west-1",
+    }
+    for stack in ("staging", "prod"):
+        key = bootstrap.one("aws:kms/key:Key", f"state-{stack}-secrets-key")
+        assert key.inputs["enableKeyRotation"] is True and key.options["protect"] is True
+        alias = bootstrap.one("aws:kms/alias:Alias", f"state-{stack}-secrets-key-alias")
+        assert alias.inputs["name"] == f"alias/shop-{stack}-secrets"
+        (root,) = json.loads(key.inputs["policy"])["Statement"]
+        assert root["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
 
 
 # ------------------------------------------------------------------------------------------------ workload boundaries
@@ -434,6 +484,8 @@ def test_the_boundary_keeps_workloads_off_the_state_and_the_delivery_keys(bootst
             ("s3:GetObject", f"{state_logs}/state/2024-01-01-00-00-00-0123456789ABCDEF"),
             ("s3:ListBucket", state_logs),
             ("kms:Decrypt", state_key),
+            ("kms:Decrypt", _arn(bootstrap, "aws:kms/key:Key", "state-staging-secrets-key")),
+            ("kms:Decrypt", _arn(bootstrap, "aws:kms/key:Key", "state-prod-secrets-key")),
             ("kms:PutKeyPolicy", registry_key),
             ("kms:ScheduleKeyDeletion", registry_key),
         ]:
@@ -512,7 +564,7 @@ def test_the_boundary_fits_iams_managed_policy_size_limit(bootstrap: Plan, on_pu
 def test_without_a_state_backend_the_boundary_still_guards_the_registry(on_pulumi_cloud: Plan) -> None:
     sids = {statement["Sid"] for statement in _boundary_statements(on_pulumi_cloud, "prod")}
     assert {"NeverChangeTheRegistry", "NeverAdministerTheRegistryKey"} <= sids
-    assert not {"NeverTheState", "NeverTheStateKey"} & sids
+    assert not {"NeverTheState", "NeverTheStateOrSecretsKeys"} & sids
 
 
 def test_deploy_roles_write_roles_only_under_their_stacks_path_with_its_boundary(bootstrap: Plan) -> None:
@@ -685,7 +737,7 @@ def test_outputs_are_the_variables_the_workflows_read(bootstrap: Plan) -> None:
     operator_set |= {f"{kind}_RUNNER_LABELS_{stack}" for kind in ("PREVIEW", "DEPLOY") for stack in ("STAGING", "PROD")}
     assert set(bootstrap.outputs["githubVariables"]) == read - operator_set
     assert bootstrap.outputs["githubVariables"]["PULUMI_BACKEND_URL"] == bootstrap.outputs["stateBackendUrl"]
-    assert bootstrap.outputs["stateKeyUrl"] == "awskms://alias/shop-ci-state?region=eu-west-1"
+    assert "stateKeyUrl" not in bootstrap.outputs  # the state key is no stack's secrets provider
 
 
 def test_the_policy_pack_passes_the_bootstrap_with_prods_config(bootstrap: Plan) -> None:
