@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -141,15 +141,16 @@ class StateBackend(pulumi.ComponentResource):
         self.backend_url = f"s3://{self.bucket_name}?region={account.region}&awssdk=v2"
         self.secrets_key_arns, self.secrets_providers = {}, {}
         for stack in args.stacks:
-            stack_naming = replace(naming, stack=stack)
-            alias = f"alias/{stack_naming.physical('secrets')}"
+            # Named under the bootstrap's prefix: the stack's own keys take <prefix>-<stack>-* (its secrets key too).
+            key_name = naming.physical(f"{stack}-pulumi-secrets")
+            alias = f"alias/{key_name}"
             secrets_key = customer_managed_key(
                 f"{name}-{stack}-secrets-key",
                 alias=alias,
-                description=f"{stack_naming.physical('secrets')}: the secrets provider of stack {stack}",
+                description=f"{key_name}: the secrets provider of stack {stack}",
                 settings=args.keys,
                 account=account,
-                tags=naming.tags(COMPONENT, Name=stack_naming.physical("secrets")),
+                tags=naming.tags(COMPONENT, Name=key_name),
                 parent=self,
                 protect=True,  # without it the stack's secret config and state secrets cannot be read
             )

@@ -385,16 +385,30 @@ def test_each_role_decrypts_only_its_own_stacks_secrets_and_the_state_key_only_t
 
 def test_each_stack_has_its_own_rotating_protected_secrets_provider(bootstrap: Plan) -> None:
     assert bootstrap.outputs["secretsProviderUrls"] == {
-        "staging": "awskms://alias/shop-staging-secrets?region=eu-west-1",
-        "prod": "awskms://alias/shop-prod-secrets?region=eu-west-1",
+        "staging": "awskms://alias/shop-ci-staging-pulumi-secrets?region=eu-west-1",
+        "prod": "awskms://alias/shop-ci-prod-pulumi-secrets?region=eu-west-1",
     }
     for stack in ("staging", "prod"):
         key = bootstrap.one("aws:kms/key:Key", f"state-{stack}-secrets-key")
         assert key.inputs["enableKeyRotation"] is True and key.options["protect"] is True
         alias = bootstrap.one("aws:kms/alias:Alias", f"state-{stack}-secrets-key-alias")
-        assert alias.inputs["name"] == f"alias/shop-{stack}-secrets"
+        assert alias.inputs["name"] == f"alias/shop-ci-{stack}-pulumi-secrets"
         (root,) = json.loads(key.inputs["policy"])["Statement"]
         assert root["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+
+
+def test_no_name_of_the_bootstrap_is_taken_by_a_stack_in_the_same_account(
+    bootstrap: Plan, staging: Plan, prod: Plan
+) -> None:
+    """KMS aliases, roles and policies are unique per account (and region): a stack creating one the bootstrap
+    already has fails its first `pulumi up`."""
+    named = {"aws:kms/alias:Alias", "aws:iam/role:Role", "aws:iam/policy:Policy"}
+
+    def names(plan: Plan) -> set[str]:
+        return {str(r.inputs["name"]) for r in plan.resources if r.type in named and "name" in r.inputs}
+
+    assert names(bootstrap) and names(prod)
+    assert not names(bootstrap) & (names(staging) | names(prod))
 
 
 # ------------------------------------------------------------------------------------------------ workload boundaries
