@@ -540,7 +540,8 @@ class DeployAccess(pulumi.ComponentResource):
         ]
 
     def _s3(self) -> str:
-        return f"s3.{self._args.account.region}.amazonaws.com"
+        """S3 in the state bucket's region, as ``kms:ViaService`` names it (``s3.<region>.<DNS suffix>``)."""
+        return self._args.account.service_principal("s3", regional=True)
 
     def _foreign_keys(self, stack: str, foundation: _Foundation) -> list[dict[str, Any]]:
         """Denies against the deploy role's own kms:* (ManagePlatformServices): the state key other than through S3,
