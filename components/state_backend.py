@@ -41,7 +41,7 @@ def access_log_bucket_policy(log_bucket_arn: str, state_bucket_arn: str, account
     return json.dumps({"Version": "2012-10-17", "Statement": [deny_insecure_transport(log_bucket_arn), delivery]})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StateBackendArgs:
     settings: StateBackendSettings
     keys: KeySettings
