@@ -11,7 +11,7 @@ from components.kms import customer_managed_key, logs_service_statement
 from stacks.settings import KeySettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KeysArgs:
     settings: KeySettings
     context: StackContext

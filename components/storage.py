@@ -113,7 +113,7 @@ def logs_bucket_policy(logs_bucket_arn: str, source_buckets: str, account: Accou
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AssetStorageArgs:
     settings: StorageSettings
     context: StackContext
