@@ -1,0 +1,145 @@
+"""Which input changes force a resource to be replaced: the providers' own knowledge, kept as data.
+
+One YAML file per provider under ``replacements/`` (``aws.yaml``, ``kubernetes.yaml``, ``eks.yaml``,
+``random.yaml``, ``pulumi.yaml``) lists, per resource type token, the inputs whose change makes the provider
+replace the resource, each entry naming the provider source it was read from (repository, file, commit or tag).
+Paths are written in the plan's camelCase input names (as ``PlannedResource.inputs`` has them): ``cidrBlock``,
+``vpcConfig.subnetIds`` (a block Pulumi flattens to one object), ``ingress[*].cidrBlocks`` (every element of a
+list). A changed *name* counts like any other input: a physical name the provider cannot rename in place is an
+entry.
+
+The project's own component types (``shop:*``) have no entry: a component is never replaced itself, only the
+resources under it, and those have their own entries. Remote components (pulumi-eks's ``eks:index:*``) do have
+one: their inputs are all the plan sees of the resources they create, so the entry names the inputs that replace
+one of those underlying resources.
+
+An entry may also say what data a resource holds (``holds``): what a replacement or a delete would destroy.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA_DIR = Path(__file__).with_name("replacements")
+#: Every key an entry may have; anything else is a typo in the data.
+_ENTRY_KEYS = frozenset({"type", "source", "replaceOn", "holds", "note"})
+#: One segment of a path: a name, a quoted key (``["kubernetes.io/role"]``) or a list index (``[3]``, ``[*]``).
+_SEGMENT = re.compile(r'\["((?:[^"\\]|\\.)*)"\]|\[(\d+|\*)\]|([^.\[\]]+)')
+ANY_INDEX = "[*]"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """What forces a resource of one type to be replaced, and what data it holds."""
+
+    type: str
+    #: Where the knowledge comes from: repository, file path and commit or tag.
+    source: str
+    #: Input paths (camelCase, ``[*]`` for any list element) whose change replaces the resource.
+    replace_on: tuple[str, ...]
+    #: The data a resource of this type holds (destroyed by a replacement or a delete); None when it holds none.
+    holds: str | None = None
+    #: Why an entry is what it is, where the source alone does not say (a conditional replacement, a pulumi
+    #: override).
+    note: str | None = None
+
+
+def path_segments(path: str) -> tuple[str, ...]:
+    """``'ingress[0].cidrBlocks[1]'`` -> ``('ingress', '[*]', 'cidrBlocks', '[*]')``: list indices normalised."""
+    segments: list[str] = []
+    position = 0
+    while position < len(path):
+        if path[position] == ".":
+            position += 1
+            continue
+        match = _SEGMENT.match(path, position)
+        if match is None:
+            raise ValueError(f"not an input path: {path!r}")
+        quoted, index, name = match.groups()
+        if index is not None:
+            segments.append(ANY_INDEX)
+        else:
+            segments.append(name if quoted is None else quoted)
+        position = match.end()
+    return tuple(segments)
+
+
+def _load_file(path: Path) -> list[Replacement]:
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        raise ValueError(f"{path.name}: expected a list of entries")
+    return [_entry(path.name, raw) for raw in entries]
+
+
+def _entry(file_name: str, raw: Any) -> Replacement:
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{file_name}: an entry is not a mapping: {raw!r}")
+    unknown = set(raw) - _ENTRY_KEYS
+    missing = {"type", "source", "replaceOn"} - set(raw)
+    if unknown or missing:
+        raise ValueError(
+            f"{file_name}: entry {raw.get('type')!r}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}"
+        )
+    replace_on = tuple(raw["replaceOn"])
+    for entry_path in replace_on:
+        path_segments(entry_path)  # raises on a malformed path
+    return Replacement(
+        type=raw["type"],
+        source=raw["source"],
+        replace_on=replace_on,
+        holds=raw.get("holds"),
+        note=raw.get("note"),
+    )
+
+
+@functools.cache
+def table() -> Mapping[str, Replacement]:
+    """Every entry, by type token, from every data file."""
+    entries: dict[str, Replacement] = {}
+    for data_file in sorted(DATA_DIR.glob("*.yaml")):
+        for entry in _load_file(data_file):
+            if entry.type in entries:
+                raise ValueError(f"{data_file.name}: {entry.type} has a second entry")
+            entries[entry.type] = entry
+    return entries
+
+
+def _triggers(entry_path: tuple[str, ...], changed: tuple[str, ...]) -> bool:
+    """A change at or below an entry replaces; so does one above it (a whole block added, removed or rewritten
+    changes the entry's attribute too)."""
+    shorter = min(len(entry_path), len(changed))
+    return entry_path[:shorter] == changed[:shorter]
+
+
+def replace_keys(type_: str, changed_paths: Iterable[str]) -> list[str]:
+    """The entries of the table for type_ that the changed input paths trigger (a path like
+    'ingress[0].cidrBlocks[1]' or 'tags.Name' in the plan's camelCase input names, as PlannedResource.inputs has
+    them; list indices are normalised; a change at or below an entry forces a replacement). Empty when nothing
+    forces a replacement. Raises KeyError for a type with no entry."""
+    entry = table()[type_]
+    changed = [path_segments(path) for path in changed_paths]
+    return [
+        entry_path
+        for entry_path in entry.replace_on
+        if any(_triggers(path_segments(entry_path), path) for path in changed)
+    ]
+
+
+def stateful_data(type_: str) -> str | None:
+    """What data a resource of this type holds (e.g. 'the PostgreSQL database and its automated backups'), None
+    when it holds none (databases, caches, buckets, KMS keys, log groups, the EKS cluster, secrets and secret
+    versions, hosted zones, DynamoDB tables, EBS-backed PVCs ...). None too for a type with no entry (the
+    project's components): the coverage test, not this function, catches a resource type that lacks one."""
+    entry = table().get(type_)
+    return None if entry is None else entry.holds
+
+
+def known_types() -> frozenset[str]:
+    return frozenset(table())

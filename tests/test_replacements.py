@@ -1,0 +1,131 @@
+"""The replacement table: which input changes replace a resource, for every type the stacks use."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import typing
+from typing import Any
+
+import pulumi
+import pytest
+
+from stacks.offline import replacements
+from stacks.offline.replacements import ANY_INDEX, path_segments, replace_keys, stateful_data
+
+_SDK_PACKAGES = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes", "eks": "pulumi_eks", "random": "pulumi_random"}
+
+
+def sdk_args_class(type_: str) -> type:
+    """The SDK's ``<Resource>Args`` input type for a type token (``aws:ec2/vpc:Vpc`` -> ``pulumi_aws.ec2.VpcArgs``)."""
+    package, module, name = type_.split(":")
+    if package == "pulumi":  # pulumi:providers:aws
+        return importlib.import_module(_SDK_PACKAGES[name]).ProviderArgs
+    parts = module.split("/")
+    if package == "kubernetes":  # apps/v1, networking.k8s.io/v1, helm.sh/v3
+        namespace = [parts[0].split(".")[0], parts[1]]
+    else:  # ec2/vpc, index, index/randomPassword
+        namespace = [] if parts[0] == "index" else [parts[0]]
+    sdk_module = importlib.import_module(".".join([_SDK_PACKAGES[package], *namespace]))
+    return getattr(sdk_module, f"{name}Args")
+
+
+def _element_type(annotation: Any) -> Any:
+    """The input type inside ``Input[Optional[Sequence[Input[X]]]]`` and the like."""
+    while True:
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        origin = typing.get_origin(annotation)
+        if origin is None or not args:
+            return annotation
+        if origin in (list, tuple) or str(origin).endswith(("Sequence'>", "Mapping'>")):
+            annotation = args[-1]
+            continue
+        # Union (Input[...] is a Union of T, Awaitable[T], Output[T]; Optional adds None): take the input type.
+        input_types = [arg for arg in args if inspect.isclass(arg) and pulumi._types.is_input_type(arg)]
+        annotation = input_types[0] if input_types else args[0]
+        if typing.get_origin(annotation) is None:
+            return annotation
+
+
+def input_names(args_class: type) -> dict[str, Any]:
+    """camelCase input name -> its type, as the SDK sends it to the engine."""
+    types = pulumi._types.input_type_types(args_class)  # by camelCase name
+    return {name: types.get(name) for name in pulumi._types.input_type_py_to_pulumi_names(args_class).values()}
+
+
+def unknown_segment(args_class: type, path: str) -> str | None:
+    """The first segment of an entry path that is not an input of the SDK's type; None when all are."""
+    current: Any = args_class
+    for segment in path_segments(path):
+        if segment == ANY_INDEX:
+            continue
+        if not (inspect.isclass(current) and pulumi._types.is_input_type(current)):
+            return None  # below a map or a free-form value (Helm values, k8s unstructured): not checkable
+        names = input_names(current)
+        if segment not in names:
+            return segment
+        current = _element_type(names[segment])
+    return None
+
+
+@pytest.mark.parametrize("type_", sorted(replacements.known_types()))
+def test_every_path_is_an_input_of_the_sdk_type(type_: str) -> None:
+    args_class = sdk_args_class(type_)
+    wrong = {path: unknown_segment(args_class, path) for path in replacements.table()[type_].replace_on}
+    assert {path: segment for path, segment in wrong.items() if segment} == {}
+
+
+def test_every_entry_names_its_source() -> None:
+    for entry in replacements.table().values():
+        assert entry.source.split()[0].count("/") == 1, entry.type  # owner/repository first
+
+
+@pytest.mark.parametrize(
+    ("type_", "changed", "expected"),
+    [
+        ("aws:rds/instance:Instance", ["instanceClass"], []),
+        ("aws:rds/instance:Instance", ["identifier"], []),
+        ("aws:rds/instance:Instance", ["dbSubnetGroupName"], []),
+        ("aws:rds/instance:Instance", ["storageEncrypted", "instanceClass"], ["storageEncrypted"]),
+        ("aws:ec2/vpc:Vpc", ["cidrBlock"], ["cidrBlock"]),
+        ("aws:ec2/vpc:Vpc", ["tags.Name", "enableDnsHostnames"], []),
+        ("aws:ec2/subnet:Subnet", ["cidrBlock"], ["cidrBlock"]),
+        ("aws:ec2/subnet:Subnet", ["availabilityZone", "tags.Name"], ["availabilityZone"]),
+        ("aws:route53/record:Record", ["name"], ["name"]),
+        ("aws:route53/record:Record", ["records[0]", "ttl"], []),
+    ],
+    ids=lambda value: ",".join(value) if isinstance(value, list) else value,
+)
+def test_known_cases(type_: str, changed: list[str], expected: list[str]) -> None:
+    assert replace_keys(type_, changed) == expected
+
+
+def test_a_change_below_an_entry_replaces() -> None:
+    assert replace_keys("aws:rds/instance:Instance", ["restoreToPointInTime.restoreTime"]) == ["restoreToPointInTime"]
+
+
+def test_a_change_above_an_entry_replaces() -> None:
+    # The whole block added or removed changes the attribute under it.
+    triggered = replace_keys("aws:rds/instance:Instance", ["s3Import"])
+    assert triggered[:2] == ["s3Import.bucketName", "s3Import.bucketPrefix"]
+
+
+def test_a_sibling_with_a_common_prefix_does_not() -> None:
+    assert replace_keys("aws:rds/instance:Instance", ["engineVersion", "kmsKeyIdentifier"]) == []
+
+
+def test_list_indices_are_normalised() -> None:
+    assert path_segments("ingress[0].cidrBlocks[12]") == ("ingress", ANY_INDEX, "cidrBlocks", ANY_INDEX)
+    quoted = path_segments('metadata.labels["app.kubernetes.io/name"]')
+    assert quoted == ("metadata", "labels", "app.kubernetes.io/name")
+
+
+def test_a_type_without_an_entry_is_a_key_error() -> None:
+    with pytest.raises(KeyError):
+        replace_keys("aws:ec2/instance:Instance", ["ami"])
+
+
+def test_what_a_database_holds() -> None:
+    assert stateful_data("aws:rds/instance:Instance")
+    assert stateful_data("aws:ec2/vpc:Vpc") is None
+    assert stateful_data("shop:data:Database") is None  # a component holds nothing itself
