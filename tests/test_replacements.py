@@ -71,7 +71,7 @@ def unknown_segment(args_class: type, path: str) -> str | None:
 @pytest.mark.parametrize("type_", sorted(replacements.known_types()))
 def test_every_path_is_an_input_of_the_sdk_type(type_: str) -> None:
     args_class = sdk_args_class(type_)
-    wrong = {path: unknown_segment(args_class, path) for path in replacements.table()[type_].replace_on}
+    wrong = {path: unknown_segment(args_class, path) for path in replacements.table()[type_].paths}
     assert {path: segment for path, segment in wrong.items() if segment} == {}
 
 
@@ -118,6 +118,19 @@ def test_list_indices_are_normalised() -> None:
     assert path_segments("ingress[0].cidrBlocks[12]") == ("ingress", ANY_INDEX, "cidrBlocks", ANY_INDEX)
     quoted = path_segments('metadata.labels["app.kubernetes.io/name"]')
     assert quoted == ("metadata", "labels", "app.kubernetes.io/name")
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["cidrIpv4"], []),
+        (["cidrIpv4", "referencedSecurityGroupId"], ["cidrIpv4", "referencedSecurityGroupId"]),
+        (["securityGroupId", "fromPort"], ["securityGroupId"]),
+    ],
+    ids=["same kind of source", "source changes kind", "another group"],
+)
+def test_a_rule_is_replaced_when_its_source_changes_kind(changed: list[str], expected: list[str]) -> None:
+    assert replace_keys("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", changed) == expected
 
 
 def test_a_type_without_an_entry_is_a_key_error() -> None:
