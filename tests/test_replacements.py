@@ -11,7 +11,13 @@ import pulumi
 import pytest
 
 from stacks.offline import replacements
-from stacks.offline.replacements import ANY_INDEX, path_segments, replace_keys, stateful_data
+from stacks.offline.replacements import (
+    ANY_INDEX,
+    conditional_replace_keys,
+    path_segments,
+    replace_keys,
+    stateful_data,
+)
 
 _SDK_PACKAGES = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes", "eks": "pulumi_eks", "random": "pulumi_random"}
 
@@ -131,6 +137,14 @@ def test_list_indices_are_normalised() -> None:
 )
 def test_a_rule_is_replaced_when_its_source_changes_kind(changed: list[str], expected: list[str]) -> None:
     assert replace_keys("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", changed) == expected
+
+
+def test_a_conditional_replacement_names_its_condition() -> None:
+    changed = ["engineVersion", "nodeType"]
+    assert replace_keys("aws:elasticache/replicationGroup:ReplicationGroup", changed) == []
+    conditions = conditional_replace_keys("aws:elasticache/replicationGroup:ReplicationGroup", changed)
+    assert list(conditions) == ["engineVersion"]
+    assert "downgrade" in conditions["engineVersion"]
 
 
 def test_a_type_without_an_entry_is_a_key_error() -> None:
