@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
 import typing
 from typing import Any
 
@@ -23,7 +24,7 @@ _SDK_PACKAGES = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes", "eks": 
 
 
 def sdk_args_class(type_: str) -> type:
-    """The SDK's ``<Resource>Args`` input type for a type token (``aws:ec2/vpc:Vpc`` -> ``pulumi_aws.ec2.VpcArgs``)."""
+    """The SDK's ``<Resource>Args`` for a type token: ``aws:ec2/vpc:Vpc`` -> ``pulumi_aws.ec2.vpc.VpcArgs``."""
     package, module, name = type_.split(":")
     if package == "pulumi":  # pulumi:providers:aws
         return importlib.import_module(_SDK_PACKAGES[name]).ProviderArgs
@@ -32,8 +33,11 @@ def sdk_args_class(type_: str) -> type:
         namespace = [parts[0].split(".")[0], parts[1]]
     else:  # ec2/vpc, index, index/randomPassword
         namespace = [] if parts[0] == "index" else [parts[0]]
-    sdk_module = importlib.import_module(".".join([_SDK_PACKAGES[package], *namespace]))
-    return getattr(sdk_module, f"{name}Args")
+    resource_class = getattr(importlib.import_module(".".join([_SDK_PACKAGES[package], *namespace])), name)
+    # From the resource's own module: where a nested input type has the same name (the bucket's `versioning` block
+    # is pulumi_aws.s3.BucketVersioningArgs), the SDK names the resource's own ``<Resource>InitArgs``.
+    module_of_resource = sys.modules[resource_class.__module__]
+    return getattr(module_of_resource, f"{name}InitArgs", None) or getattr(module_of_resource, f"{name}Args")
 
 
 def _element_type(annotation: Any) -> Any:
