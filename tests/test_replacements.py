@@ -14,6 +14,8 @@ import pytest
 from stacks.offline import replacements
 from stacks.offline.replacements import (
     ANY_INDEX,
+    ANY_KEY,
+    child_replace_keys,
     conditional_replace_keys,
     path_segments,
     replace_keys,
@@ -67,7 +69,7 @@ def unknown_segment(args_class: type, path: str) -> str | None:
     """The first segment of an entry path that is not an input of the SDK's type; None when all are."""
     current: Any = args_class
     for segment in path_segments(path):
-        if segment == ANY_INDEX:
+        if segment in (ANY_INDEX, ANY_KEY):
             continue
         if not (inspect.isclass(current) and pulumi._types.is_input_type(current)):
             return None  # below a map or a free-form value (Helm values, k8s unstructured): not checkable
@@ -160,3 +162,50 @@ def test_what_a_database_holds() -> None:
     assert stateful_data("aws:rds/instance:Instance")
     assert stateful_data("aws:ec2/vpc:Vpc") is None
     assert stateful_data("shop:data:Database") is None  # a component holds nothing itself
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["name"], ["name"]),
+        (["kubernetesServiceIpAddressRange"], ["kubernetesServiceIpAddressRange"]),
+        (["version", "privateSubnetIds[2]", "endpointPublicAccess", "enabledClusterLogTypes[0]"], []),
+        (["bootstrapSelfManagedAddons"], []),  # ForceNew upstream, but pulumi-eks ignores changes to it
+        (["accessEntries.ci.principalArn"], []),  # replaces an access entry, not the cluster
+    ],
+    ids=lambda value: ",".join(value) if isinstance(value, list) else value,
+)
+def test_what_replaces_the_eks_cluster(changed: list[str], expected: list[str]) -> None:
+    assert replace_keys("eks:index:Cluster", changed) == expected
+
+
+def test_a_component_input_can_replace_a_lesser_resource_it_creates() -> None:
+    changed = ["accessEntries.ci.principalArn", "accessEntries.admin.accessPolicies.admin.accessScope.type"]
+    replaced = child_replace_keys("eks:index:Cluster", changed)
+    assert list(replaced) == ["accessEntries.*.principalArn", "accessEntries.*.accessPolicies.*.accessScope"]
+    assert "access entry" in replaced["accessEntries.*.principalArn"]
+
+
+def test_a_map_element_added_or_removed_is_not_a_replacement() -> None:
+    assert child_replace_keys("eks:index:Cluster", ["accessEntries.ci"]) == {}
+    assert child_replace_keys("eks:index:Cluster", ["accessEntries.ci.kubernetesGroups[0]"]) == {}
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["instanceTypes[0]"], ["instanceTypes"]),
+        (["subnetIds[1]", "labels.node-pool"], ["subnetIds"]),
+        (["operatingSystem"], ["operatingSystem"]),
+        (["scalingConfig.desiredSize", "version", "launchTemplate.version", "taints[0].value"], []),
+        (["launchTemplate.id"], ["launchTemplate.id"]),
+    ],
+    ids=lambda value: ",".join(value) if isinstance(value, list) else value,
+)
+def test_what_replaces_a_managed_node_group(changed: list[str], expected: list[str]) -> None:
+    assert replace_keys("eks:index:ManagedNodeGroup", changed) == expected
+
+
+def test_a_new_password_is_a_replacement() -> None:
+    assert replace_keys("random:index/randomPassword:RandomPassword", ["length"]) == ["length"]
+    assert replace_keys("random:index/randomId:RandomId", ["keepers.identifier"]) == ["keepers"]
