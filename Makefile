@@ -9,7 +9,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 
 .PHONY: venv preview test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms rollback retain-image notify test-packages
+	image-config deploy smoke alarms rollback retain-image notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -125,6 +125,10 @@ rollback: venv
 
 retain-image: venv
 	$(PY) -m ci.release retain --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+
+# The cost estimate's price table from the AWS Price List API (needs AWS credentials; docs/cost.md).
+cost-prices: venv
+	$(PY) -m ci.cost_prices
 
 # Standard library only: runs without the virtual environment, also when the run failed before creating it.
 notify:

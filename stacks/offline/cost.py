@@ -56,6 +56,7 @@ class PriceTable:
     """On-demand prices by (name, region), and the resource types that cost nothing, with why."""
 
     path: Path
+    #: When its oldest price was read.
     date: date
     hours_per_month: int
     prices: Mapping[tuple[str, str], Price]
@@ -91,7 +92,7 @@ def _load_prices(path: Path) -> PriceTable:
         }
         return PriceTable(
             path=path,
-            date=date.fromisoformat(document["date"]),
+            date=min(date.fromisoformat(entry["read"]) for entry in document["prices"]),
             hours_per_month=int(document["hoursPerMonth"]),
             prices=prices,
             free=dict(document["free"]),
