@@ -284,3 +284,8 @@ def test_staging_states_its_own_traffic() -> None:
     prod, _ = cost.stack_usage("prod", PROJECT_DIR)
     assert prod == CostSettings()
     assert staging.requests_millions < prod.requests_millions
+
+
+def test_a_log_metric_filter_pays_for_the_metric_it_publishes() -> None:
+    metric_filter = _resource("aws:cloudwatch/logMetricFilter:LogMetricFilter", "orders", {"metricTransformation": {}})
+    assert _monthly(metric_filter) == _hourly("cloudwatch.custom_metric") == 0.30

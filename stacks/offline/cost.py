@@ -422,6 +422,12 @@ def _alarm(resource: PlannedResource, context: _Context) -> list[Charge]:
     return charges
 
 
+@rule("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+def _metric_filter(resource: PlannedResource, context: _Context) -> list[Charge]:
+    """The filter is free; the custom metric it publishes (one without dimensions) is not."""
+    return [context.monthly("cloudwatch.custom_metric", resource, 1, "custom metric")]
+
+
 @rule("aws:cloudwatch/dashboard:Dashboard")
 def _dashboard(resource: PlannedResource, context: _Context) -> list[Charge]:
     return [context.monthly("cloudwatch.dashboard", resource, 1, "dashboard")]
@@ -521,7 +527,7 @@ def estimate(plan: Plan, usage: CostSettings, region: str, prices: PriceTable | 
 def _component(resource: PlannedResource, by_urn: Mapping[str, PlannedResource]) -> str:
     """The name of the outermost component above ``resource`` (itself when it has no parent in the plan)."""
     current = resource
-    while current.parent in by_urn:
+    while current.parent is not None and current.parent in by_urn:
         current = by_urn[current.parent]
     return current.name
 
