@@ -597,7 +597,7 @@ def _short_type(type_: str) -> str:
     return type_.rsplit(":", 1)[-1]
 
 
-def render(estimate_: Estimate, *, today: date) -> str:
+def render(estimate_: Estimate) -> str:
     """The breakdown: the totals, then per component its resources with their monthly cost and basis."""
     prices = estimate_.prices
     lines = [
@@ -605,7 +605,6 @@ def render(estimate_: Estimate, *, today: date) -> str:
         f"({prices.path.name}), {prices.hours_per_month} hours a month",
         f"  fixed {money(estimate_.fixed)} + usage {money(estimate_.usage)} = {money(estimate_.total)}",
     ]
-    lines += stale_warning(prices, today)
     components = sorted(
         estimate_.by_component().items(), key=lambda item: -_sum(resource.monthly for resource in item[1])
     )
