@@ -140,6 +140,7 @@ def build(settings: PlatformSettings) -> Platform:
             vpc_cidr=network.vpc_cidr,
             service_cidr=network.kubernetes_service_cidr,
             private_subnet_ids=network.private_subnet_ids,
+            egress_ready=network.egress_ready,
             workload_security_group_id=network.workload_security_group_id,
             secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn,
@@ -252,6 +253,7 @@ def _shop(
                 assets_key_arn=keys.data_key_arn,
                 media_prefix=storage.assets_media_prefix,
                 logs=storage.logs_bucket_name,
+                logs_policy=storage.logs_bucket_policy,
                 load_balancer_logs_prefix=storage.alb_logs_prefix,
             ),
             origin=Origin(

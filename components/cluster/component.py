@@ -19,6 +19,8 @@ from components.naming import Naming
 from stacks.settings import ClusterSettings
 from stacks.settings.cluster import CONTROL_PLANE_LOG_TYPES
 
+EKS_CLUSTER = access.EKS_CLUSTER
+
 COMPONENT = "cluster"
 SHOP_NAMESPACE = "shop"
 SHOP_SERVICE_ACCOUNT = "shop"
@@ -47,6 +49,8 @@ class ClusterArgs:
     """The Service range (ClusterIPs), outside the VPC; pinned so that NetworkPolicies can exclude it."""
     private_subnet_ids: Sequence[pulumi.Input[str]]
     """Control-plane network interfaces and every node group live here, one subnet per zone."""
+    egress_ready: Sequence[pulumi.Resource]
+    """The private subnets' routes out and the VPC endpoints: how nodes and pods reach AWS and the internet."""
     workload_security_group_id: pulumi.Input[str]
     """Attached to every node and so to every pod; the data stores admit only this group."""
     secrets_key_arn: pulumi.Input[str]
@@ -116,7 +120,7 @@ class Cluster(pulumi.ComponentResource):
             tags=self._tags("workloads"),
             parent=self,
         )
-        cni_role = identity.irsa_role(
+        cni = identity.irsa_role(
             f"{name}-vpc-cni",
             scope=args.role_scope,
             oidc_provider_arn=self.oidc_provider_arn,
@@ -136,7 +140,8 @@ class Cluster(pulumi.ComponentResource):
                     settings.vpc_cni_version,
                     # Enforces Kubernetes NetworkPolicies (the eBPF network policy agent).
                     configuration={"enableNetworkPolicy": "true"},
-                    service_account_role_arn=cni_role.arn,
+                    service_account_role_arn=cni.role.arn,
+                    needs=cni.grants,
                 ),
                 addons.ManagedAddon("kube-proxy", settings.kube_proxy_version),
                 addons.ManagedAddon("eks-pod-identity-agent", settings.pod_identity_agent_version),
@@ -159,18 +164,19 @@ class Cluster(pulumi.ComponentResource):
             tags=self._tags("ebs-csi"),
             parent=self,
         )
-        # Deployments need nodes to become ready; EKS reports the add-on degraded until they are.
-        workload_addons = addons.managed_addons(
+        # Deployments need nodes to become ready; EKS reports the add-on degraded until they are. Each waits for
+        # nothing else of the others' (the EBS CSI driver alone for its identity).
+        coredns, _, _ = addons.managed_addons(
             name,
             [
                 addons.ManagedAddon("coredns", settings.coredns_version),
                 addons.ManagedAddon("metrics-server", settings.metrics_server_version),
-                addons.ManagedAddon("aws-ebs-csi-driver", settings.ebs_csi_driver_version),
+                addons.ManagedAddon("aws-ebs-csi-driver", settings.ebs_csi_driver_version, needs=[ebs_csi.association]),
             ],
             cluster_name=self.name,
             tags=self._tags("addon"),
             parent=self,
-            depends_on=[*node_groups, ebs_csi.association],
+            depends_on=node_groups,
         )
 
         self.kubernetes_provider = k8s.Provider(
@@ -204,8 +210,8 @@ class Cluster(pulumi.ComponentResource):
             provider=self.kubernetes_provider,
             parent=self,
         )
-        # Controllers need nodes to run on and DNS to find the AWS APIs.
-        compute_ready = [*node_groups, *workload_addons]
+        # Controllers need nodes to run on and DNS to find the AWS APIs; not volumes or metrics.
+        compute_ready = [*node_groups, coredns]
         self.compute_ready = compute_ready
         alb, autoscaler = controllers.LOAD_BALANCER_CONTROLLER, controllers.CLUSTER_AUTOSCALER
         self.alb_controller_ready = self._controller(
@@ -315,8 +321,9 @@ class Cluster(pulumi.ComponentResource):
                 # group while the control plane's network interfaces still use it, and EKS could get its role before
                 # the role's policy is attached.
                 depends_on=[log_group, api_security_group, service, *policies],
-                protect=args.protect,
-                transforms=[access.without_creator_admin],
+                # `protect` on this component would reach everything pulumi-eks creates (access entries, the OIDC
+                # provider, ...), and block routine changes to them: the transform protects the cluster alone.
+                transforms=[access.without_creator_admin, *([protect_control_plane] if args.protect else [])],
             ),
         )
 
@@ -330,6 +337,9 @@ class Cluster(pulumi.ComponentResource):
         role = nodes.node_role(
             f"{self._name}-node", account=args.account, scope=args.role_scope, tags=self._tags("node"), parent=self
         )
+        # Nodes join, pull images and call AWS with the role's policies and through the routes out; on destroy
+        # both stay until the nodes (and the controllers on them) are gone.
+        prerequisites = [*prerequisites, *role.grants, *args.egress_ready]
         template = nodes.launch_template(
             f"{self._name}-node",
             node_os=settings.node_os,
@@ -377,7 +387,7 @@ class Cluster(pulumi.ComponentResource):
                 cluster=control_plane,
                 kubernetes_version=settings.kubernetes_version,
                 node_os=settings.node_os,
-                node_role_arn=role.arn,
+                node_role_arn=role.role.arn,
                 template=template,
                 name_prefix=self._args.naming.physical(f"eks-{pool.name}", max_length=36) + "-",
                 tags=self._tags(f"{pool.name}-nodes"),
@@ -410,7 +420,7 @@ class Cluster(pulumi.ComponentResource):
         """A controller in a namespace of its own, with a Pod Identity role for its service account and a network
         policy for its traffic."""
         namespace = self._namespace(chart_name)
-        controllers.controller_network_policy(
+        network_policy = controllers.controller_network_policy(
             f"{self._name}-{chart_name}",
             namespace,
             release=chart_name,
@@ -435,7 +445,9 @@ class Cluster(pulumi.ComponentResource):
             values=values,
             provider=self.kubernetes_provider,
             parent=self,
-            depends_on=[role.association, *depends_on],
+            # Its traffic and its AWS permissions (through the association) from its first start to its last
+            # clean-up: on destroy it still deletes what it created (the shop's load balancer) with both.
+            depends_on=[role.association, network_policy, *depends_on],
         )
 
     # ------------------------------------------------------------------------------------------ helpers
@@ -445,3 +457,13 @@ class Cluster(pulumi.ComponentResource):
 
     def _aws_policy(self, name: str) -> str:
         return f"arn:{self._args.account.partition}:iam::aws:policy/{name}"
+
+
+def protect_control_plane(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """``protect`` on the ``aws:eks/cluster:Cluster`` pulumi-eks creates and on nothing else of its children: the
+    engine applies the component's transforms to every resource the plugin registers."""
+    if args.type_ != EKS_CLUSTER:
+        return None
+    return pulumi.ResourceTransformResult(
+        props=args.props, opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True))
+    )

@@ -10,7 +10,8 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.account import Account
-from components.iam import RoleScope, service_role
+from components.cluster.identity import GrantedRole, granted_service_role
+from components.iam import RoleScope
 
 #: Node label that says which pool a node belongs to; workloads select their pool with it.
 POOL_LABEL = "node-pool"
@@ -49,14 +50,13 @@ def split_across_zones(total: int, zones: int) -> list[int]:
 
 def node_role(
     name: str, *, account: Account, scope: RoleScope, tags: dict[str, str], parent: pulumi.Resource
-) -> aws.iam.Role:
+) -> GrantedRole:
     """Joining the cluster and pulling images, nothing else: pods get AWS access from Pod Identity, and the VPC
     CNI has its own role."""
-    return service_role(
+    return granted_service_role(
         name,
         scope=scope,
         service=account.service_principal("ec2"),
-        statements=(),
         managed_policy_arns=[
             f"arn:{account.partition}:iam::aws:policy/{policy}"
             for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")

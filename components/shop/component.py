@@ -104,6 +104,8 @@ class Buckets:
     """The KMS key of the assets bucket's default encryption (the deployment's static files use it too)."""
     media_prefix: str
     logs: pulumi.Input[str]
+    logs_policy: pulumi.Resource
+    """The logs bucket's policy, which admits the load balancer's access logs."""
     load_balancer_logs_prefix: str
 
 
@@ -496,58 +498,23 @@ class Shop(pulumi.ComponentResource):
             )
         ]
 
-    def _load_balancer_security_groups(self) -> list[pulumi.Output[str]]:
-        """HTTPS in from the load balancer's clients only (``traffic.load_balancer_clients``); out to the pods' app
-        port only (on the first group: the rules of all of a load balancer's groups apply together).
-
-        One group per client: a rule naming a managed prefix list counts as the list's maximum size against the 60
-        rules a group holds by default, and CloudFront's weighs 55 (Route 53's health checkers' 25).
-        """
-        args = self._args
-        groups = []
-        for client in traffic.load_balancer_clients(args.region, health_checked=args.origin.health_checked):
-            name = args.naming.physical(f"alb-{client.purpose}")
-            tags = args.naming.tags(COMPONENT, Name=name)
-            group = aws.ec2.SecurityGroup(
-                f"{self._name}-alb-{client.purpose}-sg",
-                name=name,
-                vpc_id=args.vpc_id,
-                description=f"Load balancer {self.load_balancer_name}: {client.description}",
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            aws.vpc.SecurityGroupIngressRule(
-                f"{self._name}-alb-{client.purpose}-https",
-                security_group_id=group.id,
-                ip_protocol="tcp",
-                from_port=traffic.HTTPS,
-                to_port=traffic.HTTPS,
-                prefix_list_id=aws.ec2.get_managed_prefix_list_output(name=client.prefix_list_name).id,
-                description=client.description,
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=group),
-            )
-            groups.append(group)
-        for index, cidr in enumerate(args.pod_cidrs, start=1):
-            aws.vpc.SecurityGroupEgressRule(
-                f"{self._name}-alb-to-pods-{index}",
-                security_group_id=groups[0].id,
-                ip_protocol="tcp",
-                from_port=pods.HTTP_PORT,
-                to_port=pods.HTTP_PORT,
-                cidr_ipv4=cidr,
-                description="Requests and health checks to the shop's pods (IP targets) on their app port",
-                tags=args.naming.tags(COMPONENT, Name=args.naming.physical("alb-to-pods")),
-                opts=pulumi.ResourceOptions(parent=groups[0]),
-            )
-        return [group.id for group in groups]
-
     def _ingress(self, service: core.Service) -> k8s.networking.v1.Ingress:
         args = self._args
         networking = k8s.networking.v1
+        naming = args.naming
+        security_groups = traffic.load_balancer_security_groups(
+            self._name,
+            clients=traffic.load_balancer_clients(args.region, health_checked=args.origin.health_checked),
+            pod_cidrs=args.pod_cidrs,
+            vpc_id=args.vpc_id,
+            load_balancer_name=self.load_balancer_name,
+            physical_name=naming.physical,
+            tags=lambda purpose: naming.tags(COMPONENT, Name=naming.physical(purpose)),
+            parent=self,
+        )
         balancer = LoadBalancer(
             name=self.load_balancer_name,
-            security_group_ids=self._load_balancer_security_groups(),
+            security_group_ids=security_groups.ids,
             certificate_arn=args.origin.certificate_arn,
             web_acl_arn=args.origin.web_acl_arn,
             logs_bucket=args.buckets.logs,
@@ -581,9 +548,12 @@ class Shop(pulumi.ComponentResource):
                     )
                 ],
             ),
-            # The controller takes minutes to create the load balancer the provider waits for.
+            # The controller takes minutes to create the load balancer the provider waits for. It turns on access logs
+            # (refused until the bucket policy admits the load balancer) and attaches the security groups; on destroy
+            # the load balancer is gone before any of them.
             opts=self._opts(
-                depends_on=[args.cluster.load_balancer_controller], custom_timeouts=pulumi.CustomTimeouts(create="20m")
+                depends_on=[args.cluster.load_balancer_controller, args.buckets.logs_policy, *security_groups.ready],
+                custom_timeouts=pulumi.CustomTimeouts(create="20m"),
             ),
         )
 

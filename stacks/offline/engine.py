@@ -24,7 +24,7 @@ import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi import Output
 from pulumi.runtime import rpc, set_all_config, set_mocks
-from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.mocks import MockMonitor, _resolve_callbacks
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import ROOT, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
@@ -133,6 +133,9 @@ def _record(
             "ignoreChanges": list(request.ignoreChanges),
             "replaceOnChanges": list(request.replaceOnChanges),
             "additionalSecretOutputs": list(request.additionalSecretOutputs),
+            # The engine applies them to the resource and its descendants (also a remote component's, which the
+            # offline plan does not show): their qualified names say what they do to those.
+            "transforms": [f"{fn.__module__}.{fn.__qualname__}" for fn in _resolve_callbacks(request.transforms)],
         },
         inputs=inputs,
         custom=bool(request.custom),
