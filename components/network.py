@@ -230,12 +230,14 @@ class Network(pulumi.ComponentResource):
             tags=self._tags(f"{tier}-{index + 1}", tier=tier),
             opts=self._child(),
         )
-        aws.ec2.RouteTableAssociation(
+        association = aws.ec2.RouteTableAssociation(
             f"{self._name}-{tier}-{index + 1}-rta",
             route_table_id=table.id,
             subnet_id=subnet.id,
             opts=self._child(table),
         )
+        if tier == "private":  # without it the subnet falls back to the main table: no way out
+            self.egress_ready.append(association)
         return table
 
     def _interface_endpoints(self, vpc: aws.ec2.Vpc, subnet_ids: list[pulumi.Output[str]]) -> pulumi.Output[str]:

@@ -276,6 +276,7 @@ def _shop(
                 metrics_scraper=MetricsScraper(namespace=AGENT_NAMESPACE, pod_labels=AGENT_POD_LABELS),
             ),
             vpc_id=network.vpc_id,
+            load_balancer_subnet_ids=network.public_subnet_ids,
             pod_cidrs=[str(cidr) for cidr in subnets.private],
             protect=settings.is_prod,
         ),

@@ -109,6 +109,9 @@ class ApiSecurityGroups:
     """Attached to the control plane's network interfaces only (pulumi-eks's ``cluster_security_group``)."""
     deployer: aws.ec2.SecurityGroup
     """Whatever carries it reaches the API on 443: a deploy runner or VPN endpoint in the VPC."""
+    rules: list[pulumi.Resource]
+    """The groups' rules: the control plane depends on them, and so does every Kubernetes object through the
+    provider, so that `pulumi up` and `pulumi destroy` reach the API until the last object is gone."""
 
 
 def api_security_groups(
@@ -144,8 +147,10 @@ def api_security_groups(
         "deployer", "Deploy runners and VPN endpoints: HTTPS to the Kubernetes API private endpoint"
     )
 
+    rules: list[pulumi.Resource] = []
+
     def https(rule: Callable[..., Any], rule_name: str, owner: aws.ec2.SecurityGroup, **details: Any) -> None:
-        rule(
+        created = rule(
             rule_name,
             security_group_id=owner.id,
             ip_protocol="tcp",
@@ -154,6 +159,7 @@ def api_security_groups(
             opts=pulumi.ResourceOptions(parent=owner),
             **details,
         )
+        rules.append(created)
 
     ingress, egress = aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupEgressRule
     https(
@@ -181,4 +187,4 @@ def api_security_groups(
             description="Kubernetes API from an operator network (eksPrivateAccessCidrs)",
             tags=api_tags,
         )
-    return ApiSecurityGroups(api=api, deployer=deployer)
+    return ApiSecurityGroups(api=api, deployer=deployer, rules=rules)

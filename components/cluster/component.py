@@ -105,7 +105,7 @@ class Cluster(pulumi.ComponentResource):
             parent=self,
         )
         self.deployer_security_group_id = api_groups.deployer.id
-        control_plane = self._control_plane(api_groups.api)
+        control_plane = self._control_plane(api_groups)
         # The URN resolves when pulumi-eks has finished building the cluster, and stays known during previews.
         self.name = control_plane.urn.apply(lambda _: args.name)
         self.oidc_provider_arn = control_plane.oidc_provider_arn
@@ -113,7 +113,7 @@ class Cluster(pulumi.ComponentResource):
         # Without default security groups pulumi-eks reports EKS's own cluster security group as the node group.
         self.cluster_security_group_id = control_plane.node_security_group_id
 
-        nodes.allow_control_plane_and_peers(
+        workload_rules = nodes.allow_control_plane_and_peers(
             f"{name}-workloads",
             workload_security_group_id=args.workload_security_group_id,
             cluster_security_group_id=self.cluster_security_group_id,
@@ -150,7 +150,8 @@ class Cluster(pulumi.ComponentResource):
             tags=self._tags("addon"),
             parent=self,
         )
-        node_groups = self._node_groups(control_plane, node_prerequisites)
+        # Nodes talk to each other and the control plane to kubelets and webhooks through the workload rules.
+        node_groups = self._node_groups(control_plane, [*node_prerequisites, *workload_rules])
 
         ebs_csi = identity.pod_identity_role(
             f"{name}-ebs-csi",
@@ -256,7 +257,7 @@ class Cluster(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------------------------------ control plane
 
-    def _control_plane(self, api_security_group: aws.ec2.SecurityGroup) -> eks.Cluster:
+    def _control_plane(self, api_groups: access.ApiSecurityGroups) -> eks.Cluster:
         args = self._args
         settings = args.settings
         # Created first so that retention and encryption are ours; EKS would create it without either.
@@ -306,7 +307,7 @@ class Cluster(pulumi.ComponentResource):
             skip_default_node_group=True,
             # On the control plane's network interfaces beside EKS's own group, which nodes carry too: the API
             # endpoint admits the deployer group and operator networks without opening every node to them.
-            cluster_security_group=api_security_group,
+            cluster_security_group=api_groups.api,
             # No node group of pulumi-eks's and so no node security group: ours carry EKS's cluster group.
             skip_default_security_groups=True,
             # Every add-on is an aws.eks.Addon of ours (addons.py): no self-managed copies, none from pulumi-eks.
@@ -319,8 +320,9 @@ class Cluster(pulumi.ComponentResource):
                 parent=self,
                 # A resource reference is no dependency to the engine: without this, a destroy could delete the
                 # group while the control plane's network interfaces still use it, and EKS could get its role before
-                # the role's policy is attached.
-                depends_on=[log_group, api_security_group, service, *policies],
+                # the role's policy is attached. The API's rules too: every Kubernetes object reaches the API
+                # through them (its provider depends on the cluster), on create and on delete.
+                depends_on=[log_group, api_groups.api, *api_groups.rules, service, *policies],
                 # `protect` on this component would reach everything pulumi-eks creates (access entries, the OIDC
                 # provider, ...), and block routine changes to them: the transform protects the cluster alone.
                 transforms=[access.without_creator_admin, *([protect_control_plane] if args.protect else [])],

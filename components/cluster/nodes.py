@@ -130,7 +130,7 @@ def allow_control_plane_and_peers(
     cluster_security_group_id: pulumi.Input[str],
     tags: dict[str, str],
     parent: pulumi.Resource,
-) -> None:
+) -> list[aws.vpc.SecurityGroupIngressRule]:
     """Ingress of the workload group: from other nodes and pods, and from the control plane (kubelet, webhooks and
     aggregated APIs, which may listen on 443 or any unprivileged port). Nothing from outside the cluster."""
     rules = [
@@ -138,7 +138,7 @@ def allow_control_plane_and_peers(
         ("from-control-plane-https", "tcp", 443, 443, cluster_security_group_id, "Control plane to webhooks"),
         ("from-control-plane", "tcp", 1025, 65535, cluster_security_group_id, "Control plane to kubelets and pods"),
     ]
-    for suffix, protocol, from_port, to_port, source, description in rules:
+    return [
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-{suffix}",
             security_group_id=workload_security_group_id,
@@ -150,6 +150,8 @@ def allow_control_plane_and_peers(
             tags=tags,
             opts=pulumi.ResourceOptions(parent=parent),
         )
+        for suffix, protocol, from_port, to_port, source, description in rules
+    ]
 
 
 def managed_node_group(

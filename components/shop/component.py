@@ -126,6 +126,8 @@ class ShopArgs:
     peers: Peers
     vpc_id: pulumi.Input[str]
     """The VPC of the load balancer's security groups."""
+    load_balancer_subnet_ids: Sequence[pulumi.Input[str]]
+    """The public subnets the internet-facing load balancer lives in."""
     pod_cidrs: Sequence[str]
     """The subnets pods take their IPs from: the only place the load balancer connects to."""
     protect: bool
@@ -514,6 +516,7 @@ class Shop(pulumi.ComponentResource):
         )
         balancer = LoadBalancer(
             name=self.load_balancer_name,
+            subnet_ids=args.load_balancer_subnet_ids,
             security_group_ids=security_groups.ids,
             certificate_arn=args.origin.certificate_arn,
             web_acl_arn=args.origin.web_acl_arn,

@@ -117,6 +117,9 @@ class LoadBalancer:
     """The internet-facing ALB the AWS Load Balancer Controller builds from the Ingress."""
 
     name: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """The public subnets, named rather than discovered by tag: the Ingress depends on them, so on destroy the
+    load balancer is gone before its subnets are deleted."""
     security_group_ids: Sequence[pulumi.Input[str]]
     """Its only security groups (the controller's own, open to the internet, is never created)."""
     certificate_arn: pulumi.Input[str]
@@ -153,6 +156,7 @@ def ingress_annotations(balancer: LoadBalancer) -> dict[str, pulumi.Input[str]]:
         f"{ALB}/scheme": "internet-facing",
         # Straight to pod IPs: no NodePort, so nodes need not accept traffic from the load balancer.
         f"{ALB}/target-type": "ip",
+        f"{ALB}/subnets": pulumi.Output.all(*balancer.subnet_ids).apply(",".join),
         f"{ALB}/listen-ports": json.dumps([{"HTTPS": HTTPS}]),
         f"{ALB}/security-groups": pulumi.Output.all(*balancer.security_group_ids).apply(",".join),
         # The controller lets the load balancer reach the pods through its shared backend security group.

@@ -24,7 +24,8 @@ STATEFUL = (
     "aws:s3/bucket:Bucket",
     "aws:s3/bucketV2:BucketV2",
     "aws:kms/key:Key",
-    "eks:index:Cluster",
+    # Not pulumi-eks's eks:index:Cluster component: `protect` on it would reach every resource pulumi-eks creates;
+    # the program protects the aws:eks/cluster:Cluster inside it with a transform (tests/test_lifecycle_protect.py).
     "aws:eks/cluster:Cluster",
 )
 #: Properties that hold a secret value, per resource type (the engine shows policies their plain values).
