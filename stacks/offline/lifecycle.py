@@ -152,8 +152,8 @@ class Step:
     """Seconds from the start of a fresh ``pulumi up`` until it is created."""
 
 
-def critical_path(plan: Plan) -> list[Step]:
-    """The longest chain of creations of a fresh deploy of ``plan``, first to last."""
+def _schedule(plan: Plan) -> tuple[dict[str, int], dict[str, str | None]]:
+    """For each URN: when a fresh deploy has created it (seconds), and the dependency it waited for last."""
     graph = _graph(plan)
     resources = {resource.urn: resource for resource in plan.resources}
     finish: dict[str, int] = {}
@@ -166,9 +166,23 @@ def critical_path(plan: Plan) -> list[Step]:
             finish[urn] = (done_at(slowest) if slowest else 0) + create_seconds(resources[urn])
         return finish[urn]
 
-    last = max(resources, key=done_at)
+    for urn in resources:
+        done_at(urn)
+    return finish, via
+
+
+def done_at(plan: Plan, resource: PlannedResource) -> int:
+    """Seconds from the start of a fresh ``pulumi up`` until ``resource`` is created."""
+    return _schedule(plan)[0][resource.urn]
+
+
+def critical_path(plan: Plan) -> list[Step]:
+    """The longest chain of creations of a fresh deploy of ``plan``, first to last (steps that take no time, such
+    as components, left out)."""
+    finish, via = _schedule(plan)
+    resources = {resource.urn: resource for resource in plan.resources}
     chain: list[Step] = []
-    current: str | None = last
+    current: str | None = max(finish, key=lambda urn: finish[urn])
     while current is not None:
         chain.append(Step(resources[current], create_seconds(resources[current]), finish[current]))
         current = via[current]
