@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.account import Account
+from components.base import StackContext
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
@@ -62,6 +63,7 @@ def build(settings: PlatformSettings) -> Platform:
     naming = Naming(prefix=settings.stack.name_prefix, stack=pulumi.get_stack())
     account = Account.current(settings.stack.region)
     role_scope = RoleScope.of_stack(naming, account, bounded=settings.stack.workload_boundary)
+    context = StackContext(naming=naming, account=account, role_scope=role_scope, protect=settings.is_prod)
     keys = Keys("keys", KeysArgs(settings=settings.keys, naming=naming, account=account, protect=settings.is_prod))
     cluster_name = naming.physical("eks", max_length=100)
     network = Network(
@@ -131,11 +133,8 @@ def build(settings: PlatformSettings) -> Platform:
         "cluster",
         ClusterArgs(
             settings=settings.cluster,
-            naming=naming,
-            account=account,
-            role_scope=role_scope,
+            context=context,
             name=cluster_name,
-            protect=settings.is_prod,
             vpc_id=network.vpc_id,
             vpc_cidr=network.vpc_cidr,
             service_cidr=network.kubernetes_service_cidr,
@@ -177,7 +176,7 @@ def build(settings: PlatformSettings) -> Platform:
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
-    shop = _shop(settings, naming, account, keys, network, secrets, database, cache, storage, cluster, edge)
+    shop = _shop(settings, context, keys, network, secrets, database, cache, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
     observability = _observability(
         settings, naming, account, role_scope, keys, database, cache, storage, cluster, edge, shop
@@ -200,8 +199,7 @@ def build(settings: PlatformSettings) -> Platform:
 
 def _shop(
     settings: PlatformSettings,
-    naming: Naming,
-    account: Account,
+    context: StackContext,
     keys: Keys,
     network: Network,
     secrets: AppSecrets,
@@ -213,6 +211,7 @@ def _shop(
 ) -> Shop:
     subnets = plan_subnets(settings.network.cidr, settings.network.az_count)
     endpoint_subnets = subnets.endpoints if settings.network.interface_endpoints else ()
+    naming, account = context.naming, context.account
     # The bootstrap's ECR repository (components/image_registry.py) unless the stack names another.
     repository = (
         settings.shop.image_repository
@@ -222,7 +221,7 @@ def _shop(
         "shop",
         ShopArgs(
             settings=settings.shop,
-            naming=naming,
+            context=context,
             environment=settings.stack.environment,
             region=account.region,
             image_repository=repository,
@@ -278,7 +277,6 @@ def _shop(
             vpc_id=network.vpc_id,
             load_balancer_subnet_ids=network.public_subnet_ids,
             pod_cidrs=[str(cidr) for cidr in subnets.private],
-            protect=settings.is_prod,
         ),
     )
 

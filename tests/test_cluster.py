@@ -91,7 +91,7 @@ def test_prod_control_plane_and_audit_log_are_protected(plan: Plan) -> None:
     cluster = control_plane(plan)
     assert cluster.inputs["deletionProtection"] is prod
     assert cluster.options["protect"] is False
-    assert ("components.cluster.component.protect_control_plane" in cluster.options["transforms"]) is prod
+    assert ("components.cluster.control_plane.protect_control_plane" in cluster.options["transforms"]) is prod
     assert plan.one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs").options["protect"] is prod
 
 

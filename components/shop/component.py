@@ -9,16 +9,14 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from app.shop.static_files import IMMUTABLE, static_files
-from components.naming import Naming
+from components.base import PlatformComponent, StackContext
 from components.shop import pods, traffic
 from components.shop.pods import CONTAINER, PodTarget
+from components.shop.static_upload import upload_static_files
 from components.shop.traffic import LoadBalancer, Peers
 from stacks.settings import ShopSettings
 from stacks.settings.base import Environment
@@ -36,8 +34,6 @@ MAX_UNAVAILABLE = 1
 JOB_AWAIT_MARGIN_SECONDS = 300
 #: Where app/Dockerfile puts AWS's RDS CA bundle: every CA an RDS instance's certificate may chain to.
 RDS_CA_BUNDLE = "/opt/rds/global-bundle.pem"
-#: The program's working directory (the CLI runs it from the project directory): file assets are relative to it.
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 core = k8s.core.v1
 meta = k8s.meta.v1
@@ -112,7 +108,8 @@ class Buckets:
 @dataclass(frozen=True)
 class ShopArgs:
     settings: ShopSettings
-    naming: Naming
+    context: StackContext
+    """With ``protect``, the load balancer has deletion protection (prod)."""
     environment: Environment
     region: str
     image_repository: str
@@ -130,12 +127,13 @@ class ShopArgs:
     """The public subnets the internet-facing load balancer lives in."""
     pod_cidrs: Sequence[str]
     """The subnets pods take their IPs from: the only place the load balancer connects to."""
-    protect: bool
-    """The load balancer's deletion protection (prod)."""
 
 
-class Shop(pulumi.ComponentResource):
+class Shop(PlatformComponent):
     """The shop's Kubernetes objects; see the module docstring."""
+
+    type_token = "shop:shop:Shop"  # noqa: S105 - a type, not a secret
+    component = COMPONENT
 
     image: str
     """The image reference deployed: ``repository:tag`` and ``@sha256:...`` when pinned."""
@@ -153,7 +151,7 @@ class Shop(pulumi.ComponentResource):
     """The ALB's DNS name, once the controller has created it: the origin record's target."""
 
     def __init__(self, name: str, args: ShopArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:shop:Shop", name, None, opts)
+        super().__init__(name, args.context, opts)
         self._name = name
         self._args = args
         settings = args.settings
@@ -162,7 +160,7 @@ class Shop(pulumi.ComponentResource):
         self.deployment_name = APP
         self.app_label = APP
         self.metrics_port = pods.INTERNAL_PORT
-        self.load_balancer_name = args.naming.physical("alb", max_length=32)
+        self.load_balancer_name = self.naming.physical("alb", max_length=32)
         web_labels = self._labels("web")
 
         self._budget()
@@ -182,7 +180,7 @@ class Shop(pulumi.ComponentResource):
             preemption_policy="PreemptLowerPriority",
             global_default=False,
             description="The shop's web pods and Jobs",
-            opts=self._opts(),
+            opts=self.child(provider=self._args.cluster.provider),
         )
         target = PodTarget(
             image=self.image,
@@ -202,7 +200,14 @@ class Shop(pulumi.ComponentResource):
         if settings.seed:
             self._job(target, "seed", depends_on=[*pods_ready, migrations])
         # New pods link their image's static files: those are in the bucket before the rollout starts.
-        static = self._static_files()
+        static = upload_static_files(
+            f"{name}-static",
+            bucket=args.buckets.assets,
+            key_arn=args.buckets.assets_key_arn,
+            tags=self.tags("static-files"),
+            # Pods of the previous image (during a rollout, or again after a rollback) still link its files.
+            opts=self.child(retain_on_delete=True),
+        )
         deployment = self._deployment(target, web_labels, depends_on=[*pods_ready, migrations, *static])
         self._autoscaler(deployment)
         self._object(
@@ -226,7 +231,7 @@ class Shop(pulumi.ComponentResource):
                 # The public port only: /metrics and the admin (the internal port) are never routed.
                 ports=[core.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")],
             ),
-            opts=self._opts(depends_on=[controller]),
+            opts=self.child(provider=self._args.cluster.provider, depends_on=[controller]),
         )
         self.ingress = self._ingress(service)
         self.load_balancer_hostname = self.ingress.status.apply(_load_balancer_hostname)
@@ -245,11 +250,8 @@ class Shop(pulumi.ComponentResource):
 
     def _labels(self, role: str | None = None) -> dict[str, str]:
         """Labels of the shop's objects; with ``role`` (web, migrate, seed), those that select its pods."""
-        labels = {NAME_LABEL: APP, "app.kubernetes.io/part-of": self._args.naming.prefix}
+        labels = {NAME_LABEL: APP, "app.kubernetes.io/part-of": self.naming.prefix}
         return {**labels, COMPONENT_LABEL: role} if role else labels
-
-    def _opts(self, **kwargs) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.cluster.provider, **kwargs)
 
     def _object(self, kind: type, purpose: str, object_name: pulumi.Input[str], *, opts=None, **spec):
         """A namespaced object of ``kind`` named ``object_name`` in the shop's namespace."""
@@ -257,7 +259,7 @@ class Shop(pulumi.ComponentResource):
             f"{self._name}-{purpose}",
             metadata=meta.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=self._labels()),
             **spec,
-            opts=opts or self._opts(),
+            opts=opts or self.child(provider=self._args.cluster.provider),
         )
 
     # ------------------------------------------------------------------------------------------------ namespace
@@ -329,40 +331,6 @@ class Shop(pulumi.ComponentResource):
             "SHOP_CDN_BASE_URL": args.origin.public_url,
         }
 
-    # ------------------------------------------------------------------------------------------------ static files
-
-    def _static_files(self) -> list[aws.s3.BucketObjectv2]:
-        """Every file of app/shop/static in the assets bucket at the key the app links it under,
-        ``static/<version>/<name>`` (one rule for both: app/shop/static_files.py), where CloudFront's ``/static/*``
-        reads it. The files are this checkout's: the pipeline deploys the image built from the same commit.
-
-        A changed file is a new key, which replaces the old object in the stack; ``retain_on_delete`` keeps the old
-        object in S3 all the same, because pods of the previous image (during the rollout, or again after a
-        rollback) still link it.
-
-        Encrypted like the bucket's default (SSE-KMS with its key and a bucket key), but explicitly: S3 applies the
-        default only once it is configured, and these objects wait for the bucket alone, so on a stack's first
-        deploy they could be written first and keep S3's own SSE-S3 for good.
-        """
-        args = self._args
-        tags = args.naming.tags(COMPONENT, Name=args.naming.physical("static-files"))
-        return [
-            aws.s3.BucketObjectv2(
-                f"{self._name}-static-{file.name}",
-                bucket=args.buckets.assets,
-                key=file.key,
-                source=pulumi.FileAsset(file.path.relative_to(PROJECT_DIR).as_posix()),
-                content_type=file.content_type,
-                cache_control=IMMUTABLE,
-                server_side_encryption="aws:kms",
-                kms_key_id=args.buckets.assets_key_arn,
-                bucket_key_enabled=True,
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-            )
-            for file in static_files()
-        ]
-
     # ------------------------------------------------------------------------------------------------ workloads
 
     def _job(self, target: PodTarget, command: str, depends_on: Sequence[pulumi.Resource] = ()) -> k8s.batch.v1.Job:
@@ -401,7 +369,8 @@ class Shop(pulumi.ComponentResource):
                     ]
                 ),
             ),
-            opts=self._opts(
+            opts=self.child(
+                provider=self._args.cluster.provider,
                 depends_on=list(depends_on),
                 delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
@@ -440,7 +409,7 @@ class Shop(pulumi.ComponentResource):
                 template=template,
             ),
             # The schema must be migrated before new code serves (and the readiness check requires it).
-            opts=self._opts(depends_on=list(depends_on)),
+            opts=self.child(provider=self._args.cluster.provider, depends_on=list(depends_on)),
         )
 
     def _autoscaler(self, deployment: k8s.apps.v1.Deployment) -> None:
@@ -503,15 +472,14 @@ class Shop(pulumi.ComponentResource):
     def _ingress(self, service: core.Service) -> k8s.networking.v1.Ingress:
         args = self._args
         networking = k8s.networking.v1
-        naming = args.naming
         security_groups = traffic.load_balancer_security_groups(
             self._name,
             clients=traffic.load_balancer_clients(args.region, health_checked=args.origin.health_checked),
             pod_cidrs=args.pod_cidrs,
             vpc_id=args.vpc_id,
             load_balancer_name=self.load_balancer_name,
-            physical_name=naming.physical,
-            tags=lambda purpose: naming.tags(COMPONENT, Name=naming.physical(purpose)),
+            physical_name=self.naming.physical,
+            tags=self.tags,
             parent=self,
         )
         balancer = LoadBalancer(
@@ -522,9 +490,9 @@ class Shop(pulumi.ComponentResource):
             web_acl_arn=args.origin.web_acl_arn,
             logs_bucket=args.buckets.logs,
             logs_prefix=args.buckets.load_balancer_logs_prefix,
-            deletion_protection=args.protect,
+            deletion_protection=self.context.protect,
             deregistration_seconds=args.settings.drain_seconds,
-            tags=args.naming.tags(COMPONENT, Name=self.load_balancer_name),
+            tags=self.tags(name=self.load_balancer_name),
         )
         backend = networking.IngressBackendArgs(
             service=networking.IngressServiceBackendArgs(
@@ -554,7 +522,8 @@ class Shop(pulumi.ComponentResource):
             # The controller takes minutes to create the load balancer the provider waits for. It turns on access logs
             # (refused until the bucket policy admits the load balancer) and attaches the security groups; on destroy
             # the load balancer is gone before any of them.
-            opts=self._opts(
+            opts=self.child(
+                provider=self._args.cluster.provider,
                 depends_on=[args.cluster.load_balancer_controller, args.buckets.logs_policy, *security_groups.ready],
                 custom_timeouts=pulumi.CustomTimeouts(create="20m"),
             ),
