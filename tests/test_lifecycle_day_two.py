@@ -45,7 +45,7 @@ ADDON_UPGRADE = {"eksKubeProxyVersion": "v1.35.3-eksbuild.18", "eksCorednsVersio
 
 
 def by_name(found: list[Change]) -> dict[str, Change]:
-    return {(change.after or change.before).name: change for change in found}  # type: ignore[union-attr]
+    return {change.resource.name: change for change in found}
 
 
 # ---------------------------------------------------------------------------------------------- access
@@ -56,15 +56,14 @@ def test_a_cluster_access_change_in_prod_touches_only_the_access_entries(prod: P
     (only the EKS cluster is, through the transform), so prod takes the change without `pulumi state unprotect`."""
     after = plan_for("prod", ACCESS_CHANGE)
     found = changes(prod, after)
-    assert [(change.kind, (change.after or change.before).name) for change in found] == [  # type: ignore[union-attr]
-        ("update", "cluster-eks")
-    ]
+    assert [(change.kind, change.resource.name) for change in found] == [("update", "cluster-eks")]
     (change,) = found
     assert change.changed_inputs == {"accessEntries"}
-    assert not change.before.options["protect"] and not change.after.options["protect"]  # type: ignore[union-attr]
+    assert change.before is not None and not change.before.options["protect"]
+    assert not change.resource.options["protect"]
     # The access entries are created and deleted under pulumi-eks's component; of its children only the cluster
     # is protected, and no access entry input reaches the cluster itself.
-    assert protected_children(change.after.options["transforms"]) == {"aws:eks/cluster:Cluster"}  # type: ignore[union-attr]
+    assert protected_children(change.resource.options["transforms"]) == {"aws:eks/cluster:Cluster"}
 
 
 def test_a_role_moved_between_levels_is_a_new_access_entry(prod: Plan) -> None:

@@ -1,25 +1,26 @@
 """The shop on EKS: its namespace budget, identity, configuration, migrations, web Deployment, autoscaling,
 disruption budget, network policies, Service and the internet-facing Ingress (an ALB built by the AWS Load
 Balancer Controller) that CloudFront reaches it through; and its static files in the assets bucket, which
-CloudFront serves ``/static/*`` from."""
+CloudFront serves ``/static/*`` from. Its inputs are in args.py; specs in pods.py, capacity.py and traffic.py (with
+the load balancer's security groups), the upload in static_upload.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.base import PlatformComponent, StackContext
-from components.shop import pods, traffic
+from components.base import PlatformComponent
+from components.shop import capacity, pods, traffic
+from components.shop.args import (
+    ShopArgs,
+)
 from components.shop.pods import CONTAINER, PodTarget
 from components.shop.static_upload import upload_static_files
-from components.shop.traffic import LoadBalancer, Peers
-from stacks.settings import ShopSettings
-from stacks.settings.base import Environment
+from components.shop.traffic import LoadBalancer
 
 COMPONENT = "shop"
 APP = "shop"
@@ -37,96 +38,6 @@ RDS_CA_BUNDLE = "/opt/rds/global-bundle.pem"
 
 core = k8s.core.v1
 meta = k8s.meta.v1
-
-
-@dataclass(frozen=True)
-class ClusterTarget:
-    """The cluster the shop runs in, as the cluster component provides it."""
-
-    provider: k8s.Provider
-    """Every Kubernetes object of the shop is created through it."""
-    namespace: pulumi.Input[str]
-    """Exists with the restricted Pod Security Standard and a default-deny NetworkPolicy."""
-    service_account_name: pulumi.Input[str]
-    """Bound to the shop's IAM role by EKS Pod Identity; the shop creates the ServiceAccount itself."""
-    node_selector: Mapping[str, str]
-    ingress_class_name: str
-    load_balancer_controller: pulumi.Resource
-    """The Ingress, the Service, the Deployment and the Jobs wait for it: its webhooks admit them (a pod gets its
-    load balancer readiness gate when it is created, or never)."""
-
-
-@dataclass(frozen=True)
-class DatabaseEndpoint:
-    address: pulumi.Input[str]
-    port: pulumi.Input[int]
-    name: str
-    secret_arn: pulumi.Input[str]
-    """RDS-managed secret with the master credentials (the shop re-reads it after a rotation)."""
-
-
-@dataclass(frozen=True)
-class CacheEndpoint:
-    address: pulumi.Input[str]
-    port: int
-    auth_secret_arn: pulumi.Input[str]
-
-
-@dataclass(frozen=True)
-class AppSecretArns:
-    session: pulumi.Input[str]
-    admin_token: pulumi.Input[str]
-    origin_verify: pulumi.Input[str]
-    """The value CloudFront sends in X-Origin-Verify; the shop rejects requests without it."""
-
-
-@dataclass(frozen=True)
-class Origin:
-    """How the edge reaches the shop: the origin's name, its regional certificate and web ACL."""
-
-    hostname: str
-    certificate_arn: pulumi.Input[str]
-    web_acl_arn: pulumi.Input[str]
-    public_url: str
-    """The shop's canonical URL; CloudFront serves /static and /media under it, so it is the CDN base URL."""
-    health_checked: bool
-    """Route 53 health-checks ``https://<hostname>/readyz``: its checkers must reach the load balancer."""
-
-
-@dataclass(frozen=True)
-class Buckets:
-    assets: pulumi.Input[str]
-    assets_key_arn: pulumi.Input[str]
-    """The KMS key of the assets bucket's default encryption (the deployment's static files use it too)."""
-    media_prefix: str
-    logs: pulumi.Input[str]
-    logs_policy: pulumi.Resource
-    """The logs bucket's policy, which admits the load balancer's access logs."""
-    load_balancer_logs_prefix: str
-
-
-@dataclass(frozen=True)
-class ShopArgs:
-    settings: ShopSettings
-    context: StackContext
-    """With ``protect``, the load balancer has deletion protection (prod)."""
-    environment: Environment
-    region: str
-    image_repository: str
-    """Registry and repository of the image (the settings' value, or the bootstrap's ECR repository)."""
-    cluster: ClusterTarget
-    database: DatabaseEndpoint
-    cache: CacheEndpoint
-    secret_arns: AppSecretArns
-    buckets: Buckets
-    origin: Origin
-    peers: Peers
-    vpc_id: pulumi.Input[str]
-    """The VPC of the load balancer's security groups."""
-    load_balancer_subnet_ids: Sequence[pulumi.Input[str]]
-    """The public subnets the internet-facing load balancer lives in."""
-    pod_cidrs: Sequence[str]
-    """The subnets pods take their IPs from: the only place the load balancer connects to."""
 
 
 class Shop(PlatformComponent):
@@ -265,38 +176,11 @@ class Shop(PlatformComponent):
     # ------------------------------------------------------------------------------------------------ namespace
 
     def _budget(self) -> None:
-        """A quota that caps what the namespace may consume (it must fit a full-scale rollout and the Jobs: the
-        settings check that), and per-container defaults and ceilings for anything created without them."""
+        """A quota that caps what the namespace may consume and per-container defaults and ceilings for anything
+        created without them (capacity.py)."""
         settings = self._args.settings
-        quota = {
-            "pods": str(settings.quota_pods),
-            "cpu": f"{settings.quota_cpu_millicores}m",
-            "memory": f"{settings.quota_memory_mib}Mi",
-            "ephemeral-storage": f"{settings.quota_ephemeral_storage_mib}Mi",
-        }
-        hard = {"pods": quota.pop("pods")}
-        for resource, amount in quota.items():
-            hard[f"requests.{resource}"] = amount
-            hard[f"limits.{resource}"] = amount
-        # Traffic enters through the Ingress only.
-        hard |= {"services.loadbalancers": "0", "services.nodeports": "0"}
-        self._object(core.ResourceQuota, "quota", APP, spec=core.ResourceQuotaSpecArgs(hard=hard))
-        limits = pods.quantities(settings, "limit")
-        self._object(
-            core.LimitRange,
-            "limits",
-            APP,
-            spec=core.LimitRangeSpecArgs(
-                limits=[
-                    core.LimitRangeItemArgs(
-                        type="Container",
-                        default=limits,
-                        default_request=pods.quantities(settings, "request"),
-                        max=limits,
-                    )
-                ]
-            ),
-        )
+        self._object(core.ResourceQuota, "quota", APP, spec=capacity.quota_spec(settings))
+        self._object(core.LimitRange, "limits", APP, spec=capacity.limit_range_spec(settings))
 
     # ------------------------------------------------------------------------------------------------ configuration
 
@@ -413,46 +297,8 @@ class Shop(PlatformComponent):
         )
 
     def _autoscaler(self, deployment: k8s.apps.v1.Deployment) -> None:
-        settings = self._args.settings
-        autoscaling = k8s.autoscaling.v2
-        self._object(
-            autoscaling.HorizontalPodAutoscaler,
-            "autoscaler",
-            APP,
-            spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
-                scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
-                ),
-                min_replicas=settings.min_replicas,
-                max_replicas=settings.max_replicas,
-                metrics=[
-                    autoscaling.MetricSpecArgs(
-                        type="Resource",
-                        resource=autoscaling.ResourceMetricSourceArgs(
-                            name=resource,
-                            target=autoscaling.MetricTargetArgs(type="Utilization", average_utilization=percent),
-                        ),
-                    )
-                    for resource, percent in (
-                        ("cpu", settings.cpu_target_percent),
-                        ("memory", settings.memory_target_percent),
-                    )
-                ],
-                behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
-                    # Up fast (double per minute), down slowly: one pod a minute once load has stayed low.
-                    scale_up=autoscaling.HPAScalingRulesArgs(
-                        stabilization_window_seconds=0,
-                        select_policy="Max",
-                        policies=[autoscaling.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=60)],
-                    ),
-                    scale_down=autoscaling.HPAScalingRulesArgs(
-                        stabilization_window_seconds=settings.scale_down_stabilization_seconds,
-                        select_policy="Min",
-                        policies=[autoscaling.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=60)],
-                    ),
-                ),
-            ),
-        )
+        spec = capacity.autoscaler_spec(self._args.settings, deployment.metadata.name)
+        self._object(k8s.autoscaling.v2.HorizontalPodAutoscaler, "autoscaler", APP, spec=spec)
 
     # ------------------------------------------------------------------------------------------------ traffic
 

@@ -214,6 +214,13 @@ class Change:
     after: PlannedResource | None
 
     @property
+    def resource(self) -> PlannedResource:
+        """The resource as it is after the change (as it was, for a delete)."""
+        found = self.after or self.before
+        assert found is not None
+        return found
+
+    @property
     def changed_inputs(self) -> set[str]:
         before = self.before.inputs if self.before else {}
         after = self.after.inputs if self.after else {}
