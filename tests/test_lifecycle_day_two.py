@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from stacks.offline.lifecycle import Change, changes, depends_on
 from stacks.offline.plan import Plan
+from stacks.offline.replacements import replace_keys
 from tests.cluster_plan import (
+    ADDON,
     NODE_GROUP,
     RELEASE,
     addons_by_name,
@@ -16,24 +18,6 @@ from tests.cluster_plan import (
 from tests.conftest import plan_for
 from tests.test_lifecycle_protect import protected_children
 
-#: Inputs of pulumi-eks's ManagedNodeGroup that reach aws.eks.NodeGroup arguments EKS cannot change in place
-#: (hashicorp/terraform-provider-aws internal/service/eks/node_group.go: ForceNew on ami_type, capacity_type,
-#: cluster_name, disk_size, instance_types, launch_template id/name, node_group_name(_prefix), node_role_arn,
-#: remote_access, subnet_ids); version, labels, taints and scaling_config are updated in place.
-NODE_GROUP_REPLACED_BY = frozenset(
-    {
-        "amiType",
-        "operatingSystem",  # pulumi-eks derives amiType from it
-        "capacityType",
-        "diskSize",
-        "instanceTypes",
-        "nodeGroupName",
-        "nodeGroupNamePrefix",
-        "nodeRoleArn",
-        "remoteAccess",
-        "subnetIds",
-    }
-)
 #: An admin added, the admin moved to read-only (prod lists platform-admin as admin), the pipeline role replaced.
 ACCESS_CHANGE = {
     "eksAdminRoles": ["platform-oncall"],
@@ -111,15 +95,11 @@ def test_an_add_on_upgrade_updates_the_add_ons_in_place(staging: Plan) -> None:
     assert set(found) == {"cluster-kube-proxy", "cluster-coredns"}
     for change in found.values():
         assert change.kind == "update"
-        # aws.eks.Addon replaces only for a new cluster_name or addon_name (terraform-provider-aws addon.go).
         assert change.changed_inputs == {"addonVersion"}
+        assert replace_keys(ADDON, change.changed_inputs) == []  # UpdateAddon, in place
 
 
 # ---------------------------------------------------------------------------------------------- node groups
-
-
-def replaced(change: Change) -> bool:
-    return change.kind == "update" and bool(change.changed_inputs & NODE_GROUP_REPLACED_BY)
 
 
 def test_new_instance_types_replace_the_app_node_groups_and_new_sizes_update_them(staging: Plan) -> None:
@@ -129,7 +109,8 @@ def test_new_instance_types_replace_the_app_node_groups_and_new_sizes_update_the
     assert set(found) == apps  # nothing else in the cluster: not the system pool (observability's alarm follows)
     for change in found.values():
         assert change.changed_inputs == {"instanceTypes", "scalingConfig"}
-        assert replaced(change)
+        # The new types replace the node group; the sizes alone would update it in place.
+        assert replace_keys(NODE_GROUP, change.changed_inputs) == ["instanceTypes"]
 
 
 def test_a_replaced_node_group_is_created_before_the_old_one_is_deleted(plan: Plan) -> None:
