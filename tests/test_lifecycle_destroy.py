@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from stacks.offline.lifecycle import destroy_order, destroy_waves, outlives
 from stacks.offline.plan import Plan, PlannedResource
 from tests.cluster_plan import ADDON, ASSOCIATION, NETWORK_POLICY, NODE_GROUP, RELEASE, ROLE_POLICY, control_plane
@@ -158,11 +156,12 @@ def test_the_ingress_goes_in_the_first_waves_and_the_vpc_in_one_of_the_last(stag
     assert wave_of[staging.one(VPC).urn] >= len(waves) - 3
 
 
-@pytest.mark.parametrize("type_", [RELEASE, NODE_GROUP])
-def test_staging_destroys_without_protection_in_the_way(staging: Plan, type_: str) -> None:
-    """Nothing in staging is protected, so `pulumi destroy` needs no `pulumi state unprotect` first."""
+def test_staging_destroys_without_protection_in_the_way(staging: Plan) -> None:
+    """Nothing in staging is protected, so `pulumi destroy` needs no `pulumi state unprotect` first; the load
+    balancer has no deletion protection, so the controller can delete it."""
     assert [r.name for r in staging.resources if r.options["protect"]] == []
-    assert staging.of_type(type_)
+    annotations = staging.one(INGRESS).inputs["metadata"]["annotations"]
+    assert "deletion_protection.enabled=false" in annotations["alb.ingress.kubernetes.io/load-balancer-attributes"]
 
 
 def test_every_kubernetes_object_is_deleted_while_the_api_is_reachable(plan: Plan) -> None:

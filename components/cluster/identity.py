@@ -49,13 +49,29 @@ class GrantedRole:
 def granted_service_role(
     name: str,
     *,
+    scope: RoleScope,
+    service: str,
+    description: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
     statements: Statements = (),
     managed_policy_arns: Sequence[str] = (),
-    **role: Any,
+    trust_conditions: dict[str, Any] | None = None,
+    trust_actions: Sequence[str] = ("sts:AssumeRole",),
 ) -> GrantedRole:
-    """``components.iam.service_role`` (``role`` are its other arguments) with its grants at hand: the same
-    resources under the same names and parents."""
-    created = service_role(name, statements=(), **role)
+    """``components.iam.service_role`` with its grants at hand: the same resources under the same names and
+    parents."""
+    created = service_role(
+        name,
+        scope=scope,
+        service=service,
+        statements=(),
+        description=description,
+        tags=tags,
+        parent=parent,
+        trust_conditions=trust_conditions,
+        trust_actions=trust_actions,
+    )
     grants: list[pulumi.Resource] = list(attach_managed_policies(name, created, managed_policy_arns))
     if isinstance(statements, pulumi.Output) or statements:
         document = (
