@@ -77,7 +77,7 @@ class Cluster(PlatformComponent):
     alb_controller_ready: pulumi.Resource
     """Depend on it from Ingresses so that the controller and its webhooks serve them."""
     compute_ready: list[pulumi.Resource]
-    """The node groups and the add-ons pods need (CoreDNS, ...): depend on them from add-ons with pods."""
+    """The node groups and CoreDNS: depend on them from add-ons and controllers with pods."""
 
     type_token = "shop:cluster:Cluster"  # noqa: S105 - a type, not a secret
     component = COMPONENT
