@@ -119,26 +119,26 @@ def api_security_groups(
     *,
     vpc_id: pulumi.Input[str],
     operator_cidrs: tuple[str, ...],
-    naming: Naming,
-    component: str,
+    tags: Callable[[str], dict[str, str]],
     parent: pulumi.Resource,
 ) -> ApiSecurityGroups:
-    """The API's own group, admitting HTTPS from the deployer group and ``operator_cidrs``, and the deployer group.
+    """The API's own group, admitting HTTPS from the deployer group and ``operator_cidrs``, and the deployer group;
+    ``tags`` gives the tags of a purpose (``eks-api``, ``eks-deployer``).
 
     Neither has other rules: the control plane's traffic to nodes goes through EKS's cluster security group (which
     allows all egress), and a runner's other traffic through the runner's own group.
     """
 
     def group(purpose: str, description: str) -> tuple[aws.ec2.SecurityGroup, dict[str, str]]:
-        tags = naming.tags(component, Name=naming.physical(f"eks-{purpose}"))
+        group_tags = tags(f"eks-{purpose}")
         created = aws.ec2.SecurityGroup(
             f"{name}-{purpose}-sg",
             vpc_id=vpc_id,
             description=description,
-            tags=tags,
+            tags=group_tags,
             opts=pulumi.ResourceOptions(parent=parent),
         )
-        return created, tags
+        return created, group_tags
 
     api, api_tags = group(
         "api", "EKS control plane network interfaces: the Kubernetes API for deployers and operator networks"

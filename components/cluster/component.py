@@ -95,8 +95,7 @@ class Cluster(PlatformComponent):
             name,
             vpc_id=args.vpc_id,
             operator_cidrs=tuple(str(cidr) for cidr in settings.private_access_cidrs),
-            naming=self.naming,
-            component=COMPONENT,
+            tags=self.tags,
             parent=self,
         )
         self.deployer_security_group_id = api_groups.deployer.id
