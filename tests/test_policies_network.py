@@ -27,14 +27,14 @@ def test_flow_logs_a_vpc_with_one_passes() -> None:
 
 def test_default_security_group_missing_or_with_rules_is_flagged() -> None:
     assert flagged(network.vpc_default_security_group_closed, vpc()) == ["vpc"]
-    the_vpc = vpc()
+    the_vpc = vpc()  # the rules are refused on the default group itself, before it is created
     open_default = resource(
         network.DEFAULT_SECURITY_GROUP,
         "default-sg",
         {"vpcId": "vpc-0aaa", "ingress": [{"protocol": "-1", "self": True}], "egress": []},
         dependencies=[the_vpc],
     )
-    assert flagged(network.vpc_default_security_group_closed, the_vpc, open_default) == ["default-sg"]
+    assert flagged(network.default_security_group_no_rules, the_vpc, open_default) == ["default-sg"]
 
 
 def test_default_security_group_adopted_without_rules_passes() -> None:
@@ -46,6 +46,7 @@ def test_default_security_group_adopted_without_rules_passes() -> None:
         dependencies=[the_vpc],
     )
     assert_compliant_even_when_unknown(network.vpc_default_security_group_closed, the_vpc, closed)
+    assert_compliant_even_when_unknown(network.default_security_group_no_rules, the_vpc, closed)
 
 
 def group(name: str = "web-sg", **props: object) -> PlannedResource:
@@ -85,9 +86,10 @@ def test_internet_https_is_flagged_unless_a_load_balancer_uses_the_group() -> No
         {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-0web-sg"},
         dependencies=[web],
     )
-    assert flagged(network.security_group_no_internet_ingress, web, https) == ["https"]
+    assert messages(network.security_group_no_internet_ingress, web, https) == []
+    assert flagged(network.security_group_web_ingress_load_balancer_only, web, https) == ["https"]
     balancer = resource(network.LOAD_BALANCERS[0], "alb", {"securityGroups": ["sg-0web-sg"]}, dependencies=[web])
-    assert_compliant_even_when_unknown(network.security_group_no_internet_ingress, web, https, balancer)
+    assert_compliant_even_when_unknown(network.security_group_web_ingress_load_balancer_only, web, https, balancer)
 
 
 def test_internet_https_on_a_group_named_in_an_alb_ingress_annotation_passes() -> None:
@@ -102,7 +104,7 @@ def test_internet_https_on_a_group_named_in_an_alb_ingress_annotation_passes() -
         "shop",
         {"metadata": {"annotations": {network.ALB_SECURITY_GROUPS_ANNOTATION: "sg-0other, sg-0web-sg"}}},
     )
-    assert messages(network.security_group_no_internet_ingress, web, https, ingress) == []
+    assert messages(network.security_group_web_ingress_load_balancer_only, web, https, ingress) == []
 
 
 def test_ingress_from_inside_the_vpc_passes() -> None:

@@ -118,6 +118,19 @@ def enabled(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+def off(value: Any) -> bool:
+    """Known, and not true (unset counts as off: AWS defaults these switches to off)."""
+    return value is not UNKNOWN and not enabled(value)
+
+
+def customer_managed_key(value: Any) -> bool:
+    """A KMS key id/ARN of our own, or one not known yet (an ``alias/aws/...`` key is AWS-managed: no key policy
+    of ours applies)."""
+    if value is UNKNOWN:
+        return True
+    return isinstance(value, str) and bool(value) and "alias/aws/" not in value
+
+
 def items(value: Any) -> list[Any]:
     """The known elements of a list (an unknown or missing list has none)."""
     return [item for item in value if item is not UNKNOWN] if isinstance(value, list) else []
@@ -159,33 +172,6 @@ def statements(policy: Any) -> list[dict[str, Any]]:
     if isinstance(found, dict):
         return [found]
     return [statement for statement in items(found) if isinstance(statement, dict)]
-
-
-def is_everyone(principal: Any) -> bool:
-    """``"*"`` or ``{"AWS": "*"}``: every principal, anonymous ones included (whom a Deny for all must name)."""
-    if principal == "*":
-        return True
-    return isinstance(principal, dict) and "*" in strings(principal.get("AWS"))
-
-
-def is_wildcard_principal(principal: Any) -> bool:
-    """A principal that admits anyone in any account: ``"*"``, a wildcard of any principal type (``{"AWS": "*"}``,
-    ``{"Service": "*"}``, ``{"Federated": "*"}``, ...) or an IAM ARN whose account is a wildcard
-    (``arn:aws:iam::*:root``, ``arn:aws:iam::*:role/x``)."""
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    return any(
-        value == "*" or (kind == "AWS" and _any_account(value))
-        for kind, values in principal.items()
-        for value in strings(values)
-    )
-
-
-def _any_account(arn: str) -> bool:
-    parts = arn.split(":")
-    return len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts") and any(c in parts[4] for c in "*?")
 
 
 # ---------------------------------------------------------------------------------------------- views
@@ -285,19 +271,19 @@ class Stack:
 
     def attachments(
         self, owners: Sequence[Resource], attached: Sequence[Resource], prop: str
-    ) -> tuple[dict[str, list[Resource]], bool]:
-        """For each owner (by URN), the ``attached`` resources whose ``prop`` refers to it, and whether any
-        attached resource could not be placed yet (then a missing attachment proves nothing)."""
+    ) -> tuple[dict[str, list[Resource]], list[Resource]]:
+        """For each owner (by URN), the ``attached`` resources whose ``prop`` refers to it, and the attached
+        resources that cannot be placed yet (any owner without an attachment may be theirs)."""
         by_owner: dict[str, list[Resource]] = {owner.urn: [] for owner in owners}
-        undecided = False
+        unplaced: list[Resource] = []
         for resource in attached:
             found = self.referents(resource, prop, owners)
             if found is None:
-                undecided = True
+                unplaced.append(resource)
                 continue
             for owner in found:
                 by_owner[owner.urn].append(resource)
-        return by_owner, undecided
+        return by_owner, unplaced
 
 
 def resource_view(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Resource:
@@ -337,8 +323,52 @@ def stack_view(args: StackValidationArgs, config: Mapping[str, Any]) -> Stack:
 
 _P = TypeVar("_P", bound=Policy)
 
-ResourceReport = Callable[[str], None]
-StackReport = Callable[[str, Resource | None], None]
+
+class Undecided(UnknownValueError):
+    """What a check could not decide because values are unknown during preview, raised once the check has
+    reported everything it could decide. The engine turns it into the advisory "can't run policy ... during
+    preview" entry, so the undecided value is visible and no other resource's verdict is lost."""
+
+    def __init__(self, what: Sequence[str]) -> None:
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        self.message = "undecided until the values are known: " + "; ".join(what)
+
+
+@dataclass
+class _Reporter:
+    """Collects what a check could not decide; ``finish`` raises it after the check."""
+
+    undecided_values: list[str] = field(default_factory=list)
+
+    def undecided(self, what: str) -> None:
+        """Note a check that cannot be decided yet, naming the unknown value (``<resource>.<property>``)."""
+        self.undecided_values.append(what)
+
+    def finish(self) -> None:
+        if self.undecided_values:
+            raise Undecided(self.undecided_values)
+
+
+@dataclass
+class ResourceReport(_Reporter):
+    """``report(message)``: a violation of the resource validated; ``report.undecided(what)``: not decidable yet."""
+
+    emit: Callable[[str], None] = print
+
+    def __call__(self, message: str) -> None:
+        self.emit(message)
+
+
+@dataclass
+class StackReport(_Reporter):
+    """``report(message, resource)``: a violation by one resource (None: the stack); ``report.undecided(what)``."""
+
+    emit: Callable[[str, Resource | None], None] = lambda message, resource: None
+
+    def __call__(self, message: str, resource: Resource | None) -> None:
+        self.emit(message, resource)
+
+
 ResourceCheck = Callable[[Resource, ResourceReport], None]
 StackCheck = Callable[[Stack, StackReport], None]
 
@@ -372,7 +402,9 @@ class Rules:
                 if args.resource_type not in applies_to:
                     return
                 resource = resource_view(args, _settings(config, args.get_config()))
-                check(resource, lambda message: report_violation(_with_fix(message, remediation), None))
+                report = ResourceReport(emit=lambda message: report_violation(_with_fix(message, remediation), None))
+                check(resource, report)
+                report.finish()
 
             options = _policy_options(severity, remediation, category, config)
             return self._add(ResourceValidationPolicy(name, description, validate=validate, **options))
@@ -394,13 +426,70 @@ class Rules:
         """A rule that one boolean input must be true (unset counts as false, as AWS defaults these to off)."""
 
         def check(resource: Resource, report: ResourceReport) -> None:
-            value = resource.get(prop)
-            if value is not UNKNOWN and not enabled(value):
+            if off(resource.get(prop)):
                 report(f"{prop} is not true{consequence}.")
 
         return self.resource(
             name, description=description, severity=severity, types=types, remediation=remediation, category=category
         )(check)
+
+    def require_cmk(
+        self,
+        name: str,
+        *,
+        prop: str,
+        description: str,
+        types: Iterable[str],
+        remediation: str,
+        severity: Severity = Severity.MEDIUM,
+        when: str | None = None,
+    ) -> ResourceValidationPolicy:
+        """A rule that ``prop`` names a customer-managed KMS key (when the boolean ``when`` is on, if given)."""
+
+        def check(resource: Resource, report: ResourceReport) -> None:
+            if (when is None or enabled(resource.get(when))) and not customer_managed_key(resource.get(prop)):
+                report(f"{prop} does not name a customer-managed KMS key (an AWS-managed key would be used).")
+
+        return self.resource(name, description=description, severity=severity, types=types, remediation=remediation)(
+            check
+        )
+
+    def require_attached(
+        self,
+        name: str,
+        *,
+        owners: Sequence[str],
+        attached: Sequence[str],
+        prop: str,
+        missing: str,
+        description: str,
+        severity: Severity,
+        remediation: str,
+        counts: Callable[[Stack, Resource, Resource], bool | None] = lambda _stack, _owner, _side: True,
+        exempt: Callable[[Stack], tuple[set[str], list[str]]] | None = None,
+    ) -> StackValidationPolicy:
+        """A rule that every resource of the ``owners`` types has a resource of the ``attached`` types whose
+        ``prop`` refers to it (and that ``counts(stack, owner, side)``: None when not known yet). ``exempt``
+        names owners (by URN) that need none, and the values that keep it from telling them all yet. An
+        attachment not placeable yet leaves the owners without one undecided -- reported, never silently passed,
+        and never for the owners it cannot belong to."""
+
+        def check(stack: Stack, report: StackReport) -> None:
+            candidates = stack.of_type(*owners)
+            by_owner, unplaced = stack.attachments(candidates, stack.of_type(*attached), prop)
+            exempted, exempt_unknown = exempt(stack) if exempt else (set(), [])
+            unknown = [f"{resource.name}.{prop}" for resource in unplaced] + exempt_unknown
+            for owner in candidates:
+                verdicts = {side.name: counts(stack, owner, side) for side in by_owner[owner.urn]}
+                if owner.urn in exempted or True in verdicts.values():
+                    continue
+                undecided = unknown + [side for side, verdict in verdicts.items() if verdict is None]
+                if undecided:
+                    report.undecided(f"{name} for {owner.name} ({', '.join(undecided)})")
+                else:
+                    report(missing, owner)
+
+        return self.stack(name, description=description, severity=severity, remediation=remediation)(check)
 
     def stack(
         self,
@@ -415,12 +504,13 @@ class Rules:
         def register(check: StackCheck) -> StackValidationPolicy:
             def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
                 stack = stack_view(args, _settings(config, args.get_config()))
-                check(
-                    stack,
-                    lambda message, resource: report_violation(
+                report = StackReport(
+                    emit=lambda message, resource: report_violation(
                         _with_fix(message, remediation), resource.urn if resource else None
-                    ),
+                    )
                 )
+                check(stack, report)
+                report.finish()
 
             options = _policy_options(severity, remediation, category, config)
             return self._add(StackValidationPolicy(name, description, validate=validate, **options))

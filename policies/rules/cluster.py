@@ -12,7 +12,8 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .base import UNKNOWN, Resource, ResourceReport, Rules, dig, enabled, given, items, partly_unknown, strings
+from .base import UNKNOWN, Resource, ResourceReport, Rules, dig, enabled, given, items, off, partly_unknown, strings
+from .semantics import PUBLIC_RANGE_CONFIG, internet_ranges
 
 rules = Rules()
 
@@ -23,7 +24,6 @@ MANAGED_NODE_GROUP = "eks:index:ManagedNodeGroup"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
-INTERNET = ("0.0.0.0/0", "::/0")
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
@@ -48,23 +48,28 @@ def _endpoint(cluster: Resource) -> tuple[Any, Any, Any]:
 )
 def eks_endpoint_private_access(resource: Resource, report: ResourceReport) -> None:
     private, _, _ = _endpoint(resource)
-    if private is not UNKNOWN and not enabled(private):
+    if off(private):
         report("endpointPrivateAccess is not true.")
 
 
 @rules.resource(
     "eks-endpoint-no-public-cidr",
-    description="The EKS API endpoint is private, or public only to listed networks (never 0.0.0.0/0 or ::/0).",
+    description=(
+        "The EKS API endpoint is private, or public only to listed networks (never the internet: public ranges "
+        "wider than the configured prefix, 0.0.0.0/0 or 0.0.0.0/1 + 128.0.0.0/1 alike)."
+    ),
     severity=Severity.CRITICAL,
     types=CLUSTERS,
     remediation="set endpoint_public_access=False, or list the operator networks in public_access_cidrs.",
+    config=PUBLIC_RANGE_CONFIG,
 )
 def eks_endpoint_no_public_cidr(resource: Resource, report: ResourceReport) -> None:
     _, public, cidrs = _endpoint(resource)
     if public is UNKNOWN or not enabled(public):
         return
-    if any(cidr in INTERNET for cidr in strings(cidrs)):
-        report("publicAccessCidrs opens the API endpoint to the whole internet.")
+    internet = internet_ranges(strings(cidrs), resource.config)
+    if internet:
+        report(f"publicAccessCidrs ({', '.join(internet)}) opens the API endpoint to the internet.")
     elif not items(cidrs) and not partly_unknown(cidrs):
         report("The public endpoint is on without publicAccessCidrs, so EKS opens it to 0.0.0.0/0.")
 
@@ -188,5 +193,5 @@ def ec2_launch_template_encrypted_volumes(resource: Resource, report: ResourceRe
         report("No EBS block device mapping: the root volume's encryption is left to the AMI and account default.")
     for volume in volumes:
         encrypted = dig(volume, "ebs", "encrypted")
-        if encrypted is not UNKNOWN and not enabled(encrypted):
+        if off(encrypted):
             report(f"The volume {dig(volume, 'deviceName')} is not encrypted.")

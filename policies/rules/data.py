@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import Any
 
 from pulumi_policy import Severity
 
@@ -14,15 +14,17 @@ from .base import (
     Rules,
     Stack,
     StackReport,
+    customer_managed_key,
     dig,
     enabled,
     given,
-    is_everyone,
     items,
+    off,
     partly_unknown,
     statements,
     strings,
 )
+from .semantics import denies_insecure_transport
 
 rules = Rules()
 
@@ -56,17 +58,9 @@ FORCE_TLS_PARAMETERS = {
 }
 
 
-def customer_managed_key(value: object) -> bool:
-    """A KMS key id/ARN of our own (an ``alias/aws/...`` key is AWS-managed: no key policy of ours applies)."""
-    if value is UNKNOWN:
-        return True
-    return isinstance(value, str) and bool(value) and "alias/aws/" not in value
-
-
 def _encrypted_with_cmk(resource: Resource, report: ResourceReport, switch: str) -> None:
     """Encryption at rest is switched on by ``switch`` and uses our key (``kmsKeyId``)."""
-    encrypted = resource.get(switch)
-    if encrypted is not UNKNOWN and not enabled(encrypted):
+    if off(resource.get(switch)):
         report(f"{switch} is not true.")
     elif not customer_managed_key(resource.get("kmsKeyId")):
         report("kmsKeyId does not name a customer-managed key (the service's AWS-managed key would be used).")
@@ -147,18 +141,14 @@ rds_iam_authentication = rules.require_true(
 )
 
 
-@rules.resource(
+rds_performance_insights_encrypted = rules.require_cmk(
     "rds-performance-insights-encrypted",
+    prop="performanceInsightsKmsKeyId",
+    when="performanceInsightsEnabled",
     description="RDS Performance Insights data (which includes SQL text) is encrypted with a customer-managed key.",
-    severity=Severity.MEDIUM,
     types=RDS_TYPES,
     remediation="set performance_insights_kms_key_id=<the data KMS key ARN> (or turn Performance Insights off).",
 )
-def rds_performance_insights_encrypted(resource: Resource, report: ResourceReport) -> None:
-    if enabled(resource.get("performanceInsightsEnabled")) and not customer_managed_key(
-        resource.get("performanceInsightsKmsKeyId")
-    ):
-        report("Performance Insights is on without a customer-managed performanceInsightsKmsKeyId.")
 
 
 @rules.resource(
@@ -177,23 +167,18 @@ def rds_managed_master_password(resource: Resource, report: ResourceReport) -> N
     for name in password_inputs:
         if given(resource.get(name)):
             report(f"The master password is set in the program ({name}); it ends up in config and state.")
-    managed = resource.get("manageMasterUserPassword")
-    if managed is not UNKNOWN and not enabled(managed):
+    if off(resource.get("manageMasterUserPassword")):
         report("manageMasterUserPassword is not true.")
 
 
-@rules.resource(
+rds_master_secret_cmk = rules.require_cmk(
     "rds-master-secret-cmk",
+    prop="masterUserSecretKmsKeyId",
+    when="manageMasterUserPassword",
     description="The RDS-managed master user secret is encrypted with a customer-managed key.",
-    severity=Severity.MEDIUM,
     types=RDS_TYPES,
     remediation="set master_user_secret_kms_key_id=<the secrets KMS key ARN>.",
 )
-def rds_master_secret_cmk(resource: Resource, report: ResourceReport) -> None:
-    if enabled(resource.get("manageMasterUserPassword")) and not customer_managed_key(
-        resource.get("masterUserSecretKmsKeyId")
-    ):
-        report("The managed master secret uses the AWS-managed aws/secretsmanager key.")
 
 
 def _parameter_groups(stack: Stack, database: Resource) -> tuple[str, list[Resource]] | None:
@@ -263,8 +248,7 @@ def elasticache_encryption_at_rest(resource: Resource, report: ResourceReport) -
     remediation="set transit_encryption_enabled=True and leave transit_encryption_mode unset or 'required'.",
 )
 def elasticache_encryption_in_transit(resource: Resource, report: ResourceReport) -> None:
-    encrypted = resource.get("transitEncryptionEnabled")
-    if encrypted is not UNKNOWN and not enabled(encrypted):
+    if off(resource.get("transitEncryptionEnabled")):
         report("transitEncryptionEnabled is not true.")
     if resource.get("transitEncryptionMode") == "preferred":
         report("transitEncryptionMode is 'preferred', which still accepts plain-text clients.")
@@ -307,16 +291,13 @@ elasticache_multi_az = rules.require_true(
 # ---------------------------------------------------------------------------------------------- secrets, logs
 
 
-@rules.resource(
+secretsmanager_secret_cmk = rules.require_cmk(
     "secretsmanager-secret-cmk",
+    prop="kmsKeyId",
     description="Secrets Manager secrets are encrypted with a customer-managed KMS key.",
-    severity=Severity.MEDIUM,
     types=(SECRETS_MANAGER_SECRET,),
     remediation="set kms_key_id=<the secrets KMS key ARN>.",
 )
-def secretsmanager_secret_cmk(resource: Resource, report: ResourceReport) -> None:
-    if not customer_managed_key(resource.get("kmsKeyId")):
-        report("kmsKeyId is not a customer-managed key (the AWS-managed aws/secretsmanager key would be used).")
 
 
 @rules.resource(
@@ -332,67 +313,107 @@ def log_group_retention(resource: Resource, report: ResourceReport) -> None:
         report("retentionInDays is not set: events are kept forever.")
 
 
-@rules.resource(
+log_group_kms = rules.require_cmk(
     "log-group-kms",
+    prop="kmsKeyId",
     description="CloudWatch log groups are encrypted with a customer-managed KMS key.",
-    severity=Severity.MEDIUM,
     types=(LOG_GROUP,),
     remediation="set kms_key_id=<the logs KMS key ARN> (its key policy must admit logs.<region>.amazonaws.com).",
 )
-def log_group_kms(resource: Resource, report: ResourceReport) -> None:
-    if not customer_managed_key(resource.get("kmsKeyId")):
-        report("kmsKeyId is not set.")
 
 
 # ---------------------------------------------------------------------------------------------- S3
+# Every bucket needs its side resources (stack rules: they relate resources); what a side resource says is
+# checked on the side resource itself, so a weak one is refused before it is created.
+
+BUCKET_PUBLIC_ACCESS_SETTINGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+SSE_KMS = ("aws:kms", "aws:kms:dsse")
 
 
-def _bucket_sides(stack: Stack, types: Iterable[str]) -> tuple[list[Resource], dict[str, list[Resource]], bool]:
-    """Buckets, the side resources of ``types`` attached to each (by URN), and whether any was undecidable."""
-    buckets = stack.of_type(*BUCKETS)
-    by_bucket, undecided = stack.attachments(buckets, stack.of_type(*types), "bucket")
-    return buckets, by_bucket, undecided
-
-
-def _log_targets(stack: Stack) -> tuple[set[str], bool]:
-    """URNs of buckets that receive S3 server access logs (targets of a BucketLogging), and whether any target
-    could not be told yet."""
+def _log_targets(stack: Stack) -> tuple[set[str], list[str]]:
+    """URNs of buckets that receive S3 server access logs (targets of a BucketLogging), and the unknown values
+    that keep others from being told."""
     buckets = stack.of_type(*BUCKETS)
     targets: set[str] = set()
-    undecided = False
+    unknown: list[str] = []
     for logging in stack.of_type(*LOGGING):
         found = stack.referents(logging, "targetBucket", buckets)
-        undecided = undecided or found is None
+        if found is None:
+            unknown.append(f"{logging.name}.targetBucket")
         targets.update(bucket.urn for bucket in found or [])
-    return targets, undecided
+    return targets, unknown
 
 
-@rules.stack(
+def _log_destinations(stack: Stack) -> tuple[set[str], list[str]]:
+    """URNs of buckets that receive logs (S3 server access logs or CloudFront standard logs), and the unknown
+    values that keep others from being told."""
+    destinations, unknown = _log_targets(stack)
+    for distribution in stack.of_type(DISTRIBUTION):
+        domain = distribution.get("loggingConfig", "bucket")
+        if domain is UNKNOWN:
+            unknown.append(f"{distribution.name}.loggingConfig.bucket")
+        for bucket in stack.of_type(*BUCKETS):
+            if isinstance(domain, str) and domain.split(".s3.", 1)[0] in bucket.identities():
+                destinations.add(bucket.urn)
+    return destinations, unknown
+
+
+s3_public_access_block = rules.require_attached(
     "s3-public-access-block",
-    description="Every S3 bucket blocks public ACLs and policies (all four public access block settings).",
+    owners=BUCKETS,
+    attached=(PUBLIC_ACCESS_BLOCK,),
+    prop="bucket",
+    missing="The bucket has no public access block.",
+    description="Every S3 bucket has a public access block (s3-public-access-block-settings checks all four are on).",
     severity=Severity.CRITICAL,
     remediation=(
         "add an aws.s3.BucketPublicAccessBlock for the bucket with block_public_acls, block_public_policy, "
         "ignore_public_acls and restrict_public_buckets all True."
     ),
 )
-def s3_public_access_block(stack: Stack, report: StackReport) -> None:
-    settings = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-    buckets, blocks, undecided = _bucket_sides(stack, (PUBLIC_ACCESS_BLOCK,))
-    for bucket in buckets:
-        if not blocks[bucket.urn] and not undecided:
-            report("The bucket has no public access block.", bucket)
-        for block in blocks[bucket.urn]:
-            off = [name for name in settings if block.get(name) is not UNKNOWN and not enabled(block.get(name))]
-            if off:
-                report(f"The public access block leaves {', '.join(off)} off.", block)
 
 
-@rules.stack(
+@rules.resource(
+    "s3-public-access-block-settings",
+    description="S3 public access blocks turn on all four settings (public ACLs and policies blocked and ignored).",
+    severity=Severity.CRITICAL,
+    types=(PUBLIC_ACCESS_BLOCK,),
+    remediation="set block_public_acls, block_public_policy, ignore_public_acls and restrict_public_buckets to True.",
+)
+def s3_public_access_block_settings(resource: Resource, report: ResourceReport) -> None:
+    left_off = [name for name in BUCKET_PUBLIC_ACCESS_SETTINGS if off(resource.get(name))]
+    if left_off:
+        report(f"The public access block leaves {', '.join(left_off)} off.")
+
+
+def _default_encryption(configuration: Resource) -> list[tuple[Any, Any]]:
+    """(algorithm, KMS key) of each rule of a default encryption configuration."""
+    defaults = [dig(rule, "applyServerSideEncryptionByDefault") for rule in items(configuration.get("rules"))]
+    return [(dig(default, "sseAlgorithm"), dig(default, "kmsMasterKeyId")) for default in defaults]
+
+
+def _encrypts_as_required(stack: Stack, bucket: Resource, configuration: Resource) -> bool | None:
+    """SSE-KMS, or SSE-S3 on a server access log target (S3 writes those only with SSE-S3)."""
+    algorithms = [algorithm for algorithm, _ in _default_encryption(configuration)]
+    if UNKNOWN in algorithms or partly_unknown(configuration.get("rules")):
+        return None
+    targets, unknown = _log_targets(stack)
+    accepted = (*SSE_KMS, "AES256") if bucket.urn in targets else SSE_KMS
+    if "AES256" in algorithms and unknown:
+        return None
+    return bool(algorithms) and all(algorithm in accepted for algorithm in algorithms)
+
+
+s3_encryption_kms = rules.require_attached(
     "s3-encryption-kms",
+    owners=BUCKETS,
+    attached=ENCRYPTION,
+    prop="bucket",
+    counts=_encrypts_as_required,
+    missing="The bucket has no default encryption configuration with SSE-KMS (SSE-S3 only for log targets).",
     description=(
-        "Every S3 bucket encrypts new objects with SSE-KMS and a customer-managed key (S3 server access log "
-        "targets, which S3 can only write with SSE-S3, use SSE-S3)."
+        "Every S3 bucket encrypts new objects with SSE-KMS (S3 server access log targets, which S3 can only write "
+        "with SSE-S3, may use SSE-S3); s3-encryption-cmk checks the key."
     ),
     severity=Severity.HIGH,
     remediation=(
@@ -400,59 +421,65 @@ def s3_public_access_block(stack: Stack, report: StackReport) -> None:
         "kms_master_key_id=<the data KMS key ARN> (bucket_key_enabled=True keeps KMS costs down)."
     ),
 )
-def s3_encryption_kms(stack: Stack, report: StackReport) -> None:
-    buckets, configurations, undecided = _bucket_sides(stack, ENCRYPTION)
-    log_targets, targets_undecided = _log_targets(stack)
-    for bucket in buckets:
-        if not configurations[bucket.urn] and not undecided:
-            report("The bucket has no default encryption configuration.", bucket)
-        may_use_sse_s3 = bucket.urn in log_targets or targets_undecided
-        accepted = ("aws:kms", "aws:kms:dsse", "AES256") if may_use_sse_s3 else ("aws:kms", "aws:kms:dsse")
-        for configuration in configurations[bucket.urn]:
-            for rule in items(configuration.get("rules")):
-                default = dig(rule, "applyServerSideEncryptionByDefault")
-                algorithm = dig(default, "sseAlgorithm")
-                if algorithm is UNKNOWN:
-                    continue
-                if algorithm not in accepted:
-                    report(f"Default encryption is {algorithm}, not SSE-KMS.", configuration)
-                elif algorithm != "AES256" and not customer_managed_key(dig(default, "kmsMasterKeyId")):
-                    report("SSE-KMS without kmsMasterKeyId uses the AWS-managed aws/s3 key.", configuration)
 
 
-@rules.stack(
+@rules.resource(
+    "s3-encryption-cmk",
+    description="S3 default encryption is SSE-KMS with a customer-managed key, or SSE-S3 (log targets only).",
+    severity=Severity.HIGH,
+    types=ENCRYPTION,
+    remediation="set sse_algorithm='aws:kms' and kms_master_key_id=<the data KMS key ARN>.",
+)
+def s3_encryption_cmk(resource: Resource, report: ResourceReport) -> None:
+    for algorithm, key in _default_encryption(resource):
+        if algorithm not in (*SSE_KMS, "AES256", UNKNOWN):
+            report(f"Default encryption is {algorithm}, not SSE-KMS.")
+        elif algorithm in SSE_KMS and not customer_managed_key(key):
+            report("SSE-KMS without kmsMasterKeyId uses the AWS-managed aws/s3 key.")
+
+
+def _versioning_enabled(_stack: Stack, _bucket: Resource, configuration: Resource) -> bool | None:
+    status = configuration.get("versioningConfiguration", "status")
+    return None if status is UNKNOWN else status == "Enabled"
+
+
+s3_versioning = rules.require_attached(
     "s3-versioning",
+    owners=BUCKETS,
+    attached=VERSIONING,
+    prop="bucket",
+    counts=_versioning_enabled,
+    missing="The bucket has no versioning configuration with status 'Enabled'.",
     description="Every S3 bucket keeps object versions, so overwrites and deletions can be undone.",
     severity=Severity.MEDIUM,
     remediation="add an aws.s3.BucketVersioning for the bucket with versioning_configuration status 'Enabled'.",
 )
-def s3_versioning(stack: Stack, report: StackReport) -> None:
-    buckets, configurations, undecided = _bucket_sides(stack, VERSIONING)
-    for bucket in buckets:
-        if not configurations[bucket.urn] and not undecided:
-            report("The bucket has no versioning configuration.", bucket)
-        for configuration in configurations[bucket.urn]:
-            status = configuration.get("versioningConfiguration", "status")
-            if status is not UNKNOWN and status != "Enabled":
-                report(f"Versioning status is {status!r}.", configuration)
 
 
-def _denies_insecure_transport(statement: dict) -> bool:
-    secure_transport = dig(statement, "Condition", "Bool", "aws:SecureTransport")
-    actions = strings(statement.get("Action"))
-    resources = strings(statement.get("Resource"))
-    return (
-        statement.get("Effect") == "Deny"
-        and is_everyone(statement.get("Principal"))
-        and any(action in ("s3:*", "*") for action in actions)
-        and str(secure_transport).lower() == "false"
-        and any(resource.endswith("/*") for resource in resources)
-        and any(not resource.endswith("/*") for resource in resources)
+def _denies_plain_http(_stack: Stack, _bucket: Resource, bucket_policy: Resource) -> bool | None:
+    """The policy denies every S3 action without TLS on the bucket and on its objects (one statement or two)."""
+    document = bucket_policy.get("policy")
+    if document is UNKNOWN:
+        return None
+    covered = [
+        resource
+        for statement in statements(document)
+        if denies_insecure_transport(statement)
+        and any(action.lower() in ("s3:*", "*") for action in strings(statement.get("Action")))
+        for resource in strings(statement.get("Resource"))
+    ]
+    return any(resource.endswith("/*") for resource in covered) and any(
+        not resource.endswith("/*") for resource in covered
     )
 
 
-@rules.stack(
+s3_tls_only = rules.require_attached(
     "s3-tls-only",
+    owners=BUCKETS,
+    attached=(BUCKET_POLICY,),
+    prop="bucket",
+    counts=_denies_plain_http,
+    missing="No bucket policy denies aws:SecureTransport=false for the bucket and its objects.",
     description="Every S3 bucket policy denies requests that do not use TLS.",
     severity=Severity.HIGH,
     remediation=(
@@ -460,40 +487,16 @@ def _denies_insecure_transport(statement: dict) -> bool:
         "Resource=[bucket ARN, bucket ARN + '/*'], Condition Bool aws:SecureTransport='false'."
     ),
 )
-def s3_tls_only(stack: Stack, report: StackReport) -> None:
-    buckets, policies, undecided = _bucket_sides(stack, (BUCKET_POLICY,))
-    for bucket in buckets:
-        documents = [policy.get("policy") for policy in policies[bucket.urn]]
-        if undecided or UNKNOWN in documents:
-            continue
-        if not any(_denies_insecure_transport(statement) for doc in documents for statement in statements(doc)):
-            report("No bucket policy denies aws:SecureTransport=false for the bucket and its objects.", bucket)
 
 
-def _log_destinations(stack: Stack) -> tuple[set[str], bool]:
-    """URNs of buckets that receive logs (S3 server access logs or CloudFront standard logs), and whether any
-    destination could not be told yet."""
-    destinations, undecided = _log_targets(stack)
-    for distribution in stack.of_type(DISTRIBUTION):
-        domain = distribution.get("loggingConfig", "bucket")
-        undecided = undecided or domain is UNKNOWN
-        for bucket in stack.of_type(*BUCKETS):
-            if isinstance(domain, str) and domain.split(".s3.", 1)[0] in bucket.identities():
-                destinations.add(bucket.urn)
-    return destinations, undecided
-
-
-@rules.stack(
+s3_access_logging = rules.require_attached(
     "s3-access-logging",
+    owners=BUCKETS,
+    attached=LOGGING,
+    prop="bucket",
+    exempt=_log_destinations,
+    missing="The bucket has no server access logging.",
     description="Every S3 bucket writes server access logs to a log bucket (log buckets themselves excepted).",
     severity=Severity.MEDIUM,
     remediation="add an aws.s3.BucketLogging with bucket=<this bucket> and target_bucket=<the logs bucket>.",
 )
-def s3_access_logging(stack: Stack, report: StackReport) -> None:
-    buckets, loggings, undecided = _bucket_sides(stack, LOGGING)
-    destinations, destinations_undecided = _log_destinations(stack)
-    for bucket in buckets:
-        if bucket.urn in destinations or destinations_undecided or undecided:
-            continue
-        if not loggings[bucket.urn]:
-            report("The bucket has no server access logging.", bucket)

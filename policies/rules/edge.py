@@ -154,8 +154,20 @@ def cloudfront_origin_https(resource: Resource, report: ResourceReport) -> None:
             report(f"Origin {origin_id!r} allows {', '.join(weak)}.")
 
 
-@rules.stack(
+cloudfront_access_logging = rules.require_attached(
     "cloudfront-access-logging",
+    owners=(DISTRIBUTION,),
+    attached=(LOG_DELIVERY_SOURCE,),
+    prop="resourceArn",
+    exempt=lambda stack: (
+        {
+            distribution.urn
+            for distribution in stack.of_type(DISTRIBUTION)
+            if given(distribution.get("loggingConfig", "bucket"))
+        },
+        [],
+    ),
+    missing="The distribution has no access logging.",
     description="CloudFront distributions log every request (standard logging to S3 or a log delivery source).",
     severity=Severity.MEDIUM,
     remediation=(
@@ -163,13 +175,6 @@ def cloudfront_origin_https(resource: Resource, report: ResourceReport) -> None:
         "aws.cloudwatch.LogDeliverySource with resource_arn=<the distribution ARN> and log_type='ACCESS_LOGS'."
     ),
 )
-def cloudfront_access_logging(stack: Stack, report: StackReport) -> None:
-    distributions = stack.of_type(DISTRIBUTION)
-    sources, undecided = stack.attachments(distributions, stack.of_type(LOG_DELIVERY_SOURCE), "resourceArn")
-    for distribution in distributions:
-        if given(distribution.get("loggingConfig", "bucket")) or sources[distribution.urn] or undecided:
-            continue
-        report("The distribution has no access logging.", distribution)
 
 
 # ---------------------------------------------------------------------------------------------- WAF
@@ -217,19 +222,21 @@ def waf_managed_rule_groups(resource: Resource, report: ResourceReport) -> None:
     if waf_rules is None:
         return
     blocking: set[str] = set()
-    undecided = False
+    undecided = []
     for rule in waf_rules:
         group = dig(rule, "statement", "managedRuleGroupStatement")
         override = dig(rule, "overrideAction")
         if UNKNOWN in (group, override, dig(group, "vendorName"), dig(group, "name")):
-            undecided = True
+            undecided.append(f"{resource.name} rule {dig(rule, 'name')}")
         elif isinstance(group, dict) and group.get("vendorName") == "AWS":
             if dig(override, "count") is not None:
                 report(f"Managed rule group {group.get('name')} only counts (overrideAction count).")
             else:
                 blocking.add(str(group.get("name")))
     missing = [name for name in resource.config["requiredRuleGroups"] if name not in blocking]
-    if missing and not undecided:
+    if missing and undecided:
+        report.undecided(f"whether {', '.join(undecided)} run {', '.join(missing)}")
+    elif missing:
         report(f"Required managed rule groups missing: {', '.join(missing)}.")
 
 
@@ -264,8 +271,12 @@ def waf_rate_limit(resource: Resource, report: ResourceReport) -> None:
         report(f"Every blocking rate limit is above {maximum} requests per 5 minutes.")
 
 
-@rules.stack(
+waf_logging = rules.require_attached(
     "waf-logging",
+    owners=(WEB_ACL,),
+    attached=(WEB_ACL_LOGGING,),
+    prop="resourceArn",
+    missing="The web ACL has no logging configuration.",
     description="WAF web ACLs log their decisions.",
     severity=Severity.MEDIUM,
     remediation=(
@@ -273,12 +284,6 @@ def waf_rate_limit(resource: Resource, report: ResourceReport) -> None:
         "aws-waf-logs-* in log_destination_configs."
     ),
 )
-def waf_logging(stack: Stack, report: StackReport) -> None:
-    acls = stack.of_type(WEB_ACL)
-    configurations, undecided = stack.attachments(acls, stack.of_type(WEB_ACL_LOGGING), "resourceArn")
-    for acl in acls:
-        if not configurations[acl.urn] and not undecided:
-            report("The web ACL has no logging configuration.", acl)
 
 
 # ---------------------------------------------------------------------------------------------- ACM, Route 53
