@@ -30,6 +30,7 @@ from policies.rules import (
     edge,
     identity,
     network,
+    services,
     stack,
     workloads,
 )
@@ -52,7 +53,7 @@ def test_the_pack_has_at_least_40_rules_each_with_full_metadata() -> None:
 
 
 def test_rules_live_in_one_module_per_domain() -> None:
-    modules = (network, data, edge, identity, cluster, workloads, stack)
+    modules = (network, data, edge, identity, cluster, workloads, stack, services)
     assert all(module.rules.policies for module in modules)
     assert sum(len(module.rules.policies) for module in modules) == len(POLICIES)
 

@@ -42,6 +42,9 @@ SECURITY = "security"
 RESILIENCE = "resilience"
 COST = "cost"
 
+#: ``types=(EVERY_TYPE,)``: a resource rule that sees every resource.
+EVERY_TYPE = "*"
+
 _UNKNOWN_SENTINELS = frozenset(
     {
         UNKNOWN_ARCHIVE_VALUE,
@@ -399,7 +402,7 @@ class Rules:
 
         def register(check: ResourceCheck) -> ResourceValidationPolicy:
             def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-                if args.resource_type not in applies_to:
+                if args.resource_type not in applies_to and EVERY_TYPE not in applies_to:
                     return
                 resource = resource_view(args, _settings(config, args.get_config()))
                 report = ResourceReport(emit=lambda message: report_violation(_with_fix(message, remediation), None))

@@ -226,6 +226,43 @@ def rds_force_tls(stack: Stack, report: StackReport) -> None:
                 report(f"Its parameter group does not set {parameter} to {'/'.join(accepted)}.", database)
 
 
+#: Log types each engine can export to CloudWatch Logs (the RDS API's EnableCloudwatchLogsExports).
+LOG_EXPORTS = {
+    "postgres": ("postgresql",),
+    "aurora-postgresql": ("postgresql",),
+    "mysql": ("error", "slowquery"),
+    "mariadb": ("error", "slowquery"),
+    "aurora-mysql": ("error", "slowquery"),
+}
+
+
+@rules.resource(
+    "rds-log-exports",
+    description="RDS exports its engine logs to CloudWatch Logs (postgresql; error and slowquery for MySQL).",
+    severity=Severity.MEDIUM,
+    types=RDS_TYPES,
+    remediation="set enabled_cloudwatch_logs_exports (e.g. ['postgresql', 'upgrade']).",
+)
+def rds_log_exports(resource: Resource, report: ResourceReport) -> None:
+    exports = resource.get("enabledCloudwatchLogsExports")
+    wanted = LOG_EXPORTS.get(str(resource.get("engine")), ())
+    missing = [] if partly_unknown(exports) else [log for log in wanted if log not in strings(exports)]
+    if missing:
+        report(f"enabledCloudwatchLogsExports lacks {', '.join(missing)}.")
+
+
+@rules.resource(
+    "rds-minor-upgrades",
+    description="RDS applies minor engine versions (security fixes) in its maintenance window.",
+    severity=Severity.MEDIUM,
+    types=(RDS_INSTANCE, "aws:rds/clusterInstance:ClusterInstance"),
+    remediation="remove auto_minor_version_upgrade=False (AWS defaults it to true).",
+)
+def rds_minor_upgrades(resource: Resource, report: ResourceReport) -> None:
+    if resource.get("autoMinorVersionUpgrade") is False:
+        report("autoMinorVersionUpgrade is false.")
+
+
 # ---------------------------------------------------------------------------------------------- ElastiCache
 
 
@@ -286,6 +323,20 @@ elasticache_multi_az = rules.require_true(
     types=(REPLICATION_GROUP,),
     remediation="set multi_az_enabled=True (with automatic failover and replicas in two or more zones).",
 )
+
+
+@rules.resource(
+    "elasticache-snapshot-retention",
+    description="ElastiCache keeps automatic daily snapshots (a retention of at least one day).",
+    severity=Severity.MEDIUM,
+    category=RESILIENCE,
+    types=(REPLICATION_GROUP,),
+    remediation="set snapshot_retention_limit to at least 1 (days).",
+)
+def elasticache_snapshot_retention(resource: Resource, report: ResourceReport) -> None:
+    days = resource.get("snapshotRetentionLimit")
+    if days is not UNKNOWN and not (isinstance(days, int | float) and days > 0):
+        report(f"snapshotRetentionLimit is {days or 0}: no automatic snapshots.")
 
 
 # ---------------------------------------------------------------------------------------------- secrets, logs

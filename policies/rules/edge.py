@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -352,3 +353,81 @@ def route53_no_dangling_aws_targets(stack: Stack, report: StackReport) -> None:
         for target in targets:
             if AWS_HOSTED_TARGET.search(target) and target not in hosted:
                 report(f"{target} is not a CloudFront distribution or load balancer of this stack.", record)
+
+
+# ---------------------------------------------------------------------------------------------- the ALB
+
+K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+#: The AWS Load Balancer Controller's Ingress annotations (kubernetes-sigs/aws-load-balancer-controller,
+#: docs/guide/ingress/annotations.md).
+ALB = "alb.ingress.kubernetes.io/"
+#: ELB security policies that accept TLS 1.2 at the least with forward-secret ciphers only (TLS13 family).
+MODERN_SSL_POLICIES = [
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+]
+
+
+def _listeners(annotations: dict[str, Any]) -> list[tuple[str, Any]] | None:
+    """(protocol, port) of each listener; the controller's default is HTTPS:443 with a certificate, else HTTP:80."""
+    listen = annotations.get(ALB + "listen-ports")
+    if listen is None:
+        return [("HTTPS", 443)] if given(annotations.get(ALB + "certificate-arn")) else [("HTTP", 80)]
+    entries = _json_list(listen)
+    if entries is None:
+        return None
+    return [(str(key).upper(), port) for entry in entries if isinstance(entry, dict) for key, port in entry.items()]
+
+
+def _json_list(text: Any) -> list[Any] | None:
+    """A JSON list annotation (``listen-ports``); None if unknown or unreadable."""
+    try:
+        parsed = json.loads(text) if isinstance(text, str) else None
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, list) else None
+
+
+def _attributes(annotations: dict[str, Any]) -> dict[str, str]:
+    listed = annotations.get(ALB + "load-balancer-attributes")
+    pairs = [part.split("=", 1) for part in listed.split(",")] if isinstance(listed, str) else []
+    return {pair[0].strip(): pair[1].strip() for pair in pairs if len(pair) == 2}
+
+
+@rules.resource(
+    "alb-ingress-annotations",
+    description="Ingresses of the AWS Load Balancer Controller (class alb) get an internet-facing ALB only with a "
+    "WAF web ACL, a TLS13 SSL policy, HTTPS listeners (HTTP only to redirect) and access logs.",
+    severity=Severity.HIGH,
+    types=(K8S_INGRESS,),
+    remediation=f"annotate the Ingress with {ALB}wafv2-acl-arn, ssl-policy=ELBSecurityPolicy-TLS13-1-2-2021-06, "
+    "listen-ports='[{\"HTTPS\": 443}]' (or ssl-redirect with HTTP) and load-balancer-attributes "
+    "access_logs.s3.enabled=true.",
+    config={"allowedSslPolicies": {"type": "array", "items": {"type": "string"}, "default": MODERN_SSL_POLICIES}},
+)
+def alb_ingress_annotations(resource: Resource, report: ResourceReport) -> None:
+    annotations = resource.get("metadata", "annotations")
+    class_name = resource.get("spec", "ingressClassName") or dig(annotations, "kubernetes.io/ingress.class")
+    if class_name != "alb" or not isinstance(annotations, dict):
+        if UNKNOWN in (class_name, annotations):
+            report.undecided(f"whether {resource.name} is an ALB Ingress (its class or annotations)")
+        return
+    unknown = sorted(key for key, value in annotations.items() if value is UNKNOWN and key.startswith(ALB))
+    if unknown:
+        report.undecided(f"{resource.name}'s annotations {', '.join(unknown)}")
+    if annotations.get(ALB + "scheme") == "internet-facing" and annotations.get(ALB + "wafv2-acl-arn") is None:
+        report(f"The internet-facing ALB has no {ALB}wafv2-acl-arn.")
+    policy = annotations.get(ALB + "ssl-policy")
+    if policy is not UNKNOWN and policy not in resource.config["allowedSslPolicies"]:
+        report(f"{ALB}ssl-policy is {policy or 'unset (ELBSecurityPolicy-2016-08, TLS 1.0)'}.")
+    listeners = _listeners(annotations)
+    redirects = given(annotations.get(ALB + "ssl-redirect"))
+    if listeners is not None and any(protocol == "HTTP" for protocol, _ in listeners) and not redirects:
+        report("An HTTP listener serves plain text (only an ssl-redirect may listen on HTTP).")
+    attributes = annotations.get(ALB + "load-balancer-attributes")
+    if attributes is not UNKNOWN and _attributes(annotations).get("access_logs.s3.enabled") != "true":
+        report("Access logs are off (load-balancer-attributes has no access_logs.s3.enabled=true).")

@@ -22,6 +22,7 @@ from .base import (
     partly_unknown,
     strings,
 )
+from .semantics import secret_in_setting
 
 rules = Rules()
 
@@ -45,6 +46,13 @@ SERVICE = "kubernetes:core/v1:Service"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+HELM_RELEASES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
+RBAC_ROLES = ("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "kubernetes:rbac.authorization.k8s.io/v1:Role")
+RBAC_BINDINGS = (
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+)
 HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
 NAMESPACED = (
     *POD_SPECS,
@@ -54,7 +62,7 @@ NAMESPACED = (
     NETWORK_POLICY,
     *HPAS,
     "kubernetes:core/v1:Secret",
-    "kubernetes:core/v1:ServiceAccount",
+    SERVICE_ACCOUNT,
     "kubernetes:networking.k8s.io/v1:Ingress",
     "kubernetes:rbac.authorization.k8s.io/v1:Role",
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
@@ -322,15 +330,162 @@ def k8s_explicit_namespace(resource: Resource, report: ResourceReport) -> None:
 
 
 @rules.resource(
-    "k8s-no-load-balancer-service",
-    description="No Service of type LoadBalancer (traffic enters through the Ingress and CloudFront only).",
+    "k8s-service-cluster-ip-only",
+    description="No Service of type LoadBalancer or NodePort (traffic enters through the Ingress and CloudFront only).",
     severity=Severity.HIGH,
     types=(SERVICE,),
     remediation="use type ClusterIP behind the Ingress (AWS Load Balancer Controller) instead.",
 )
-def k8s_no_load_balancer_service(resource: Resource, report: ResourceReport) -> None:
-    if resource.get("spec", "type") == "LoadBalancer":
-        report("The Service is of type LoadBalancer.")
+def k8s_service_cluster_ip_only(resource: Resource, report: ResourceReport) -> None:
+    kind = resource.get("spec", "type")
+    if kind in ("LoadBalancer", "NodePort"):
+        report(f"The Service is of type {kind}.")
+
+
+# ---------------------------------------------------------------------------------------------- secrets, RBAC
+
+
+def settings_in(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every (name, value) a manifest or Helm values tree sets: mapping keys with their scalar values, and
+    ``{name, value}`` list entries (container ``env``)."""
+    if isinstance(value, dict):
+        if isinstance(value.get("name"), str) and "value" in value:
+            yield value["name"], value["value"]
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                yield from settings_in(item)
+            else:
+                yield key, item
+    elif isinstance(value, list):
+        for item in value:
+            yield from settings_in(item)
+
+
+def _configuration(resource: Resource) -> Any:
+    """What a resource configures a workload with: a pod spec, a ConfigMap's data, a Helm release's values."""
+    if resource.type in POD_SPECS:
+        return pod_spec(resource)
+    return resource.get("values") if resource.type in HELM_RELEASES else resource.get("data")
+
+
+@rules.resource(
+    "k8s-no-plaintext-secrets",
+    description="Pod specs, ConfigMaps and Helm values carry no secret: no URL with an inline password and no "
+    "generated-looking value under a secret-like name (*_PASSWORD, *_PASS, *_AUTH, *_TOKEN, *_KEY, ...).",
+    severity=Severity.CRITICAL,
+    types=(*POD_SPECS, CONFIG_MAP, *HELM_RELEASES),
+    remediation="put the value in a Kubernetes Secret (synced from Secrets Manager) and reference it with "
+    "secretKeyRef, or pass the secret's ARN and let the app read it with its IAM role.",
+)
+def k8s_no_plaintext_secrets(resource: Resource, report: ResourceReport) -> None:
+    for name, value in settings_in(_configuration(resource)):
+        why = secret_in_setting(str(name), value)
+        if why:
+            report(f"{name} {why}.")
+
+
+#: Groups every identity (or every service account) of the cluster belongs to.
+BROAD_SUBJECTS = ("system:authenticated", "system:unauthenticated", "system:serviceaccounts", "system:anonymous")
+WRITE_ROLES = ("cluster-admin", "admin", "edit")
+
+
+def _wildcard_rules(role: Resource) -> bool:
+    return any(
+        "*" in strings(dig(rule, "verbs")) and "*" in strings(dig(rule, "resources"))
+        for rule in items(role.get("rules"))
+    )
+
+
+@rules.resource(
+    "k8s-rbac-least-privilege",
+    description="No role grants every verb on every resource, and no binding gives cluster-admin, admin or edit "
+    "to every user or service account (system:authenticated, system:unauthenticated, system:serviceaccounts).",
+    severity=Severity.CRITICAL,
+    types=(*RBAC_ROLES, *RBAC_BINDINGS),
+    remediation="bind a role with the verbs and resources needed to the named service account or group.",
+)
+def k8s_rbac_least_privilege(resource: Resource, report: ResourceReport) -> None:
+    if resource.type in RBAC_ROLES:
+        if _wildcard_rules(resource):
+            report("A rule grants every verb on every resource (a second cluster-admin).")
+        return
+    broad = [
+        dig(subject, "name") for subject in items(resource.get("subjects")) if dig(subject, "name") in BROAD_SUBJECTS
+    ]
+    role = resource.get("roleRef", "name")
+    if broad and role in WRITE_ROLES:
+        report(f"{role} is bound to {', '.join(broad)}.")
+
+
+def _allows_all(rule: Any, peers: str) -> bool:
+    """An ingress/egress rule with no peers and no ports: every source or destination on every port."""
+    return isinstance(rule, dict) and not items(rule.get(peers)) and not items(rule.get("ports"))
+
+
+@rules.resource(
+    "k8s-network-policy-no-allow-all",
+    description="No NetworkPolicy rule allows all traffic (a rule with no peers and no ports undoes default-deny).",
+    severity=Severity.HIGH,
+    types=(NETWORK_POLICY,),
+    remediation="name the peers (podSelector, namespaceSelector, ipBlock) and ports each rule allows.",
+)
+def k8s_network_policy_no_allow_all(resource: Resource, report: ResourceReport) -> None:
+    for direction, peers in (("ingress", "from"), ("egress", "to")):
+        if any(_allows_all(rule, peers) for rule in items(resource.get("spec", direction))):
+            report(f"An {direction} rule allows all traffic.")
+
+
+@rules.resource(
+    "k8s-no-automount-token",
+    description="Service accounts do not mount their API token into pods (automountServiceAccountToken: false), and "
+    "no pod turns it back on, except the service accounts listed as needing the Kubernetes API.",
+    severity=Severity.MEDIUM,
+    types=(*POD_SPECS, SERVICE_ACCOUNT),
+    remediation="set automountServiceAccountToken: false on the ServiceAccount and leave it unset on the pod.",
+    config={
+        "apiClients": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "namespace/service-account names whose pods call the Kubernetes API.",
+        }
+    },
+)
+def k8s_no_automount_token(resource: Resource, report: ResourceReport) -> None:
+    spec = pod_spec(resource) if resource.type in POD_SPECS else resource.props
+    account = dig(spec, "serviceAccountName") if resource.type in POD_SPECS else resource.get("metadata", "name")
+    if f"{namespace_of(resource)}/{account}" in resource.config["apiClients"]:
+        return
+    mount = dig(spec, "automountServiceAccountToken")
+    if mount is True or (resource.type == SERVICE_ACCOUNT and mount is None):
+        report(f"automountServiceAccountToken is {mount if mount is not None else 'unset (true)'}.")
+
+
+#: Pod settings that break out of the container, wherever a chart's values put them.
+HOST_ACCESS = {
+    "hostNetwork": True,
+    "hostPID": True,
+    "hostIPC": True,
+    "privileged": True,
+    "allowPrivilegeEscalation": True,
+    "runAsUser": 0,
+    "runAsNonRoot": False,
+}
+
+
+@rules.resource(
+    "k8s-helm-values-pod-security",
+    description="The Helm releases the program installs set no host namespace, privileged container, privilege "
+    "escalation or root user in their values.",
+    severity=Severity.HIGH,
+    types=HELM_RELEASES,
+    remediation="remove the setting from the release's values (the chart's defaults must meet the restricted profile).",
+)
+def k8s_helm_values_pod_security(resource: Resource, report: ResourceReport) -> None:
+    for name, value in settings_in(resource.get("values")):
+        as_root = name == "runAsUser" and isinstance(value, int | float) and not isinstance(value, bool) and value == 0
+        if as_root or (name in HOST_ACCESS and value is HOST_ACCESS[name]):
+            report(f"The values set {name}: {value}.")
 
 
 @rules.resource(
