@@ -10,7 +10,7 @@ from pulumi_policy import Policy
 
 from policies.rules import data
 from stacks.offline.plan import UNKNOWN, PlannedResource
-from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, policy_id, resource
+from tests.policy_support import assert_compliant_even_when_unknown, check, flagged, messages, policy_id, resource
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234"
 DROP = object()
@@ -333,3 +333,48 @@ def test_cloudfront_log_bucket_needs_no_access_logging_of_its_own() -> None:
     distribution = resource(data.DISTRIBUTION, "cdn", {"loggingConfig": {"bucket": "cdn-logs.s3.amazonaws.com"}})
     assert messages(data.s3_access_logging, *logs, distribution) == []
     assert flagged(data.s3_access_logging, *logs) == ["cdn-logs"]
+
+
+def tls_deny(**condition: Any) -> dict[str, Any]:
+    return {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "S3:*", "Condition": condition}
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        [
+            {
+                **tls_deny(Bool={"aws:securetransport": ["false"]}),
+                "Resource": ["arn:aws:s3:::assets", "arn:aws:s3:::assets/*"],
+            }
+        ],
+        [
+            {
+                **tls_deny(bool={"AWS:SecureTransport": False}),
+                "Resource": ["arn:aws:s3:::assets", "arn:aws:s3:::assets/*"],
+            }
+        ],
+        [  # one statement for the bucket, one for its objects
+            {**tls_deny(Bool={"aws:SecureTransport": "false"}), "Resource": "arn:aws:s3:::assets"},
+            {**tls_deny(BoolIfExists={"aws:SecureTransport": "false"}), "Resource": "arn:aws:s3:::assets/*"},
+        ],
+    ],
+    ids=["list-value-lower-case-key", "boolean-value-lower-case-operator", "two-statements"],
+)
+def test_s3_tls_only_accepts_equivalent_deny_statements(statements: list[dict[str, Any]]) -> None:
+    policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    assert messages(data.s3_tls_only, *replaced(logged_pair(), "assets-policy", policy=policy)) == []
+
+
+def test_one_undecided_side_resource_leaves_the_other_buckets_checked() -> None:
+    """A versioning configuration whose bucket is unknown (and no dependency places it) makes only the buckets
+    without one undecided, as a visible advisory entry; a bucket elsewhere still fails."""
+    stack = [r for r in logged_pair() if r.name != "assets-versioning"]
+    unplaced = resource(
+        data.VERSIONING[0], "unplaced", {"bucket": UNKNOWN, "versioningConfiguration": {"status": "Enabled"}}
+    )
+    found = check(data.s3_versioning, *stack, unplaced)
+    assert [(v.enforcement.value, v.urn) for v in found] == [("advisory", "")]
+    assert "s3-versioning for assets (unplaced.bucket)" in found[0].message
+    placed = [r for r in logged_pair() if r.name != "assets-versioning"]
+    assert flagged(data.s3_versioning, *placed) == ["assets"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from policies.rules import network
-from stacks.offline.plan import PlannedResource
-from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, resource
+from stacks.offline.plan import UNKNOWN, PlannedResource
+from tests.policy_support import assert_compliant_even_when_unknown, check, flagged, messages, resource
 
 VPC_ARN = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0aaa"
 SG_ARN = "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0web"
@@ -135,3 +135,20 @@ def test_described_groups_and_rules_pass() -> None:
     )
     rule = resource(network.SECURITY_GROUP_RULE, "rule", {"type": "ingress", "description": "Kubelet"})
     assert_compliant_even_when_unknown(network.security_group_rule_descriptions, described, rule)
+
+
+def test_internet_https_on_a_group_is_undecided_while_the_ingress_annotation_is_unknown() -> None:
+    """The ALB's security groups come from an Ingress annotation only known after the groups exist: the rule
+    says it cannot tell yet (advisory), instead of blocking a legitimate load balancer group."""
+    web = group()
+    https = resource(
+        network.INGRESS_RULE,
+        "https",
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-0web-sg"},
+    )
+    ingress = resource(
+        network.K8S_INGRESS, "shop", {"metadata": {"annotations": {network.ALB_SECURITY_GROUPS_ANNOTATION: UNKNOWN}}}
+    )
+    [found] = check(network.security_group_web_ingress_load_balancer_only, web, https, ingress)
+    assert found.enforcement.value == "advisory"
+    assert "whether a load balancer uses the security group of https" in found.message

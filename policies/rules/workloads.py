@@ -419,7 +419,7 @@ def k8s_rbac_least_privilege(resource: Resource, report: ResourceReport) -> None
 
 def _allows_all(rule: Any, peers: str) -> bool:
     """An ingress/egress rule with no peers and no ports: every source or destination on every port."""
-    return isinstance(rule, dict) and not items(rule.get(peers)) and not items(rule.get("ports"))
+    return isinstance(rule, dict) and not rule.get(peers) and not rule.get("ports")
 
 
 @rules.resource(
