@@ -48,6 +48,9 @@ from stacks.offline.plan import UNKNOWN, Plan, PlannedResource
 
 POLICY_PACK_DIR = PROJECT_DIR / "policies"
 STACK_TYPE = "pulumi:pulumi:Stack"
+#: Stacks whose config may not lower a security rule below mandatory (staging relaxes resilience and cost only).
+STRICT_STACKS = ("prod",)
+SECURITY_TAG = "security"
 
 
 class PolicyConfigError(Exception):
@@ -97,8 +100,11 @@ def pack_version() -> str:
     return str(document["version"])
 
 
-def load_settings(path: Path, policies: Sequence[Policy] = POLICIES) -> dict[str, PolicySettings]:
-    """The settings of every policy from a ``--policy-pack-config`` JSON file."""
+def load_settings(
+    path: Path, policies: Sequence[Policy] = POLICIES, *, stack: str | None = None
+) -> dict[str, PolicySettings]:
+    """The settings of every policy from a ``--policy-pack-config`` JSON file, for ``stack`` (by default the
+    file's name). A strict stack's config that lowers a security rule below mandatory is refused."""
     if not path.is_file():
         raise PolicyConfigError(f"{path}: no policy config for this stack")
     try:
@@ -108,10 +114,24 @@ def load_settings(path: Path, policies: Sequence[Policy] = POLICIES) -> dict[str
     if not isinstance(raw, dict):
         raise PolicyConfigError(f"{path.name}: expected an object mapping policy names to settings")
     settings, problems = reconcile(policies, raw)
+    if (stack or path.stem) in STRICT_STACKS:
+        problems += _lowered_security_rules(policies, settings, stack or path.stem)
     if problems:
         listing = "\n".join(f"  {problem}" for problem in problems)
         raise PolicyConfigError(f"{path.name}: {len(problems)} policy config problem(s):\n{listing}")
     return settings
+
+
+def _lowered_security_rules(
+    policies: Sequence[Policy], settings: Mapping[str, PolicySettings], stack: str
+) -> list[str]:
+    blocking = (EnforcementLevel.MANDATORY, EnforcementLevel.REMEDIATE)
+    return [
+        f"{policy.name}: a security rule stays mandatory in {stack} (the config makes it "
+        f"{settings[policy.name].enforcement.value}); change the pack in review instead"
+        for policy in policies
+        if SECURITY_TAG in (policy.tags or []) and settings[policy.name].enforcement not in blocking
+    ]
 
 
 def reconcile(policies: Sequence[Policy], raw: Mapping[str, Any]) -> tuple[dict[str, PolicySettings], list[str]]:
@@ -355,5 +375,5 @@ def report(violations: Sequence[Violation], *, config: Path) -> str:
 def check(plan: Plan, config: Path | None = None) -> tuple[list[Violation], str]:
     """The violations of ``plan`` under its stack's policy config (or ``config``), and the printed report."""
     path = config or config_path(plan.stack)
-    violations = evaluate(plan, load_settings(path))
+    violations = evaluate(plan, load_settings(path, stack=plan.stack))
     return violations, report(violations, config=path)
