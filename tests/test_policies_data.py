@@ -375,6 +375,6 @@ def test_one_undecided_side_resource_leaves_the_other_buckets_checked() -> None:
     )
     found = check(data.s3_versioning, *stack, unplaced)
     assert [(v.enforcement.value, v.urn) for v in found] == [("advisory", "")]
-    assert "s3-versioning for assets (unplaced.bucket)" in found[0].message
+    assert "whether assets has one (unplaced.bucket)" in found[0].message
     placed = [r for r in logged_pair() if r.name != "assets-versioning"]
     assert flagged(data.s3_versioning, *placed) == ["assets"]

@@ -2,10 +2,15 @@
 
 Rules never touch ``pulumi_policy`` arguments directly. The registry converts them once into plain ``Resource``
 and ``Stack`` views: dicts and lists, with every value the engine cannot know yet (during ``pulumi preview``)
-replaced by ``UNKNOWN``. A rule skips what is unknown rather than guessing. For resource rules nothing escapes:
-``pulumi up`` runs them again with resolved inputs before each resource is created, and a mandatory violation
-stops it. Stack rules run once, after ``pulumi up`` has created or updated everything: a case a preview could not
-decide is reported then, failing the update, but the resources it names already exist and need a follow-up fix.
+replaced by ``UNKNOWN``. A rule never guesses about an unknown value: it reports everything it can decide, and
+names what it cannot with ``report.undecided(...)``, which the engine shows as an advisory "can't run policy ...
+during preview" entry. Resource rules run again during ``pulumi up`` with resolved inputs before each resource is
+created, and a mandatory violation stops it; stack rules run once, after ``pulumi up`` has created or updated
+everything, so a check that can be made on one resource is a resource rule.
+
+A rule is a check function whose docstring is its description (and a "Fix:" paragraph its remediation), declared
+with ``@rules.resource(severity, types)`` or ``@rules.stack(severity)``; the helpers ``require_true``,
+``require_cmk`` and ``require_attached`` build the common checks from a documented stub.
 """
 
 from __future__ import annotations
@@ -373,12 +378,14 @@ class StackReport(_Reporter):
 
 
 ResourceCheck = Callable[[Resource, ResourceReport], None]
+#: A stub function that only names and documents a rule a helper builds (``@rules.require_true(...)``).
+Declaration = Callable[[], None]
 StackCheck = Callable[[Stack, StackReport], None]
 
 
 @dataclass
 class Rules:
-    """The policies of one domain module, declared with ``@rules.resource(...)`` / ``@rules.stack(...)``.
+    """The policies of one domain module, declared with ``@rules.resource(...)``, ``@rules.stack(...)`` or a helper.
 
     Every violation message ends with the rule's remediation, so the CLI output says what to change.
     ``config`` maps property names to JSON-schema declarations with a ``default``; checks read the effective
@@ -389,15 +396,17 @@ class Rules:
 
     def resource(
         self,
-        name: str,
-        *,
-        description: str,
         severity: Severity,
         types: Iterable[str],
-        remediation: str,
+        *,
+        fix: str | None = None,
         category: str = SECURITY,
         config: dict[str, dict[str, Any]] | None = None,
+        name: str | None = None,
+        description: str | None = None,
     ) -> Callable[[ResourceCheck], ResourceValidationPolicy]:
+        """Declares the decorated check as a resource rule for ``types``. Unless given, its name is the function's
+        (``_`` as ``-``), its description the docstring's text and its fix the docstring's ``Fix:`` paragraph."""
         applies_to = frozenset(types)
 
         def register(check: ResourceCheck) -> ResourceValidationPolicy:
@@ -405,72 +414,56 @@ class Rules:
                 if args.resource_type not in applies_to and EVERY_TYPE not in applies_to:
                     return
                 resource = resource_view(args, _settings(config, args.get_config()))
-                report = ResourceReport(emit=lambda message: report_violation(_with_fix(message, remediation), None))
+                report = ResourceReport(emit=lambda message: report_violation(_with_fix(message, rule_fix), None))
                 check(resource, report)
                 report.finish()
 
-            options = _policy_options(severity, remediation, category, config)
-            return self._add(ResourceValidationPolicy(name, description, validate=validate, **options))
+            rule_name, rule_description, rule_fix = _identity(check, name, description, fix)
+            options = _policy_options(severity, rule_fix, category, config)
+            return self._add(ResourceValidationPolicy(rule_name, rule_description, validate=validate, **options))
 
         return register
 
     def require_true(
         self,
-        name: str,
         *,
         prop: str,
-        description: str,
         severity: Severity,
         types: Iterable[str],
-        remediation: str,
         category: str = SECURITY,
         consequence: str = "",
-    ) -> ResourceValidationPolicy:
-        """A rule that one boolean input must be true (unset counts as false, as AWS defaults these to off)."""
+    ) -> Callable[[Declaration], ResourceValidationPolicy]:
+        """A rule that one boolean input must be true (unset counts as false, as AWS defaults these to off),
+        named and documented by the decorated stub."""
 
         def check(resource: Resource, report: ResourceReport) -> None:
             if off(resource.get(prop)):
                 report(f"{prop} is not true{consequence}.")
 
-        return self.resource(
-            name, description=description, severity=severity, types=types, remediation=remediation, category=category
-        )(check)
+        return lambda stub: self.resource(severity, types, category=category, **_documented(stub))(check)
 
     def require_cmk(
-        self,
-        name: str,
-        *,
-        prop: str,
-        description: str,
-        types: Iterable[str],
-        remediation: str,
-        severity: Severity = Severity.MEDIUM,
-        when: str | None = None,
-    ) -> ResourceValidationPolicy:
+        self, *, prop: str, types: Iterable[str], severity: Severity = Severity.MEDIUM, when: str | None = None
+    ) -> Callable[[Declaration], ResourceValidationPolicy]:
         """A rule that ``prop`` names a customer-managed KMS key (when the boolean ``when`` is on, if given)."""
 
         def check(resource: Resource, report: ResourceReport) -> None:
             if (when is None or enabled(resource.get(when))) and not customer_managed_key(resource.get(prop)):
                 report(f"{prop} does not name a customer-managed KMS key (an AWS-managed key would be used).")
 
-        return self.resource(name, description=description, severity=severity, types=types, remediation=remediation)(
-            check
-        )
+        return lambda stub: self.resource(severity, types, **_documented(stub))(check)
 
     def require_attached(
         self,
-        name: str,
         *,
         owners: Sequence[str],
         attached: Sequence[str],
         prop: str,
         missing: str,
-        description: str,
         severity: Severity,
-        remediation: str,
         counts: Callable[[Stack, Resource, Resource], bool | None] = lambda _stack, _owner, _side: True,
         exempt: Callable[[Stack], tuple[set[str], list[str]]] | None = None,
-    ) -> StackValidationPolicy:
+    ) -> Callable[[Declaration], StackValidationPolicy]:
         """A rule that every resource of the ``owners`` types has a resource of the ``attached`` types whose
         ``prop`` refers to it (and that ``counts(stack, owner, side)``: None when not known yet). ``exempt``
         names owners (by URN) that need none, and the values that keep it from telling them all yet. An
@@ -488,35 +481,38 @@ class Rules:
                     continue
                 undecided = unknown + [side for side, verdict in verdicts.items() if verdict is None]
                 if undecided:
-                    report.undecided(f"{name} for {owner.name} ({', '.join(undecided)})")
+                    report.undecided(f"whether {owner.name} has one ({', '.join(undecided)})")
                 else:
                     report(missing, owner)
 
-        return self.stack(name, description=description, severity=severity, remediation=remediation)(check)
+        return lambda stub: self.stack(severity, **_documented(stub))(check)
 
     def stack(
         self,
-        name: str,
-        *,
-        description: str,
         severity: Severity,
-        remediation: str,
+        *,
+        fix: str | None = None,
         category: str = SECURITY,
         config: dict[str, dict[str, Any]] | None = None,
+        name: str | None = None,
+        description: str | None = None,
     ) -> Callable[[StackCheck], StackValidationPolicy]:
+        """Declares the decorated check as a stack rule (named and described as ``resource`` says)."""
+
         def register(check: StackCheck) -> StackValidationPolicy:
             def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
                 stack = stack_view(args, _settings(config, args.get_config()))
                 report = StackReport(
                     emit=lambda message, resource: report_violation(
-                        _with_fix(message, remediation), resource.urn if resource else None
+                        _with_fix(message, rule_fix), resource.urn if resource else None
                     )
                 )
                 check(stack, report)
                 report.finish()
 
-            options = _policy_options(severity, remediation, category, config)
-            return self._add(StackValidationPolicy(name, description, validate=validate, **options))
+            rule_name, rule_description, rule_fix = _identity(check, name, description, fix)
+            options = _policy_options(severity, rule_fix, category, config)
+            return self._add(StackValidationPolicy(rule_name, rule_description, validate=validate, **options))
 
         return register
 
@@ -525,6 +521,25 @@ class Rules:
             raise ValueError(f"policy {policy.name} is declared twice")
         self.policies.append(policy)
         return policy
+
+
+def _identity(
+    check: Callable[..., None], name: str | None, description: str | None, fix: str | None
+) -> tuple[str, str, str]:
+    """A rule's name, description and fix: as given, else from the check function's name and docstring (its text,
+    then a paragraph starting "Fix:")."""
+    text, _, documented_fix = (check.__doc__ or "").partition("Fix:")
+    return (
+        name or check.__name__.replace("_", "-"),
+        description or " ".join(text.split()),
+        fix or " ".join(documented_fix.split()),
+    )
+
+
+def _documented(stub: Declaration) -> dict[str, str]:
+    """The name, description and fix a declaration stub gives a rule."""
+    name, description, fix = _identity(stub, None, None, None)
+    return {"name": name, "description": description, "fix": fix}
 
 
 def _with_fix(message: str, remediation: str) -> str:

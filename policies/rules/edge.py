@@ -51,14 +51,12 @@ def _behaviours(distribution: Resource) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------- CloudFront
 
 
-@rules.resource(
-    "cloudfront-viewer-https",
-    description="CloudFront serves viewers over HTTPS only (every cache behaviour redirects or refuses HTTP).",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation="set viewer_protocol_policy='redirect-to-https' (or 'https-only') on every cache behaviour.",
-)
+@rules.resource(Severity.HIGH, (DISTRIBUTION,))
 def cloudfront_viewer_https(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront serves viewers over HTTPS only (every cache behaviour redirects or refuses HTTP).
+
+    Fix: set viewer_protocol_policy='redirect-to-https' (or 'https-only') on every cache behaviour.
+    """
     for behaviour in _behaviours(resource):
         policy = behaviour.get("viewerProtocolPolicy")
         if policy is not UNKNOWN and policy not in SECURE_VIEWER_POLICIES:
@@ -67,14 +65,8 @@ def cloudfront_viewer_https(resource: Resource, report: ResourceReport) -> None:
 
 
 @rules.resource(
-    "cloudfront-tls-policy",
-    description="CloudFront uses our ACM certificate (SNI) with a minimum of TLS 1.2 (TLSv1.2_2021 or newer).",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation=(
-        "set viewer_certificate to acm_certificate_arn=<us-east-1 certificate>, ssl_support_method='sni-only', "
-        "minimum_protocol_version='TLSv1.2_2021'."
-    ),
+    Severity.HIGH,
+    (DISTRIBUTION,),
     config={
         "allowedMinimumProtocolVersions": {
             "type": "array",
@@ -85,6 +77,11 @@ def cloudfront_viewer_https(resource: Resource, report: ResourceReport) -> None:
     },
 )
 def cloudfront_tls_policy(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront uses our ACM certificate (SNI) with a minimum of TLS 1.2 (TLSv1.2_2021 or newer).
+
+    Fix: set viewer_certificate to acm_certificate_arn=<us-east-1 certificate>, ssl_support_method='sni-only',
+    minimum_protocol_version='TLSv1.2_2021'.
+    """
     certificate = resource.get("viewerCertificate")
     if certificate is UNKNOWN:
         return
@@ -97,29 +94,23 @@ def cloudfront_tls_policy(resource: Resource, report: ResourceReport) -> None:
         report(f"minimumProtocolVersion is {version!r}; allowed: {', '.join(allowed)}.")
 
 
-@rules.resource(
-    "cloudfront-waf-attached",
-    description="CloudFront distributions are protected by a WAF web ACL.",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation="set web_acl_id=<the ARN of the CLOUDFRONT-scope wafv2 WebAcl (created in us-east-1)>.",
-)
+@rules.resource(Severity.HIGH, (DISTRIBUTION,))
 def cloudfront_waf_attached(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront distributions are protected by a WAF web ACL.
+
+    Fix: set web_acl_id=<the ARN of the CLOUDFRONT-scope wafv2 WebAcl (created in us-east-1)>.
+    """
     if not given(resource.get("webAclId")):
         report("webAclId is not set.")
 
 
-@rules.resource(
-    "cloudfront-origin-access-control",
-    description="CloudFront reads S3 origins through Origin Access Control (not the legacy origin access identity).",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation=(
-        "create an aws.cloudfront.OriginAccessControl (signing_behavior='always', signing_protocol='sigv4') and set "
-        "origin_access_control_id on the S3 origin; drop s3_origin_config.origin_access_identity."
-    ),
-)
+@rules.resource(Severity.HIGH, (DISTRIBUTION,))
 def cloudfront_origin_access_control(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront reads S3 origins through Origin Access Control (not the legacy origin access identity).
+
+    Fix: create an aws.cloudfront.OriginAccessControl (signing_behavior='always', signing_protocol='sigv4') and set
+    origin_access_control_id on the S3 origin; drop s3_origin_config.origin_access_identity.
+    """
     for origin in items(resource.get("origins")):
         origin_id = dig(origin, "originId")
         domain = dig(origin, "domainName")
@@ -134,14 +125,12 @@ def cloudfront_origin_access_control(resource: Resource, report: ResourceReport)
             report(f"S3 origin {origin_id!r} has no originAccessControlId.")
 
 
-@rules.resource(
-    "cloudfront-origin-https",
-    description="CloudFront talks to custom origins over HTTPS with TLS 1.2 only.",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation="set custom_origin_config origin_protocol_policy='https-only' and origin_ssl_protocols=['TLSv1.2'].",
-)
+@rules.resource(Severity.HIGH, (DISTRIBUTION,))
 def cloudfront_origin_https(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront talks to custom origins over HTTPS with TLS 1.2 only.
+
+    Fix: set custom_origin_config origin_protocol_policy='https-only' and origin_ssl_protocols=['TLSv1.2'].
+    """
     for origin in items(resource.get("origins")):
         custom = dig(origin, "customOriginConfig")
         if not isinstance(custom, dict):
@@ -155,8 +144,7 @@ def cloudfront_origin_https(resource: Resource, report: ResourceReport) -> None:
             report(f"Origin {origin_id!r} allows {', '.join(weak)}.")
 
 
-cloudfront_access_logging = rules.require_attached(
-    "cloudfront-access-logging",
+@rules.require_attached(
     owners=(DISTRIBUTION,),
     attached=(LOG_DELIVERY_SOURCE,),
     prop="resourceArn",
@@ -169,13 +157,14 @@ cloudfront_access_logging = rules.require_attached(
         [],
     ),
     missing="The distribution has no access logging.",
-    description="CloudFront distributions log every request (standard logging to S3 or a log delivery source).",
     severity=Severity.MEDIUM,
-    remediation=(
-        "set logging_config with bucket=<the logs bucket's domain name>, or add an "
-        "aws.cloudwatch.LogDeliverySource with resource_arn=<the distribution ARN> and log_type='ACCESS_LOGS'."
-    ),
 )
+def cloudfront_access_logging() -> None:
+    """CloudFront distributions log every request (standard logging to S3 or a log delivery source).
+
+    Fix: set logging_config with bucket=<the logs bucket's domain name>, or add an aws.cloudwatch.LogDeliverySource
+    with resource_arn=<the distribution ARN> and log_type='ACCESS_LOGS'.
+    """
 
 
 # ---------------------------------------------------------------------------------------------- WAF
@@ -202,14 +191,8 @@ def _provider_shape(value: Any) -> Any:
 
 
 @rules.resource(
-    "waf-managed-rule-groups",
-    description="WAF web ACLs run the required AWS managed rule groups in blocking mode.",
-    severity=Severity.HIGH,
-    types=(WEB_ACL,),
-    remediation=(
-        "add a rule per required group with statement.managed_rule_group_statement (vendor_name='AWS', name=...) "
-        "and override_action none={} (count={} only observes)."
-    ),
+    Severity.HIGH,
+    (WEB_ACL,),
     config={
         "requiredRuleGroups": {
             "type": "array",
@@ -219,6 +202,11 @@ def _provider_shape(value: Any) -> Any:
     },
 )
 def waf_managed_rule_groups(resource: Resource, report: ResourceReport) -> None:
+    """WAF web ACLs run the required AWS managed rule groups in blocking mode.
+
+    Fix: add a rule per required group with statement.managed_rule_group_statement (vendor_name='AWS', name=...) and
+    override_action none={} (count={} only observes).
+    """
     waf_rules = _waf_rules(resource)
     if waf_rules is None:
         return
@@ -241,15 +229,12 @@ def waf_managed_rule_groups(resource: Resource, report: ResourceReport) -> None:
         report(f"Required managed rule groups missing: {', '.join(missing)}.")
 
 
-@rules.resource(
-    "waf-rate-limit",
-    description="WAF web ACLs block clients that exceed a request rate (per IP, per 5 minutes).",
-    severity=Severity.HIGH,
-    types=(WEB_ACL,),
-    remediation="add a rule with statement.rate_based_statement (aggregate_key_type='IP') and action block={}.",
-    config={"maximumLimit": {"type": "integer", "minimum": 10, "default": 2000}},
-)
+@rules.resource(Severity.HIGH, (WEB_ACL,), config={"maximumLimit": {"type": "integer", "minimum": 10, "default": 2000}})
 def waf_rate_limit(resource: Resource, report: ResourceReport) -> None:
+    """WAF web ACLs block clients that exceed a request rate (per IP, per 5 minutes).
+
+    Fix: add a rule with statement.rate_based_statement (aggregate_key_type='IP') and action block={}.
+    """
     waf_rules = _waf_rules(resource)
     if waf_rules is None:
         return
@@ -272,32 +257,30 @@ def waf_rate_limit(resource: Resource, report: ResourceReport) -> None:
         report(f"Every blocking rate limit is above {maximum} requests per 5 minutes.")
 
 
-waf_logging = rules.require_attached(
-    "waf-logging",
+@rules.require_attached(
     owners=(WEB_ACL,),
     attached=(WEB_ACL_LOGGING,),
     prop="resourceArn",
     missing="The web ACL has no logging configuration.",
-    description="WAF web ACLs log their decisions.",
     severity=Severity.MEDIUM,
-    remediation=(
-        "add an aws.wafv2.WebAclLoggingConfiguration with resource_arn=<the web ACL ARN> and a log group named "
-        "aws-waf-logs-* in log_destination_configs."
-    ),
 )
+def waf_logging() -> None:
+    """WAF web ACLs log their decisions.
+
+    Fix: add an aws.wafv2.WebAclLoggingConfiguration with resource_arn=<the web ACL ARN> and a log group named
+    aws-waf-logs-* in log_destination_configs.
+    """
 
 
 # ---------------------------------------------------------------------------------------------- ACM, Route 53
 
 
-@rules.resource(
-    "acm-dns-validation",
-    description="ACM certificates are validated through DNS (renewals then need no human).",
-    severity=Severity.MEDIUM,
-    types=(CERTIFICATE,),
-    remediation="set validation_method='DNS' and create the validation records in Route 53.",
-)
+@rules.resource(Severity.MEDIUM, (CERTIFICATE,))
 def acm_dns_validation(resource: Resource, report: ResourceReport) -> None:
+    """ACM certificates are validated through DNS (renewals then need no human).
+
+    Fix: set validation_method='DNS' and create the validation records in Route 53.
+    """
     if given(resource.get("certificateBody")) or given(resource.get("certificateAuthorityArn")):
         return  # imported or private-CA certificates are not validated by ACM
     method = resource.get("validationMethod")
@@ -332,17 +315,14 @@ def _own_host_names(stack: Stack) -> set[str] | None:
     return {name.rstrip(".").lower() for name in names if isinstance(name, str)}
 
 
-@rules.stack(
-    "route53-no-dangling-aws-targets",
-    description=(
-        "Route 53 records that point at AWS-hosted names (CloudFront, load balancers, S3 websites) point at "
-        "distributions or load balancers of this stack, its Ingresses' included (a record left on a released name "
-        "invites subdomain takeover)."
-    ),
-    severity=Severity.HIGH,
-    remediation="point the record at the resource's output (e.g. distribution.domain_name) or remove the record.",
-)
+@rules.stack(Severity.HIGH)
 def route53_no_dangling_aws_targets(stack: Stack, report: StackReport) -> None:
+    """Route 53 records that point at AWS-hosted names (CloudFront, load balancers, S3 websites) point at distributions
+    or load balancers of this stack, its Ingresses' included (a record left on a released name invites subdomain
+    takeover).
+
+    Fix: point the record at the resource's output (e.g. distribution.domain_name) or remove the record.
+    """
     hosted = _own_host_names(stack)
     if hosted is None:
         return  # the stack's own host names are not known yet
@@ -399,17 +379,16 @@ def _attributes(annotations: dict[str, Any]) -> dict[str, str]:
 
 
 @rules.resource(
-    "alb-ingress-annotations",
-    description="Ingresses of the AWS Load Balancer Controller (class alb) get an internet-facing ALB only with a "
-    "WAF web ACL, a TLS13 SSL policy, HTTPS listeners (HTTP only to redirect) and access logs.",
-    severity=Severity.HIGH,
-    types=(K8S_INGRESS,),
-    remediation=f"annotate the Ingress with {ALB}wafv2-acl-arn, ssl-policy=ELBSecurityPolicy-TLS13-1-2-2021-06, "
+    Severity.HIGH,
+    (K8S_INGRESS,),
+    fix=f"annotate the Ingress with {ALB}wafv2-acl-arn, ssl-policy=ELBSecurityPolicy-TLS13-1-2-2021-06, "
     "listen-ports='[{\"HTTPS\": 443}]' (or ssl-redirect with HTTP) and load-balancer-attributes "
     "access_logs.s3.enabled=true.",
     config={"allowedSslPolicies": {"type": "array", "items": {"type": "string"}, "default": MODERN_SSL_POLICIES}},
 )
 def alb_ingress_annotations(resource: Resource, report: ResourceReport) -> None:
+    """Ingresses of the AWS Load Balancer Controller (class alb) get an internet-facing ALB only with a WAF web ACL, a
+    TLS13 SSL policy, HTTPS listeners (HTTP only to redirect) and access logs."""
     annotations = resource.get("metadata", "annotations")
     class_name = resource.get("spec", "ingressClassName") or dig(annotations, "kubernetes.io/ingress.class")
     if class_name != "alb" or not isinstance(annotations, dict):

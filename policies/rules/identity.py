@@ -67,16 +67,8 @@ def _is_boundary(resource: Resource, policy_name: Any) -> bool:
 
 
 @rules.resource(
-    "iam-no-wildcard-admin",
-    description='No IAM policy allows, on every resource ("*", "arn:*" or all but some through NotResource), '
-    'every action ("*", NotAction), a whole service (iam:*, s3:*, kms:*) or sensitive actions (privilege '
-    "escalation such as iam:PassRole, iam:Create*, iam:Attach*, iam:Put*, sts:AssumeRole; secret reads such as "
-    "secretsmanager:GetSecretValue). A permissions boundary (named in permissionsBoundaries) grants nothing and "
-    "may, as long as nothing attaches it as a permissions policy; the deploy roles of administeredProjects may "
-    "hold whole services other than IAM.",
-    severity=Severity.CRITICAL,
-    types=(*POLICY_DOCUMENTS, *ATTACHMENTS),
-    remediation="list the actions the principal needs and the ARNs they act on.",
+    Severity.CRITICAL,
+    (*POLICY_DOCUMENTS, *ATTACHMENTS),
     config={
         "permissionsBoundaries": {
             "type": "array",
@@ -94,6 +86,14 @@ def _is_boundary(resource: Resource, policy_name: Any) -> bool:
     },
 )
 def iam_no_wildcard_admin(resource: Resource, report: ResourceReport) -> None:
+    """No IAM policy allows, on every resource ("*", "arn:*" or all but some through NotResource), every action ("*",
+    NotAction), a whole service (iam:*, s3:*, kms:*) or sensitive actions (privilege escalation such as iam:PassRole,
+    iam:Create*, iam:Attach*, iam:Put*, sts:AssumeRole; secret reads such as secretsmanager:GetSecretValue). A
+    permissions boundary (named in permissionsBoundaries) grants nothing and may, as long as nothing attaches it as a
+    permissions policy; the deploy roles of administeredProjects may hold whole services other than IAM.
+
+    Fix: list the actions the principal needs and the ARNs they act on.
+    """
     attached = strings(resource.get(ATTACHMENTS[resource.type])) if resource.type in ATTACHMENTS else []
     for arn in attached:
         if _is_boundary(resource, arn.rsplit("/", 1)[-1]):
@@ -111,12 +111,8 @@ def iam_no_wildcard_admin(resource: Resource, report: ResourceReport) -> None:
 
 
 @rules.resource(
-    "iam-no-privileged-managed-policies",
-    description="No role, user or group gets an AWS managed policy that grants administrator access or IAM write "
-    "(AdministratorAccess, PowerUserAccess, IAMFullAccess, ...: the deniedManagedPolicies list).",
-    severity=Severity.CRITICAL,
-    types=tuple(ATTACHMENTS),
-    remediation="attach a least-privilege policy instead (for EKS administration, use an EKS access entry).",
+    Severity.CRITICAL,
+    tuple(ATTACHMENTS),
     config={
         "deniedManagedPolicies": {
             "type": "array",
@@ -127,6 +123,11 @@ def iam_no_wildcard_admin(resource: Resource, report: ResourceReport) -> None:
     },
 )
 def iam_no_privileged_managed_policies(resource: Resource, report: ResourceReport) -> None:
+    """No role, user or group gets an AWS managed policy that grants administrator access or IAM write
+    (AdministratorAccess, PowerUserAccess, IAMFullAccess, ...: the deniedManagedPolicies list).
+
+    Fix: attach a least-privilege policy instead (for EKS administration, use an EKS access entry).
+    """
     denied = {name.lower() for name in resource.config["deniedManagedPolicies"]}
     for arn in strings(resource.get(ATTACHMENTS[resource.type])):
         managed = re.fullmatch(r"arn:[a-z-]+:iam::aws:policy/(?:.*/)?([^/]+)", arn)
@@ -134,17 +135,15 @@ def iam_no_privileged_managed_policies(resource: Resource, report: ResourceRepor
             report(f"The AWS managed policy {managed[1]} is attached.")
 
 
-@rules.resource(
-    "iam-trust-no-wildcard-principal",
-    description="No IAM role can be assumed by any principal unless a condition pins the caller (aws:SourceArn, "
-    "aws:SourceAccount, aws:PrincipalOrgID, ...; aws:SecureTransport pins nothing), and no web-identity (OIDC, "
-    "IRSA) trust lacks its provider's :sub and :aud conditions.",
-    severity=Severity.CRITICAL,
-    types=(ROLE,),
-    remediation="name the service, account or role that may assume the role, with aws:SourceArn/aws:SourceAccount "
-    "conditions; for OIDC pin <provider>:sub to the repository or service account and <provider>:aud.",
-)
+@rules.resource(Severity.CRITICAL, (ROLE,))
 def iam_trust_no_wildcard_principal(resource: Resource, report: ResourceReport) -> None:
+    """No IAM role can be assumed by any principal unless a condition pins the caller (aws:SourceArn, aws:SourceAccount,
+    aws:PrincipalOrgID, ...; aws:SecureTransport pins nothing), and no web-identity (OIDC, IRSA) trust lacks its
+    provider's :sub and :aud conditions.
+
+    Fix: name the service, account or role that may assume the role, with aws:SourceArn/aws:SourceAccount conditions;
+    for OIDC pin <provider>:sub to the repository or service account and <provider>:aud.
+    """
     trust = resource.get("assumeRolePolicy")
     if public_statements(trust):
         report("The trust policy lets any principal assume the role (no condition pins the caller).")
@@ -154,14 +153,12 @@ def iam_trust_no_wildcard_principal(resource: Resource, report: ResourceReport) 
             report(f"The web-identity trust has no {missing} condition: any token of the provider may assume it.")
 
 
-@rules.resource(
-    "iam-no-long-lived-user-credentials",
-    description="No IAM user gets an access key or a console password (people and pipelines use roles: SSO, OIDC).",
-    severity=Severity.HIGH,
-    types=(ACCESS_KEY, USER_LOGIN_PROFILE),
-    remediation="use an IAM role (IAM Identity Center for people, OIDC federation for pipelines) instead.",
-)
+@rules.resource(Severity.HIGH, (ACCESS_KEY, USER_LOGIN_PROFILE))
 def iam_no_long_lived_user_credentials(resource: Resource, report: ResourceReport) -> None:
+    """No IAM user gets an access key or a console password (people and pipelines use roles: SSO, OIDC).
+
+    Fix: use an IAM role (IAM Identity Center for people, OIDC federation for pipelines) instead.
+    """
     kind = "an access key" if resource.type == ACCESS_KEY else "a console password"
     report(f"The IAM user {resource.get('user')} gets {kind}, a long-lived credential.")
 
@@ -183,17 +180,15 @@ RESOURCE_POLICIES = {
 }
 
 
-@rules.resource(
-    "resource-policy-no-public-principal",
-    description="No resource policy (S3, SNS, SQS, Secrets Manager, CloudWatch Logs, ECR, Lambda permissions and "
-    "function URLs) allows any principal unless a condition pins the caller (aws:SourceArn, aws:SourceAccount, "
-    "aws:PrincipalOrgID, ...).",
-    severity=Severity.CRITICAL,
-    types=tuple(RESOURCE_POLICIES),
-    remediation="name the account, role or service principal, with aws:SourceArn/aws:SourceAccount conditions for "
-    "services; CloudFront reads S3 through Origin Access Control.",
-)
+@rules.resource(Severity.CRITICAL, tuple(RESOURCE_POLICIES))
 def resource_policy_no_public_principal(resource: Resource, report: ResourceReport) -> None:
+    """No resource policy (S3, SNS, SQS, Secrets Manager, CloudWatch Logs, ECR, Lambda permissions and function URLs)
+    allows any principal unless a condition pins the caller (aws:SourceArn, aws:SourceAccount, aws:PrincipalOrgID,
+    ...).
+
+    Fix: name the account, role or service principal, with aws:SourceArn/aws:SourceAccount conditions for services;
+    CloudFront reads S3 through Origin Access Control.
+    """
     prop = RESOURCE_POLICIES[resource.type]
     if prop is not None:
         for statement in public_statements(resource.get(prop)):
@@ -208,14 +203,8 @@ def resource_policy_no_public_principal(resource: Resource, report: ResourceRepo
 
 
 @rules.resource(
-    "iam-role-permissions-boundary",
-    description="Every IAM role a stack creates carries the stack's own permissions boundary (the account's "
-    "<prefix>-<stack>-workload-boundary) and lives under the stack's path /<prefix>/<stack>/ (the bootstrap's deploy "
-    "roles may create no other), except in projects an administrator deploys (administeredProjects: the CI/CD "
-    "bootstrap, whose roles the boundaries are made for).",
-    severity=Severity.HIGH,
-    types=(ROLE,),
-    remediation="create the role with components/iam.py (RoleScope: path and permissions_boundary).",
+    Severity.HIGH,
+    (ROLE,),
     config={
         "administeredProjects": {
             "type": "array",
@@ -226,6 +215,13 @@ def resource_policy_no_public_principal(resource: Resource, report: ResourceRepo
     },
 )
 def iam_role_permissions_boundary(resource: Resource, report: ResourceReport) -> None:
+    """Every IAM role a stack creates carries the stack's own permissions boundary (the account's
+    <prefix>-<stack>-workload-boundary) and lives under the stack's path /<prefix>/<stack>/ (the bootstrap's deploy
+    roles may create no other), except in projects an administrator deploys (administeredProjects: the CI/CD
+    bootstrap, whose roles the boundaries are made for).
+
+    Fix: create the role with components/iam.py (RoleScope: path and permissions_boundary).
+    """
     if resource.project in resource.config["administeredProjects"]:
         return
     stack = resource.stack
@@ -245,14 +241,12 @@ def iam_role_permissions_boundary(resource: Resource, report: ResourceReport) ->
         report(f"path is {path!r}, not /<prefix>/{stack}/.")
 
 
-@rules.resource(
-    "kms-key-rotation",
-    description="Symmetric customer-managed KMS keys rotate their key material automatically.",
-    severity=Severity.MEDIUM,
-    types=(KMS_KEY,),
-    remediation="set enable_key_rotation=True (rotation_period_in_days sets how often).",
-)
+@rules.resource(Severity.MEDIUM, (KMS_KEY,))
 def kms_key_rotation(resource: Resource, report: ResourceReport) -> None:
+    """Symmetric customer-managed KMS keys rotate their key material automatically.
+
+    Fix: set enable_key_rotation=True (rotation_period_in_days sets how often).
+    """
     spec = resource.get("customerMasterKeySpec")
     if spec not in (None, "SYMMETRIC_DEFAULT"):
         return  # asymmetric and HMAC keys cannot rotate automatically
@@ -261,14 +255,12 @@ def kms_key_rotation(resource: Resource, report: ResourceReport) -> None:
         report("enableKeyRotation is not true.")
 
 
-@rules.resource(
-    "kms-no-wildcard-principal",
-    description="No KMS key policy allows a wildcard principal ('*'), even under conditions.",
-    severity=Severity.CRITICAL,
-    types=(KMS_KEY, KMS_KEY_POLICY),
-    remediation="grant the account root (delegating to IAM) or named service principals, with conditions.",
-)
+@rules.resource(Severity.CRITICAL, (KMS_KEY, KMS_KEY_POLICY))
 def kms_no_wildcard_principal(resource: Resource, report: ResourceReport) -> None:
+    """No KMS key policy allows a wildcard principal ('*'), even under conditions.
+
+    Fix: grant the account root (delegating to IAM) or named service principals, with conditions.
+    """
     # Stricter than IAM trust policies: a conditioned '*' in a key policy is one condition typo away from public.
     if any(
         statement.get("Effect") == "Allow" and is_wildcard_principal(statement.get("Principal"))
@@ -277,13 +269,11 @@ def kms_no_wildcard_principal(resource: Resource, report: ResourceReport) -> Non
         report("The key policy allows Principal '*'.")
 
 
-@rules.resource(
-    "kms-no-lockout-bypass",
-    description="KMS key policies are applied with the lockout safety check (so no policy can lock the account out).",
-    severity=Severity.HIGH,
-    types=(KMS_KEY, KMS_KEY_POLICY),
-    remediation="remove bypass_policy_lockout_safety_check (or set it to False).",
-)
+@rules.resource(Severity.HIGH, (KMS_KEY, KMS_KEY_POLICY))
 def kms_no_lockout_bypass(resource: Resource, report: ResourceReport) -> None:
+    """KMS key policies are applied with the lockout safety check (so no policy can lock the account out).
+
+    Fix: remove bypass_policy_lockout_safety_check (or set it to False).
+    """
     if enabled(resource.get("bypassPolicyLockoutSafetyCheck")):
         report("bypassPolicyLockoutSafetyCheck is true.")

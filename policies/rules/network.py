@@ -30,37 +30,36 @@ WEB_PORTS = (80, 443)
 PULUMI_DEFAULT_DESCRIPTION = "Managed by Pulumi"
 
 
-vpc_flow_logs_enabled = rules.require_attached(
-    "vpc-flow-logs-enabled",
-    owners=(VPC,),
-    attached=(FLOW_LOG,),
-    prop="vpcId",
-    missing="The VPC has no flow log.",
-    description="Every VPC records its traffic with a VPC flow log.",
-    severity=Severity.MEDIUM,
-    remediation="add an aws.ec2.FlowLog with vpc_id=<the VPC> delivering to a KMS-encrypted log group.",
+@rules.require_attached(
+    owners=(VPC,), attached=(FLOW_LOG,), prop="vpcId", missing="The VPC has no flow log.", severity=Severity.MEDIUM
 )
+def vpc_flow_logs_enabled() -> None:
+    """Every VPC records its traffic with a VPC flow log.
 
-vpc_default_security_group_closed = rules.require_attached(
-    "vpc-default-security-group-closed",
+    Fix: add an aws.ec2.FlowLog with vpc_id=<the VPC> delivering to a KMS-encrypted log group.
+    """
+
+
+@rules.require_attached(
     owners=(VPC,),
     attached=(DEFAULT_SECURITY_GROUP,),
     prop="vpcId",
     missing="The VPC's default security group keeps AWS's allow rules (it is not managed here).",
-    description="Every VPC's default security group is adopted (and default-security-group-no-rules empties it).",
     severity=Severity.MEDIUM,
-    remediation="add an aws.ec2.DefaultSecurityGroup with vpc_id=<the VPC>, ingress=[] and egress=[].",
 )
+def vpc_default_security_group_closed() -> None:
+    """Every VPC's default security group is adopted (and default-security-group-no-rules empties it).
+
+    Fix: add an aws.ec2.DefaultSecurityGroup with vpc_id=<the VPC>, ingress=[] and egress=[].
+    """
 
 
-@rules.resource(
-    "default-security-group-no-rules",
-    description="An adopted default security group has no rules (anything launched without a group gets them).",
-    severity=Severity.MEDIUM,
-    types=(DEFAULT_SECURITY_GROUP,),
-    remediation="set ingress=[] and egress=[] on the aws.ec2.DefaultSecurityGroup.",
-)
+@rules.resource(Severity.MEDIUM, (DEFAULT_SECURITY_GROUP,))
 def default_security_group_no_rules(resource: Resource, report: ResourceReport) -> None:
+    """An adopted default security group has no rules (anything launched without a group gets them).
+
+    Fix: set ingress=[] and egress=[] on the aws.ec2.DefaultSecurityGroup.
+    """
     if items(resource.get("ingress")) or items(resource.get("egress")):
         report("The default security group has rules; anything launched without a group gets them.")
 
@@ -118,21 +117,14 @@ def _ingress(resource: Resource) -> list[_Ingress]:
 INGRESS_TYPES = (SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE)
 
 
-@rules.resource(
-    "security-group-no-internet-ingress",
-    description=(
-        "No security group admits traffic from the internet (public ranges wider than the configured prefix, "
-        "0.0.0.0/0 and 0.0.0.0/1 + 128.0.0.0/1 alike) on any port but HTTP/HTTPS (80/443)."
-    ),
-    severity=Severity.CRITICAL,
-    types=INGRESS_TYPES,
-    remediation=(
-        "admit only the VPC CIDR, a source security group or a managed prefix list (e.g. CloudFront's origin-facing "
-        "list); internet-facing 80/443 belongs on the load balancer's own security group."
-    ),
-    config=PUBLIC_RANGE_CONFIG,
-)
+@rules.resource(Severity.CRITICAL, INGRESS_TYPES, config=PUBLIC_RANGE_CONFIG)
 def security_group_no_internet_ingress(resource: Resource, report: ResourceReport) -> None:
+    """No security group admits traffic from the internet (public ranges wider than the configured prefix, 0.0.0.0/0 and
+    0.0.0.0/1 + 128.0.0.0/1 alike) on any port but HTTP/HTTPS (80/443).
+
+    Fix: admit only the VPC CIDR, a source security group or a managed prefix list (e.g. CloudFront's origin-facing
+    list); internet-facing 80/443 belongs on the load balancer's own security group.
+    """
     for ingress in _ingress(resource):
         internet = ingress.from_internet(resource.config)
         if internet and ingress.undecided:
@@ -159,14 +151,12 @@ def _used_by_load_balancer(stack: Stack, group: Resource) -> bool | None:
     return None if undecided else False
 
 
-@rules.stack(
-    "security-group-web-ingress-load-balancer-only",
-    description="HTTP/HTTPS (80/443) from the internet reaches only security groups a load balancer uses.",
-    severity=Severity.CRITICAL,
-    remediation="put internet-facing 80/443 on the load balancer's own security group (or its Ingress annotation).",
-    config=PUBLIC_RANGE_CONFIG,
-)
+@rules.stack(Severity.CRITICAL, config=PUBLIC_RANGE_CONFIG)
 def security_group_web_ingress_load_balancer_only(stack: Stack, report: StackReport) -> None:
+    """HTTP/HTTPS (80/443) from the internet reaches only security groups a load balancer uses.
+
+    Fix: put internet-facing 80/443 on the load balancer's own security group (or its Ingress annotation).
+    """
     groups = stack.of_type(SECURITY_GROUP, DEFAULT_SECURITY_GROUP)
     for resource in stack.resources:
         for ingress in _ingress(resource):
@@ -185,14 +175,12 @@ def security_group_web_ingress_load_balancer_only(stack: Stack, report: StackRep
                 report(f"The {ingress.describe(internet)} is on a security group no load balancer uses.", resource)
 
 
-@rules.resource(
-    "security-group-rule-descriptions",
-    description="Every security group and each of its rules says what it is for.",
-    severity=Severity.LOW,
-    types=(SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE, EGRESS_RULE),
-    remediation="set description= on the security group and on every ingress/egress rule (who talks to whom, why).",
-)
+@rules.resource(Severity.LOW, (SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE, EGRESS_RULE))
 def security_group_rule_descriptions(resource: Resource, report: ResourceReport) -> None:
+    """Every security group and each of its rules says what it is for.
+
+    Fix: set description= on the security group and on every ingress/egress rule (who talks to whom, why).
+    """
     if resource.type == SECURITY_GROUP and resource.get("description") in (None, "", PULUMI_DEFAULT_DESCRIPTION):
         report("The security group has no description of its own.")
     if resource.type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):

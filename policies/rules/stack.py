@@ -54,18 +54,13 @@ REMOTE_COMPONENT_PACKAGES = ("eks:",)
 # ---------------------------------------------------------------------------------------------- protection
 
 
-@rules.resource(
-    "stateful-resources-protected",
-    description="Stateful resources (databases, caches, buckets, KMS keys, the cluster) are protected from deletion.",
-    severity=Severity.HIGH,
-    category=RESILIENCE,
-    types=STATEFUL,
-    remediation=(
-        "create the resource with opts=pulumi.ResourceOptions(protect=True) (the policy engine is not shown "
-        "retain_on_delete, so protect is what counts)."
-    ),
-)
+@rules.resource(Severity.HIGH, STATEFUL, category=RESILIENCE)
 def stateful_resources_protected(resource: Resource, report: ResourceReport) -> None:
+    """Stateful resources (databases, caches, buckets, KMS keys, the cluster) are protected from deletion.
+
+    Fix: create the resource with opts=pulumi.ResourceOptions(protect=True) (the policy engine is not shown
+    retain_on_delete, so protect is what counts).
+    """
     if not resource.protect:
         report("The resource is not protected: `pulumi destroy` or a replacement would delete its data.")
 
@@ -102,13 +97,12 @@ def _leaks(value: Any, secrets: set[str]) -> bool:
     return any(secret in text for text in _texts(value) for secret in secrets)
 
 
-@rules.stack(
-    "no-secrets-in-outputs",
-    description="Stack outputs carry no secret value (outputs are read by pipelines, operators and other stacks).",
-    severity=Severity.CRITICAL,
-    remediation="export where the secret is (its Secrets Manager ARN or name), never the value.",
-)
+@rules.stack(Severity.CRITICAL)
 def no_secrets_in_outputs(stack: Stack, report: StackReport) -> None:
+    """Stack outputs carry no secret value (outputs are read by pipelines, operators and other stacks).
+
+    Fix: export where the secret is (its Secrets Manager ARN or name), never the value.
+    """
     secrets = secret_values(stack)
     for root in stack.of_type(STACK):
         for name, value in root.props.items():
@@ -118,16 +112,13 @@ def no_secrets_in_outputs(stack: Stack, report: StackReport) -> None:
                 report(f"Output {name!r} looks like a secret.", root)
 
 
-@rules.stack(
-    "k8s-no-secrets-in-configmaps",
-    description="ConfigMaps carry no secret value (they are readable by anyone who can read the namespace).",
-    severity=Severity.CRITICAL,
-    remediation=(
-        "put the value in a Kubernetes Secret (synced from Secrets Manager) or pass the secret's ARN and let the "
-        "app read it with its IAM role."
-    ),
-)
+@rules.stack(Severity.CRITICAL)
 def k8s_no_secrets_in_configmaps(stack: Stack, report: StackReport) -> None:
+    """ConfigMaps carry no secret value (they are readable by anyone who can read the namespace).
+
+    Fix: put the value in a Kubernetes Secret (synced from Secrets Manager) or pass the secret's ARN and let the app
+    read it with its IAM role.
+    """
     secrets = secret_values(stack)
     for config_map in stack.of_type(CONFIG_MAP):
         for section in ("data", "binaryData"):
@@ -167,11 +158,8 @@ def _sizes(resource: Resource) -> tuple[str, list[Any]] | None:
 
 
 @rules.resource(
-    "instance-size-allowlist",
-    description="Database, cache and node sizes are within the stack's allowlist (a cost guard).",
-    severity=Severity.MEDIUM,
-    category=COST,
-    types=(
+    Severity.MEDIUM,
+    (
         "aws:rds/instance:Instance",
         "aws:rds/clusterInstance:ClusterInstance",
         "aws:rds/cluster:Cluster",
@@ -183,12 +171,16 @@ def _sizes(resource: Resource) -> tuple[str, list[Any]] | None:
         "aws:ec2/instance:Instance",
         "eks:index:Cluster",
     ),
-    remediation="pick a size from the stack's allowlist (policies/config/<stack>.json) or extend it in review.",
+    category=COST,
     config={
         key: {"type": "array", "items": {"type": "string"}, "default": patterns} for key, patterns in _SIZES.items()
     },
 )
 def instance_size_allowlist(resource: Resource, report: ResourceReport) -> None:
+    """Database, cache and node sizes are within the stack's allowlist (a cost guard).
+
+    Fix: pick a size from the stack's allowlist (policies/config/<stack>.json) or extend it in review.
+    """
     sizes = _sizes(resource)
     if sizes is None:
         return
@@ -212,12 +204,8 @@ def _tags(value: Any) -> dict[str, Any] | None:
 
 
 @rules.resource(
-    "required-tags",
-    description="Every taggable resource carries the required tags, set explicitly (provider default tags are "
-    "invisible to policies and reviews).",
-    severity=Severity.LOW,
-    types=TAGGABLE_TYPES,
-    remediation="set tags=naming.tags(<component>, Name=...) on the resource.",
+    Severity.LOW,
+    TAGGABLE_TYPES,
     config={
         "requiredTags": {
             "type": "array",
@@ -227,6 +215,11 @@ def _tags(value: Any) -> dict[str, Any] | None:
     },
 )
 def required_tags(resource: Resource, report: ResourceReport) -> None:
+    """Every taggable resource carries the required tags, set explicitly (provider default tags are invisible to
+    policies and reviews).
+
+    Fix: set tags=naming.tags(<component>, Name=...) on the resource.
+    """
     # Children of a remote component are tagged by the plugin from the component's own `tags`, checked there.
     if any(parent.startswith(REMOTE_COMPONENT_PACKAGES) for parent in resource.ancestor_types):
         return
