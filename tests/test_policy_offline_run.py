@@ -171,3 +171,15 @@ def test_staging_config_may_relax_resilience_rules_but_not_be_called_prod(tmp_pa
     assert load_settings(path)["s3-tls-only"].enforcement == EnforcementLevel.ADVISORY
     with pytest.raises(PolicyConfigError, match="stays mandatory in prod"):
         load_settings(path, stack="prod")
+
+
+def test_the_offline_run_reports_the_preview_and_the_up_verdicts(capsys: pytest.CaptureFixture[str]) -> None:
+    """prod passes both: at preview, what cannot be decided yet is an advisory entry naming the value."""
+    assert main(["preview", "prod", "--policy"]) == 0
+    out = capsys.readouterr().out
+    at_preview, at_up = out.split("Policies (as `pulumi preview` sees it", 1)[1].split(
+        "Policies (as `pulumi up` sees it"
+    )
+    assert "passed  shop-platform" in at_preview and "0 mandatory" in at_preview
+    assert "undecided until the values are known: whether storage-assets has one (storage-assets-policy)" in at_preview
+    assert "0 mandatory, 0 advisory violation(s)" in at_up

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from pulumi_policy import (
     Policy,
@@ -536,7 +536,13 @@ def _identity(
     )
 
 
-def _documented(stub: Declaration) -> dict[str, str]:
+class _Documented(TypedDict):
+    name: str
+    description: str
+    fix: str
+
+
+def _documented(stub: Declaration) -> _Documented:
     """The name, description and fix a declaration stub gives a rule."""
     name, description, fix = _identity(stub, None, None, None)
     return {"name": name, "description": description, "fix": fix}

@@ -96,22 +96,23 @@ def _ingress(resource: Resource) -> list[_Ingress]:
         return [
             _Ingress(
                 resource,
-                *(dig(rule, key) for key in ("protocol", "fromPort", "toPort")),
+                dig(rule, "protocol"),
+                dig(rule, "fromPort"),
+                dig(rule, "toPort"),
                 [*strings(dig(rule, "cidrBlocks")), *strings(dig(rule, "ipv6CidrBlocks"))],
             )
             for rule in items(resource.get("ingress"))
         ]
     if resource.type == SECURITY_GROUP_RULE and resource.get("type") == "ingress":
-        keys = ("protocol", "fromPort", "toPort")
-        cidrs = ("cidrBlocks", "ipv6CidrBlocks")
+        protocol, cidrs = "protocol", ("cidrBlocks", "ipv6CidrBlocks")
     elif resource.type == INGRESS_RULE:
-        keys = ("ipProtocol", "fromPort", "toPort")
-        cidrs = ("cidrIpv4", "cidrIpv6")
+        protocol, cidrs = "ipProtocol", ("cidrIpv4", "cidrIpv6")
     else:
         return []
     sources = [UNKNOWN] if any(partly_unknown(resource.get(key)) for key in cidrs) else []
     sources += [source for key in cidrs for source in strings(resource.get(key))]
-    return [_Ingress(resource, *(resource.get(key) for key in keys), sources)]
+    ports = resource.get("fromPort"), resource.get("toPort")
+    return [_Ingress(resource, resource.get(protocol), *ports, sources)]
 
 
 INGRESS_TYPES = (SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE)
