@@ -316,6 +316,8 @@ SECRET_NAME = re.compile(
     r"credential|api.?key|access.?key|signing.?key|(^|[^a-z])dsn($|[^a-z])",
     re.IGNORECASE,
 )
+#: Names under which any literal is a secret; under the others (``*_AUTH``, ``*_PASS``) only a generated-looking one.
+CERTAIN_SECRET_NAME = re.compile(r"passw(or)?d|secret|token|private.?key|credential|api.?key", re.IGNORECASE)
 #: Names that say *where* a secret is, not what it is (``..._ARN``, ``..._SECRET_NAME``, ``..._FILE``).
 REFERENCE_NAME = re.compile(r"(arn|arns|id|ids|name|names|ref|file|path|url_file)$", re.IGNORECASE)
 #: Shorter strings are too common to be told apart from ordinary values.
@@ -354,14 +356,11 @@ def secret_in_setting(name: str, value: Any, known: Iterable[str] = ()) -> str |
         return "holds a secret value of this stack"
     if url_with_password(value):
         return "holds a URL with an inline password"
-    if (
-        secret_like_name(name)
-        and not value.startswith("arn:")
-        and len(value) >= MIN_SECRET_LENGTH
-        and entropy(value) >= ENTROPY_THRESHOLD
-    ):
+    if not secret_like_name(name) or value.startswith("arn:") or len(value) < MIN_SECRET_LENGTH:
+        return None
+    if entropy(value) >= ENTROPY_THRESHOLD:
         return "looks like a generated secret under a secret-like name"
-    return None
+    return "holds a literal under a password-like name" if CERTAIN_SECRET_NAME.search(name) else None
 
 
 #: The policy config of every rule that judges CIDR ranges: how wide a public range may be before it counts as

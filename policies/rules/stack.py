@@ -3,7 +3,6 @@ allowlist (cost guard) and the required tags."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .base import COST, RESILIENCE, UNKNOWN, Resource, ResourceReport, Rules, Stack, StackReport, dig, items
+from .semantics import MIN_SECRET_LENGTH, secret_in_setting, secret_like_name
+from .workloads import HELM_RELEASES, POD_SPECS, configuration, settings_in
 
 rules = Rules()
 
@@ -38,10 +39,6 @@ SECRET_PROPERTIES = {
     "tls:index/privateKey:PrivateKey": ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"),
     "kubernetes:core/v1:Secret": ("data", "stringData"),
 }
-#: Shorter strings are too common to be told apart from ordinary values.
-MIN_SECRET_LENGTH = 8
-_SECRET_NAME = re.compile(r"passw(or)?d|secret|token|private.?key|credential|api.?key", re.IGNORECASE)
-_IDENTIFIER_NAME = re.compile(r"(arn|arns|id|ids|name|names|ref)$", re.IGNORECASE)
 
 TAGGABLE_TYPES = frozenset(
     line.strip()
@@ -88,11 +85,6 @@ def secret_values(stack: Stack) -> set[str]:
     return found
 
 
-def secret_like_name(name: str) -> bool:
-    """A key that names a secret (``dbPassword``, ``AUTH_TOKEN``) rather than where one is (``...Arn``, ``...Name``)."""
-    return bool(_SECRET_NAME.search(name)) and not _IDENTIFIER_NAME.search(name)
-
-
 def _leaks(value: Any, secrets: set[str]) -> bool:
     return any(secret in text for text in _texts(value) for secret in secrets)
 
@@ -114,7 +106,8 @@ def no_secrets_in_outputs(stack: Stack, report: StackReport) -> None:
 
 @rules.stack(Severity.CRITICAL)
 def k8s_no_secrets_in_configmaps(stack: Stack, report: StackReport) -> None:
-    """ConfigMaps carry no secret value (they are readable by anyone who can read the namespace).
+    """ConfigMaps, pod specs and Helm values carry no secret value of the stack, whatever the key is called
+    (k8s-no-plaintext-secrets judges names and shapes before the object exists; this one knows the values).
 
     Fix: put the value in a Kubernetes Secret (synced from Secrets Manager) or pass the secret's ARN and let the app
     read it with its IAM role.
@@ -126,8 +119,12 @@ def k8s_no_secrets_in_configmaps(stack: Stack, report: StackReport) -> None:
             for key, value in entries.items() if isinstance(entries, dict) else ():
                 if _leaks(value, secrets):
                     report(f"Key {key!r} holds a secret value.", config_map)
-                elif secret_like_name(key) and isinstance(value, str) and value and not value.startswith("arn:"):
+                elif secret_in_setting(key, value):
                     report(f"Key {key!r} looks like a secret.", config_map)
+    for workload in stack.of_type(*POD_SPECS, *HELM_RELEASES):
+        for name, value in settings_in(configuration(workload)):
+            if _leaks(value, secrets):
+                report(f"{name} holds a secret value.", workload)
 
 
 # ---------------------------------------------------------------------------------------------- cost

@@ -317,9 +317,12 @@ def settings_in(value: Any) -> Iterator[tuple[str, Any]]:
     """Every (name, value) a manifest or Helm values tree sets: mapping keys with their scalar values, and
     ``{name, value}`` list entries (container ``env``)."""
     if isinstance(value, dict):
-        if isinstance(value.get("name"), str) and "value" in value:
+        entry = isinstance(value.get("name"), str) and "value" in value
+        if entry:
             yield value["name"], value["value"]
         for key, item in value.items():
+            if entry and key in ("name", "value"):
+                continue
             if isinstance(item, dict | list):
                 yield from settings_in(item)
             else:
@@ -329,7 +332,7 @@ def settings_in(value: Any) -> Iterator[tuple[str, Any]]:
             yield from settings_in(item)
 
 
-def _configuration(resource: Resource) -> Any:
+def configuration(resource: Resource) -> Any:
     """What a resource configures a workload with: a pod spec, a ConfigMap's data, a Helm release's values."""
     if resource.type in POD_SPECS:
         return pod_spec(resource)
@@ -344,7 +347,7 @@ def k8s_no_plaintext_secrets(resource: Resource, report: ResourceReport) -> None
     Fix: put the value in a Kubernetes Secret (synced from Secrets Manager) and reference it with secretKeyRef, or
     pass the secret's ARN and let the app read it with its IAM role.
     """
-    for name, value in settings_in(_configuration(resource)):
+    for name, value in settings_in(configuration(resource)):
         why = secret_in_setting(str(name), value)
         if why:
             report(f"{name} {why}.")
