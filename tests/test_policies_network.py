@@ -78,14 +78,21 @@ def test_internet_ingress_on_ssh_is_flagged_whatever_declares_it() -> None:
     assert "all ports" in messages(network.security_group_no_internet_ingress, vpc_rule)[0]
 
 
+def internet_https(*dependencies: PlannedResource) -> PlannedResource:
+    """HTTPS from anywhere into the web group."""
+    props = {
+        "ipProtocol": "tcp",
+        "fromPort": 443,
+        "toPort": 443,
+        "cidrIpv4": "0.0.0.0/0",
+        "securityGroupId": "sg-0web-sg",
+    }
+    return resource(network.INGRESS_RULE, "https", props, dependencies=dependencies)
+
+
 def test_internet_https_is_flagged_unless_a_load_balancer_uses_the_group() -> None:
     web = group()
-    https = resource(
-        network.INGRESS_RULE,
-        "https",
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-0web-sg"},
-        dependencies=[web],
-    )
+    https = internet_https(web)
     assert messages(network.security_group_no_internet_ingress, web, https) == []
     assert flagged(network.security_group_web_ingress_load_balancer_only, web, https) == ["https"]
     balancer = resource(network.LOAD_BALANCERS[0], "alb", {"securityGroups": ["sg-0web-sg"]}, dependencies=[web])
@@ -94,11 +101,7 @@ def test_internet_https_is_flagged_unless_a_load_balancer_uses_the_group() -> No
 
 def test_internet_https_on_a_group_named_in_an_alb_ingress_annotation_passes() -> None:
     web = group()
-    https = resource(
-        network.INGRESS_RULE,
-        "https",
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-0web-sg"},
-    )
+    https = internet_https()
     ingress = resource(
         network.K8S_INGRESS,
         "shop",
@@ -141,11 +144,7 @@ def test_internet_https_on_a_group_is_undecided_while_the_ingress_annotation_is_
     """The ALB's security groups come from an Ingress annotation only known after the groups exist: the rule
     says it cannot tell yet (advisory), instead of blocking a legitimate load balancer group."""
     web = group()
-    https = resource(
-        network.INGRESS_RULE,
-        "https",
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-0web-sg"},
-    )
+    https = internet_https()
     ingress = resource(
         network.K8S_INGRESS, "shop", {"metadata": {"annotations": {network.ALB_SECURITY_GROUPS_ANNOTATION: UNKNOWN}}}
     )
