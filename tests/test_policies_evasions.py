@@ -247,6 +247,8 @@ VIOLATIONS: list[tuple[str, Change, str]] = [
     ("role", to(rules=[{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]), "every verb on every resource"),
     ("network policy", to(spec={"ingress": [{}]}), "An ingress rule allows all traffic"),
     ("network policy", to(spec={"egress": [{}]}), "An egress rule allows all traffic"),
+    ("network policy", to(spec={"ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}), "An ingress rule"),
+    ("identity policy", to(policy=document(allow("sts:*"))), "every sts action"),
     ("service account", to(automountServiceAccountToken=True), "automountServiceAccountToken is True"),
     ("service account", lambda base: {"metadata": base["metadata"]}, "unset (true)"),
     ("service", to(spec={"type": "NodePort"}), "NodePort"),

@@ -437,7 +437,10 @@ class Rules:
         named and documented by the decorated stub."""
 
         def check(resource: Resource, report: ResourceReport) -> None:
-            if off(resource.get(prop)):
+            value = resource.get(prop)
+            if value is UNKNOWN:
+                report.undecided(f"{resource.name}.{prop}")
+            elif off(value):
                 report(f"{prop} is not true{consequence}.")
 
         return lambda stub: self.resource(severity, types, category=category, **_documented(stub))(check)

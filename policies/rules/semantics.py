@@ -85,7 +85,7 @@ class Grant:
 
     actions: str
     resources: str
-    #: One whole service (``ec2:*``), as a deploy role needs, not every action nor an escalation.
+    #: One whole service (``ec2:*``), as a deploy role needs: not every action, not IAM or STS, not an escalation.
     service_wide: bool = False
 
     def sentence(self) -> str:
@@ -116,7 +116,11 @@ def broad_grants(statement: dict[str, Any]) -> list[Grant]:
     if any(pattern in ("*", "*:*") for pattern in patterns):
         return [Grant('every action ("*")', resources)]
     grants = [
-        Grant(f"every {pattern.split(':')[0]} action ({pattern})", resources, service_wide=pattern.lower() != "iam:*")
+        Grant(
+            f"every {pattern.split(':')[0]} action ({pattern})",
+            resources,
+            service_wide=pattern.lower() not in ("iam:*", "sts:*"),
+        )
         for pattern in patterns
         if pattern.endswith(":*")
     ]

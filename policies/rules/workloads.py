@@ -22,7 +22,7 @@ from .base import (
     partly_unknown,
     strings,
 )
-from .semantics import secret_in_setting
+from .semantics import secret_in_setting, wide_public
 
 rules = Rules()
 
@@ -385,8 +385,12 @@ def k8s_rbac_least_privilege(resource: Resource, report: ResourceReport) -> None
 
 
 def _allows_all(rule: Any, peers: str) -> bool:
-    """An ingress/egress rule with no peers and no ports: every source or destination on every port."""
-    return isinstance(rule, dict) and not rule.get(peers) and not rule.get("ports")
+    """An ingress/egress rule with no ports and no peers (every source or destination) or an internet-wide
+    ipBlock peer: all traffic on every port."""
+    if not isinstance(rule, dict) or rule.get("ports"):
+        return False
+    blocks = [dig(peer, "ipBlock", "cidr") for peer in items(rule.get(peers))]
+    return not rule.get(peers) or bool(wide_public(strings(blocks), {4: 16, 6: 48}))
 
 
 @rules.resource(Severity.HIGH, (NETWORK_POLICY,))
