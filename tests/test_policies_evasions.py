@@ -145,6 +145,26 @@ BASELINES: dict[str, tuple[Policy, str, dict[str, Any]]] = {
         "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
         {"policyDocument": document(PUBLISH)},
     ),
+    "queue policy": (
+        identity.resource_policy_no_public_principal,
+        "aws:sqs/queuePolicy:QueuePolicy",
+        {"policy": document(PUBLISH)},
+    ),
+    "secret policy": (
+        identity.resource_policy_no_public_principal,
+        "aws:secretsmanager/secret:Secret",
+        {"policy": document(PUBLISH)},
+    ),
+    "ecr policy": (
+        identity.resource_policy_no_public_principal,
+        "aws:ecr/repositoryPolicy:RepositoryPolicy",
+        {"policy": document(PUBLISH)},
+    ),
+    "function url": (
+        identity.resource_policy_no_public_principal,
+        "aws:lambda/functionUrl:FunctionUrl",
+        {"authorizationType": "AWS_IAM"},
+    ),
     "queue": (services.sqs_queue_encrypted, services.SQS_QUEUE, {"kmsMasterKeyId": KEY}),
     "topic": (services.sns_topic_kms, services.SNS_TOPIC, {"kmsMasterKeyId": KEY}),
     "function": (
@@ -260,6 +280,10 @@ VIOLATIONS: list[tuple[str, Change, str]] = [
     ("bucket policy", to(policy=document({**WIDE_OPEN, "Action": "s3:GetObject"})), "allows any principal"),
     ("lambda permission", to(principal="*", sourceArn=None), "any principal invoke"),
     ("log resource policy", to(policyDocument=document(WIDE_OPEN)), "allows any principal"),
+    ("queue policy", to(policy=document({**WIDE_OPEN, "Action": "sqs:SendMessage"})), "allows any principal"),
+    ("secret policy", to(policy=document({**WIDE_OPEN, "Action": "secretsmanager:GetSecretValue"})), "any principal"),
+    ("ecr policy", to(policy=document({**WIDE_OPEN, "Principal": {"AWS": ["*"]}})), "allows any principal"),
+    ("function url", to(authorizationType="NONE"), "anonymous requests"),
     ("queue", to(kmsMasterKeyId=None, sqsManagedSseEnabled=True), "kmsMasterKeyId is not set"),
     ("topic", to(kmsMasterKeyId=None), "customer-managed"),
     ("topic", to(kmsMasterKeyId="alias/aws/sns"), "customer-managed"),
