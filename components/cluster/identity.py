@@ -38,10 +38,59 @@ class ServiceAccount:
 
 
 @dataclass(frozen=True)
+class GrantedRole:
+    role: aws.iam.Role
+    grants: list[pulumi.Resource]
+    """Its inline policy and managed-policy attachments: whatever acts with the role depends on them, so that it
+    has its permissions when it starts and keeps them until it is deleted (a dependency on the role alone does
+    not include them)."""
+
+
+def granted_service_role(
+    name: str,
+    *,
+    scope: RoleScope,
+    service: str,
+    description: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    statements: Statements = (),
+    managed_policy_arns: Sequence[str] = (),
+    trust_conditions: dict[str, Any] | None = None,
+    trust_actions: Sequence[str] = ("sts:AssumeRole",),
+) -> GrantedRole:
+    """``components.iam.service_role`` with its grants at hand: the same resources under the same names and
+    parents."""
+    created = service_role(
+        name,
+        scope=scope,
+        service=service,
+        statements=(),
+        description=description,
+        tags=tags,
+        parent=parent,
+        trust_conditions=trust_conditions,
+        trust_actions=trust_actions,
+    )
+    grants: list[pulumi.Resource] = list(attach_managed_policies(name, created, managed_policy_arns))
+    if isinstance(statements, pulumi.Output) or statements:
+        document = (
+            statements.apply(policy_document) if isinstance(statements, pulumi.Output) else policy_document(statements)
+        )
+        grants.append(
+            aws.iam.RolePolicy(
+                f"{name}-policy", role=created.id, policy=document, opts=pulumi.ResourceOptions(parent=created)
+            )
+        )
+    return GrantedRole(role=created, grants=grants)
+
+
+@dataclass(frozen=True)
 class PodIdentity:
     role: aws.iam.Role
     association: aws.eks.PodIdentityAssociation
-    """Pods started before the association exists get no credentials: make their workload depend on it."""
+    """Pods started before the association exists get no credentials: make their workload depend on it. It waits
+    for the role's grants, so a dependency on it is one on the role's permissions too."""
 
 
 def pod_identity_role(
@@ -68,7 +117,7 @@ def pod_identity_role(
         "aws:RequestTag/kubernetes-namespace": service_account.namespace,
         "aws:RequestTag/kubernetes-service-account": service_account.name,
     }
-    role = service_role(
+    granted = granted_service_role(
         name,
         scope=scope,
         service=POD_IDENTITY_PRINCIPAL,
@@ -85,11 +134,11 @@ def pod_identity_role(
         cluster_name=cluster_name,
         namespace=service_account.namespace,
         service_account=service_account.name,
-        role_arn=role.arn,
+        role_arn=granted.role.arn,
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=role),
+        opts=pulumi.ResourceOptions(parent=granted.role, depends_on=granted.grants),
     )
-    return PodIdentity(role=role, association=association)
+    return PodIdentity(role=granted.role, association=association)
 
 
 def irsa_role(
@@ -103,7 +152,7 @@ def irsa_role(
     description: str,
     tags: dict[str, str],
     parent: pulumi.Resource,
-) -> aws.iam.Role:
+) -> GrantedRole:
     """A role ``service_account`` assumes with its projected token through the cluster's OIDC provider."""
     subject = f"system:serviceaccount:{service_account.namespace}:{service_account.name}"
     trust = pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(
@@ -121,8 +170,7 @@ def irsa_role(
         )
     )
     role = scoped_role(name, scope=scope, trust=trust, description=description, tags=tags, parent=parent)
-    attach_managed_policies(name, role, managed_policy_arns)
-    return role
+    return GrantedRole(role=role, grants=list(attach_managed_policies(name, role, managed_policy_arns)))
 
 
 # ---------------------------------------------------------------------------------------------- statements
