@@ -36,6 +36,9 @@ RDS_GP3_LARGE_BASELINE_IOPS = 12000
 RDS_GP3_LARGE_FROM_GB = 400
 #: Days in an average month: log ingestion per day x this is a month's.
 DAYS_PER_MONTH = 365 / 12
+#: What EKS gives a managed node group that names no instance type or disk size (CreateNodegroup's defaults).
+EKS_DEFAULT_INSTANCE_TYPE = "t3.medium"
+EKS_DEFAULT_DISK_GB = 20
 
 Kind = Literal["fixed", "usage"]
 
@@ -258,10 +261,10 @@ def _eks_cluster(resource: PlannedResource, context: _Context) -> list[Charge]:
 @rule("eks:index:ManagedNodeGroup")
 def _node_group(resource: PlannedResource, context: _Context) -> list[Charge]:
     """The group at its desired size, each node its first instance type (the on-demand allocation's first choice)
-    and its root volume from the launch template (or the group's ``diskSize``, 20 GB by default)."""
+    and its root volume from the launch template (or the group's ``diskSize``)."""
     inputs = resource.inputs
     nodes = int(inputs.get("scalingConfig", {}).get("desiredSize", 0))
-    instance_type = (inputs.get("instanceTypes") or ["t3.medium"])[0]
+    instance_type = (inputs.get("instanceTypes") or [EKS_DEFAULT_INSTANCE_TYPE])[0]
     hourly = context.price(f"ec2.instance.{instance_type}", resource)
     basis = f"{nodes} x {instance_type} (desired size) x {context.hours} h x ${hourly:g}/h"
     if inputs.get("capacityType") == "SPOT":
@@ -279,7 +282,7 @@ def _node_volume_gb(resource: PlannedResource, context: _Context) -> int:
         if template is not None and template.type == "aws:ec2/launchTemplate:LaunchTemplate":
             mappings = template.inputs.get("blockDeviceMappings") or []
             return sum(int(mapping.get("ebs", {}).get("volumeSize", 0)) for mapping in mappings)
-    return int(resource.inputs.get("diskSize", 20))
+    return int(resource.inputs.get("diskSize", EKS_DEFAULT_DISK_GB))
 
 
 @rule("aws:ec2/natGateway:NatGateway")
