@@ -132,6 +132,9 @@ class Cache(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
             auth_token=args.auth_token,
+            # A rotation (components/secrets.py) adds the new token and keeps the previous one valid until the next,
+            # so clients holding it keep working until they re-read the secret; SET is only allowed after a ROTATE.
+            auth_token_update_strategy="ROTATE",  # noqa: S106 - a strategy name, not a token
             # Snapshots and maintenance.
             snapshot_retention_limit=settings.snapshot_retention_days,
             snapshot_window=settings.snapshot_window,

@@ -120,6 +120,11 @@ class Database(pulumi.ComponentResource):
             engine="postgres",
             engine_version=str(settings.engine_major_version),
             auto_minor_version_upgrade=True,
+            # A new dbEngineMajorVersion is an in-place major upgrade, which RDS refuses without this flag.
+            allow_major_version_upgrade=True,
+            # Changes happen during `pulumi up`, not in the next maintenance window: a deferred upgrade would keep
+            # the old parameter group in use when the same `up` deletes it, and show as pending in every preview.
+            apply_immediately=True,
             instance_class=settings.instance_class,
             db_name=settings.database_name,
             username=settings.master_username,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.account import Account
+from components.base import StackContext
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
@@ -61,7 +62,8 @@ class Platform:
 def build(settings: PlatformSettings) -> Platform:
     naming = Naming(prefix=settings.stack.name_prefix, stack=pulumi.get_stack())
     account = Account.current(settings.stack.region)
-    role_scope = RoleScope.of_stack(naming, account, bounded=settings.stack.workload_boundary)
+    context = StackContext.of_stack(naming, account, bounded=settings.stack.workload_boundary, protect=settings.is_prod)
+    role_scope = context.role_scope
     keys = Keys("keys", KeysArgs(settings=settings.keys, naming=naming, account=account, protect=settings.is_prod))
     cluster_name = naming.physical("eks", max_length=100)
     network = Network(
@@ -77,12 +79,7 @@ def build(settings: PlatformSettings) -> Platform:
     )
     secrets = AppSecrets(
         "secrets",
-        AppSecretsArgs(
-            settings=settings.secrets,
-            naming=naming,
-            secrets_key_arn=keys.secrets_key_arn,
-            protect=settings.is_prod,
-        ),
+        AppSecretsArgs(settings=settings.secrets, context=context, secrets_key_arn=keys.secrets_key_arn),
     )
     database = Database(
         "database",
