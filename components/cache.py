@@ -13,6 +13,7 @@ from components.account import Account
 from components.log_groups import encrypted_log_group
 from components.naming import Naming
 from components.security_groups import single_client_security_group
+from components.snapshots import final_snapshot_identifier
 from stacks.settings import CacheSettings
 
 COMPONENT = "cache"
@@ -101,14 +102,16 @@ class Cache(pulumi.ComponentResource):
                 kms_key_arn=args.logs_key_arn,
                 tags=args.naming.resource_tags(COMPONENT, f"cache-{log_type}"),
                 parent=self,
+                protect=args.protect,
             )
             for log_type in LOG_TYPES
         }
         delivery_policy = self._log_delivery_policy(name, args, list(log_groups.values()))
 
+        group_id = naming.physical("cache", max_length=40)
         replication_group = aws.elasticache.ReplicationGroup(
             f"{name}-replication-group",
-            replication_group_id=naming.physical("cache", max_length=40),
+            replication_group_id=group_id,
             description=f"Shop cache ({settings.engine} {settings.engine_version})",
             engine=settings.engine,
             engine_version=settings.engine_version,
@@ -138,6 +141,11 @@ class Cache(pulumi.ComponentResource):
             # Snapshots and maintenance.
             snapshot_retention_limit=settings.snapshot_retention_days,
             snapshot_window=settings.snapshot_window,
+            final_snapshot_identifier=(
+                final_snapshot_identifier(name, key="replicationGroupId", identifier=group_id, parent=self)
+                if settings.final_snapshot
+                else None
+            ),
             maintenance_window=settings.maintenance_window,
             log_delivery_configurations=[
                 aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(

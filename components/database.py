@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.account import Account
 from components.iam import RoleScope, service_role
 from components.log_groups import encrypted_log_group
 from components.naming import Naming
 from components.security_groups import single_client_security_group
+from components.snapshots import final_snapshot_identifier
 from stacks.settings import DatabaseSettings
 
 COMPONENT = "database"
@@ -108,11 +108,16 @@ class Database(pulumi.ComponentResource):
                 kms_key_arn=args.logs_key_arn,
                 tags=args.naming.resource_tags(COMPONENT, f"postgres-{log}-logs"),
                 parent=self,
+                protect=args.protect,
             )
             for log in LOG_EXPORTS
         ]
         monitoring_role = self._monitoring_role(name, args, identifier)
-        final_snapshot = self._final_snapshot_identifier(name, identifier) if settings.final_snapshot else None
+        final_snapshot = (
+            final_snapshot_identifier(name, key="identifier", identifier=identifier, parent=self)
+            if settings.final_snapshot
+            else None
+        )
 
         instance = aws.rds.Instance(
             f"{name}-postgres",
@@ -183,18 +188,6 @@ class Database(pulumi.ComponentResource):
                 "instance_identifier": self.instance_identifier,
             }
         )
-
-    def _final_snapshot_identifier(self, name: str, identifier: str) -> pulumi.Output[str]:
-        """``<identifier>-final-<8 hex digits>``: snapshot names are unique per account and region, so a fixed one
-        would make the next deletion of a database with this identifier (after a destroy and a new `up`) fail.
-        The suffix is drawn once per database: a new one comes with a new database or identifier."""
-        suffix = random.RandomId(
-            f"{name}-final-snapshot-suffix",
-            byte_length=4,
-            keepers={"identifier": identifier},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return pulumi.Output.concat(identifier, "-final-", suffix.hex)
 
     def _monitoring_role(self, name: str, args: DatabaseArgs, identifier: str) -> aws.iam.Role:
         """Enhanced Monitoring publishes OS metrics to the RDSOSMetrics log group that RDS manages.

@@ -18,12 +18,14 @@ def encrypted_log_group(
     kms_key_arn: pulumi.Input[str],
     tags: dict[str, str],
     parent: pulumi.Resource,
+    protect: bool,
 ) -> aws.cloudwatch.LogGroup:
+    """``protect``: the stack protects its data (prod); logs are data (audit trail, incidents)."""
     return aws.cloudwatch.LogGroup(
         name,
         name=log_group_name,
         retention_in_days=retention_days,
         kms_key_id=kms_key_arn,
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )

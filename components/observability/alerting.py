@@ -125,7 +125,8 @@ def alert_topic(name: str, args: AlertTopicArgs, *, parent: pulumi.Resource) -> 
         policy=json.dumps(topic_policy(topic_arn, account, region, args.alarm_name_prefix)),
         tags=args.tags,
         region=other_region,
-        opts=pulumi.ResourceOptions(parent=parent),
+        # Replacing the topic would drop every confirmed subscription.
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
     )
     for email in args.emails:
         aws.sns.TopicSubscription(
@@ -134,6 +135,7 @@ def alert_topic(name: str, args: AlertTopicArgs, *, parent: pulumi.Resource) -> 
             protocol="email",
             endpoint=email,
             region=other_region,
-            opts=pulumi.ResourceOptions(parent=topic),
+            # Not inherited from the topic: people join and leave the rota.
+            opts=pulumi.ResourceOptions(parent=topic, protect=False),
         )
     return topic

@@ -142,13 +142,13 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
         bucket=bucket.id,
         target_bucket=args.access_logs_bucket,
         target_prefix=f"{args.access_logs_prefix}trail/",
-        opts=pulumi.ResourceOptions(parent=bucket),
+        opts=pulumi.ResourceOptions(parent=bucket, protect=False),
     )
     policy = aws.s3.BucketPolicy(
         f"{name}-bucket-policy",
         bucket=bucket.id,
         policy=json.dumps(trail_bucket_policy(bucket_arn, trail_arn, account)),
-        opts=pulumi.ResourceOptions(parent=bucket, depends_on=[access_block]),
+        opts=pulumi.ResourceOptions(parent=bucket, protect=False, depends_on=[access_block]),
     )
     log_group = encrypted_log_group(
         f"{name}-logs",
@@ -157,6 +157,7 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
         kms_key_arn=args.logs_key_arn,
         tags=args.tags,
         parent=parent,
+        protect=args.protect,
     )
     delivery_role = service_role(
         f"{name}-logs-role",

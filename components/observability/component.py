@@ -110,6 +110,7 @@ class Observability(pulumi.ComponentResource):
             logs_key_arn=args.logs_key_arn,
             tags=self._tags("container-logs"),
             parent=self,
+            protect=args.protect,
         )
         self.container_log_group_names = {
             kind: telemetry.log_group_name(cluster.name, kind) for kind in telemetry.LOG_GROUP_KINDS

@@ -63,6 +63,7 @@ def container_log_groups(
     logs_key_arn: pulumi.Input[str],
     tags: dict[str, str],
     parent: pulumi.Resource,
+    protect: bool,
 ) -> dict[str, aws.cloudwatch.LogGroup]:
     """The Container Insights log groups by kind (``application``, ...)."""
     return {
@@ -73,6 +74,7 @@ def container_log_groups(
             kms_key_arn=logs_key_arn,
             tags=tags,
             parent=parent,
+            protect=protect,
         )
         for kind in LOG_GROUP_KINDS
     }

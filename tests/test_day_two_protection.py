@@ -1,0 +1,72 @@
+"""Prod's data survives a careless change: every stateful resource is protected (so `pulumi up` refuses to replace
+or delete it) and the data stores leave a final snapshot where AWS allows one; nothing else is protected, so
+routine changes around the data still work."""
+
+from __future__ import annotations
+
+from stacks.offline.plan import Plan, PlannedResource
+
+#: Resource types that hold data, and what replacing or deleting one would lose.
+STATEFUL = {
+    "aws:rds/instance:Instance": "the database",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "the cache and its snapshots",
+    "aws:s3/bucket:Bucket": "the objects",
+    "aws:kms/key:Key": "everything encrypted with it",
+    "aws:secretsmanager/secret:Secret": "the secret, its versions and its name",
+    "aws:cloudwatch/logGroup:LogGroup": "the logs (audit, flow, database, cache, WAF, containers)",
+    "aws:sns/topic:Topic": "the confirmed e-mail subscriptions (each would have to be confirmed again)",
+    "aws:route53/zone:Zone": "the delegation: a new zone gets new name servers",
+    "eks:index:Cluster": "the cluster and every workload in it",
+}
+#: Components of this half of the platform, whose protection the complement test checks.
+OURS = ("shop:data:Database", "shop:data:Cache", "shop:data:AppSecrets", "shop:edge:Edge",
+        "shop:observability:Observability")  # fmt: skip
+
+
+#: Protected once components/network.py (engineer "refine") takes the StackContext: its Args carry no protect flag yet.
+PENDING = {"network-flow-logs"}
+
+
+def test_every_stateful_resource_in_prod_is_protected(prod: Plan) -> None:
+    unprotected = [
+        f"{r.type} {r.name} ({STATEFUL[r.type]})"
+        for r in prod.resources
+        if r.type in STATEFUL and not r.options["protect"] and r.name not in PENDING
+    ]
+    assert unprotected == []
+
+
+def test_nothing_stateful_is_protected_in_staging(staging: Plan) -> None:
+    """Staging is disposable: `pulumi destroy` must go through."""
+    assert [f"{r.type} {r.name}" for r in staging.resources if r.options.get("protect")] == []
+
+
+def test_in_our_components_only_data_is_protected(prod: Plan) -> None:
+    """Protect is inherited: a protected parent would block e.g. removing an e-mail subscription or a secret
+    version's rotation."""
+    ours = [r for component in OURS for parent in prod.of_type(component) for r in prod.descendants(parent)]
+    assert [f"{r.type} {r.name}" for r in ours if r.options.get("protect") and r.type not in STATEFUL] == []
+
+
+def _replication_group(plan: Plan) -> PlannedResource:
+    return plan.one("aws:elasticache/replicationGroup:ReplicationGroup", "cache-replication-group")
+
+
+def test_data_stores_take_a_final_snapshot_when_deleted_in_prod(prod: Plan) -> None:
+    database = prod.one("aws:rds/instance:Instance", "database-postgres")
+    assert database.inputs["skipFinalSnapshot"] is False
+    assert database.inputs["finalSnapshotIdentifier"].startswith(database.inputs["identifier"] + "-final-")
+    group = _replication_group(prod)
+    assert group.inputs["finalSnapshotIdentifier"].startswith(group.inputs["replicationGroupId"] + "-final-")
+
+
+def test_each_cache_gets_its_own_final_snapshot_name(prod: Plan) -> None:
+    """Snapshot names are unique per account and region: a fixed name would fail the next deletion of a cache with
+    this id. The suffix is drawn once per replication group id."""
+    suffix = prod.one("random:index/randomId:RandomId", "cache-final-snapshot-suffix")
+    assert suffix.inputs["keepers"] == {"replicationGroupId": _replication_group(prod).inputs["replicationGroupId"]}
+    assert _replication_group(prod).inputs["finalSnapshotIdentifier"].endswith(suffix.outputs["hex"])
+
+
+def test_staging_cache_leaves_no_snapshot_behind(staging: Plan) -> None:
+    assert "finalSnapshotIdentifier" not in _replication_group(staging).inputs
