@@ -160,8 +160,7 @@ def build(settings: PlatformSettings) -> Platform:
         "edge",
         EdgeArgs(
             settings=settings.edge,
-            naming=naming,
-            account=account,
+            context=context,
             domain=settings.stack.domain,
             key_settings=settings.keys,
             logs_key_arn=keys.logs_key_arn,
@@ -169,7 +168,6 @@ def build(settings: PlatformSettings) -> Platform:
             logs_bucket_domain_name=storage.logs_bucket_domain_name,
             logs_prefix=storage.cloudfront_logs_prefix,
             origin_verify_token=secrets.origin_verify_token,
-            protect=settings.is_prod,
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
