@@ -319,6 +319,7 @@ def _observability(
             distribution_id=edge.distribution_id,
             cdn_web_acl_name=edge.cloudfront_web_acl_name,
             origin_web_acl_name=edge.origin_web_acl_name,
+            origin_health_check_id=edge.origin_health_check_id,
             access_logs_bucket=storage.logs_bucket_name,
             access_logs_prefix=storage.access_logs_prefix,
         ),

@@ -57,6 +57,8 @@ class ObservabilityArgs:
     distribution_id: pulumi.Input[str]
     cdn_web_acl_name: str
     origin_web_acl_name: str
+    origin_health_check_id: pulumi.Input[str] | None
+    """Route 53's check of the origin (None without one): its alarm pages."""
     access_logs_bucket: pulumi.Input[str]
     """The logs bucket, for the trail bucket's S3 server access logs."""
     access_logs_prefix: str
@@ -158,7 +160,7 @@ class Observability(pulumi.ComponentResource):
             *signals.shop_alarms(settings, shop_metrics),
             *signals.database_alarms(settings, args.database_identifier, region),
             *signals.cache_alarms(settings, cache_nodes, region),
-            *signals.edge_alarms(settings, args.distribution_id, args.cdn_web_acl_name),
+            *signals.edge_alarms(settings, args.distribution_id, args.cdn_web_acl_name, args.origin_health_check_id),
             *signals.cluster_alarms(cluster.name, cluster.min_nodes, region),
         ]
         alarm_arns = [self._alarm(alarm).arn for alarm in alarms]
