@@ -280,7 +280,7 @@ class Edge(PlatformComponent):
                 opts=self.child(),
             ).arn
         rules = [
-            rate_limit_per_ip(settings.waf_rate_limit),
+            *([rate_limit_per_ip(settings.waf_rate_limit)] if settings.waf_rate_limit_enabled else []),
             admin_only_from(allowed),
             managed_rule_group(IP_REPUTATION),
             *([managed_rule_group(ANONYMOUS_IP)] if settings.block_anonymous_ips else []),
