@@ -9,24 +9,21 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.account import Account
+from components.base import PlatformComponent, StackContext
 from components.log_groups import encrypted_log_group
-from components.naming import Naming
 from components.security_groups import single_client_security_group
 from components.snapshots import final_snapshot_identifier
 from stacks.settings import CacheSettings
 
-COMPONENT = "cache"
 PORT = 6379
 #: Logs ElastiCache delivers to CloudWatch Logs.
 LOG_TYPES = ("slow-log", "engine-log")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CacheArgs:
     settings: CacheSettings
-    naming: Naming
-    account: Account
+    context: StackContext
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     """Data-tier subnets, one per zone."""
@@ -42,17 +39,19 @@ class CacheArgs:
     """The AUTH token (a secret), from AppSecrets."""
     auth_secret_arn: pulumi.Input[str]
     """The Secrets Manager secret holding that token, handed on to clients."""
-    protect: bool
-    """Protect the replication group from `pulumi destroy` (prod)."""
 
 
-class Cache(pulumi.ComponentResource):
+class Cache(PlatformComponent):
     """A cluster-mode-disabled replication group: one primary, optional replicas in other zones (placed explicitly,
     one zone after another, rather than wherever ElastiCache chooses).
 
     Clients connect with TLS (``rediss://``) to ``primary_endpoint_address``:``port`` and authenticate with the
     token in ``auth_secret_arn``; unencrypted connections are refused (transit encryption mode ``required``).
+    The replication group and its log groups hold data (protected in prod).
     """
+
+    type_token = "shop:data:Cache"  # noqa: S105 - a type token, not a secret
+    component = "cache"
 
     primary_endpoint_address: pulumi.Output[str]
     port: int
@@ -61,9 +60,9 @@ class Cache(pulumi.ComponentResource):
     replication_group_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:data:Cache", name, None, opts)
+        super().__init__(name, args.context, opts)
         settings = args.settings
-        naming = args.naming
+        naming = self.naming
 
         security_group = single_client_security_group(
             f"{name}-sg",
@@ -71,7 +70,7 @@ class Cache(pulumi.ComponentResource):
             port=PORT,
             client_security_group_id=args.client_security_group_id,
             description=f"{settings.engine}: 6379 from the EKS nodes and pods only",
-            tags=args.naming.resource_tags(COMPONENT, "cache"),
+            tags=self.tags("cache"),
             parent=self,
         )
         subnet_group = aws.elasticache.SubnetGroup(
@@ -79,8 +78,8 @@ class Cache(pulumi.ComponentResource):
             name=naming.physical("cache"),
             description="Data-tier subnets of the shop cache",
             subnet_ids=list(args.subnet_ids),
-            tags=args.naming.resource_tags(COMPONENT, "cache"),
-            opts=pulumi.ResourceOptions(parent=self),
+            tags=self.tags("cache"),
+            opts=self.child(),
         )
         # The family is part of the name so a major upgrade creates the new group before the old one goes.
         parameter_group = aws.elasticache.ParameterGroup(
@@ -91,8 +90,8 @@ class Cache(pulumi.ComponentResource):
             parameters=[
                 aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value=settings.maxmemory_policy)
             ],
-            tags=args.naming.resource_tags(COMPONENT, "cache"),
-            opts=pulumi.ResourceOptions(parent=self),
+            tags=self.tags("cache"),
+            opts=self.child(),
         )
         log_groups = {
             log_type: encrypted_log_group(
@@ -100,13 +99,12 @@ class Cache(pulumi.ComponentResource):
                 log_group_name=f"/aws/elasticache/{naming.physical('cache')}/{log_type}",
                 retention_days=settings.log_retention_days,
                 kms_key_arn=args.logs_key_arn,
-                tags=args.naming.resource_tags(COMPONENT, f"cache-{log_type}"),
-                parent=self,
-                protect=args.protect,
+                tags=self.tags(f"cache-{log_type}"),
+                component=self,
             )
             for log_type in LOG_TYPES
         }
-        delivery_policy = self._log_delivery_policy(name, args, list(log_groups.values()))
+        delivery_policy = self._log_delivery_policy(name, list(log_groups.values()))
 
         group_id = naming.physical("cache", max_length=40)
         replication_group = aws.elasticache.ReplicationGroup(
@@ -156,8 +154,8 @@ class Cache(pulumi.ComponentResource):
                 )
                 for log_type, group in log_groups.items()
             ],
-            tags=args.naming.resource_tags(COMPONENT, "cache"),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[delivery_policy]),
+            tags=self.tags("cache"),
+            opts=self.child(holds_data=True, depends_on=[delivery_policy]),
         )
 
         self.primary_endpoint_address = replication_group.primary_endpoint_address
@@ -176,13 +174,13 @@ class Cache(pulumi.ComponentResource):
         )
 
     def _log_delivery_policy(
-        self, name: str, args: CacheArgs, groups: list[aws.cloudwatch.LogGroup]
+        self, name: str, groups: list[aws.cloudwatch.LogGroup]
     ) -> aws.cloudwatch.LogResourcePolicy:
         """Lets the log delivery service write to these two groups for this account's resources only.
 
         Without it, CloudWatch Logs adds an account-wide policy on first delivery (if the deployer may).
         """
-        account = args.account
+        account = self.context.account
         document = pulumi.Output.all(*[group.arn for group in groups]).apply(
             lambda arns: json.dumps(
                 {
@@ -205,7 +203,7 @@ class Cache(pulumi.ComponentResource):
         )
         return aws.cloudwatch.LogResourcePolicy(
             f"{name}-log-delivery",
-            policy_name=args.naming.physical("cache-log-delivery"),
+            policy_name=self.naming.physical("cache-log-delivery"),
             policy_document=document,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )

@@ -12,7 +12,6 @@ from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs
-from components.iam import RoleScope
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs, plan_subnets
@@ -85,24 +84,20 @@ def build(settings: PlatformSettings) -> Platform:
         "database",
         DatabaseArgs(
             settings=settings.database,
-            naming=naming,
-            account=account,
-            role_scope=role_scope,
+            context=context,
             vpc_id=network.vpc_id,
             subnet_ids=network.data_subnet_ids,
             client_security_group_id=network.workload_security_group_id,
             data_key_arn=keys.data_key_arn,
             secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn,
-            protect=settings.is_prod,
         ),
     )
     cache = Cache(
         "cache",
         CacheArgs(
             settings=settings.cache,
-            naming=naming,
-            account=account,
+            context=context,
             vpc_id=network.vpc_id,
             subnet_ids=network.data_subnet_ids,
             availability_zones=network.availability_zones,
@@ -111,7 +106,6 @@ def build(settings: PlatformSettings) -> Platform:
             logs_key_arn=keys.logs_key_arn,
             auth_token=secrets.redis_auth_token,
             auth_secret_arn=secrets.redis_auth_secret_arn,
-            protect=settings.is_prod,
         ),
     )
     storage = AssetStorage(
@@ -173,9 +167,7 @@ def build(settings: PlatformSettings) -> Platform:
     storage.serve_through_cdn(edge.distribution_arn)
     shop = _shop(settings, naming, account, keys, network, secrets, database, cache, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
-    observability = _observability(
-        settings, naming, account, role_scope, keys, database, cache, storage, cluster, edge, shop
-    )
+    observability = _observability(settings, context, cluster_name, keys, database, cache, storage, cluster, edge, shop)
     return Platform(
         naming=naming,
         account=account,
@@ -277,9 +269,8 @@ def _shop(
 
 def _observability(
     settings: PlatformSettings,
-    naming: Naming,
-    account: Account,
-    role_scope: RoleScope,
+    context: StackContext,
+    cluster_name: str,
     keys: Keys,
     database: Database,
     cache: Cache,
@@ -293,14 +284,11 @@ def _observability(
         ObservabilityArgs(
             settings=settings.observability,
             key_settings=settings.keys,
-            naming=naming,
-            account=account,
-            role_scope=role_scope,
-            protect=settings.is_prod,
+            context=context,
             force_destroy=settings.storage.force_destroy,
             logs_key_arn=keys.logs_key_arn,
             cluster=ClusterTelemetry(
-                name=naming.physical("eks", max_length=100),
+                name=cluster_name,
                 ready_name=cluster.name,
                 compute_ready=cluster.compute_ready,
                 min_nodes=settings.cluster.system_min_size + settings.cluster.app_min_size,
