@@ -18,9 +18,52 @@ import pulumi_aws as aws
 from components.account import Account
 from components.naming import Naming
 
+#: One action or several; a single string stays a string in the document (``"Action": "kms:*"``).
+Actions = str | Sequence[str]
+#: One resource ARN (or ``"*"``) or several.
+Resources = str | Sequence[str]
+
 
 def policy_document(statements: Sequence[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@dataclass(frozen=True)
+class AllBut:
+    """Every action except ``actions``: a statement with ``NotAction`` (``deny(sid, all_but(...), ...)``)."""
+
+    actions: tuple[str, ...]
+
+
+def all_but(actions: Sequence[str]) -> AllBut:
+    return AllBut(tuple(actions))
+
+
+def allow(sid: str, actions: Actions, resources: Resources, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An identity policy statement allowing ``actions`` on ``resources`` (under ``condition``)."""
+    return _statement(sid, "Allow", actions, resources, condition)
+
+
+def deny(
+    sid: str, actions: Actions | AllBut, resources: Resources, condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An identity policy statement denying ``actions`` (or, with ``all_but``, every other action) on ``resources``
+    (under ``condition``): an explicit deny wins over every allow, so it bounds what the allows grant."""
+    return _statement(sid, "Deny", actions, resources, condition)
+
+
+def _statement(
+    sid: str, effect: str, actions: Actions | AllBut, resources: Resources, condition: dict[str, Any] | None
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": effect}
+    if isinstance(actions, AllBut):
+        statement["NotAction"] = list(actions.actions)
+    else:
+        statement["Action"] = actions if isinstance(actions, str) else list(actions)
+    statement["Resource"] = resources if isinstance(resources, str) else list(resources)
+    if condition:
+        statement["Condition"] = condition
+    return statement
 
 
 @dataclass(frozen=True)

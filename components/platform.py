@@ -14,7 +14,7 @@ from components.database import Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
-from components.network import Network, NetworkArgs, plan_subnets
+from components.network import Network, NetworkArgs
 from components.observability import (
     AGENT_NAMESPACE,
     AGENT_POD_LABELS,
@@ -62,16 +62,13 @@ def build(settings: PlatformSettings) -> Platform:
     naming = Naming(prefix=settings.stack.name_prefix, stack=pulumi.get_stack())
     account = Account.current(settings.stack.region)
     context = StackContext.of_stack(naming, account, bounded=settings.stack.workload_boundary, protect=settings.is_prod)
-    role_scope = context.role_scope
-    keys = Keys("keys", KeysArgs(settings=settings.keys, naming=naming, account=account, protect=settings.is_prod))
+    keys = Keys("keys", KeysArgs(settings=settings.keys, context=context))
     cluster_name = naming.physical("eks", max_length=100)
     network = Network(
         "network",
         NetworkArgs(
             settings=settings.network,
-            naming=naming,
-            account=account,
-            role_scope=role_scope,
+            context=context,
             cluster_name=cluster_name,
             logs_key_arn=keys.logs_key_arn,
         ),
@@ -110,13 +107,7 @@ def build(settings: PlatformSettings) -> Platform:
     )
     storage = AssetStorage(
         "storage",
-        AssetStorageArgs(
-            settings=settings.storage,
-            naming=naming,
-            account=account,
-            data_key_arn=keys.data_key_arn,
-            protect=settings.is_prod,
-        ),
+        AssetStorageArgs(settings=settings.storage, context=context, data_key_arn=keys.data_key_arn),
     )
     cluster = Cluster(
         "cluster",
@@ -124,7 +115,7 @@ def build(settings: PlatformSettings) -> Platform:
             settings=settings.cluster,
             naming=naming,
             account=account,
-            role_scope=role_scope,
+            role_scope=context.role_scope,
             name=cluster_name,
             protect=settings.is_prod,
             vpc_id=network.vpc_id,
@@ -197,8 +188,6 @@ def _shop(
     cluster: Cluster,
     edge: Edge,
 ) -> Shop:
-    subnets = plan_subnets(settings.network.cidr, settings.network.az_count)
-    endpoint_subnets = subnets.endpoints if settings.network.interface_endpoints else ()
     # The bootstrap's ECR repository (components/image_registry.py) unless the stack names another.
     repository = (
         settings.shop.image_repository
@@ -249,19 +238,19 @@ def _shop(
                 health_checked=edge.origin_health_check_id is not None,
             ),
             peers=Peers(
-                load_balancer_cidrs=[str(cidr) for cidr in subnets.public],
-                data_cidrs=[str(cidr) for cidr in subnets.data],
+                load_balancer_cidrs=network.public_cidrs,
+                data_cidrs=network.data_cidrs,
                 database_port=database.port,
                 cache_port=cache.port,
                 vpc_cidr=network.vpc_cidr,
                 service_cidr=network.kubernetes_service_cidr,
-                aws_endpoint_cidrs=[str(cidr) for cidr in endpoint_subnets],
+                aws_endpoint_cidrs=network.interface_endpoint_cidrs,
                 s3_cidrs=network.s3_cidrs,
                 # The CloudWatch agent scrapes the shop's /metrics (components/observability/telemetry.py).
                 metrics_scraper=MetricsScraper(namespace=AGENT_NAMESPACE, pod_labels=AGENT_POD_LABELS),
             ),
             vpc_id=network.vpc_id,
-            pod_cidrs=[str(cidr) for cidr in subnets.private],
+            pod_cidrs=network.private_cidrs,
             protect=settings.is_prod,
         ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pulumi_policy import Policy
@@ -95,18 +96,13 @@ def unknown_variants(resources: Sequence[PlannedResource]) -> Iterator[tuple[str
     for position, subject in enumerate(resources):
         for path in _leaf_paths(subject.inputs):
             changed = _with_unknown(subject.inputs, path)
-            variant = PlannedResource(
-                urn=subject.urn,
-                type=subject.type,
-                name=subject.name,
-                parent=subject.parent,
-                dependencies=subject.dependencies,
-                provider=subject.provider,
-                options=subject.options,
+            # No secrets-revealed views: kept, they would still show the property known to the policies.
+            variant = replace(
+                subject,
                 inputs=changed,
-                custom=subject.custom,
-                id=subject.id,
                 outputs={**subject.outputs, **changed},
+                revealed_inputs=None,
+                revealed_outputs=None,
             )
             where = f"{subject.name}.{'.'.join(map(str, path))}"
             yield where, [*resources[:position], variant, *resources[position + 1 :]]

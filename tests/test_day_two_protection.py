@@ -23,15 +23,11 @@ OURS = ("shop:data:Database", "shop:data:Cache", "shop:data:AppSecrets", "shop:e
         "shop:observability:Observability")  # fmt: skip
 
 
-#: Protected once components/network.py (engineer "refine") takes the StackContext: its Args carry no protect flag yet.
-PENDING = {"network-flow-logs"}
-
-
 def test_every_stateful_resource_in_prod_is_protected(prod: Plan) -> None:
     unprotected = [
         f"{r.type} {r.name} ({STATEFUL[r.type]})"
         for r in prod.resources
-        if r.type in STATEFUL and not r.options["protect"] and r.name not in PENDING
+        if r.type in STATEFUL and not r.options["protect"]
     ]
     assert unprotected == []
 
