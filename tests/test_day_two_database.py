@@ -24,7 +24,7 @@ def test_the_instance_is_upgraded_in_place(upgrade: dict[str, Change]) -> None:
     (change,) = [c for c in upgrade.values() if c.type == INSTANCE]
     assert change.op == "update"
     assert change.keys == {"engineVersion", "parameterGroupName"}
-    assert (change.before and change.after) is not None
+    assert change.before is not None and change.after is not None
     assert change.before.inputs["engineVersion"] == str(PREVIOUS_MAJOR)
     assert int(change.after.inputs["engineVersion"]) == PREVIOUS_MAJOR + 1
 
