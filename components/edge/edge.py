@@ -322,7 +322,10 @@ class Edge(PlatformComponent):
             rules=[
                 *(managed_rule_group(group) for group in CONTENT_RULE_GROUPS),
                 allow_header("through-cloudfront", ORIGIN_VERIFY_HEADER, args.origin_verify_token),
-                *(self._readiness_probe() if args.settings.origin_health_check else []),
+                # Every request from here on did not come through CloudFront: the limit is per prober.
+                rate_limit_per_ip(args.settings.waf_rate_limit),
+                # Route 53's checkers cannot send the header: they may read the readiness path only.
+                *([allow_path("readiness-probe", READINESS_PATH)] if args.settings.origin_health_check else []),
             ],
             logging=WebAclLogging(
                 account=self.context.account,
@@ -334,11 +337,6 @@ class Edge(PlatformComponent):
             component=self,
         )
         return acl.arn
-
-    def _readiness_probe(self) -> list[aws.wafv2.WebAclRuleArgsDict]:
-        """Route 53's checkers cannot send the header: they may read ``READINESS_PATH`` only. Every request that gets
-        this far did not come through CloudFront, so the rate limit applies per prober."""
-        return [rate_limit_per_ip(self._args.settings.waf_rate_limit), allow_path("readiness-probe", READINESS_PATH)]
 
     def _cloudfront_logs_key(self) -> pulumi.Output[str]:
         """A us-east-1 key for the CloudFront web ACL's logs: a log group can only use a key of its own region."""
