@@ -114,6 +114,9 @@ class Cache(PlatformComponent):
             engine=settings.engine,
             engine_version=settings.engine_version,
             auto_minor_version_upgrade=True,
+            # Changes happen during `pulumi up`, not in the maintenance window: a deferred engine upgrade would keep
+            # the old parameter group in use when the same `up` deletes it.
+            apply_immediately=True,
             node_type=settings.node_type,
             port=PORT,
             parameter_group_name=parameter_group.name,

@@ -78,6 +78,8 @@ REPLACE_KEYS: dict[str, frozenset[str]] = {
     ),
     # rds/parameter_group.go: name, name_prefix, family and description are ForceNew.
     "aws:rds/parameterGroup:ParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
+    # elasticache/parameter_group.go: name, family and description are ForceNew.
+    "aws:elasticache/parameterGroup:ParameterGroup": frozenset({"name", "family", "description"}),
     # acm/certificate.go: domain_name and subject_alternative_names are ForceNew.
     "aws:acm/certificate:Certificate": frozenset(
         {

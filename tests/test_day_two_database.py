@@ -51,3 +51,34 @@ def test_the_parameter_group_of_the_new_family_is_created_before_the_old_goes(up
 def test_nothing_else_changes_and_nothing_protected_is_replaced(upgrade: dict[str, Change]) -> None:
     assert {(c.type, c.op) for c in upgrade.values()} == {(INSTANCE, "update"), (PARAMETER_GROUP, "replace")}
     assert not [c for c in upgrade.values() if c.op in ("replace", "delete") and c.protected]
+
+
+# ---------------------------------------------------------------------------------------------- the cache
+
+CACHE = "aws:elasticache/replicationGroup:ReplicationGroup"
+CACHE_PARAMETERS = "aws:elasticache/parameterGroup:ParameterGroup"
+
+
+@pytest.fixture(scope="module")
+def cache_upgrade(prod: Plan) -> dict[str, Change]:
+    """Valkey 7.2 to the default 8.2: a new major version, so a parameter group of a new family."""
+    return changes(plan_for("prod", {"cacheEngineVersion": "7.2"}), prod)
+
+
+def test_a_cache_engine_upgrade_modifies_the_group_in_place_and_swaps_its_parameter_group(
+    cache_upgrade: dict[str, Change],
+) -> None:
+    assert {(c.type, c.op) for c in cache_upgrade.values()} == {(CACHE, "update"), (CACHE_PARAMETERS, "replace")}
+    (group,) = [c for c in cache_upgrade.values() if c.type == CACHE]
+    assert group.keys == {"engineVersion", "parameterGroupName", "description"}
+    (parameters,) = [c for c in cache_upgrade.values() if c.type == CACHE_PARAMETERS]
+    assert parameters.before is not None and parameters.after is not None
+    assert parameters.after.inputs["name"] != parameters.before.inputs["name"]
+    assert not parameters.after.options.get("deleteBeforeReplace")
+    assert not [c for c in cache_upgrade.values() if c.op in ("replace", "delete") and c.protected]
+
+
+def test_the_cache_applies_changes_during_the_update(prod: Plan) -> None:
+    """As for the database: a deferred upgrade would keep the old parameter group in use when `pulumi up` deletes
+    it at the end."""
+    assert prod.one(CACHE, "cache-replication-group").inputs["applyImmediately"] is True
