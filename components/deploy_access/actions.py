@@ -84,6 +84,14 @@ PREVIEW_READ_ACTIONS = (
     "wafv2:Get*",
     "wafv2:List*",
 )
+#: What a preview reads of a stack's buckets: their configuration, never their objects.
+BUCKET_CONFIGURATION_READ_ACTIONS = (
+    "s3:GetAccelerateConfiguration",
+    "s3:GetBucket*",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration",
+)
 #: Role writes IAM can condition on the permissions boundary the role has or gets (``iam:PermissionsBoundary``,
 #: IAM's Service Authorization Reference): a deploy role makes them only with its stack's boundary.
 BOUNDED_ROLE_WRITE_ACTIONS = (

@@ -9,32 +9,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from components.account import Account
-from components.deploy_access.actions import (
-    BOUNDED_ROLE_WRITE_ACTIONS,
-    CLUSTER_OIDC_PROVIDER_ACTIONS,
-    IMAGE_PUSH_ACTIONS,
-    IMAGE_READ_ACTIONS,
-    KEY_USE_ACTIONS,
-    LOAD_BALANCER_READ_ACTIONS,
-    PLATFORM_SERVICES,
-    POLICY_READ_ACTIONS,
-    PREVIEW_READ_ACTIONS,
-    STACK_ROLE_ACTIONS,
-    WORKLOAD_BOUNDARY_ACTIONS,
-)
+from components.deploy_access import actions
 from components.iam import all_but, allow, deny
 from components.naming import Naming
 
 #: CloudFront, its ACM certificates and CLOUDFRONT-scope WAF live in us-east-1, as do IAM's and Route 53's APIs.
 GLOBAL_SERVICES_REGION = "us-east-1"
-#: What a preview reads of a stack's buckets: their configuration, never their objects.
-BUCKET_CONFIGURATION_READ_ACTIONS = (
-    "s3:GetAccelerateConfiguration",
-    "s3:GetBucket*",
-    "s3:GetEncryptionConfiguration",
-    "s3:GetLifecycleConfiguration",
-    "s3:GetReplicationConfiguration",
-)
 
 Statement = dict[str, Any]
 
@@ -70,7 +50,7 @@ class DeliveryPolicies:
         return [
             # "*": the token is for the whole registry; the action has no resource type.
             allow("RegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
-            allow("PushShopImage", IMAGE_PUSH_ACTIONS, foundation.registry_arn),
+            allow("PushShopImage", actions.IMAGE_PUSH_ACTIONS, foundation.registry_arn),
         ]
 
     def deploy(self, stack: str, foundation: Foundation, *, protected: bool) -> list[Statement]:
@@ -83,33 +63,35 @@ class DeliveryPolicies:
         statements = [
             # "*": the stack creates these resources, so their ids (and mostly their names) do not exist before the
             # deploy, and many create actions accept no resource ARN at all. Bounded by service and region.
-            allow("ManagePlatformServices", [f"{service}:*" for service in PLATFORM_SERVICES], "*", in_regions),
+            allow("ManagePlatformServices", [f"{service}:*" for service in actions.PLATFORM_SERVICES], "*", in_regions),
             allow("ManageStackBuckets", ["s3:*"], self._stack_buckets(stack)),
             # The roles a deploy creates are capped by the stack's boundary, so none can be a way around this policy
             # into IAM or the delivery foundation (docs/threat-model.md).
             allow(
                 "WriteStackRolesWithItsBoundary",
-                BOUNDED_ROLE_WRITE_ACTIONS,
+                actions.BOUNDED_ROLE_WRITE_ACTIONS,
                 stack_roles,
                 {"StringEquals": {"iam:PermissionsBoundary": boundary}},
             ),
-            allow("ManageStackRoles", STACK_ROLE_ACTIONS, stack_roles),
+            allow("ManageStackRoles", actions.STACK_ROLE_ACTIONS, stack_roles),
             # EKS and the load balancer controller create their service-linked roles on first use in an account.
             allow(
                 "CreateServiceLinkedRoles", ["iam:CreateServiceLinkedRole"], self._iam_arn("role/aws-service-role/*")
             ),
             allow(
-                "ManageClusterOidcProviders", CLUSTER_OIDC_PROVIDER_ACTIONS, self._iam_arn("oidc-provider/oidc.eks.*")
+                "ManageClusterOidcProviders",
+                actions.CLUSTER_OIDC_PROVIDER_ACTIONS,
+                self._iam_arn("oidc-provider/oidc.eks.*"),
             ),
-            allow("ReadPolicies", POLICY_READ_ACTIONS, self._iam_arn("policy/*")),
+            allow("ReadPolicies", actions.POLICY_READ_ACTIONS, self._iam_arn("policy/*")),
             # "*": ELB's Describe calls take no resource ARN.
-            allow("FindShopLoadBalancer", LOAD_BALANCER_READ_ACTIONS, "*", in_regions),
+            allow("FindShopLoadBalancer", actions.LOAD_BALANCER_READ_ACTIONS, "*", in_regions),
             # "*": CloudWatch does not scope listing alarms (by name prefix) to alarm ARNs.
             allow("AlarmGate", ["cloudwatch:DescribeAlarms"], "*"),
             deny("NeverChangeTheDeliveryRoles", "iam:*", delivery_roles),
             deny("NeverLiftABoundary", "iam:DeleteRolePermissionsBoundary", "*"),
             deny("NeverChangeTheWorkloadBoundaries", all_but(["iam:Get*", "iam:List*"]), every_boundary),
-            deny("NeverAdministerTheDeliveryKeys", all_but(KEY_USE_ACTIONS), foundation.key_arns),
+            deny("NeverAdministerTheDeliveryKeys", all_but(actions.KEY_USE_ACTIONS), foundation.key_arns),
             *self._state(stack, foundation, write=True),
             *self._foreign_keys(stack, foundation),
         ]
@@ -122,9 +104,11 @@ class DeliveryPolicies:
     def preview(self, stack: str, foundation: Foundation) -> list[Statement]:
         return [
             # "*": these services do not scope describe and list calls to resource ARNs.
-            allow("ReadPlatformConfiguration", PREVIEW_READ_ACTIONS, "*", self._in_regions()),
+            allow("ReadPlatformConfiguration", actions.PREVIEW_READ_ACTIONS, "*", self._in_regions()),
             # The buckets, not their objects.
-            allow("ReadStackBucketConfiguration", BUCKET_CONFIGURATION_READ_ACTIONS, self._stack_buckets(stack)[0]),
+            allow(
+                "ReadStackBucketConfiguration", actions.BUCKET_CONFIGURATION_READ_ACTIONS, self._stack_buckets(stack)[0]
+            ),
             *self._state(stack, foundation, write=False),
         ]
 
@@ -193,9 +177,9 @@ class DeliveryPolicies:
 def workload_boundary(foundation: Foundation) -> list[Statement]:
     """The cap on a stack's roles: a boundary grants nothing (each role's own policies do), it only bounds them."""
     statements = [
-        allow("OnlyWhatThePlatformsRolesUse", WORKLOAD_BOUNDARY_ACTIONS, "*"),
-        deny("NeverAdministerTheRegistryKey", all_but(KEY_USE_ACTIONS), foundation.registry_key_arn),
-        deny("NeverChangeTheRegistry", all_but(IMAGE_READ_ACTIONS), foundation.registry_arn),
+        allow("OnlyWhatThePlatformsRolesUse", actions.WORKLOAD_BOUNDARY_ACTIONS, "*"),
+        deny("NeverAdministerTheRegistryKey", all_but(actions.KEY_USE_ACTIONS), foundation.registry_key_arn),
+        deny("NeverChangeTheRegistry", all_but(actions.IMAGE_READ_ACTIONS), foundation.registry_arn),
     ]
     bucket, log_bucket, key = foundation.state_bucket_arn, foundation.state_log_bucket_arn, foundation.state_key_arn
     if bucket and log_bucket and key:
