@@ -3,107 +3,23 @@
 A resource is created or deleted when its URN appears or disappears, and otherwise updated or replaced depending on
 which inputs changed. An input counts as changed when its value differs, or when it holds an output of a resource
 that is itself replaced (the real preview shows it unknown until the replacement exists). Which inputs force a
-replacement is provider knowledge; ``REPLACE_KEYS`` holds it for the resource types these scenarios change (a
-changed resource of any other type fails the scenario rather than be guessed).
+replacement is provider knowledge, kept as data in ``stacks/offline/replacements`` (a type without an entry fails
+the scenario rather than be guessed); replacements that depend on the values (a downgrade) are not counted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from stacks.offline.plan import Plan, PlannedResource
+from stacks.offline.replacements import path_segments, replace_keys
 
 Op = Literal["create", "update", "replace", "delete"]
-
-#: Inputs whose change replaces the resource, by type, as the providers declare them: terraform-provider-aws
-#: `ForceNew` attributes (internal/service/<service>/<resource>.go), terraform-provider-random `RequiresReplace`
-#: plan modifiers (internal/provider/resource_password.go: every argument of random_password).
-REPLACE_KEYS: dict[str, frozenset[str]] = {
-    "random:index/randomPassword:RandomPassword": frozenset(
-        {
-            "keepers",
-            "length",
-            "special",
-            "upper",
-            "lower",
-            "numeric",
-            "minLower",
-            "minUpper",
-            "minNumeric",
-            "minSpecial",
-            "overrideSpecial",
-        }
-    ),
-    # secretsmanager/secret_version.go: secret_id, secret_string, secret_binary are ForceNew.
-    "aws:secretsmanager/secretVersion:SecretVersion": frozenset({"secretId", "secretString", "secretBinary"}),
-    # elasticache/replication_group.go: auth_token is updated in place (ModifyReplicationGroup).
-    "aws:elasticache/replicationGroup:ReplicationGroup": frozenset(
-        {
-            "replicationGroupId",
-            "atRestEncryptionEnabled",
-            "kmsKeyId",
-            "port",
-            "subnetGroupName",
-            "snapshotArns",
-            "snapshotName",
-            "dataTieringEnabled",
-            "networkType",
-            "securityGroupNames",
-            "globalReplicationGroupId",
-        }
-    ),
-    # rds/instance.go: engine_version and parameter_group_name are modified in place.
-    "aws:rds/instance:Instance": frozenset(
-        {
-            "identifier",
-            "identifierPrefix",
-            "engine",
-            "dbName",
-            "username",
-            "kmsKeyId",
-            "storageEncrypted",
-            "availabilityZone",
-            "characterSetName",
-            "ncharCharacterSetName",
-            "timezone",
-            "snapshotIdentifier",
-            "restoreToPointInTime",
-            "s3Import",
-            "customIamInstanceProfile",
-        }
-    ),
-    # rds/parameter_group.go: name, name_prefix, family and description are ForceNew.
-    "aws:rds/parameterGroup:ParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
-    # elasticache/parameter_group.go: name, family and description are ForceNew.
-    "aws:elasticache/parameterGroup:ParameterGroup": frozenset({"name", "family", "description"}),
-    # acm/certificate.go: domain_name and subject_alternative_names are ForceNew.
-    "aws:acm/certificate:Certificate": frozenset(
-        {
-            "domainName",
-            "subjectAlternativeNames",
-            "keyAlgorithm",
-            "validationMethod",
-            "validationOptions",
-            "certificateAuthorityArn",
-        }
-    ),
-    # acm/certificate_validation.go: both arguments are ForceNew.
-    "aws:acm/certificateValidation:CertificateValidation": frozenset({"certificateArn", "validationRecordFqdns"}),
-    # route53/record.go: zone_id, name and set_identifier are ForceNew.
-    "aws:route53/record:Record": frozenset({"zoneId", "name", "setIdentifier"}),
-    # cloudfront/distribution.go: nothing is ForceNew.
-    "aws:cloudfront/distribution:Distribution": frozenset(),
-    # wafv2/web_acl.go: name, name_prefix and scope are ForceNew; rules are updated in place.
-    "aws:wafv2/webAcl:WebAcl": frozenset({"name", "namePrefix", "scope"}),
-    # cloudwatch/metric_alarm.go: alarm_name is ForceNew.
-    "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name"}),
-    # cloudwatch/dashboard.go: dashboard_name is ForceNew.
-    "aws:cloudwatch/dashboard:Dashboard": frozenset({"dashboardName"}),
-}
 
 
 @dataclass(frozen=True)
@@ -112,7 +28,7 @@ class Change:
     type: str
     name: str
     keys: frozenset[str]
-    """Inputs that changed (empty for creates and deletes)."""
+    """Top-level inputs that changed (empty for creates and deletes)."""
     before: PlannedResource | None
     after: PlannedResource | None
 
@@ -133,12 +49,11 @@ def changes(before: Plan, after: Plan) -> dict[str, Change]:
         if old is None:
             found[new.urn] = Change("create", new.type, new.name, frozenset(), None, new)
             continue
-        keys = _changed_keys(old.plain_inputs, new.plain_inputs, replaced_outputs)
-        if not keys or not new.custom:
+        paths = _changed_paths(old.plain_inputs, new.plain_inputs, replaced_outputs)
+        if not paths or not new.custom:
             continue
-        if new.type not in REPLACE_KEYS:
-            raise AssertionError(f"{new.type} {new.name} changes ({sorted(keys)}); add its replace keys")
-        op: Op = "replace" if keys & REPLACE_KEYS[new.type] else "update"
+        keys = frozenset(path_segments(path)[0] for path in paths)
+        op: Op = "replace" if replace_keys(new.type, paths) else "update"
         if op == "replace":
             replaced_outputs |= _identities(old)
         found[new.urn] = Change(op, new.type, new.name, keys, old, new)
@@ -165,10 +80,32 @@ def _identities(resource: PlannedResource) -> set[str]:
     return {value for value in values if isinstance(value, str) and len(value) >= 8}
 
 
-def _changed_keys(old: dict[str, Any], new: dict[str, Any], replaced_outputs: set[str]) -> frozenset[str]:
-    keys = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
-    keys |= {key for key, value in new.items() if any(text in replaced_outputs for text in _strings(value))}
-    return frozenset(keys - {"__defaults"})
+def _changed_paths(old: Any, new: Any, replaced_outputs: set[str], path: str = "") -> list[str]:
+    """The input paths (``a.b[0].c``) whose values differ or hold an output of a replaced resource; a list that
+    changes length, or a value that changes kind, is one change at its own path."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return [
+            changed
+            for key in sorted(old.keys() | new.keys())
+            if key != "__defaults"
+            for changed in _changed_paths(old.get(key), new.get(key), replaced_outputs, _join(path, key))
+        ]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            changed
+            for index, (was, now) in enumerate(zip(old, new, strict=True))
+            for changed in _changed_paths(was, now, replaced_outputs, f"{path}[{index}]")
+        ]
+    if old != new or any(text in replaced_outputs for text in _strings(new)):
+        return [path]
+    return []
+
+
+def _join(path: str, key: str) -> str:
+    """``path.key``, or ``path["key"]`` for a key that is not a plain name (``tags["kubernetes.io/role"]``)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
+        return f'{path}["{key}"]'
+    return f"{path}.{key}" if path else key
 
 
 def _strings(value: Any) -> Iterator[str]:
