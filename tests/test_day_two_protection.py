@@ -5,31 +5,35 @@ routine changes around the data still work."""
 from __future__ import annotations
 
 from stacks.offline.plan import Plan, PlannedResource
+from stacks.offline.replacements import stateful_data
 
-#: Resource types that hold data, and what replacing or deleting one would lose.
-STATEFUL = {
-    "aws:rds/instance:Instance": "the database",
-    "aws:elasticache/replicationGroup:ReplicationGroup": "the cache and its snapshots",
-    "aws:s3/bucket:Bucket": "the objects",
-    "aws:kms/key:Key": "everything encrypted with it",
-    "aws:secretsmanager/secret:Secret": "the secret, its versions and its name",
-    "aws:cloudwatch/logGroup:LogGroup": "the logs (audit, flow, database, cache, WAF, containers)",
-    "aws:sns/topic:Topic": "the confirmed e-mail subscriptions (each would have to be confirmed again)",
-    "aws:route53/zone:Zone": "the delegation: a new zone gets new name servers",
+#: Types that hold data but are not protected, and why.
+UNPROTECTED_DATA = {
+    "aws:secretsmanager/secretVersion:SecretVersion": "a rotation replaces it; the (protected) secret keeps it",
+    "random:index/randomPassword:RandomPassword": "a rotation replaces it (docs/operations.md, Rotating secrets)",
+    # Created by pulumi-eks at deploy time, invisible offline: a transform protects the control plane and nothing
+    # else pulumi-eks creates; nothing in the cluster holds data of its own (tests/test_lifecycle_protect.py).
+    "eks:index:Cluster": "its control plane is protected by a transform",
+    "kubernetes:core/v1:Namespace": "the shop keeps its data in RDS, ElastiCache and S3, not in the cluster",
 }
-# The EKS control plane is created by pulumi-eks at deploy time, invisible offline: a transform protects it and
-# nothing else pulumi-eks creates (tests/test_lifecycle_protect.py).
+#: Protected although replacing them destroys no data of their own.
+PROTECTED_ALSO = {"aws:sns/topic:Topic": "its confirmed e-mail subscriptions (each would have to be confirmed again)"}
+
+
+def held(resource: PlannedResource) -> str | None:
+    """What replacing or deleting the resource would lose, if it is to be protected."""
+    if resource.type in UNPROTECTED_DATA:
+        return None
+    return stateful_data(resource.type) or PROTECTED_ALSO.get(resource.type)
+
+
 #: Components of this half of the platform, whose protection the complement test checks.
 OURS = ("shop:data:Database", "shop:data:Cache", "shop:data:AppSecrets", "shop:edge:Edge",
         "shop:observability:Observability")  # fmt: skip
 
 
 def test_every_stateful_resource_in_prod_is_protected(prod: Plan) -> None:
-    unprotected = [
-        f"{r.type} {r.name} ({STATEFUL[r.type]})"
-        for r in prod.resources
-        if r.type in STATEFUL and not r.options["protect"]
-    ]
+    unprotected = [f"{r.type} {r.name} ({held(r)})" for r in prod.resources if held(r) and not r.options["protect"]]
     assert unprotected == []
 
 
@@ -42,7 +46,7 @@ def test_in_our_components_only_data_is_protected(prod: Plan) -> None:
     """Protect is inherited: a protected parent would block e.g. removing an e-mail subscription or a secret
     version's rotation."""
     ours = [r for component in OURS for parent in prod.of_type(component) for r in prod.descendants(parent)]
-    assert [f"{r.type} {r.name}" for r in ours if r.options.get("protect") and r.type not in STATEFUL] == []
+    assert [f"{r.type} {r.name}" for r in ours if r.options.get("protect") and not held(r)] == []
 
 
 def _replication_group(plan: Plan) -> PlannedResource:
