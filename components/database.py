@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import PlatformComponent, StackContext
-from components.iam import service_role
+from components.iam import GrantedRole, granted_service_role
 from components.log_groups import encrypted_log_group
 from components.security_groups import single_client_security_group
 from components.snapshots import final_snapshot_identifier
@@ -160,10 +160,11 @@ class Database(PlatformComponent):
             performance_insights_kms_key_id=args.data_key_arn,
             performance_insights_retention_period=settings.performance_insights_retention_days,
             monitoring_interval=settings.monitoring_interval_seconds,
-            monitoring_role_arn=monitoring_role.arn,
+            monitoring_role_arn=monitoring_role.role.arn,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             tags=self.tags("postgres"),
-            opts=self.child(holds_data=True, depends_on=log_groups),
+            # Its log groups before it exports logs; Enhanced Monitoring's permissions for as long as it runs.
+            opts=self.child(holds_data=True, depends_on=[*log_groups, *monitoring_role.grants]),
         )
 
         self.address = instance.address
@@ -185,14 +186,14 @@ class Database(PlatformComponent):
             }
         )
 
-    def _monitoring_role(self, name: str, args: DatabaseArgs, identifier: str) -> aws.iam.Role:
+    def _monitoring_role(self, name: str, args: DatabaseArgs, identifier: str) -> GrantedRole:
         """Enhanced Monitoring publishes OS metrics to the RDSOSMetrics log group that RDS manages.
 
         The statements are AWS's AmazonRDSEnhancedMonitoringRole narrowed to that group in this account and region.
         """
         account = self.context.account
         metrics_group = account.arn("logs", "log-group:RDSOSMetrics")
-        return service_role(
+        return granted_service_role(
             f"{name}-monitoring-role",
             scope=self.context.role_scope,
             service=account.service_principal("monitoring.rds"),

@@ -105,7 +105,21 @@ def scoped_role(
     )
 
 
-def service_role(
+@dataclass(frozen=True)
+class GrantedRole:
+    role: aws.iam.Role
+    grants: list[pulumi.Resource]
+    """Its inline policy and managed-policy attachments: whatever the service does with the role depends on them,
+    so that it has its permissions when it starts and keeps them until it is deleted (a dependency on the role alone
+    does not include them)."""
+
+
+def service_role(name: str, **role: Any) -> aws.iam.Role:
+    """``granted_service_role`` for a role whose users need only the role itself."""
+    return granted_service_role(name, **role).role
+
+
+def granted_service_role(
     name: str,
     *,
     scope: RoleScope,
@@ -117,10 +131,10 @@ def service_role(
     managed_policy_arns: Sequence[str] = (),
     trust_conditions: dict[str, Any] | None = None,
     trust_actions: Sequence[str] = ("sts:AssumeRole",),
-) -> aws.iam.Role:
+) -> GrantedRole:
     """A role that only ``service`` may assume (optionally under ``trust_conditions``, which may hold outputs),
     with ``statements`` as its inline policy (none when there are none: IAM rejects an empty policy) and the AWS
-    managed policies ``managed_policy_arns``."""
+    managed policies ``managed_policy_arns``, with those grants at hand."""
     trust: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
@@ -136,19 +150,21 @@ def service_role(
         tags=tags,
         parent=parent,
     )
-    attach_managed_policies(name, role, managed_policy_arns)
+    grants: list[pulumi.Resource] = list(attach_managed_policies(name, role, managed_policy_arns))
     if not isinstance(statements, pulumi.Output) and not statements:
-        return role
+        return GrantedRole(role, grants)
     document = (
         statements.apply(policy_document) if isinstance(statements, pulumi.Output) else policy_document(statements)
     )
-    aws.iam.RolePolicy(
-        f"{name}-policy",
-        role=role.id,
-        policy=document,
-        opts=pulumi.ResourceOptions(parent=role),
+    grants.append(
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=document,
+            opts=pulumi.ResourceOptions(parent=role),
+        )
     )
-    return role
+    return GrantedRole(role, grants)
 
 
 def attach_managed_policies(

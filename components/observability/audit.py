@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from components.account import Account
 from components.base import PlatformComponent
 from components.buckets import deny_insecure_transport, lifecycle_rules, private_bucket
-from components.iam import service_role
+from components.iam import granted_service_role
 from components.kms import customer_managed_key
 from components.log_groups import encrypted_log_group
 from stacks.settings import KeySettings, ObservabilitySettings
@@ -155,7 +155,7 @@ def audit_trail(name: str, args: AuditTrailArgs, *, component: PlatformComponent
         tags=args.tags,
         component=component,
     )
-    delivery_role = service_role(
+    delivery_role = granted_service_role(
         f"{name}-logs-role",
         scope=component.context.role_scope,
         service=account.service_principal("cloudtrail"),
@@ -183,7 +183,8 @@ def audit_trail(name: str, args: AuditTrailArgs, *, component: PlatformComponent
         include_global_service_events=True,
         enable_log_file_validation=True,
         cloud_watch_logs_group_arn=log_group.arn.apply(lambda arn: f"{arn}:*"),  # CloudTrail wants the ":*" form
-        cloud_watch_logs_role_arn=delivery_role.arn,
+        cloud_watch_logs_role_arn=delivery_role.role.arn,
         tags=args.tags,
-        opts=component.child(depends_on=[policy]),
+        # CreateTrail checks that the bucket policy admits it and that its role may write to the log group.
+        opts=component.child(depends_on=[policy, *delivery_role.grants]),
     )
