@@ -1,4 +1,5 @@
-"""The edge: the DNS zone, TLS certificates, the CloudFront distribution in front of the shop, and two web ACLs.
+"""The edge: the DNS zone, TLS certificates, the CloudFront distribution in front of the shop (``cdn.py``), and two
+web ACLs (``waf.py``).
 
 Traffic: viewer --TLS 1.2+--> CloudFront (CLOUDFRONT web ACL) --TLS 1.2+, secret header--> origin.<host>, the
 shop's load balancer (REGIONAL web ACL, which drops requests without the header); /static and /media go to the
@@ -18,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import PlatformComponent, StackContext
+from components.edge import cdn
 from components.edge.waf import (
     ANONYMOUS_IP,
     BLOCKED_BODY_KEY,
@@ -40,30 +42,8 @@ from stacks.settings.edge import APEX, fqdn
 #: say so with `region=` on the stack's own provider, so that they inherit its configuration (assumed roles,
 #: allowed accounts, profile): an explicit provider would not.
 CLOUDFRONT_REGION = "us-east-1"
-# AWS managed CloudFront policies, by their documented well-known ids (stable, so no lookup invoke is needed).
-CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # Managed-CachingOptimized: TTL 1 s-1 year, gzip/brotli
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
-ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # Managed-AllViewerExceptHostHeader
-#: The header CloudFront adds to every origin request; the origin web ACL and the shop reject requests without it.
-ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 #: The only path the origin answers without the header: Route 53's health check cannot send it.
 READINESS_PATH = "/readyz"
-LOAD_BALANCER_ORIGIN = "shop-load-balancer"
-ASSETS_ORIGIN = "assets-bucket"
-#: Seconds CloudFront caches a 5xx from the origin: long enough to shield a struggling origin, short enough to
-#: recover within seconds.
-ERROR_CACHING_SECONDS = 5
-ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
-READ_METHODS = ["GET", "HEAD"]
-#: The storefront's policy (the same as the shop's own): no scripts at all, styles and images from this site only.
-STOREFRONT_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; upgrade-insecure-requests"
-)
-#: Assets are images and CSS: nothing in them may run or load anything, even if an upload was not what it claimed.
-ASSETS_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=()"
-HSTS_MAX_AGE_SECONDS = 63_072_000  # two years, as the HSTS preload list asks
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,7 +113,21 @@ class Edge(PlatformComponent):
         self.origin_certificate_arn = self._certificate("origin", (settings.origin_host,), None)
         self.cloudfront_web_acl_arn = self._cloudfront_web_acl()
         self.origin_web_acl_arn = self._origin_web_acl()
-        distribution = self._distribution()
+        distribution = cdn.distribution(
+            name,
+            cdn.DistributionArgs(
+                settings=settings,
+                aliases=self.shop_hostnames,
+                certificate_arn=self.cloudfront_certificate_arn,
+                web_acl_arn=self.cloudfront_web_acl_arn,
+                origin_hostname=self.origin_hostname,
+                origin_verify_token=args.origin_verify_token,
+                assets_bucket_regional_domain_name=args.assets_bucket_regional_domain_name,
+                logs_bucket_domain_name=args.logs_bucket_domain_name,
+                logs_prefix=args.logs_prefix,
+            ),
+            component=self,
+        )
         self.distribution_id = distribution.id
         self.distribution_arn = distribution.arn
         self.distribution_domain_name = distribution.domain_name
@@ -321,7 +315,7 @@ class Edge(PlatformComponent):
             },
             rules=[
                 *(managed_rule_group(group) for group in CONTENT_RULE_GROUPS),
-                allow_header("through-cloudfront", ORIGIN_VERIFY_HEADER, args.origin_verify_token),
+                allow_header("through-cloudfront", cdn.ORIGIN_VERIFY_HEADER, args.origin_verify_token),
                 # Every request from here on did not come through CloudFront: the limit is per prober.
                 rate_limit_per_ip(args.settings.waf_rate_limit),
                 # Route 53's checkers cannot send the header: they may read the readiness path only.
@@ -361,134 +355,6 @@ class Edge(PlatformComponent):
             region=CLOUDFRONT_REGION,
         )
         return key.arn
-
-    # ------------------------------------------------------------------------------------------------ CloudFront
-
-    def _distribution(self) -> aws.cloudfront.Distribution:
-        args = self._args
-        settings = args.settings
-        naming = self.naming
-        access_control = aws.cloudfront.OriginAccessControl(
-            f"{self._name}-assets-access",
-            name=naming.physical("assets"),
-            description="CloudFront signs its requests to the assets bucket (SigV4)",
-            origin_access_control_origin_type="s3",
-            signing_behavior="always",
-            signing_protocol="sigv4",
-            opts=self.child(),
-        )
-        storefront_headers = self._response_headers("storefront", STOREFRONT_CSP, override_csp=False)
-        assets_headers = self._response_headers("assets", ASSETS_CSP, override_csp=True)
-        return aws.cloudfront.Distribution(
-            f"{self._name}-cdn",
-            enabled=True,
-            comment=f"{naming.physical('cdn')}: the shop",
-            aliases=self.shop_hostnames,
-            http_version="http2and3",
-            is_ipv6_enabled=True,
-            price_class=settings.price_class,
-            web_acl_id=self.cloudfront_web_acl_arn,
-            origins=[
-                {
-                    "origin_id": LOAD_BALANCER_ORIGIN,
-                    "domain_name": self.origin_hostname,
-                    "custom_origin_config": {
-                        "http_port": 80,  # required by the API, never used: the protocol policy is https-only
-                        "https_port": 443,
-                        "origin_protocol_policy": "https-only",
-                        "origin_ssl_protocols": ["TLSv1.2"],
-                        "origin_read_timeout": 30,
-                        "origin_keepalive_timeout": 5,
-                    },
-                    "custom_headers": [{"name": ORIGIN_VERIFY_HEADER, "value": args.origin_verify_token}],
-                },
-                {
-                    "origin_id": ASSETS_ORIGIN,
-                    "domain_name": args.assets_bucket_regional_domain_name,
-                    "origin_access_control_id": access_control.id,
-                },
-            ],
-            # The app: nothing cached, everything the viewer sent forwarded except Host, which must stay the origin
-            # name for TLS to the origin to verify.
-            default_cache_behavior={
-                "target_origin_id": LOAD_BALANCER_ORIGIN,
-                "viewer_protocol_policy": "redirect-to-https",
-                "allowed_methods": ALL_METHODS,
-                "cached_methods": READ_METHODS,
-                "cache_policy_id": CACHING_DISABLED,
-                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
-                "response_headers_policy_id": storefront_headers,
-            },
-            # Both are addressed by content (``static/<version>/<name>``, image keys are content hashes): a URL never
-            # names other bytes, so a year-long cache needs no versioned cache key.
-            ordered_cache_behaviors=[
-                _assets_behavior("/static/*", CACHING_OPTIMIZED, assets_headers),
-                _assets_behavior("/media/*", CACHING_OPTIMIZED, assets_headers),
-            ],
-            viewer_certificate={
-                "acm_certificate_arn": self.cloudfront_certificate_arn,
-                "ssl_support_method": "sni-only",
-                "minimum_protocol_version": "TLSv1.2_2021",
-            },
-            logging_config={
-                "bucket": args.logs_bucket_domain_name,
-                "prefix": args.logs_prefix,
-                "include_cookies": False,  # cookies carry sessions
-            },
-            restrictions={
-                "geo_restriction": {
-                    "restriction_type": settings.geo_restriction,
-                    "locations": list(settings.geo_locations),
-                }
-            },
-            custom_error_responses=[
-                {"error_code": code, "error_caching_min_ttl": ERROR_CACHING_SECONDS} for code in (500, 502, 503, 504)
-            ],
-            tags=self.tags("cdn"),
-            opts=self.child(),
-        )
-
-    def _response_headers(self, purpose: str, csp: str, *, override_csp: bool) -> pulumi.Output[str]:
-        """Security headers on every response. The storefront's CSP fills in for responses without one
-        (``override_csp=False``) so that the shop's own, per-response policies stand."""
-        policy = aws.cloudfront.ResponseHeadersPolicy(
-            f"{self._name}-{purpose}-headers",
-            name=self.naming.physical(f"{purpose}-headers"),
-            comment=f"Security headers of {purpose} responses",
-            security_headers_config={
-                "strict_transport_security": {
-                    "access_control_max_age_sec": HSTS_MAX_AGE_SECONDS,
-                    "include_subdomains": True,
-                    "preload": True,
-                    "override": True,
-                },
-                "content_type_options": {"override": True},
-                "frame_options": {"frame_option": "DENY", "override": True},
-                "referrer_policy": {"referrer_policy": "strict-origin-when-cross-origin", "override": True},
-                "content_security_policy": {"content_security_policy": csp, "override": override_csp},
-            },
-            custom_headers_config={
-                "items": [{"header": "Permissions-Policy", "value": PERMISSIONS_POLICY, "override": True}]
-            },
-            opts=self.child(),
-        )
-        return policy.id
-
-
-def _assets_behavior(
-    path_pattern: str, cache_policy_id: pulumi.Input[str], headers_policy_id: pulumi.Input[str]
-) -> aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict:
-    """Read-only, cached and compressed, from the assets bucket."""
-    return {
-        "path_pattern": path_pattern,
-        "target_origin_id": ASSETS_ORIGIN,
-        "viewer_protocol_policy": "redirect-to-https",
-        "allowed_methods": READ_METHODS,
-        "cached_methods": READ_METHODS,
-        "cache_policy_id": cache_policy_id,
-        "compress": True,
-        "response_headers_policy_id": headers_policy_id,
-    }
 
 
 def _label(host: str) -> str:
