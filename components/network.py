@@ -85,6 +85,9 @@ class Network(PlatformComponent):
     workload_security_group_id: pulumi.Output[str]
     """Attached to EKS nodes (and so to pods); databases and caches admit traffic only from this group."""
     flow_log_group_name: pulumi.Output[str]
+    egress_ready: list[pulumi.Resource]
+    """The private subnets' routes out and the VPC endpoints: what nodes and pods reach AWS through (depend on them:
+    a dependency on a route table or on this component does not include its routes)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.context, opts)
@@ -141,6 +144,7 @@ class Network(PlatformComponent):
         nat_gateways = [self._nat_gateway(index, public[index], internet_gateway) for index in range(nat_count)]
 
         route_tables: list[aws.ec2.RouteTable] = []
+        self.egress_ready = []
         for index in range(settings.az_count):
             public_table = self._route_table("public", index, public[index], vpc)
             aws.ec2.Route(
@@ -151,13 +155,14 @@ class Network(PlatformComponent):
                 opts=self.child(public_table),
             )
             private_table = self._route_table("private", index, private[index], vpc)
-            aws.ec2.Route(
+            private_route = aws.ec2.Route(
                 f"{name}-private-{index + 1}-nat",
                 route_table_id=private_table.id,
                 destination_cidr_block="0.0.0.0/0",
                 nat_gateway_id=nat_gateways[min(index, nat_count - 1)].id,
                 opts=self.child(private_table),
             )
+            self.egress_ready.append(private_route)
             # The data tier has only the local route: databases and caches never reach or face the internet.
             data_table = self._route_table("data", index, data[index], vpc)
             route_tables += [public_table, private_table, data_table]
@@ -165,7 +170,7 @@ class Network(PlatformComponent):
                 # Local route only, and no S3 route either: endpoint interfaces answer, they never call out.
                 self._route_table("endpoints", index, endpoints[index], vpc)
 
-        aws.ec2.VpcEndpoint(
+        s3_endpoint = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=self.context.account.endpoint_service("s3"),
@@ -174,6 +179,7 @@ class Network(PlatformComponent):
             tags=self.tags("s3-gateway"),
             opts=self.child(),
         )
+        self.egress_ready.append(s3_endpoint)
         # Read on every update, so that the addresses follow AWS's changes to the list.
         self.s3_cidrs = aws.ec2.get_prefix_list_output(
             name=self.context.account.endpoint_service("s3")
@@ -234,12 +240,14 @@ class Network(PlatformComponent):
             tags=self.tags(f"{tier}-{index + 1}", tier=tier),
             opts=self.child(),
         )
-        aws.ec2.RouteTableAssociation(
+        association = aws.ec2.RouteTableAssociation(
             f"{self._name}-{tier}-{index + 1}-rta",
             route_table_id=table.id,
             subnet_id=subnet.id,
             opts=self.child(table),
         )
+        if tier == "private":  # without it the subnet falls back to the main table: no way out
+            self.egress_ready.append(association)
         return table
 
     def _interface_endpoints(self, vpc: aws.ec2.Vpc, subnet_ids: list[pulumi.Output[str]]) -> pulumi.Output[str]:
@@ -250,7 +258,7 @@ class Network(PlatformComponent):
             tags=self.tags("endpoints"),
             opts=self.child(),
         )
-        aws.vpc.SecurityGroupIngressRule(
+        https_from_vpc = aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-endpoints-https-from-vpc",
             security_group_id=group.id,
             ip_protocol="tcp",
@@ -262,7 +270,7 @@ class Network(PlatformComponent):
             opts=self.child(group),
         )
         for service in self._args.settings.interface_endpoint_services:
-            aws.ec2.VpcEndpoint(
+            endpoint = aws.ec2.VpcEndpoint(
                 f"{self._name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
                 service_name=self.context.account.endpoint_service(service),
@@ -273,6 +281,7 @@ class Network(PlatformComponent):
                 tags=self.tags(f"{service}-endpoint"),
                 opts=self.child(),
             )
+            self.egress_ready += [endpoint, https_from_vpc]
         return group.id
 
     def _workload_security_group(self, vpc: aws.ec2.Vpc) -> pulumi.Output[str]:

@@ -113,15 +113,13 @@ def build(settings: PlatformSettings) -> Platform:
         "cluster",
         ClusterArgs(
             settings=settings.cluster,
-            naming=naming,
-            account=account,
-            role_scope=context.role_scope,
+            context=context,
             name=cluster_name,
-            protect=settings.is_prod,
             vpc_id=network.vpc_id,
             vpc_cidr=network.vpc_cidr,
             service_cidr=network.kubernetes_service_cidr,
             private_subnet_ids=network.private_subnet_ids,
+            egress_ready=network.egress_ready,
             workload_security_group_id=network.workload_security_group_id,
             secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn,
@@ -156,7 +154,7 @@ def build(settings: PlatformSettings) -> Platform:
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
-    shop = _shop(settings, naming, account, keys, network, secrets, database, cache, storage, cluster, edge)
+    shop = _shop(settings, context, keys, network, secrets, database, cache, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
     observability = _observability(settings, context, cluster_name, keys, database, cache, storage, cluster, edge, shop)
     return Platform(
@@ -177,8 +175,7 @@ def build(settings: PlatformSettings) -> Platform:
 
 def _shop(
     settings: PlatformSettings,
-    naming: Naming,
-    account: Account,
+    context: StackContext,
     keys: Keys,
     network: Network,
     secrets: AppSecrets,
@@ -188,6 +185,7 @@ def _shop(
     cluster: Cluster,
     edge: Edge,
 ) -> Shop:
+    naming, account = context.naming, context.account
     # The bootstrap's ECR repository (components/image_registry.py) unless the stack names another.
     repository = (
         settings.shop.image_repository
@@ -197,7 +195,7 @@ def _shop(
         "shop",
         ShopArgs(
             settings=settings.shop,
-            naming=naming,
+            context=context,
             environment=settings.stack.environment,
             region=account.region,
             image_repository=repository,
@@ -228,6 +226,7 @@ def _shop(
                 assets_key_arn=keys.data_key_arn,
                 media_prefix=storage.assets_media_prefix,
                 logs=storage.logs_bucket_name,
+                logs_policy=storage.logs_bucket_policy,
                 load_balancer_logs_prefix=storage.alb_logs_prefix,
             ),
             origin=Origin(
@@ -250,8 +249,8 @@ def _shop(
                 metrics_scraper=MetricsScraper(namespace=AGENT_NAMESPACE, pod_labels=AGENT_POD_LABELS),
             ),
             vpc_id=network.vpc_id,
+            load_balancer_subnet_ids=network.public_subnet_ids,
             pod_cidrs=network.private_cidrs,
-            protect=settings.is_prod,
         ),
     )
 

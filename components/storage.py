@@ -188,7 +188,8 @@ class AssetStorage(PlatformComponent):
             target_prefix=f"{S3_ACCESS_LOGS_PREFIX}assets/",
             opts=self.child(assets),
         )
-        aws.s3.BucketPolicy(
+        # The load balancer writes access logs only once this admits it: the shop's Ingress depends on it.
+        self.logs_bucket_policy = aws.s3.BucketPolicy(
             f"{name}-logs-policy",
             bucket=logs.id,
             policy=logs.arn.apply(

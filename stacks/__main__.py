@@ -57,9 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _preview(stack: str, project_dir: Path, debug: bool) -> Plan:
+def _preview(stack: str, project_dir: Path, debug: bool, *, as_preview: bool = False) -> Plan:
     try:
-        return preview(stack, project_dir.resolve())
+        return preview(stack, project_dir.resolve(), as_preview=as_preview)
     except (OfflineError, SettingsError) as error:
         raise _Reported(str(error)) from error
     except MissingFake as error:
@@ -109,13 +109,14 @@ def _run_preview(args: argparse.Namespace) -> int:
         print(report.diff(plan, _preview(args.diff, args.project_dir, args.debug)))
     if args.policy:
         print()
-        return _run_policy(plan, args.policy_config)
+        as_previewed = _preview(args.stack, args.project_dir, args.debug, as_preview=True)
+        return _run_policy(plan, args.policy_config, as_previewed)
     return 0
 
 
-def _run_policy(plan: Plan, config: Path | None) -> int:
+def _run_policy(plan: Plan, config: Path | None, as_previewed: Plan) -> int:
     try:
-        violations, text = policy_run.check(plan, config)
+        violations, text = policy_run.check(plan, config, preview_plan=as_previewed)
     except policy_run.PolicyConfigError as error:
         raise _Reported(str(error)) from error
     print(text)
