@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
 import typing
 from typing import Any
 
@@ -11,13 +12,19 @@ import pulumi
 import pytest
 
 from stacks.offline import replacements
-from stacks.offline.replacements import ANY_INDEX, path_segments, replace_keys, stateful_data
+from stacks.offline.replacements import (
+    ANY_INDEX,
+    conditional_replace_keys,
+    path_segments,
+    replace_keys,
+    stateful_data,
+)
 
 _SDK_PACKAGES = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes", "eks": "pulumi_eks", "random": "pulumi_random"}
 
 
 def sdk_args_class(type_: str) -> type:
-    """The SDK's ``<Resource>Args`` input type for a type token (``aws:ec2/vpc:Vpc`` -> ``pulumi_aws.ec2.VpcArgs``)."""
+    """The SDK's ``<Resource>Args`` for a type token: ``aws:ec2/vpc:Vpc`` -> ``pulumi_aws.ec2.vpc.VpcArgs``."""
     package, module, name = type_.split(":")
     if package == "pulumi":  # pulumi:providers:aws
         return importlib.import_module(_SDK_PACKAGES[name]).ProviderArgs
@@ -26,8 +33,11 @@ def sdk_args_class(type_: str) -> type:
         namespace = [parts[0].split(".")[0], parts[1]]
     else:  # ec2/vpc, index, index/randomPassword
         namespace = [] if parts[0] == "index" else [parts[0]]
-    sdk_module = importlib.import_module(".".join([_SDK_PACKAGES[package], *namespace]))
-    return getattr(sdk_module, f"{name}Args")
+    resource_class = getattr(importlib.import_module(".".join([_SDK_PACKAGES[package], *namespace])), name)
+    # From the resource's own module: where a nested input type has the same name (the bucket's `versioning` block
+    # is pulumi_aws.s3.BucketVersioningArgs), the SDK names the resource's own ``<Resource>InitArgs``.
+    module_of_resource = sys.modules[resource_class.__module__]
+    return getattr(module_of_resource, f"{name}InitArgs", None) or getattr(module_of_resource, f"{name}Args")
 
 
 def _element_type(annotation: Any) -> Any:
@@ -71,7 +81,7 @@ def unknown_segment(args_class: type, path: str) -> str | None:
 @pytest.mark.parametrize("type_", sorted(replacements.known_types()))
 def test_every_path_is_an_input_of_the_sdk_type(type_: str) -> None:
     args_class = sdk_args_class(type_)
-    wrong = {path: unknown_segment(args_class, path) for path in replacements.table()[type_].replace_on}
+    wrong = {path: unknown_segment(args_class, path) for path in replacements.table()[type_].paths}
     assert {path: segment for path, segment in wrong.items() if segment} == {}
 
 
@@ -118,6 +128,27 @@ def test_list_indices_are_normalised() -> None:
     assert path_segments("ingress[0].cidrBlocks[12]") == ("ingress", ANY_INDEX, "cidrBlocks", ANY_INDEX)
     quoted = path_segments('metadata.labels["app.kubernetes.io/name"]')
     assert quoted == ("metadata", "labels", "app.kubernetes.io/name")
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["cidrIpv4"], []),
+        (["cidrIpv4", "referencedSecurityGroupId"], ["cidrIpv4", "referencedSecurityGroupId"]),
+        (["securityGroupId", "fromPort"], ["securityGroupId"]),
+    ],
+    ids=["same kind of source", "source changes kind", "another group"],
+)
+def test_a_rule_is_replaced_when_its_source_changes_kind(changed: list[str], expected: list[str]) -> None:
+    assert replace_keys("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", changed) == expected
+
+
+def test_a_conditional_replacement_names_its_condition() -> None:
+    changed = ["engineVersion", "nodeType"]
+    assert replace_keys("aws:elasticache/replicationGroup:ReplicationGroup", changed) == []
+    conditions = conditional_replace_keys("aws:elasticache/replicationGroup:ReplicationGroup", changed)
+    assert list(conditions) == ["engineVersion"]
+    assert "downgrade" in conditions["engineVersion"]
 
 
 def test_a_type_without_an_entry_is_a_key_error() -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import yaml
 
 DATA_DIR = Path(__file__).with_name("replacements")
 #: Every key an entry may have; anything else is a typo in the data.
-_ENTRY_KEYS = frozenset({"type", "source", "replaceOn", "holds", "note"})
+_ENTRY_KEYS = frozenset({"type", "source", "replaceOn", "replaceOnSwitch", "mayReplaceOn", "holds", "note"})
 #: One segment of a path: a name, a quoted key (``["kubernetes.io/role"]``) or a list index (``[3]``, ``[*]``).
 _SEGMENT = re.compile(r'\["((?:[^"\\]|\\.)*)"\]|\[(\d+|\*)\]|([^.\[\]]+)')
 ANY_INDEX = "[*]"
@@ -44,11 +44,26 @@ class Replacement:
     source: str
     #: Input paths (camelCase, ``[*]`` for any list element) whose change replaces the resource.
     replace_on: tuple[str, ...]
+    #: Groups of mutually exclusive inputs (exactly one is set) where switching from one to another replaces the
+    #: resource although changing the one that is set does not: two of a group changing at once is a switch.
+    replace_on_switch: tuple[tuple[str, ...], ...] = ()
+    #: Input paths whose change replaces the resource only under a condition on the values (a downgrade, an old
+    #: engine version), which the paths alone cannot tell: path -> the condition, in words.
+    may_replace_on: Mapping[str, str] = field(default_factory=dict)
     #: The data a resource of this type holds (destroyed by a replacement or a delete); None when it holds none.
     holds: str | None = None
     #: Why an entry is what it is, where the source alone does not say (a conditional replacement, a pulumi
     #: override).
     note: str | None = None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every input path the entry names."""
+        return (
+            *self.replace_on,
+            *(path for group in self.replace_on_switch for path in group),
+            *self.may_replace_on,
+        )
 
 
 def path_segments(path: str) -> tuple[str, ...]:
@@ -88,15 +103,19 @@ def _entry(file_name: str, raw: Any) -> Replacement:
             f"{file_name}: entry {raw.get('type')!r}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}"
         )
     replace_on = tuple(raw["replaceOn"])
-    for entry_path in replace_on:
-        path_segments(entry_path)  # raises on a malformed path
-    return Replacement(
+    replace_on_switch = tuple(tuple(group) for group in raw.get("replaceOnSwitch", ()))
+    entry = Replacement(
         type=raw["type"],
         source=raw["source"],
         replace_on=replace_on,
+        replace_on_switch=replace_on_switch,
+        may_replace_on=dict(raw.get("mayReplaceOn", {})),
         holds=raw.get("holds"),
         note=raw.get("note"),
     )
+    for entry_path in entry.paths:
+        path_segments(entry_path)  # raises on a malformed path
+    return entry
 
 
 @functools.cache
@@ -125,11 +144,28 @@ def replace_keys(type_: str, changed_paths: Iterable[str]) -> list[str]:
     forces a replacement. Raises KeyError for a type with no entry."""
     entry = table()[type_]
     changed = [path_segments(path) for path in changed_paths]
-    return [
-        entry_path
-        for entry_path in entry.replace_on
-        if any(_triggers(path_segments(entry_path), path) for path in changed)
-    ]
+
+    def triggered(entry_paths: Iterable[str]) -> list[str]:
+        return [path for path in entry_paths if any(_triggers(path_segments(path), other) for other in changed)]
+
+    keys = triggered(entry.replace_on)
+    for group in entry.replace_on_switch:
+        switched = triggered(group)
+        keys += [path for path in switched if len(switched) > 1 and path not in keys]
+    return keys
+
+
+def conditional_replace_keys(type_: str, changed_paths: Iterable[str]) -> dict[str, str]:
+    """The entries the changed input paths trigger that replace the resource only under a condition on the values
+    (e.g. ``{'engineVersion': 'a downgrade'}``): the caller may compare old and new values, or show the
+    condition. Raises KeyError for a type with no entry."""
+    entry = table()[type_]
+    changed = [path_segments(path) for path in changed_paths]
+    return {
+        path: condition
+        for path, condition in entry.may_replace_on.items()
+        if any(_triggers(path_segments(path), other) for other in changed)
+    }
 
 
 def stateful_data(type_: str) -> str | None:
