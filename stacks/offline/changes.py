@@ -30,7 +30,13 @@ from stacks.offline.engine import load_config
 from stacks.offline.fakes import FakeCloud
 from stacks.offline.plan import SECRET, UNKNOWN, Plan, PlannedResource, normalise
 from stacks.offline.policy_run import Violation, check
-from stacks.offline.replacements import known_types, path_segments, replace_keys, stateful_data
+from stacks.offline.replacements import (
+    conditional_replace_keys,
+    known_types,
+    path_segments,
+    replace_keys,
+    stateful_data,
+)
 
 Op = Literal["create", "update", "replace", "delete"]
 OPS: tuple[Op, ...] = ("create", "update", "replace", "delete")
@@ -101,6 +107,8 @@ class Change:
     #: The inputs (or ``provider``, or ``replaceOnChanges`` entries) that force the replacement; empty unless replace.
     replace_keys: tuple[str, ...]
     diffs: tuple[Difference, ...]
+    #: Inputs of an update that replace the resource only under a condition on the values: path -> the condition.
+    may_replace: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def marker(self) -> str:
@@ -136,6 +144,7 @@ class Change:
             "protected": self.protected,
             "replaceKeys": list(self.replace_keys),
             "diffs": [diff.to_json() for diff in self.diffs],
+            "mayReplace": dict(self.may_replace),
         }
 
 
@@ -185,8 +194,12 @@ def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
     ops: dict[str, Op] = {}
     forcing: dict[str, list[str]] = {}
 
+    # The program's own components have children; a remote component (pulumi-eks's) has none offline.
+    components = {resource.parent for resource in new.resources}
+
     def decide(urn: str) -> Op:
-        forcing[urn] = _replace_keys(old_by_urn[urn], new_by_urn[urn], diffs[urn].values(), unknown)
+        resource = new_by_urn[urn]
+        forcing[urn] = _replace_keys(old_by_urn[urn], resource, diffs[urn].values(), unknown, urn not in components)
         return "replace" if forcing[urn] else "update"
 
     for urn in diffs:
@@ -220,7 +233,11 @@ def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
         if op is not None:
             found = list(diffs.get(resource.urn, {}).values())
             keys = forcing.get(resource.urn, []) if op == "replace" else []
-            changes.append(_change(resource, old_by_urn.get(resource.urn), op, keys, found))
+            change = _change(resource, old_by_urn.get(resource.urn), op, keys, found)
+            if op == "update" and resource.type in known_types():
+                changed = {diff.input for diff in found if not diff.option}
+                change = dataclasses.replace(change, may_replace=conditional_replace_keys(resource.type, changed))
+            changes.append(change)
     same = sum(1 for urn in new_by_urn if urn in old_by_urn and urn not in ops)
     return ChangeSet(new.stack, against, changes, same, tuple(sorted(unknown)))
 
@@ -250,14 +267,15 @@ def _change(
 
 
 def _replace_keys(
-    old: PlannedResource, new: PlannedResource, diffs: Iterable[Difference], unknown: set[str]
+    old: PlannedResource, new: PlannedResource, diffs: Iterable[Difference], unknown: set[str], replaceable: bool
 ) -> list[str]:
-    """What forces ``new`` to be replaced, given its differences from ``old``."""
+    """What forces ``new`` to be replaced, given its differences from ``old`` (``replaceable``: not one of the
+    program's own components, which are never replaced themselves)."""
     changed = sorted({diff.input for diff in diffs if not diff.option})
     keys: list[str] = []
     if changed and new.type in known_types():
         keys += replace_keys(new.type, changed)
-    elif changed and new.custom:  # the project's own components are never replaced themselves
+    elif changed and replaceable:
         unknown.add(new.type)
     for entry in new.options.get("replaceOnChanges") or []:
         if (entry == "*" and changed) or any(
@@ -469,12 +487,12 @@ def difference_line(diff: Difference, width: int) -> str:
         head = f"- {diff.path}: "
         return head + elide(render_value(diff.old), max(width - len(head), 12))
     head = f"~ {diff.path}: "
+    note = f"  (known once {diff.via} exists)" if diff.via else ""
     old, new = render_value(diff.old), render_value(diff.new)
-    room = max(width - len(head) - 3, 24)
+    room = max(width - len(head) - len(note) - 3, 24)
     if len(old) + len(new) > room:  # share the room, giving the shorter value what it needs
         old_room = max(min(len(old), room // 2), room - len(new))
         old, new = elide(old, old_room), elide(new, room - min(len(old), old_room))
-    note = f"  (known once {diff.via} exists)" if diff.via else ""
     return f"{head}{old} → {new}{note}"
 
 
@@ -494,8 +512,7 @@ def warning_lines(change: Change, stack: str) -> list[str]:
         lines.append(f"      destroys: {change.holds}{kept}")
     if change.protected:
         lines.append(
-            f"      `pulumi up` would fail: the resource is protected in stack '{stack}' "
-            "(unprotect it in a change of its own first, if this is meant)"
+            f"      `pulumi up` would fail: the resource is protected in stack '{stack}' (unprotect it first, alone)"
         )
     return lines
 
@@ -508,7 +525,7 @@ def render(changes: ChangeSet, *, width: int | None = None, quiet: bool = False)
     if changes.warnings:
         lines.append("WARNING: this change replaces or deletes resources that hold data or are protected:")
         for change in changes.warnings:
-            lines += [f"  {elide(line, width - 2)}" for line in warning_lines(change, changes.stack)]
+            lines += [f"  {line}" for line in warning_lines(change, changes.stack)]
         lines.append("")
     if not quiet and changes.changes:
         type_width = max(len(change.short_type) for change in changes.changes) + 2
@@ -516,6 +533,8 @@ def render(changes: ChangeSet, *, width: int | None = None, quiet: bool = False)
         lines.append(f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan")
         for change in changes.changes:
             keys = f"  [diff: {', '.join(change.replace_keys)}]" if change.replace_keys else ""
+            if change.may_replace:
+                keys = "  [may replace: " + ", ".join(f"{k} ({why})" for k, why in change.may_replace.items()) + "]"
             lines.append(
                 elide(
                     f" {change.marker:<3} {change.short_type:<{type_width}}{change.name:<{name_width}}"
