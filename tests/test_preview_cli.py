@@ -35,7 +35,7 @@ def test_tree_groups_resources_by_component_and_summarises(capsys: pytest.Captur
     assert " +   ├─ shop:network:Network" in out or " +   └─ shop:network:Network" in out
     assert "│  ├─ aws:ec2/vpc:Vpc" in out or "   ├─ aws:ec2/vpc:Vpc" in out
     plan = json.loads((tmp_path / "plan.json").read_text())
-    assert f"+ {len(plan['resources']) + 1} to create" in out
+    assert f"    + {len(plan['resources'])} to create\n" in out, "the count the PR comment and the README give"
     assert "aws:ec2/subnet:Subnet" in out.split("Resources by type:")[1]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from stacks.offline.changes import summary_line
 from stacks.offline.plan import Plan, PlannedResource
 
 
@@ -42,7 +43,7 @@ def summary(plan: Plan) -> str:
     width = max((len(type_) for type_ in counts), default=0) + 2
     lines = ["Resources by type:"]
     lines += [f"    {type_:<{width}}{count:>4}" for type_, count in counts.items()]
-    lines.append(f"    + {len(plan.resources) + 1} to create (including the stack)")
+    lines.append(f"    {summary_line({'create': len(plan.resources)})}")
     return "\n".join(lines)
 
 
