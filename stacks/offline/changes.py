@@ -91,6 +91,12 @@ class Difference:
             data["knownAfter"] = self.via
         return data
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Difference:
+        # An added or removed value is null on its missing side (an input is never null in a plan).
+        old, new = (ABSENT if data[key] is None else data[key] for key in ("old", "new"))
+        return cls(data["path"], old, new, data.get("input", data["path"]), data.get("knownAfter"))
+
 
 @dataclass(frozen=True)
 class Change:
@@ -144,8 +150,25 @@ class Change:
             "protected": self.protected,
             "replaceKeys": list(self.replace_keys),
             "diffs": [diff.to_json() for diff in self.diffs],
+            "holds": self.holds,
+            "retainOnDelete": self.retained,
             "mayReplace": dict(self.may_replace),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Change:
+        return cls(
+            urn=data["urn"],
+            type=data["type"],
+            name=data["name"],
+            op=data["op"],
+            holds=data.get("holds"),
+            protected=bool(data["protected"]),
+            retained=bool(data.get("retainOnDelete")),
+            replace_keys=tuple(data["replaceKeys"]),
+            diffs=tuple(Difference.from_json(diff) for diff in data["diffs"]),
+            may_replace=dict(data.get("mayReplace") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -174,7 +197,19 @@ class ChangeSet:
             "against": self.against,
             "summary": self.counts(),
             "changes": [change.to_json() for change in self.changes],
+            "unknownTypes": list(self.unknown_types),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChangeSet:
+        """The change a ``--diff-json`` document holds."""
+        return cls(
+            stack=data["stack"],
+            against=data["against"],
+            changes=[Change.from_json(change) for change in data["changes"]],
+            same=data["summary"]["same"],
+            unknown_types=tuple(data.get("unknownTypes") or ()),
+        )
 
 
 # ---------------------------------------------------------------------------------------------- comparing
