@@ -14,6 +14,7 @@ import pytest
 
 from stacks import __main__ as cli
 from stacks.exit_codes import Exit
+from stacks.offline import changes
 from stacks.offline.engine import PROJECT_DIR
 from stacks.offline.plan import Plan
 
@@ -133,3 +134,13 @@ def test_against_head_reports_the_working_tree_change_and_touches_nothing(reposi
         assert _git(repository, "status", "--porcelain") == "M Pulumi.staging.yaml"
     finally:
         stack_file.write_text(original)
+
+
+def test_a_stack_new_since_the_base_is_all_creates_and_the_worktree_goes(repository: Path) -> None:
+    sha = changes.resolve_revision("HEAD", repository)
+    assert sha == _git(repository, "rev-parse", "HEAD") and len(sha) == 40
+    with changes.BaseEvaluation(sha, "qa", repository) as base:
+        assert base.tree.is_dir() and (base.tree / "Pulumi.staging.yaml").is_file()
+        plan, _ = base.result()
+    assert plan.resources == [] and not base.tree.exists()
+    assert len(_git(repository, "worktree", "list").splitlines()) == 1
