@@ -246,7 +246,11 @@ def _stack_section(files: StackFiles) -> _Section | None:
     change_set, policy_delta = found
     head = [f"#### `{files.stack}`: {summary_line(change_set.counts())}", ""]
     if change_set.warnings:
-        head += ["**⚠️ This change replaces or deletes resources that hold data or are protected:**", "", FENCE + "text"]
+        head += [
+            "**⚠️ This change replaces, deletes or moves resources that hold data or are protected:**",
+            "",
+            FENCE + "text",
+        ]
         for change in change_set.warnings:
             head += warning_lines(change, change_set.stack)
         head += [FENCE, ""]

@@ -88,15 +88,19 @@ def test_a_new_vpc_cidr_replaces_the_vpc_and_every_subnet(prod: Plan) -> None:
     assert '~ cidrBlock: "10.50.0.0/16" → "10.60.0.0/16"' in rendered
 
 
-def test_a_new_vpc_cidr_warns_in_prod_that_the_cluster_goes_with_the_vpc(prod: Plan) -> None:
-    if "eks:index:Cluster" not in changes.known_types():
-        pytest.skip("the replacement table has no pulumi-eks entries yet")
+def test_a_new_vpc_cidr_warns_in_prod_that_the_cluster_and_the_data_move_with_the_vpc(prod: Plan) -> None:
     change_set = _compare(prod, plan_for("prod", {"vpcCidr": "10.60.0.0/16"}))
     cluster = _one(change_set, "eks:index:Cluster", "cluster-eks")
-    assert cluster in change_set.warnings and cluster.protected
-    assert "network-vpc" in cluster.causes
+    assert cluster.op == "update" and cluster.protected
+    assert {"network-vpc", "network-private-1"} <= set(cluster.moved_by)
+    assert "vpcId" in cluster.replaces_others, "pulumi-eks's security groups go with the VPC"
+    warned = {change.name for change in change_set.warnings}
+    assert {"cluster-eks", "database-postgres", "cache-replication-group"} <= warned
+    assert "network-vpc" not in warned, "the VPC holds no data: it is the cause, named in the block"
     block = changes.render(change_set, width=200).split("WARNING:")[1].split("\n\n")[0]
-    assert "cluster-eks" in block and "network-vpc" in block and "`pulumi up` would fail" in block
+    assert "~  eks:index:Cluster  cluster-eks  (update)" in block
+    assert "moves onto what replaces network-private-1, network-private-2, network-private-3, network-vpc" in block
+    assert "the cluster itself cannot move to another VPC and the update fails (vpcId)" in block
 
 
 def test_removing_a_host_deletes_its_dns_records_and_adding_it_creates_them(prod: Plan) -> None:

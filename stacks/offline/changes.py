@@ -31,6 +31,7 @@ from stacks.offline.fakes import FakeCloud
 from stacks.offline.plan import SECRET, UNKNOWN, Plan, PlannedResource, normalise
 from stacks.offline.policy_run import Violation, check
 from stacks.offline.replacements import (
+    child_replace_keys,
     conditional_replace_keys,
     known_types,
     path_segments,
@@ -115,6 +116,11 @@ class Change:
     diffs: tuple[Difference, ...]
     #: Inputs of an update that replace the resource only under a condition on the values: path -> the condition.
     may_replace: Mapping[str, str] = field(default_factory=dict)
+    #: Changed inputs that replace other resources than this one (those a remote component or a provider manages):
+    #: path -> which, in words.
+    replaces_others: Mapping[str, str] = field(default_factory=dict)
+    #: The replaced resources whose new outputs this resource's inputs take (it moves with them).
+    moved_by: tuple[str, ...] = ()
 
     @property
     def marker(self) -> str:
@@ -126,8 +132,15 @@ class Change:
 
     @property
     def destroys(self) -> bool:
-        """A replacement or delete of a resource that holds data or is protected: the warning block's subject."""
+        """A replacement or delete of a resource that holds data or is protected."""
         return self.op in ("replace", "delete") and (self.holds is not None or self.protected)
+
+    @property
+    def warned(self) -> bool:
+        """The warning block's subject: a resource that holds data or is protected, replaced or deleted, or updated
+        onto resources being replaced under it (a database moving to new subnets), or replacing what it manages."""
+        precious = self.holds is not None or self.protected
+        return self.destroys or (precious and self.op == "update" and bool(self.moved_by or self.replaces_others))
 
     @property
     def causes(self) -> list[str]:
@@ -153,6 +166,8 @@ class Change:
             "holds": self.holds,
             "retainOnDelete": self.retained,
             "mayReplace": dict(self.may_replace),
+            "replacesOthers": dict(self.replaces_others),
+            "movedBy": list(self.moved_by),
         }
 
     @classmethod
@@ -168,6 +183,8 @@ class Change:
             replace_keys=tuple(data["replaceKeys"]),
             diffs=tuple(Difference.from_json(diff) for diff in data["diffs"]),
             may_replace=dict(data.get("mayReplace") or {}),
+            replaces_others=dict(data.get("replacesOthers") or {}),
+            moved_by=tuple(data.get("movedBy") or ()),
         )
 
 
@@ -189,7 +206,7 @@ class ChangeSet:
 
     @property
     def warnings(self) -> list[Change]:
-        return [change for change in self.changes if change.destroys]
+        return [change for change in self.changes if change.warned]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -262,6 +279,7 @@ def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
             if ops[urn] == "replace" and before != "replace":
                 pending.append(urn)
 
+    replaced = {new_by_urn[urn].name for urn, op in ops.items() if op == "replace"}
     changes = []
     for resource in _tree_order([*new.resources, *(r for r in old.resources if r.urn not in new_by_urn)]):
         op = ops.get(resource.urn)
@@ -269,9 +287,14 @@ def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
             found = list(diffs.get(resource.urn, {}).values())
             keys = forcing.get(resource.urn, []) if op == "replace" else []
             change = _change(resource, old_by_urn.get(resource.urn), op, keys, found)
-            if op == "update" and resource.type in known_types():
-                changed = {diff.input for diff in found if not diff.option}
-                change = dataclasses.replace(change, may_replace=conditional_replace_keys(resource.type, changed))
+            changed = {diff.input for diff in found if not diff.option}
+            if op in ("update", "replace") and resource.type in known_types():
+                change = dataclasses.replace(
+                    change,
+                    may_replace=conditional_replace_keys(resource.type, changed) if op == "update" else {},
+                    replaces_others=child_replace_keys(resource.type, changed),
+                    moved_by=tuple(sorted({diff.via for diff in found if diff.via and diff.via in replaced})),
+                )
             changes.append(change)
     same = sum(1 for urn in new_by_urn if urn in old_by_urn and urn not in ops)
     return ChangeSet(new.stack, against, changes, same, tuple(sorted(unknown)))
@@ -532,20 +555,22 @@ def difference_line(diff: Difference, width: int) -> str:
 
 
 def warning_lines(change: Change, stack: str) -> list[str]:
-    """What replacing or deleting ``change``'s resource destroys, and whether ``pulumi up`` would refuse it."""
+    """What replacing, deleting or moving ``change``'s resource destroys or breaks, and whether ``pulumi up`` would
+    refuse it."""
     lines = [f"{change.marker:<3}{change.short_type}  {change.name}  ({change.op})"]
     if change.op == "replace":
-        forced = ", ".join(change.replace_keys)
-        causes = change.causes
-        lines.append(
-            f"      forced by: {forced}" + (f" (known only once {', '.join(causes)} is replaced)" if causes else "")
-        )
-    else:
+        causes = f" (known only once {', '.join(change.causes)} exists)" if change.causes else ""
+        lines.append(f"      forced by: {', '.join(change.replace_keys)}{causes}")
+    elif change.op == "delete":
         lines.append("      deleted: no longer in the program")
-    if change.holds is not None:
+    elif change.moved_by:
+        inputs = sorted({diff.input for diff in change.diffs if diff.via in change.moved_by})
+        lines.append(f"      moves onto what replaces {', '.join(change.moved_by)} ({', '.join(inputs)})")
+    lines += [f"      also replaces: {which} ({path})" for path, which in change.replaces_others.items()]
+    if change.holds is not None and change.op != "update":
         kept = " -- kept in AWS (retainOnDelete), but no longer managed" if change.retained else ""
         lines.append(f"      destroys: {change.holds}{kept}")
-    if change.protected:
+    if change.protected and change.op != "update":
         lines.append(
             f"      `pulumi up` would fail: the resource is protected in stack '{stack}' (unprotect it first, alone)"
         )
@@ -558,7 +583,7 @@ def render(changes: ChangeSet, *, width: int | None = None, quiet: bool = False)
     width = width or shutil.get_terminal_size((120, 24)).columns
     lines = [f"Changes to stack '{changes.stack}' against {changes.against} (offline: nothing is changed)", ""]
     if changes.warnings:
-        lines.append("WARNING: this change replaces or deletes resources that hold data or are protected:")
+        lines.append("WARNING: this change replaces, deletes or moves resources that hold data or are protected:")
         for change in changes.warnings:
             lines += [f"  {line}" for line in warning_lines(change, changes.stack)]
         lines.append("")
@@ -578,6 +603,7 @@ def render(changes: ChangeSet, *, width: int | None = None, quiet: bool = False)
                 )
             )
             lines += [f"         {difference_line(diff, width - 9)}" for diff in change.diffs]
+            lines += [f"         also replaces: {which} ({path})" for path, which in change.replaces_others.items()]
         lines.append("")
     if changes.unknown_types:
         lines.append(f"note: no replacement data for {', '.join(changes.unknown_types)}: shown as updated in place")
