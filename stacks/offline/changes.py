@@ -380,6 +380,11 @@ def _as_document(value: Any) -> Any:
     return None
 
 
+def differences(old: Any, new: Any, path: str = "") -> Iterator[Difference]:
+    """Every changed leaf between two values (inputs, say), JSON held in strings compared structurally."""
+    return _differences(old, new, path, None)
+
+
 def _differences(old: Any, new: Any, path: str, document_input: str | None) -> Iterator[Difference]:
     """Every changed leaf between ``old`` and ``new`` (``document_input``: the input holding the JSON being
     compared, when inside one)."""
@@ -540,10 +545,10 @@ def difference_line(diff: Difference, width: int) -> str:
     """``~ path: old → new`` (``+ path: new`` when added, ``- path: old`` when removed), fitted to ``width``."""
     if diff.old is ABSENT:
         head = f"+ {diff.path}: "
-        return head + elide(render_value(diff.new), max(width - len(head), 12))
+        return elide(head + elide(render_value(diff.new), max(width - len(head), 12)), width)
     if diff.new is ABSENT:
         head = f"- {diff.path}: "
-        return head + elide(render_value(diff.old), max(width - len(head), 12))
+        return elide(head + elide(render_value(diff.old), max(width - len(head), 12)), width)
     head = f"~ {diff.path}: "
     note = f"  (known once {diff.via} exists)" if diff.via else ""
     old, new = render_value(diff.old), render_value(diff.new)
@@ -551,7 +556,7 @@ def difference_line(diff: Difference, width: int) -> str:
     if len(old) + len(new) > room:  # share the room, giving the shorter value what it needs
         old_room = max(min(len(old), room // 2), room - len(new))
         old, new = elide(old, old_room), elide(new, room - min(len(old), old_room))
-    return f"{head}{old} → {new}{note}"
+    return elide(f"{head}{old} → {new}{note}", width)
 
 
 def warning_lines(change: Change, stack: str) -> list[str]:
