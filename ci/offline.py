@@ -330,9 +330,11 @@ def summary_markdown(out: Path, *, limit: int = MAX_BODY) -> str:
     markdown = "\n".join(lines)
     if len(markdown) > limit:  # the warning blocks and policy lists alone are too long: cut them, say where
         note = f"\n\n_(cut to fit a comment: the rest is in {pointer})_"
-        kept = _fit(markdown.splitlines(), limit - len(note) - len(FENCE) - 1)
+        kept = _fit(markdown.splitlines(), limit - len(note) - len(FENCE) - len("</details>") - 2)
         if sum(line.startswith(FENCE) for line in kept) % 2:
             kept.append(FENCE)
+        if sum(line.startswith("<details>") for line in kept) > kept.count("</details>"):
+            kept.append("</details>")
         markdown = "\n".join(kept) + note
     return markdown
 

@@ -150,6 +150,7 @@ def test_even_warnings_beyond_the_limit_are_cut_with_a_pointer(tmp_path: Path) -
     assert len(markdown) <= 20_000
     assert markdown.endswith("_(cut to fit a comment: the rest is in `" + str(tmp_path) + "/<stack>/changes.json`)_")
     assert markdown.count(offline.FENCE) % 2 == 0
+    assert markdown.count("<details>") == markdown.count("</details>")
 
 
 def _git(directory: Path, *args: str) -> str:
