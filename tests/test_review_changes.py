@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stacks.offline import changes
+from stacks.offline import changes, policy_run
 from stacks.offline.changes import ABSENT, Change, ChangeSet, Difference
 from stacks.offline.plan import UNKNOWN, Plan, PlannedResource
 from tests.conftest import plan_for
@@ -267,3 +267,33 @@ def test_values_are_json_and_long_ones_are_elided_to_the_width() -> None:
     long = Difference("body", "x" * 500, "y" * 500, "body")
     line = changes.difference_line(long, 100)
     assert len(line) <= 100 and line.count("…") == 2 and "→" in line
+
+
+# ---------------------------------------------------------------------------------------------- policies
+
+
+def _violations(violations: list[policy_run.Violation]) -> list[tuple[str, str]]:
+    return sorted((violation.policy, violation.urn) for violation in violations)
+
+
+def test_a_plan_read_from_json_is_judged_like_the_evaluated_one(staging: Plan) -> None:
+    """The base plan comes from JSON (inputs only): with the fake cloud's outputs back, stack policies that link
+    resources by id (a record to its distribution, a flow log to its VPC) see what they saw in the evaluated plan."""
+    config = policy_run.config_path("staging")
+    from_json = changes.with_fake_outputs(Plan.from_json(staging.to_json()), "eu-west-1")
+    assert _violations(policy_run.check(from_json, config)[0]) == _violations(policy_run.check(staging, config)[0])
+    assert from_json.one(VPC).id == staging.one(VPC).id
+
+
+def test_the_policy_violations_a_change_introduces_and_resolves(staging: Plan) -> None:
+    config = policy_run.config_path("staging")
+    regions = ("eu-west-1", "eu-west-1")
+    multi_az = plan_for("staging", {"dbMultiAz": True})
+    database = staging.one(RDS, "database-postgres").urn
+    resolved = changes.policy_delta(Plan.from_json(staging.to_json()), multi_az, regions, config)
+    assert (resolved.new, _violations(resolved.resolved)) == ([], [("rds-multi-az", database)])
+    introduced = changes.policy_delta(Plan.from_json(multi_az.to_json()), staging, regions, config).to_json()
+    assert [(v["policy"], v["urn"], v["enforcement"]) for v in introduced["new"]] == [
+        ("rds-multi-az", database, "advisory")
+    ]
+    assert introduced["resolved"] == []
