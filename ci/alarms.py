@@ -30,6 +30,7 @@ from typing import Any
 
 from ci import runner
 from ci.release import Release
+from stacks.exit_codes import Exit
 
 PREFIX_OUTPUT = "alarmNamePrefix"
 REGIONS_OUTPUT = "alarmRegions"
@@ -69,7 +70,7 @@ def watch(
     minutes: float,
     interval: float,
     keys: frozenset[str] = frozenset(),
-) -> int:
+) -> Exit:
     """Fail (1) at the first alarm ``prefix...`` that went into ALARM after ``since`` in any of the regions'
     ``cloudwatches``, else pass (0)."""
     deadline = time.monotonic() + minutes * 60
@@ -86,10 +87,10 @@ def watch(
         if new:
             for alarm in new:
                 runner.error(f"{alarm.name}: {alarm.reason}", title="Alarm in ALARM after deploy")
-            return 1
+            return Exit.FAILED
         if time.monotonic() >= deadline:
             print(f"No alarm {watched} went into ALARM after the deploy")
-            return 0
+            return Exit.OK
         time.sleep(interval)
 
 
@@ -130,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             regions = [str(region) for region in exported_regions]
     if not prefix:
         print(f"{args.stack} exports no {PREFIX_OUTPUT} output: no alarms to watch, alarm gate skipped")
-        return 0
+        return Exit.OK
     since = args.since or deploy_start(args.stack, args.artifacts)
     if since is None:
         runner.error(f"this run deployed no {args.stack}: pass --since (when the deploy started)", title="Alarm gate")
-        return 2
+        return Exit.BAD_INPUT
     import boto3  # the AWS SDK is only needed once there are alarms
 
     clients = [boto3.client("cloudwatch", region_name=region) for region in regions]

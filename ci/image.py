@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci import runner
+from stacks.exit_codes import Exit
 
 _ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             targets.append(ImageReference.parse(f"{args.mirror}:{args.tag}"))
     except BadImageReference as problem:
         runner.error(str(problem), title="Image")
-        return 2
+        return Exit.BAD_INPUT
     image = build_and_push(targets, args.context, args.platform)
     print(f"pushed {image}")
     if args.out:
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps({"image": str(image), "mirrors": [str(t) for t in targets[1:]]}) + "\n")
     runner.set_output("image", str(image))
     runner.set_output("digest", image.digest or "")
-    return 0
+    return Exit.OK
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ci import runner
 from ci.offline import StackFiles, stack_results
+from stacks.exit_codes import Exit
 
 VALIDATOR = Path(sys.executable).with_name("kubernetes-validate")
 CLUSTER_TYPE = "eks:index:Cluster"
@@ -29,14 +30,14 @@ def cluster_version(plan: dict) -> str | None:
     return next((v for v in versions if isinstance(v, str) and v), None)
 
 
-def validate(files: StackFiles) -> int:
+def validate(files: StackFiles) -> Exit:
     manifests = sorted(files.manifests.glob("*.yaml")) if files.manifests.is_dir() else []
     if not files.plan.is_file():
         runner.error(f"{files.plan} is missing: run the offline plan first", title=f"Manifests of {files.stack}")
-        return 1
+        return Exit.FAILED
     if not manifests:
         print(f"{files.stack}: no Kubernetes manifests in the plan, nothing to validate")
-        return 0
+        return Exit.OK
     command = [str(VALIDATOR), "--strict", "--quiet"]
     version = cluster_version(json.loads(files.plan.read_text()))
     if version:
@@ -47,9 +48,9 @@ def validate(files: StackFiles) -> int:
     warned = any(line.startswith("WARN") for line in output.splitlines())
     if result.returncode != 0 or warned:
         runner.error(f"{files.stack}: rendered manifests are not valid Kubernetes objects", title="Manifests")
-        return 1
+        return Exit.FAILED
     print(f"{files.stack}: {len(manifests)} manifests valid for Kubernetes {version or '(validator default)'}")
-    return 0
+    return Exit.OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     stacks = stack_results(args.out)
     if not stacks:
         runner.error(f"no stack results under {args.out}: run the offline plan first", title="Manifests")
-        return 1
+        return Exit.FAILED
     return max(validate(files) for files in stacks)
 
 

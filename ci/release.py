@@ -12,7 +12,8 @@ The image reaches the program through the stack config keys of the deploy contra
 digest that pins it); the stack reports what it runs in its ``shopImage`` output and where in ``shopUrl``.
 ``deploy`` reads ``shopImage`` before it changes anything and keeps it in ``DIR/release-<stack>.json``: that
 is what ``rollback`` re-deploys when the smoke test or the alarm gate fails. A rollback always exits
-non-zero, so the run that needed it fails loudly even when the rollback itself worked.
+non-zero, so the run that needed it fails loudly even when the rollback itself worked: 1 when it worked, 3 when it
+failed (the stack may run the failed image), 2 for invalid input (stacks/exit_codes.py).
 
 The Pulumi CLI must be installed and logged in (``PULUMI_BACKEND_URL`` for a self-managed backend, or
 ``PULUMI_ACCESS_TOKEN``); ``PULUMI_ORG``, when set, qualifies stack names (``ORG/staging``).
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from ci import runner
 from ci.image import BadImageReference, ImageReference
+from stacks.exit_codes import Exit
 
 PROJECT = "shop-platform"
 POLICY_PACK = Path("policies")
@@ -42,8 +44,10 @@ IMAGE_CONFIG_KEYS = {
 }
 #: ECR tag prefix of images that ran in a protected stack; the registry's lifecycle policy keeps them longest.
 RELEASE_TAG_PREFIX = "release-"
-ROLLED_BACK = 1
-ROLLBACK_FAILED = 2
+#: A rollback that worked: the run still fails, as the release it rolled back did.
+ROLLED_BACK = Exit.FAILED
+#: A rollback that failed: the stack may run the failed image. Its own code, apart from Exit's.
+ROLLBACK_FAILED = 3
 
 
 def policy_pack_config(stack: str) -> Path:
@@ -147,7 +151,7 @@ def deploy(stack: str, image_text: str, artifacts: Path) -> int:
     print(f"deploying {image} to {stack} (previously {previous or 'nothing'})")
     runner.run(up_command(stack, image, f"deploy {image}"))
     _report_deployed(stack)
-    return 0
+    return Exit.OK
 
 
 def _cannot_roll_back(stack: str, why: str) -> int:
@@ -182,7 +186,7 @@ def print_image_config(stack: str) -> int:
     image = deployed_image(stack)
     config = {key: {"value": value, "secret": False} for key, value in (image_config(image) if image else {}).items()}
     runner.set_output("config-map", json.dumps(config))
-    return 0
+    return Exit.OK
 
 
 def retain(image_text: str) -> int:
@@ -190,7 +194,7 @@ def retain(image_text: str) -> int:
     image = _pinned(image_text, "image")
     if not image.ecr:
         runner.error(f"{image.repository} is not an ECR repository", title="Retain image")
-        return 2
+        return Exit.BAD_INPUT
     import boto3  # the AWS SDK is only needed here
 
     account, region, name = image.ecr
@@ -198,7 +202,7 @@ def retain(image_text: str) -> int:
     found = ecr.batch_get_image(registryId=account, repositoryName=name, imageIds=[{"imageDigest": image.digest}])
     if not found["images"]:
         runner.error(f"{image} is not in the registry", title="Retain image")
-        return 2
+        return Exit.BAD_INPUT
     manifest, digest = found["images"][0], str(image.digest)
     tag = RELEASE_TAG_PREFIX + (image.tag or digest.removeprefix("sha256:")[:12])
     with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):  # tagged by an earlier run
@@ -211,7 +215,7 @@ def retain(image_text: str) -> int:
             imageDigest=digest,
         )
     print(f"{image} kept as {tag}")
-    return 0
+    return Exit.OK
 
 
 def built_image(artifacts: Path) -> str:
@@ -222,30 +226,68 @@ def built_image(artifacts: Path) -> str:
     return str(json.loads(path.read_text())["image"])
 
 
-def main(argv: list[str] | None = None) -> int:
+# ------------------------------------------------------------------------------------------ command line
+
+
+def _artifacts(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="DIR")
+
+
+def _image(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--image", default="", help="REPO:TAG@sha256:... (default: DIR/image.json)")
+
+
+def _add_deploy(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser("deploy", help="deploy STACK with an image, recording what it ran before")
+    command.add_argument("stack")
+    _image(command)
+    _artifacts(command)
+    command.set_defaults(run=lambda args: deploy(args.stack, args.image or built_image(args.artifacts), args.artifacts))
+
+
+def _add_rollback(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser("rollback", help="re-deploy what STACK ran before this run's deploy")
+    command.add_argument("stack")
+    _artifacts(command)
+    command.set_defaults(run=lambda args: rollback(args.stack, args.artifacts))
+
+
+def _add_preview(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser("preview", help="a cloud preview of STACK against the image it runs")
+    command.add_argument("stack")
+    _artifacts(command)
+    command.set_defaults(run=lambda args: preview(args.stack))
+
+
+def _add_image_config(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser("image-config", help="STACK's deployed image as pulumi/actions' config-map")
+    command.add_argument("stack")
+    _artifacts(command)
+    command.set_defaults(run=lambda args: print_image_config(args.stack))
+
+
+def _add_retain(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser("retain", help="keep a released image in ECR as a rollback target")
+    _image(command)
+    _artifacts(command)
+    command.set_defaults(run=lambda args: retain(args.image or built_image(args.artifacts)))
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ci.release", description=(__doc__ or "").split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("deploy", "rollback", "preview", "image-config", "retain"):
-        command = commands.add_parser(name)
-        if name != "retain":
-            command.add_argument("stack")
-        if name in ("deploy", "retain"):
-            command.add_argument("--image", default="", help="REPO:TAG@sha256:... (default: DIR/image.json)")
-        command.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="DIR")
-    args = parser.parse_args(argv)
+    for add in (_add_deploy, _add_rollback, _add_preview, _add_image_config, _add_retain):
+        add(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
-        if args.command == "deploy":
-            return deploy(args.stack, args.image or built_image(args.artifacts), args.artifacts)
-        if args.command == "rollback":
-            return rollback(args.stack, args.artifacts)
-        if args.command == "preview":
-            return preview(args.stack)
-        if args.command == "image-config":
-            return print_image_config(args.stack)
-        return retain(args.image or built_image(args.artifacts))
+        return args.run(args)
     except BadImageReference as problem:
         runner.error(str(problem), title="Image")
-        return 2
+        return Exit.BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stacks.exit_codes import Exit
+
 TEST_CARD = "4242 4242 4242 4242"
 SMOKE_EMAIL = "smoke-test@example.com"
 STYLESHEET_LINK = re.compile(r'<link rel="stylesheet" href="([^"]+)"')
@@ -220,7 +222,7 @@ def wait_until_up(shop: Shop, wait_seconds: float, interval: float = 10.0) -> No
         time.sleep(interval)
 
 
-def smoke(base_url: str, wait_seconds: float, mode: str = "cart") -> int:
+def smoke(base_url: str, wait_seconds: float, mode: str = "cart") -> Exit:
     shop = Shop(base_url)
     print(f"Smoke test of {base_url} ({mode})")
     wait_until_up(shop, wait_seconds)
@@ -230,10 +232,10 @@ def smoke(base_url: str, wait_seconds: float, mode: str = "cart") -> int:
         except (CheckFailed, KeyError, TypeError) as problem:
             print(f"  ✗ {name}: {problem}", flush=True)
             print("SMOKE TEST FAILED", flush=True)
-            return 1
+            return Exit.FAILED
         print(f"  ✓ {name}: {detail}", flush=True)
     print("Smoke test passed")
-    return 0
+    return Exit.OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,11 @@
 """The CI/CD bootstrap's composition (bootstrap/): the image registry, the state backend, GitHub Actions' roles to
-push to the one and deploy with the other, and the workload boundary that caps every role each stack creates."""
+push to the one and deploy with the other, and the workload boundary that caps every role each stack creates.
+
+Its components take the bootstrap's ``naming`` and ``account``, not a ``StackContext``: they serve every stack of
+the account rather than belong to one, create no role under a stack's path or boundary (they create the boundaries),
+and protect everything they create whatever the stack (every stack depends on them), so neither ``role_scope`` nor
+``protect`` would mean anything for them.
+"""
 
 from __future__ import annotations
 

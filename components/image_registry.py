@@ -60,7 +60,7 @@ def lifecycle_policy(settings: RegistrySettings) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageRegistryArgs:
     settings: RegistrySettings
     keys: KeySettings

@@ -6,24 +6,19 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.account import Account
+from components.base import PlatformComponent, StackContext
 from components.kms import customer_managed_key, logs_service_statement
-from components.naming import Naming
 from stacks.settings import KeySettings
 
-COMPONENT = "keys"
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KeysArgs:
     settings: KeySettings
-    naming: Naming
-    account: Account
-    protect: bool
-    """Protect the keys from `pulumi destroy` (prod): every encrypted store depends on them."""
+    context: StackContext
+    """Its ``protect`` protects the keys from `pulumi destroy` (prod): every encrypted store depends on them."""
 
 
-class Keys(pulumi.ComponentResource):
+class Keys(PlatformComponent):
     """Four keys so that a grant on one purpose never opens another:
 
     - ``data``: RDS storage and Performance Insights, ElastiCache at rest, the S3 assets bucket (and CloudFront
@@ -49,20 +44,23 @@ class Keys(pulumi.ComponentResource):
       access control; the key exists before the distribution, so the assets bucket policy names it exactly).
     """
 
+    type_token = "shop:security:Keys"  # noqa: S105 (a Pulumi type, not a secret)
+    component = "keys"
+
     data_key_arn: pulumi.Output[str]
     secrets_key_arn: pulumi.Output[str]
     logs_key_arn: pulumi.Output[str]
     volumes_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:security:Keys", name, None, opts)
-        self._args = args
+        super().__init__(name, args.context, opts)
+        self._settings = args.settings
         self.data_key_arn = self._key("data", "RDS, ElastiCache and S3 asset data", [self._cloudfront_statement()])
         self.secrets_key_arn = self._key("secrets", "Secrets Manager secrets and EKS Secrets", [])
         self.logs_key_arn = self._key(
             "logs",
             "CloudWatch Logs log groups",
-            [logs_service_statement("CloudWatchLogsEncryptsThisAccountsLogGroups", args.account, "*")],
+            [logs_service_statement("CloudWatchLogsEncryptsThisAccountsLogGroups", self.context.account, "*")],
         )
         self.volumes_key_arn = self._key("volumes", "EBS persistent volumes of the cluster's pods", [])
         self.register_outputs(
@@ -75,23 +73,22 @@ class Keys(pulumi.ComponentResource):
         )
 
     def _key(self, purpose: str, used_for: str, service_statements: list[dict]) -> pulumi.Output[str]:
-        args = self._args
-        name = args.naming.physical(purpose)
+        name = self.naming.physical(purpose)
         key = customer_managed_key(
             f"{purpose}-key",
             alias=f"alias/{name}",
             description=f"{name}: {used_for}",
-            settings=args.settings,
-            account=args.account,
-            tags=args.naming.tags(COMPONENT, Name=name, purpose=purpose),
+            settings=self._settings,
+            account=self.context.account,
+            tags={**self.tags(purpose), "purpose": purpose},
             parent=self,
-            protect=args.protect,
+            protect=self.context.protect,
             service_statements=service_statements,
         )
         return key.arn
 
     def _cloudfront_statement(self) -> dict:
-        account = self._args.account
+        account = self.context.account
         return {
             "Sid": "CloudFrontDecryptsAssetsForThisAccountsDistributions",
             "Effect": "Allow",

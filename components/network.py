@@ -8,13 +8,10 @@ from ipaddress import IPv4Network
 import pulumi
 import pulumi_aws as aws
 
-from components.account import Account
-from components.iam import RoleScope, service_role
-from components.naming import Naming
+from components.base import PlatformComponent, StackContext
+from components.iam import service_role
 from stacks.settings import NetworkSettings
 from stacks.settings.network import kubernetes_service_cidr
-
-COMPONENT = "network"
 
 
 @dataclass(frozen=True)
@@ -45,22 +42,35 @@ def plan_subnets(vpc: IPv4Network, az_count: int) -> SubnetPlan:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     settings: NetworkSettings
-    naming: Naming
-    account: Account
-    role_scope: RoleScope
-    """Path and permissions boundary of the roles it creates."""
+    context: StackContext
     cluster_name: str
     """EKS cluster that uses the subnets; tagged on them for load balancer and node discovery."""
     logs_key_arn: pulumi.Input[str]
     """KMS key that encrypts the flow log group."""
 
 
-class Network(pulumi.ComponentResource):
+class Network(PlatformComponent):
+    """The VPC and what it decided: its subnet plan (``subnet_plan`` and the tiers' CIDRs as strings), whether it has
+    interface endpoints (``interface_endpoint_cidrs`` empty if not), the cluster's Service range. Consumers take
+    these from here instead of planning again."""
+
+    type_token = "shop:network:Network"  # noqa: S105 (a Pulumi type, not a secret)
+    component = "network"
+
     vpc_id: pulumi.Output[str]
     vpc_cidr: str
+    subnet_plan: SubnetPlan
+    public_cidrs: list[str]
+    """The public tier's CIDRs: the load balancers' addresses."""
+    private_cidrs: list[str]
+    """The private tier's CIDRs: the nodes' and, with the VPC CNI, the pods' addresses."""
+    data_cidrs: list[str]
+    """The data tier's CIDRs: the databases' and caches' addresses."""
+    interface_endpoint_cidrs: list[str]
+    """The interface endpoints' addresses (their subnets' CIDRs); empty without interface endpoints."""
     kubernetes_service_cidr: str
     """The EKS cluster's Service range, outside the VPC (planned here with the rest of the address space)."""
     availability_zones: pulumi.Output[list[str]]
@@ -75,14 +85,21 @@ class Network(pulumi.ComponentResource):
     workload_security_group_id: pulumi.Output[str]
     """Attached to EKS nodes (and so to pods); databases and caches admit traffic only from this group."""
     flow_log_group_name: pulumi.Output[str]
+    egress_ready: list[pulumi.Resource]
+    """The private subnets' routes out and the VPC endpoints: what nodes and pods reach AWS through (depend on them:
+    a dependency on a route table or on this component does not include its routes)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:network:Network", name, None, opts)
+        super().__init__(name, args.context, opts)
         self._name = name
         self._args = args
         settings = args.settings
-        plan = plan_subnets(settings.cidr, settings.az_count)
+        plan = self.subnet_plan = plan_subnets(settings.cidr, settings.az_count)
         self.vpc_cidr = str(settings.cidr)
+        self.public_cidrs = [str(cidr) for cidr in plan.public]
+        self.private_cidrs = [str(cidr) for cidr in plan.private]
+        self.data_cidrs = [str(cidr) for cidr in plan.data]
+        self.interface_endpoint_cidrs = [str(cidr) for cidr in plan.endpoints] if settings.interface_endpoints else []
         self.kubernetes_service_cidr = str(kubernetes_service_cidr(settings.cidr))
 
         vpc = aws.ec2.Vpc(
@@ -90,8 +107,8 @@ class Network(pulumi.ComponentResource):
             cidr_block=self.vpc_cidr,
             enable_dns_support=True,
             enable_dns_hostnames=True,
-            tags=self._tags("vpc"),
-            opts=self._child(),
+            tags=self.tags("vpc"),
+            opts=self.child(),
         )
         self.vpc_id = vpc.id
         # Adopt the default security group and strip its allow-all rules so nothing can use it by accident.
@@ -100,8 +117,8 @@ class Network(pulumi.ComponentResource):
             vpc_id=vpc.id,
             ingress=[],
             egress=[],
-            tags=self._tags("default-locked"),
-            opts=self._child(),
+            tags=self.tags("default-locked"),
+            opts=self.child(),
         )
 
         zones = aws.get_availability_zones_output(
@@ -114,19 +131,20 @@ class Network(pulumi.ComponentResource):
         public = self._tier("public", plan.public, vpc, {**cluster_tag, "kubernetes.io/role/elb": "1"})
         private = self._tier("private", plan.private, vpc, {**cluster_tag, "kubernetes.io/role/internal-elb": "1"})
         data = self._tier("data", plan.data, vpc, {})
-        endpoints = self._tier("endpoints", plan.endpoints, vpc, {}) if settings.interface_endpoints else []
+        endpoints = self._tier("endpoints", plan.endpoints, vpc, {}) if self.interface_endpoint_cidrs else []
         self.public_subnet_ids = [subnet.id for subnet in public]
         self.private_subnet_ids = [subnet.id for subnet in private]
         self.data_subnet_ids = [subnet.id for subnet in data]
         self.endpoint_subnet_ids = [subnet.id for subnet in endpoints]
 
         internet_gateway = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags=self._tags("igw"), opts=self._child()
+            f"{name}-igw", vpc_id=vpc.id, tags=self.tags("igw"), opts=self.child()
         )
         nat_count = settings.az_count if settings.nat_gateways == "one_per_az" else 1
         nat_gateways = [self._nat_gateway(index, public[index], internet_gateway) for index in range(nat_count)]
 
         route_tables: list[aws.ec2.RouteTable] = []
+        self.egress_ready = []
         for index in range(settings.az_count):
             public_table = self._route_table("public", index, public[index], vpc)
             aws.ec2.Route(
@@ -134,16 +152,17 @@ class Network(pulumi.ComponentResource):
                 route_table_id=public_table.id,
                 destination_cidr_block="0.0.0.0/0",
                 gateway_id=internet_gateway.id,
-                opts=self._child(public_table),
+                opts=self.child(public_table),
             )
             private_table = self._route_table("private", index, private[index], vpc)
-            aws.ec2.Route(
+            private_route = aws.ec2.Route(
                 f"{name}-private-{index + 1}-nat",
                 route_table_id=private_table.id,
                 destination_cidr_block="0.0.0.0/0",
                 nat_gateway_id=nat_gateways[min(index, nat_count - 1)].id,
-                opts=self._child(private_table),
+                opts=self.child(private_table),
             )
+            self.egress_ready.append(private_route)
             # The data tier has only the local route: databases and caches never reach or face the internet.
             data_table = self._route_table("data", index, data[index], vpc)
             route_tables += [public_table, private_table, data_table]
@@ -151,19 +170,22 @@ class Network(pulumi.ComponentResource):
                 # Local route only, and no S3 route either: endpoint interfaces answer, they never call out.
                 self._route_table("endpoints", index, endpoints[index], vpc)
 
-        aws.ec2.VpcEndpoint(
+        s3_endpoint = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
-            service_name=args.account.endpoint_service("s3"),
+            service_name=self.context.account.endpoint_service("s3"),
             vpc_endpoint_type="Gateway",
             route_table_ids=[table.id for table in route_tables],
-            tags=self._tags("s3-gateway"),
-            opts=self._child(),
+            tags=self.tags("s3-gateway"),
+            opts=self.child(),
         )
+        self.egress_ready.append(s3_endpoint)
         # Read on every update, so that the addresses follow AWS's changes to the list.
-        self.s3_cidrs = aws.ec2.get_prefix_list_output(name=args.account.endpoint_service("s3")).cidr_blocks.apply(list)
+        self.s3_cidrs = aws.ec2.get_prefix_list_output(
+            name=self.context.account.endpoint_service("s3")
+        ).cidr_blocks.apply(list)
         self.endpoint_security_group_id = (
-            self._interface_endpoints(vpc, self.endpoint_subnet_ids) if settings.interface_endpoints else None
+            self._interface_endpoints(vpc, self.endpoint_subnet_ids) if self.interface_endpoint_cidrs else None
         )
         self.workload_security_group_id = self._workload_security_group(vpc)
         self.flow_log_group_name = self._flow_logs(vpc)
@@ -180,12 +202,6 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _tags(self, purpose: str, **extra: str) -> dict[str, str]:
-        return self._args.naming.tags(COMPONENT, Name=self._args.naming.physical(purpose), **extra)
-
-    def _child(self, parent: pulumi.Resource | None = None, **kwargs) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=parent or self, **kwargs)
-
     def _tier(
         self, tier: str, cidrs: tuple[IPv4Network, ...], vpc: aws.ec2.Vpc, discovery_tags: dict[str, str]
     ) -> list[aws.ec2.Subnet]:
@@ -196,8 +212,8 @@ class Network(pulumi.ComponentResource):
                 cidr_block=str(cidr),
                 availability_zone=self.availability_zones.apply(lambda zones, i=index: zones[i]),
                 map_public_ip_on_launch=False,
-                tags=self._tags(f"{tier}-{index + 1}", tier=tier, **discovery_tags),
-                opts=self._child(),
+                tags=self.tags(f"{tier}-{index + 1}", tier=tier, **discovery_tags),
+                opts=self.child(),
             )
             for index, cidr in enumerate(cidrs)
         ]
@@ -206,30 +222,32 @@ class Network(pulumi.ComponentResource):
         self, index: int, subnet: aws.ec2.Subnet, internet_gateway: aws.ec2.InternetGateway
     ) -> aws.ec2.NatGateway:
         address = aws.ec2.Eip(
-            f"{self._name}-nat-{index + 1}-ip", domain="vpc", tags=self._tags(f"nat-{index + 1}"), opts=self._child()
+            f"{self._name}-nat-{index + 1}-ip", domain="vpc", tags=self.tags(f"nat-{index + 1}"), opts=self.child()
         )
         return aws.ec2.NatGateway(
             f"{self._name}-nat-{index + 1}",
             allocation_id=address.id,
             subnet_id=subnet.id,
             connectivity_type="public",
-            tags=self._tags(f"nat-{index + 1}"),
-            opts=self._child(depends_on=[internet_gateway]),
+            tags=self.tags(f"nat-{index + 1}"),
+            opts=self.child(depends_on=[internet_gateway]),
         )
 
     def _route_table(self, tier: str, index: int, subnet: aws.ec2.Subnet, vpc: aws.ec2.Vpc) -> aws.ec2.RouteTable:
         table = aws.ec2.RouteTable(
             f"{self._name}-{tier}-{index + 1}-rt",
             vpc_id=vpc.id,
-            tags=self._tags(f"{tier}-{index + 1}", tier=tier),
-            opts=self._child(),
+            tags=self.tags(f"{tier}-{index + 1}", tier=tier),
+            opts=self.child(),
         )
-        aws.ec2.RouteTableAssociation(
+        association = aws.ec2.RouteTableAssociation(
             f"{self._name}-{tier}-{index + 1}-rta",
             route_table_id=table.id,
             subnet_id=subnet.id,
-            opts=self._child(table),
+            opts=self.child(table),
         )
+        if tier == "private":  # without it the subnet falls back to the main table: no way out
+            self.egress_ready.append(association)
         return table
 
     def _interface_endpoints(self, vpc: aws.ec2.Vpc, subnet_ids: list[pulumi.Output[str]]) -> pulumi.Output[str]:
@@ -237,10 +255,10 @@ class Network(pulumi.ComponentResource):
             f"{self._name}-endpoints-sg",
             vpc_id=vpc.id,
             description="Interface VPC endpoints: HTTPS from inside the VPC only",
-            tags=self._tags("endpoints"),
-            opts=self._child(),
+            tags=self.tags("endpoints"),
+            opts=self.child(),
         )
-        aws.vpc.SecurityGroupIngressRule(
+        https_from_vpc = aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-endpoints-https-from-vpc",
             security_group_id=group.id,
             ip_protocol="tcp",
@@ -248,21 +266,22 @@ class Network(pulumi.ComponentResource):
             to_port=443,
             cidr_ipv4=self.vpc_cidr,
             description="HTTPS to AWS APIs from nodes and pods in this VPC",
-            tags=self._tags("endpoints-https"),
-            opts=self._child(group),
+            tags=self.tags("endpoints-https"),
+            opts=self.child(group),
         )
         for service in self._args.settings.interface_endpoint_services:
-            aws.ec2.VpcEndpoint(
+            endpoint = aws.ec2.VpcEndpoint(
                 f"{self._name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
-                service_name=self._args.account.endpoint_service(service),
+                service_name=self.context.account.endpoint_service(service),
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=subnet_ids,
                 security_group_ids=[group.id],
-                tags=self._tags(f"{service}-endpoint"),
-                opts=self._child(),
+                tags=self.tags(f"{service}-endpoint"),
+                opts=self.child(),
             )
+            self.egress_ready += [endpoint, https_from_vpc]
         return group.id
 
     def _workload_security_group(self, vpc: aws.ec2.Vpc) -> pulumi.Output[str]:
@@ -271,8 +290,8 @@ class Network(pulumi.ComponentResource):
             f"{self._name}-workloads-sg",
             vpc_id=vpc.id,
             description="EKS nodes and pods: the only clients the data stores admit",
-            tags=self._tags("workloads"),
-            opts=self._child(),
+            tags=self.tags("workloads"),
+            opts=self.child(),
         )
         aws.vpc.SecurityGroupEgressRule(
             f"{self._name}-workloads-egress",
@@ -280,29 +299,29 @@ class Network(pulumi.ComponentResource):
             ip_protocol="-1",
             cidr_ipv4="0.0.0.0/0",
             description="Nodes and pods reach the data tier, VPC endpoints and, through NAT, public registries",
-            tags=self._tags("workloads-egress"),
-            opts=self._child(group),
+            tags=self.tags("workloads-egress"),
+            opts=self.child(group),
         )
         return group.id
 
     def _flow_logs(self, vpc: aws.ec2.Vpc) -> pulumi.Output[str]:
-        args = self._args
+        args, account = self._args, self.context.account
         group = aws.cloudwatch.LogGroup(
             f"{self._name}-flow-logs",
-            name=f"/aws/vpc/{args.naming.physical('vpc')}/flow-logs",
+            name=f"/aws/vpc/{self.naming.physical('vpc')}/flow-logs",
             retention_in_days=args.settings.flow_log_retention_days,
             kms_key_id=args.logs_key_arn,
-            tags=self._tags("flow-logs"),
-            opts=self._child(),
+            tags=self.tags("flow-logs"),
+            opts=self.child(holds_data=True),
         )
         role = service_role(
             f"{self._name}-flow-logs-role",
-            scope=args.role_scope,
-            service=args.account.service_principal("vpc-flow-logs"),
+            scope=self.context.role_scope,
+            service=account.service_principal("vpc-flow-logs"),
             description="VPC flow logs delivery into its own log group",
             trust_conditions={
-                "StringEquals": {"aws:SourceAccount": args.account.id},
-                "ArnLike": {"aws:SourceArn": args.account.arn("ec2", "vpc-flow-log/*")},
+                "StringEquals": {"aws:SourceAccount": account.id},
+                "ArnLike": {"aws:SourceArn": account.arn("ec2", "vpc-flow-log/*")},
             },
             statements=group.arn.apply(
                 lambda arn: [
@@ -313,7 +332,7 @@ class Network(pulumi.ComponentResource):
                     }
                 ]
             ),
-            tags=self._tags("flow-logs"),
+            tags=self.tags("flow-logs"),
             parent=self,
         )
         aws.ec2.FlowLog(
@@ -324,7 +343,7 @@ class Network(pulumi.ComponentResource):
             log_destination=group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
-            tags=self._tags("flow-log"),
-            opts=self._child(),
+            tags=self.tags("flow-log"),
+            opts=self.child(),
         )
         return group.name

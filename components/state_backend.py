@@ -41,7 +41,7 @@ def access_log_bucket_policy(log_bucket_arn: str, state_bucket_arn: str, account
     return json.dumps({"Version": "2012-10-17", "Statement": [deny_insecure_transport(log_bucket_arn), delivery]})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StateBackendArgs:
     settings: StateBackendSettings
     keys: KeySettings
@@ -84,17 +84,17 @@ class StateBackend(pulumi.ComponentResource):
         )
         bucket = self._bucket(
             "bucket",
-            self.bucket_name,
-            naming,
+            physical_name=self.bucket_name,
+            naming=naming,
             # SSE-KMS with our key: reading state takes both S3 and KMS permissions.
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                     sse_algorithm="aws:kms", kms_master_key_id=key.arn
                 ),
                 bucket_key_enabled=True,
             ),
             # Every update replaces the stack file: the versions kept are the way back from a bad one.
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
+            lifecycle=aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="expire-replaced-state",
                 status="Enabled",
                 filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
@@ -105,19 +105,19 @@ class StateBackend(pulumi.ComponentResource):
                     days_after_initiation=7
                 ),
             ),
-            state_bucket_policy,
+            policy=state_bucket_policy,
         )
         log_bucket = self._bucket(
             "access-logs",
-            naming.physical(f"state-logs-{account.id}"),
-            naming,
+            physical_name=naming.physical(f"state-logs-{account.id}"),
+            naming=naming,
             # S3 delivers server access logs only to buckets encrypted with S3-managed keys.
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                     sse_algorithm="AES256"
                 )
             ),
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
+            lifecycle=aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="expire-access-logs",
                 status="Enabled",
                 filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
@@ -126,7 +126,7 @@ class StateBackend(pulumi.ComponentResource):
                     noncurrent_days=30
                 ),
             ),
-            lambda arn: bucket.arn.apply(lambda state_arn: access_log_bucket_policy(arn, state_arn, account.id)),
+            policy=lambda arn: bucket.arn.apply(lambda state_arn: access_log_bucket_policy(arn, state_arn, account.id)),
         )
         aws.s3.BucketLogging(
             f"{name}-bucket-access-logging",
@@ -170,6 +170,7 @@ class StateBackend(pulumi.ComponentResource):
     def _bucket(
         self,
         purpose: str,
+        *,
         physical_name: str,
         naming: Naming,
         encryption: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs,

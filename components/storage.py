@@ -10,11 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.base import PlatformComponent, StackContext
 from components.buckets import deny_insecure_transport, lifecycle_rules, private_bucket
-from components.naming import Naming
 from stacks.settings import StorageSettings
 
-COMPONENT = "storage"
 #: Where the shop writes uploaded product images; its IAM role may read and write this prefix only.
 MEDIA_PREFIX = "media/"
 #: Log prefixes in the logs bucket, one per delivering service.
@@ -114,18 +113,16 @@ def logs_bucket_policy(logs_bucket_arn: str, source_buckets: str, account: Accou
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AssetStorageArgs:
     settings: StorageSettings
-    naming: Naming
-    account: Account
+    context: StackContext
+    """Its ``protect`` protects both buckets from `pulumi destroy` (prod)."""
     data_key_arn: pulumi.Input[str]
     """Encrypts the assets bucket (SSE-KMS with a bucket key)."""
-    protect: bool
-    """Protect both buckets from `pulumi destroy` (prod)."""
 
 
-class AssetStorage(pulumi.ComponentResource):
+class AssetStorage(PlatformComponent):
     """Two private, versioned buckets with lifecycle rules.
 
     - **assets**: product images under ``media/``, SSE-KMS with the data key and a bucket key; ACLs disabled. The
@@ -136,6 +133,9 @@ class AssetStorage(pulumi.ComponentResource):
       encryption. ACLs stay enabled (BucketOwnerPreferred) because CloudFront's standard logs are delivered through
       the bucket ACL; objects written with ``bucket-owner-full-control`` still belong to this account.
     """
+
+    type_token = "shop:data:AssetStorage"  # noqa: S105 (a Pulumi type, not a secret)
+    component = "storage"
 
     assets_bucket_name: pulumi.Output[str]
     assets_bucket_arn: pulumi.Output[str]
@@ -154,10 +154,10 @@ class AssetStorage(pulumi.ComponentResource):
     """Key prefix of S3 server access logs in the logs bucket (the logs bucket policy admits this stack's buckets)."""
 
     def __init__(self, name: str, args: AssetStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:data:AssetStorage", name, None, opts)
+        super().__init__(name, args.context, opts)
         self._name = name
-        self._args = args
-        settings = args.settings
+        self._settings = settings = args.settings
+        account = self.context.account
 
         logs, logs_access_block = self._bucket(
             "logs",
@@ -186,19 +186,18 @@ class AssetStorage(pulumi.ComponentResource):
             bucket=assets.id,
             target_bucket=logs.id,
             target_prefix=f"{S3_ACCESS_LOGS_PREFIX}assets/",
-            opts=pulumi.ResourceOptions(parent=assets),
+            opts=self.child(assets),
         )
-        aws.s3.BucketPolicy(
+        # The load balancer writes access logs only once this admits it: the shop's Ingress depends on it.
+        self.logs_bucket_policy = aws.s3.BucketPolicy(
             f"{name}-logs-policy",
             bucket=logs.id,
             policy=logs.arn.apply(
                 lambda arn: json.dumps(
-                    logs_bucket_policy(
-                        arn, f"arn:{args.account.partition}:s3:::{args.naming.physical('*')}", args.account
-                    )
+                    logs_bucket_policy(arn, f"arn:{account.partition}:s3:::{self.naming.physical('*')}", account)
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=logs, depends_on=[logs_access_block]),
+            opts=self.child(logs, depends_on=[logs_access_block]),
         )
 
         self.assets_bucket_name = assets.bucket
@@ -235,7 +234,7 @@ class AssetStorage(pulumi.ComponentResource):
             policy=pulumi.Output.all(self._assets.arn, distribution_arn).apply(
                 lambda arns: json.dumps(cdn_bucket_policy(arns[0], arns[1]))
             ),
-            opts=pulumi.ResourceOptions(parent=self._assets, depends_on=[self._assets_access_block]),
+            opts=self.child(self._assets, depends_on=[self._assets_access_block]),
         )
 
     def _bucket(
@@ -247,21 +246,21 @@ class AssetStorage(pulumi.ComponentResource):
         expire_after_days: int | None,
     ) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
         """A private, versioned, encrypted bucket with lifecycle rules; (bucket, its public access block)."""
-        args = self._args
+        settings = self._settings
         # Bucket names are global: the account id keeps ours from colliding with anyone else's.
-        physical = args.naming.physical(f"{purpose}-{args.account.id}")
+        physical = self.naming.physical(f"{purpose}-{self.context.account.id}")
         return private_bucket(
             f"{self._name}-{purpose}",
             physical_name=physical,
-            tags=args.naming.tags(COMPONENT, Name=physical),
+            tags=self.tags(name=physical),
             parent=self,
-            protect=args.protect,
-            force_destroy=args.settings.force_destroy,
+            protect=self.context.protect,
+            force_destroy=settings.force_destroy,
             object_ownership=object_ownership,
             encryption=encryption,
             lifecycle_rules=lifecycle_rules(
-                incomplete_upload_days=args.settings.incomplete_upload_days,
-                noncurrent_version_days=args.settings.noncurrent_version_days,
+                incomplete_upload_days=settings.incomplete_upload_days,
+                noncurrent_version_days=settings.noncurrent_version_days,
                 expire_after_days=expire_after_days,
             ),
         )

@@ -88,9 +88,9 @@ def _policy_config(args: argparse.Namespace) -> Path:
     return args.policy_config or policy_run.config_path(args.stack)
 
 
-def _preview(stack: str, project_dir: Path, debug: bool) -> Plan:
+def _preview(stack: str, project_dir: Path, debug: bool, *, as_preview: bool = False) -> Plan:
     try:
-        return preview(stack, project_dir.resolve())
+        return preview(stack, project_dir.resolve(), as_preview=as_preview)
     except (OfflineError, SettingsError) as error:
         raise _Reported(str(error)) from error
     except MissingFake as error:
@@ -147,7 +147,8 @@ def _run_preview(args: argparse.Namespace) -> Exit:
         print("", report.diff(plan, _preview(args.diff, args.project_dir, args.debug)), sep="\n", file=out)
     if args.policy:
         print(file=out)
-        return _run_policy(plan, _policy_config(args), out)
+        as_previewed = _preview(args.stack, args.project_dir, args.debug, as_preview=True)
+        return _run_policy(plan, _policy_config(args), as_previewed, out)
     return Exit.OK
 
 
@@ -189,9 +190,9 @@ def _run_against(args: argparse.Namespace, out: TextIO) -> Plan:
     return plan
 
 
-def _run_policy(plan: Plan, config: Path, out: TextIO) -> Exit:
+def _run_policy(plan: Plan, config: Path, as_previewed: Plan, out: TextIO) -> Exit:
     try:
-        violations, text = policy_run.check(plan, config)
+        violations, text = policy_run.check(plan, config, preview_plan=as_previewed)
     except policy_run.PolicyConfigError as error:
         raise _Reported(str(error)) from error
     print(text, file=out)

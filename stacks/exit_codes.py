@@ -1,4 +1,9 @@
-"""The exit codes every command line of the project uses: 1 = a check failed, 2 = invalid input."""
+"""The project's exit codes, shared by every command line (``python -m stacks``, ``python -m ci.*``).
+
+0 success; 1 a check failed (a policy violation, a failed smoke test or alarm gate, a stale generated file); 2 bad
+input (a malformed argument, setting or file), reported in one message naming it, without a traceback. A command
+that needs another outcome gives it its own code above these (``ci/release.py``: 3, a rollback that failed).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from enum import IntEnum
 
 class Exit(IntEnum):
     OK = 0
-    #: A check failed (a mandatory policy violation, an out-of-date Pulumi.yaml, a failed step).
     FAILED = 1
-    #: Invalid input (unknown stack or revision, malformed file, invalid settings), reported in one message.
+    """A check failed: the input was fine, what it describes is not."""
     BAD_INPUT = 2
+    """The input is invalid (argparse uses 2 for usage errors too)."""

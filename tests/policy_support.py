@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pulumi_policy import Policy
@@ -95,26 +96,27 @@ def unknown_variants(resources: Sequence[PlannedResource]) -> Iterator[tuple[str
     for position, subject in enumerate(resources):
         for path in _leaf_paths(subject.inputs):
             changed = _with_unknown(subject.inputs, path)
-            variant = PlannedResource(
-                urn=subject.urn,
-                type=subject.type,
-                name=subject.name,
-                parent=subject.parent,
-                dependencies=subject.dependencies,
-                provider=subject.provider,
-                options=subject.options,
+            # No secrets-revealed views: kept, they would still show the property known to the policies.
+            variant = replace(
+                subject,
                 inputs=changed,
-                custom=subject.custom,
-                id=subject.id,
                 outputs={**subject.outputs, **changed},
+                revealed_inputs=None,
+                revealed_outputs=None,
             )
             where = f"{subject.name}.{'.'.join(map(str, path))}"
             yield where, [*resources[:position], variant, *resources[position + 1 :]]
 
 
+def undecided(violation: Violation) -> bool:
+    """The advisory entry of a check that could not decide during preview (it names the unknown value)."""
+    return violation.message.startswith(f"can't run policy '{violation.policy}' during preview")
+
+
 def assert_compliant_even_when_unknown(policy: Policy, *resources: PlannedResource, **options: Any) -> None:
-    """``resources`` pass ``policy``, and still pass (without an error) with any one property unknown."""
+    """``resources`` pass ``policy``, and with any one property unknown they are never in violation (at most
+    reported as undecided, an advisory entry that names the value)."""
     assert messages(policy, *resources, **options) == []
     for where, variant in unknown_variants(resources):
         found = check(policy, *variant, **options)
-        assert [violation.message for violation in found] == [], f"with {where} unknown"
+        assert [violation.message for violation in found if not undecided(violation)] == [], f"with {where} unknown"

@@ -164,6 +164,14 @@ def test_a_failed_rollback_is_reported_as_such(pulumi: Path, tmp_path: Path, mon
     assert release.main(["rollback", "prod", "--artifacts", str(tmp_path)]) == release.ROLLBACK_FAILED
 
 
+def test_a_failed_rollback_has_its_own_exit_code_apart_from_the_conventions() -> None:
+    """1 means a check failed (a rollback that worked also exits 1), 2 invalid input: a failed rollback is neither."""
+    from stacks.exit_codes import Exit
+
+    assert release.ROLLED_BACK == Exit.FAILED
+    assert release.ROLLBACK_FAILED not in set(Exit)
+
+
 def test_no_rollback_without_a_previous_image_or_a_deploy_in_this_run(
     pulumi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -85,10 +85,13 @@ def test_oidc_provider_for_tools_that_need_irsa(plan: Plan) -> None:
 
 
 def test_prod_control_plane_and_audit_log_are_protected(plan: Plan) -> None:
+    """The EKS cluster through the transform (tests/test_lifecycle_protect.py), not `protect` on pulumi-eks's
+    component, which the engine would pass on to every resource pulumi-eks creates."""
     prod = plan.stack == "prod"
     cluster = control_plane(plan)
     assert cluster.inputs["deletionProtection"] is prod
-    assert cluster.options["protect"] is prod
+    assert cluster.options["protect"] is False
+    assert ("components.cluster.control_plane.protect_control_plane" in cluster.options["transforms"]) is prod
     assert plan.one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs").options["protect"] is prod
 
 

@@ -138,6 +138,7 @@ def test_outputs_name_the_buckets(plan: Plan) -> None:
 DISTRIBUTION = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE"
 CDN_PROGRAM = f'''
 from components.account import Account
+from components.base import StackContext
 from components.naming import Naming
 from components.storage import AssetStorage, AssetStorageArgs
 from stacks.settings import StorageSettings
@@ -146,10 +147,13 @@ storage = AssetStorage(
     "storage",
     AssetStorageArgs(
         settings=StorageSettings(),
-        naming=Naming(prefix="shop", stack="cdn"),
-        account=Account(id="{ACCOUNT}", partition="aws", region="eu-west-1"),
+        context=StackContext.of_stack(
+            Naming(prefix="shop", stack="cdn"),
+            Account(id="{ACCOUNT}", partition="aws", region="eu-west-1"),
+            bounded=False,
+            protect=False,
+        ),
         data_key_arn="arn:aws:kms:eu-west-1:{ACCOUNT}:key/data",
-        protect=False,
     ),
 )
 storage.serve_through_cdn("{DISTRIBUTION}")

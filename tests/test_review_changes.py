@@ -91,7 +91,7 @@ def test_a_new_vpc_cidr_replaces_the_vpc_and_every_subnet(prod: Plan) -> None:
 def test_a_new_vpc_cidr_warns_in_prod_that_the_cluster_and_the_data_move_with_the_vpc(prod: Plan) -> None:
     change_set = _compare(prod, plan_for("prod", {"vpcCidr": "10.60.0.0/16"}))
     cluster = _one(change_set, "eks:index:Cluster", "cluster-eks")
-    assert cluster.op == "update" and cluster.protected
+    assert cluster.op == "update" and cluster.holds is not None
     assert {"network-vpc", "network-private-1"} <= set(cluster.moved_by)
     assert "vpcId" in cluster.replaces_others, "pulumi-eks's security groups go with the VPC"
     warned = {change.name for change in change_set.warnings}

@@ -50,7 +50,8 @@ def test_each_stack_shows_its_summary_line_warning_block_and_collapsed_diffs(
     (tmp_path / "base.json").write_text(json.dumps({"label": "the merge base with main", "sha": "a" * 40}))
     markdown = offline.summary_markdown(tmp_path)
     line = changes.summary_line(username_change.counts())
-    assert line.endswith(", 281 unchanged") and "+-" in line
+    assert line.endswith(f", {username_change.same} unchanged") and "+-" in line
+    assert username_change.same == len(plan_for("prod").resources) - len(username_change.changes)
     assert f"| `prod` | 284 | {line} | 0 | not run |" in markdown, "one resource count: the plan's"
     assert "Changes against `the merge base with main` (`aaaaaaaaaaaa`)" in markdown
     section = markdown.split(f"#### `prod`: {line}")[1]

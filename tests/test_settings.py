@@ -303,3 +303,37 @@ def test_no_plain_text_secrets_in_stack_files() -> None:
                 continue  # a number or a switch (secretsRecoveryWindowDays) cannot hold a credential
             if any(word in key.lower() for word in ("password", "secret", "token", "key")) and "kms" not in key:
                 assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {key} in plain text"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reported"),
+    [
+        ({"shopCpuRequestMillicores": "2000"}, "shopCpuRequestMillicores: must not exceed the limit (1000)"),
+        ({"shopMemoryRequestMib": "1024"}, "shopMemoryRequestMib: must not exceed the limit (512)"),
+        (
+            {"shopEphemeralStorageRequestMib": "2048"},
+            "shopEphemeralStorageRequestMib: must not exceed the limit (1024)",
+        ),
+        ({"shopQuotaCpuMillicores": "1000"}, "shopQuotaCpuMillicores: must be at least 17000 (17 pods at their limit)"),
+        ({"shopQuotaMemoryMib": "1024"}, "shopQuotaMemoryMib: must be at least 8704 (17 pods at their limit)"),
+        (
+            {"shopQuotaEphemeralStorageMib": "1024"},
+            "shopQuotaEphemeralStorageMib: must be at least 17408 (17 pods at their limit)",
+        ),
+        (
+            {"shopProbeTimeoutSeconds": "6", "shopReadinessPeriodSeconds": "5"},
+            "shopProbeTimeoutSeconds: must not exceed shopReadinessPeriodSeconds",
+        ),
+        (
+            {"shopProbeTimeoutSeconds": "6", "shopLivenessPeriodSeconds": "5", "shopReadinessPeriodSeconds": "10"},
+            "shopProbeTimeoutSeconds: must not exceed shopLivenessPeriodSeconds",
+        ),
+        ({"eksSystemDesiredSize": "9"}, "eksSystemDesiredSize: must lie between the minimum"),
+        ({"eksAppMinSize": "1", "eksAppDesiredSize": "1"}, "eksAppMinSize: prod keeps a node in each of the"),
+        ({"eksSystemMinSize": "1", "eksSystemDesiredSize": "1"}, "eksSystemMinSize: prod keeps a node in each of the"),
+    ],
+)
+def test_checks_across_the_shops_and_the_node_groups_fields_name_the_field_at_fault(
+    overrides: dict[str, str], reported: str
+) -> None:
+    assert f"{P}:{reported}" in problems(**overrides)

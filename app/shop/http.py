@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
-from shop.orders import Outcome
+from shop.orders import InvalidTransition, OrderNotFound, OrderRefused, Outcome
 from shop.runtime import Runtime
 
 JSON = "application/json"
+#: The answer to each refusal of the domain: status and error code (the message is the refusal's text).
+REFUSALS: dict[type[OrderRefused], tuple[int, str]] = {
+    OrderNotFound: (404, "not_found"),
+    InvalidTransition: (409, "invalid_transition"),
+}
 
 
 def runtime(request: Request) -> Runtime:
@@ -25,6 +30,19 @@ def runtime(request: Request) -> Runtime:
 async def runtime_dependency(request: Request) -> Runtime:
     """For Depends(): async, because FastAPI runs plain functions in a thread pool (costly per request)."""
     return request.app.state.runtime
+
+
+#: The shop's runtime, as a route parameter: ``async def route(rt: RuntimeDep)``.
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
+
+
+def refusal_status(refused: OrderRefused) -> int:
+    return REFUSALS[type(refused)][0]
+
+
+def refusal_response(refused: OrderRefused) -> Response:
+    status, code = REFUSALS[type(refused)]
+    return error_response(status, code, str(refused))
 
 
 def json_response(body: bytes | Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -83,6 +101,10 @@ def install_error_handlers(app: FastAPI, not_found_page: bytes) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return error_response(422, "validation_failed", "the request is invalid", fields=field_errors(exc))
+
+    @app.exception_handler(OrderRefused)
+    async def _refused(request: Request, exc: OrderRefused) -> Response:
+        return refusal_response(exc)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:

@@ -113,6 +113,23 @@ class _Placed:
     sold_out: bool = False
 
 
+class OrderRefused(Exception):
+    """An order operation the shop refuses; its text is safe to show. The API answers each kind with its own
+    status (shop/http.py REFUSALS)."""
+
+
+class OrderNotFound(OrderRefused):
+    def __init__(self, number: str) -> None:
+        super().__init__("no such order")
+        self.number = number
+
+
+class InvalidTransition(OrderRefused):
+    def __init__(self, from_status: OrderStatus, to_status: OrderStatus) -> None:
+        super().__init__(f"cannot move an order from {from_status} to {to_status}")
+        self.from_status, self.to_status = from_status, to_status
+
+
 class _StatusChanged(Exception):
     """The order is no longer in the status a conditional update expected: someone else settled it."""
 
@@ -460,16 +477,17 @@ class Orders:
             total = (await session.execute(count)).scalar_one()
             return [await self.order_dict(session, o.id) for o in orders], total
 
-    async def transition(self, number: str, to_status: OrderStatus) -> dict[str, Any] | Outcome:
-        """Admin moves: paid → fulfilled, pending/paid → cancelled (stock returned, payment refunded)."""
+    async def transition(self, number: str, to_status: OrderStatus) -> dict[str, Any]:
+        """Admin moves: paid → fulfilled, pending/paid → cancelled (stock returned, payment refunded). Raises
+        OrderNotFound, or InvalidTransition for any other move."""
         async with self.sessions.begin() as session:
             order = (
                 await session.execute(select(Order).where(Order.number == number.upper()).with_for_update())
             ).scalar_one_or_none()
             if order is None:
-                return error(404, "not_found", "no such order")
+                raise OrderNotFound(number)
             if to_status not in TRANSITIONS.get(order.status, set()):
-                return error(409, "invalid_transition", f"cannot move an order from {order.status} to {to_status}")
+                raise InvalidTransition(order.status, to_status)
             refund = order.status == "paid" and to_status == "cancelled" and order.payment_reference
             await self._set_status(session, order.id, order.status, to_status, f"by admin: {to_status}")
             restocked = to_status == "cancelled" and await _restock(session, order.id)

@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+from shop.orders import InvalidTransition, OrderNotFound
 
 pytestmark = pytest.mark.anyio
 
@@ -192,3 +193,18 @@ async def test_sold_out_invalidates_catalog_cache(shop):
     await shop.checkout(await shop.cart_with(**{"MUG-A": 1}))
     assert (await shop.public.get("/api/v1/products/MUG-A")).json()["stock"] == 0
     assert json.loads((await shop.public.get("/api/v1/products")).content)["items"][0]["stock"] == 0
+
+
+async def test_refused_admin_moves_are_answered_by_kind(shop):
+    """Orders.transition raises OrderNotFound or InvalidTransition; the API answers 404 and 409 with their text."""
+    await shop.product("MUG-A", stock=1)
+    number = (await shop.checkout(await shop.cart_with(**{"MUG-A": 1}))).json()["number"]
+    with pytest.raises(OrderNotFound):
+        await shop.rt.orders.transition("SO-00000000", "fulfilled")
+    with pytest.raises(InvalidTransition, match="cannot move an order from paid to pending"):
+        await shop.rt.orders.transition(number, "pending")
+    missing = await shop.internal.post(
+        "/api/v1/admin/orders/SO-00000000/status", json={"status": "fulfilled"}, headers=shop.admin
+    )
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "message": "no such order"}

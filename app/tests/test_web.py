@@ -204,3 +204,15 @@ async def test_cached_catalog_page_is_personal(sqlite_shop, make_shop):
     assert field(mine, "csrf_token") == token != field(theirs, "csrf_token")
     assert 'aria-label="2 items">2<' in mine and 'aria-label="0 items">0<' in theirs
     assert "\x00" not in mine + theirs
+
+
+async def test_a_refused_order_move_in_the_admin_shows_why(shop):
+    await shop.product("MUG-A", stock=1)
+    number = (await shop.checkout(await shop.cart_with(**{"MUG-A": 1}))).json()["number"]
+    client = shop.internal
+    token = field((await client.get("/admin/login")).text, "csrf_token")
+    await client.post("/admin/login", data={"csrf_token": token, "token": shop.ADMIN_TOKEN})
+    move = {"csrf_token": token, "status": "fulfilled"}
+    assert (await client.post(f"/admin/orders/{number}/status", data=move)).status_code == 303
+    again = await client.post(f"/admin/orders/{number}/status", data=move)
+    assert again.status_code == 409 and "cannot move an order from fulfilled to fulfilled" in again.text

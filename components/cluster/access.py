@@ -109,6 +109,9 @@ class ApiSecurityGroups:
     """Attached to the control plane's network interfaces only (pulumi-eks's ``cluster_security_group``)."""
     deployer: aws.ec2.SecurityGroup
     """Whatever carries it reaches the API on 443: a deploy runner or VPN endpoint in the VPC."""
+    rules: list[pulumi.Resource]
+    """The groups' rules: the control plane depends on them, and so does every Kubernetes object through the
+    provider, so that `pulumi up` and `pulumi destroy` reach the API until the last object is gone."""
 
 
 def api_security_groups(
@@ -116,26 +119,26 @@ def api_security_groups(
     *,
     vpc_id: pulumi.Input[str],
     operator_cidrs: tuple[str, ...],
-    naming: Naming,
-    component: str,
+    tags: Callable[[str], dict[str, str]],
     parent: pulumi.Resource,
 ) -> ApiSecurityGroups:
-    """The API's own group, admitting HTTPS from the deployer group and ``operator_cidrs``, and the deployer group.
+    """The API's own group, admitting HTTPS from the deployer group and ``operator_cidrs``, and the deployer group;
+    ``tags`` gives the tags of a purpose (``eks-api``, ``eks-deployer``).
 
     Neither has other rules: the control plane's traffic to nodes goes through EKS's cluster security group (which
     allows all egress), and a runner's other traffic through the runner's own group.
     """
 
     def group(purpose: str, description: str) -> tuple[aws.ec2.SecurityGroup, dict[str, str]]:
-        tags = naming.tags(component, Name=naming.physical(f"eks-{purpose}"))
+        group_tags = tags(f"eks-{purpose}")
         created = aws.ec2.SecurityGroup(
             f"{name}-{purpose}-sg",
             vpc_id=vpc_id,
             description=description,
-            tags=tags,
+            tags=group_tags,
             opts=pulumi.ResourceOptions(parent=parent),
         )
-        return created, tags
+        return created, group_tags
 
     api, api_tags = group(
         "api", "EKS control plane network interfaces: the Kubernetes API for deployers and operator networks"
@@ -144,8 +147,10 @@ def api_security_groups(
         "deployer", "Deploy runners and VPN endpoints: HTTPS to the Kubernetes API private endpoint"
     )
 
+    rules: list[pulumi.Resource] = []
+
     def https(rule: Callable[..., Any], rule_name: str, owner: aws.ec2.SecurityGroup, **details: Any) -> None:
-        rule(
+        created = rule(
             rule_name,
             security_group_id=owner.id,
             ip_protocol="tcp",
@@ -154,6 +159,7 @@ def api_security_groups(
             opts=pulumi.ResourceOptions(parent=owner),
             **details,
         )
+        rules.append(created)
 
     ingress, egress = aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupEgressRule
     https(
@@ -181,4 +187,4 @@ def api_security_groups(
             description="Kubernetes API from an operator network (eksPrivateAccessCidrs)",
             tags=api_tags,
         )
-    return ApiSecurityGroups(api=api, deployer=deployer)
+    return ApiSecurityGroups(api=api, deployer=deployer, rules=rules)

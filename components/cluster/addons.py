@@ -22,6 +22,8 @@ class ManagedAddon:
     version: str
     configuration: dict[str, Any] = field(default_factory=dict)
     service_account_role_arn: pulumi.Input[str] | None = None
+    needs: Sequence[pulumi.Resource] = ()
+    """What this add-on alone waits for (e.g. its role's grants), beside what all of them wait for."""
 
 
 def managed_addons(
@@ -45,7 +47,7 @@ def managed_addons(
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *addon.needs]),
         )
         for addon in addons
     ]

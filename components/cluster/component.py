@@ -7,17 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from components.account import Account
+from components.base import PlatformComponent, StackContext
 from components.cluster import access, addons, controllers, identity, nodes
+from components.cluster.control_plane import aws_policy, build_control_plane
 from components.cluster.identity import ServiceAccount, ShopAccess
-from components.iam import RoleScope, attach_managed_policies, service_role
-from components.naming import Naming
 from stacks.settings import ClusterSettings
-from stacks.settings.cluster import CONTROL_PLANE_LOG_TYPES
 
 COMPONENT = "cluster"
 SHOP_NAMESPACE = "shop"
@@ -32,14 +29,11 @@ _CHART_REPOSITORIES = {
 @dataclass(frozen=True)
 class ClusterArgs:
     settings: ClusterSettings
-    naming: Naming
-    account: Account
-    role_scope: RoleScope
-    """Path and permissions boundary of every role the cluster creates (its own, the nodes', the pods')."""
+    context: StackContext
+    """Its role scope is every role's the cluster creates (its own, the nodes', the pods'); with ``protect`` the
+    control plane and its audit log are protected and have deletion protection."""
     name: str
     """Physical cluster name; the network tags its subnets with it for load balancer discovery."""
-    protect: bool
-    """Deletion protection and `protect` on the control plane and its audit log (prod)."""
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     """The control plane's network interfaces call admission webhooks from addresses in it."""
@@ -47,6 +41,8 @@ class ClusterArgs:
     """The Service range (ClusterIPs), outside the VPC; pinned so that NetworkPolicies can exclude it."""
     private_subnet_ids: Sequence[pulumi.Input[str]]
     """Control-plane network interfaces and every node group live here, one subnet per zone."""
+    egress_ready: Sequence[pulumi.Resource]
+    """The private subnets' routes out and the VPC endpoints: how nodes and pods reach AWS and the internet."""
     workload_security_group_id: pulumi.Input[str]
     """Attached to every node and so to every pod; the data stores admit only this group."""
     secrets_key_arn: pulumi.Input[str]
@@ -58,7 +54,7 @@ class ClusterArgs:
     """The data layer's secrets, keys and bucket prefix the shop's pods may use."""
 
 
-class Cluster(pulumi.ComponentResource):
+class Cluster(PlatformComponent):
     name: pulumi.Output[str]
     """The cluster name, resolved once the control plane exists: resources that take it wait for the cluster."""
     kubernetes_version: str
@@ -81,10 +77,13 @@ class Cluster(pulumi.ComponentResource):
     alb_controller_ready: pulumi.Resource
     """Depend on it from Ingresses so that the controller and its webhooks serve them."""
     compute_ready: list[pulumi.Resource]
-    """The node groups and the add-ons pods need (CoreDNS, ...): depend on them from add-ons with pods."""
+    """The node groups and CoreDNS: depend on them from add-ons and controllers with pods."""
+
+    type_token = "shop:cluster:Cluster"  # noqa: S105 - a type, not a secret
+    component = COMPONENT
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:cluster:Cluster", name, None, opts)
+        super().__init__(name, args.context, opts)
         self._name = name
         self._args = args
         settings = args.settings
@@ -96,12 +95,11 @@ class Cluster(pulumi.ComponentResource):
             name,
             vpc_id=args.vpc_id,
             operator_cidrs=tuple(str(cidr) for cidr in settings.private_access_cidrs),
-            naming=args.naming,
-            component=COMPONENT,
+            tags=self.tags,
             parent=self,
         )
         self.deployer_security_group_id = api_groups.deployer.id
-        control_plane = self._control_plane(api_groups.api)
+        control_plane = build_control_plane(name, self, args, api_groups)
         # The URN resolves when pulumi-eks has finished building the cluster, and stays known during previews.
         self.name = control_plane.urn.apply(lambda _: args.name)
         self.oidc_provider_arn = control_plane.oidc_provider_arn
@@ -109,22 +107,22 @@ class Cluster(pulumi.ComponentResource):
         # Without default security groups pulumi-eks reports EKS's own cluster security group as the node group.
         self.cluster_security_group_id = control_plane.node_security_group_id
 
-        nodes.allow_control_plane_and_peers(
+        workload_rules = nodes.allow_control_plane_and_peers(
             f"{name}-workloads",
             workload_security_group_id=args.workload_security_group_id,
             cluster_security_group_id=self.cluster_security_group_id,
-            tags=self._tags("workloads"),
+            tags=self.tags("eks-workloads"),
             parent=self,
         )
-        cni_role = identity.irsa_role(
+        cni = identity.irsa_role(
             f"{name}-vpc-cni",
-            scope=args.role_scope,
+            scope=self.context.role_scope,
             oidc_provider_arn=self.oidc_provider_arn,
             oidc_issuer=self.oidc_issuer,
             service_account=ServiceAccount("kube-system", "aws-node"),
-            managed_policy_arns=[self._aws_policy("AmazonEKS_CNI_Policy")],
+            managed_policy_arns=[aws_policy(self.context.account, "AmazonEKS_CNI_Policy")],
             description="VPC CNI: manage the nodes' network interfaces and pod IP addresses",
-            tags=self._tags("vpc-cni"),
+            tags=self.tags("eks-vpc-cni"),
             parent=self,
         )
         # Networking and credentials for pods must be in place before nodes register.
@@ -136,48 +134,51 @@ class Cluster(pulumi.ComponentResource):
                     settings.vpc_cni_version,
                     # Enforces Kubernetes NetworkPolicies (the eBPF network policy agent).
                     configuration={"enableNetworkPolicy": "true"},
-                    service_account_role_arn=cni_role.arn,
+                    service_account_role_arn=cni.role.arn,
+                    needs=cni.grants,
                 ),
                 addons.ManagedAddon("kube-proxy", settings.kube_proxy_version),
                 addons.ManagedAddon("eks-pod-identity-agent", settings.pod_identity_agent_version),
             ],
             cluster_name=self.name,
-            tags=self._tags("addon"),
+            tags=self.tags("eks-addon"),
             parent=self,
         )
-        node_groups = self._node_groups(control_plane, node_prerequisites)
+        # Nodes talk to each other and the control plane to kubelets and webhooks through the workload rules.
+        node_groups = self._node_groups(control_plane, [*node_prerequisites, *workload_rules])
 
         ebs_csi = identity.pod_identity_role(
             f"{name}-ebs-csi",
-            account=self._args.account,
-            scope=args.role_scope,
+            account=self.context.account,
+            scope=self.context.role_scope,
             cluster_name=self.name,
             service_account=ServiceAccount("kube-system", "ebs-csi-controller-sa"),
             statements=identity.volume_key_statements(args.volumes_key_arn),
-            managed_policy_arns=[self._aws_policy("service-role/AmazonEBSCSIDriverPolicy")],
+            managed_policy_arns=[aws_policy(self.context.account, "service-role/AmazonEBSCSIDriverPolicy")],
             description="EBS CSI driver: create, attach and encrypt persistent volumes",
-            tags=self._tags("ebs-csi"),
+            tags=self.tags("eks-ebs-csi"),
             parent=self,
         )
-        # Deployments need nodes to become ready; EKS reports the add-on degraded until they are.
-        workload_addons = addons.managed_addons(
+        # Deployments need nodes to become ready; EKS reports the add-on degraded until they are. Each waits for
+        # nothing else of the others' (the EBS CSI driver alone for its identity).
+        coredns, _, _ = addons.managed_addons(
             name,
             [
                 addons.ManagedAddon("coredns", settings.coredns_version),
                 addons.ManagedAddon("metrics-server", settings.metrics_server_version),
-                addons.ManagedAddon("aws-ebs-csi-driver", settings.ebs_csi_driver_version),
+                addons.ManagedAddon("aws-ebs-csi-driver", settings.ebs_csi_driver_version, needs=[ebs_csi.association]),
             ],
             cluster_name=self.name,
-            tags=self._tags("addon"),
+            tags=self.tags("eks-addon"),
             parent=self,
-            depends_on=[*node_groups, ebs_csi.association],
+            depends_on=node_groups,
         )
 
         self.kubernetes_provider = k8s.Provider(
             f"{name}-kubernetes",
             # No credentials in it (it runs `aws eks get-token`), but it is kept out of logs and outputs anyway.
             kubeconfig=pulumi.Output.secret(control_plane.kubeconfig_json),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         shop_namespace = self._namespace(
             SHOP_NAMESPACE,
@@ -187,13 +188,13 @@ class Cluster(pulumi.ComponentResource):
         self.shop_namespace = shop_namespace.metadata.name
         shop = identity.pod_identity_role(
             f"{name}-shop",
-            account=self._args.account,
-            scope=args.role_scope,
+            account=self.context.account,
+            scope=self.context.role_scope,
             cluster_name=self.name,
             service_account=ServiceAccount(SHOP_NAMESPACE, SHOP_SERVICE_ACCOUNT),
-            statements=identity.shop_statements(args.account, args.shop_access),
+            statements=identity.shop_statements(self.context.account, args.shop_access),
             description="The shop: its own secrets, its media prefix in the assets bucket, the keys behind them",
-            tags=self._tags("shop"),
+            tags=self.tags("eks-shop"),
             parent=self,
         )
         self.shop_service_account_name = shop.association.service_account
@@ -204,8 +205,8 @@ class Cluster(pulumi.ComponentResource):
             provider=self.kubernetes_provider,
             parent=self,
         )
-        # Controllers need nodes to run on and DNS to find the AWS APIs.
-        compute_ready = [*node_groups, *workload_addons]
+        # Controllers need nodes to run on and DNS to find the AWS APIs; not volumes or metrics.
+        compute_ready = [*node_groups, coredns]
         self.compute_ready = compute_ready
         alb, autoscaler = controllers.LOAD_BALANCER_CONTROLLER, controllers.CLUSTER_AUTOSCALER
         self.alb_controller_ready = self._controller(
@@ -213,12 +214,12 @@ class Cluster(pulumi.ComponentResource):
             settings.load_balancer_controller_chart_version,
             controllers.load_balancer_controller_values(
                 cluster_name=args.name,
-                region=args.account.region,
+                region=self.context.account.region,
                 vpc_id=args.vpc_id,
                 service_account=alb,
                 ingress_class=INGRESS_CLASS,
             ),
-            identity.load_balancer_controller_statements(args.account),
+            identity.load_balancer_controller_statements(self.context.account),
             compute_ready,
             webhook_sources=[args.vpc_cidr],
         )
@@ -227,11 +228,11 @@ class Cluster(pulumi.ComponentResource):
             settings.cluster_autoscaler_chart_version,
             controllers.cluster_autoscaler_values(
                 cluster_name=args.name,
-                region=args.account.region,
+                region=self.context.account.region,
                 image_tag=settings.cluster_autoscaler_version,
                 service_account=autoscaler,
             ),
-            identity.cluster_autoscaler_statements(args.account, args.name),
+            identity.cluster_autoscaler_statements(self.context.account, args.name),
             compute_ready,
         )
 
@@ -248,78 +249,6 @@ class Cluster(pulumi.ComponentResource):
             }
         )
 
-    # ------------------------------------------------------------------------------------------ control plane
-
-    def _control_plane(self, api_security_group: aws.ec2.SecurityGroup) -> eks.Cluster:
-        args = self._args
-        settings = args.settings
-        # Created first so that retention and encryption are ours; EKS would create it without either.
-        log_group = aws.cloudwatch.LogGroup(
-            f"{self._name}-control-plane-logs",
-            name=f"/aws/eks/{args.name}/cluster",
-            retention_in_days=settings.log_retention_days,
-            kms_key_id=args.logs_key_arn,
-            tags=self._tags("control-plane-logs"),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-        # Ours rather than pulumi-eks's default, which would lack the stack's path and boundary (without them the
-        # deploy role may create no role). The same policy; its trust is eks.amazonaws.com's sts:AssumeRole, without
-        # the sts:TagSession pulumi-eks also allows, which only EKS Auto Mode needs. EKS uses the secrets key through
-        # the grant it creates with the deployer's permissions when the cluster is created: no KMS statement here.
-        role_name = f"{self._name}-control-plane"
-        service = service_role(
-            role_name,
-            scope=args.role_scope,
-            service="eks.amazonaws.com",  # the same in every partition
-            statements=(),
-            description=f"EKS control plane of cluster {args.name}",
-            tags=self._tags("control-plane"),
-            parent=self,
-        )
-        policies = attach_managed_policies(role_name, service, [self._aws_policy("AmazonEKSClusterPolicy")])
-        return eks.Cluster(
-            f"{self._name}-eks",
-            name=args.name,
-            service_role=service,
-            version=settings.kubernetes_version,
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.support_type),
-            authentication_mode=eks.AuthenticationMode.API,
-            access_entries=access.access_entries(
-                settings, naming=args.naming, account=args.account, tags=self._tags("access")
-            ),
-            vpc_id=args.vpc_id,
-            private_subnet_ids=list(args.private_subnet_ids),
-            kubernetes_service_ip_address_range=args.service_cidr,
-            endpoint_private_access=True,
-            endpoint_public_access=settings.public_endpoint,
-            public_access_cidrs=[str(cidr) for cidr in settings.public_access_cidrs] or None,
-            encryption_config_key_arn=args.secrets_key_arn,
-            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
-            create_oidc_provider=True,
-            deletion_protection=args.protect,
-            skip_default_node_group=True,
-            # On the control plane's network interfaces beside EKS's own group, which nodes carry too: the API
-            # endpoint admits the deployer group and operator networks without opening every node to them.
-            cluster_security_group=api_security_group,
-            # No node group of pulumi-eks's and so no node security group: ours carry EKS's cluster group.
-            skip_default_security_groups=True,
-            # Every add-on is an aws.eks.Addon of ours (addons.py): no self-managed copies, none from pulumi-eks.
-            bootstrap_self_managed_addons=False,
-            use_default_vpc_cni=True,
-            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
-            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
-            tags=self._args.naming.tags(COMPONENT, Name=args.name),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                # A resource reference is no dependency to the engine: without this, a destroy could delete the
-                # group while the control plane's network interfaces still use it, and EKS could get its role before
-                # the role's policy is attached.
-                depends_on=[log_group, api_security_group, service, *policies],
-                protect=args.protect,
-                transforms=[access.without_creator_admin],
-            ),
-        )
-
     # ------------------------------------------------------------------------------------------ nodes
 
     def _node_groups(
@@ -328,14 +257,21 @@ class Cluster(pulumi.ComponentResource):
         args = self._args
         settings = args.settings
         role = nodes.node_role(
-            f"{self._name}-node", account=args.account, scope=args.role_scope, tags=self._tags("node"), parent=self
+            f"{self._name}-node",
+            account=self.context.account,
+            scope=self.context.role_scope,
+            tags=self.tags("eks-node"),
+            parent=self,
         )
+        # Nodes join, pull images and call AWS with the role's policies and through the routes out; on destroy
+        # both stay until the nodes (and the controllers on them) are gone.
+        prerequisites = [*prerequisites, *role.grants, *args.egress_ready]
         template = nodes.launch_template(
             f"{self._name}-node",
             node_os=settings.node_os,
             disk_gib=settings.node_disk_gib,
             security_group_ids=[self.cluster_security_group_id, args.workload_security_group_id],
-            tags=self._tags("node"),
+            tags=self.tags("eks-node"),
             parent=self,
         )
         subnets = list(args.private_subnet_ids)
@@ -377,10 +313,10 @@ class Cluster(pulumi.ComponentResource):
                 cluster=control_plane,
                 kubernetes_version=settings.kubernetes_version,
                 node_os=settings.node_os,
-                node_role_arn=role.arn,
+                node_role_arn=role.role.arn,
                 template=template,
-                name_prefix=self._args.naming.physical(f"eks-{pool.name}", max_length=36) + "-",
-                tags=self._tags(f"{pool.name}-nodes"),
+                name_prefix=self.naming.physical(f"eks-{pool.name}", max_length=36) + "-",
+                tags=self.tags(f"eks-{pool.name}-nodes"),
                 parent=self,
                 depends_on=prerequisites,
             )
@@ -410,7 +346,7 @@ class Cluster(pulumi.ComponentResource):
         """A controller in a namespace of its own, with a Pod Identity role for its service account and a network
         policy for its traffic."""
         namespace = self._namespace(chart_name)
-        controllers.controller_network_policy(
+        network_policy = controllers.controller_network_policy(
             f"{self._name}-{chart_name}",
             namespace,
             release=chart_name,
@@ -419,13 +355,13 @@ class Cluster(pulumi.ComponentResource):
         )
         role = identity.pod_identity_role(
             f"{self._name}-{chart_name}",
-            account=self._args.account,
-            scope=self._args.role_scope,
+            account=self.context.account,
+            scope=self.context.role_scope,
             cluster_name=self.name,
             service_account=ServiceAccount(chart_name, chart_name),
             statements=statements,
             description=f"{chart_name} in cluster {self._args.name}",
-            tags=self._tags(chart_name),
+            tags=self.tags(f"eks-{chart_name}"),
             parent=self,
         )
         return controllers.helm_release(
@@ -435,13 +371,7 @@ class Cluster(pulumi.ComponentResource):
             values=values,
             provider=self.kubernetes_provider,
             parent=self,
-            depends_on=[role.association, *depends_on],
+            # Its traffic and its AWS permissions (through the association) from its first start to its last
+            # clean-up: on destroy it still deletes what it created (the shop's load balancer) with both.
+            depends_on=[role.association, network_policy, *depends_on],
         )
-
-    # ------------------------------------------------------------------------------------------ helpers
-
-    def _tags(self, purpose: str) -> dict[str, str]:
-        return self._args.naming.tags(COMPONENT, Name=self._args.naming.physical(f"eks-{purpose}"))
-
-    def _aws_policy(self, name: str) -> str:
-        return f"arn:{self._args.account.partition}:iam::aws:policy/{name}"

@@ -17,7 +17,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
-from components.iam import RoleScope, attach_managed_policies, policy_document, scoped_role, service_role
+from components.iam import (
+    GrantedRole,
+    RoleScope,
+    Statements,
+    attach_managed_policies,
+    granted_service_role,
+    policy_document,
+    scoped_role,
+)
 
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 #: Controller release line whose official IAM policy (kubernetes-sigs/aws-load-balancer-controller,
@@ -27,8 +35,6 @@ LOAD_BALANCER_CONTROLLER_POLICY_VERSION = "2.14"
 LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).with_name(
     f"aws-load-balancer-controller-iam-policy-v{LOAD_BALANCER_CONTROLLER_POLICY_VERSION}.json"
 )
-
-Statements = Sequence[dict[str, Any]] | pulumi.Output[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,8 @@ class ServiceAccount:
 class PodIdentity:
     role: aws.iam.Role
     association: aws.eks.PodIdentityAssociation
-    """Pods started before the association exists get no credentials: make their workload depend on it."""
+    """Pods started before the association exists get no credentials: make their workload depend on it. It waits
+    for the role's grants, so a dependency on it is one on the role's permissions too."""
 
 
 def pod_identity_role(
@@ -68,7 +75,7 @@ def pod_identity_role(
         "aws:RequestTag/kubernetes-namespace": service_account.namespace,
         "aws:RequestTag/kubernetes-service-account": service_account.name,
     }
-    role = service_role(
+    granted = granted_service_role(
         name,
         scope=scope,
         service=POD_IDENTITY_PRINCIPAL,
@@ -85,11 +92,11 @@ def pod_identity_role(
         cluster_name=cluster_name,
         namespace=service_account.namespace,
         service_account=service_account.name,
-        role_arn=role.arn,
+        role_arn=granted.role.arn,
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=role),
+        opts=pulumi.ResourceOptions(parent=granted.role, depends_on=granted.grants),
     )
-    return PodIdentity(role=role, association=association)
+    return PodIdentity(role=granted.role, association=association)
 
 
 def irsa_role(
@@ -103,7 +110,7 @@ def irsa_role(
     description: str,
     tags: dict[str, str],
     parent: pulumi.Resource,
-) -> aws.iam.Role:
+) -> GrantedRole:
     """A role ``service_account`` assumes with its projected token through the cluster's OIDC provider."""
     subject = f"system:serviceaccount:{service_account.namespace}:{service_account.name}"
     trust = pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(
@@ -121,8 +128,7 @@ def irsa_role(
         )
     )
     role = scoped_role(name, scope=scope, trust=trust, description=description, tags=tags, parent=parent)
-    attach_managed_policies(name, role, managed_policy_arns)
-    return role
+    return GrantedRole(role=role, grants=list(attach_managed_policies(name, role, managed_policy_arns)))
 
 
 # ---------------------------------------------------------------------------------------------- statements

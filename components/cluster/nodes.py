@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.account import Account
-from components.iam import RoleScope, service_role
+from components.iam import GrantedRole, RoleScope, granted_service_role
 
 #: Node label that says which pool a node belongs to; workloads select their pool with it.
 POOL_LABEL = "node-pool"
@@ -49,14 +49,13 @@ def split_across_zones(total: int, zones: int) -> list[int]:
 
 def node_role(
     name: str, *, account: Account, scope: RoleScope, tags: dict[str, str], parent: pulumi.Resource
-) -> aws.iam.Role:
+) -> GrantedRole:
     """Joining the cluster and pulling images, nothing else: pods get AWS access from Pod Identity, and the VPC
     CNI has its own role."""
-    return service_role(
+    return granted_service_role(
         name,
         scope=scope,
         service=account.service_principal("ec2"),
-        statements=(),
         managed_policy_arns=[
             f"arn:{account.partition}:iam::aws:policy/{policy}"
             for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
@@ -130,7 +129,7 @@ def allow_control_plane_and_peers(
     cluster_security_group_id: pulumi.Input[str],
     tags: dict[str, str],
     parent: pulumi.Resource,
-) -> None:
+) -> list[aws.vpc.SecurityGroupIngressRule]:
     """Ingress of the workload group: from other nodes and pods, and from the control plane (kubelet, webhooks and
     aggregated APIs, which may listen on 443 or any unprivileged port). Nothing from outside the cluster."""
     rules = [
@@ -138,7 +137,7 @@ def allow_control_plane_and_peers(
         ("from-control-plane-https", "tcp", 443, 443, cluster_security_group_id, "Control plane to webhooks"),
         ("from-control-plane", "tcp", 1025, 65535, cluster_security_group_id, "Control plane to kubelets and pods"),
     ]
-    for suffix, protocol, from_port, to_port, source, description in rules:
+    return [
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-{suffix}",
             security_group_id=workload_security_group_id,
@@ -150,6 +149,8 @@ def allow_control_plane_and_peers(
             tags=tags,
             opts=pulumi.ResourceOptions(parent=parent),
         )
+        for suffix, protocol, from_port, to_port, source, description in rules
+    ]
 
 
 def managed_node_group(

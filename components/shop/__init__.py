@@ -1,15 +1,15 @@
 """The shop deployed on EKS as Kubernetes objects. ``Shop`` is the component."""
 
-from components.shop.component import (
+from components.shop.args import (
     AppSecretArns,
     Buckets,
     CacheEndpoint,
     ClusterTarget,
     DatabaseEndpoint,
     Origin,
-    Shop,
     ShopArgs,
 )
+from components.shop.component import Shop
 from components.shop.traffic import MetricsScraper, Peers
 
 __all__ = [

@@ -1,27 +1,26 @@
 """The shop on EKS: its namespace budget, identity, configuration, migrations, web Deployment, autoscaling,
 disruption budget, network policies, Service and the internet-facing Ingress (an ALB built by the AWS Load
 Balancer Controller) that CloudFront reaches it through; and its static files in the assets bucket, which
-CloudFront serves ``/static/*`` from."""
+CloudFront serves ``/static/*`` from. Its inputs are in args.py; specs in pods.py, capacity.py and traffic.py (with
+the load balancer's security groups), the upload in static_upload.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from app.shop.static_files import IMMUTABLE, static_files
-from components.naming import Naming
-from components.shop import pods, traffic
+from components.base import PlatformComponent
+from components.shop import capacity, pods, traffic
+from components.shop.args import (
+    ShopArgs,
+)
 from components.shop.pods import CONTAINER, PodTarget
-from components.shop.traffic import LoadBalancer, Peers
-from stacks.settings import ShopSettings
-from stacks.settings.base import Environment
+from components.shop.static_upload import upload_static_files
+from components.shop.traffic import LoadBalancer
 
 COMPONENT = "shop"
 APP = "shop"
@@ -36,102 +35,16 @@ MAX_UNAVAILABLE = 1
 JOB_AWAIT_MARGIN_SECONDS = 300
 #: Where app/Dockerfile puts AWS's RDS CA bundle: every CA an RDS instance's certificate may chain to.
 RDS_CA_BUNDLE = "/opt/rds/global-bundle.pem"
-#: The program's working directory (the CLI runs it from the project directory): file assets are relative to it.
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 core = k8s.core.v1
 meta = k8s.meta.v1
 
 
-@dataclass(frozen=True)
-class ClusterTarget:
-    """The cluster the shop runs in, as the cluster component provides it."""
-
-    provider: k8s.Provider
-    """Every Kubernetes object of the shop is created through it."""
-    namespace: pulumi.Input[str]
-    """Exists with the restricted Pod Security Standard and a default-deny NetworkPolicy."""
-    service_account_name: pulumi.Input[str]
-    """Bound to the shop's IAM role by EKS Pod Identity; the shop creates the ServiceAccount itself."""
-    node_selector: Mapping[str, str]
-    ingress_class_name: str
-    load_balancer_controller: pulumi.Resource
-    """The Ingress, the Service, the Deployment and the Jobs wait for it: its webhooks admit them (a pod gets its
-    load balancer readiness gate when it is created, or never)."""
-
-
-@dataclass(frozen=True)
-class DatabaseEndpoint:
-    address: pulumi.Input[str]
-    port: pulumi.Input[int]
-    name: str
-    secret_arn: pulumi.Input[str]
-    """RDS-managed secret with the master credentials (the shop re-reads it after a rotation)."""
-
-
-@dataclass(frozen=True)
-class CacheEndpoint:
-    address: pulumi.Input[str]
-    port: int
-    auth_secret_arn: pulumi.Input[str]
-
-
-@dataclass(frozen=True)
-class AppSecretArns:
-    session: pulumi.Input[str]
-    admin_token: pulumi.Input[str]
-    origin_verify: pulumi.Input[str]
-    """The value CloudFront sends in X-Origin-Verify; the shop rejects requests without it."""
-
-
-@dataclass(frozen=True)
-class Origin:
-    """How the edge reaches the shop: the origin's name, its regional certificate and web ACL."""
-
-    hostname: str
-    certificate_arn: pulumi.Input[str]
-    web_acl_arn: pulumi.Input[str]
-    public_url: str
-    """The shop's canonical URL; CloudFront serves /static and /media under it, so it is the CDN base URL."""
-    health_checked: bool
-    """Route 53 health-checks ``https://<hostname>/readyz``: its checkers must reach the load balancer."""
-
-
-@dataclass(frozen=True)
-class Buckets:
-    assets: pulumi.Input[str]
-    assets_key_arn: pulumi.Input[str]
-    """The KMS key of the assets bucket's default encryption (the deployment's static files use it too)."""
-    media_prefix: str
-    logs: pulumi.Input[str]
-    load_balancer_logs_prefix: str
-
-
-@dataclass(frozen=True)
-class ShopArgs:
-    settings: ShopSettings
-    naming: Naming
-    environment: Environment
-    region: str
-    image_repository: str
-    """Registry and repository of the image (the settings' value, or the bootstrap's ECR repository)."""
-    cluster: ClusterTarget
-    database: DatabaseEndpoint
-    cache: CacheEndpoint
-    secret_arns: AppSecretArns
-    buckets: Buckets
-    origin: Origin
-    peers: Peers
-    vpc_id: pulumi.Input[str]
-    """The VPC of the load balancer's security groups."""
-    pod_cidrs: Sequence[str]
-    """The subnets pods take their IPs from: the only place the load balancer connects to."""
-    protect: bool
-    """The load balancer's deletion protection (prod)."""
-
-
-class Shop(pulumi.ComponentResource):
+class Shop(PlatformComponent):
     """The shop's Kubernetes objects; see the module docstring."""
+
+    type_token = "shop:shop:Shop"  # noqa: S105 - a type, not a secret
+    component = COMPONENT
 
     image: str
     """The image reference deployed: ``repository:tag`` and ``@sha256:...`` when pinned."""
@@ -149,7 +62,7 @@ class Shop(pulumi.ComponentResource):
     """The ALB's DNS name, once the controller has created it: the origin record's target."""
 
     def __init__(self, name: str, args: ShopArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:shop:Shop", name, None, opts)
+        super().__init__(name, args.context, opts)
         self._name = name
         self._args = args
         settings = args.settings
@@ -158,7 +71,7 @@ class Shop(pulumi.ComponentResource):
         self.deployment_name = APP
         self.app_label = APP
         self.metrics_port = pods.INTERNAL_PORT
-        self.load_balancer_name = args.naming.physical("alb", max_length=32)
+        self.load_balancer_name = self.naming.physical("alb", max_length=32)
         web_labels = self._labels("web")
 
         self._budget()
@@ -178,7 +91,7 @@ class Shop(pulumi.ComponentResource):
             preemption_policy="PreemptLowerPriority",
             global_default=False,
             description="The shop's web pods and Jobs",
-            opts=self._opts(),
+            opts=self.child(provider=self._args.cluster.provider),
         )
         target = PodTarget(
             image=self.image,
@@ -198,7 +111,14 @@ class Shop(pulumi.ComponentResource):
         if settings.seed:
             self._job(target, "seed", depends_on=[*pods_ready, migrations])
         # New pods link their image's static files: those are in the bucket before the rollout starts.
-        static = self._static_files()
+        static = upload_static_files(
+            f"{name}-static",
+            bucket=args.buckets.assets,
+            key_arn=args.buckets.assets_key_arn,
+            tags=self.tags("static-files"),
+            # Pods of the previous image (during a rollout, or again after a rollback) still link its files.
+            opts=self.child(retain_on_delete=True),
+        )
         deployment = self._deployment(target, web_labels, depends_on=[*pods_ready, migrations, *static])
         self._autoscaler(deployment)
         self._object(
@@ -222,7 +142,7 @@ class Shop(pulumi.ComponentResource):
                 # The public port only: /metrics and the admin (the internal port) are never routed.
                 ports=[core.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")],
             ),
-            opts=self._opts(depends_on=[controller]),
+            opts=self.child(provider=self._args.cluster.provider, depends_on=[controller]),
         )
         self.ingress = self._ingress(service)
         self.load_balancer_hostname = self.ingress.status.apply(_load_balancer_hostname)
@@ -241,11 +161,8 @@ class Shop(pulumi.ComponentResource):
 
     def _labels(self, role: str | None = None) -> dict[str, str]:
         """Labels of the shop's objects; with ``role`` (web, migrate, seed), those that select its pods."""
-        labels = {NAME_LABEL: APP, "app.kubernetes.io/part-of": self._args.naming.prefix}
+        labels = {NAME_LABEL: APP, "app.kubernetes.io/part-of": self.naming.prefix}
         return {**labels, COMPONENT_LABEL: role} if role else labels
-
-    def _opts(self, **kwargs) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.cluster.provider, **kwargs)
 
     def _object(self, kind: type, purpose: str, object_name: pulumi.Input[str], *, opts=None, **spec):
         """A namespaced object of ``kind`` named ``object_name`` in the shop's namespace."""
@@ -253,44 +170,17 @@ class Shop(pulumi.ComponentResource):
             f"{self._name}-{purpose}",
             metadata=meta.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=self._labels()),
             **spec,
-            opts=opts or self._opts(),
+            opts=opts or self.child(provider=self._args.cluster.provider),
         )
 
     # ------------------------------------------------------------------------------------------------ namespace
 
     def _budget(self) -> None:
-        """A quota that caps what the namespace may consume (it must fit a full-scale rollout and the Jobs: the
-        settings check that), and per-container defaults and ceilings for anything created without them."""
+        """A quota that caps what the namespace may consume and per-container defaults and ceilings for anything
+        created without them (capacity.py)."""
         settings = self._args.settings
-        quota = {
-            "pods": str(settings.quota_pods),
-            "cpu": f"{settings.quota_cpu_millicores}m",
-            "memory": f"{settings.quota_memory_mib}Mi",
-            "ephemeral-storage": f"{settings.quota_ephemeral_storage_mib}Mi",
-        }
-        hard = {"pods": quota.pop("pods")}
-        for resource, amount in quota.items():
-            hard[f"requests.{resource}"] = amount
-            hard[f"limits.{resource}"] = amount
-        # Traffic enters through the Ingress only.
-        hard |= {"services.loadbalancers": "0", "services.nodeports": "0"}
-        self._object(core.ResourceQuota, "quota", APP, spec=core.ResourceQuotaSpecArgs(hard=hard))
-        limits = pods.quantities(settings, "limit")
-        self._object(
-            core.LimitRange,
-            "limits",
-            APP,
-            spec=core.LimitRangeSpecArgs(
-                limits=[
-                    core.LimitRangeItemArgs(
-                        type="Container",
-                        default=limits,
-                        default_request=pods.quantities(settings, "request"),
-                        max=limits,
-                    )
-                ]
-            ),
-        )
+        self._object(core.ResourceQuota, "quota", APP, spec=capacity.quota_spec(settings))
+        self._object(core.LimitRange, "limits", APP, spec=capacity.limit_range_spec(settings))
 
     # ------------------------------------------------------------------------------------------------ configuration
 
@@ -324,40 +214,6 @@ class Shop(pulumi.ComponentResource):
             "SHOP_S3_PREFIX": args.buckets.media_prefix,
             "SHOP_CDN_BASE_URL": args.origin.public_url,
         }
-
-    # ------------------------------------------------------------------------------------------------ static files
-
-    def _static_files(self) -> list[aws.s3.BucketObjectv2]:
-        """Every file of app/shop/static in the assets bucket at the key the app links it under,
-        ``static/<version>/<name>`` (one rule for both: app/shop/static_files.py), where CloudFront's ``/static/*``
-        reads it. The files are this checkout's: the pipeline deploys the image built from the same commit.
-
-        A changed file is a new key, which replaces the old object in the stack; ``retain_on_delete`` keeps the old
-        object in S3 all the same, because pods of the previous image (during the rollout, or again after a
-        rollback) still link it.
-
-        Encrypted like the bucket's default (SSE-KMS with its key and a bucket key), but explicitly: S3 applies the
-        default only once it is configured, and these objects wait for the bucket alone, so on a stack's first
-        deploy they could be written first and keep S3's own SSE-S3 for good.
-        """
-        args = self._args
-        tags = args.naming.tags(COMPONENT, Name=args.naming.physical("static-files"))
-        return [
-            aws.s3.BucketObjectv2(
-                f"{self._name}-static-{file.name}",
-                bucket=args.buckets.assets,
-                key=file.key,
-                source=pulumi.FileAsset(file.path.relative_to(PROJECT_DIR).as_posix()),
-                content_type=file.content_type,
-                cache_control=IMMUTABLE,
-                server_side_encryption="aws:kms",
-                kms_key_id=args.buckets.assets_key_arn,
-                bucket_key_enabled=True,
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-            )
-            for file in static_files()
-        ]
 
     # ------------------------------------------------------------------------------------------------ workloads
 
@@ -397,7 +253,8 @@ class Shop(pulumi.ComponentResource):
                     ]
                 ),
             ),
-            opts=self._opts(
+            opts=self.child(
+                provider=self._args.cluster.provider,
                 depends_on=list(depends_on),
                 delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
@@ -436,50 +293,12 @@ class Shop(pulumi.ComponentResource):
                 template=template,
             ),
             # The schema must be migrated before new code serves (and the readiness check requires it).
-            opts=self._opts(depends_on=list(depends_on)),
+            opts=self.child(provider=self._args.cluster.provider, depends_on=list(depends_on)),
         )
 
     def _autoscaler(self, deployment: k8s.apps.v1.Deployment) -> None:
-        settings = self._args.settings
-        autoscaling = k8s.autoscaling.v2
-        self._object(
-            autoscaling.HorizontalPodAutoscaler,
-            "autoscaler",
-            APP,
-            spec=autoscaling.HorizontalPodAutoscalerSpecArgs(
-                scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
-                ),
-                min_replicas=settings.min_replicas,
-                max_replicas=settings.max_replicas,
-                metrics=[
-                    autoscaling.MetricSpecArgs(
-                        type="Resource",
-                        resource=autoscaling.ResourceMetricSourceArgs(
-                            name=resource,
-                            target=autoscaling.MetricTargetArgs(type="Utilization", average_utilization=percent),
-                        ),
-                    )
-                    for resource, percent in (
-                        ("cpu", settings.cpu_target_percent),
-                        ("memory", settings.memory_target_percent),
-                    )
-                ],
-                behavior=autoscaling.HorizontalPodAutoscalerBehaviorArgs(
-                    # Up fast (double per minute), down slowly: one pod a minute once load has stayed low.
-                    scale_up=autoscaling.HPAScalingRulesArgs(
-                        stabilization_window_seconds=0,
-                        select_policy="Max",
-                        policies=[autoscaling.HPAScalingPolicyArgs(type="Percent", value=100, period_seconds=60)],
-                    ),
-                    scale_down=autoscaling.HPAScalingRulesArgs(
-                        stabilization_window_seconds=settings.scale_down_stabilization_seconds,
-                        select_policy="Min",
-                        policies=[autoscaling.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=60)],
-                    ),
-                ),
-            ),
-        )
+        spec = capacity.autoscaler_spec(self._args.settings, deployment.metadata.name)
+        self._object(k8s.autoscaling.v2.HorizontalPodAutoscaler, "autoscaler", APP, spec=spec)
 
     # ------------------------------------------------------------------------------------------------ traffic
 
@@ -496,65 +315,30 @@ class Shop(pulumi.ComponentResource):
             )
         ]
 
-    def _load_balancer_security_groups(self) -> list[pulumi.Output[str]]:
-        """HTTPS in from the load balancer's clients only (``traffic.load_balancer_clients``); out to the pods' app
-        port only (on the first group: the rules of all of a load balancer's groups apply together).
-
-        One group per client: a rule naming a managed prefix list counts as the list's maximum size against the 60
-        rules a group holds by default, and CloudFront's weighs 55 (Route 53's health checkers' 25).
-        """
-        args = self._args
-        groups = []
-        for client in traffic.load_balancer_clients(args.region, health_checked=args.origin.health_checked):
-            name = args.naming.physical(f"alb-{client.purpose}")
-            tags = args.naming.tags(COMPONENT, Name=name)
-            group = aws.ec2.SecurityGroup(
-                f"{self._name}-alb-{client.purpose}-sg",
-                name=name,
-                vpc_id=args.vpc_id,
-                description=f"Load balancer {self.load_balancer_name}: {client.description}",
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            aws.vpc.SecurityGroupIngressRule(
-                f"{self._name}-alb-{client.purpose}-https",
-                security_group_id=group.id,
-                ip_protocol="tcp",
-                from_port=traffic.HTTPS,
-                to_port=traffic.HTTPS,
-                prefix_list_id=aws.ec2.get_managed_prefix_list_output(name=client.prefix_list_name).id,
-                description=client.description,
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=group),
-            )
-            groups.append(group)
-        for index, cidr in enumerate(args.pod_cidrs, start=1):
-            aws.vpc.SecurityGroupEgressRule(
-                f"{self._name}-alb-to-pods-{index}",
-                security_group_id=groups[0].id,
-                ip_protocol="tcp",
-                from_port=pods.HTTP_PORT,
-                to_port=pods.HTTP_PORT,
-                cidr_ipv4=cidr,
-                description="Requests and health checks to the shop's pods (IP targets) on their app port",
-                tags=args.naming.tags(COMPONENT, Name=args.naming.physical("alb-to-pods")),
-                opts=pulumi.ResourceOptions(parent=groups[0]),
-            )
-        return [group.id for group in groups]
-
     def _ingress(self, service: core.Service) -> k8s.networking.v1.Ingress:
         args = self._args
         networking = k8s.networking.v1
+        security_groups = traffic.load_balancer_security_groups(
+            self._name,
+            clients=traffic.load_balancer_clients(args.region, health_checked=args.origin.health_checked),
+            pod_cidrs=args.pod_cidrs,
+            vpc_id=args.vpc_id,
+            load_balancer_name=self.load_balancer_name,
+            physical_name=self.naming.physical,
+            tags=self.tags,
+            parent=self,
+        )
         balancer = LoadBalancer(
             name=self.load_balancer_name,
-            security_group_ids=self._load_balancer_security_groups(),
+            subnet_ids=args.load_balancer_subnet_ids,
+            security_group_ids=security_groups.ids,
             certificate_arn=args.origin.certificate_arn,
             web_acl_arn=args.origin.web_acl_arn,
             logs_bucket=args.buckets.logs,
             logs_prefix=args.buckets.load_balancer_logs_prefix,
-            deletion_protection=args.protect,
+            deletion_protection=self.context.protect,
             deregistration_seconds=args.settings.drain_seconds,
-            tags=args.naming.tags(COMPONENT, Name=self.load_balancer_name),
+            tags=self.tags(name=self.load_balancer_name),
         )
         backend = networking.IngressBackendArgs(
             service=networking.IngressServiceBackendArgs(
@@ -581,9 +365,13 @@ class Shop(pulumi.ComponentResource):
                     )
                 ],
             ),
-            # The controller takes minutes to create the load balancer the provider waits for.
-            opts=self._opts(
-                depends_on=[args.cluster.load_balancer_controller], custom_timeouts=pulumi.CustomTimeouts(create="20m")
+            # The controller takes minutes to create the load balancer the provider waits for. It turns on access logs
+            # (refused until the bucket policy admits the load balancer) and attaches the security groups; on destroy
+            # the load balancer is gone before any of them.
+            opts=self.child(
+                provider=self._args.cluster.provider,
+                depends_on=[args.cluster.load_balancer_controller, args.buckets.logs_policy, *security_groups.ready],
+                custom_timeouts=pulumi.CustomTimeouts(create="20m"),
             ),
         )
 

@@ -4,10 +4,11 @@ annotations, and the NetworkPolicies of the shop's pods."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.kubernetes_network import DNS_EGRESS, POD_IDENTITY_EGRESS, ip_blocks, ports
@@ -44,10 +45,81 @@ def load_balancer_clients(region: str, *, health_checked: bool) -> list[Client]:
 
 
 @dataclass(frozen=True)
+class LoadBalancerSecurityGroups:
+    ids: list[pulumi.Output[str]]
+    ready: list[pulumi.Resource]
+    """The groups and their rules: the Ingress depends on all of them (its dependency on a group's ID alone does
+    not include the group's rules)."""
+
+
+def load_balancer_security_groups(
+    name: str,
+    *,
+    clients: Sequence[Client],
+    pod_cidrs: Sequence[str],
+    vpc_id: pulumi.Input[str],
+    load_balancer_name: str,
+    physical_name: Callable[[str], str],
+    tags: Callable[[str], dict[str, str]],
+    parent: pulumi.Resource,
+) -> LoadBalancerSecurityGroups:
+    """HTTPS in from the load balancer's ``clients`` only; out to the pods' app port only (on the first group: the
+    rules of all of a load balancer's groups apply together). ``physical_name`` and ``tags`` name and tag a purpose.
+
+    One group per client: a rule naming a managed prefix list counts as the list's maximum size against the 60
+    rules a group holds by default, and CloudFront's weighs 55 (Route 53's health checkers' 25).
+    """
+    groups: list[aws.ec2.SecurityGroup] = []
+    rules: list[pulumi.Resource] = []
+    for client in clients:
+        purpose = f"alb-{client.purpose}"
+        group = aws.ec2.SecurityGroup(
+            f"{name}-{purpose}-sg",
+            name=physical_name(purpose),
+            vpc_id=vpc_id,
+            description=f"Load balancer {load_balancer_name}: {client.description}",
+            tags=tags(purpose),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        rules.append(
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-{purpose}-https",
+                security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=HTTPS,
+                to_port=HTTPS,
+                prefix_list_id=aws.ec2.get_managed_prefix_list_output(name=client.prefix_list_name).id,
+                description=client.description,
+                tags=tags(purpose),
+                opts=pulumi.ResourceOptions(parent=group),
+            )
+        )
+        groups.append(group)
+    for index, cidr in enumerate(pod_cidrs, start=1):
+        rules.append(
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-alb-to-pods-{index}",
+                security_group_id=groups[0].id,
+                ip_protocol="tcp",
+                from_port=HTTP_PORT,
+                to_port=HTTP_PORT,
+                cidr_ipv4=cidr,
+                description="Requests and health checks to the shop's pods (IP targets) on their app port",
+                tags=tags("alb-to-pods"),
+                opts=pulumi.ResourceOptions(parent=groups[0]),
+            )
+        )
+    return LoadBalancerSecurityGroups(ids=[group.id for group in groups], ready=[*groups, *rules])
+
+
+@dataclass(frozen=True)
 class LoadBalancer:
     """The internet-facing ALB the AWS Load Balancer Controller builds from the Ingress."""
 
     name: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """The public subnets, named rather than discovered by tag: the Ingress depends on them, so on destroy the
+    load balancer is gone before its subnets are deleted."""
     security_group_ids: Sequence[pulumi.Input[str]]
     """Its only security groups (the controller's own, open to the internet, is never created)."""
     certificate_arn: pulumi.Input[str]
@@ -84,6 +156,7 @@ def ingress_annotations(balancer: LoadBalancer) -> dict[str, pulumi.Input[str]]:
         f"{ALB}/scheme": "internet-facing",
         # Straight to pod IPs: no NodePort, so nodes need not accept traffic from the load balancer.
         f"{ALB}/target-type": "ip",
+        f"{ALB}/subnets": pulumi.Output.all(*balancer.subnet_ids).apply(",".join),
         f"{ALB}/listen-ports": json.dumps([{"HTTPS": HTTPS}]),
         f"{ALB}/security-groups": pulumi.Output.all(*balancer.security_group_ids).apply(",".join),
         # The controller lets the load balancer reach the pods through its shared backend security group.

@@ -103,6 +103,8 @@ class PlannedResource:
     options: dict[str, Any]
     inputs: dict[str, Any]
     custom: bool
+    #: Which resources each input property depends on (the engine's ``propertyDependencies``), for policies.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict, compare=False)
     #: The fake cloud's id and outputs (normalised). In memory only: they are not part of the JSON plan.
     id: str = field(default="", compare=False)
     outputs: dict[str, Any] = field(default_factory=dict, compare=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AfterValidator, Field
 
@@ -49,6 +49,15 @@ ImageVersion = Annotated[str, _matching(_IMAGE_VERSION, "v1.35.0")]
 def minor_of(version: str) -> str:
     """``"1.35"`` from ``"v1.35.3-eksbuild.17"`` or ``"v1.35.0"``."""
     return ".".join(version.removeprefix("v").split(".")[:2])
+
+
+class NodeGroupSize(NamedTuple):
+    """A node group's (``system`` or ``app``) minimum, desired and maximum size."""
+
+    name: str
+    min_size: int
+    desired_size: int
+    max_size: int
 
 
 @section(prefix="eks")
@@ -170,16 +179,25 @@ class ClusterSettings:
         default="v1.35.0", description="Cluster Autoscaler image tag; its minor must match the Kubernetes version."
     )
 
+    def node_groups(self) -> tuple[NodeGroupSize, ...]:
+        """The sizes of the system and the app node groups."""
+        return (
+            NodeGroupSize("system", self.system_min_size, self.system_desired_size, self.system_max_size),
+            NodeGroupSize("app", self.app_min_size, self.app_desired_size, self.app_max_size),
+        )
+
     def problems(self, environment: Environment) -> Iterator[Problem]:
         if self.public_endpoint and not self.public_access_cidrs:
             yield "public_access_cidrs", "list the networks allowed to reach the public API endpoint"
         if not self.public_endpoint and self.public_access_cidrs:
             yield "public_access_cidrs", "only applies with eksPublicEndpoint: true; remove it or enable the endpoint"
         yield from self._overlapping_roles()
-        for group in ("system", "app"):
-            low, desired, high = (getattr(self, f"{group}_{size}_size") for size in ("min", "desired", "max"))
-            if not low <= desired <= high:
-                yield f"{group}_desired_size", f"must lie between the minimum ({low}) and the maximum ({high})"
+        for group in self.node_groups():
+            if not group.min_size <= group.desired_size <= group.max_size:
+                yield (
+                    f"{group.name}_desired_size",
+                    f"must lie between the minimum ({group.min_size}) and the maximum ({group.max_size})",
+                )
         for field, version in (
             ("kube_proxy_version", self.kube_proxy_version),
             ("cluster_autoscaler_version", self.cluster_autoscaler_version),
@@ -196,8 +214,13 @@ class ClusterSettings:
     def _overlapping_roles(self) -> Iterator[Problem]:
         # EKS allows one access entry per principal.
         seen: dict[str, str] = {}
-        for field in ("pipeline_roles", "admin_roles", "read_only_roles"):
-            for role in getattr(self, field):
+        access_levels = {
+            "pipeline_roles": self.pipeline_roles,
+            "admin_roles": self.admin_roles,
+            "read_only_roles": self.read_only_roles,
+        }
+        for field, roles in access_levels.items():
+            for role in roles:
                 if role in seen:
                     yield field, f"{role} is already listed in {seen[role]}; give each role one access level"
                 seen.setdefault(role, self.__pydantic_fields__[field].alias)  # type: ignore[attr-defined]

@@ -60,9 +60,13 @@ def _node_groups_cover_the_zones(
     if cluster.app_max_size < zones:
         yield "cluster", "app_max_size", f"the shop has a node group in each of the {zones} zones; use {zones}+"
     if environment == "prod":
-        for pool in ("system", "app"):
-            if getattr(cluster, f"{pool}_min_size") < zones:
-                yield "cluster", f"{pool}_min_size", f"prod keeps a node in each of the {zones} zones; use {zones}+"
+        for group in cluster.node_groups():
+            if group.min_size < zones:
+                yield (
+                    "cluster",
+                    f"{group.name}_min_size",
+                    f"prod keeps a node in each of the {zones} zones; use {zones}+",
+                )
 
 
 def _storage_alarm_below_the_allocation(

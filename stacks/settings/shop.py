@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field
 
@@ -24,6 +24,16 @@ READINESS_CHECK_SECONDS = 2
 SURGE_FRACTION = 0.25
 #: Run-to-completion pods that may run next to a full rollout: the migration Job and, in staging, the seed Job.
 JOB_PODS = 2
+
+
+class ResourceBudget(NamedTuple):
+    """One resource's per-pod request and limit and its namespace quota, with the fields problems name."""
+
+    request_field: str
+    request: int
+    limit: int
+    quota_field: str
+    quota: int
 
 
 @section(prefix="shop")
@@ -147,6 +157,39 @@ class ShopSettings:
         """How long a terminating pod answers requests: the pre-stop delay and the app's drain."""
         return self.pre_stop_seconds + APP_DRAIN_SECONDS
 
+    def resource_budgets(self) -> tuple[ResourceBudget, ...]:
+        """CPU, memory and ephemeral storage: request, limit and quota of each."""
+        return (
+            ResourceBudget(
+                "cpu_request_millicores",
+                self.cpu_request_millicores,
+                self.cpu_limit_millicores,
+                "quota_cpu_millicores",
+                self.quota_cpu_millicores,
+            ),
+            ResourceBudget(
+                "memory_request_mib",
+                self.memory_request_mib,
+                self.memory_limit_mib,
+                "quota_memory_mib",
+                self.quota_memory_mib,
+            ),
+            ResourceBudget(
+                "ephemeral_storage_request_mib",
+                self.ephemeral_storage_request_mib,
+                self.ephemeral_storage_limit_mib,
+                "quota_ephemeral_storage_mib",
+                self.quota_ephemeral_storage_mib,
+            ),
+        )
+
+    def probe_periods(self) -> dict[str, int]:
+        """The period of each probe that checks the pod repeatedly, by the probe's config key."""
+        return {
+            "shopLivenessPeriodSeconds": self.liveness_period_seconds,
+            "shopReadinessPeriodSeconds": self.readiness_period_seconds,
+        }
+
     def problems(self, environment: Environment) -> Iterator[Problem]:
         if not self.image_tag:
             yield "image_tag", "set the image's immutable tag (the deploy pipeline sets it to the commit SHA)"
@@ -154,18 +197,17 @@ class ShopSettings:
             yield "image_tag", "'latest' is not an immutable tag; use the commit SHA the pipeline tagged"
         if self.max_replicas < self.min_replicas:
             yield "max_replicas", f"must be at least shopMinReplicas ({self.min_replicas})"
-        for resource, unit in (("cpu", "millicores"), ("memory", "mib"), ("ephemeral_storage", "mib")):
-            request, limit = getattr(self, f"{resource}_request_{unit}"), getattr(self, f"{resource}_limit_{unit}")
-            if request > limit:
-                yield f"{resource}_request_{unit}", f"must not exceed the limit ({limit})"
+        for budget in self.resource_budgets():
+            if budget.request > budget.limit:
+                yield budget.request_field, f"must not exceed the limit ({budget.limit})"
         if self.tmp_size_mib > self.ephemeral_storage_limit_mib:
             yield "tmp_size_mib", f"must fit in the ephemeral storage limit ({self.ephemeral_storage_limit_mib} MiB)"
         if self.probe_timeout_seconds <= READINESS_CHECK_SECONDS:
             wait = READINESS_CHECK_SECONDS
             yield "probe_timeout_seconds", f"must be over the {wait} s the readiness check waits for the database"
-        for probe in ("liveness", "readiness"):
-            if self.probe_timeout_seconds > getattr(self, f"{probe}_period_seconds"):
-                yield "probe_timeout_seconds", f"must not exceed shop{probe.capitalize()}PeriodSeconds"
+        for period_key, period in self.probe_periods().items():
+            if self.probe_timeout_seconds > period:
+                yield "probe_timeout_seconds", f"must not exceed {period_key}"
         shortest_grace = self.drain_seconds + SHUTDOWN_MARGIN_SECONDS
         if self.termination_grace_seconds < shortest_grace:
             yield (
@@ -188,7 +230,7 @@ class ShopSettings:
         pods = self.max_replicas + self.surge_pods + JOB_PODS
         if self.quota_pods < pods:
             yield "quota_pods", f"must be at least {pods}: max replicas, rollout surge and Jobs"
-        for resource, unit in (("cpu", "millicores"), ("memory", "mib"), ("ephemeral_storage", "mib")):
-            needed = pods * getattr(self, f"{resource}_limit_{unit}")
-            if getattr(self, f"quota_{resource}_{unit}") < needed:
-                yield f"quota_{resource}_{unit}", f"must be at least {needed} ({pods} pods at their limit)"
+        for budget in self.resource_budgets():
+            needed = pods * budget.limit
+            if budget.quota < needed:
+                yield budget.quota_field, f"must be at least {needed} ({pods} pods at their limit)"

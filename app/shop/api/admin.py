@@ -25,10 +25,9 @@ from shop.api.schemas import (
 )
 from shop.api.schemas import Product as ProductOut
 from shop.catalog import ProductInput
-from shop.http import error_response, json_response, outcome_response, runtime, runtime_dependency
+from shop.http import RuntimeDep, error_response, json_response, runtime
 from shop.media import MAX_IMAGE_BYTES, content_type_for, image_key
 from shop.models import OrderStatus
-from shop.orders import Outcome
 from shop.runtime import Runtime
 from shop.shipping import RuleInput, rule_dict
 
@@ -39,7 +38,6 @@ async def require_admin(request: Request) -> None:
 
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
-Rt = Annotated[Runtime, Depends(runtime_dependency)]
 ERRORS = {status: {"model": ErrorOut} for status in (401, 404, 409, 413, 415, 422)}
 
 
@@ -61,7 +59,7 @@ def currency_errors(rt: Runtime, amounts: dict[str, Money | None]) -> list[dict[
 
 
 @router.put("/products/{sku}", responses={200: {"model": ProductOut}, 201: {"model": ProductOut}, **ERRORS})
-async def upsert_product(rt: Rt, sku: str, payload: ProductIn) -> Response:
+async def upsert_product(rt: RuntimeDep, sku: str, payload: ProductIn) -> Response:
     """Create (201) or update (200) a product. `stock` is only changed when given."""
     fields = [] if SKU_RE.match(sku) else [{"field": "sku", "message": f"must match {SKU_PATTERN}"}]
     fields += currency_errors(rt, {"price": payload.price})
@@ -84,14 +82,14 @@ def product_input(payload: ProductIn) -> ProductInput:
 
 
 @router.put("/products/{sku}/stock", responses={200: {"model": ProductOut}, **ERRORS})
-async def set_stock(rt: Rt, sku: str, payload: StockIn) -> Response:
+async def set_stock(rt: RuntimeDep, sku: str, payload: StockIn) -> Response:
     product = await rt.catalog.set_stock(sku, payload.stock) if SKU_RE.match(sku) else None
     return json_response(product) if product is not None else _missing_product()
 
 
 @router.post("/products/{sku}/image", responses={200: {"model": ProductOut}, **ERRORS})
 async def upload_image(
-    rt: Rt, sku: str, file: Annotated[UploadFile, File(description="PNG, JPEG, GIF or WebP")]
+    rt: RuntimeDep, sku: str, file: Annotated[UploadFile, File(description="PNG, JPEG, GIF or WebP")]
 ) -> Response:
     return await store_image(rt, sku, await file.read(MAX_IMAGE_BYTES + 1))
 
@@ -112,7 +110,7 @@ async def store_image(rt: Runtime, sku: str, data: bytes) -> Response:
 
 @router.get("/orders", responses={200: {"model": OrderList}, **ERRORS})
 async def list_orders(
-    rt: Rt,
+    rt: RuntimeDep,
     status: OrderStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -122,18 +120,17 @@ async def list_orders(
 
 
 @router.get("/orders/{number}", responses={200: {"model": OrderOut}, **ERRORS})
-async def get_order(rt: Rt, number: str) -> Response:
+async def get_order(rt: RuntimeDep, number: str) -> Response:
     order = await rt.orders.admin_get(number) if ORDER_NUMBER_RE.match(number) else None
     return json_response(order) if order is not None else error_response(404, "not_found", "no such order")
 
 
 @router.post("/orders/{number}/status", responses={200: {"model": OrderOut}, **ERRORS})
-async def set_order_status(rt: Rt, number: str, payload: StatusIn) -> Response:
+async def set_order_status(rt: RuntimeDep, number: str, payload: StatusIn) -> Response:
     """Fulfil a paid order, or cancel a pending/paid one (its stock is returned)."""
     if not ORDER_NUMBER_RE.match(number):
         return error_response(404, "not_found", "no such order")
-    result = await rt.orders.transition(number, payload.status)
-    return outcome_response(result) if isinstance(result, Outcome) else json_response(result)
+    return json_response(await rt.orders.transition(number, payload.status))
 
 
 def _missing_rule() -> Response:
@@ -141,13 +138,13 @@ def _missing_rule() -> Response:
 
 
 @router.get("/country-rules", responses={200: {"model": CountryRuleList}, **ERRORS})
-async def list_country_rules(rt: Rt) -> Response:
+async def list_country_rules(rt: RuntimeDep) -> Response:
     """Shipping and tax per destination country. Checkout offers the countries whose rule is in the shop's currency."""
     return json_response({"items": [rule_dict(rule) for rule in await rt.rules.all()]})
 
 
 @router.get("/country-rules/{country}", responses={200: {"model": CountryRuleOut}, **ERRORS})
-async def get_country_rule(rt: Rt, country: str) -> Response:
+async def get_country_rule(rt: RuntimeDep, country: str) -> Response:
     rule = await rt.rules.get(country) if COUNTRY_RE.match(country) else None
     return json_response(rule_dict(rule)) if rule is not None else _missing_rule()
 
@@ -155,7 +152,7 @@ async def get_country_rule(rt: Rt, country: str) -> Response:
 @router.put(
     "/country-rules/{country}", responses={200: {"model": CountryRuleOut}, 201: {"model": CountryRuleOut}, **ERRORS}
 )
-async def put_country_rule(rt: Rt, country: str, payload: CountryRuleIn) -> Response:
+async def put_country_rule(rt: RuntimeDep, country: str, payload: CountryRuleIn) -> Response:
     """Create (201) or replace (200) the rule for a country (ISO 3166-1 alpha-2, capitals); amounts in the shop's
     currency. Other pods apply the change within a minute."""
     fields = [] if COUNTRY_RE.match(country) else [{"field": "country", "message": "must be two capital letters"}]
@@ -177,7 +174,7 @@ def rule_input(payload: CountryRuleIn) -> RuleInput:
 
 
 @router.delete("/country-rules/{country}", status_code=204, responses={204: {"description": "deleted"}, **ERRORS})
-async def delete_country_rule(rt: Rt, country: str) -> Response:
+async def delete_country_rule(rt: RuntimeDep, country: str) -> Response:
     """Stop shipping to a country. Placed orders keep their totals."""
     deleted = bool(COUNTRY_RE.match(country)) and await rt.rules.delete(country)
     return Response(status_code=204) if deleted else _missing_rule()

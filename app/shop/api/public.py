@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from shop.api.schemas import (
@@ -20,13 +20,12 @@ from shop.api.schemas import (
     QuantityIn,
 )
 from shop.api.schemas import Product as ProductOut
-from shop.http import QueryParams, error_response, json_response, outcome_response, runtime, runtime_dependency
+from shop.http import QueryParams, RuntimeDep, error_response, json_response, outcome_response, runtime
 from shop.orders import Address, CheckoutRequest
 from shop.payments import Card
 from shop.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
-Rt = Annotated[Runtime, Depends(runtime_dependency)]
 ERRORS = {status: {"model": ErrorOut} for status in (400, 402, 404, 409, 422)}
 
 
@@ -69,7 +68,7 @@ async def get_product(request: Request) -> Response:
 
 
 @router.get("/categories", responses={200: {"model": list[Category]}})
-async def list_categories(rt: Rt) -> Response:
+async def list_categories(rt: RuntimeDep) -> Response:
     return json_response(await rt.catalog.categories_json())
 
 
@@ -82,19 +81,19 @@ async def _cart_body(rt: Runtime, cart_id: str) -> dict | None:
 
 
 @router.post("/carts", status_code=201, responses={201: {"model": CartOut}})
-async def create_cart(rt: Rt) -> Response:
+async def create_cart(rt: RuntimeDep) -> Response:
     cart = await rt.carts.create()
     return json_response({"id": cart.id, "items": [], "subtotal": {"amount": 0, "currency": rt.settings.currency}}, 201)
 
 
 @router.get("/carts/{cart_id}", responses={200: {"model": CartOut}, **ERRORS})
-async def get_cart(rt: Rt, cart_id: str) -> Response:
+async def get_cart(rt: RuntimeDep, cart_id: str) -> Response:
     body = await _cart_body(rt, cart_id)
     return json_response(body) if body is not None else _not_found("cart")
 
 
 @router.put("/carts/{cart_id}/items/{sku}", responses={200: {"model": CartOut}, **ERRORS})
-async def set_cart_item(rt: Rt, cart_id: str, sku: str, payload: QuantityIn) -> Response:
+async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: QuantityIn) -> Response:
     """Set the quantity of one product in the cart; 0 removes it, more than the stock is a 409."""
     cart = await rt.carts.get(cart_id)
     if cart is None:
@@ -115,7 +114,7 @@ async def set_cart_item(rt: Rt, cart_id: str, sku: str, payload: QuantityIn) -> 
 
 @router.post("/orders", status_code=201, responses={201: {"model": OrderOut}, **ERRORS})
 async def place_order(
-    rt: Rt,
+    rt: RuntimeDep,
     payload: CheckoutIn,
     idempotency_key: Annotated[str | None, Header(max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> Response:
@@ -144,7 +143,7 @@ def checkout_request(payload: CheckoutIn) -> CheckoutRequest:
 
 
 @router.get("/orders/{number}", responses={200: {"model": OrderOut}, **ERRORS})
-async def get_order(rt: Rt, number: str, email: Annotated[str, Query(max_length=254)] = "") -> Response:
+async def get_order(rt: RuntimeDep, number: str, email: Annotated[str, Query(max_length=254)] = "") -> Response:
     """The order, only for the email it was placed with (404 otherwise, so numbers cannot be probed)."""
     order = await rt.orders.lookup(number, email) if ORDER_NUMBER_RE.match(number) and email else None
     return json_response(order) if order is not None else _not_found("order")

@@ -14,11 +14,11 @@ from starlette.responses import Response
 
 from shop.api.admin import product_input, rule_input, store_image
 from shop.api.schemas import COUNTRY_RE, ORDER_NUMBER_RE, SKU_RE, CountryRuleIn, ProductIn
-from shop.http import runtime
+from shop.http import refusal_status, runtime
 from shop.media import MAX_IMAGE_BYTES
 from shop.models import ORDER_STATUSES
 from shop.money import decimal_amount, parse_amount, parse_percent, percent_text
-from shop.orders import TRANSITIONS, Outcome
+from shop.orders import TRANSITIONS, OrderRefused
 from shop.security import ADMIN_COOKIE, ADMIN_SESSION_SECONDS, admin_session_valid
 from shop.shipping import rule_dict
 from shop.web import WebSession, form_text, load_session, not_found, parse_int, read_form, redirect, render
@@ -231,12 +231,11 @@ async def order_status(request: Request, number: str) -> Response:
     target = form_text(form, "status", 16)
     if target not in ("fulfilled", "cancelled") or not ORDER_NUMBER_RE.match(number):
         return not_found(request, session)
-    result = await runtime(request).orders.transition(number, target)
-    if isinstance(result, Outcome):
-        body = result.json()
-        return render(
-            request, "error.html", session, status=result.status, title="Not changed", message=body["message"]
-        )
+    try:
+        await runtime(request).orders.transition(number, target)
+    except OrderRefused as refused:
+        status = refusal_status(refused)
+        return render(request, "error.html", session, status=status, title="Not changed", message=str(refused))
     return redirect(request, f"/admin/orders/{number}", session)
 
 
