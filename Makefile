@@ -7,7 +7,7 @@ STACK ?= staging
 PYRIGHT_VERSION := 1.1.414
 REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt app/requirements.txt app/requirements-test.txt
 
-.PHONY: venv preview test test-infra test-app lint shop bench bench-preview bench-shop clean
+.PHONY: venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
 	image-config deploy smoke alarms rollback retain-image notify test-packages cost-prices
 
@@ -32,6 +32,10 @@ venv: $(VENV)/.installed $(POLICY_VENV)/.installed
 AGAINST ?=
 preview: venv
 	$(PY) -m stacks preview $(STACK) $(if $(AGAINST),--against $(AGAINST))
+
+## Monthly cost estimate of one stack (STACK=staging|prod) from its offline plan (docs/cost.md).
+cost: venv
+	$(PY) -m stacks cost $(STACK)
 
 ## The whole test suite: infrastructure plans, policies, tooling and the shop app.
 test: venv
