@@ -44,6 +44,8 @@ _VIOLATION_COUNTS = re.compile(r"\d+ mandatory, \d+ advisory violations?(?:\(s\)
 POLICY_TAIL_LINES = 60
 #: How wide the diff lines of the comment are (values beyond are elided; the JSON artifact has them whole).
 COMMENT_WIDTH = 160
+#: How many resources the cost table names per stack (the largest changes; the artifact has them all).
+COST_CHANGES_SHOWN = 3
 #: A code block fence no rendered value contains (values are JSON on one line).
 FENCE = "````"
 
@@ -207,17 +209,27 @@ def _cost_lines(stacks: list[StackFiles]) -> list[str]:
     if not estimates:
         return []
     lines = [
-        "| Stack | Monthly cost (USD, on-demand) | This change |",
-        "| --- | ---: | ---: |",
+        "| Stack | Monthly cost (USD, on-demand) | This change | Largest changes |",
+        "| --- | ---: | ---: | --- |",
     ]
     for stack, estimate in estimates:
         monthly = estimate["monthly"]
         against = estimate.get("against")
         change = signed(against["delta"]["total"]) if against else "-"
         total = f"{money(monthly['total'])} (fixed {money(monthly['fixed'])}, usage {money(monthly['usage'])})"
-        lines.append(f"| `{stack}` | {total} | {change} |")
+        lines.append(f"| `{stack}` | {total} | {change} | {_largest_cost_changes(against)} |")
     price_date = estimates[0][1]["priceDate"]
     return [*lines, "", f"_Prices of {price_date}, usage from each stack's `cost*` settings: docs/cost.md._", ""]
+
+
+def _largest_cost_changes(against: dict[str, Any] | None, count: int = COST_CHANGES_SHOWN) -> str:
+    """The resources whose monthly cost the change moves most, e.g. ``database-postgres +$27.36``."""
+    if not against:
+        return "-"
+    changed = sorted(against["resources"], key=lambda change: -abs(change["delta"]))
+    shown = [f"`{change['urn'].rsplit('::', 1)[-1]}` {signed(change['delta'])}" for change in changed[:count]]
+    more = [f"{len(changed) - count} more"] if len(changed) > count else []
+    return ", ".join([*shown, *more]) or "-"
 
 
 def _config_keys(message: str) -> list[str]:

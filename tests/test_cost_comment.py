@@ -23,7 +23,15 @@ def _stack(out: Path, stack: str, total: float, delta: float | None) -> None:
         "resources": [],
     }
     if delta is not None:
-        estimate["against"] = {"revision": "f" * 40, "delta": {"fixed": delta, "usage": 0.0, "total": delta}}
+        changed = [
+            {"urn": f"urn:pulumi:{stack}::shop-platform::aws:ec2/eip:Eip::ip-{index}", "delta": delta / 4}
+            for index in range(4)
+        ]
+        estimate["against"] = {
+            "revision": "f" * 40,
+            "delta": {"fixed": delta, "usage": 0.0, "total": delta},
+            "resources": changed,
+        }
     files.cost.write_text(json.dumps(estimate))
 
 
@@ -31,14 +39,15 @@ def test_the_comment_shows_each_stacks_monthly_total_and_the_changes_delta(tmp_p
     _stack(tmp_path, "prod", 1738.91, 66.05)
     _stack(tmp_path, "staging", 366.42, -3.65)
     markdown = offline.summary_markdown(tmp_path)
-    assert "| `prod` | $1,738.91 (fixed $1,728.91, usage $10.00) | +$66.05 |" in markdown
-    assert "| `staging` | $366.42 (fixed $356.42, usage $10.00) | -$3.65 |" in markdown
+    assert "| `prod` | $1,738.91 (fixed $1,728.91, usage $10.00) | +$66.05 | `ip-0` +$16.51, " in markdown
+    assert "| `staging` | $366.42 (fixed $356.42, usage $10.00) | -$3.65 | `ip-0` -$0.91, " in markdown
+    assert "`ip-2` +$16.51, 1 more |" in markdown
     assert "_Prices of 2026-12-02" in markdown and "docs/cost.md" in markdown
 
 
 def test_without_a_base_the_change_column_is_empty(tmp_path: Path) -> None:
     _stack(tmp_path, "prod", 1738.91, None)
-    assert "| `prod` | $1,738.91 (fixed $1,728.91, usage $10.00) | - |" in offline.summary_markdown(tmp_path)
+    assert "| `prod` | $1,738.91 (fixed $1,728.91, usage $10.00) | - | - |" in offline.summary_markdown(tmp_path)
 
 
 def test_the_plan_step_estimates_each_stack_against_the_same_base(
