@@ -43,7 +43,7 @@ def test_hosts_must_be_dns_labels_or_the_apex(host: str) -> None:
 
 
 def test_hosts_are_listed_once_and_at_least_one() -> None:
-    assert f"{P}:edgeHosts: lists a host twice" in problems(edgeHosts='["www", "www"]')
+    assert f"{P}:edgeHosts: lists a name twice" in problems(edgeHosts='["www", "www"]')
     assert f"{P}:edgeHosts: Tuple should have at least 1 item" in problems(edgeHosts="[]")
 
 
@@ -80,7 +80,7 @@ def test_price_class_is_one_cloudfront_knows() -> None:
 def test_prod_refuses_staging_only_savings() -> None:
     message = problems(edgeOriginHealthCheck="false", edgeWafLogRetentionDays="30")
     assert f"{P}:edgeOriginHealthCheck: prod monitors its origin" in message
-    assert f"{P}:edgeWafLogRetentionDays: prod keeps WAF logs at least 90 days" in message
+    assert f"{P}:edgeWafLogRetentionDays: prod keeps every log group at least 365 days" in message
     staging = {**PROD, f"{P}:environment": "staging", f"{P}:edgeOriginHealthCheck": "false"}
     assert (
         parse({**staging, f"{P}:edgeWafLogRetentionDays": "30"}, project=P, stack="staging").edge.waf_log_retention_days

@@ -180,7 +180,7 @@ def test_log_groups_are_encrypted_with_a_key_of_their_region(plan: Plan) -> None
     assert key.options["protect"] is (plan.stack == "prod")
 
 
-def test_us_east_1_logs_key_admits_cloudwatch_logs_for_the_waf_log_group_only(plan: Plan) -> None:
+def test_us_east_1_logs_key_admits_cloudwatch_logs_for_the_edge_log_groups_only(plan: Plan) -> None:
     key = plan.one(KMS_KEY, "edge-cdn-logs-key")
     group = log_group_of(plan, cloudfront_acl(plan))
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
@@ -188,7 +188,15 @@ def test_us_east_1_logs_key_admits_cloudwatch_logs_for_the_waf_log_group_only(pl
     logs = statements["CloudWatchLogsEncryptsTheWafLogGroup"]
     assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
     assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group.outputs["arn"]}}
-    assert set(statements) == {"AccountRootDelegatesToIam", "CloudWatchLogsEncryptsTheWafLogGroup"}
+    queries = plan.one("aws:cloudwatch/logGroup:LogGroup", "edge-zone-query-logs")
+    assert statements["CloudWatchLogsEncryptsTheQueryLogGroup"]["Condition"] == {
+        "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": queries.outputs["arn"]}
+    }
+    assert set(statements) == {
+        "AccountRootDelegatesToIam",
+        "CloudWatchLogsEncryptsTheWafLogGroup",
+        "CloudWatchLogsEncryptsTheQueryLogGroup",
+    }
 
 
 @pytest.mark.parametrize("which", ACLS)

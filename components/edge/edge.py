@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import PlatformComponent, StackContext
-from components.edge import cdn
+from components.edge import cdn, dns
 from components.edge.waf import (
     ANONYMOUS_IP,
     BLOCKED_BODY_KEY,
@@ -57,10 +57,12 @@ class EdgeArgs:
     logs_key_arn: pulumi.Input[str]
     """KMS key (stack region) of the origin web ACL's log group."""
     assets_bucket_regional_domain_name: pulumi.Input[str]
-    logs_bucket_domain_name: pulumi.Input[str]
-    """``<bucket>.s3.amazonaws.com`` of the logs bucket, for CloudFront standard logs."""
+    logs_bucket_arn: pulumi.Input[str]
+    """The logs bucket, where CloudFront's access logs are delivered (standard logging v2)."""
     logs_prefix: str
-    """Key prefix of CloudFront's logs in the logs bucket."""
+    """Key prefix of CloudFront's logs in the logs bucket; each distribution writes under a prefix of its own."""
+    logs_bucket_policy: pulumi.Resource
+    """The logs bucket's policy, which must admit the log delivery before the delivery is created."""
     origin_verify_token: pulumi.Input[str]
     """The secret value of the origin header (a secret Output from Secrets Manager's generator)."""
 
@@ -95,6 +97,9 @@ class Edge(PlatformComponent):
     distribution_arn: pulumi.Output[str]
     distribution_domain_name: pulumi.Output[str]
     origin_health_check_id: pulumi.Output[str] | None
+    dnssec_ds_records: dict[str, pulumi.Output[str]]
+    """Key-signing key name -> the DS record to add at the parent zone; empty when the zone is not signed here."""
+    query_log_group_name: str | None
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.context, opts)
@@ -109,9 +114,32 @@ class Edge(PlatformComponent):
         self.origin_web_acl_name = self.naming.physical("origin")
 
         self.zone_id, self.name_servers = self._zone()
+        self.dnssec_ds_records = (
+            dns.sign_zone(
+                f"{name}-zone",
+                zone_id=self.zone_id,
+                key_labels=settings.dnssec_keys,
+                key_settings=args.key_settings,
+                component=self,
+            ).ds_records
+            if settings.dnssec
+            else {}
+        )
         self.cloudfront_certificate_arn = self._certificate("cdn", settings.hosts, CLOUDFRONT_REGION)
         self.origin_certificate_arn = self._certificate("origin", (settings.origin_host,), None)
-        self.cloudfront_web_acl_arn = self._cloudfront_web_acl()
+        us_east_logs_key_arn = self._us_east_logs_key()
+        self.query_log_group_name = None
+        if settings.query_logging:
+            dns.log_queries(
+                f"{name}-zone",
+                zone_id=self.zone_id,
+                domain=args.domain,
+                kms_key_arn=us_east_logs_key_arn,
+                retention_days=settings.query_log_retention_days,
+                component=self,
+            )
+            self.query_log_group_name = dns.query_log_group_name(args.domain)
+        self.cloudfront_web_acl_arn = self._cloudfront_web_acl(us_east_logs_key_arn)
         self.origin_web_acl_arn = self._origin_web_acl()
         distribution = cdn.distribution(
             name,
@@ -123,8 +151,9 @@ class Edge(PlatformComponent):
                 origin_hostname=self.origin_hostname,
                 origin_verify_token=args.origin_verify_token,
                 assets_bucket_regional_domain_name=args.assets_bucket_regional_domain_name,
-                logs_bucket_domain_name=args.logs_bucket_domain_name,
+                logs_bucket_arn=args.logs_bucket_arn,
                 logs_prefix=args.logs_prefix,
+                logs_bucket_policy=args.logs_bucket_policy,
             ),
             component=self,
         )
@@ -138,6 +167,7 @@ class Edge(PlatformComponent):
         self.register_outputs(
             {
                 "zone_id": self.zone_id,
+                "dnssec_ds_records": self.dnssec_ds_records,
                 "shop_urls": self.shop_urls,
                 "origin_hostname": self.origin_hostname,
                 "cloudfront_certificate_arn": self.cloudfront_certificate_arn,
@@ -257,7 +287,7 @@ class Edge(PlatformComponent):
 
     # ------------------------------------------------------------------------------------------------ WAF
 
-    def _cloudfront_web_acl(self) -> pulumi.Output[str]:
+    def _cloudfront_web_acl(self, logs_key_arn: pulumi.Output[str]) -> pulumi.Output[str]:
         args = self._args
         settings = args.settings
         allowed = None
@@ -290,7 +320,7 @@ class Edge(PlatformComponent):
             logging=WebAclLogging(
                 account=self.context.account,
                 region=CLOUDFRONT_REGION,
-                kms_key_arn=self._cloudfront_logs_key(),
+                kms_key_arn=logs_key_arn,
                 retention_days=settings.waf_log_retention_days,
             ),
             tags=self.tags("cdn-acl"),
@@ -332,26 +362,27 @@ class Edge(PlatformComponent):
         )
         return acl.arn
 
-    def _cloudfront_logs_key(self) -> pulumi.Output[str]:
-        """A us-east-1 key for the CloudFront web ACL's logs: a log group can only use a key of its own region."""
+    def _us_east_logs_key(self) -> pulumi.Output[str]:
+        """A us-east-1 key for the edge's log groups there (the CloudFront web ACL's and the DNS query log): a log
+        group can only use a key of its own region."""
         args = self._args
         account = self.context.account
-        logs = logs_service_statement(
-            "CloudWatchLogsEncryptsTheWafLogGroup",
-            account,
-            log_group_name(self.cloudfront_web_acl_name),
-            region=CLOUDFRONT_REGION,
-        )
+        groups = {"CloudWatchLogsEncryptsTheWafLogGroup": log_group_name(self.cloudfront_web_acl_name)}
+        if args.settings.query_logging:
+            groups["CloudWatchLogsEncryptsTheQueryLogGroup"] = dns.query_log_group_name(args.domain)
         key = customer_managed_key(
             f"{self._name}-cdn-logs-key",
             alias=f"alias/{self.naming.physical('cdn-logs')}",
-            description=f"{self.naming.physical('cdn-logs')}: the CloudFront web ACL's log group ({CLOUDFRONT_REGION})",
+            description=f"{self.naming.physical('cdn-logs')}: the edge's log groups in {CLOUDFRONT_REGION} "
+            "(CloudFront web ACL, DNS queries)",
             settings=args.key_settings,
             account=account,
             tags=self.tags("cdn-logs"),
             parent=self,
             protect=self.context.protect,
-            service_statements=[logs],
+            service_statements=[
+                logs_service_statement(sid, account, group, region=CLOUDFRONT_REGION) for sid, group in groups.items()
+            ],
             region=CLOUDFRONT_REGION,
         )
         return key.arn
