@@ -24,7 +24,6 @@ def test_defaults_are_prod_grade() -> None:
     edge = parse(PROD, project=P, stack="prod").edge
     assert edge.hosts == ("@", "www")
     assert edge.zone_id == ""  # the zone is created
-    assert edge.block_anonymous_ips is True
     assert edge.origin_health_check is True
     assert edge.admin_allowed_cidrs == ()
     assert edge.origin_host == "origin"

@@ -307,7 +307,8 @@ class Edge(PlatformComponent):
             *([rate_limit_per_ip(settings.waf_rate_limit)] if settings.waf_rate_limit_enabled else []),
             admin_only_from(allowed),
             managed_rule_group(IP_REPUTATION),
-            *([managed_rule_group(ANONYMOUS_IP)] if settings.block_anonymous_ips else []),
+            # In every stack: staging saves on size and redundancy, never on security.
+            managed_rule_group(ANONYMOUS_IP),
             *(managed_rule_group(group) for group in CONTENT_RULE_GROUPS),
         ]
         acl = web_acl(

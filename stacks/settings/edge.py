@@ -91,9 +91,6 @@ class EdgeSettings:
         max_length=50,
         description="IPv4 networks allowed to reach /admin through CloudFront; empty blocks /admin at the edge.",
     )
-    block_anonymous_ips: bool = Field(
-        default=True, description="Block VPNs, proxies, Tor and hosting providers (AWS Anonymous IP list)."
-    )
     waf_log_retention_days: RetentionDays = Field(
         default=365, description="Retention of the WAF log groups, in days (a CloudWatch Logs period)."
     )
