@@ -121,7 +121,10 @@ class EdgeSettings:
         if not self.zone_id:
             # Staging saves on size, never on security: a zone of the stack's own is signed and logged everywhere.
             if not self.dnssec:
-                yield "dnssec", "a zone the stack creates is always signed; the setting is for an existing edgeZoneId"
+                yield (
+                    "dnssec",
+                    "a zone the stack creates always signs with DNSSEC; the setting is for an existing edgeZoneId",
+                )
             if not self.query_logging:
                 yield (
                     "query_logging",
