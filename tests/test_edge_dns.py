@@ -18,7 +18,6 @@ ZONE_DNSSEC = "aws:route53/hostedZoneDnsSec:HostedZoneDnsSec"
 QUERY_LOG = "aws:route53/queryLog:QueryLog"
 RESOURCE_POLICY = "aws:cloudwatch/logResourcePolicy:LogResourcePolicy"
 ACCOUNT = "123456789012"
-DOMAIN = {"staging": "staging.shop.example.com", "prod": "shop.example.com"}
 
 
 def zone_id(plan: Plan) -> str:
@@ -71,7 +70,7 @@ def test_the_ds_record_for_the_parent_zone_is_a_stack_output(plan: Plan) -> None
 
 def test_queries_are_logged_to_an_encrypted_us_east_1_log_group(plan: Plan) -> None:
     group = plan.one(LOG_GROUP, "edge-zone-query-logs")
-    assert group.inputs["name"] == f"/aws/route53/{DOMAIN[plan.stack]}"
+    assert group.inputs["name"] == f"/aws/route53/shop-{plan.stack}-zone"
     assert region_of(plan, group) == "us-east-1"  # Route 53 writes query logs there only
     assert group.inputs["retentionInDays"] == 365
     assert group.inputs["logGroupClass"] == "INFREQUENT_ACCESS"  # half the ingestion price, Logs Insights still works

@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 from components.account import Account
 from components.base import PlatformComponent
+from components.naming import Naming
 from stacks.settings import KeySettings
 
 #: Route 53 reads key-signing keys' KMS keys and writes query logs only in this region.
@@ -33,9 +34,10 @@ DNSSEC_SERVICE = "dnssec-route53"
 QUERY_LOG_CLASS = "INFREQUENT_ACCESS"
 
 
-def query_log_group_name(domain: str) -> str:
-    """Route 53 writes query logs to log groups named ``/aws/route53/...`` (the prefix its resource policy names)."""
-    return f"/aws/route53/{domain}"
+def query_log_group_name(naming: Naming) -> str:
+    """``/aws/route53/<stack's zone>``: the prefix Route 53's documentation gives query log groups, and a name of the
+    stack's own (two stacks may serve the same domain, one of them from an existing zone)."""
+    return f"/aws/route53/{naming.physical('zone')}"
 
 
 def dnssec_key_policy(account: Account) -> dict[str, Any]:
@@ -162,7 +164,6 @@ def log_queries(
     name: str,
     *,
     zone_id: pulumi.Input[str],
-    domain: str,
     kms_key_arn: pulumi.Input[str],
     retention_days: int,
     component: PlatformComponent,
@@ -172,7 +173,7 @@ def log_queries(
     account = component.context.account
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-query-logs",
-        name=query_log_group_name(domain),
+        name=query_log_group_name(component.naming),
         retention_in_days=retention_days,
         kms_key_id=kms_key_arn,
         log_group_class=QUERY_LOG_CLASS,

@@ -133,12 +133,11 @@ class Edge(PlatformComponent):
             dns.log_queries(
                 f"{name}-zone",
                 zone_id=self.zone_id,
-                domain=args.domain,
                 kms_key_arn=us_east_logs_key_arn,
                 retention_days=settings.query_log_retention_days,
                 component=self,
             )
-            self.query_log_group_name = dns.query_log_group_name(args.domain)
+            self.query_log_group_name = dns.query_log_group_name(self.naming)
         self.cloudfront_web_acl_arn = self._cloudfront_web_acl(us_east_logs_key_arn)
         self.origin_web_acl_arn = self._origin_web_acl()
         distribution = cdn.distribution(
@@ -370,7 +369,7 @@ class Edge(PlatformComponent):
         account = self.context.account
         groups = {"CloudWatchLogsEncryptsTheWafLogGroup": log_group_name(self.cloudfront_web_acl_name)}
         if args.settings.query_logging:
-            groups["CloudWatchLogsEncryptsTheQueryLogGroup"] = dns.query_log_group_name(args.domain)
+            groups["CloudWatchLogsEncryptsTheQueryLogGroup"] = dns.query_log_group_name(self.naming)
         key = customer_managed_key(
             f"{self._name}-cdn-logs-key",
             alias=f"alias/{self.naming.physical('cdn-logs')}",
