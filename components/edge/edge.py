@@ -1,5 +1,5 @@
-"""The edge: the DNS zone, TLS certificates, the CloudFront distribution in front of the shop (``cdn.py``), and two
-web ACLs (``waf.py``).
+"""The edge: the DNS zone (signed with DNSSEC, its queries logged: ``dns.py``), TLS certificates, the CloudFront
+distribution in front of the shop (``cdn.py``), and two web ACLs (``waf.py``).
 
 Traffic: viewer --TLS 1.2+--> CloudFront (CLOUDFRONT web ACL) --TLS 1.2+, secret header--> origin.<host>, the
 shop's load balancer (REGIONAL web ACL, which drops requests without the header); /static and /media go to the
@@ -70,8 +70,8 @@ class EdgeArgs:
 class Edge(PlatformComponent):
     """DNS, certificates, CloudFront and WAF for the shop; see the module docstring for the request path.
 
-    Protected in prod: the hosted zone (a new one has new name servers), the us-east-1 logs key and the WAF log
-    groups."""
+    Protected in prod: the hosted zone (a new one has new name servers), the DNSSEC signing keys (the parent's DS
+    records point at them), the us-east-1 logs key, the WAF and DNS query log groups."""
 
     type_token = "shop:edge:Edge"  # noqa: S105 - a type token, not a secret
     component = "edge"
