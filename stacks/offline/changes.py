@@ -65,6 +65,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
 _MIN_COMPUTED_LENGTH = 8
 #: The path of a provider change among a resource's differences (the provider is a resource option).
 PROVIDER = "provider"
+#: Outputs that are a resource's identity, new for every new resource (with any ``*Arn`` and ``*Id``).
+_IDENTITY_KEYS = frozenset({"arn", "id", "result"})
 
 
 class _Absent:
@@ -244,8 +246,13 @@ class ChangeSet:
 # ---------------------------------------------------------------------------------------------- comparing
 
 
-def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
-    """The change from plan ``old`` (the base) to plan ``new``."""
+def compare(old: Plan, new: Plan, against: str, *, during_up: bool = False) -> ChangeSet:
+    """The change from plan ``old`` (the base) to plan ``new``, as ``pulumi preview`` shows it: every output of a
+    resource being created or replaced is unknown to its consumers. ``during_up``: as ``pulumi up`` carries it out,
+    where the engine diffs a consumer once what it consumes exists: only the identity of a new resource (its id, ARNs
+    and ids, a generated ``result``) is new, its other outputs are what the fake cloud gives ``new`` (an ACM
+    certificate's validation records are its domains', whichever certificate).
+    """
     old_by_urn = {resource.urn: resource for resource in old.resources}
     new_by_urn = {resource.urn: resource for resource in new.resources}
     unknown: set[str] = set()
@@ -283,24 +290,33 @@ def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
     ops.update({urn: "create" for urn in new_by_urn if urn not in old_by_urn})
     ops.update({urn: "delete" for urn in old_by_urn if urn not in new_by_urn})
 
-    # Outputs of what is created or replaced are unknown until it exists: its consumers see those inputs change.
+    # Outputs of what is created or replaced are unknown until it exists: its consumers see those inputs change. A
+    # consumer's outputs that echo such an input are unknown in turn (a certificate validation's certificateArn).
     consumers: dict[str, list[str]] = {}
     for resource in new.resources:
         for dependency in resource.dependencies:
             consumers.setdefault(dependency, []).append(resource.urn)
+    #: URN -> the unknown values its inputs hold -> the resource each is an output of.
+    carried: dict[str, dict[str, str]] = {}
     pending = [urn for urn, op in ops.items() if op in ("create", "replace")]
     while pending:
         source = new_by_urn[pending.pop()]
-        computed = _computed_values(source)
+        computed = dict(carried.get(source.urn, {}))
+        if ops[source.urn] in ("create", "replace"):
+            computed.update(dict.fromkeys(_computed_values(source, identity_only=during_up), source.name))
         for urn in consumers.get(source.urn, []) if computed else []:
             if urn not in old_by_urn:
                 continue
-            unknowns = list(_unknown_differences(old_by_urn[urn], new_by_urn[urn], computed, source.name))
+            unknowns = list(_unknown_differences(old_by_urn[urn], new_by_urn[urn], computed))
             if not unknowns:
                 continue
-            diffs.setdefault(urn, {}).update({diff.path: diff for diff in unknowns})
+            found = diffs.setdefault(urn, {})
+            found.update({diff.path: diff for diff in unknowns if diff.path not in found or not found[diff.path].via})
             before, ops[urn] = ops.get(urn), decide(urn)
-            if ops[urn] == "replace" and before != "replace":
+            held = {value: origin for value, origin in computed.items() if value not in carried.get(urn, {})}
+            held = {value: held[value] for value in _held(new_by_urn[urn], set(held))}
+            carried.setdefault(urn, {}).update(held)
+            if (ops[urn] == "replace" and before != "replace") or held:
                 pending.append(urn)
 
     replaced = {new_by_urn[urn].name for urn, op in ops.items() if op == "replace"}
@@ -539,10 +555,14 @@ def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
-def _computed_values(resource: PlannedResource) -> set[str]:
-    """The values only the provider knows once the resource exists (its id, ARN, generated name, endpoint)."""
-    given = {value for _, value in _leaves(resource.inputs) if isinstance(value, str)}
-    computed = {value for _, value in _leaves(resource.outputs) if isinstance(value, str)} | {resource.id}
+def _computed_values(resource: PlannedResource, *, identity_only: bool) -> set[str]:
+    """The values only the provider knows once the resource exists (its id, ARN, generated name, endpoint), secret
+    ones included (``identity_only``: only its id and those under an identity's key)."""
+    given = {value for _, value in _leaves(resource.plain_inputs) if isinstance(value, str)}
+    outputs = resource.plain_outputs
+    if identity_only:
+        outputs = {key: value for key, value in outputs.items() if key in _IDENTITY_KEYS or key.endswith(("Arn", "Id"))}
+    computed = {value for _, value in _leaves(outputs) if isinstance(value, str)} | {resource.id}
     return {
         value
         for value in computed - given
@@ -550,16 +570,24 @@ def _computed_values(resource: PlannedResource) -> set[str]:
     }
 
 
+def _held(resource: PlannedResource, values: set[str]) -> set[str]:
+    """Those of ``values`` that ``resource``'s inputs hold."""
+    strings = [value for _, value in _leaves(resource.plain_inputs) if isinstance(value, str)]
+    return {item for item in values if any(item in value for value in strings)}
+
+
 def _unknown_differences(
-    old: PlannedResource, new: PlannedResource, computed: set[str], source: str
+    old: PlannedResource, new: PlannedResource, computed: Mapping[str, str]
 ) -> Iterator[Difference]:
-    """The inputs of ``new`` that hold one of ``computed`` (an output of ``source``, being created or replaced)."""
+    """The inputs of ``new`` that hold one of ``computed`` (value -> the resource being created or replaced, or
+    updated with an unknown input, that it is an output of)."""
     old_values = dict(_leaves(old.inputs))
     ignored = [str(path) for path in new.options.get("ignoreChanges") or []]
-    for path, value in _leaves(new.inputs):
-        held = isinstance(value, str) and any(item in value for item in computed)
-        if held and not any(_at_or_below(path, entry) for entry in ignored):
-            yield Difference(path, old_values.get(path, ABSENT), UNKNOWN, path, via=source)
+    # Secret inputs are looked into (their values stay out of the difference: it shows the old, masked, value).
+    for path, value in _leaves(new.plain_inputs):
+        sources = sorted({source for item, source in computed.items() if isinstance(value, str) and item in value})
+        if sources and not any(_at_or_below(path, entry) for entry in ignored):
+            yield Difference(path, old_values.get(path, ABSENT), UNKNOWN, path, via=sources[0])
 
 
 def _tree_order(resources: Sequence[PlannedResource]) -> list[PlannedResource]:
