@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 
@@ -149,11 +150,11 @@ def test_a_plan_without_a_region_is_read_and_compared_by_inputs_alone(prod: Plan
 # ---------------------------------------------------------------------------------------------- replacing moves
 
 
-def _resource(urn: str, type_: str, provider: str | None, inputs: dict[str, object]) -> PlannedResource:
+def _resource(urn: str, type_: str, provider: str | None, inputs: dict[str, Any]) -> PlannedResource:
     return PlannedResource(urn, type_, urn.rpartition("::")[2], None, [], provider, {}, inputs, True)
 
 
-def _provider(type_: str, name: str, inputs: dict[str, object]) -> PlannedResource:
+def _provider(type_: str, name: str, inputs: dict[str, Any]) -> PlannedResource:
     return _resource(f"urn:pulumi:s::p::{type_}::{name}", type_, None, inputs)
 
 
