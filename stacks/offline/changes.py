@@ -13,6 +13,7 @@ A resource that moves to another provider is replaced only where the engine repl
 new provider's ``DiffConfig`` over the old and new provider configuration reports a replacement (the provider's
 entry in the replacement table). Otherwise the resource is diffed as usual, and the move is an update that shows
 ``provider: old → new``.
+
 Like ``pulumi preview``, the outputs the provider computes for a resource being created or replaced (its id, ARN,
 generated name) are unknown until it exists, so every resource that consumes one sees that input change to
 ``[unknown]`` -- and is replaced in turn when that input forces it (a new VPC replaces its security groups).
@@ -365,8 +366,8 @@ def _change(
 
 
 def _replace_keys(new: PlannedResource, diffs: Iterable[Difference], unknown: set[str], replaceable: bool) -> list[str]:
-    """What forces ``new`` to be replaced, given its differences from ``old`` (``replaceable``: not one of the
-    program's own components, which are never replaced themselves)."""
+    """What forces ``new`` to be replaced, given its differences (``replaceable``: not one of the program's own
+    components, which are never replaced themselves); a provider that forces it is added by the caller."""
     changed = sorted({diff.input for diff in diffs if not diff.option})
     keys: list[str] = []
     if changed and new.type in known_types():
