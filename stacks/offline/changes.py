@@ -254,6 +254,10 @@ def compare(old: Plan, new: Plan, against: str, *, during_up: bool = False) -> C
     and ids, a generated ``result``) is new, its other outputs are what the fake cloud gives ``new`` (an ACM
     certificate's validation records are its domains', whichever certificate).
     """
+    # A plan that does not know its stack's region (written by an older revision) is taken to be in the other's.
+    if old.region is None or new.region is None:
+        old = dataclasses.replace(old, region=old.region or new.region)
+        new = dataclasses.replace(new, region=new.region or old.region)
     old_by_urn = {resource.urn: resource for resource in old.resources}
     new_by_urn = {resource.urn: resource for resource in new.resources}
     unknown: set[str] = set()
