@@ -9,6 +9,7 @@ from typing import Any
 from stacks.settings.base import Environment, overlapping_pairs
 from stacks.settings.cache import CacheSettings
 from stacks.settings.cluster import ClusterSettings
+from stacks.settings.cost import CostSettings
 from stacks.settings.database import DatabaseSettings
 from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
@@ -35,6 +36,7 @@ class PlatformSettings:
     edge: EdgeSettings
     observability: ObservabilitySettings
     shop: ShopSettings
+    cost: CostSettings
 
     @property
     def is_prod(self) -> bool:
