@@ -14,7 +14,7 @@ longest chain of them through the graph (``critical_path``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stacks.offline.plan import Plan, PlannedResource
@@ -200,7 +200,3 @@ def format_critical_path(plan: Plan) -> str:
     total = steps[-1].done_at if steps else 0
     lines.append(f"  total: {total / 60:.1f} min over {len(steps)} steps")
     return "\n".join(lines)
-
-
-def of_types(resources: Iterable[PlannedResource], *types: str) -> Iterator[PlannedResource]:
-    return (resource for resource in resources if resource.type in types)
