@@ -9,8 +9,9 @@ from starlette.responses import Response
 
 from shop.api import admin as admin_api
 from shop.api import public as public_api
+from shop.db import is_unavailable
 from shop.http import error_response, install_error_handlers, json_response, runtime
-from shop.media import content_type_for, valid_key
+from shop.media import MAX_IMAGE_BYTES, content_type_for, valid_key
 from shop.observability import RequestMiddleware
 from shop.runtime import Runtime
 from shop.security import security_headers
@@ -20,6 +21,8 @@ from shop.web import admin as admin_pages
 
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 _OK = b'{"status":"ok"}'
+# The internal port takes image uploads: the largest image plus room for the multipart framing and form fields.
+MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES + 64 * 1024
 _NOT_FOUND_PAGE = b"<!doctype html><title>Not found</title><h1>Not found</h1><p><a href='/'>Back to the shop</a></p>"
 
 
@@ -58,6 +61,9 @@ def _base_app(rt: Runtime, title: str, templates: Environment, *, public: bool) 
         origin_token=origin.get if origin else None,
         origin_refresh=origin.arefresh if origin else None,
         open_paths=HEALTH_PATHS,
+        deadline_seconds=rt.settings.request_timeout_seconds,
+        max_body_bytes=rt.settings.max_body_bytes if public else max(rt.settings.max_body_bytes, MAX_UPLOAD_BYTES),
+        unavailable=is_unavailable,
     )
     return app
 
