@@ -62,6 +62,7 @@ class Runtime:
             self.sessions,
             CatalogCache(self.redis, self.metrics, settings.cache_ttl_seconds),
             settings.cdn_base_url,
+            settings.currency,
         )
         self.carts = CartStore(
             self.redis, self.sessions, self.reads, self.catalog, settings.cart_ttl_seconds, settings.currency

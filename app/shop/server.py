@@ -51,6 +51,7 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop)
         rt.start_housekeeping()
+        await _report_foreign_priced(rt)
         log_event(
             log,
             "serving",
@@ -73,6 +74,24 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
     finally:
         await rt.close()
         log_event(log, "stopped")
+
+
+async def _report_foreign_priced(rt: Runtime) -> None:
+    """Products priced in another currency than SHOP_CURRENCY are not sold; say so once, loudly, at start-up."""
+    try:
+        skus = await rt.catalog.foreign_priced()
+    except Exception as exc:  # noqa: BLE001 - the database may not be up yet; serving must not depend on it
+        log_event(log, "currency_check_skipped", level=logging.WARNING, error=type(exc).__name__)
+        return
+    if skus:
+        log_event(
+            log,
+            "products_not_sold",
+            level=logging.WARNING,
+            reason=f"priced in another currency than SHOP_CURRENCY={rt.settings.currency}",
+            count=len(skus),
+            skus=skus[:20],
+        )
 
 
 def _config(app: object, host: str, port: int) -> uvicorn.Config:

@@ -255,8 +255,12 @@ async def place_order(request: Request) -> Response:
         return redirect(request, "/checkout/complete", session)
     message = {
         402: f"Your card was declined ({str(body.get('reason', '')).replace('_', ' ')}). Try another card.",
-        409: "Some items are no longer available in that quantity: " + ", ".join(body.get("skus", [])) + ".",
+        409: "Some items are no longer available in that quantity: "
+        + ", ".join(body.get("skus", []))
+        + ". Remove them or lower the quantity in your cart, then check out again.",
     }.get(outcome.status, body.get("message", "Checkout failed."))
+    if body.get("error") not in (None, "out_of_stock", "payment_declined"):
+        message = body.get("message", "Checkout failed.")
     errors = {f["field"].rsplit(".", 1)[-1]: f["message"] for f in body.get("fields", [])}
     return await _render_checkout(request, session, outcome.status, kept, errors, message)
 
