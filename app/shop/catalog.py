@@ -101,7 +101,9 @@ class Catalog:
                 total = (await session.execute(count)).scalar_one()
             return _dumps({"items": [self.product_dict(r) for r in rows], "total": total})
 
-        return await self.cache.get(key, load)
+        # Search text and category are free-form client input: their results stay in the bounded in-process cache
+        # and never become Redis keys (Redis also holds the carts; an unbounded key space there evicts them).
+        return await self.cache.get(key, load, shared=not (q or category))
 
     async def product_json(self, sku: str) -> bytes:
         """The product as JSON bytes, or b"null" (cached too, so unknown SKUs do not reach the database)."""

@@ -135,7 +135,7 @@ def _rds_connector(settings: Settings, secrets: Secrets) -> Any:
 def is_unavailable(exc: BaseException) -> bool:
     """The database did not answer (down, unreachable, too slow, a lock or pool wait ran out): a 503, not a 500.
     Errors about the request itself (constraints, data) stay what they are."""
-    if isinstance(exc, (PoolTimeout, OperationalError, psycopg.OperationalError, TimeoutError, ConnectionError)):
+    if isinstance(exc, (PoolTimeout, OperationalError, psycopg.OperationalError)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
 from shop.orders import InvalidTransition, OrderNotFound, OrderRefused, Outcome
+from shop.ratelimit import Limit
 from shop.runtime import Runtime
 
 JSON = "application/json"
@@ -81,6 +82,20 @@ class QueryParams:
             return int(raw)
         self.errors.append({"field": name, "message": f"must be an integer from {low} to {high}"})
         return default
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def rate_limited(request: Request, limit: Limit) -> Response | None:
+    """429 with Retry-After once the client passed `limit`, else None."""
+    retry = await runtime(request).limiter.retry_after(limit, client_address(request))
+    if retry is None:
+        return None
+    response = error_response(429, "rate_limited", "too many attempts; retry later")
+    response.headers["retry-after"] = str(retry)
+    return response
 
 
 def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:

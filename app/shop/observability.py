@@ -138,6 +138,9 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        method = scope["method"]
+        if method == "HEAD":  # every GET answers HEAD: the same status and headers, no body
+            scope = {**scope, "method": "GET"}
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
@@ -152,6 +155,8 @@ class RequestMiddleware:
                 started = True
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *extra_headers]
+            elif method == "HEAD" and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         async def answer(code: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = []) -> None:  # noqa: B006
@@ -195,7 +200,6 @@ class RequestMiddleware:
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
             duration = time.perf_counter() - start
-            method = scope["method"]
             self.metrics.requests.labels(method, route_path, str(status)).inc()
             self.metrics.latency.labels(method, route_path).observe(duration)
             if self.log.isEnabledFor(logging.INFO):

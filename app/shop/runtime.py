@@ -15,6 +15,7 @@ from shop.media import LocalMediaStore, MediaStore, S3MediaStore
 from shop.observability import Metrics, abandon, log_event
 from shop.orders import Orders
 from shop.payments import PaymentProvider, TestPaymentProvider
+from shop.ratelimit import RateLimiter
 from shop.secrets import Secrets
 from shop.security import AdminAuth, Signer
 from shop.settings import Settings
@@ -78,6 +79,7 @@ class Runtime:
             self.metrics,
             request_key=self.secrets.session.get,
         )
+        self.limiter = RateLimiter(self.redis)
         self.signer = Signer(self.secrets.session)
         self.admin = AdminAuth(self.secrets.admin_token)
         self.shutting_down = False

@@ -96,9 +96,11 @@ async def upload_image(
 
 async def store_image(rt: Runtime, sku: str, data: bytes) -> Response:
     """Shared by the API and the admin pages: validate, store under a content-addressed key, point the product at it."""
+    if not SKU_RE.match(sku):
+        return _missing_product()  # no product can have this SKU: not a question of the file
     if len(data) > MAX_IMAGE_BYTES:
         return error_response(413, "too_large", f"images are limited to {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
-    key = image_key(sku, data) if SKU_RE.match(sku) else None
+    key = image_key(sku, data)
     if key is None:
         return error_response(415, "unsupported_media_type", "upload a PNG, JPEG, GIF or WebP image")
     if not await rt.catalog.exists(sku):

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from shop.api.schemas import (
+    MAX_CART_LINES,
+    MAX_IDEMPOTENCY_KEY,
     ORDER_NUMBER_RE,
     SKU_RE,
     CartOut,
@@ -20,9 +22,18 @@ from shop.api.schemas import (
     QuantityIn,
 )
 from shop.api.schemas import Product as ProductOut
-from shop.http import QueryParams, RuntimeDep, error_response, json_response, outcome_response, runtime
+from shop.http import (
+    QueryParams,
+    RuntimeDep,
+    error_response,
+    json_response,
+    outcome_response,
+    rate_limited,
+    runtime,
+)
 from shop.orders import Address, CheckoutRequest
 from shop.payments import Card
+from shop.ratelimit import ORDER_LOOKUP
 from shop.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -104,6 +115,8 @@ async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: Quantit
     product = products.get(sku)
     if product is None and payload.quantity > 0:
         return _not_found("product")
+    if payload.quantity > 0 and sku not in cart.items and len(cart.items) >= MAX_CART_LINES:
+        return error_response(409, "cart_full", f"a cart holds at most {MAX_CART_LINES} different products")
     if product is not None and payload.quantity > product.stock:
         return error_response(
             409, "insufficient_stock", f"only {product.stock} of {sku} in stock", skus=[sku], available=product.stock
@@ -116,7 +129,7 @@ async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: Quantit
 async def place_order(
     rt: RuntimeDep,
     payload: CheckoutIn,
-    idempotency_key: Annotated[str | None, Header(max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> Response:
     """Place an order for a cart. Retry with the same `Idempotency-Key` to get the same answer."""
     if idempotency_key is None:
@@ -143,7 +156,11 @@ def checkout_request(payload: CheckoutIn) -> CheckoutRequest:
 
 
 @router.get("/orders/{number}", responses={200: {"model": OrderOut}, **ERRORS})
-async def get_order(rt: RuntimeDep, number: str, email: Annotated[str, Query(max_length=254)] = "") -> Response:
+async def get_order(
+    request: Request, rt: RuntimeDep, number: str, email: Annotated[str, Query(max_length=254)] = ""
+) -> Response:
     """The order, only for the email it was placed with (404 otherwise, so numbers cannot be probed)."""
+    if (limited := await rate_limited(request, ORDER_LOOKUP)) is not None:
+        return limited
     order = await rt.orders.lookup(number, email) if ORDER_NUMBER_RE.match(number) and email else None
     return json_response(order) if order is not None else _not_found("order")

@@ -26,6 +26,30 @@ def _email(value: str) -> str:
     return value
 
 
+def _no_bool(value: object) -> object:
+    # JSON true is not a quantity: pydantic's lax mode would read it as 1.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+def _upper(value: object) -> object:
+    # Normalise before validating: " us " is the country US (a pattern checked first would refuse it).
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+#: An integer field that refuses booleans.
+Int = Annotated[int, BeforeValidator(_no_bool)]
+#: The largest amount of money anywhere in the API, in minor units (10 million units of the currency). With at
+#: most MAX_CART_LINES lines of at most MAX_QUANTITY each, every total stays far below 2^53, so JSON numbers are
+#: exact in every client (JavaScript included) and fit PostgreSQL's bigint.
+MAX_AMOUNT = 10**9
+MAX_QUANTITY = 10_000
+MAX_CART_LINES = 100
+#: Idempotency-Key: stored as "api:" + key in a varchar(255) column.
+MAX_IDEMPOTENCY_KEY = 200
+
+
 def _digits(value: object) -> object:
     return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
 
@@ -41,7 +65,7 @@ class Strict(BaseModel):
 
 
 class Money(Strict):
-    amount: int = Field(ge=0, le=10**12, description="integer minor units, e.g. cents")
+    amount: Int = Field(ge=0, le=MAX_AMOUNT, description="integer minor units, e.g. cents")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 
 
@@ -82,7 +106,7 @@ class CartOut(BaseModel):
 
 
 class QuantityIn(Strict):
-    quantity: int = Field(ge=0, le=1_000_000, description="0 removes the item")
+    quantity: Int = Field(ge=0, le=MAX_QUANTITY, description="0 removes the item")
 
 
 class AddressIn(Strict):
@@ -91,13 +115,15 @@ class AddressIn(Strict):
     line2: Text(200, 0) = ""  # pyright: ignore[reportInvalidTypeForm]
     city: Text(100)  # pyright: ignore[reportInvalidTypeForm]
     postal_code: Text(20)  # pyright: ignore[reportInvalidTypeForm]
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+    country: Annotated[
+        str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Za-z]{2}$"), AfterValidator(str.upper)
+    ] = Field(description="ISO 3166-1 alpha-2; any case, surrounding spaces ignored")
 
 
 class PaymentIn(Strict):
     card_number: Annotated[str, BeforeValidator(_digits), StringConstraints(pattern=r"^[0-9]{12,19}$")]
-    exp_month: int = Field(ge=1, le=12)
-    exp_year: int = Field(ge=2000, le=2100)
+    exp_month: Int = Field(ge=1, le=12)
+    exp_year: Int = Field(ge=2000, le=2100)
     cvc: str = Field(pattern=r"^[0-9]{3,4}$")
 
 
@@ -171,12 +197,12 @@ class ProductIn(Strict):
     description: Text(5000, 0, MULTILINE) = ""  # pyright: ignore[reportInvalidTypeForm]
     category: str = Field(pattern=CATEGORY_PATTERN)
     price: Money
-    stock: int | None = Field(None, ge=0, le=10**9, description="only applied when given")
+    stock: Int | None = Field(None, ge=0, le=10**9, description="only applied when given")
     active: bool = True
 
 
 class StockIn(Strict):
-    stock: int = Field(ge=0, le=10**9)
+    stock: Int = Field(ge=0, le=10**9)
 
 
 class StatusIn(Strict):
@@ -187,7 +213,7 @@ class CountryRuleIn(Strict):
     name: Text(100)  # pyright: ignore[reportInvalidTypeForm]
     shipping: Money = Field(description="flat shipping per order")
     free_shipping_over: Money | None = Field(None, description="subtotal from which shipping is free; null: never")
-    tax_rate_bp: int = Field(ge=0, le=10_000, description="basis points: 825 = 8.25 %")
+    tax_rate_bp: Int = Field(ge=0, le=10_000, description="basis points: 825 = 8.25 %")
     tax_includes_shipping: bool = Field(False, description="whether the tax applies to shipping too")
 
 
