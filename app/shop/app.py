@@ -30,10 +30,10 @@ def create_apps(rt: Runtime) -> tuple[FastAPI, FastAPI]:
     """(public, internal). The internal app must only ever be bound to the internal port."""
     assets = StaticAssets(static_files(), rt.settings.cdn_base_url)
     templates = make_templates(rt.settings, assets)
-    return _public_app(rt, templates, assets), _internal_app(rt, templates)
+    return _public_app(rt, templates, assets), _internal_app(rt, templates, assets)
 
 
-def _base_app(rt: Runtime, title: str, templates: Environment, *, public: bool) -> FastAPI:
+def _base_app(rt: Runtime, title: str, templates: Environment, assets: StaticAssets, *, public: bool) -> FastAPI:
     app = FastAPI(
         title=title, version="1.0.0", docs_url=None, redoc_url=None, openapi_url="/openapi.json", redirect_slashes=False
     )
@@ -53,6 +53,12 @@ def _base_app(rt: Runtime, title: str, templates: Environment, *, public: bool) 
         ready, detail = await runtime(request).ready()
         return json_response({"status": "ok" if ready else "unavailable", "detail": detail}, 200 if ready else 503)
 
+    @app.get("/static/{path:path}", include_in_schema=False)
+    async def static(path: str) -> Response:
+        """Both ports: the storefront's pages and the admin pages link the same stylesheet."""
+        response = assets.response(path)
+        return response if response is not None else error_response(404, "not_found", "no such file")
+
     origin = rt.secrets.origin_verify if public else None
     app.add_middleware(
         RequestMiddleware,  # pyright: ignore[reportArgumentType]
@@ -69,14 +75,9 @@ def _base_app(rt: Runtime, title: str, templates: Environment, *, public: bool) 
 
 
 def _public_app(rt: Runtime, templates: Environment, assets: StaticAssets) -> FastAPI:
-    app = _base_app(rt, "Shop API", templates, public=True)
+    app = _base_app(rt, "Shop API", templates, assets, public=True)
     app.include_router(public_api.router)
     app.include_router(storefront.router)
-
-    @app.get("/static/{path:path}", include_in_schema=False)
-    async def static(path: str) -> Response:
-        response = assets.response(path)
-        return response if response is not None else error_response(404, "not_found", "no such file")
 
     @app.get("/media/{key:path}", include_in_schema=False)
     async def media(request: Request, key: str) -> Response:
@@ -96,8 +97,8 @@ def _public_app(rt: Runtime, templates: Environment, assets: StaticAssets) -> Fa
     return app
 
 
-def _internal_app(rt: Runtime, templates: Environment) -> FastAPI:
-    app = _base_app(rt, "Shop admin API", templates, public=False)
+def _internal_app(rt: Runtime, templates: Environment, assets: StaticAssets) -> FastAPI:
+    app = _base_app(rt, "Shop admin API", templates, assets, public=False)
     app.include_router(admin_api.router)
     app.include_router(admin_pages.router)
     app.add_exception_handler(admin_pages.LoginRequired, admin_pages.login_redirect)

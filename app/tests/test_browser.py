@@ -1,6 +1,7 @@
 """The whole journey in headless Chromium: browse, search, add to cart, checkout with a test card, confirm, look up."""
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -41,11 +42,24 @@ def _require_chromium() -> None:
 @pytest.fixture
 def live_shop(sqlite_settings):
     """The storefront on a real uvicorn server in a thread (seeded catalog, SQLite, in-process cache)."""
+    with _live(sqlite_settings, internal=False) as url:
+        yield url
+
+
+@pytest.fixture
+def live_admin(sqlite_settings):
+    """The internal app (admin pages) on a real uvicorn server in a thread."""
+    with _live(sqlite_settings, internal=True) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _live(sqlite_settings, *, internal: bool):
     sock = socket.create_server(("127.0.0.1", 0))  # bound here and handed over: no other process can take the port
     port = sock.getsockname()[1]
     rt = Runtime(sqlite_settings)
-    public, _ = create_apps(rt)
-    server = uvicorn.Server(uvicorn.Config(public, lifespan="off", log_config=None))
+    public, admin = create_apps(rt)
+    server = uvicorn.Server(uvicorn.Config(admin if internal else public, lifespan="off", log_config=None))
     failure: list[BaseException] = []
 
     async def run() -> None:
@@ -140,3 +154,24 @@ def test_browse_search_cart_checkout_lookup(live_shop):
             browser.close()
     order = httpx.get(f"{live_shop}/api/v1/orders/{number}", params={"email": "grace@example.com"}, timeout=30).json()
     assert order["status"] == "paid" and order["items"][0]["quantity"] == 2
+
+
+def test_admin_pages_are_styled_and_the_brand_leads_to_the_admin(live_admin):
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page()
+            stylesheets = []
+            page.on("response", lambda r: stylesheets.append(r.status) if "/static/" in r.url else None)
+            page.goto(live_admin + "/admin/login")
+            expect(page.locator("body")).to_have_css("background-color", "rgb(247, 248, 250)")
+            # The skip link stays out of sight until focused, as it does once the stylesheet applies.
+            expect(page.locator(".skip")).to_have_css("position", "absolute")
+            assert stylesheets == [200]
+            assert page.get_by_role("link", name=re.compile("^Reference Shop")).get_attribute("href") == "/admin"
+        finally:
+            browser.close()
