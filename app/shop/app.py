@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from jinja2 import Environment
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -38,6 +40,7 @@ def _base_app(rt: Runtime, title: str, templates: Environment, assets: StaticAss
         title=title, version="1.0.0", docs_url=None, redoc_url=None, openapi_url="/openapi.json", redirect_slashes=False
     )
     app.state.runtime = rt
+    _publish_currency(app, rt.settings.currency)
     app.state.templates = templates
     install_error_handlers(app, _NOT_FOUND_PAGE)
     app.add_exception_handler(CsrfFailed, csrf_failed)
@@ -72,6 +75,20 @@ def _base_app(rt: Runtime, title: str, templates: Environment, assets: StaticAss
         unavailable=is_unavailable,
     )
     return app
+
+
+def _publish_currency(app: FastAPI, currency: str) -> None:
+    """Amounts sent to the shop must be in its currency (SHOP_CURRENCY): the document says so, as an enum."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().get("components", {}).get("schemas", {})
+            if "MoneyIn" in schemas:
+                schemas["MoneyIn"]["properties"]["currency"]["enum"] = [currency]
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _public_app(rt: Runtime, templates: Environment, assets: StaticAssets) -> FastAPI:

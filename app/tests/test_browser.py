@@ -1,21 +1,11 @@
 """The whole journey in headless Chromium: browse, search, add to cart, checkout with a test card, confirm, look up."""
 
-import asyncio
-import contextlib
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
-from shop import db
-from shop.app import create_apps
-from shop.runtime import Runtime
-from shop.seed import seed
 
 CHROMIUM = os.environ.get("SHOP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,55 +30,17 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture
-def live_shop(sqlite_settings):
+def live_shop(sqlite_settings, live_server):
     """The storefront on a real uvicorn server in a thread (seeded catalog, SQLite, in-process cache)."""
-    with _live(sqlite_settings, internal=False) as url:
+    with live_server(sqlite_settings, internal=False, seeded=True) as url:
         yield url
 
 
 @pytest.fixture
-def live_admin(sqlite_settings):
+def live_admin(sqlite_settings, live_server):
     """The internal app (admin pages) on a real uvicorn server in a thread."""
-    with _live(sqlite_settings, internal=True) as url:
+    with live_server(sqlite_settings, internal=True, seeded=True) as url:
         yield url
-
-
-@contextlib.contextmanager
-def _live(sqlite_settings, *, internal: bool):
-    sock = socket.create_server(("127.0.0.1", 0))  # bound here and handed over: no other process can take the port
-    port = sock.getsockname()[1]
-    rt = Runtime(sqlite_settings)
-    public, admin = create_apps(rt)
-    server = uvicorn.Server(uvicorn.Config(admin if internal else public, lifespan="off", log_config=None))
-    failure: list[BaseException] = []
-
-    async def run() -> None:
-        try:
-            await db.migrate(rt.engine)
-            await seed(rt)
-            await server.serve(sockets=[sock])
-        except BaseException as exc:  # reported by the wait below instead of dying silently in the thread
-            failure.append(exc)
-            raise
-        finally:
-            await rt.close()
-
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if failure or not thread.is_alive():
-            sock.close()
-            pytest.fail(f"the live shop did not start: {failure[0]!r}" if failure else "the live shop did not start")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(timeout=30)
-            pytest.fail("the live shop did not start within 60 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
 
 
 def test_browse_search_cart_checkout_lookup(live_shop):

@@ -12,14 +12,15 @@ from shop.api.schemas import (
     MAX_CART_LINES,
     MAX_IDEMPOTENCY_KEY,
     ORDER_NUMBER_RE,
+    PRINTABLE,
     SKU_RE,
     CartOut,
-    Category,
+    CategoryList,
     CheckoutIn,
-    ErrorOut,
     OrderOut,
     ProductPage,
     QuantityIn,
+    responses,
 )
 from shop.api.schemas import Product as ProductOut
 from shop.http import (
@@ -37,7 +38,6 @@ from shop.ratelimit import ORDER_LOOKUP
 from shop.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
-ERRORS = {status: {"model": ErrorOut} for status in (400, 402, 404, 409, 422)}
 
 
 def _not_found(what: str) -> Response:
@@ -47,8 +47,12 @@ def _not_found(what: str) -> Response:
 # The two catalog reads are the hottest routes: they parse their few query parameters by hand, because
 # FastAPI's per-parameter validation costs more than the cached answer itself. OpenAPI still documents them.
 _LIST_PARAMS = [
-    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100, "default": ""}},
-    {"name": "category", "in": "query", "schema": {"type": "string", "maxLength": 64, "default": ""}},
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100, "pattern": PRINTABLE, "default": ""}},
+    {
+        "name": "category",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 64, "pattern": PRINTABLE, "default": ""},
+    },
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100000, "default": 0}},
 ]
@@ -56,7 +60,7 @@ _LIST_PARAMS = [
 
 @router.get(
     "/products",
-    responses={200: {"model": ProductPage}, 422: {"model": ErrorOut}},
+    responses=responses({200: ProductPage}, 422),
     openapi_extra={"parameters": _LIST_PARAMS},
 )
 async def list_products(request: Request) -> Response:
@@ -71,14 +75,18 @@ async def list_products(request: Request) -> Response:
     return json_response(await runtime(request).catalog.list_json(q.strip(), category, limit, offset))
 
 
-@router.get("/products/{sku}", responses={200: {"model": ProductOut}, **ERRORS})
+@router.get(
+    "/products/{sku}",
+    responses=responses({200: ProductOut}, 404),
+    openapi_extra={"parameters": [{"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}}]},
+)
 async def get_product(request: Request) -> Response:
     sku = request.path_params["sku"]
     body = await runtime(request).catalog.product_json(sku) if SKU_RE.match(sku) else b"null"
     return json_response(body) if body != b"null" else _not_found("product")
 
 
-@router.get("/categories", responses={200: {"model": list[Category]}})
+@router.get("/categories", responses=responses({200: CategoryList}))
 async def list_categories(rt: RuntimeDep) -> Response:
     return json_response(await rt.catalog.categories_json())
 
@@ -91,19 +99,19 @@ async def _cart_body(rt: Runtime, cart_id: str) -> dict | None:
         return (await rt.carts.price(session, cart)).as_dict()
 
 
-@router.post("/carts", status_code=201, responses={201: {"model": CartOut}})
+@router.post("/carts", status_code=201, responses=responses({201: CartOut}))
 async def create_cart(rt: RuntimeDep) -> Response:
     cart = await rt.carts.create()
     return json_response({"id": cart.id, "items": [], "subtotal": {"amount": 0, "currency": rt.settings.currency}}, 201)
 
 
-@router.get("/carts/{cart_id}", responses={200: {"model": CartOut}, **ERRORS})
+@router.get("/carts/{cart_id}", responses=responses({200: CartOut}, 404))
 async def get_cart(rt: RuntimeDep, cart_id: str) -> Response:
     body = await _cart_body(rt, cart_id)
     return json_response(body) if body is not None else _not_found("cart")
 
 
-@router.put("/carts/{cart_id}/items/{sku}", responses={200: {"model": CartOut}, **ERRORS})
+@router.put("/carts/{cart_id}/items/{sku}", responses=responses({200: CartOut}, 404, 409, 413, 422))
 async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: QuantityIn) -> Response:
     """Set the quantity of one product in the cart; 0 removes it, more than the stock is a 409."""
     cart = await rt.carts.get(cart_id)
@@ -125,7 +133,7 @@ async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: Quantit
     return json_response(rt.carts.priced(cart, products).as_dict())
 
 
-@router.post("/orders", status_code=201, responses={201: {"model": OrderOut}, **ERRORS})
+@router.post("/orders", status_code=201, responses=responses({201: OrderOut}, 400, 402, 404, 409, 413, 422))
 async def place_order(
     rt: RuntimeDep,
     payload: CheckoutIn,
@@ -155,7 +163,7 @@ def checkout_request(payload: CheckoutIn) -> CheckoutRequest:
     )
 
 
-@router.get("/orders/{number}", responses={200: {"model": OrderOut}, **ERRORS})
+@router.get("/orders/{number}", responses=responses({200: OrderOut}, 404, 422, 429))
 async def get_order(
     request: Request, rt: RuntimeDep, number: str, email: Annotated[str, Query(max_length=254)] = ""
 ) -> Response:
