@@ -10,7 +10,7 @@ from collections.abc import Generator
 
 import uvicorn
 
-from shop import db
+from shop import db, tracing
 from shop.app import create_apps
 from shop.observability import log_event
 from shop.runtime import Runtime
@@ -31,11 +31,13 @@ class _Server(uvicorn.Server):
 
 async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> None:
     rt = Runtime(settings, secrets=secrets)
+    traces = None
     try:
         if dev:
             await db.migrate(rt.engine)
             await seed(rt)
         public, internal = create_apps(rt)
+        traces = tracing.configure([public, internal], rt.engine)
         servers = [
             _Server(_config(public, settings.host, settings.port)),
             _Server(_config(internal, settings.host, settings.internal_port)),
@@ -60,6 +62,7 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
             internal_port=settings.internal_port,
             redis=settings.redis_url is not None,
             s3=settings.s3_bucket is not None,
+            tracing=traces is not None,
         )
         if dev:
             log_event(
@@ -73,6 +76,8 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
         await asyncio.gather(*(server.serve() for server in servers))
     finally:
         await rt.close()
+        if traces is not None:
+            traces.shutdown()
         log_event(log, "stopped")
 
 
