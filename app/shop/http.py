@@ -123,8 +123,9 @@ def install_error_handlers(app: FastAPI, not_found_page: bytes) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
-        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            # FastAPI's answer to a body that is not UTF-8 JSON or not multipart: invalid input like any other.
+        if exc.status_code == 400:
+            # FastAPI's and Starlette's answer to a body they cannot parse (not UTF-8 JSON, broken multipart):
+            # invalid input like any other. The shop's own 400s are responses, never raised.
             fields = [{"field": "body", "message": "cannot be parsed"}]
             return error_response(422, "validation_failed", "the request is invalid", fields=fields)
         if exc.status_code == 404 and _wants_html(request):

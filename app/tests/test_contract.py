@@ -73,3 +73,32 @@ def test_the_openapi_document_is_what_the_app_does(pg_settings, live_server, int
             except Exception as exc:  # noqa: BLE001 - collected: one report for every operation
                 failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:1500])
         assert not failures, "\n\n".join(failures)
+
+
+def test_stateful_sequences_follow_the_documented_links(pg_settings, live_server):
+    """Create a cart, then use its id as the links say (read it, fill it, check it out, look the order up)."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    with live_server(pg_settings.model_copy(update={"log_level": "ERROR"}), seeded=True) as url:
+        schema = schemathesis.openapi.from_url(url + "/openapi.json")
+        machine = schema.as_state_machine()
+
+        class Links(machine):  # pyright: ignore[reportGeneralTypeIssues, reportUntypedBaseClass]
+            def get_call_kwargs(self, case):
+                case.headers = {**(case.headers or {}), "Idempotency-Key": f"stateful-{id(case)}"}
+                return {"base_url": url, "timeout": 30}
+
+            def validate_response(self, response, case, **kwargs):
+                case.validate_response(response, checks=CHECKS)
+
+        run_state_machine_as_test(
+            Links,
+            settings=settings(
+                max_examples=15,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            ),
+        )

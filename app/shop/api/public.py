@@ -99,19 +99,35 @@ async def _cart_body(rt: Runtime, cart_id: str) -> dict | None:
         return (await rt.carts.price(session, cart)).as_dict()
 
 
-@router.post("/carts", status_code=201, responses=responses({201: CartOut}))
+# OpenAPI links: what a client (and a stateful fuzzer) can do with a new cart's id.
+_CART_LINKS = {
+    "GetCart": {"operationId": "get_cart", "parameters": {"cart_id": "$response.body#/id"}},
+    "SetCartItem": {"operationId": "set_cart_item", "parameters": {"cart_id": "$response.body#/id"}},
+    "PlaceOrder": {"operationId": "place_order", "requestBody": {"cart_id": "$response.body#/id"}},
+}
+
+
+@router.post(
+    "/carts",
+    status_code=201,
+    responses=responses({201: CartOut}) | {201: {"model": CartOut, "links": _CART_LINKS}},
+)
 async def create_cart(rt: RuntimeDep) -> Response:
     cart = await rt.carts.create()
     return json_response({"id": cart.id, "items": [], "subtotal": {"amount": 0, "currency": rt.settings.currency}}, 201)
 
 
-@router.get("/carts/{cart_id}", responses=responses({200: CartOut}, 404))
+@router.get("/carts/{cart_id}", operation_id="get_cart", responses=responses({200: CartOut}, 404))
 async def get_cart(rt: RuntimeDep, cart_id: str) -> Response:
     body = await _cart_body(rt, cart_id)
     return json_response(body) if body is not None else _not_found("cart")
 
 
-@router.put("/carts/{cart_id}/items/{sku}", responses=responses({200: CartOut}, 404, 409, 413, 422))
+@router.put(
+    "/carts/{cart_id}/items/{sku}",
+    operation_id="set_cart_item",
+    responses=responses({200: CartOut}, 404, 409, 413, 422),
+)
 async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: QuantityIn) -> Response:
     """Set the quantity of one product in the cart; 0 removes it, more than the stock is a 409."""
     cart = await rt.carts.get(cart_id)
@@ -133,7 +149,21 @@ async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: Quantit
     return json_response(rt.carts.priced(cart, products).as_dict())
 
 
-@router.post("/orders", status_code=201, responses=responses({201: OrderOut}, 400, 402, 404, 409, 413, 422))
+_ORDER_LINKS = {
+    "GetOrder": {
+        "operationId": "get_order",
+        "parameters": {"number": "$response.body#/number", "email": "$request.body#/email"},
+    }
+}
+
+
+@router.post(
+    "/orders",
+    operation_id="place_order",
+    status_code=201,
+    responses=responses({201: OrderOut}, 400, 402, 404, 409, 413, 422)
+    | {201: {"model": OrderOut, "links": _ORDER_LINKS}},
+)
 async def place_order(
     rt: RuntimeDep,
     payload: CheckoutIn,
@@ -163,7 +193,7 @@ def checkout_request(payload: CheckoutIn) -> CheckoutRequest:
     )
 
 
-@router.get("/orders/{number}", responses=responses({200: OrderOut}, 404, 422, 429))
+@router.get("/orders/{number}", operation_id="get_order", responses=responses({200: OrderOut}, 404, 422, 429))
 async def get_order(
     request: Request, rt: RuntimeDep, number: str, email: Annotated[str, Query(max_length=254)] = ""
 ) -> Response:
