@@ -85,10 +85,9 @@ def test_stateful_sequences_follow_the_documented_links(pg_settings, live_server
 
         class Links(machine):  # pyright: ignore[reportGeneralTypeIssues, reportUntypedBaseClass]
             def get_call_kwargs(self, case):
-                case.headers = {**(case.headers or {}), "Idempotency-Key": f"stateful-{id(case)}"}
-                return {"base_url": url, "timeout": 30}
+                return {"base_url": url, "timeout": 30, "headers": {"Idempotency-Key": f"stateful-{id(case)}"}}
 
-            def validate_response(self, response, case, **kwargs):
+            def validate_response(self, response, case, additional_checks=None, **kwargs):
                 case.validate_response(response, checks=CHECKS)
 
         run_state_machine_as_test(
