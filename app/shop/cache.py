@@ -123,8 +123,11 @@ class CatalogCache:
         self._hits_redis = metrics.cache.labels("catalog_redis", "hit")
         self._misses_redis = metrics.cache.labels("catalog_redis", "miss")
 
-    async def get(self, key: str, load: Callable[[], Awaitable[bytes]], *, shared: bool = True) -> bytes:
-        """The cached value, else load() (stored in the in-process LRU, and in Redis when `shared`)."""
+    async def get(
+        self, key: str, load: Callable[[], Awaitable[bytes]], *, shared: bool | Callable[[bytes], bool] = True
+    ) -> bytes:
+        """The cached value, else load(): stored in the in-process LRU, and in Redis when `shared` is true or, as a
+        function, is true of the value (free-form client input must not grow Redis's key space)."""
         now = self.clock()
         await self._sync_version(now)
         entry = self._local.get(key)
@@ -136,7 +139,7 @@ class CatalogCache:
         value = await self._get_shared(key, version) if shared else None
         if value is None:
             value = await load()
-            if shared:
+            if shared is True or (callable(shared) and shared(value)):
                 await self._set_shared(key, version, value)
         if version != self.version:
             return value  # invalidated while loading: serve it once, cache nothing

@@ -106,7 +106,7 @@ class Catalog:
         return await self.cache.get(key, load, shared=not (q or category))
 
     async def product_json(self, sku: str) -> bytes:
-        """The product as JSON bytes, or b"null" (cached too, so unknown SKUs do not reach the database)."""
+        """The product as JSON bytes, or b"null" (cached too, in-process, so unknown SKUs do not reach the database)."""
 
         async def load() -> bytes:
             async with self.reads() as session:
@@ -115,7 +115,8 @@ class Catalog:
                 ).one_or_none()
             return _dumps(self.product_dict(row) if row else None)
 
-        return await self.cache.get(f"product:{sku}", load)
+        # Unknown SKUs (any client can invent them) are remembered in-process only, never as Redis keys.
+        return await self.cache.get(f"product:{sku}", load, shared=lambda value: value != b"null")
 
     async def categories_json(self) -> bytes:
         async def load() -> bytes:

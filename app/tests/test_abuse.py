@@ -155,7 +155,7 @@ async def test_a_malformed_sku_on_image_upload_is_404_not_415(sqlite_shop):
 
 
 @pytest.mark.services
-async def test_searches_never_become_redis_keys(pg_shop):
+async def test_searches_and_unknown_skus_never_become_redis_keys(pg_shop):
     await pg_shop.product("MUG-A")
     client = redis_sync.Redis.from_url(pg_shop.rt.settings.redis_url or "")
     prefix = pg_shop.rt.settings.redis_key_prefix
@@ -166,6 +166,7 @@ async def test_searches_never_become_redis_keys(pg_shop):
         assert (await pg_shop.public.get("/api/v1/products", params={"q": f"search {n}"})).status_code == 200
         assert (await pg_shop.public.get("/", params={"q": f"search {n}"})).status_code == 200
         assert (await pg_shop.public.get("/api/v1/products", params={"category": f"c{n}"})).status_code == 200
+        assert (await pg_shop.public.get(f"/api/v1/products/NO-SUCH-{n}")).status_code == 404
     assert len(list(client.scan_iter(match=prefix + "*"))) == before
     client.close()
 
@@ -188,3 +189,13 @@ async def test_admin_login_is_rate_limited(shop):
         for _ in range(11)
     ]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
+
+
+async def test_the_order_lookup_page_is_rate_limited(sqlite_shop):
+    page = await sqlite_shop.public.get("/orders/lookup")
+    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)  # pyright: ignore[reportOptionalMemberAccess]
+    form = {"csrf_token": token, "number": "SO-00000000", "email": "a@example.com"}
+    statuses = [(await sqlite_shop.public.post("/orders/lookup", data=form)).status_code for _ in range(30)]
+    assert statuses == [404] * 30
+    limited = await sqlite_shop.public.post("/orders/lookup", data=form)
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "60"

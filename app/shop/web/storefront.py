@@ -292,7 +292,9 @@ async def lookup_order(request: Request) -> Response:
     if await runtime(request).limiter.retry_after(ORDER_LOOKUP, client_address(request)) is not None:
         values = {"number": form_text(form, "number", 32), "email": form_text(form, "email", 254)}
         error = "Too many lookups from your address. Wait a minute and try again."
-        return render(request, "lookup.html", session, status=429, values=values, error=error)
+        limited = render(request, "lookup.html", session, status=429, values=values, error=error)
+        limited.headers["retry-after"] = str(ORDER_LOOKUP.window_seconds)
+        return limited
     number, email = form_text(form, "number", 32).upper(), form_text(form, "email", 254)
     order = await runtime(request).orders.lookup(number, email) if ORDER_NUMBER_RE.match(number) and email else None
     if order is None:
