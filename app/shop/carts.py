@@ -47,6 +47,8 @@ class PricedCart:
     id: str
     lines: list[CartLine]
     currency: str
+    #: SKUs in the cart that are not on sale any more (deactivated, deleted, priced in another currency).
+    unavailable: list[str] = field(default_factory=list)
 
     @property
     def subtotal(self) -> int:
@@ -187,7 +189,8 @@ class CartStore:
             for sku, quantity in sorted(cart.items.items())
             if (p := products.get(sku)) is not None
         ]
-        return PricedCart(id=cart.id, lines=lines, currency=self.currency)
+        unavailable = sorted(sku for sku in cart.items if sku not in products)
+        return PricedCart(id=cart.id, lines=lines, currency=self.currency, unavailable=unavailable)
 
     async def _save_db(self, cart: Cart) -> None:
         expires = utcnow() + timedelta(seconds=self.ttl)

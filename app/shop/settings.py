@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     db_ready_timeout_seconds: float = Field(
         2.0, gt=0, le=60, description="How long a readiness probe (/readyz) waits for the database to answer."
     )
+    db_connect_timeout_seconds: int = Field(5, ge=1, le=60, description="TCP + TLS + authentication of a connection.")
+    db_statement_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="Server-side statement_timeout of every session."
+    )
+    db_lock_timeout_seconds: float = Field(3.0, gt=0, le=300, description="Server-side lock_timeout of every session.")
+    db_pool_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="How long a request waits for a free pooled connection."
+    )
+    request_timeout_seconds: float = Field(
+        15.0, gt=0, le=300, description="Deadline of one request; past it the answer is 503 with Retry-After."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body on the public port."
+    )
 
     redis_url: str | None = None
     redis_auth_secret_arn: str | None = None
