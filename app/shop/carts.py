@@ -279,7 +279,8 @@ class CartStore:
             return (await session.execute(upsert)).scalar_one_or_none()
 
     async def _move_to_db(self, cart: Cart) -> None:
-        """Redis failed mid-cart: the lines this request read go to the database, one upsert each."""
+        """Keep the cart in the database from now on: its row, and one upsert per line it holds (a new cart without
+        Redis, or one whose Redis write failed: the lines this request read move over)."""
         cart.stored_in = "db"
         if not cart.items:
             async with self.sessions.begin() as session:

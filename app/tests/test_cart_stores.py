@@ -174,3 +174,26 @@ def test_dynamodb_store_needs_its_table():
             session_secret="y" * 32,
             cart_store="dynamodb",
         )
+
+
+def test_dynamodb_cart_past_its_ttl_reads_as_absent(dynamodb_table):
+    """DynamoDB's TTL deletes expired items only eventually (within days): reads must not resurrect them."""
+    import uuid
+
+    from shop.cart_table import DynamoCartTable
+
+    now = [1_000_000.0]
+    table = DynamoCartTable(dynamodb_table, "us-east-1", ttl_seconds=60, clock=lambda: now[0])
+    cart_id = str(uuid.uuid4())
+    table.create(cart_id)
+    assert table.add(cart_id, "MUG-A", 1, limit=5) == 1
+    now[0] += 59
+    assert table.get(cart_id) == {"MUG-A": 1}
+    assert table.set(cart_id, "TEE-A", 2)  # a write keeps the cart another TTL
+    now[0] += 59
+    assert table.get(cart_id) == {"MUG-A": 1, "TEE-A": 2}
+    now[0] += 1
+    assert table.get(cart_id) is None
+    table.delete(cart_id)
+    assert not table.set(cart_id, "MUG-A", 1), "a deleted cart is not recreated by a line write"
+    assert table.add(cart_id, "MUG-A", 1, limit=5) is None
