@@ -63,8 +63,8 @@ def test_every_resource_type_of_the_stacks_has_a_rule_or_a_free_entry(plan: Plan
 
 
 def test_a_type_with_neither_stops_the_estimate() -> None:
-    with pytest.raises(cost.PriceError, match="no rule and no free entry for aws:dynamodb/table:Table"):
-        _estimate(_resource("aws:dynamodb/table:Table", "orders", {}))
+    with pytest.raises(cost.PriceError, match="no rule and no free entry for aws:opensearch/domain:Domain"):
+        _estimate(_resource("aws:opensearch/domain:Domain", "search", {}))
 
 
 def test_a_missing_price_names_what_and_where() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from shop import db
 from shop.cache import CatalogCache, RedisStore
+from shop.cart_table import DynamoCartTable
 from shop.carts import CartStore
 from shop.catalog import Catalog
 from shop.media import LocalMediaStore, MediaStore, S3MediaStore
@@ -66,7 +67,15 @@ class Runtime:
             settings.currency,
         )
         self.carts = CartStore(
-            self.redis, self.sessions, self.reads, self.catalog, settings.cart_ttl_seconds, settings.currency
+            self.redis if settings.cart_store == "redis" else None,
+            self.sessions,
+            self.reads,
+            self.catalog,
+            settings.cart_ttl_seconds,
+            settings.currency,
+            table=DynamoCartTable(settings.cart_table, settings.aws_region, settings.cart_ttl_seconds)
+            if settings.cart_store == "dynamodb" and settings.cart_table
+            else None,
         )
         self.rules = CountryRules(self.sessions, self.reads, settings.currency)
         self.orders = Orders(

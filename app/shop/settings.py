@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         description="After a Redis failure Redis is skipped for this long (circuit breaker), so an outage costs one "
         "timeout, not one per request.",
     )
+    cart_store: Literal["dynamodb", "redis", "database"] = Field(
+        "redis",
+        description="Where carts live: a DynamoDB table (SHOP_CART_TABLE), Redis hashes (falling back to the "
+        "database while Redis is absent or down), or the database.",
+    )
+    cart_table: str | None = Field(None, description="The DynamoDB table of carts when SHOP_CART_STORE=dynamodb.")
     cart_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
     cache_ttl_seconds: int = Field(300, ge=1)
 
@@ -143,6 +149,8 @@ class Settings(BaseSettings):
             for literal, arn in (("session_secret", "session_secret_arn"), ("admin_token", "admin_token_secret_arn")):
                 if getattr(self, literal) is None and getattr(self, arn) is None:
                     errors.append(f"SHOP_{literal.upper()}: required (or SHOP_{arn.upper()})")
+        if self.cart_store == "dynamodb" and self.cart_table is None:
+            errors.append("SHOP_CART_TABLE: required when SHOP_CART_STORE=dynamodb")
         if self.port == self.internal_port:
             errors.append("SHOP_INTERNAL_PORT: must differ from SHOP_PORT")
         if errors:

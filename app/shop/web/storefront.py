@@ -134,15 +134,14 @@ async def add_to_cart(request: Request) -> Response:
     assert cart is not None
     async with rt.reads() as db:
         live = (await rt.catalog.live_products(db, [sku])).get(sku)
-    wanted = cart.items.get(sku, 0) + quantity
     if sku not in cart.items and len(cart.items) >= MAX_CART_LINES:
         message = f"A cart holds at most {MAX_CART_LINES} different products."
         return render(request, "product.html", session, status=409, product=product, error=message)
-    if live is None or wanted > min(live.stock, MAX_QUANTITY):
+    limit = min(live.stock, MAX_QUANTITY) if live else 0
+    if live is None or not await rt.carts.add(cart, sku, quantity, limit=limit):
         available = live.stock if live else 0
         message = f"Sorry, only {available} left in stock." if available else "Sorry, this product is sold out."
         return render(request, "product.html", session, status=409, product=product, error=message)
-    await rt.carts.set_quantity(cart, sku, wanted)
     session.update(cart_count=sum(cart.items.values()))
     return redirect(request, "/cart", session)
 
