@@ -359,35 +359,56 @@ def _runner_variables(labels: str) -> list[str]:
     return re.findall(r"vars\.(\w+_RUNNER_LABELS_\w+)", labels)
 
 
-def test_each_stacks_previews_and_deploys_run_on_runners_of_their_own() -> None:
+#: A deploy runner's label or runner group: shop-<stack>-deploy.
+DEPLOY_RUNNER = re.compile(r"shop-[\w-]+-deploy\b")
+DEPLOY_JOBS = {"deploy-staging": "staging", "deploy-prod": "prod"}
+
+
+def test_previews_run_on_runners_of_their_own() -> None:
     """Prod's Kubernetes API is private and GitHub's hosted runners are not among staging's eksPublicAccessCidrs:
-    previews and deploys run on the operator's runners. Pull request code never runs where a deploy does (it could
-    leave something behind for the next deploy), so each gets its own label set."""
+    previews run on the operator's runners, one label set per stack."""
     preview = jobs("preview.yml")["cloud-preview"]
     assert preview["runs-on"] == "${{ fromJSON(matrix.runner) }}"
-    labels = {f"preview-{e['stack']}": e["runner"] for e in preview["strategy"]["matrix"]["include"]}
-    deploy = jobs("deploy.yml")
-    labels |= {job_id: deploy[job_id]["runs-on"] for job_id in ("deploy-staging", "deploy-prod")}
-    variables = {job: _runner_variables(text) for job, text in labels.items()}
-    assert variables == {
-        "preview-staging": ["PREVIEW_RUNNER_LABELS_STAGING"],
-        "preview-prod": ["PREVIEW_RUNNER_LABELS_PROD"],
-        "deploy-staging": ["DEPLOY_RUNNER_LABELS_STAGING"],
-        "deploy-prod": ["DEPLOY_RUNNER_LABELS_PROD"],
+    labels = {e["stack"]: e["runner"] for e in preview["strategy"]["matrix"]["include"]}
+    assert {stack: _runner_variables(text) for stack, text in labels.items()} == {
+        "staging": ["PREVIEW_RUNNER_LABELS_STAGING"],
+        "prod": ["PREVIEW_RUNNER_LABELS_PROD"],
     }
-    defaults = [re.search(r"'(\[.*\])'", text)[1] for text in labels.values()]  # type: ignore[index]
-    assert len(set(defaults)) == len(defaults), "two kinds of job share a default runner label set"
+
+
+def test_deploys_run_in_runner_groups_no_other_workflow_or_job_names() -> None:
+    """A label selects any runner that carries it, for any workflow of any branch: a job pushed to a branch could
+    run on a deploy runner without the environment's approval and leave a `pulumi` on PATH for the next prod deploy.
+    A runner group restricted to deploy.yml on main (docs/cicd.md "Runners") is enforced by GitHub, so the deploy
+    jobs select their group, and nothing else in any workflow names a deploy group or label."""
+    deploy = jobs("deploy.yml")
+    assert {job_id: deploy[job_id]["runs-on"] for job_id in DEPLOY_JOBS} == {
+        job_id: {"group": f"shop-{stack}-deploy"} for job_id, stack in DEPLOY_JOBS.items()
+    }
+    for name, job_id, job in all_jobs():
+        if (name, job_id) in {("deploy.yml", job_id) for job_id in DEPLOY_JOBS}:
+            continue
+        selection = str(job.get("runs-on", "")) + str(job.get("strategy", ""))
+        assert not DEPLOY_RUNNER.search(selection), f"{name}:{job_id} selects a deploy runner: {selection}"
+    for path in WORKFLOW_FILES:
+        if path.name != "deploy.yml":
+            assert not DEPLOY_RUNNER.search(path.read_text()), f"{path.name} names a deploy runner label or group"
+    docs = (ROOT / "docs" / "cicd.md").read_text()
+    for stack in DEPLOY_JOBS.values():
+        assert f"`shop-{stack}-deploy`" in docs
+    assert ".github/workflows/deploy.yml@refs/heads/main" in docs and "--ephemeral" in docs
 
 
 def test_the_readme_documents_every_variable_secret_and_environment_the_workflows_use() -> None:
-    """The operator sets these by hand (README "Repository settings"): an undocumented one is a broken pipeline."""
-    readme = (ROOT / "README.md").read_text()
-    settings = readme[readme.index("### Repository settings") : readme.index("### Jenkins")]
+    """The operator sets these by hand (docs/cicd.md "Repository settings"): an undocumented one is a broken
+    pipeline."""
+    docs = (ROOT / "docs" / "cicd.md").read_text()
+    settings = docs[docs.index("## Repository settings") : docs.index("## Jenkins")]
     documented = set(re.findall(r"`([A-Z][A-Z0-9_<>]+)`", settings))
     for path in WORKFLOW_FILES:
         for name in re.findall(r"(?:vars|secrets)\.(\w+)", path.read_text()):
             generic = re.sub(r"_(STAGING|PROD)$", "_<STACK>", name)
-            assert {name, generic} & documented, f"{path.name} reads {name}, which the README does not document"
+            assert {name, generic} & documented, f"{path.name} reads {name}, which docs/cicd.md does not document"
     environments = {
         _environment(job).replace("${{ matrix.stack }}", entry["stack"])  # type: ignore[union-attr]
         for _, _, job in all_jobs()
@@ -396,4 +417,4 @@ def test_the_readme_documents_every_variable_secret_and_environment_the_workflow
     }
     assert environments == {"preview-staging", "preview-prod", "staging", "production"}
     for environment in environments:
-        assert f"| `{environment}` |" in settings, f"the README's environments table lacks {environment}"
+        assert f"| `{environment}` |" in settings, f"docs/cicd.md's environments table lacks {environment}"
