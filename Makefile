@@ -81,6 +81,9 @@ ALARM_KEYS ?=
 COMMENT ?=
 STATUS ?= failure
 MESSAGE ?=
+# Free text from outside (Jenkins build parameters, workflow env): recipes read these from the environment
+# ("$$NAME"), so Make never expands them; `IMAGE_REPOSITORY='$(shell ...)'` in the environment stays a string.
+export IMAGE IMAGE_REPOSITORY IMAGE_MIRROR STATUS MESSAGE
 
 # Offline plan (JSON + Kubernetes manifests) of every stack, the policy pack over each, and their summary. With
 # BASE_BRANCH (a pull request's target branch) the plan also holds what the change does to each stack since the merge
@@ -109,7 +112,7 @@ workflow-lint: venv
 
 # Build the shop image once and push it (IMAGE_REPOSITORY, optional IMAGE_MIRROR); writes $(ARTIFACTS)/image.json.
 image: venv
-	$(PY) -m ci.image --repository "$(IMAGE_REPOSITORY)" --tag "$(IMAGE_TAG)" --mirror "$(IMAGE_MIRROR)" \
+	$(PY) -m ci.image --repository "$$IMAGE_REPOSITORY" --tag "$(IMAGE_TAG)" --mirror "$$IMAGE_MIRROR" \
 		--platform "$(IMAGE_PLATFORM)" --out $(ARTIFACTS)/image.json
 
 cloud-preview: venv
@@ -120,7 +123,7 @@ image-config: venv
 
 # Deploy STACK with IMAGE (default: the one `make image` pushed), then test it; rollback re-deploys what ran before.
 deploy: venv
-	$(PY) -m ci.release deploy $(STACK) --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+	$(PY) -m ci.release deploy $(STACK) --image "$$IMAGE" --artifacts $(ARTIFACTS)
 
 # SMOKE_MODE=cart (no order: prod) or checkout (a paid order with the test card: staging).
 smoke: venv
@@ -135,7 +138,7 @@ rollback: venv
 	$(PY) -m ci.release rollback $(STACK) --artifacts $(ARTIFACTS)
 
 retain-image: venv
-	$(PY) -m ci.release retain --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+	$(PY) -m ci.release retain --image "$$IMAGE" --artifacts $(ARTIFACTS)
 
 # The cost estimate's price table from the AWS Price List API (needs AWS credentials; docs/cost.md).
 cost-prices: venv
@@ -143,7 +146,7 @@ cost-prices: venv
 
 # Standard library only: runs without the virtual environment, also when the run failed before creating it.
 notify:
-	$(PYTHON) -m ci.notify --status "$(STATUS)" --message "$(MESSAGE)"
+	$(PYTHON) -m ci.notify --status "$$STATUS" --message "$$MESSAGE"
 
 # The Debian packages the tests drive (chromium, redis-server, openssl), installed where missing: under CI=true a
 # missing one fails its tests. Standard library only, like notify: it runs before the virtual environment exists.

@@ -20,7 +20,7 @@ from stacks.offline.engine import preview
 from stacks.offline.plan import Plan, PlannedResource
 from stacks.offline.policy_run import check
 from stacks.settings import SettingsError
-from tests.cicd import ROOT, all_jobs, steps, uses, workflow_events
+from tests.cicd import ROOT, all_jobs, steps, uses
 
 BOOTSTRAP_DIR = ROOT / "bootstrap"
 STACK = "ci"
@@ -96,14 +96,14 @@ def test_github_oidc_provider_is_for_sts_and_protected(bootstrap: Plan) -> None:
 @pytest.mark.parametrize(
     ("purpose", "subject"),
     [
-        ("publisher", f"{REPOSITORY}:ref:refs/heads/main"),
+        ("publisher", f"{REPOSITORY}:environment:image"),
         ("deploy-staging", f"{REPOSITORY}:environment:staging"),
         ("deploy-prod", f"{REPOSITORY}:environment:production"),
         ("preview-staging", f"{REPOSITORY}:environment:preview-staging"),
         ("preview-prod", f"{REPOSITORY}:environment:preview-prod"),
     ],
 )
-def test_each_role_trusts_only_this_repository_for_its_branch_or_environment(
+def test_each_role_trusts_only_this_repository_for_its_environment(
     bootstrap: Plan, purpose: str, subject: str
 ) -> None:
     (statement,) = _trust(bootstrap, purpose)["Statement"]
@@ -123,9 +123,9 @@ def _matrix(text: str, entry: dict[str, str]) -> str:
 
 
 def test_every_job_that_assumes_a_role_runs_where_that_role_trusts_it(bootstrap: Plan) -> None:
-    """The subject of a job's OIDC token is its GitHub environment (else its branch: these workflows' jobs without
-    an environment run on pushes to main); the role the job assumes must trust exactly that subject. Pull request
-    jobs get a role only through an environment, so none of them can assume one with a bare pull_request token."""
+    """The subject of a job's OIDC token is its GitHub environment; the role the job assumes must trust exactly that
+    subject. No role trusts a branch: every workflow of a branch gets its subject, only an environment's jobs get
+    the environment's, so no job assumes a role outside an environment."""
     trusted = {_role(bootstrap, purpose).outputs["arn"]: _trust(bootstrap, purpose) for purpose in _purposes(bootstrap)}
     variables = bootstrap.outputs["githubVariables"]
     assumed = set()
@@ -137,8 +137,8 @@ def test_every_job_that_assumes_a_role_runs_where_that_role_trusts_it(bootstrap:
                 (variable,) = re.findall(r"vars\.(\w+)", _matrix(step["with"]["role-to-assume"], entry))
                 environment = job.get("environment")
                 environment = environment["name"] if isinstance(environment, dict) else environment
-                subject = f"environment:{_matrix(environment, entry)}" if environment else "ref:refs/heads/main"
-                assert "pull_request" not in workflow_events(name) or environment, f"{name}:{job_id}"
+                assert environment, f"{name}:{job_id} assumes a role outside an environment"
+                subject = f"environment:{_matrix(environment, entry)}"
                 (statement,) = trusted[variables[variable]]["Statement"]
                 sub = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
                 assert sub == f"{REPOSITORY}:{subject}", f"{name}:{job_id} ({variable}) cannot assume its role"

@@ -353,6 +353,20 @@ def test_stack_credentials_come_only_from_the_stacks_own_environments() -> None:
     assert (_environment(deploy["deploy-staging"]), _environment(deploy["deploy-prod"])) == ("staging", "production")
 
 
+def test_every_secret_is_an_environment_secret() -> None:
+    """A repository secret is readable by a workflow pushed to any branch; an environment's only by the jobs of the
+    branches it admits (docs/cicd.md: all of them main only, the preview ones reviewed). The Docker Hub token could
+    overwrite the mirror's mutable tags, the webhook post as the pipeline."""
+    readers = {}
+    for name, job_id, job in all_jobs():
+        for secret in set(re.findall(r"secrets\.(\w+)", str(job))):
+            assert _environment(job), f"{name}:{job_id} reads {secret} outside an environment"
+            readers.setdefault(secret, set()).add(_environment(job))
+    deploy = jobs("deploy.yml")
+    assert (_environment(deploy["image"]), _environment(deploy["notify"])) == ("image", "notify")
+    assert readers["DOCKERHUB_TOKEN"] == {"image"} and readers["NOTIFY_WEBHOOK_URL"] == {"notify"}
+
+
 def _runner_variables(labels: str) -> list[str]:
     """The operator-set label variables in a runs-on expression, which must default to self-hosted labels."""
     assert '\'["self-hosted", "linux", ' in labels, labels
@@ -415,6 +429,6 @@ def test_the_readme_documents_every_variable_secret_and_environment_the_workflow
         if _environment(job)
         for entry in job.get("strategy", {}).get("matrix", {}).get("include", [{"stack": ""}])
     }
-    assert environments == {"preview-staging", "preview-prod", "staging", "production"}
+    assert environments == {"preview-staging", "preview-prod", "staging", "production", "image", "notify"}
     for environment in environments:
         assert f"| `{environment}` |" in settings, f"docs/cicd.md's environments table lacks {environment}"

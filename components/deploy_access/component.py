@@ -79,9 +79,12 @@ class DeployAccess(pulumi.ComponentResource):
 
         github, deploy = args.github, args.deploy
         repository = f"repo:{github.repository}"
-        main_branch = f"{repository}:ref:refs/heads/{github.main_branch}"
         environment = f"{repository}:environment:"
-        self.publisher_role_arn = self._role("publisher", main_branch, policies.publisher, hours=1)
+        # Every role trusts one environment, never a branch: any job of any workflow on main has the branch's
+        # subject, only the jobs in an environment restricted to main have the environment's.
+        self.publisher_role_arn = self._role(
+            "publisher", environment + github.image_environment, policies.publisher, hours=1
+        )
         self.deploy_role_arns, self.preview_role_arns, self.workload_boundary_arns = {}, {}, {}
         for stack in deploy.stacks:
             self.workload_boundary_arns[stack] = self._workload_boundary(stack)

@@ -55,10 +55,11 @@ class GitHubSettings:
         pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$",
         description="The repository as OWNER/NAME, exactly as GitHub spells it (the OIDC subject is case-sensitive).",
     )
-    main_branch: str = Field(
-        default="main",
-        pattern=r"^[A-Za-z0-9._/-]{1,255}$",
-        description="The branch whose pushes publish images (deploys and previews run in GitHub environments).",
+    image_environment: str = Field(
+        default="image",
+        pattern=r"^[A-Za-z0-9._-]{1,255}$",
+        description="The GitHub environment (deployment branches: main) that alone may publish images; it holds "
+        "the Docker Hub token.",
     )
     production_environment: str = Field(
         default="production",
