@@ -9,7 +9,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 
 .PHONY: venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms rollback retain-image notify test-packages cost-prices
+	image-config deploy smoke alarms verify-release rollback retain-image notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -121,7 +121,8 @@ cloud-preview: venv
 image-config: venv
 	$(PY) -m ci.release image-config $(STACK)
 
-# Deploy STACK with IMAGE (default: the one `make image` pushed), then test it; rollback re-deploys what ran before.
+# Deploy STACK with IMAGE (default: the one `make image` pushed) if this commit descends from STACK's last verified
+# release (RELEASE_PARAMETER names its record), then test it.
 deploy: venv
 	$(PY) -m ci.release deploy $(STACK) --image "$$IMAGE" --artifacts $(ARTIFACTS)
 
@@ -134,6 +135,11 @@ smoke: venv
 alarms: venv
 	$(PY) -m ci.alarms $(STACK) --artifacts $(ARTIFACTS) $(if $(ALARM_KEYS),--keys $(ALARM_KEYS))
 
+# After the smoke test and the alarm gate passed: this run's release of STACK becomes the one a rollback returns to.
+verify-release: venv
+	$(PY) -m ci.release verified $(STACK) --artifacts $(ARTIFACTS)
+
+# Re-deploys STACK's last verified release with its own commit's program (ci/release.py).
 rollback: venv
 	$(PY) -m ci.release rollback $(STACK) --artifacts $(ARTIFACTS)
 

@@ -103,9 +103,7 @@ def test_github_oidc_provider_is_for_sts_and_protected(bootstrap: Plan) -> None:
         ("preview-prod", f"{REPOSITORY}:environment:preview-prod"),
     ],
 )
-def test_each_role_trusts_only_this_repository_for_its_environment(
-    bootstrap: Plan, purpose: str, subject: str
-) -> None:
+def test_each_role_trusts_only_this_repository_for_its_environment(bootstrap: Plan, purpose: str, subject: str) -> None:
     (statement,) = _trust(bootstrap, purpose)["Statement"]
     assert statement["Principal"] == {"Federated": PROVIDER_ARN}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -746,9 +744,9 @@ def test_outputs_are_the_variables_the_workflows_read(bootstrap: Plan) -> None:
         for path in (ROOT / ".github" / "workflows").glob("*.yml")
         for name in re.findall(r"vars\.(\w+)", path.read_text())
     }
-    # Not the bootstrap's to know: the Pulumi Cloud org, the Docker Hub mirror, the self-hosted runners' labels.
+    # Not the bootstrap's to know: the Pulumi Cloud org, the Docker Hub mirror, the preview runners' labels.
     operator_set = {"PULUMI_ORG", "DOCKERHUB_REPOSITORY", "DOCKERHUB_USERNAME"}
-    operator_set |= {f"{kind}_RUNNER_LABELS_{stack}" for kind in ("PREVIEW", "DEPLOY") for stack in ("STAGING", "PROD")}
+    operator_set |= {f"PREVIEW_RUNNER_LABELS_{stack}" for stack in ("STAGING", "PROD")}
     assert set(bootstrap.outputs["githubVariables"]) == read - operator_set
     assert bootstrap.outputs["githubVariables"]["PULUMI_BACKEND_URL"] == bootstrap.outputs["stateBackendUrl"]
     assert "stateKeyUrl" not in bootstrap.outputs  # the state key is no stack's secrets provider
@@ -777,3 +775,19 @@ def test_the_bootstraps_config_declarations_are_generated_from_its_settings(tmp_
     stale = tmp_path / "Pulumi.yaml"
     stale.write_text((BOOTSTRAP_DIR / "Pulumi.yaml").read_text().replace("default: 200", "default: 100"))
     assert stacks_cli(["config-schema", "--check", "--project-dir", str(tmp_path)]) == 1
+
+
+def test_each_deploy_role_alone_keeps_its_stacks_release_record(bootstrap: Plan) -> None:
+    """ci/release.py refuses a downgrade and picks its rollback target from the record: a role that could write
+    another stack's record could make that stack's next rollback go anywhere."""
+    variables = bootstrap.outputs["githubVariables"]
+    region = variables["AWS_REGION"]
+    account = _role(bootstrap, "deploy-prod").outputs["arn"].split(":")[4]
+    for stack in ("staging", "prod"):
+        parameter = variables[f"RELEASE_PARAMETER_{stack.upper()}"]
+        assert parameter == f"/shop/{stack}/releases"
+        arn = f"arn:aws:ssm:{region}:{account}:parameter{parameter}"
+        for purpose in _purposes(bootstrap):
+            for action in ("ssm:GetParameter", "ssm:PutParameter"):
+                allowed = _permits(_statements(bootstrap, purpose), action, arn, region)
+                assert allowed is (purpose == f"deploy-{stack}"), f"{purpose}: {action} on {parameter}"

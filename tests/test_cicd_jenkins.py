@@ -92,11 +92,13 @@ def test_it_has_the_stages_of_the_github_pipeline_in_order() -> None:
         "make deploy STACK=staging",
         "make smoke STACK=staging SMOKE_MODE=checkout",
         "make alarms STACK=staging",
+        "make verify-release STACK=staging",
     ]
-    assert calls["Deploy prod"][:3] == [
+    assert calls["Deploy prod"][:4] == [
         "make deploy STACK=prod",
         "make smoke STACK=prod SMOKE_MODE=cart",
         "make alarms STACK=prod",
+        "make verify-release STACK=prod",
     ]
 
 
@@ -167,12 +169,20 @@ def test_prod_waits_for_a_person_and_holds_no_executor_meanwhile() -> None:
     assert "agent" not in approval and "agent" not in _stage_body("Approve prod preview")
 
 
-def test_a_failed_prod_deploy_rolls_back_and_the_run_is_notified() -> None:
+def test_a_failed_aborted_or_timed_out_prod_deploy_rolls_back_to_the_last_verified_release() -> None:
     prod = _stage_body("Deploy prod")
     post = prod[prod.index("post {") :]
+    # `failure` misses an aborted build and a timeout (Jenkins aborts); `unsuccessful` is any outcome but success.
     assert re.search(
-        r"failure\s*\{\s*script\s*\{\s*withPulumiToken\('deploy-prod'\) \{ sh 'make rollback STACK=prod' \}", post
+        r"unsuccessful\s*\{\s*script\s*\{\s*withPulumiToken\('deploy-prod'\) \{ sh 'make rollback STACK=prod' \}",
+        post,
     )
+    # The steps time out on their own, so the stage's timeout leaves the rollback its time.
+    steps_minutes = sum(int(m) for m in re.findall(r"timeout\(time: (\d+), unit: 'MINUTES'\) \{ sh 'make", prod))
+    stage_minutes = re.search(r"options \{ timeout\(time: (\d+), unit: 'MINUTES'\) \}", prod)
+    assert stage_minutes and steps_minutes >= 100 and steps_minutes + 60 <= int(stage_minutes[1])
+    for stack in ("staging", "prod"):
+        assert f"RELEASE_PARAMETER = '/shop/{stack}/releases'" in _stage_body(f"Deploy {stack}")
     assert "retain-image" not in prod, "keeping the release is its own stage, so its failure cannot roll back"
 
 

@@ -225,7 +225,7 @@ def test_the_gate_watches_from_the_start_this_runs_deploy_recorded(
     assert alarms.main(gate) == 2, "no deploy of prod in this run: nothing says since when"
 
     started = _deploy_starts().isoformat()
-    release.Release("prod", "new", "old", "jenkins-shop-7", started).save(tmp_path)
+    release.Release("prod", "new", "c0ffee", "jenkins-shop-7", started).save(tmp_path)
     assert alarms.main(gate) == 0
     assert alarms.main([*gate, "--since", "2020-01-01T00:00:00+00:00"]) == 1
     monkeypatch.setenv("BUILD_TAG", "jenkins-shop-8")  # a later build finding this one's workspace

@@ -313,17 +313,33 @@ def test_prod_deploys_only_after_staging_passed_and_the_production_environment_a
     assert "AWS_DEPLOY_ROLE_ARN_PROD" not in str(others) and "STACK=prod" not in str(others)
 
 
-def test_a_failed_prod_check_rolls_back_and_the_release_is_kept_only_on_success() -> None:
+def test_a_failed_cancelled_or_timed_out_prod_deploy_rolls_back_and_only_a_healthy_one_is_verified_and_kept() -> None:
     prod = jobs("deploy.yml")["deploy-prod"]
     # Prod's smoke test orders nothing (SMOKE_MODE=cart): a deploy must not take real stock.
     commands = ("make deploy STACK=prod", "make smoke STACK=prod SMOKE_MODE=cart", "make alarms STACK=prod")
     deploy, smoke, alarms = (_step_running(prod, command) for command in commands)
     rollback = _step_running(prod, "make rollback STACK=prod")
+    verify = _step_running(prod, "make verify-release STACK=prod")
     retain = _step_running(prod, "make retain-image")
-    assert deploy < smoke < alarms < rollback < retain
+    assert deploy < smoke < alarms < rollback < verify < retain
     assert steps(prod)[deploy]["id"] == "deploy"
-    assert steps(prod)[rollback]["if"] == "${{ failure() && steps.deploy.outcome != 'skipped' }}"
-    assert "if" not in steps(prod)[retain], "a rolled-back image must not be kept as a release"
+    # failure() alone is false on a cancel or a job timeout, which would leave prod on the new release.
+    assert steps(prod)[rollback]["if"] == "${{ (failure() || cancelled()) && steps.deploy.outcome != 'skipped' }}"
+    assert "if" not in steps(prod)[verify] and "if" not in steps(prod)[retain], "a rolled-back release is neither"
+    # Each step that can hang times out on its own (a failure, so the rollback runs), leaving the job time for it.
+    bounded = sum(steps(prod)[index]["timeout-minutes"] for index in (deploy, smoke, alarms))
+    assert bounded + 60 <= prod["timeout-minutes"]
+
+
+def test_each_deploy_checks_its_stacks_release_record_with_the_whole_history() -> None:
+    deploy = jobs("deploy.yml")
+    for job_id, stack in DEPLOY_JOBS.items():
+        job = deploy[job_id]
+        assert job["env"]["RELEASE_PARAMETER"] == f"${{{{ vars.RELEASE_PARAMETER_{stack.upper()} }}}}"
+        assert _step(job, "actions/checkout")["with"]["fetch-depth"] == 0, "ancestry needs the history"
+        assert _step_running(job, f"make alarms STACK={stack}") < _step_running(
+            job, f"make verify-release STACK={stack}"
+        )
 
 
 def test_failures_are_notified() -> None:

@@ -59,6 +59,8 @@ class DeployAccess(pulumi.ComponentResource):
     preview_role_arns: dict[str, pulumi.Output[str]]
     workload_boundary_arns: dict[str, pulumi.Output[str]]
     """By stack: the permissions boundary every role of that stack carries (``components/iam.py`` RoleScope)."""
+    release_parameters: dict[str, str]
+    """By stack: the SSM parameter of its release record, which only its deploy role may write (ci/release.py)."""
 
     def __init__(self, name: str, args: DeployAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:cicd:DeployAccess", name, None, opts)
@@ -86,6 +88,7 @@ class DeployAccess(pulumi.ComponentResource):
             "publisher", environment + github.image_environment, policies.publisher, hours=1
         )
         self.deploy_role_arns, self.preview_role_arns, self.workload_boundary_arns = {}, {}, {}
+        self.release_parameters = {stack: policies.release_record(stack) for stack in deploy.stacks}
         for stack in deploy.stacks:
             self.workload_boundary_arns[stack] = self._workload_boundary(stack)
             protected = stack in deploy.protected_stacks

@@ -88,6 +88,8 @@ class DeliveryPolicies:
             allow("FindShopLoadBalancer", actions.LOAD_BALANCER_READ_ACTIONS, "*", in_regions),
             # "*": CloudWatch does not scope listing alarms (by name prefix) to alarm ARNs.
             allow("AlarmGate", ["cloudwatch:DescribeAlarms"], "*"),
+            # ci/release.py: the stack's releases (commit, digest, time, verified), which no other role may write.
+            allow("StackReleaseRecord", ["ssm:GetParameter", "ssm:PutParameter"], self.release_record_arn(stack)),
             deny("NeverChangeTheDeliveryRoles", "iam:*", delivery_roles),
             deny("NeverLiftABoundary", "iam:DeleteRolePermissionsBoundary", "*"),
             deny("NeverChangeTheWorkloadBoundaries", all_but(["iam:Get*", "iam:List*"]), every_boundary),
@@ -111,6 +113,13 @@ class DeliveryPolicies:
             ),
             *self._state(stack, foundation, write=False),
         ]
+
+    def release_record(self, stack: str) -> str:
+        """The SSM parameter holding ``stack``'s release record (ci/release.py ``RELEASE_PARAMETER``)."""
+        return f"/{self.naming.prefix}/{stack}/releases"
+
+    def release_record_arn(self, stack: str) -> str:
+        return self.account.arn("ssm", f"parameter{self.release_record(stack)}")
 
     def _stack_naming(self, stack: str) -> Naming:
         """The naming of platform stack ``stack`` (the bootstrap's own naming is its ``ci`` stack's)."""
