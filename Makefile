@@ -9,7 +9,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 
 .PHONY: venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms verify-release rollback retain-image notify test-packages cost-prices
+	image-config deploy smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -149,6 +149,12 @@ retain-image: venv
 # The cost estimate's price table from the AWS Price List API (needs AWS credentials; docs/cost.md).
 cost-prices: venv
 	$(PY) -m ci.cost_prices
+
+# What the prod approval approves (commit, digest, changes since ENVIRONMENT's last release) as the job summary;
+# fails for a commit that does not descend from that release. Standard library only, like notify.
+ENVIRONMENT ?= production
+approval-summary:
+	$(PYTHON) -m ci.approval --environment "$(ENVIRONMENT)" --image "$$IMAGE"
 
 # Standard library only: runs without the virtual environment, also when the run failed before creating it.
 notify:

@@ -355,3 +355,46 @@ def test_retain_tags_a_released_image_so_the_lifecycle_policy_keeps_it() -> None
     assert release.main(["retain", "--image", image]) == 0, "a re-run keeps the same tag"
     details = ecr.describe_images(repositoryName="shop/app", imageIds=[{"imageDigest": digest}])["imageDetails"]
     assert sorted(details[0]["imageTags"]) == ["2222222", f"{release.RELEASE_TAG_PREFIX}2222222"]
+
+
+class _FakeGitHub:
+    """Deployments of ``production``, newest first, each (sha, state of its newest status)."""
+
+    def __init__(self, deployments: list[tuple[str, str]]) -> None:
+        self.deployments = deployments
+
+    def call(self, method: str, path: str) -> object:
+        assert method == "GET"
+        if path.startswith("/deployments?environment=production"):
+            return [{"id": index, "sha": sha} for index, (sha, _) in enumerate(self.deployments)]
+        index = int(path.split("/")[2])
+        return [{"state": self.deployments[index][1]}]
+
+
+def test_the_approval_summary_shows_commit_digest_and_changes_and_refuses_a_downgrade(
+    pulumi: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ci import approval
+
+    released = _git("rev-parse", "HEAD")
+    failed = _commit("a release that failed in prod")
+    head = _commit("fix the checkout page")
+    github = _FakeGitHub([(failed, "failure"), (released, "success")])
+    monkeypatch.setattr(approval, "GitHub", lambda *arguments: github)
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/shop")
+    summary_file = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+
+    assert approval.main(["--environment", "production", "--image", NEW]) == 0
+    text = summary_file.read_text()
+    assert f"`{head}` fix the checkout page" in text and f"digest `{DIGEST_B}`" in text
+    assert f"| production runs | `{released}` |" in text, "the last successful deployment, not the failed one"
+    assert "**2 commits since**" in text and "fix the checkout page" in text
+
+    _git("checkout", "-q", released)
+    github.deployments.insert(0, (head, "success"))
+    assert approval.main(["--environment", "production", "--image", NEW]) == 1
+    captured = capsys.readouterr()
+    assert "not asking for an approval of a downgrade" in captured.out + captured.err
+    assert approval.main(["--environment", "production", "--image", f"{REPOSITORY}:2222222"]) == 2

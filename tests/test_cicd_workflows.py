@@ -38,6 +38,7 @@ JOB_PERMISSIONS = {
     ("deploy.yml", "image"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "deploy-staging"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "deploy-prod"): {"contents": "read", "id-token": "write"},
+    ("deploy.yml", "approval-summary"): {"contents": "read", "deployments": "read"},
     ("deploy.yml", "notify"): {"contents": "read"},
 }
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
@@ -340,6 +341,15 @@ def test_each_deploy_checks_its_stacks_release_record_with_the_whole_history() -
         assert _step_running(job, f"make alarms STACK={stack}") < _step_running(
             job, f"make verify-release STACK={stack}"
         )
+
+
+def test_the_prod_approval_is_asked_only_after_a_summary_of_what_it_approves() -> None:
+    deploy = jobs("deploy.yml")
+    summary = deploy["approval-summary"]
+    assert "approval-summary" in deploy["deploy-prod"]["needs"] and "deploy-staging" in summary["needs"]
+    assert "environment" not in summary, "it holds no secret and assumes no role"
+    assert _step_running(summary, "make approval-summary ENVIRONMENT=production") >= 0
+    assert _step(summary, "actions/checkout")["with"]["fetch-depth"] == 0
 
 
 def test_failures_are_notified() -> None:
