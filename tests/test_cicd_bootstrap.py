@@ -791,3 +791,67 @@ def test_each_deploy_role_alone_keeps_its_stacks_release_record(bootstrap: Plan)
             for action in ("ssm:GetParameter", "ssm:PutParameter"):
                 allowed = _permits(_statements(bootstrap, purpose), action, arn, region)
                 assert allowed is (purpose == f"deploy-{stack}"), f"{purpose}: {action} on {parameter}"
+
+
+def _stack_resources(plan: Plan) -> dict[str, str]:
+    """ARNs of the stack's cluster, an access entry on it, its database and its secrets, from its plan's names."""
+    data_key = _arn(plan, "aws:kms/key:Key", "data-key")
+    region, account = data_key.split(":")[3:5]
+    (cluster,) = {addon.inputs["clusterName"] for addon in plan.of_type("aws:eks/addon:Addon")}
+    (database,) = [db.inputs["identifier"] for db in plan.of_type("aws:rds/instance:Instance")]
+    resources = {
+        "cluster": f"arn:aws:eks:{region}:{account}:cluster/{cluster}",
+        "access entry": f"arn:aws:eks:{region}:{account}:access-entry/{cluster}/role/{account}/x/0",
+        "database": f"arn:aws:rds:{region}:{account}:db:{database}",
+        "data key": data_key,
+    }
+    for secret in plan.of_type("aws:secretsmanager/secret:Secret"):
+        name = secret.inputs["name"]
+        resources[f"secret {name}"] = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf"
+    return resources
+
+
+#: What a compromised or mistaken staging deploy would do to prod, by the kind of resource it hits.
+_ATTACKS = {
+    "cluster": ["eks:UpdateClusterConfig", "eks:DeleteCluster", "eks:DescribeCluster"],
+    "access entry": ["eks:CreateAccessEntry", "eks:AssociateAccessPolicy"],
+    "database": ["rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot"],
+    "data key": ["kms:Decrypt", "kms:ScheduleKeyDeletion"],
+    "secret": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+}
+
+
+def _attacks(kind: str) -> list[str]:
+    return _ATTACKS["secret" if kind.startswith("secret ") else kind]
+
+
+def test_in_one_account_the_staging_deploy_role_is_refused_on_prods_cluster_database_and_secrets(
+    bootstrap: Plan, staging: Plan, prod: Plan
+) -> None:
+    """Stacks that share an account and a region: the deploy roles' eks:*/rds:*/secretsmanager:*/kms:* would reach
+    every stack's. By name and by the `stack` tag each role is refused the other's, and keeps its own."""
+    for own, other in ((staging, prod), (prod, staging)):
+        statements = _statements(bootstrap, f"deploy-{own.stack}")
+        for tags in ({"aws:ResourceTag/stack": other.stack}, {}):  # tagged, or its tag removed out of band
+            for kind, arn in _stack_resources(other).items():
+                if kind == "data key" and not tags:
+                    continue  # a key's ARN holds no name: its tag is what confines it
+                for action in _attacks(kind):
+                    refused = not _permits(statements, action, arn, arn.split(":")[3], tags)
+                    assert refused, f"deploy-{own.stack}: {action} on {other.stack}'s {kind} ({tags or 'untagged'})"
+        for kind, arn in _stack_resources(own).items():
+            for action in _attacks(kind):
+                allowed = _permits(statements, action, arn, arn.split(":")[3], {"aws:ResourceTag/stack": own.stack})
+                assert allowed, f"deploy-{own.stack}: {action} on its own {kind}"
+        # Nor can it create or re-tag anything as the other stack's.
+        region, account = _arn(own, "aws:kms/key:Key", "data-key").split(":")[3:5]
+        vpc = f"arn:aws:ec2:{region}:{account}:vpc/vpc-1"
+        assert not _permits(statements, "ec2:CreateTags", vpc, region, {"aws:RequestTag/stack": other.stack})
+        assert _permits(statements, "ec2:CreateTags", vpc, region, {"aws:RequestTag/stack": own.stack})
+
+
+def test_stack_names_the_deploy_roles_cannot_tell_apart_are_refused() -> None:
+    """prod's role denies staging's `shop-staging-*`; a stack `staging-eu` would be denied its own resources."""
+    overrides = {"shop-bootstrap:deployStacks": ["staging", "staging-eu", "prod"]}
+    with pytest.raises(SettingsError, match="staging-eu extends staging: a stack's name may not start with another's"):
+        preview(STACK, project_dir=BOOTSTRAP_DIR, overrides=overrides)

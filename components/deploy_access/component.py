@@ -96,7 +96,7 @@ class DeployAccess(pulumi.ComponentResource):
                 f"deploy-{stack}",
                 environment + (github.production_environment if protected else stack),
                 lambda foundation, stack=stack, protected=protected: policies.deploy(
-                    stack, foundation, protected=protected
+                    stack, foundation, protected=protected, others=tuple(s for s in deploy.stacks if s != stack)
                 ),
                 hours=deploy.session_hours,
             )

@@ -100,6 +100,10 @@ class DeploySettings:
             yield "protected_stacks", f"{', '.join(unknown)} not in deployStacks"
         if not self.protected_stacks:
             yield "protected_stacks", "name the stacks that need an approval, or prod deploys on every push"
+        # A deploy role denies the other stacks' <prefix>-<stack>-* names: "prod" would deny "prod-eu" its own.
+        extended = sorted(f"{b} extends {a}" for a in self.stacks for b in self.stacks if b.startswith(f"{a}-"))
+        if extended:
+            yield "stacks", f"{', '.join(extended)}: a stack's name may not start with another's and '-'"
 
 
 @section(prefix="registry")
