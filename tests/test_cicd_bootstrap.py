@@ -855,3 +855,16 @@ def test_stack_names_the_deploy_roles_cannot_tell_apart_are_refused() -> None:
     overrides = {"shop-bootstrap:deployStacks": ["staging", "staging-eu", "prod"]}
     with pytest.raises(SettingsError, match="staging-eu extends staging: a stack's name may not start with another's"):
         preview(STACK, project_dir=BOOTSTRAP_DIR, overrides=overrides)
+
+
+def test_preview_roles_read_configuration_but_no_instances_user_data(bootstrap: Plan) -> None:
+    """User data may hold a runner's registration token or another stack's bootstrap secrets."""
+    region = bootstrap.outputs["githubVariables"]["AWS_REGION"]
+    instance = f"arn:aws:ec2:{region}:123456789012:instance/i-0123456789abcdef0"
+    template = f"arn:aws:ec2:{region}:123456789012:launch-template/lt-0123456789abcdef0"
+    for stack in ("staging", "prod"):
+        statements = _statements(bootstrap, f"preview-{stack}")
+        assert _permits(statements, "ec2:DescribeInstances", "*", region)
+        assert _permits(statements, "ec2:DescribeLaunchTemplates", "*", region)
+        assert not _permits(statements, "ec2:DescribeInstanceAttribute", instance, region)
+        assert not _permits(statements, "ec2:DescribeLaunchTemplateVersions", template, region)

@@ -111,6 +111,9 @@ class DeliveryPolicies:
         return [
             # "*": these services do not scope describe and list calls to resource ARNs.
             allow("ReadPlatformConfiguration", actions.PREVIEW_READ_ACTIONS, "*", self._in_regions()),
+            # ec2:Describe* includes the user data of every instance and launch template of the account (a runner's,
+            # another stack's), which may hold secrets; a preview reads its own stack's from the state.
+            deny("NeverUserData", actions.USER_DATA_READ_ACTIONS, "*"),
             # The buckets, not their objects.
             allow(
                 "ReadStackBucketConfiguration", actions.BUCKET_CONFIGURATION_READ_ACTIONS, self._stack_buckets(stack)[0]
