@@ -8,7 +8,7 @@ PYRIGHT_VERSION := 1.1.414
 REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt app/requirements.txt app/requirements-test.txt
 
 .PHONY: venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
-.PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
+.PHONY: plan policy plan-summary comment-facts validate-manifests dockerfile-lint workflow-lint image cloud-preview \
 	image-config deploy smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
@@ -99,6 +99,11 @@ policy: venv
 
 plan-summary: venv
 	$(PY) -m ci.offline summary --out $(ARTIFACTS) $(if $(COMMENT),--comment $(COMMENT))
+
+# The plan's figures as strict JSON, which the privileged job that comments on a fork's pull request checks and
+# renders itself (ci/comment_facts.py, ci/pr_comment.py).
+comment-facts: venv
+	$(PY) -m ci.comment_facts --out $(ARTIFACTS) --json $(ARTIFACTS)/pr-comment.json
 
 validate-manifests: venv
 	$(PY) -m ci.manifests $(ARTIFACTS)

@@ -282,6 +282,13 @@ def test_pull_requests_from_forks_get_the_offline_plan_as_a_comment() -> None:
     checkout = _step(poster, "actions/checkout")
     assert "ref" not in checkout["with"], "the privileged run must not check out the pull request's code"
     assert "ci.pr_comment" in run_steps(poster)[0]
+    # The figures come as strict JSON, which the privileged job checks and renders; the markdown only quoted.
+    assert "--facts-file untrusted/pr-comment.json --body-file untrusted/pr-comment.md" in run_steps(poster)[0]
+    assert (
+        "artifacts/pr-comment.json"
+        in _step(offline, "actions/upload-artifact", name="offline-plan-comment")["with"]["path"]
+    )
+    assert "make comment-facts" in run_steps(offline)[-1]
 
 
 # ------------------------------------------------------------------------------------------------ deploy
