@@ -7,25 +7,27 @@ for text: the summary goes to the run's page, beside the "Review deployments" bu
 newest deployment of the environment that GitHub marked successful (the deploy job passed its smoke test and alarm
 gate). A commit that does not descend from it fails this job, so no approval is ever asked for a downgrade
 (``make deploy`` refuses one too, against the release record: ci/release.py). Uses ``GITHUB_TOKEN``,
-``GITHUB_REPOSITORY`` and ``GITHUB_API_URL``; standard library only.
+``GITHUB_REPOSITORY`` and ``GITHUB_API_URL``; standard library only (no virtual environment), so its exit codes are
+stacks/exit_codes.py's as numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from urllib.parse import quote
 
 from ci import runner
-from ci.image import BadImageReference, ImageReference
 from ci.pr_comment import GitHub
-from stacks.exit_codes import Exit
 
 #: Deployments looked at for the newest successful one (GitHub lists them newest first).
 DEPLOYMENTS_SEARCHED = 30
 #: Commits listed in the summary; the rest is counted.
 COMMITS_LISTED = 50
+#: An image pinned by digest (ci/image.py parses references fully; this module keeps to the standard library).
+PINNED_IMAGE = re.compile(r"(?P<repository>[^\s@]+?)(?::[\w][\w.-]{0,127})?@(?P<digest>sha256:[0-9a-f]{64})")
 
 
 def last_release(github: GitHub, environment: str) -> str | None:
@@ -42,7 +44,7 @@ def _git(*arguments: str) -> str:
     return runner.run(["git", *arguments], capture=True).stdout.strip()
 
 
-def summary(environment: str, image: ImageReference, commit: str, released: str | None) -> str:
+def summary(environment: str, image: re.Match[str], commit: str, released: str | None) -> str:
     subject = _git("log", "-1", "--format=%s", commit)
     lines = [
         f"### Approving `{environment}`",
@@ -50,7 +52,7 @@ def summary(environment: str, image: ImageReference, commit: str, released: str 
         "| | |",
         "| --- | --- |",
         f"| Commit | `{commit}` {subject} |",
-        f"| Image | `{image.repository}` digest `{image.digest}` |",
+        f"| Image | `{image['repository']}` digest `{image['digest']}` |",
         f"| {environment} runs | `{released}` |" if released else f"| {environment} runs | nothing yet |",
     ]
     if released:
@@ -69,14 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--environment", required=True)
     parser.add_argument("--image", required=True)
     args = parser.parse_args(argv)
-    try:
-        image = ImageReference.parse(args.image)
-    except BadImageReference as problem:
-        runner.error(str(problem), title="Image")
-        return Exit.BAD_INPUT
-    if not image.digest:
-        runner.error(f"{args.image} has no digest", title="Image")
-        return Exit.BAD_INPUT
+    image = PINNED_IMAGE.fullmatch(args.image)
+    if image is None:
+        runner.error(f"{args.image!r} is not an image pinned by digest (REPO[:TAG]@sha256:...)", title="Image")
+        return 2
     github = GitHub(
         os.environ.get("GITHUB_API_URL", "https://api.github.com"),
         os.environ["GITHUB_TOKEN"],
@@ -92,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
                 "of a downgrade (an old run re-run?)",
                 title="Release refused",
             )
-            return Exit.FAILED
+            return 1
     text = summary(args.environment, image, commit, released)
     print(text)
     runner.add_summary(text)
-    return Exit.OK
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from moto import mock_aws
 
 from ci import alarms, comment_facts, image, manifests, notify, offline, pr_comment, release, runner
 from stacks.offline.plan import Plan
-from tests.cicd import make_dry_run
+from tests.cicd import ROOT, make_dry_run
 
 # ------------------------------------------------------------------------------------------------ offline plan
 
@@ -406,3 +408,13 @@ def test_errors_are_annotations_on_github(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     runner.error("two\nlines 100%", title="Rollback")
     assert capsys.readouterr().out == "::error title=Rollback::two%0Alines 100%25\n"
+
+
+def test_the_steps_that_run_before_or_without_the_virtual_environment_need_only_the_standard_library() -> None:
+    """`make notify`, `make test-packages`, `make approval-summary` and the fork comment run with the machine's
+    python3 (the notify and approval jobs make no virtual environment): `-S` leaves out every site-packages."""
+    modules = "ci.notify, ci.packages, ci.approval, ci.pr_comment"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", f"import {modules}"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
