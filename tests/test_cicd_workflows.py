@@ -253,9 +253,9 @@ def test_main_is_checked_by_the_deploy_workflow_before_anything_ships() -> None:
 def test_preview_runs_pulumi_preview_with_the_policy_pack_for_every_stack() -> None:
     job = jobs("preview.yml")["cloud-preview"]
     assert sorted(entry["stack"] for entry in job["strategy"]["matrix"]["include"]) == STACKS
-    # The pack runs in policies/.venv (PulumiPolicy.yaml), which `make venv` creates.
+    # The pack runs in policies/.venv (PulumiPolicy.yaml), which `make deploy-venv` creates from the hash lock.
     preview_index = steps(job).index(_step(job, PULUMI_ACTION, command="preview"))
-    assert _step_running(job, "make venv") < preview_index
+    assert _step_running(job, "make deploy-venv") < preview_index
     preview = _step(job, PULUMI_ACTION, command="preview")["with"]
     assert preview["policyPacks"] == "policies"
     assert preview["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
@@ -348,6 +348,17 @@ def test_each_deploy_checks_its_stacks_release_record_with_the_whole_history() -
         assert _step_running(job, f"make alarms STACK={stack}") < _step_running(
             job, f"make verify-release STACK={stack}"
         )
+
+
+def test_jobs_that_hold_cloud_credentials_install_only_the_hash_locked_set() -> None:
+    """Previews and deploys hold a stack's credentials: they install requirements.lock and policies/requirements.lock
+    with --require-hashes (tests/test_cicd_packages.py), never the development set with its test and lint tools."""
+    for name, job_id, job in all_jobs():
+        commands = {run.strip() for run in run_steps(job)}
+        if job.get("permissions", {}).get("id-token"):
+            assert "make venv" not in commands, f"{name}:{job_id} installs the whole development set"
+            if any("make deploy" in c or "make image-config" in c for c in commands):
+                assert "make deploy-venv" in commands, f"{name}:{job_id}"
 
 
 def test_the_prod_approval_is_asked_only_after_a_summary_of_what_it_approves() -> None:
