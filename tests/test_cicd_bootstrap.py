@@ -20,7 +20,7 @@ from stacks.offline.engine import preview
 from stacks.offline.plan import Plan, PlannedResource
 from stacks.offline.policy_run import check
 from stacks.settings import SettingsError
-from tests.cicd import ROOT, all_jobs, steps, uses
+from tests.cicd import ROOT, all_jobs, jobs, steps, uses
 
 BOOTSTRAP_DIR = ROOT / "bootstrap"
 STACK = "ci"
@@ -155,7 +155,9 @@ def test_deploy_sessions_outlast_the_deploy_jobs_that_use_them(bootstrap: Plan) 
         for step in steps(job):
             if uses(step) == "aws-actions/configure-aws-credentials":
                 durations[job_id] = int(step["with"].get("role-duration-seconds", 3600))
-    assert _role(bootstrap, "deploy-prod").inputs["maxSessionDuration"] >= durations["deploy-prod"] == 7200
+    assert _role(bootstrap, "deploy-prod").inputs["maxSessionDuration"] >= durations["deploy-prod"] == 10800
+    # A rollback at the end of the prod job still has credentials.
+    assert durations["deploy-prod"] >= jobs("deploy.yml")["deploy-prod"]["timeout-minutes"] * 60
     assert _role(bootstrap, "deploy-staging").inputs["maxSessionDuration"] >= durations["deploy-staging"]
     assert _role(bootstrap, "preview-prod").inputs["maxSessionDuration"] >= durations["cloud-preview"]
     assert _role(bootstrap, "publisher").inputs["maxSessionDuration"] >= durations["image"]

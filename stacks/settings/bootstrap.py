@@ -91,7 +91,11 @@ class DeploySettings:
         "named like the stack.",
     )
     session_hours: int = Field(
-        default=2, ge=1, le=12, description="Longest session of a deploy role, in hours (a first prod deploy is long)."
+        default=3,
+        ge=1,
+        le=12,
+        description="Longest session of a deploy role, in hours (a first prod deploy is long, and a rollback may "
+        "follow it in the same job).",
     )
 
     def problems(self, environment: Environment) -> Iterator[Problem]:
