@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from ci import runner
 from ci.pr_comment import GitHub
+from stacks.exit_codes import Exit
 
 #: Deployments looked at for the newest successful one (GitHub lists them newest first).
 DEPLOYMENTS_SEARCHED = 30
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     image = PINNED_IMAGE.fullmatch(args.image)
     if image is None:
         runner.error(f"{args.image!r} is not an image pinned by digest (REPO[:TAG]@sha256:...)", title="Image")
-        return 2
+        return Exit.BAD_INPUT
     github = GitHub(
         os.environ.get("GITHUB_API_URL", "https://api.github.com"),
         os.environ["GITHUB_TOKEN"],
@@ -90,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                 "of a downgrade (an old run re-run?)",
                 title="Release refused",
             )
-            return 1
+            return Exit.FAILED
     text = summary(args.environment, image, commit, released)
     print(text)
     runner.add_summary(text)
-    return 0
+    return Exit.OK
 
 
 if __name__ == "__main__":

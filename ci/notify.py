@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 
 from ci import runner
+from stacks.exit_codes import Exit
 
 STATUS_ICONS = {"success": "✅", "failure": "❌", "rolled-back": "⏪"}
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     url = os.environ.get("NOTIFY_WEBHOOK_URL", "")
     if url:
         send(url, text)
-    return 0  # a failed notification never fails the run it reports on
+    return Exit.OK  # a failed notification never fails the run it reports on
 
 
 if __name__ == "__main__":

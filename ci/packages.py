@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 from ci import runner
+from stacks.exit_codes import Exit
 
 #: Each command the tests run, and the Debian package that provides it.
 TEST_PACKAGES = {
@@ -40,15 +41,15 @@ def main() -> int:
     packages = missing_packages()
     if not packages:
         print(f"Test packages present: {', '.join(sorted(set(TEST_PACKAGES.values())))}")
-        return 0
+        return Exit.OK
     as_root = os.geteuid() == 0
     if not as_root and shutil.which("sudo") is None:
         runner.error(f"install {' '.join(packages)} as root: the tests need them", title="Test packages")
-        return 1
+        return Exit.FAILED
     print(f"Installing {' '.join(packages)}", flush=True)
     for command in install_commands(packages, as_root=as_root):
         subprocess.run(command, check=True)  # noqa: S603 - fixed apt-get command lines
-    return 0
+    return Exit.OK
 
 
 if __name__ == "__main__":

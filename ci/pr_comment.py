@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ci import runner
+from stacks.exit_codes import Exit
 
 #: Marks the offline plan comment, so that a later run updates it instead of adding another.
 COMMENT_MARKER = "<!-- shop-platform:offline-plan -->"
@@ -187,16 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.pr.strip().isdigit():
         runner.error(f"not a pull request number: {args.pr[:40]!r}", title="PR comment")
-        return 2
+        return Exit.BAD_INPUT
     try:
         figures = checked_facts(json.loads(args.facts_file.read_text()), repository_stacks())
     except (BadFacts, json.JSONDecodeError, UnicodeDecodeError, OSError) as problem:
         runner.error(f"the figures of the pull request's run are not valid: {problem}", title="PR comment")
-        return 2
+        return Exit.BAD_INPUT
     body = render(figures, args.body_file.read_text(errors="replace"))
     github = GitHub(os.environ.get("GITHUB_API_URL", "https://api.github.com"), os.environ["GITHUB_TOKEN"], args.repo)
     print(post(github, int(args.pr), args.head_sha, body))
-    return 0
+    return Exit.OK
 
 
 if __name__ == "__main__":
