@@ -239,14 +239,14 @@ class Cluster(PlatformComponent):
             compute_ready,
         )
         rollouts = controllers.ARGO_ROLLOUTS
-        # It writes the Ingress's weighted forward action, which the load balancer controller (and its webhooks)
-        # must serve; on destroy it is still there while the Rollouts and their analyses are deleted.
+        # Installed beside the load balancer controller, not after it: only a Rollout makes it write the Ingress's
+        # forward action (which that controller's webhooks admit), and the shop's Rollout waits for both.
         self.rollouts_controller_ready = self._controller(
             rollouts,
             settings.argo_rollouts_chart_version,
             controllers.argo_rollouts_values(region=self.context.account.region, service_account=rollouts),
             identity.argo_rollouts_statements(),
-            [*compute_ready, self.alb_controller_ready],
+            compute_ready,
         )
 
         self.register_outputs(

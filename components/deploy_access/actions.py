@@ -256,6 +256,8 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     "autoscaling:TerminateInstanceInAutoScalingGroup",
     "ec2:GetInstanceTypesFromInstanceRequirements",
     "eks:DescribeNodegroup",
+    # Argo Rollouts (components/cluster): its analyses' CloudWatch queries (its ELB reads are Describe* above).
+    "cloudwatch:GetMetricData",
     # The shop (components/cluster): its media bucket, its secrets, its data key.
     "s3:DeleteObject",
     "s3:GetObject",
