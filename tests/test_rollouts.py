@@ -6,11 +6,14 @@ outcome."""
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
 import pytest
 
 from ci import custom_resources
+from stacks.offline.fakes.aws_observability import target_group_arn_suffix
 from stacks.offline.lifecycle import depends_on
 from stacks.offline.plan import Plan, PlannedResource
 from stacks.offline.report import kubernetes_objects
@@ -129,6 +132,21 @@ def test_the_ingress_waits_for_every_service_it_routes_to(plan: Plan) -> None:
     ingress = obj(plan, INGRESS, "shop")
     for name in services(plan):
         assert depends_on(plan, ingress, obj(plan, SERVICE, name)), name
+
+
+def test_the_alarms_watch_the_stable_target_group_behind_the_canary_action(prod: Plan) -> None:
+    """The ALB controller names a forward action's target groups ``<ns>/<ingress>-<service>:<port>``
+    (model_build_target_group.go buildTargetGroupResourceID): the stable one is ``shop:80``, not the Ingress's
+    ``use-annotation`` port, which has no target group."""
+    expected = target_group_arn_suffix(
+        {
+            "elbv2.k8s.aws/cluster": prod.one("eks:index:Cluster").inputs["name"],
+            "ingress.k8s.aws/stack": "shop/shop",
+            "ingress.k8s.aws/resource": "shop/shop-shop:80",
+        }
+    )
+    alarms = json.dumps([r.inputs for r in prod.resources if r.type.startswith("aws:cloudwatch/")])
+    assert set(re.findall(r'"TargetGroup": "([^"]+)"', alarms)) == {expected}
 
 
 # ---------------------------------------------------------------------------------------------- kept properties
