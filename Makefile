@@ -27,9 +27,11 @@ $(POLICY_VENV)/.installed: policies/requirements.txt
 
 venv: $(VENV)/.installed $(POLICY_VENV)/.installed
 
-## Offline preview of one stack (STACK=staging|prod): no Pulumi CLI, no AWS credentials, no network.
+## Offline preview of one stack (STACK=staging|prod): no Pulumi CLI, no AWS credentials, no network. AGAINST=REV
+## shows what the working tree changes since git revision REV instead (docs/reviewing.md).
+AGAINST ?=
 preview: venv
-	$(PY) -m stacks preview $(STACK)
+	$(PY) -m stacks preview $(STACK) $(if $(AGAINST),--against $(AGAINST))
 
 ## The whole test suite: infrastructure plans, policies, tooling and the shop app.
 test: venv
@@ -76,9 +78,14 @@ COMMENT ?=
 STATUS ?= failure
 MESSAGE ?=
 
-# Offline plan (JSON + Kubernetes manifests) of every stack, the policy pack over each, and their summary.
+# Offline plan (JSON + Kubernetes manifests) of every stack, the policy pack over each, and their summary. With
+# BASE_BRANCH (a pull request's target branch) the plan also holds what the change does to each stack since the merge
+# base (git merge-base origin/BASE_BRANCH HEAD); BASE=REV compares with REV instead.
+BASE ?=
+BASE_BRANCH ?=
 plan: venv
-	$(PY) -m ci.offline plan --out $(ARTIFACTS)
+	$(PY) -m ci.offline plan --out $(ARTIFACTS) \
+		$(if $(BASE_BRANCH),--base-branch "$(BASE_BRANCH)",$(if $(BASE),--against "$(BASE)"))
 
 policy: venv
 	$(PY) -m ci.offline policy --out $(ARTIFACTS)

@@ -1,9 +1,11 @@
-"""Benchmark: the offline preview of each stack against the floor of merely importing the SDK modules it uses.
+"""Benchmark: the offline preview of each stack against the floor of merely importing the SDK modules it uses; with
+``--against REV``, the change preview (``python -m stacks preview STACK --against REV``) against a single preview.
 
-    .venv/bin/python bench/preview.py [--runs N] [STACK ...]
+    .venv/bin/python bench/preview.py [--runs N] [--against REV] [STACK ...]
 
 Both are timed as fresh processes in the same run, interleaved, N times each; the table shows medians and the
-preview's peak RSS. Targets: preview <= 1.5x the import floor, peak RSS < 400 MB per stack.
+preview's peak RSS. Targets: preview <= 1.5x the import floor, peak RSS < 400 MB per stack; a change preview
+(both revisions evaluated, compared and checked by the policy pack) <= 2.5x a single preview.
 """
 
 from __future__ import annotations
@@ -49,11 +51,31 @@ def sdk_modules(stack: str) -> list[str]:
     return output.stdout.split()
 
 
+def against(stacks: list[str], revision: str, runs: int) -> None:
+    """The change preview against ``revision`` next to a single preview of the same stack."""
+    print(f"{'stack':<9}{'preview s':>11}{'--against s':>13}{'ratio':>8}{'peak RSS MiB':>14}")
+    for stack in stacks:
+        single = [PYTHON, "-m", "stacks", "preview", stack, "--json", os.devnull]
+        change = [PYTHON, "-m", "stacks", "preview", stack, "--against", revision, "--diff-json", os.devnull]
+        singles, changes, peaks = [], [], []
+        for _ in range(runs):
+            singles.append(run(single)[0])
+            seconds, peak = run(change)
+            changes.append(seconds)
+            peaks.append(peak)
+        base, timed = statistics.median(singles), statistics.median(changes)
+        print(f"{stack:<9}{base:>11.2f}{timed:>13.2f}{timed / base:>8.2f}{max(peaks):>14}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("stacks", nargs="*", default=["staging", "prod"])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--against", metavar="REV", help="time the change preview against REV instead")
     args = parser.parse_args()
+    if args.against:
+        against(args.stacks, args.against, args.runs)
+        return 0
 
     print(f"{'stack':<9}{'resources':>10}{'import floor s':>16}{'preview s':>11}{'ratio':>8}{'peak RSS MiB':>14}")
     for stack in args.stacks:

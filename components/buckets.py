@@ -42,7 +42,8 @@ def private_bucket(
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
-    child = pulumi.ResourceOptions(parent=bucket)
+    # Only the bucket holds data: its configuration stays changeable in prod (protect is otherwise inherited).
+    child = pulumi.ResourceOptions(parent=bucket, protect=False)
     access_block = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access-block",
         bucket=bucket.id,
@@ -72,7 +73,7 @@ def private_bucket(
         bucket=bucket.id,
         rules=list(lifecycle_rules),
         # S3 rejects noncurrent-version rules on a bucket whose versioning is still being turned on.
-        opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning]),
+        opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[versioning])),
     )
     return bucket, access_block
 

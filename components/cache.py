@@ -9,23 +9,21 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.account import Account
+from components.base import PlatformComponent, StackContext
 from components.log_groups import encrypted_log_group
-from components.naming import Naming
 from components.security_groups import single_client_security_group
+from components.snapshots import final_snapshot_identifier
 from stacks.settings import CacheSettings
 
-COMPONENT = "cache"
 PORT = 6379
 #: Logs ElastiCache delivers to CloudWatch Logs.
 LOG_TYPES = ("slow-log", "engine-log")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CacheArgs:
     settings: CacheSettings
-    naming: Naming
-    account: Account
+    context: StackContext
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     """Data-tier subnets, one per zone."""
@@ -41,17 +39,19 @@ class CacheArgs:
     """The AUTH token (a secret), from AppSecrets."""
     auth_secret_arn: pulumi.Input[str]
     """The Secrets Manager secret holding that token, handed on to clients."""
-    protect: bool
-    """Protect the replication group from `pulumi destroy` (prod)."""
 
 
-class Cache(pulumi.ComponentResource):
+class Cache(PlatformComponent):
     """A cluster-mode-disabled replication group: one primary, optional replicas in other zones (placed explicitly,
     one zone after another, rather than wherever ElastiCache chooses).
 
     Clients connect with TLS (``rediss://``) to ``primary_endpoint_address``:``port`` and authenticate with the
     token in ``auth_secret_arn``; unencrypted connections are refused (transit encryption mode ``required``).
+    The replication group and its log groups hold data (protected in prod).
     """
+
+    type_token = "shop:data:Cache"  # noqa: S105 - a type token, not a secret
+    component = "cache"
 
     primary_endpoint_address: pulumi.Output[str]
     port: int
@@ -60,9 +60,9 @@ class Cache(pulumi.ComponentResource):
     replication_group_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:data:Cache", name, None, opts)
+        super().__init__(name, args.context, opts)
         settings = args.settings
-        naming = args.naming
+        naming = self.naming
 
         security_group = single_client_security_group(
             f"{name}-sg",
@@ -70,7 +70,7 @@ class Cache(pulumi.ComponentResource):
             port=PORT,
             client_security_group_id=args.client_security_group_id,
             description=f"{settings.engine}: 6379 from the EKS nodes and pods only",
-            tags=args.naming.resource_tags(COMPONENT, "cache"),
+            tags=self.tags("cache"),
             parent=self,
         )
         subnet_group = aws.elasticache.SubnetGroup(
@@ -78,8 +78,8 @@ class Cache(pulumi.ComponentResource):
             name=naming.physical("cache"),
             description="Data-tier subnets of the shop cache",
             subnet_ids=list(args.subnet_ids),
-            tags=args.naming.resource_tags(COMPONENT, "cache"),
-            opts=pulumi.ResourceOptions(parent=self),
+            tags=self.tags("cache"),
+            opts=self.child(),
         )
         # The family is part of the name so a major upgrade creates the new group before the old one goes.
         parameter_group = aws.elasticache.ParameterGroup(
@@ -90,8 +90,8 @@ class Cache(pulumi.ComponentResource):
             parameters=[
                 aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value=settings.maxmemory_policy)
             ],
-            tags=args.naming.resource_tags(COMPONENT, "cache"),
-            opts=pulumi.ResourceOptions(parent=self),
+            tags=self.tags("cache"),
+            opts=self.child(),
         )
         log_groups = {
             log_type: encrypted_log_group(
@@ -99,20 +99,24 @@ class Cache(pulumi.ComponentResource):
                 log_group_name=f"/aws/elasticache/{naming.physical('cache')}/{log_type}",
                 retention_days=settings.log_retention_days,
                 kms_key_arn=args.logs_key_arn,
-                tags=args.naming.resource_tags(COMPONENT, f"cache-{log_type}"),
-                parent=self,
+                tags=self.tags(f"cache-{log_type}"),
+                component=self,
             )
             for log_type in LOG_TYPES
         }
-        delivery_policy = self._log_delivery_policy(name, args, list(log_groups.values()))
+        delivery_policy = self._log_delivery_policy(name, list(log_groups.values()))
 
+        group_id = naming.physical("cache", max_length=40)
         replication_group = aws.elasticache.ReplicationGroup(
             f"{name}-replication-group",
-            replication_group_id=naming.physical("cache", max_length=40),
+            replication_group_id=group_id,
             description=f"Shop cache ({settings.engine} {settings.engine_version})",
             engine=settings.engine,
             engine_version=settings.engine_version,
             auto_minor_version_upgrade=True,
+            # Changes happen during `pulumi up`, not in the maintenance window: a deferred engine upgrade would keep
+            # the old parameter group in use when the same `up` deletes it.
+            apply_immediately=True,
             node_type=settings.node_type,
             port=PORT,
             parameter_group_name=parameter_group.name,
@@ -132,9 +136,17 @@ class Cache(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
             auth_token=args.auth_token,
+            # A rotation (components/secrets.py) adds the new token and keeps the previous one valid until the next,
+            # so clients holding it keep working until they re-read the secret; SET is only allowed after a ROTATE.
+            auth_token_update_strategy="ROTATE",  # noqa: S106 - a strategy name, not a token
             # Snapshots and maintenance.
             snapshot_retention_limit=settings.snapshot_retention_days,
             snapshot_window=settings.snapshot_window,
+            final_snapshot_identifier=(
+                final_snapshot_identifier(name, key="replicationGroupId", identifier=group_id, parent=self)
+                if settings.final_snapshot
+                else None
+            ),
             maintenance_window=settings.maintenance_window,
             log_delivery_configurations=[
                 aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
@@ -145,8 +157,8 @@ class Cache(pulumi.ComponentResource):
                 )
                 for log_type, group in log_groups.items()
             ],
-            tags=args.naming.resource_tags(COMPONENT, "cache"),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[delivery_policy]),
+            tags=self.tags("cache"),
+            opts=self.child(holds_data=True, depends_on=[delivery_policy]),
         )
 
         self.primary_endpoint_address = replication_group.primary_endpoint_address
@@ -165,13 +177,13 @@ class Cache(pulumi.ComponentResource):
         )
 
     def _log_delivery_policy(
-        self, name: str, args: CacheArgs, groups: list[aws.cloudwatch.LogGroup]
+        self, name: str, groups: list[aws.cloudwatch.LogGroup]
     ) -> aws.cloudwatch.LogResourcePolicy:
         """Lets the log delivery service write to these two groups for this account's resources only.
 
         Without it, CloudWatch Logs adds an account-wide policy on first delivery (if the deployer may).
         """
-        account = args.account
+        account = self.context.account
         document = pulumi.Output.all(*[group.arn for group in groups]).apply(
             lambda arns: json.dumps(
                 {
@@ -194,7 +206,7 @@ class Cache(pulumi.ComponentResource):
         )
         return aws.cloudwatch.LogResourcePolicy(
             f"{name}-log-delivery",
-            policy_name=args.naming.physical("cache-log-delivery"),
+            policy_name=self.naming.physical("cache-log-delivery"),
             policy_document=document,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )

@@ -7,28 +7,23 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
-from components.account import Account
-from components.iam import RoleScope, service_role
+from components.base import PlatformComponent, StackContext
+from components.iam import GrantedRole, granted_service_role
 from components.log_groups import encrypted_log_group
-from components.naming import Naming
 from components.security_groups import single_client_security_group
+from components.snapshots import final_snapshot_identifier
 from stacks.settings import DatabaseSettings
 
-COMPONENT = "database"
 PORT = 5432
 #: Logs RDS exports to CloudWatch Logs (server log with the statement/duration logging, and major upgrades).
 LOG_EXPORTS = ("postgresql", "upgrade")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatabaseArgs:
     settings: DatabaseSettings
-    naming: Naming
-    account: Account
-    role_scope: RoleScope
-    """Path and permissions boundary of the roles it creates."""
+    context: StackContext
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     """Data-tier subnets, one per zone."""
@@ -40,17 +35,19 @@ class DatabaseArgs:
     """Encrypts the RDS-managed master user secret."""
     logs_key_arn: pulumi.Input[str]
     """Encrypts the exported log groups."""
-    protect: bool
-    """Protect the instance from `pulumi destroy` (prod)."""
 
 
-class Database(pulumi.ComponentResource):
+class Database(PlatformComponent):
     """RDS for PostgreSQL with TLS enforced, CMK encryption, backups, monitoring and logs.
 
     RDS generates the master password and keeps it in Secrets Manager (``manage_master_user_password``), so no
     password is ever in config or Pulumi state; consumers read ``master_secret_arn`` (JSON with username and
-    password). IAM database authentication is on for roles that prefer short-lived tokens.
+    password). IAM database authentication is on for roles that prefer short-lived tokens. The instance and its
+    log groups hold data (protected in prod).
     """
+
+    type_token = "shop:data:Database"  # noqa: S105 - a type token, not a secret
+    component = "database"
 
     address: pulumi.Output[str]
     port: pulumi.Output[int]
@@ -61,9 +58,9 @@ class Database(pulumi.ComponentResource):
     instance_identifier: pulumi.Output[str]
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:data:Database", name, None, opts)
+        super().__init__(name, args.context, opts)
         settings = args.settings
-        naming = args.naming
+        naming = self.naming
         identifier = naming.physical("postgres")
 
         security_group = single_client_security_group(
@@ -72,7 +69,7 @@ class Database(pulumi.ComponentResource):
             port=PORT,
             client_security_group_id=args.client_security_group_id,
             description="PostgreSQL: 5432 from the EKS nodes and pods only",
-            tags=args.naming.resource_tags(COMPONENT, "postgres"),
+            tags=self.tags("postgres"),
             parent=self,
         )
         subnet_group = aws.rds.SubnetGroup(
@@ -80,8 +77,8 @@ class Database(pulumi.ComponentResource):
             name=naming.physical("postgres"),
             description="Data-tier subnets of the shop database",
             subnet_ids=list(args.subnet_ids),
-            tags=args.naming.resource_tags(COMPONENT, "postgres"),
-            opts=pulumi.ResourceOptions(parent=self),
+            tags=self.tags("postgres"),
+            opts=self.child(),
         )
         # The family is part of the name so a major upgrade creates the new group before the old one goes.
         parameter_group = aws.rds.ParameterGroup(
@@ -97,8 +94,8 @@ class Database(pulumi.ComponentResource):
                     name="log_min_duration_statement", value=str(settings.log_min_duration_statement_ms)
                 ),
             ],
-            tags=args.naming.resource_tags(COMPONENT, settings.parameter_group_family),
-            opts=pulumi.ResourceOptions(parent=self),
+            tags=self.tags(settings.parameter_group_family),
+            opts=self.child(),
         )
         log_groups = [
             encrypted_log_group(
@@ -106,13 +103,17 @@ class Database(pulumi.ComponentResource):
                 log_group_name=f"/aws/rds/instance/{identifier}/{log}",
                 retention_days=settings.log_retention_days,
                 kms_key_arn=args.logs_key_arn,
-                tags=args.naming.resource_tags(COMPONENT, f"postgres-{log}-logs"),
-                parent=self,
+                tags=self.tags(f"postgres-{log}-logs"),
+                component=self,
             )
             for log in LOG_EXPORTS
         ]
         monitoring_role = self._monitoring_role(name, args, identifier)
-        final_snapshot = self._final_snapshot_identifier(name, identifier) if settings.final_snapshot else None
+        final_snapshot = (
+            final_snapshot_identifier(name, key="identifier", identifier=identifier, parent=self)
+            if settings.final_snapshot
+            else None
+        )
 
         instance = aws.rds.Instance(
             f"{name}-postgres",
@@ -120,6 +121,11 @@ class Database(pulumi.ComponentResource):
             engine="postgres",
             engine_version=str(settings.engine_major_version),
             auto_minor_version_upgrade=True,
+            # A new dbEngineMajorVersion is an in-place major upgrade, which RDS refuses without this flag.
+            allow_major_version_upgrade=True,
+            # Changes happen during `pulumi up`, not in the next maintenance window: a deferred upgrade would keep
+            # the old parameter group in use when the same `up` deletes it, and show as pending in every preview.
+            apply_immediately=True,
             instance_class=settings.instance_class,
             db_name=settings.database_name,
             username=settings.master_username,
@@ -154,10 +160,11 @@ class Database(pulumi.ComponentResource):
             performance_insights_kms_key_id=args.data_key_arn,
             performance_insights_retention_period=settings.performance_insights_retention_days,
             monitoring_interval=settings.monitoring_interval_seconds,
-            monitoring_role_arn=monitoring_role.arn,
+            monitoring_role_arn=monitoring_role.role.arn,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
-            tags=args.naming.resource_tags(COMPONENT, "postgres"),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=log_groups),
+            tags=self.tags("postgres"),
+            # Its log groups before it exports logs; Enhanced Monitoring's permissions for as long as it runs.
+            opts=self.child(holds_data=True, depends_on=[*log_groups, *monitoring_role.grants]),
         )
 
         self.address = instance.address
@@ -179,28 +186,16 @@ class Database(pulumi.ComponentResource):
             }
         )
 
-    def _final_snapshot_identifier(self, name: str, identifier: str) -> pulumi.Output[str]:
-        """``<identifier>-final-<8 hex digits>``: snapshot names are unique per account and region, so a fixed one
-        would make the next deletion of a database with this identifier (after a destroy and a new `up`) fail.
-        The suffix is drawn once per database: a new one comes with a new database or identifier."""
-        suffix = random.RandomId(
-            f"{name}-final-snapshot-suffix",
-            byte_length=4,
-            keepers={"identifier": identifier},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return pulumi.Output.concat(identifier, "-final-", suffix.hex)
-
-    def _monitoring_role(self, name: str, args: DatabaseArgs, identifier: str) -> aws.iam.Role:
+    def _monitoring_role(self, name: str, args: DatabaseArgs, identifier: str) -> GrantedRole:
         """Enhanced Monitoring publishes OS metrics to the RDSOSMetrics log group that RDS manages.
 
         The statements are AWS's AmazonRDSEnhancedMonitoringRole narrowed to that group in this account and region.
         """
-        account = args.account
+        account = self.context.account
         metrics_group = account.arn("logs", "log-group:RDSOSMetrics")
-        return service_role(
+        return granted_service_role(
             f"{name}-monitoring-role",
-            scope=args.role_scope,
+            scope=self.context.role_scope,
             service=account.service_principal("monitoring.rds"),
             description="RDS Enhanced Monitoring of the shop database",
             trust_conditions={
@@ -226,7 +221,7 @@ class Database(pulumi.ComponentResource):
                     "Resource": [f"{metrics_group}:log-stream:*"],
                 },
             ],
-            tags=args.naming.resource_tags(COMPONENT, "postgres-monitoring"),
+            tags=self.tags("postgres-monitoring"),
             parent=self,
         )
 

@@ -22,6 +22,8 @@ from components.naming import Naming
 Actions = str | Sequence[str]
 #: One resource ARN (or ``"*"``) or several.
 Resources = str | Sequence[str]
+#: An inline policy's statements, as plain dicts or as an output of them.
+Statements = Sequence[dict[str, Any]] | pulumi.Output[list[dict[str, Any]]]
 
 
 def policy_document(statements: Sequence[dict[str, Any]]) -> str:
@@ -149,6 +151,54 @@ def service_role(
         opts=pulumi.ResourceOptions(parent=role),
     )
     return role
+
+
+@dataclass(frozen=True)
+class GrantedRole:
+    role: aws.iam.Role
+    grants: list[pulumi.Resource]
+    """Its inline policy and managed-policy attachments: whatever acts with the role depends on them, so that it
+    has its permissions when it starts and keeps them until it is deleted (a dependency on the role alone does
+    not include them)."""
+
+
+def granted_service_role(
+    name: str,
+    *,
+    scope: RoleScope,
+    service: str,
+    description: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    statements: Statements = (),
+    managed_policy_arns: Sequence[str] = (),
+    trust_conditions: dict[str, Any] | None = None,
+    trust_actions: Sequence[str] = ("sts:AssumeRole",),
+) -> GrantedRole:
+    """``service_role`` with its grants at hand (the same resources under the same names and parents), for a role
+    whose users must wait for its permissions."""
+    created = service_role(
+        name,
+        scope=scope,
+        service=service,
+        statements=(),
+        description=description,
+        tags=tags,
+        parent=parent,
+        trust_conditions=trust_conditions,
+        trust_actions=trust_actions,
+    )
+    grants: list[pulumi.Resource] = list(attach_managed_policies(name, created, managed_policy_arns))
+    if isinstance(statements, pulumi.Output) or statements:
+        document = (
+            statements.apply(policy_document) if isinstance(statements, pulumi.Output) else policy_document(statements)
+        )
+        grants.append(
+            aws.iam.RolePolicy(
+                f"{name}-policy", role=created.id, policy=document, opts=pulumi.ResourceOptions(parent=created)
+            )
+        )
+    return GrantedRole(role=created, grants=grants)
 
 
 def attach_managed_policies(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.base import PlatformComponent
+
 
 def encrypted_log_group(
     name: str,
@@ -17,13 +19,14 @@ def encrypted_log_group(
     retention_days: int,
     kms_key_arn: pulumi.Input[str],
     tags: dict[str, str],
-    parent: pulumi.Resource,
+    component: PlatformComponent,
 ) -> aws.cloudwatch.LogGroup:
+    """A log group of ``component``; logs are data (audit trail, incidents), protected where the stack protects data."""
     return aws.cloudwatch.LogGroup(
         name,
         name=log_group_name,
         retention_in_days=retention_days,
         kms_key_id=kms_key_arn,
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=component.child(holds_data=True),
     )

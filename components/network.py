@@ -312,7 +312,7 @@ class Network(PlatformComponent):
             retention_in_days=args.settings.flow_log_retention_days,
             kms_key_id=args.logs_key_arn,
             tags=self.tags("flow-logs"),
-            opts=self.child(),
+            opts=self.child(holds_data=True),
         )
         role = service_role(
             f"{self._name}-flow-logs-role",

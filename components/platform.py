@@ -12,7 +12,6 @@ from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs
-from components.iam import RoleScope
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs
@@ -62,8 +61,7 @@ class Platform:
 def build(settings: PlatformSettings) -> Platform:
     naming = Naming(prefix=settings.stack.name_prefix, stack=pulumi.get_stack())
     account = Account.current(settings.stack.region)
-    role_scope = RoleScope.of_stack(naming, account, bounded=settings.stack.workload_boundary)
-    context = StackContext(naming=naming, account=account, role_scope=role_scope, protect=settings.is_prod)
+    context = StackContext.of_stack(naming, account, bounded=settings.stack.workload_boundary, protect=settings.is_prod)
     keys = Keys("keys", KeysArgs(settings=settings.keys, context=context))
     cluster_name = naming.physical("eks", max_length=100)
     network = Network(
@@ -77,35 +75,26 @@ def build(settings: PlatformSettings) -> Platform:
     )
     secrets = AppSecrets(
         "secrets",
-        AppSecretsArgs(
-            settings=settings.secrets,
-            naming=naming,
-            secrets_key_arn=keys.secrets_key_arn,
-            protect=settings.is_prod,
-        ),
+        AppSecretsArgs(settings=settings.secrets, context=context, secrets_key_arn=keys.secrets_key_arn),
     )
     database = Database(
         "database",
         DatabaseArgs(
             settings=settings.database,
-            naming=naming,
-            account=account,
-            role_scope=role_scope,
+            context=context,
             vpc_id=network.vpc_id,
             subnet_ids=network.data_subnet_ids,
             client_security_group_id=network.workload_security_group_id,
             data_key_arn=keys.data_key_arn,
             secrets_key_arn=keys.secrets_key_arn,
             logs_key_arn=keys.logs_key_arn,
-            protect=settings.is_prod,
         ),
     )
     cache = Cache(
         "cache",
         CacheArgs(
             settings=settings.cache,
-            naming=naming,
-            account=account,
+            context=context,
             vpc_id=network.vpc_id,
             subnet_ids=network.data_subnet_ids,
             availability_zones=network.availability_zones,
@@ -114,7 +103,6 @@ def build(settings: PlatformSettings) -> Platform:
             logs_key_arn=keys.logs_key_arn,
             auth_token=secrets.redis_auth_token,
             auth_secret_arn=secrets.redis_auth_secret_arn,
-            protect=settings.is_prod,
         ),
     )
     storage = AssetStorage(
@@ -155,8 +143,7 @@ def build(settings: PlatformSettings) -> Platform:
         "edge",
         EdgeArgs(
             settings=settings.edge,
-            naming=naming,
-            account=account,
+            context=context,
             domain=settings.stack.domain,
             key_settings=settings.keys,
             logs_key_arn=keys.logs_key_arn,
@@ -164,15 +151,12 @@ def build(settings: PlatformSettings) -> Platform:
             logs_bucket_domain_name=storage.logs_bucket_domain_name,
             logs_prefix=storage.cloudfront_logs_prefix,
             origin_verify_token=secrets.origin_verify_token,
-            protect=settings.is_prod,
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
     shop = _shop(settings, context, keys, network, secrets, database, cache, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
-    observability = _observability(
-        settings, naming, account, role_scope, keys, database, cache, storage, cluster, edge, shop
-    )
+    observability = _observability(settings, context, cluster_name, keys, database, cache, storage, cluster, edge, shop)
     return Platform(
         naming=naming,
         account=account,
@@ -274,9 +258,8 @@ def _shop(
 
 def _observability(
     settings: PlatformSettings,
-    naming: Naming,
-    account: Account,
-    role_scope: RoleScope,
+    context: StackContext,
+    cluster_name: str,
     keys: Keys,
     database: Database,
     cache: Cache,
@@ -290,14 +273,11 @@ def _observability(
         ObservabilityArgs(
             settings=settings.observability,
             key_settings=settings.keys,
-            naming=naming,
-            account=account,
-            role_scope=role_scope,
-            protect=settings.is_prod,
+            context=context,
             force_destroy=settings.storage.force_destroy,
             logs_key_arn=keys.logs_key_arn,
             cluster=ClusterTelemetry(
-                name=naming.physical("eks", max_length=100),
+                name=cluster_name,
                 ready_name=cluster.name,
                 compute_ready=cluster.compute_ready,
                 min_nodes=settings.cluster.system_min_size + settings.cluster.app_min_size,
@@ -316,138 +296,8 @@ def _observability(
             distribution_id=edge.distribution_id,
             cdn_web_acl_name=edge.cloudfront_web_acl_name,
             origin_web_acl_name=edge.origin_web_acl_name,
+            origin_health_check_id=edge.origin_health_check_id,
             access_logs_bucket=storage.logs_bucket_name,
             access_logs_prefix=storage.access_logs_prefix,
         ),
     )
-
-
-def export(platform: Platform) -> None:
-    """Stack outputs: identifiers other stacks, pipelines and operators need; never secret values."""
-    network = platform.network
-    pulumi.export("vpcId", network.vpc_id)
-    pulumi.export("vpcCidr", network.vpc_cidr)
-    pulumi.export("availabilityZones", network.availability_zones)
-    pulumi.export("publicSubnetIds", network.public_subnet_ids)
-    pulumi.export("privateSubnetIds", network.private_subnet_ids)
-    pulumi.export("dataSubnetIds", network.data_subnet_ids)
-    pulumi.export("flowLogGroup", network.flow_log_group_name)
-    pulumi.export(
-        "kmsKeyArns",
-        {
-            "data": platform.keys.data_key_arn,
-            "secrets": platform.keys.secrets_key_arn,
-            "logs": platform.keys.logs_key_arn,
-            "volumes": platform.keys.volumes_key_arn,
-        },
-    )
-    export_data_layer(platform)
-    export_edge(platform)
-    export_cluster(platform)
-    export_observability(platform)
-    pulumi.export("shopImage", platform.shop.image)
-
-
-def export_data_layer(platform: Platform) -> None:
-    """Where the data stores are and which secrets and groups guard them: identifiers only, never values."""
-    database, cache, storage, secrets = platform.database, platform.cache, platform.storage, platform.secrets
-    pulumi.export(
-        "database",
-        {
-            "address": database.address,
-            "port": database.port,
-            "name": database.db_name,
-            "masterSecretArn": database.master_secret_arn,
-            "securityGroupId": database.security_group_id,
-            "instanceArn": database.instance_arn,
-        },
-    )
-    pulumi.export(
-        "cache",
-        {
-            "primaryEndpointAddress": cache.primary_endpoint_address,
-            "port": cache.port,
-            "authSecretArn": cache.auth_secret_arn,
-            "securityGroupId": cache.security_group_id,
-            "replicationGroupId": cache.replication_group_id,
-        },
-    )
-    pulumi.export(
-        "buckets",
-        {
-            "assetsName": storage.assets_bucket_name,
-            "assetsArn": storage.assets_bucket_arn,
-            "assetsRegionalDomainName": storage.assets_bucket_regional_domain_name,
-            "logsName": storage.logs_bucket_name,
-            "logsArn": storage.logs_bucket_arn,
-            "logsRegionalDomainName": storage.logs_bucket_regional_domain_name,
-        },
-    )
-    pulumi.export(
-        "appSecretArns",
-        {
-            "redisAuth": secrets.redis_auth_secret_arn,
-            "session": secrets.session_secret_arn,
-            "adminToken": secrets.admin_token_secret_arn,
-            "originVerify": secrets.origin_verify_secret_arn,
-        },
-    )
-
-
-def export_cluster(platform: Platform) -> None:
-    """How to reach and extend the cluster. No kubeconfig: `aws eks update-kubeconfig --name <name>` writes one."""
-    cluster = platform.cluster
-    pulumi.export(
-        "cluster",
-        {
-            "name": cluster.name,
-            "kubernetesVersion": cluster.kubernetes_version,
-            "oidcProviderArn": cluster.oidc_provider_arn,
-            "clusterSecurityGroupId": cluster.cluster_security_group_id,
-            "deployerSecurityGroupId": cluster.deployer_security_group_id,
-            "nodeSecurityGroupId": platform.network.workload_security_group_id,
-            "shopNamespace": cluster.shop_namespace,
-            "shopServiceAccount": cluster.shop_service_account_name,
-            "shopRoleArn": cluster.shop_role_arn,
-        },
-    )
-
-
-def export_edge(platform: Platform) -> None:
-    """What the shop's Ingress, the deploy pipeline and the domain's delegation need: identifiers, never secrets."""
-    edge = platform.edge
-    pulumi.export("shopUrl", edge.shop_url)
-    exported: dict[str, object] = {
-        "shopUrls": edge.shop_urls,
-        "zoneId": edge.zone_id,
-        "cloudfrontDomain": edge.distribution_domain_name,
-        "distributionId": edge.distribution_id,
-        "distributionArn": edge.distribution_arn,
-        "cloudfrontCertificateArn": edge.cloudfront_certificate_arn,
-        "cloudfrontWebAclArn": edge.cloudfront_web_acl_arn,
-        "originHostname": edge.origin_hostname,
-        "originCertificateArn": edge.origin_certificate_arn,
-        "originWebAclArn": edge.origin_web_acl_arn,
-    }
-    if edge.name_servers is not None:
-        exported["nameServers"] = edge.name_servers
-    if edge.origin_health_check_id is not None:
-        exported["originHealthCheckId"] = edge.origin_health_check_id
-    pulumi.export("edge", exported)
-
-
-def export_observability(platform: Platform) -> None:
-    """Where to look and what the deploy pipeline's alarm gate watches (ci/alarms.py reads alarmNamePrefix and
-    alarmRegions)."""
-    observability = platform.observability
-    pulumi.export("alarmNamePrefix", observability.alarm_name_prefix)
-    pulumi.export("alarmRegions", observability.alarm_regions)
-    exported: dict[str, object] = {
-        "alarmTopicArns": observability.alarm_topic_arns,
-        "dashboard": observability.dashboard_name,
-        "containerLogGroups": observability.container_log_group_names,
-        "checkoutMetricNamespace": observability.checkout_metric_namespace,
-    }
-    if observability.trail_arn is not None:
-        exported["trailArn"] = observability.trail_arn
-    pulumi.export("observability", exported)

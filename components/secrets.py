@@ -8,30 +8,33 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.naming import Naming
+from components.base import PlatformComponent, StackContext
 from stacks.settings import SecretSettings
-
-COMPONENT = "secrets"
 
 
 @dataclass(frozen=True)
 class AppSecretsArgs:
     settings: SecretSettings
-    naming: Naming
+    context: StackContext
     secrets_key_arn: pulumi.Input[str]
     """KMS key that encrypts every secret."""
-    protect: bool
-    """Protect the secrets and their generators from `pulumi destroy` (prod)."""
 
 
-class AppSecrets(pulumi.ComponentResource):
+class AppSecrets(PlatformComponent):
     """One Secrets Manager secret per purpose, named ``<prefix>/<stack>/<purpose>``.
 
     Each value is a pulumi-random password (letters and digits only, so it is safe in a Redis AUTH command, an HTTP
     header and a URL) stored as the raw SecretString. Values exist in Pulumi state only as secrets: the random
     result and the inputs that need it (the ElastiCache AUTH token, the CloudFront origin header). Everything else
     (the app, the cluster) gets the secret ARNs and reads the values from Secrets Manager.
+
+    Rotating a secret is raising its rotation setting: the generator's keepers change, which replaces it and the
+    stored version (``secret_string`` forces a new version), while the secret itself (protected in prod) stays.
+    Only the secret is protected: protecting a generator or a version would make every rotation fail in prod.
     """
+
+    type_token = "shop:data:AppSecrets"  # noqa: S105 - a type token, not a secret
+    component = "secrets"
 
     redis_auth_secret_arn: pulumi.Output[str]
     session_secret_arn: pulumi.Output[str]
@@ -43,7 +46,7 @@ class AppSecrets(pulumi.ComponentResource):
     """The value of CloudFront's secret origin header (a secret Output)."""
 
     def __init__(self, name: str, args: AppSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:data:AppSecrets", name, None, opts)
+        super().__init__(name, args.context, opts)
         self._name = name
         self._args = args
         # ElastiCache accepts AUTH tokens of 16-128 printable characters.
@@ -67,25 +70,30 @@ class AppSecrets(pulumi.ComponentResource):
     def _secret(self, purpose: str, description: str, length: int) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """(secret ARN, value as a secret Output)."""
         args = self._args
+        rotation = args.settings.rotation(purpose)
         value = random.RandomPassword(
             f"{self._name}-{purpose}",
             length=length,
             special=False,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            # None until the first rotation: adding keepers replaces the generator, so stacks that never rotated
+            # keep their values.
+            keepers={"rotation": str(rotation)} if rotation else None,
+            opts=self.child(),
         )
         secret = aws.secretsmanager.Secret(
             f"{self._name}-{purpose}",
-            name=args.naming.path(purpose),
+            name=self.naming.path(purpose),
             description=description,
             kms_key_id=args.secrets_key_arn,
             recovery_window_in_days=args.settings.recovery_window_days,
-            tags=args.naming.tags(COMPONENT, Name=args.naming.path(purpose)),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            tags=self.tags(name=self.naming.path(purpose)),
+            opts=self.child(holds_data=True),
         )
         aws.secretsmanager.SecretVersion(
             f"{self._name}-{purpose}-value",
             secret_id=secret.id,
             secret_string=value.result,
-            opts=pulumi.ResourceOptions(parent=secret),
+            # A child inherits its parent's protect unless it says otherwise: a rotation replaces the version.
+            opts=self.child(secret, protect=False),
         )
         return secret.arn, pulumi.Output.secret(value.result)

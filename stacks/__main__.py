@@ -1,65 +1,96 @@
 """Command line of the stacks package.
 
-    python -m stacks preview STACK [--json FILE] [--manifests DIR] [--diff OTHER_STACK] [--debug]
-                                   [--policy [--policy-config FILE]]
+    python -m stacks preview STACK [--against REV [--diff-json FILE]] [--json FILE] [--manifests DIR]
+                                   [--diff OTHER_STACK] [--policy] [--policy-config FILE] [--quiet] [--debug]
     python -m stacks config-schema [--check | --write] [--project-dir DIR]
 
-Exit codes: 0 success; 1 a check failed (``config-schema --check``, a mandatory policy violation with
-``--policy``); 2 bad input (unknown stack, malformed YAML, invalid settings or policy config, an error in the
-program), reported in one message without a traceback unless ``--debug``.
+``--against REV`` shows what the working tree changes in STACK compared with git revision REV (docs/reviewing.md).
+A FILE of ``-`` is standard output, which then holds only that JSON (everything else goes to standard error).
+
+Exit codes (``stacks.exit_codes.Exit``): 0 success; 1 a check failed (``config-schema --check``, a mandatory
+policy violation with ``--policy``); 2 bad input (unknown stack or revision, malformed YAML, invalid settings or
+policy config, an error in the program), reported in one message without a traceback unless ``--debug``. Flags are
+checked before anything is evaluated.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Any, TextIO
 
 import yaml
 
-from stacks.offline import policy_run, report
-from stacks.offline.engine import PROJECT_DIR, OfflineError, preview
+from stacks.exit_codes import Exit
+from stacks.offline import changes, policy_run, report
+from stacks.offline.engine import PROJECT_DIR, OfflineError, load_config, preview, stack_names
 from stacks.offline.fakes import MissingFake
 from stacks.offline.plan import Plan
 from stacks.settings import BootstrapSettings, PlatformSettings, SettingsError
 from stacks.settings.schema import declarations
 
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 #: The settings root of each project configured from this package, by its Pulumi.yaml name.
 SETTINGS_ROOTS: dict[str, type] = {"shop-platform": PlatformSettings, "shop-bootstrap": BootstrapSettings}
+STDOUT = "-"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m stacks", description=(__doc__ or "").split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+class _Reported(Exception):
+    """An error already worded for the user."""
 
-    run = commands.add_parser("preview", help="evaluate a stack offline and show what it would create")
-    run.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
-    run.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON")
-    run.add_argument("--manifests", type=Path, metavar="DIR", help="write every Kubernetes object as YAML")
-    run.add_argument("--diff", metavar="OTHER_STACK", help="compare with another stack")
-    run.add_argument("--debug", action="store_true", help="show tracebacks")
-    run.add_argument("--policy", action="store_true", help="check the plan with the CrossGuard pack (policies/)")
-    run.add_argument(
+
+# ---------------------------------------------------------------------------------------------- preview
+
+
+def _add_preview(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser("preview", help="evaluate a stack offline: what it would create, or what changes")
+    command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
+    command.add_argument("--against", metavar="REV", help="show what changed since git revision REV (its own code)")
+    command.add_argument("--diff-json", metavar="FILE", help="with --against: write the change as JSON ('-': stdout)")
+    command.add_argument("--json", metavar="FILE", help="write the plan as JSON ('-': stdout)")
+    command.add_argument("--manifests", type=Path, metavar="DIR", help="write every Kubernetes object as YAML")
+    command.add_argument("--diff", metavar="OTHER_STACK", help="compare with another stack")
+    command.add_argument("--policy", action="store_true", help="check the plan with the CrossGuard pack (policies/)")
+    command.add_argument(
         "--policy-config", type=Path, metavar="FILE", help="policy config (default: policies/config/STACK.json)"
     )
-    run.add_argument(
+    command.add_argument("--quiet", action="store_true", help="only the summary and warnings")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.add_argument(
         "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
     )
-
-    schema = commands.add_parser("config-schema", help="the config block of Pulumi.yaml, from the settings")
-    mode = schema.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="fail if Pulumi.yaml is out of date")
-    mode.add_argument("--write", action="store_true", help="rewrite the config block of Pulumi.yaml")
-    schema.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml, or bootstrap/")
-    return parser
+    command.set_defaults(run=_run_preview)
 
 
-def _preview(stack: str, project_dir: Path, debug: bool) -> Plan:
+def _validate_preview(args: argparse.Namespace) -> list[str]:
+    """Bad flags fail before anything is evaluated (raises ``_Reported``); the warnings for flags without effect."""
+    known = stack_names(args.project_dir)
+    for flag, stack in (("", args.stack), ("--diff ", args.diff)):
+        if stack is not None and stack not in known:
+            raise _Reported(
+                f"{flag}unknown stack '{stack}': there is no Pulumi.{stack}.yaml (known stacks: {', '.join(known)})"
+            )
+    if args.json == STDOUT and args.diff_json == STDOUT:
+        raise _Reported("--json - and --diff-json - both want standard output: write one of them to a file")
+    if args.policy_config is not None and not args.policy_config.is_file():
+        raise _Reported(f"--policy-config {args.policy_config}: no such file")
+    warnings = []
+    if args.diff_json is not None and args.against is None:
+        warnings.append("--diff-json has no effect without --against")
+    if args.policy_config is not None and not (args.policy or args.against):
+        warnings.append("--policy-config has no effect without --policy or --against")
+    return warnings
+
+
+def _policy_config(args: argparse.Namespace) -> Path:
+    return args.policy_config or policy_run.config_path(args.stack)
+
+
+def _preview(stack: str, project_dir: Path, debug: bool, *, as_preview: bool = False) -> Plan:
     try:
-        return preview(stack, project_dir.resolve())
+        return preview(stack, project_dir.resolve(), as_preview=as_preview)
     except (OfflineError, SettingsError) as error:
         raise _Reported(str(error)) from error
     except MissingFake as error:
@@ -85,44 +116,104 @@ def _describe(error: BaseException, project_dir: Path) -> str:
     return f"{type(error).__name__}: {error}{where}"
 
 
-class _Reported(Exception):
-    """An error already worded for the user."""
+def _write_json(document: dict[str, Any], target: str) -> None:
+    text = json.dumps(document, indent=2) + "\n"
+    if target == STDOUT:
+        sys.stdout.write(text)
+    else:
+        Path(target).write_text(text)
 
 
-def _run_preview(args: argparse.Namespace) -> int:
-    plan = _preview(args.stack, args.project_dir, args.debug)
-    print(report.tree(plan))
-    print()
-    print(report.summary(plan))
-    print()
-    print(report.outputs(plan))
+def _run_preview(args: argparse.Namespace) -> Exit:
+    for warning in _validate_preview(args):
+        print(f"warning: {warning}", file=sys.stderr)
+    # Standard output holds only JSON when a JSON file is '-'; the human output then goes to standard error.
+    out = sys.stderr if STDOUT in (args.json, args.diff_json) else sys.stdout
+    if args.against is None:
+        plan = _preview(args.stack, args.project_dir, args.debug)
+        _print_plan(plan, args, out)
+    else:
+        plan = _run_against(args, out)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
-        plan.write_json(args.json)
-        print(f"\nPlan written to {args.json}")
+        _write_json(plan.to_json(), args.json)
+        if args.json != STDOUT:
+            print(f"\nPlan written to {args.json}", file=out)
     if args.manifests:
         written = report.write_manifests(plan, args.manifests)
-        print(f"{len(written)} Kubernetes manifests written to {args.manifests}")
+        print(f"{len(written)} Kubernetes manifests written to {args.manifests}", file=out)
     if args.diff:
-        print()
-        print(report.diff(plan, _preview(args.diff, args.project_dir, args.debug)))
+        print("", report.diff(plan, _preview(args.diff, args.project_dir, args.debug)), sep="\n", file=out)
     if args.policy:
-        print()
-        return _run_policy(plan, args.policy_config)
-    return 0
+        print(file=out)
+        as_previewed = _preview(args.stack, args.project_dir, args.debug, as_preview=True)
+        return _run_policy(plan, _policy_config(args), as_previewed, out)
+    return Exit.OK
 
 
-def _run_policy(plan: Plan, config: Path | None) -> int:
+def _print_plan(plan: Plan, args: argparse.Namespace, out: TextIO) -> None:
+    if not args.quiet:
+        print(report.tree(plan), report.summary(plan), report.outputs(plan), sep="\n\n", file=out)
+    else:
+        print(f"Resources:\n    {changes.summary_line({'create': len(plan.resources)})}", file=out)
+
+
+def _run_against(args: argparse.Namespace, out: TextIO) -> Plan:
+    """The change since ``--against``: the base is evaluated in its own process while this one evaluates the
+    working tree; then both plans are compared and, with a policy config, both are checked by the pack."""
     try:
-        violations, text = policy_run.check(plan, config)
+        sha = changes.resolve_revision(args.against, args.project_dir)
+        with changes.BaseEvaluation(sha, args.stack, args.project_dir) as base:
+            plan = _preview(args.stack, args.project_dir, args.debug)
+            old, old_region = base.result()
+    except changes.RevisionError as error:
+        raise _Reported(str(error)) from error
+    change = changes.compare(old, plan, sha)
+    config = _policy_config(args)
+    delta = None
+    if config.is_file():
+        region = load_config(args.stack, args.project_dir.resolve())[1].get("aws:region", "us-east-1")
+        try:
+            delta = changes.policy_delta(old, plan, (old_region, region), config)
+        except policy_run.PolicyConfigError as error:
+            raise _Reported(str(error)) from error
+    print(changes.render(change, quiet=args.quiet), file=out)
+    if delta is not None:
+        print("", changes.render_policy_delta(delta), sep="\n", file=out)
+    else:
+        print(f"\nno policy config at {config}: policy violations not compared", file=out)
+    if args.diff_json:
+        document = change.to_json()
+        document["policy"] = (delta or changes.PolicyDelta()).to_json()
+        _write_json(document, args.diff_json)
+    return plan
+
+
+def _run_policy(plan: Plan, config: Path, as_previewed: Plan, out: TextIO) -> Exit:
+    try:
+        violations, text = policy_run.check(plan, config, preview_plan=as_previewed)
     except policy_run.PolicyConfigError as error:
         raise _Reported(str(error)) from error
-    print(text)
-    return EXIT_FAILED if any(violation.mandatory for violation in violations) else 0
+    print(text, file=out)
+    return Exit.FAILED if any(violation.mandatory for violation in violations) else Exit.OK
 
 
-def _run_config_schema(args: argparse.Namespace) -> int:
+# ---------------------------------------------------------------------------------------------- config-schema
+
+
+def _add_config_schema(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser("config-schema", help="the config block of Pulumi.yaml, from the settings")
+    mode = command.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="fail if Pulumi.yaml is out of date")
+    mode.add_argument("--write", action="store_true", help="rewrite the config block of Pulumi.yaml")
+    command.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml, or bootstrap/"
+    )
+    command.set_defaults(run=_run_config_schema)
+
+
+def _run_config_schema(args: argparse.Namespace) -> Exit:
     project_file = args.project_dir / "Pulumi.yaml"
     document = yaml.safe_load(project_file.read_text())
     root = SETTINGS_ROOTS.get(document.get("name"))
@@ -138,25 +229,34 @@ def _run_config_schema(args: argparse.Namespace) -> int:
                 f"{project_file}: the config block is out of date; run: python -m stacks config-schema --write{where}",
                 file=sys.stderr,
             )
-            return EXIT_FAILED
-        return 0
+            return Exit.FAILED
+        return Exit.OK
     if args.write:
         header = {key: value for key, value in document.items() if key != "config"}
         project_file.write_text(yaml.safe_dump(header, sort_keys=False, width=110) + block)
-        return 0
+        return Exit.OK
     print(block, end="")
-    return 0
+    return Exit.OK
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stacks", description=(__doc__ or "").split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_preview(commands)
+    _add_config_schema(commands)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "preview":
-            return _run_preview(args)
-        return _run_config_schema(args)
+        return args.run(args)
     except _Reported as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return Exit.BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -60,8 +60,8 @@ def test_summary_shows_resources_and_policy_verdict_per_stack(tmp_path: Path, mo
     assert offline.summary(tmp_path, comment) == 0
     markdown = summary.read_text()
     verdict = "1 mandatory, 2 advisory violation(s)"
-    assert f"| `prod` | 120 resources in 1 components | 3 | ❌ failed (exit code 1): {verdict} |" in markdown
-    assert f"| `staging` | 90 resources in 1 components | 0 | ✅ passed: {verdict} |" in markdown
+    assert f"| `prod` | 121 | - | 3 | ❌ failed (exit code 1): {verdict} |" in markdown
+    assert f"| `staging` | 91 | - | 0 | ✅ passed: {verdict} |" in markdown
     assert "mandatory: rds-encrypted" in markdown and "line 39" not in markdown, "only the policy run's tail"
     assert comment.read_text().startswith(pr_comment.COMMENT_MARKER)
     assert (tmp_path / "summary.md").read_text().strip() == markdown.strip()
@@ -69,7 +69,7 @@ def test_summary_shows_resources_and_policy_verdict_per_stack(tmp_path: Path, mo
 
 def test_summary_reports_a_stack_whose_plan_failed(tmp_path: Path) -> None:
     _results(tmp_path, "prod", resources=None, policy_exit=None)
-    assert "| `prod` | ❌ no plan (the preview failed) | - | not run |" in offline.summary_markdown(tmp_path)
+    assert "| `prod` | ❌ no plan (the preview failed) | - | - | not run |" in offline.summary_markdown(tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------ manifests

@@ -272,7 +272,7 @@ def test_pull_requests_from_forks_get_the_offline_plan_as_a_comment() -> None:
     assert preview["offline-preview"]["if"] == same_repository.replace("==", "!=")
     offline = preview["offline-preview"]
     assert "secrets." not in str(offline) and "id-token" not in offline["permissions"]
-    handed = _step(offline, "actions/upload-artifact")["with"]["name"]
+    handed = _step(offline, "actions/upload-artifact", name="offline-plan-comment")["with"]["name"]
 
     comment = workflow("preview-comment.yml")
     assert comment["on"]["workflow_run"]["workflows"] == [workflow("preview.yml")["name"]]

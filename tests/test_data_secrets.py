@@ -40,10 +40,15 @@ def test_prod_secrets_stay_recoverable_30_days_staging_ones_go_at_once(staging: 
     assert {s.inputs["name"] for s in staging.of_type(SECRET_TYPE)} == {f"shop/staging/{p}" for p in PURPOSES}
 
 
-def test_secrets_and_their_generators_are_protected_in_prod_only(staging: Plan, prod: Plan) -> None:
-    for resource_type in (SECRET_TYPE, "random:index/randomPassword:RandomPassword"):
-        assert all(r.options["protect"] for r in prod.of_type(resource_type)), resource_type
-        assert not any(r.options["protect"] for r in staging.of_type(resource_type)), resource_type
+def test_secrets_are_protected_in_prod_only(staging: Plan, prod: Plan) -> None:
+    assert all(r.options["protect"] for r in prod.of_type(SECRET_TYPE))
+    assert not any(r.options["protect"] for r in staging.of_type(SECRET_TYPE))
+
+
+def test_values_and_their_generators_are_never_protected(plan: Plan) -> None:
+    """A rotation replaces both (tests/test_day_two_secrets.py); a version would otherwise inherit its secret's."""
+    for resource_type in (VERSION_TYPE, "random:index/randomPassword:RandomPassword"):
+        assert not any(r.options["protect"] for r in plan.of_type(resource_type)), resource_type
 
 
 def test_stack_outputs_carry_the_secret_arns(plan: Plan) -> None:

@@ -11,6 +11,8 @@ from stacks.offline.plan import Plan
 from tests.edge_plan import (
     CERTIFICATE,
     EXISTING_ZONE,
+    KMS_KEY,
+    LOG_GROUP,
     ORIGIN_HOST,
     RECORD,
     SHOP_HOSTS,
@@ -66,9 +68,25 @@ def test_cloudfront_certificate_covers_the_shop_hosts_and_is_created_in_us_east_
     certificate = plan.one(CERTIFICATE, "edge-cdn-certificate")
     names = [certificate.inputs["domainName"], *certificate.inputs.get("subjectAlternativeNames", [])]
     assert names == SHOP_HOSTS[plan.stack]
-    assert certificate.provider is not None, "CloudFront only reads certificates from us-east-1"
     assert region_of(plan, certificate) == "us-east-1"
     assert region_of(plan, plan.one(VALIDATION, "edge-cdn-certificate-validation")) == "us-east-1"
+
+
+def test_us_east_1_is_reached_one_way_through_the_stacks_own_provider(plan: Plan) -> None:
+    """Every resource outside the stack's region says so with `region`, on the stack's default provider, so that it
+    inherits the stack's AWS configuration (aws:assumeRoles, aws:allowedAccountIds, aws:profile): an explicit provider
+    would not, and with assumed roles would put e.g. a log group and its key in different accounts."""
+    assert plan.of_type("pulumi:providers:aws") == []
+    assert [r.name for r in plan.resources if r.type.startswith("aws:") and r.provider is not None] == []
+    regions = {r.inputs["region"] for r in plan.resources if r.type.startswith("aws:") and "region" in r.inputs}
+    assert regions == {"us-east-1"}
+
+
+def test_the_cdn_acls_log_group_and_its_key_share_region_and_account(plan: Plan) -> None:
+    group = plan.one(LOG_GROUP, "edge-cdn-acl-logs")
+    key = plan.one(KMS_KEY, "edge-cdn-logs-key")
+    assert group.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert (group.provider, group.inputs["region"]) == (key.provider, key.inputs["region"]) == (None, "us-east-1")
 
 
 def test_origin_certificate_is_regional_and_names_only_the_origin(plan: Plan) -> None:
@@ -159,16 +177,18 @@ ORIGIN_PROGRAM = f'''
 import pulumi
 
 from components.account import Account
+from components.base import StackContext
 from components.edge import Edge, EdgeArgs
 from components.naming import Naming
 from stacks.settings import EdgeSettings, KeySettings
+
+account = Account(id="123456789012", partition="aws", region="eu-west-1")
 
 edge = Edge(
     "edge",
     EdgeArgs(
         settings=EdgeSettings(zone_id="{EXISTING_ZONE}", hosts=("shop",)),
-        naming=Naming(prefix="shop", stack="origin"),
-        account=Account(id="123456789012", partition="aws", region="eu-west-1"),
+        context=StackContext.of_stack(Naming(prefix="shop", stack="origin"), account, bounded=False, protect=False),
         domain="example.com",
         key_settings=KeySettings(),
         logs_key_arn="arn:aws:kms:eu-west-1:123456789012:key/logs",
@@ -176,7 +196,6 @@ edge = Edge(
         logs_bucket_domain_name="logs.s3.amazonaws.com",
         logs_prefix="cloudfront/",
         origin_verify_token=pulumi.Output.secret("x" * 48),
-        protect=False,
     ),
 )
 edge.route_origin("{LOAD_BALANCER}")

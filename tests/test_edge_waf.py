@@ -128,8 +128,8 @@ def ordered_rules(acl: PlannedResource) -> list[dict]:
     return sorted(acl.inputs["rules"], key=lambda rule: rule["priority"])
 
 
-def test_origin_admits_only_cloudfront_and_the_readiness_probe(plan: Plan) -> None:
-    acl = origin_acl(plan)
+def test_origin_admits_only_cloudfront_and_the_readiness_probe(prod: Plan) -> None:
+    acl = origin_acl(prod)
     assert "block" in acl.inputs["defaultAction"]
     ordered = ordered_rules(acl)[-3:]
     assert [rule["name"] for rule in ordered] == ["through-cloudfront", "rate-limit-per-ip", "readiness-probe"]
@@ -139,7 +139,7 @@ def test_origin_admits_only_cloudfront_and_the_readiness_probe(plan: Plan) -> No
     assert ordered[0]["action"] == {"allow": {}}
     probe = ordered[2]["statement"]["byteMatchStatement"]
     assert (probe["positionalConstraint"], probe["searchString"]) == ("EXACTLY", "/readyz")
-    generator = plan.one("random:index/randomPassword:RandomPassword", "secrets-origin-verify")
+    generator = prod.one("random:index/randomPassword:RandomPassword", "secrets-origin-verify")
     assert generator.urn in acl.dependencies, "the header must match the secret CloudFront sends"
 
 

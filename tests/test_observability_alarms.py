@@ -186,7 +186,9 @@ def test_each_rate_alarm_divides_failures_by_all_attempts_against_the_stacks_thr
 
 def test_every_alarm_has_an_expectation(plan: Plan) -> None:
     replicated = settings(plan.stack).cache.node_count > 1
+    health_checked = settings(plan.stack).edge.origin_health_check  # tests/test_edge_origin_health.py
     expected = set(EXPECTED) | set(RATES) | ({"cache-replication-lag"} if replicated else set())
+    expected |= {"origin-unhealthy"} if health_checked else set()
     assert set(alarms(plan)) == expected
 
 
@@ -216,6 +218,7 @@ def test_every_alarm_notifies_its_regions_encrypted_topic_on_alarm_and_recovery(
 def test_cloudfront_alarms_live_where_cloudfront_publishes_its_metrics(plan: Plan) -> None:
     regions = {key: alarm_region(plan, alarm) for key, alarm in alarms(plan).items()}
     assert regions.pop("cdn-5xx") == regions.pop("waf-blocked-spike") == "us-east-1"
+    regions.pop("origin-unhealthy", None)  # Route 53's metrics are in us-east-1 too: tests/test_edge_origin_health.py
     assert set(regions.values()) == {settings(plan.stack).stack.region}
 
 
@@ -265,6 +268,8 @@ def test_alarm_names_match_the_deploy_gates_prefix_and_regions(plan: Plan) -> No
 
 
 def test_nodes_alarm_waits_for_data_rather_than_paging_when_container_insights_is_silent(plan: Plan) -> None:
-    assert alarms(plan)["eks-nodes-below-minimum"].inputs["treatMissingData"] == "missing"
-    others = {a.inputs["treatMissingData"] for k, a in alarms(plan).items() if k != "eks-nodes-below-minimum"}
+    """So does the origin's: a status that is always published goes missing only when its source is gone."""
+    waiting = {"eks-nodes-below-minimum", "origin-unhealthy"}
+    assert {a.inputs["treatMissingData"] for k, a in alarms(plan).items() if k in waiting} == {"missing"}
+    others = {a.inputs["treatMissingData"] for k, a in alarms(plan).items() if k not in waiting}
     assert others == {"notBreaching"}

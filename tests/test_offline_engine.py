@@ -11,7 +11,7 @@ from pulumi.runtime import MockCallArgs
 
 from stacks.offline.engine import load_config, preview
 from stacks.offline.fakes import FakeCloud, MissingFake
-from stacks.offline.plan import SECRET, SIG_KEY, Plan, normalise, secret
+from stacks.offline.plan import SECRET, SIG_KEY, UNKNOWN, Plan, normalise, secret
 
 P = "shop-platform"
 
@@ -100,3 +100,26 @@ def test_computed_outputs_look_like_the_real_providers(prod: Plan) -> None:
     assert key.outputs["arn"] == f"arn:aws:kms:eu-west-1:123456789012:key/{key.id}"
     group = prod.one("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
     assert group.outputs["arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/shop-prod-vpc/flow-logs"
+
+
+@pytest.fixture(scope="module")
+def prod_at_preview() -> Plan:
+    return preview("prod", as_preview=True)
+
+
+def test_a_preview_run_leaves_the_outputs_of_resources_to_create_unknown(prod: Plan, prod_at_preview: Plan) -> None:
+    """As `pulumi preview` of a new stack: ids and computed outputs are unknown, inputs that depend on them too."""
+    bucket = prod_at_preview.one("aws:s3/bucket:Bucket", "storage-assets")
+    assert bucket.id == ""
+    assert bucket.outputs["arn"] == UNKNOWN
+    assert bucket.outputs["bucket"] == prod.one("aws:s3/bucket:Bucket", "storage-assets").inputs["bucket"]
+    versioning = prod_at_preview.one("aws:s3/bucketVersioning:BucketVersioning", "storage-assets-versioning")
+    assert versioning.inputs["bucket"] == UNKNOWN
+    # The default run is `pulumi up`'s view: every value known.
+    assert prod.one("aws:s3/bucket:Bucket", "storage-assets").outputs["arn"].startswith("arn:aws:s3:::")
+
+
+def test_property_dependencies_are_recorded(prod_at_preview: Plan) -> None:
+    bucket = prod_at_preview.one("aws:s3/bucket:Bucket", "storage-assets")
+    versioning = prod_at_preview.one("aws:s3/bucketVersioning:BucketVersioning", "storage-assets-versioning")
+    assert versioning.property_dependencies["bucket"] == [bucket.urn]

@@ -51,8 +51,8 @@ CASES: list[tuple[Policy, PlannedResource, str]] = [
     (cluster.eks_endpoint_private_access, component(endpointPrivateAccess=None), "endpointPrivateAccess"),
     (cluster.eks_endpoint_private_access, child(vpcConfig=vpc_config(endpointPrivateAccess=False)), "endpointPrivate"),
     (cluster.eks_endpoint_no_public_cidr, component(publicAccessCidrs=None), "without publicAccessCidrs"),
-    (cluster.eks_endpoint_no_public_cidr, component(publicAccessCidrs=["0.0.0.0/0"]), "whole internet"),
-    (cluster.eks_endpoint_no_public_cidr, child(vpcConfig=vpc_config(publicAccessCidrs=["::/0"])), "whole internet"),
+    (cluster.eks_endpoint_no_public_cidr, component(publicAccessCidrs=["0.0.0.0/0"]), "to the internet"),
+    (cluster.eks_endpoint_no_public_cidr, child(vpcConfig=vpc_config(publicAccessCidrs=["::/0"])), "to the internet"),
     (cluster.eks_secrets_encryption, component(encryptionConfigKeyArn=None), "encryptionConfigKeyArn"),
     (cluster.eks_secrets_encryption, child(encryptionConfig=None), "no provider keyArn"),
     (

@@ -9,8 +9,8 @@ import pytest
 from pulumi_policy import Policy
 
 from policies.rules import data
-from stacks.offline.plan import PlannedResource
-from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, policy_id, resource
+from stacks.offline.plan import UNKNOWN, PlannedResource
+from tests.policy_support import assert_compliant_even_when_unknown, check, flagged, messages, policy_id, resource
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234"
 DROP = object()
@@ -66,7 +66,7 @@ RESOURCE_CASES: list[tuple[Policy, str, dict[str, Any], dict[str, Any], str]] = 
     ),
     (data.rds_managed_master_password, data.RDS_INSTANCE, DATABASE, {"password": "[secret]"}, "(password)"),
     (data.rds_managed_master_password, data.RDS_CLUSTER, DATABASE, {"manageMasterUserPassword": DROP}, "not true"),
-    (data.rds_master_secret_cmk, data.RDS_INSTANCE, DATABASE, {"masterUserSecretKmsKeyId": DROP}, "aws/secrets"),
+    (data.rds_master_secret_cmk, data.RDS_INSTANCE, DATABASE, {"masterUserSecretKmsKeyId": DROP}, "customer-managed"),
     (data.elasticache_encryption_at_rest, data.REPLICATION_GROUP, CACHE, {"atRestEncryptionEnabled": False}, "true"),
     (data.elasticache_encryption_at_rest, data.REPLICATION_GROUP, CACHE, {"kmsKeyId": DROP}, "customer-managed"),
     (data.elasticache_encryption_in_transit, data.REPLICATION_GROUP, CACHE, {"transitEncryptionEnabled": DROP}, "true"),
@@ -85,7 +85,7 @@ RESOURCE_CASES: list[tuple[Policy, str, dict[str, Any], dict[str, Any], str]] = 
         data.SECRETS_MANAGER_SECRET,
         {"kmsKeyId": KEY},
         {"kmsKeyId": DROP},
-        "aws/secretsmanager",
+        "customer-managed",
     ),
     (
         data.log_group_retention,
@@ -259,26 +259,37 @@ def replaced(resources: list[PlannedResource], name: str, **props: Any) -> list[
 @pytest.mark.parametrize(
     ("policy", "stack", "expected"),
     [
-        (data.s3_public_access_block, lambda s: replaced(s, "assets-pab", ignorePublicAcls=False), "ignorePublicAcls"),
+        (
+            data.s3_public_access_block_settings,
+            lambda s: replaced(s, "assets-pab", ignorePublicAcls=False),
+            "ignorePublicAcls",
+        ),
         (data.s3_public_access_block, lambda s: without(s, "assets-pab"), "no public access block"),
         (
             data.s3_encryption_kms,
             lambda s: replaced(
                 s, "assets-sse", rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
             ),
-            "not SSE-KMS",
+            "with SSE-KMS",
         ),
         (
-            data.s3_encryption_kms,
+            data.s3_encryption_cmk,
             lambda s: replaced(
                 s, "assets-sse", rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]
             ),
             "aws/s3",
         ),
         (
+            data.s3_encryption_cmk,
+            lambda s: replaced(
+                s, "assets-sse", rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:fsx"}}]
+            ),
+            "not SSE-KMS",
+        ),
+        (
             data.s3_versioning,
             lambda s: replaced(s, "assets-versioning", versioningConfiguration={"status": "Suspended"}),
-            "Suspended",
+            "status 'Enabled'",
         ),
         (
             data.s3_tls_only,
@@ -312,10 +323,9 @@ def test_s3_access_logging_flags_a_bucket_that_logs_nowhere() -> None:
 def test_s3_pairs_side_resources_through_dependencies_while_names_are_unknown() -> None:
     """During a preview a new bucket's name is unknown; the rules fall back on what the resource depends on."""
     bucket = resource(data.BUCKETS[0], "assets", {})
-    block = resource(
-        data.PUBLIC_ACCESS_BLOCK, "pab", {"bucket": "[unknown]", "blockPublicAcls": False}, dependencies=[bucket]
-    )
-    assert messages(data.s3_public_access_block, bucket, block)[0].startswith("The public access block leaves")
+    suspended = {"bucket": UNKNOWN, "versioningConfiguration": {"status": "Suspended"}}
+    versioning = resource(data.VERSIONING[0], "versioning", suspended, dependencies=[bucket])
+    assert flagged(data.s3_versioning, bucket, versioning) == ["assets"]
 
 
 def test_cloudfront_log_bucket_needs_no_access_logging_of_its_own() -> None:
@@ -323,3 +333,48 @@ def test_cloudfront_log_bucket_needs_no_access_logging_of_its_own() -> None:
     distribution = resource(data.DISTRIBUTION, "cdn", {"loggingConfig": {"bucket": "cdn-logs.s3.amazonaws.com"}})
     assert messages(data.s3_access_logging, *logs, distribution) == []
     assert flagged(data.s3_access_logging, *logs) == ["cdn-logs"]
+
+
+def tls_deny(**condition: Any) -> dict[str, Any]:
+    return {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "S3:*", "Condition": condition}
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        [
+            {
+                **tls_deny(Bool={"aws:securetransport": ["false"]}),
+                "Resource": ["arn:aws:s3:::assets", "arn:aws:s3:::assets/*"],
+            }
+        ],
+        [
+            {
+                **tls_deny(bool={"AWS:SecureTransport": False}),
+                "Resource": ["arn:aws:s3:::assets", "arn:aws:s3:::assets/*"],
+            }
+        ],
+        [  # one statement for the bucket, one for its objects
+            {**tls_deny(Bool={"aws:SecureTransport": "false"}), "Resource": "arn:aws:s3:::assets"},
+            {**tls_deny(BoolIfExists={"aws:SecureTransport": "false"}), "Resource": "arn:aws:s3:::assets/*"},
+        ],
+    ],
+    ids=["list-value-lower-case-key", "boolean-value-lower-case-operator", "two-statements"],
+)
+def test_s3_tls_only_accepts_equivalent_deny_statements(statements: list[dict[str, Any]]) -> None:
+    policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    assert messages(data.s3_tls_only, *replaced(logged_pair(), "assets-policy", policy=policy)) == []
+
+
+def test_one_undecided_side_resource_leaves_the_other_buckets_checked() -> None:
+    """A versioning configuration whose bucket is unknown (and no dependency places it) makes only the buckets
+    without one undecided, as a visible advisory entry; a bucket elsewhere still fails."""
+    stack = [r for r in logged_pair() if r.name != "assets-versioning"]
+    unplaced = resource(
+        data.VERSIONING[0], "unplaced", {"bucket": UNKNOWN, "versioningConfiguration": {"status": "Enabled"}}
+    )
+    found = check(data.s3_versioning, *stack, unplaced)
+    assert [(v.enforcement.value, v.urn) for v in found] == [("advisory", "")]
+    assert "whether assets has one (unplaced.bucket)" in found[0].message
+    placed = [r for r in logged_pair() if r.name != "assets-versioning"]
+    assert flagged(data.s3_versioning, *placed) == ["assets"]

@@ -52,8 +52,8 @@ def test_near_admin_through_not_action_or_not_resource_is_flagged() -> None:
         {"policy": document({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::audit-logs/*"})},
     )
     assert messages(identity.iam_no_wildcard_admin, all_but_iam, all_but_one) == [
-        'A statement allows every action but those in NotAction on Resource "*". ' + FIX,
-        'A statement allows Action "*" on every resource but those in NotResource. ' + FIX,
+        "A statement allows every action but those in NotAction on every resource. " + FIX,
+        'A statement allows every action ("*") on every resource but those in NotResource. ' + FIX,
     ]
 
 
@@ -81,14 +81,32 @@ def test_not_action_on_named_resources_and_denies_pass() -> None:
     assert_compliant_even_when_unknown(identity.iam_no_wildcard_admin, scoped, deny)
 
 
-def test_administrator_access_attachments_are_flagged() -> None:
+def test_privileged_managed_policies_are_flagged_whatever_attaches_them() -> None:
     attachment = resource(
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
         "admin",
         {"role": "ci", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
     )
-    role = resource(identity.ROLE, "role", {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]})
-    assert flagged(identity.iam_no_administrator_access, attachment, role) == ["admin", "role"]
+    role = resource(identity.ROLE, "role", {"managedPolicyArns": ["arn:aws-us-gov:iam::aws:policy/IAMFullAccess"]})
+    user = resource(
+        "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+        "power",
+        {"user": "dev", "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"},
+    )
+    fix = identity.iam_no_privileged_managed_policies.remediation_steps
+    assert messages(identity.iam_no_privileged_managed_policies, attachment, role, user) == [
+        f"The AWS managed policy {name} is attached. Fix: {fix}"
+        for name in ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
+    ]
+
+
+def test_a_customer_policy_named_like_a_managed_one_is_not_the_managed_one() -> None:
+    own = resource(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "own",
+        {"role": "ci", "policyArn": "arn:aws:iam::123456789012:policy/IAMFullAccess"},
+    )
+    assert messages(identity.iam_no_privileged_managed_policies, own) == []
 
 
 def test_narrow_managed_policies_pass() -> None:
@@ -97,7 +115,7 @@ def test_narrow_managed_policies_pass() -> None:
         "node",
         {"role": "node", "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"},
     )
-    assert_compliant_even_when_unknown(identity.iam_no_administrator_access, attachment)
+    assert_compliant_even_when_unknown(identity.iam_no_privileged_managed_policies, attachment)
 
 
 def test_a_role_anyone_may_assume_is_flagged() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from policies.rules import network
-from stacks.offline.plan import PlannedResource
-from tests.policy_support import assert_compliant_even_when_unknown, flagged, messages, resource
+from stacks.offline.plan import UNKNOWN, PlannedResource
+from tests.policy_support import assert_compliant_even_when_unknown, check, flagged, messages, resource
 
 VPC_ARN = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0aaa"
 SG_ARN = "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0web"
@@ -27,14 +27,14 @@ def test_flow_logs_a_vpc_with_one_passes() -> None:
 
 def test_default_security_group_missing_or_with_rules_is_flagged() -> None:
     assert flagged(network.vpc_default_security_group_closed, vpc()) == ["vpc"]
-    the_vpc = vpc()
+    the_vpc = vpc()  # the rules are refused on the default group itself, before it is created
     open_default = resource(
         network.DEFAULT_SECURITY_GROUP,
         "default-sg",
         {"vpcId": "vpc-0aaa", "ingress": [{"protocol": "-1", "self": True}], "egress": []},
         dependencies=[the_vpc],
     )
-    assert flagged(network.vpc_default_security_group_closed, the_vpc, open_default) == ["default-sg"]
+    assert flagged(network.default_security_group_no_rules, the_vpc, open_default) == ["default-sg"]
 
 
 def test_default_security_group_adopted_without_rules_passes() -> None:
@@ -46,6 +46,7 @@ def test_default_security_group_adopted_without_rules_passes() -> None:
         dependencies=[the_vpc],
     )
     assert_compliant_even_when_unknown(network.vpc_default_security_group_closed, the_vpc, closed)
+    assert_compliant_even_when_unknown(network.default_security_group_no_rules, the_vpc, closed)
 
 
 def group(name: str = "web-sg", **props: object) -> PlannedResource:
@@ -77,32 +78,36 @@ def test_internet_ingress_on_ssh_is_flagged_whatever_declares_it() -> None:
     assert "all ports" in messages(network.security_group_no_internet_ingress, vpc_rule)[0]
 
 
+def internet_https(*dependencies: PlannedResource) -> PlannedResource:
+    """HTTPS from anywhere into the web group."""
+    props = {
+        "ipProtocol": "tcp",
+        "fromPort": 443,
+        "toPort": 443,
+        "cidrIpv4": "0.0.0.0/0",
+        "securityGroupId": "sg-0web-sg",
+    }
+    return resource(network.INGRESS_RULE, "https", props, dependencies=dependencies)
+
+
 def test_internet_https_is_flagged_unless_a_load_balancer_uses_the_group() -> None:
     web = group()
-    https = resource(
-        network.INGRESS_RULE,
-        "https",
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-0web-sg"},
-        dependencies=[web],
-    )
-    assert flagged(network.security_group_no_internet_ingress, web, https) == ["https"]
+    https = internet_https(web)
+    assert messages(network.security_group_no_internet_ingress, web, https) == []
+    assert flagged(network.security_group_web_ingress_load_balancer_only, web, https) == ["https"]
     balancer = resource(network.LOAD_BALANCERS[0], "alb", {"securityGroups": ["sg-0web-sg"]}, dependencies=[web])
-    assert_compliant_even_when_unknown(network.security_group_no_internet_ingress, web, https, balancer)
+    assert_compliant_even_when_unknown(network.security_group_web_ingress_load_balancer_only, web, https, balancer)
 
 
 def test_internet_https_on_a_group_named_in_an_alb_ingress_annotation_passes() -> None:
     web = group()
-    https = resource(
-        network.INGRESS_RULE,
-        "https",
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-0web-sg"},
-    )
+    https = internet_https()
     ingress = resource(
         network.K8S_INGRESS,
         "shop",
         {"metadata": {"annotations": {network.ALB_SECURITY_GROUPS_ANNOTATION: "sg-0other, sg-0web-sg"}}},
     )
-    assert messages(network.security_group_no_internet_ingress, web, https, ingress) == []
+    assert messages(network.security_group_web_ingress_load_balancer_only, web, https, ingress) == []
 
 
 def test_ingress_from_inside_the_vpc_passes() -> None:
@@ -133,3 +138,16 @@ def test_described_groups_and_rules_pass() -> None:
     )
     rule = resource(network.SECURITY_GROUP_RULE, "rule", {"type": "ingress", "description": "Kubelet"})
     assert_compliant_even_when_unknown(network.security_group_rule_descriptions, described, rule)
+
+
+def test_internet_https_on_a_group_is_undecided_while_the_ingress_annotation_is_unknown() -> None:
+    """The ALB's security groups come from an Ingress annotation only known after the groups exist: the rule
+    says it cannot tell yet (advisory), instead of blocking a legitimate load balancer group."""
+    web = group()
+    https = internet_https()
+    ingress = resource(
+        network.K8S_INGRESS, "shop", {"metadata": {"annotations": {network.ALB_SECURITY_GROUPS_ANNOTATION: UNKNOWN}}}
+    )
+    [found] = check(network.security_group_web_ingress_load_balancer_only, web, https, ingress)
+    assert found.enforcement.value == "advisory"
+    assert "whether a load balancer uses the security group of https" in found.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.rules import stack
+from policies.rules import stack, workloads
 from stacks.offline.plan import PlannedResource
 from tests.policy_support import assert_compliant_even_when_unknown, check, flagged, messages, resource
 
@@ -140,3 +140,18 @@ def test_tagged_resources_and_untaggable_ones_pass() -> None:
 def test_required_tag_keys_come_from_the_config() -> None:
     tagged = resource("aws:ec2/vpc:Vpc", "vpc", {"tags": TAGS})
     assert flagged(stack.required_tags, tagged, config={"requiredTags": ["cost-center"]}) == ["vpc"]
+
+
+def test_a_known_secret_value_in_a_pod_env_or_helm_values_is_flagged_whatever_its_name() -> None:
+    env = [{"name": "REDIS_URL", "value": "rediss://:s3cr3t-Value-42x@cache:6379"}]
+    pod = {
+        "metadata": {"namespace": "shop"},
+        "spec": {"template": {"spec": {"containers": [{"name": "a", "env": env}]}}},
+    }
+    deployment = resource(workloads.DEPLOYMENT, "web", pod)
+    release = resource(workloads.HELM_RELEASES[0], "chart", {"values": {"redis": {"endpoint": "s3cr3t-Value-42x"}}})
+    found = check(stack.k8s_no_secrets_in_configmaps, password(), deployment, release)
+    assert [(v.urn.rsplit("::", 1)[-1], v.message.split(".")[0]) for v in found] == [
+        ("web", "REDIS_URL holds a secret value"),
+        ("chart", "endpoint holds a secret value"),
+    ]

@@ -159,9 +159,9 @@ def test_objects_name_a_namespace_other_than_default() -> None:
 
 def test_load_balancer_services_are_flagged() -> None:
     public = resource(workloads.SERVICE, "svc", {"metadata": {"namespace": "shop"}, "spec": {"type": "LoadBalancer"}})
-    assert flagged(workloads.k8s_no_load_balancer_service, public) == ["svc"]
+    assert flagged(workloads.k8s_service_cluster_ip_only, public) == ["svc"]
     internal = resource(workloads.SERVICE, "svc", {"metadata": {"namespace": "shop"}, "spec": {"type": "ClusterIP"}})
-    assert_compliant_even_when_unknown(workloads.k8s_no_load_balancer_service, internal)
+    assert_compliant_even_when_unknown(workloads.k8s_service_cluster_ip_only, internal)
 
 
 def hpa(min_replicas: int | None = 2, target: str = "shop-web") -> PlannedResource:

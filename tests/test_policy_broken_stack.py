@@ -38,7 +38,7 @@ EXPECTED = {
     ("k8s-image-pinned", "privileged"),
     ("k8s-no-host-namespaces", "privileged"),
     ("k8s-network-policy-per-workload", "privileged"),
-    ("k8s-no-load-balancer-service", "public-service"),
+    ("k8s-service-cluster-ip-only", "public-service"),
     ("stateful-resources-protected", "public-db"),
     ("required-tags", "open-bucket"),
     ("no-secrets-in-outputs", "broken-shop-prod"),

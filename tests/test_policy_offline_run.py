@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
@@ -140,5 +141,45 @@ def test_a_policy_reading_an_unknown_is_reported_as_advisory_like_the_analyzer_d
 
 def test_stack_policies_see_outputs_and_the_stack_outputs() -> None:
     bucket = resource(data.BUCKETS[0], "assets", {}, outputs={"bucket": "assets-123"}, id="assets-123")
-    block = resource(data.PUBLIC_ACCESS_BLOCK, "pab", {"bucket": "assets-123", "blockPublicAcls": False})
-    assert [v.urn.rsplit("::", 1)[-1] for v in check(data.s3_public_access_block, bucket, block)] == ["pab"]
+    block = resource(data.PUBLIC_ACCESS_BLOCK, "pab", {"bucket": "assets-123"})
+    assert check(data.s3_public_access_block, bucket, block) == []
+
+
+@pytest.mark.parametrize(
+    "weakened",
+    [
+        {"all": "advisory"},
+        {"all": "mandatory", "s3-tls-only": "disabled"},
+        {"iam-no-wildcard-admin": {"enforcementLevel": "advisory"}},
+    ],
+    ids=["all-advisory", "one-disabled", "one-advisory"],
+)
+def test_prod_config_may_not_lower_a_security_rule(
+    tmp_path: Path, weakened: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "prod.json"
+    path.write_text(json.dumps(weakened))
+    with pytest.raises(PolicyConfigError, match="a security rule stays mandatory in prod"):
+        load_settings(path)
+    assert main(["preview", "prod", "--policy", "--policy-config", str(path)]) == 2
+    assert "stays mandatory in prod" in capsys.readouterr().err
+
+
+def test_staging_config_may_relax_resilience_rules_but_not_be_called_prod(tmp_path: Path) -> None:
+    path = tmp_path / "qa.json"
+    path.write_text(json.dumps({"all": "advisory"}))
+    assert load_settings(path)["s3-tls-only"].enforcement == EnforcementLevel.ADVISORY
+    with pytest.raises(PolicyConfigError, match="stays mandatory in prod"):
+        load_settings(path, stack="prod")
+
+
+def test_the_offline_run_reports_the_preview_and_the_up_verdicts(capsys: pytest.CaptureFixture[str]) -> None:
+    """prod passes both: at preview, what cannot be decided yet is an advisory entry naming the value."""
+    assert main(["preview", "prod", "--policy"]) == 0
+    out = capsys.readouterr().out
+    at_preview, at_up = out.split("Policies (as `pulumi preview` sees it", 1)[1].split(
+        "Policies (as `pulumi up` sees it"
+    )
+    assert "passed  shop-platform" in at_preview and "0 mandatory" in at_preview
+    assert "undecided until the values are known: whether storage-assets has one (storage-assets-policy)" in at_preview
+    assert "0 mandatory, 0 advisory violation(s)" in at_up

@@ -30,6 +30,7 @@ from policies.rules import (
     edge,
     identity,
     network,
+    services,
     stack,
     workloads,
 )
@@ -52,7 +53,7 @@ def test_the_pack_has_at_least_40_rules_each_with_full_metadata() -> None:
 
 
 def test_rules_live_in_one_module_per_domain() -> None:
-    modules = (network, data, edge, identity, cluster, workloads, stack)
+    modules = (network, data, edge, identity, cluster, workloads, stack, services)
     assert all(module.rules.policies for module in modules)
     assert sum(len(module.rules.policies) for module in modules) == len(POLICIES)
 
@@ -248,3 +249,19 @@ def test_the_server_runs_stack_policies_over_outputs(analyzer: analyzer_pb2_grpc
     flagged = {(d.policyName, d.urn) for d in diagnostics}
     assert ("s3-public-access-block", bucket_urn) in flagged
     assert ("s3-encryption-kms", bucket_urn) in flagged
+
+
+def test_the_policy_docs_list_every_rule() -> None:
+    listed = set(
+        re.findall(r"^\| `([a-z0-9-]+)` \|", (POLICY_PACK_DIR.parent / "docs" / "policies.md").read_text(), re.M)
+    )
+    assert listed == {policy.name for policy in POLICIES}
+
+
+def test_code_owners_guard_the_pack_the_prod_stack_and_the_pipelines() -> None:
+    owned = {
+        line.split()[0]
+        for line in (POLICY_PACK_DIR.parent / ".github" / "CODEOWNERS").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {"/policies/", "/Pulumi.prod.yaml", "/.github/"} <= owned

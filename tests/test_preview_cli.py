@@ -35,7 +35,7 @@ def test_tree_groups_resources_by_component_and_summarises(capsys: pytest.Captur
     assert " +   ├─ shop:network:Network" in out or " +   └─ shop:network:Network" in out
     assert "│  ├─ aws:ec2/vpc:Vpc" in out or "   ├─ aws:ec2/vpc:Vpc" in out
     plan = json.loads((tmp_path / "plan.json").read_text())
-    assert f"+ {len(plan['resources']) + 1} to create" in out
+    assert f"    + {len(plan['resources'])} to create\n" in out, "the count the PR comment and the README give"
     assert "aws:ec2/subnet:Subnet" in out.split("Resources by type:")[1]
 
 
@@ -53,16 +53,22 @@ def test_json_plan_follows_the_documented_schema(tmp_path: Path) -> None:
     assert plan["outputs"]["vpcCidr"] == "10.50.0.0/16"
 
 
-def test_diff_lists_prod_only_resources_and_different_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_lists_prod_only_resources_and_different_inputs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
     assert main(["preview", "staging", "--diff", "prod"]) == 0
     diff = capsys.readouterr().out.split("Differences between stack 'staging' (-) and stack 'prod' (+):")[1]
     only_prod = diff.split("Only in prod")[1].split("Different inputs")[0]
-    assert "+ aws:ec2/natGateway:NatGateway  network-nat-3" in only_prod
-    assert "+ aws:ec2/vpcEndpoint:VpcEndpoint  network-ecr-api" in only_prod
-    assert "~ aws:ec2/vpc:Vpc  network-vpc" in diff
-    assert "inputs.cidrBlock: '10.40.0.0/16' -> '10.50.0.0/16'" in diff
-    assert "options.protect: False -> True" in diff
+    assert "+ aws:ec2:NatGateway  network-nat-3" in only_prod
+    assert "+ aws:ec2:VpcEndpoint  network-ecr-api" in only_prod
+    assert "~ aws:ec2:Vpc  network-vpc" in diff
+    assert '~ inputs.cidrBlock: "10.40.0.0/16" → "10.50.0.0/16"' in diff, "values as JSON"
+    assert "~ options.protect: false → true" in diff
     assert "inputs.tags.stack" not in diff, "values that differ only by the stack name are not differences"
+    # The dashboard body (a JSON document of some 26,000 characters) differs by its widgets, not as one line.
+    assert "inputs.dashboardBody.widgets[" in diff
+    assert max(len(line) for line in diff.splitlines()) <= 120, "lines fit the terminal"
 
 
 def _by_owner(plan: Plan, value: object) -> object:

@@ -17,7 +17,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
-from components.iam import RoleScope, attach_managed_policies, policy_document, scoped_role, service_role
+from components.iam import (
+    GrantedRole,
+    RoleScope,
+    Statements,
+    attach_managed_policies,
+    granted_service_role,
+    policy_document,
+    scoped_role,
+)
 
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 #: Controller release line whose official IAM policy (kubernetes-sigs/aws-load-balancer-controller,
@@ -28,61 +36,11 @@ LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).with_name(
     f"aws-load-balancer-controller-iam-policy-v{LOAD_BALANCER_CONTROLLER_POLICY_VERSION}.json"
 )
 
-Statements = Sequence[dict[str, Any]] | pulumi.Output[list[dict[str, Any]]]
-
 
 @dataclass(frozen=True)
 class ServiceAccount:
     namespace: str
     name: str
-
-
-@dataclass(frozen=True)
-class GrantedRole:
-    role: aws.iam.Role
-    grants: list[pulumi.Resource]
-    """Its inline policy and managed-policy attachments: whatever acts with the role depends on them, so that it
-    has its permissions when it starts and keeps them until it is deleted (a dependency on the role alone does
-    not include them)."""
-
-
-def granted_service_role(
-    name: str,
-    *,
-    scope: RoleScope,
-    service: str,
-    description: str,
-    tags: dict[str, str],
-    parent: pulumi.Resource,
-    statements: Statements = (),
-    managed_policy_arns: Sequence[str] = (),
-    trust_conditions: dict[str, Any] | None = None,
-    trust_actions: Sequence[str] = ("sts:AssumeRole",),
-) -> GrantedRole:
-    """``components.iam.service_role`` with its grants at hand: the same resources under the same names and
-    parents."""
-    created = service_role(
-        name,
-        scope=scope,
-        service=service,
-        statements=(),
-        description=description,
-        tags=tags,
-        parent=parent,
-        trust_conditions=trust_conditions,
-        trust_actions=trust_actions,
-    )
-    grants: list[pulumi.Resource] = list(attach_managed_policies(name, created, managed_policy_arns))
-    if isinstance(statements, pulumi.Output) or statements:
-        document = (
-            statements.apply(policy_document) if isinstance(statements, pulumi.Output) else policy_document(statements)
-        )
-        grants.append(
-            aws.iam.RolePolicy(
-                f"{name}-policy", role=created.id, policy=document, opts=pulumi.ResourceOptions(parent=created)
-            )
-        )
-    return GrantedRole(role=created, grants=grants)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.account import Account
-from components.cluster.identity import GrantedRole, granted_service_role
-from components.iam import RoleScope
+from components.iam import GrantedRole, RoleScope, granted_service_role
 
 #: Node label that says which pool a node belongs to; workloads select their pool with it.
 POOL_LABEL = "node-pool"

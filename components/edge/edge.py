@@ -1,4 +1,5 @@
-"""The edge: the DNS zone, TLS certificates, the CloudFront distribution in front of the shop, and two web ACLs.
+"""The edge: the DNS zone, TLS certificates, the CloudFront distribution in front of the shop (``cdn.py``), and two
+web ACLs (``waf.py``).
 
 Traffic: viewer --TLS 1.2+--> CloudFront (CLOUDFRONT web ACL) --TLS 1.2+, secret header--> origin.<host>, the
 shop's load balancer (REGIONAL web ACL, which drops requests without the header); /static and /media go to the
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.account import Account
+from components.base import PlatformComponent, StackContext
+from components.edge import cdn
 from components.edge.waf import (
     ANONYMOUS_IP,
     BLOCKED_BODY_KEY,
@@ -33,44 +35,21 @@ from components.edge.waf import (
     web_acl,
 )
 from components.kms import customer_managed_key, logs_service_statement
-from components.naming import Naming
 from stacks.settings import EdgeSettings, KeySettings
 from stacks.settings.edge import APEX, fqdn
 
-COMPONENT = "edge"
-#: CloudFront reads its certificate, and CLOUDFRONT-scope WAF resources live, only in this region.
+#: CloudFront reads its certificate, and CLOUDFRONT-scope WAF resources live, only in this region. Resources there
+#: say so with `region=` on the stack's own provider, so that they inherit its configuration (assumed roles,
+#: allowed accounts, profile): an explicit provider would not.
 CLOUDFRONT_REGION = "us-east-1"
-# AWS managed CloudFront policies, by their documented well-known ids (stable, so no lookup invoke is needed).
-CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # Managed-CachingOptimized: TTL 1 s-1 year, gzip/brotli
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
-ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # Managed-AllViewerExceptHostHeader
-#: The header CloudFront adds to every origin request; the origin web ACL and the shop reject requests without it.
-ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 #: The only path the origin answers without the header: Route 53's health check cannot send it.
 READINESS_PATH = "/readyz"
-LOAD_BALANCER_ORIGIN = "shop-load-balancer"
-ASSETS_ORIGIN = "assets-bucket"
-#: Seconds CloudFront caches a 5xx from the origin: long enough to shield a struggling origin, short enough to
-#: recover within seconds.
-ERROR_CACHING_SECONDS = 5
-ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
-READ_METHODS = ["GET", "HEAD"]
-#: The storefront's policy (the same as the shop's own): no scripts at all, styles and images from this site only.
-STOREFRONT_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; upgrade-insecure-requests"
-)
-#: Assets are images and CSS: nothing in them may run or load anything, even if an upload was not what it claimed.
-ASSETS_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=()"
-HSTS_MAX_AGE_SECONDS = 63_072_000  # two years, as the HSTS preload list asks
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EdgeArgs:
     settings: EdgeSettings
-    naming: Naming
-    account: Account
+    context: StackContext
     domain: str
     """The stack's DNS domain: the hosted zone's name and the parent of every shop host."""
     key_settings: KeySettings
@@ -84,12 +63,16 @@ class EdgeArgs:
     """Key prefix of CloudFront's logs in the logs bucket."""
     origin_verify_token: pulumi.Input[str]
     """The secret value of the origin header (a secret Output from Secrets Manager's generator)."""
-    protect: bool
-    """Protect the hosted zone, the logs key and the WAF log groups from `pulumi destroy` (prod)."""
 
 
-class Edge(pulumi.ComponentResource):
-    """DNS, certificates, CloudFront and WAF for the shop; see the module docstring for the request path."""
+class Edge(PlatformComponent):
+    """DNS, certificates, CloudFront and WAF for the shop; see the module docstring for the request path.
+
+    Protected in prod: the hosted zone (a new one has new name servers), the us-east-1 logs key and the WAF log
+    groups."""
+
+    type_token = "shop:edge:Edge"  # noqa: S105 - a type token, not a secret
+    component = "edge"
 
     zone_id: pulumi.Output[str]
     name_servers: pulumi.Output[Sequence[str]] | None
@@ -114,7 +97,7 @@ class Edge(pulumi.ComponentResource):
     origin_health_check_id: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:edge:Edge", name, None, opts)
+        super().__init__(name, args.context, opts)
         self._name = name
         self._args = args
         settings = args.settings
@@ -122,21 +105,29 @@ class Edge(pulumi.ComponentResource):
         self.shop_urls = [f"https://{host}" for host in self.shop_hostnames]
         self.shop_url = self.shop_urls[0]
         self.origin_hostname = fqdn(settings.origin_host, args.domain)
-        self.cloudfront_web_acl_name = args.naming.physical("cdn")
-        self.origin_web_acl_name = args.naming.physical("origin")
-        # Explicit rather than per-resource `region=`, so that each us-east-1 resource names its provider. Like the
-        # default provider it takes credentials from the environment, but not the stack's other `aws:` settings:
-        # a stack that sets e.g. `aws:profile` or `aws:assumeRoles` must pass the same here.
-        self._us_east_1 = aws.Provider(
-            f"{name}-{CLOUDFRONT_REGION}", region=CLOUDFRONT_REGION, opts=pulumi.ResourceOptions(parent=self)
-        )
+        self.cloudfront_web_acl_name = self.naming.physical("cdn")
+        self.origin_web_acl_name = self.naming.physical("origin")
 
         self.zone_id, self.name_servers = self._zone()
-        self.cloudfront_certificate_arn = self._certificate("cdn", settings.hosts, self._us_east_1)
+        self.cloudfront_certificate_arn = self._certificate("cdn", settings.hosts, CLOUDFRONT_REGION)
         self.origin_certificate_arn = self._certificate("origin", (settings.origin_host,), None)
         self.cloudfront_web_acl_arn = self._cloudfront_web_acl()
         self.origin_web_acl_arn = self._origin_web_acl()
-        distribution = self._distribution()
+        distribution = cdn.distribution(
+            name,
+            cdn.DistributionArgs(
+                settings=settings,
+                aliases=self.shop_hostnames,
+                certificate_arn=self.cloudfront_certificate_arn,
+                web_acl_arn=self.cloudfront_web_acl_arn,
+                origin_hostname=self.origin_hostname,
+                origin_verify_token=args.origin_verify_token,
+                assets_bucket_regional_domain_name=args.assets_bucket_regional_domain_name,
+                logs_bucket_domain_name=args.logs_bucket_domain_name,
+                logs_prefix=args.logs_prefix,
+            ),
+            component=self,
+        )
         self.distribution_id = distribution.id
         self.distribution_arn = distribution.arn
         self.distribution_domain_name = distribution.domain_name
@@ -175,14 +166,6 @@ class Edge(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    # ------------------------------------------------------------------------------------------------ helpers
-
-    def _tags(self, purpose: str) -> dict[str, str]:
-        return self._args.naming.tags(COMPONENT, Name=self._args.naming.physical(purpose))
-
-    def _opts(self, provider: aws.Provider | None = None, *, protect: bool = False) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=provider, protect=protect)
-
     # ------------------------------------------------------------------------------------------------ DNS + TLS
 
     def _zone(self) -> tuple[pulumi.Output[str], pulumi.Output[Sequence[str]] | None]:
@@ -192,15 +175,16 @@ class Edge(pulumi.ComponentResource):
         zone = aws.route53.Zone(
             f"{self._name}-zone",
             name=args.domain,
-            comment=f"{args.naming.physical('zone')}: the shop's public domain",
-            tags=self._tags("zone"),
+            comment=f"{self.naming.physical('zone')}: the shop's public domain",
+            tags=self.tags("zone"),
             # Replacing a zone changes its name servers and breaks the delegation to it.
-            opts=self._opts(protect=args.protect),
+            opts=self.child(holds_data=True),
         )
         return zone.zone_id, zone.name_servers
 
-    def _certificate(self, purpose: str, hosts: Sequence[str], provider: aws.Provider | None) -> pulumi.Output[str]:
-        """A DNS-validated certificate for ``hosts``; its ARN once ACM has issued it."""
+    def _certificate(self, purpose: str, hosts: Sequence[str], region: str | None) -> pulumi.Output[str]:
+        """A DNS-validated certificate for ``hosts`` (in ``region``, the stack's when None); its ARN once ACM has
+        issued it."""
         names = [fqdn(host, self._args.domain) for host in hosts]
         certificate = aws.acm.Certificate(
             f"{self._name}-{purpose}-certificate",
@@ -208,8 +192,9 @@ class Edge(pulumi.ComponentResource):
             subject_alternative_names=names[1:] or None,
             validation_method="DNS",
             options={"certificate_transparency_logging_preference": "ENABLED"},
-            tags=self._tags(f"{purpose}-certificate"),
-            opts=self._opts(provider),
+            tags=self.tags(f"{purpose}-certificate"),
+            region=region,
+            opts=self.child(),
         )
         records = [
             self._validation_record(f"{purpose}-validation-{_label(host)}", certificate, name)
@@ -219,7 +204,8 @@ class Edge(pulumi.ComponentResource):
             f"{self._name}-{purpose}-certificate-validation",
             certificate_arn=certificate.arn,
             validation_record_fqdns=[record.fqdn for record in records],
-            opts=self._opts(provider),
+            region=region,
+            opts=self.child(),
         )
         return validation.certificate_arn
 
@@ -233,7 +219,7 @@ class Edge(pulumi.ComponentResource):
             type=record.apply(lambda r: r[1]),
             records=[record.apply(lambda r: r[2])],
             ttl=300,
-            opts=self._opts(),
+            opts=self.child(),
         )
 
     def _alias_records(self, host: str, distribution: aws.cloudfront.Distribution) -> None:
@@ -250,7 +236,7 @@ class Edge(pulumi.ComponentResource):
                         "evaluate_target_health": False,  # CloudFront aliases cannot evaluate target health
                     }
                 ],
-                opts=self._opts(),
+                opts=self.child(),
             )
 
     def _origin_health_check(self) -> pulumi.Output[str]:
@@ -264,8 +250,8 @@ class Edge(pulumi.ComponentResource):
             request_interval=30,
             failure_threshold=3,
             measure_latency=True,
-            tags=self._tags("origin-health"),
-            opts=self._opts(),
+            tags=self.tags("origin-health"),
+            opts=self.child(),
         )
         return check.id
 
@@ -274,21 +260,21 @@ class Edge(pulumi.ComponentResource):
     def _cloudfront_web_acl(self) -> pulumi.Output[str]:
         args = self._args
         settings = args.settings
-        opts = self._opts(self._us_east_1)
         allowed = None
         if settings.admin_allowed_cidrs:
             allowed = aws.wafv2.IpSet(
                 f"{self._name}-admin-allowlist",
-                name=args.naming.physical("admin-allowlist"),
+                name=self.naming.physical("admin-allowlist"),
                 description="Networks that may reach /admin through CloudFront",
                 scope="CLOUDFRONT",
                 ip_address_version="IPV4",
                 addresses=[str(cidr) for cidr in settings.admin_allowed_cidrs],
-                tags=self._tags("admin-allowlist"),
-                opts=opts,
+                tags=self.tags("admin-allowlist"),
+                region=CLOUDFRONT_REGION,
+                opts=self.child(),
             ).arn
         rules = [
-            rate_limit_per_ip(settings.waf_rate_limit),
+            *([rate_limit_per_ip(settings.waf_rate_limit)] if settings.waf_rate_limit_enabled else []),
             admin_only_from(allowed),
             managed_rule_group(IP_REPUTATION),
             *([managed_rule_group(ANONYMOUS_IP)] if settings.block_anonymous_ips else []),
@@ -302,19 +288,18 @@ class Edge(pulumi.ComponentResource):
             default_action={"allow": {}},
             rules=rules,
             logging=WebAclLogging(
-                account=args.account,
+                account=self.context.account,
                 region=CLOUDFRONT_REGION,
                 kms_key_arn=self._cloudfront_logs_key(),
                 retention_days=settings.waf_log_retention_days,
             ),
-            tags=self._tags("cdn-acl"),
-            opts=opts,
-            protect_logs=args.protect,
+            tags=self.tags("cdn-acl"),
+            component=self,
         )
         return acl.arn
 
     def _origin_web_acl(self) -> pulumi.Output[str]:
-        """Only CloudFront gets through (the secret header), plus Route 53's readiness probe, rate-limited.
+        """Only CloudFront gets through (the secret header), plus, with the health check, Route 53's readiness probe.
 
         The content rule groups run first, so that a leaked header value does not also bypass them. IP-based
         rules would be pointless here: behind CloudFront every client address is a CloudFront edge.
@@ -330,27 +315,27 @@ class Edge(pulumi.ComponentResource):
             },
             rules=[
                 *(managed_rule_group(group) for group in CONTENT_RULE_GROUPS),
-                allow_header("through-cloudfront", ORIGIN_VERIFY_HEADER, args.origin_verify_token),
+                allow_header("through-cloudfront", cdn.ORIGIN_VERIFY_HEADER, args.origin_verify_token),
                 # Every request from here on did not come through CloudFront: the limit is per prober.
                 rate_limit_per_ip(args.settings.waf_rate_limit),
-                allow_path("readiness-probe", READINESS_PATH),
+                # Route 53's checkers cannot send the header: they may read the readiness path only.
+                *([allow_path("readiness-probe", READINESS_PATH)] if args.settings.origin_health_check else []),
             ],
             logging=WebAclLogging(
-                account=args.account,
-                region=args.account.region,
+                account=self.context.account,
+                region=self.context.account.region,
                 kms_key_arn=args.logs_key_arn,
                 retention_days=args.settings.waf_log_retention_days,
             ),
-            tags=self._tags("origin-acl"),
-            opts=self._opts(),
-            protect_logs=args.protect,
+            tags=self.tags("origin-acl"),
+            component=self,
         )
         return acl.arn
 
     def _cloudfront_logs_key(self) -> pulumi.Output[str]:
         """A us-east-1 key for the CloudFront web ACL's logs: a log group can only use a key of its own region."""
         args = self._args
-        account = args.account
+        account = self.context.account
         logs = logs_service_statement(
             "CloudWatchLogsEncryptsTheWafLogGroup",
             account,
@@ -359,145 +344,17 @@ class Edge(pulumi.ComponentResource):
         )
         key = customer_managed_key(
             f"{self._name}-cdn-logs-key",
-            alias=f"alias/{args.naming.physical('cdn-logs')}",
-            description=f"{args.naming.physical('cdn-logs')}: the CloudFront web ACL's log group ({CLOUDFRONT_REGION})",
+            alias=f"alias/{self.naming.physical('cdn-logs')}",
+            description=f"{self.naming.physical('cdn-logs')}: the CloudFront web ACL's log group ({CLOUDFRONT_REGION})",
             settings=args.key_settings,
             account=account,
-            tags=self._tags("cdn-logs"),
+            tags=self.tags("cdn-logs"),
             parent=self,
-            protect=args.protect,
+            protect=self.context.protect,
             service_statements=[logs],
             region=CLOUDFRONT_REGION,
         )
         return key.arn
-
-    # ------------------------------------------------------------------------------------------------ CloudFront
-
-    def _distribution(self) -> aws.cloudfront.Distribution:
-        args = self._args
-        settings = args.settings
-        naming = args.naming
-        access_control = aws.cloudfront.OriginAccessControl(
-            f"{self._name}-assets-access",
-            name=naming.physical("assets"),
-            description="CloudFront signs its requests to the assets bucket (SigV4)",
-            origin_access_control_origin_type="s3",
-            signing_behavior="always",
-            signing_protocol="sigv4",
-            opts=self._opts(),
-        )
-        storefront_headers = self._response_headers("storefront", STOREFRONT_CSP, override_csp=False)
-        assets_headers = self._response_headers("assets", ASSETS_CSP, override_csp=True)
-        return aws.cloudfront.Distribution(
-            f"{self._name}-cdn",
-            enabled=True,
-            comment=f"{naming.physical('cdn')}: the shop",
-            aliases=self.shop_hostnames,
-            http_version="http2and3",
-            is_ipv6_enabled=True,
-            price_class=settings.price_class,
-            web_acl_id=self.cloudfront_web_acl_arn,
-            origins=[
-                {
-                    "origin_id": LOAD_BALANCER_ORIGIN,
-                    "domain_name": self.origin_hostname,
-                    "custom_origin_config": {
-                        "http_port": 80,  # required by the API, never used: the protocol policy is https-only
-                        "https_port": 443,
-                        "origin_protocol_policy": "https-only",
-                        "origin_ssl_protocols": ["TLSv1.2"],
-                        "origin_read_timeout": 30,
-                        "origin_keepalive_timeout": 5,
-                    },
-                    "custom_headers": [{"name": ORIGIN_VERIFY_HEADER, "value": args.origin_verify_token}],
-                },
-                {
-                    "origin_id": ASSETS_ORIGIN,
-                    "domain_name": args.assets_bucket_regional_domain_name,
-                    "origin_access_control_id": access_control.id,
-                },
-            ],
-            # The app: nothing cached, everything the viewer sent forwarded except Host, which must stay the origin
-            # name for TLS to the origin to verify.
-            default_cache_behavior={
-                "target_origin_id": LOAD_BALANCER_ORIGIN,
-                "viewer_protocol_policy": "redirect-to-https",
-                "allowed_methods": ALL_METHODS,
-                "cached_methods": READ_METHODS,
-                "cache_policy_id": CACHING_DISABLED,
-                "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST_HEADER,
-                "response_headers_policy_id": storefront_headers,
-            },
-            # Both are addressed by content (``static/<version>/<name>``, image keys are content hashes): a URL never
-            # names other bytes, so a year-long cache needs no versioned cache key.
-            ordered_cache_behaviors=[
-                _assets_behavior("/static/*", CACHING_OPTIMIZED, assets_headers),
-                _assets_behavior("/media/*", CACHING_OPTIMIZED, assets_headers),
-            ],
-            viewer_certificate={
-                "acm_certificate_arn": self.cloudfront_certificate_arn,
-                "ssl_support_method": "sni-only",
-                "minimum_protocol_version": "TLSv1.2_2021",
-            },
-            logging_config={
-                "bucket": args.logs_bucket_domain_name,
-                "prefix": args.logs_prefix,
-                "include_cookies": False,  # cookies carry sessions
-            },
-            restrictions={
-                "geo_restriction": {
-                    "restriction_type": settings.geo_restriction,
-                    "locations": list(settings.geo_locations),
-                }
-            },
-            custom_error_responses=[
-                {"error_code": code, "error_caching_min_ttl": ERROR_CACHING_SECONDS} for code in (500, 502, 503, 504)
-            ],
-            tags=self._tags("cdn"),
-            opts=self._opts(),
-        )
-
-    def _response_headers(self, purpose: str, csp: str, *, override_csp: bool) -> pulumi.Output[str]:
-        """Security headers on every response. The storefront's CSP fills in for responses without one
-        (``override_csp=False``) so that the shop's own, per-response policies stand."""
-        policy = aws.cloudfront.ResponseHeadersPolicy(
-            f"{self._name}-{purpose}-headers",
-            name=self._args.naming.physical(f"{purpose}-headers"),
-            comment=f"Security headers of {purpose} responses",
-            security_headers_config={
-                "strict_transport_security": {
-                    "access_control_max_age_sec": HSTS_MAX_AGE_SECONDS,
-                    "include_subdomains": True,
-                    "preload": True,
-                    "override": True,
-                },
-                "content_type_options": {"override": True},
-                "frame_options": {"frame_option": "DENY", "override": True},
-                "referrer_policy": {"referrer_policy": "strict-origin-when-cross-origin", "override": True},
-                "content_security_policy": {"content_security_policy": csp, "override": override_csp},
-            },
-            custom_headers_config={
-                "items": [{"header": "Permissions-Policy", "value": PERMISSIONS_POLICY, "override": True}]
-            },
-            opts=self._opts(),
-        )
-        return policy.id
-
-
-def _assets_behavior(
-    path_pattern: str, cache_policy_id: pulumi.Input[str], headers_policy_id: pulumi.Input[str]
-) -> aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict:
-    """Read-only, cached and compressed, from the assets bucket."""
-    return {
-        "path_pattern": path_pattern,
-        "target_origin_id": ASSETS_ORIGIN,
-        "viewer_protocol_policy": "redirect-to-https",
-        "allowed_methods": READ_METHODS,
-        "cached_methods": READ_METHODS,
-        "cache_policy_id": cache_policy_id,
-        "compress": True,
-        "response_headers_policy_id": headers_policy_id,
-    }
 
 
 def _label(host: str) -> str:

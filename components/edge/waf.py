@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.base import PlatformComponent
 
 #: The body of every response a rule of ours blocks (WAF custom response bodies are referenced by key).
 BLOCKED_BODY_KEY = "blocked"
@@ -154,6 +155,11 @@ class WebAclLogging:
     kms_key_arn: pulumi.Input[str]
     retention_days: int
 
+    @property
+    def resource_region(self) -> str | None:
+        """The ``region`` argument of the ACL's resources: None (the stack's provider's own) in the stack's region."""
+        return None if self.region == self.account.region else self.region
+
 
 def web_acl(
     name: str,
@@ -165,10 +171,11 @@ def web_acl(
     rules: Sequence[aws.wafv2.WebAclRuleArgsDict],
     logging: WebAclLogging,
     tags: dict[str, str],
-    opts: pulumi.ResourceOptions,
-    protect_logs: bool,
+    component: PlatformComponent,
 ) -> aws.wafv2.WebAcl:
-    """A web ACL with metrics and sampled requests, logging to its own encrypted log group (headers redacted)."""
+    """A web ACL with metrics and sampled requests, logging to its own encrypted log group (headers redacted), all
+    children of ``component`` in the logging's region; the log group is data."""
+    region = logging.resource_region
     acl = aws.wafv2.WebAcl(
         name,
         name=physical_name,
@@ -183,7 +190,8 @@ def web_acl(
             "metric_name": physical_name,
         },
         tags=tags,
-        opts=opts,
+        region=region,
+        opts=component.child(),
     )
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-logs",
@@ -191,21 +199,24 @@ def web_acl(
         retention_in_days=logging.retention_days,
         kms_key_id=logging.kms_key_arn,
         tags=tags,
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect_logs)),
+        region=region,
+        opts=component.child(holds_data=True),
     )
     # Our own delivery policy: otherwise WAF grows the account-wide AWSWAF-LOGS policy, which has a size limit.
     delivery = aws.cloudwatch.LogResourcePolicy(
         f"{name}-log-delivery",
         policy_name=f"{physical_name}-waf-log-delivery",
         policy_document=log_group.arn.apply(lambda arn: json.dumps(_log_delivery_policy(arn, logging))),
-        opts=opts,
+        region=region,
+        opts=component.child(),
     )
     aws.wafv2.WebAclLoggingConfiguration(
         f"{name}-logging",
         resource_arn=acl.arn,
         log_destination_configs=[log_group.arn],
         redacted_fields=[{"single_header": {"name": header}} for header in REDACTED_HEADERS],
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[delivery])),
+        region=region,
+        opts=component.child(depends_on=[delivery]),
     )
     return acl
 

@@ -12,26 +12,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.base import PlatformComponent
 from components.kms import customer_managed_key
-from components.naming import Naming
 from stacks.settings import KeySettings
 
 
 @dataclass(frozen=True)
 class AlertTopicArgs:
-    naming: Naming
-    account: Account
     region: str
     alarm_name_prefix: str
     """Only alarms whose names start with it may publish (the topic policy and the key policy say so)."""
     emails: Sequence[str]
     key_settings: KeySettings
     tags: dict[str, str]
-    protect: bool
 
 
 def alarm_arn_pattern(account: Account, region: str, alarm_name_prefix: str) -> str:
@@ -98,9 +94,9 @@ def topic_policy(topic_arn: str, account: Account, region: str, alarm_name_prefi
     }
 
 
-def alert_topic(name: str, args: AlertTopicArgs, *, parent: pulumi.Resource) -> aws.sns.Topic:
-    """The topic (encrypted with its own key) and one e-mail subscription per address."""
-    account, region, naming = args.account, args.region, args.naming
+def alert_topic(name: str, args: AlertTopicArgs, *, component: PlatformComponent) -> aws.sns.Topic:
+    """The topic (encrypted with its own key) and one e-mail subscription per address, children of ``component``."""
+    account, region, naming = component.context.account, args.region, component.naming
     # Resources outside the stack's region name theirs; the stack's own keep the provider's default.
     other_region = None if region == account.region else region
     physical = naming.physical(f"alarms-{region}" if other_region else "alarms")
@@ -111,8 +107,8 @@ def alert_topic(name: str, args: AlertTopicArgs, *, parent: pulumi.Resource) -> 
         settings=args.key_settings,
         account=account,
         tags=args.tags,
-        parent=parent,
-        protect=args.protect,
+        parent=component,
+        protect=component.context.protect,
         service_statements=[cloudwatch_alarms_use_key(account, region, args.alarm_name_prefix)],
         region=other_region,
     )
@@ -125,7 +121,8 @@ def alert_topic(name: str, args: AlertTopicArgs, *, parent: pulumi.Resource) -> 
         policy=json.dumps(topic_policy(topic_arn, account, region, args.alarm_name_prefix)),
         tags=args.tags,
         region=other_region,
-        opts=pulumi.ResourceOptions(parent=parent),
+        # Replacing the topic would drop every confirmed subscription.
+        opts=component.child(holds_data=True),
     )
     for email in args.emails:
         aws.sns.TopicSubscription(
@@ -134,6 +131,7 @@ def alert_topic(name: str, args: AlertTopicArgs, *, parent: pulumi.Resource) -> 
             protocol="email",
             endpoint=email,
             region=other_region,
-            opts=pulumi.ResourceOptions(parent=topic),
+            # Not inherited from the topic: people join and leave the rota.
+            opts=component.child(topic, protect=False),
         )
     return topic

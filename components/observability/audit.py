@@ -11,11 +11,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.base import PlatformComponent
 from components.buckets import deny_insecure_transport, lifecycle_rules, private_bucket
-from components.iam import RoleScope, service_role
+from components.iam import granted_service_role
 from components.kms import customer_managed_key
 from components.log_groups import encrypted_log_group
-from components.naming import Naming
 from stacks.settings import KeySettings, ObservabilitySettings
 
 #: Days before an unfinished multipart upload, and an overwritten log file version, are removed.
@@ -27,17 +27,12 @@ NONCURRENT_VERSION_DAYS = 30
 class AuditTrailArgs:
     settings: ObservabilitySettings
     key_settings: KeySettings
-    naming: Naming
-    account: Account
-    role_scope: RoleScope
-    """Path and permissions boundary of the roles it creates."""
     logs_key_arn: pulumi.Input[str]
     """Encrypts the trail's CloudWatch Logs copy (its key policy admits CloudWatch Logs)."""
     access_logs_bucket: pulumi.Input[str]
     """Receives the trail bucket's S3 server access logs (who read the audit log)."""
     access_logs_prefix: str
     tags: dict[str, str]
-    protect: bool
     force_destroy: bool
 
 
@@ -99,8 +94,10 @@ def trail_bucket_policy(bucket_arn: str, trail_arn: str, account: Account) -> di
     }
 
 
-def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> aws.cloudtrail.Trail:
-    account, naming, settings = args.account, args.naming, args.settings
+def audit_trail(name: str, args: AuditTrailArgs, *, component: PlatformComponent) -> aws.cloudtrail.Trail:
+    """The trail and what it needs, children of ``component``; its key, bucket and log group hold data."""
+    account, naming, settings = component.context.account, component.naming, args.settings
+    protect = component.context.protect
     trail_name = naming.physical("trail")
     trail_arn = account.arn("cloudtrail", f"trail/{trail_name}")
     key = customer_managed_key(
@@ -110,8 +107,8 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
         settings=args.key_settings,
         account=account,
         tags=args.tags,
-        parent=parent,
-        protect=args.protect,
+        parent=component,
+        protect=protect,
         service_statements=trail_key_statements(trail_arn, account),
     )
     # Bucket names are global: the account id keeps ours from colliding with anyone else's.
@@ -121,8 +118,8 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
         f"{name}-bucket",
         physical_name=bucket_name,
         tags=args.tags,
-        parent=parent,
-        protect=args.protect,
+        parent=component,
+        protect=protect,
         force_destroy=args.force_destroy,
         object_ownership="BucketOwnerEnforced",
         encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
@@ -142,13 +139,13 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
         bucket=bucket.id,
         target_bucket=args.access_logs_bucket,
         target_prefix=f"{args.access_logs_prefix}trail/",
-        opts=pulumi.ResourceOptions(parent=bucket),
+        opts=component.child(bucket, protect=False),
     )
     policy = aws.s3.BucketPolicy(
         f"{name}-bucket-policy",
         bucket=bucket.id,
         policy=json.dumps(trail_bucket_policy(bucket_arn, trail_arn, account)),
-        opts=pulumi.ResourceOptions(parent=bucket, depends_on=[access_block]),
+        opts=component.child(bucket, protect=False, depends_on=[access_block]),
     )
     log_group = encrypted_log_group(
         f"{name}-logs",
@@ -156,11 +153,11 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
         retention_days=settings.trail_log_retention_days,
         kms_key_arn=args.logs_key_arn,
         tags=args.tags,
-        parent=parent,
+        component=component,
     )
-    delivery_role = service_role(
+    delivery_role = granted_service_role(
         f"{name}-logs-role",
-        scope=args.role_scope,
+        scope=component.context.role_scope,
         service=account.service_principal("cloudtrail"),
         description=f"CloudTrail trail {trail_name} writes its events to its CloudWatch Logs group",
         trust_conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
@@ -175,7 +172,7 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
             ]
         ),
         tags=args.tags,
-        parent=parent,
+        parent=component,
     )
     return aws.cloudtrail.Trail(
         name,
@@ -186,7 +183,8 @@ def audit_trail(name: str, args: AuditTrailArgs, *, parent: pulumi.Resource) -> 
         include_global_service_events=True,
         enable_log_file_validation=True,
         cloud_watch_logs_group_arn=log_group.arn.apply(lambda arn: f"{arn}:*"),  # CloudTrail wants the ":*" form
-        cloud_watch_logs_role_arn=delivery_role.arn,
+        cloud_watch_logs_role_arn=delivery_role.role.arn,
         tags=args.tags,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+        # CreateTrail checks that the bucket policy admits it and that its role may write to the log group.
+        opts=component.child(depends_on=[policy, *delivery_role.grants]),
     )

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.account import Account
-from components.iam import RoleScope
-from components.naming import Naming
+from components.base import PlatformComponent, StackContext
 from components.observability import shop, signals, telemetry
 from components.observability.alarms import Alarm, metric_alarm
 from components.observability.alerting import AlertTopicArgs, alert_topic
@@ -19,8 +17,6 @@ from components.observability.audit import AuditTrailArgs, audit_trail
 from components.observability.dashboard import Graph, Row, dashboard_body
 from components.observability.shop import ShopTelemetry
 from stacks.settings import KeySettings, ObservabilitySettings
-
-COMPONENT = "observability"
 
 
 @dataclass(frozen=True)
@@ -35,16 +31,11 @@ class ClusterTelemetry:
     """The node groups' minimum sizes, added up: fewer nodes means capacity was lost."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ObservabilityArgs:
     settings: ObservabilitySettings
     key_settings: KeySettings
-    naming: Naming
-    account: Account
-    role_scope: RoleScope
-    """Path and permissions boundary of the roles it creates."""
-    protect: bool
-    """Protect the keys and the trail bucket from `pulumi destroy` (prod)."""
+    context: StackContext
     force_destroy: bool
     """Let `pulumi destroy` empty the trail bucket (staging)."""
     logs_key_arn: pulumi.Input[str]
@@ -57,14 +48,20 @@ class ObservabilityArgs:
     distribution_id: pulumi.Input[str]
     cdn_web_acl_name: str
     origin_web_acl_name: str
+    origin_health_check_id: pulumi.Input[str] | None
+    """Route 53's check of the origin (None without one): its alarm pages."""
     access_logs_bucket: pulumi.Input[str]
     """The logs bucket, for the trail bucket's S3 server access logs."""
     access_logs_prefix: str
 
 
-class Observability(pulumi.ComponentResource):
+class Observability(PlatformComponent):
     """Telemetry, alarms, the dashboard and the audit trail. Alarm names start with ``alarm_name_prefix`` (the
-    deploy pipeline's alarm gate watches them after each deploy)."""
+    deploy pipeline's alarm gate watches them after each deploy). Protected in prod: the log groups, the keys, the
+    trail bucket and the alert topics (their confirmed subscriptions)."""
+
+    type_token = "shop:observability:Observability"  # noqa: S105 - a type token, not a secret
+    component = "observability"
 
     alarm_name_prefix: str
     alarm_regions: list[str]
@@ -79,26 +76,23 @@ class Observability(pulumi.ComponentResource):
     """None when ``obsCloudtrailEnabled`` is off (an organisation trail records the account)."""
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("shop:observability:Observability", name, None, opts)
+        super().__init__(name, args.context, opts)
         self._name = name
         self._args = args
-        naming, account, settings, cluster = args.naming, args.account, args.settings, args.cluster
+        naming, account, settings, cluster = self.naming, self.context.account, args.settings, args.cluster
         self.alarm_name_prefix = naming.physical("alarm") + "-"
         self.alarm_regions = sorted({account.region, signals.GLOBAL_METRICS_REGION})
         self.alarm_topic_arns = {
             region: alert_topic(
                 f"{name}-alerts" if region == account.region else f"{name}-alerts-{region}",
                 AlertTopicArgs(
-                    naming=naming,
-                    account=account,
                     region=region,
                     alarm_name_prefix=self.alarm_name_prefix,
                     emails=settings.alarm_emails,
                     key_settings=args.key_settings,
-                    tags=self._tags("alerts"),
-                    protect=args.protect,
+                    tags=self.tags("alerts"),
                 ),
-                parent=self,
+                component=self,
             ).arn
             for region in self.alarm_regions
         }
@@ -108,8 +102,8 @@ class Observability(pulumi.ComponentResource):
             cluster_name=cluster.name,
             retention_days=settings.container_log_retention_days,
             logs_key_arn=args.logs_key_arn,
-            tags=self._tags("container-logs"),
-            parent=self,
+            tags=self.tags("container-logs"),
+            component=self,
         )
         self.container_log_group_names = {
             kind: telemetry.log_group_name(cluster.name, kind) for kind in telemetry.LOG_GROUP_KINDS
@@ -117,14 +111,14 @@ class Observability(pulumi.ComponentResource):
         telemetry.cloudwatch_observability_addon(
             name,
             account=account,
-            role_scope=args.role_scope,
+            role_scope=self.context.role_scope,
             cluster_name=cluster.name,
             cluster=cluster.ready_name,
             version=settings.cloudwatch_observability_version,
             scraping=shop.prometheus_scraping(args.shop),
             log_groups=list(log_groups.values()),
             cluster_ready=cluster.compute_ready,
-            tags=self._tags("container-insights"),
+            tags=self.tags("container-insights"),
             parent=self,
         )
         self.checkout_metric_namespace = naming.path("checkout")
@@ -157,7 +151,7 @@ class Observability(pulumi.ComponentResource):
             *signals.shop_alarms(settings, shop_metrics),
             *signals.database_alarms(settings, args.database_identifier, region),
             *signals.cache_alarms(settings, cache_nodes, region),
-            *signals.edge_alarms(settings, args.distribution_id, args.cdn_web_acl_name),
+            *signals.edge_alarms(settings, args.distribution_id, args.cdn_web_acl_name, args.origin_health_check_id),
             *signals.cluster_alarms(cluster.name, cluster.min_nodes, region),
         ]
         alarm_arns = [self._alarm(alarm).arn for alarm in alarms]
@@ -167,7 +161,7 @@ class Observability(pulumi.ComponentResource):
             f"{name}-dashboard",
             dashboard_name=self.dashboard_name,
             dashboard_body=dashboard_body(self._dashboard_rows(alarms, cache_nodes, shop_metrics), alarm_arns),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
 
         self.trail_arn = None
@@ -177,17 +171,13 @@ class Observability(pulumi.ComponentResource):
                 AuditTrailArgs(
                     settings=settings,
                     key_settings=args.key_settings,
-                    naming=naming,
-                    account=account,
-                    role_scope=args.role_scope,
                     logs_key_arn=args.logs_key_arn,
                     access_logs_bucket=args.access_logs_bucket,
                     access_logs_prefix=args.access_logs_prefix,
-                    tags=self._tags("trail"),
-                    protect=args.protect,
+                    tags=self.tags("trail"),
                     force_destroy=args.force_destroy,
                 ),
-                parent=self,
+                component=self,
             ).arn
 
         self.register_outputs(
@@ -209,8 +199,8 @@ class Observability(pulumi.ComponentResource):
             alarm_name=self.alarm_name_prefix + alarm.key,
             topic_arn=self.alarm_topic_arns[alarm.region],
             evaluation_periods=self._args.settings.alarm_evaluation_periods,
-            stack_region=self._args.account.region,
-            tags=self._tags(f"alarm-{alarm.key}"),
+            stack_region=self.context.account.region,
+            tags=self.tags(f"alarm-{alarm.key}"),
             parent=self,
         )
 
@@ -218,7 +208,7 @@ class Observability(pulumi.ComponentResource):
         self, alarms: Sequence[Alarm], cache_nodes: Sequence[pulumi.Input[str]], shop_metrics: signals.ShopMetrics
     ) -> list[Row]:
         args = self._args
-        region = args.account.region
+        region = self.context.account.region
         by_key = {alarm.key: alarm for alarm in alarms}
         watched = {alarm.key: alarm.metrics for alarm in alarms}
         cluster = args.cluster.name
@@ -337,6 +327,3 @@ class Observability(pulumi.ComponentResource):
                 ],
             ),
         ]
-
-    def _tags(self, purpose: str) -> dict[str, str]:
-        return self._args.naming.tags(COMPONENT, Name=self._args.naming.physical(purpose))

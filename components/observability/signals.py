@@ -208,8 +208,40 @@ def cache_alarms(settings: ObservabilitySettings, node_ids: Sequence[pulumi.Inpu
     return alarms
 
 
-def edge_alarms(settings: ObservabilitySettings, distribution_id: pulumi.Input[str], cdn_web_acl: str) -> list[Alarm]:
+def route53_health(health_check_id: pulumi.Input[str]) -> Metric:
+    """1 while the check's checkers mostly succeed, 0 otherwise; Route 53 publishes it in us-east-1 only."""
+    return Metric(
+        "AWS/Route53", "HealthCheckStatus", {"HealthCheckId": health_check_id}, "Minimum", GLOBAL_METRICS_REGION
+    )
+
+
+def origin_alarm(health_check_id: pulumi.Input[str]) -> Alarm:
+    return Alarm(
+        "origin-unhealthy",
+        "Route 53's health checkers get no ready answer from the origin (its /readyz): the shop is down or "
+        "unreachable behind CloudFront, whether or not anyone is shopping.",
+        "Route 53 console > the health check's failure reasons (TLS, timeout, status); then the load balancer's "
+        "target health and the shop's readiness (database, cache) as in the 5xx runbooks.",
+        [route53_health(health_check_id)],
+        BELOW,
+        1,
+        "healthy (1)",
+        # No data means the check itself is gone or paused, not that the origin is down.
+        treat_missing_data="missing",
+    )
+
+
+def edge_alarms(
+    settings: ObservabilitySettings,
+    distribution_id: pulumi.Input[str],
+    cdn_web_acl: str,
+    origin_health_check_id: pulumi.Input[str] | None,
+) -> list[Alarm]:
+    """CloudFront's and its web ACL's, and the origin health check's when there is one: it pages even when no
+    shopper is around to make CloudFront's error rate move."""
+    origin = [] if origin_health_check_id is None else [origin_alarm(origin_health_check_id)]
     return [
+        *origin,
         Alarm(
             "cdn-5xx",
             "CloudFront returns server errors to shoppers.",

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.base import PlatformComponent
 from components.cluster import ManagedAddon, ServiceAccount, managed_addons, pod_identity_role
 from components.iam import RoleScope
 from components.log_groups import encrypted_log_group
@@ -62,7 +63,7 @@ def container_log_groups(
     retention_days: int,
     logs_key_arn: pulumi.Input[str],
     tags: dict[str, str],
-    parent: pulumi.Resource,
+    component: PlatformComponent,
 ) -> dict[str, aws.cloudwatch.LogGroup]:
     """The Container Insights log groups by kind (``application``, ...)."""
     return {
@@ -72,7 +73,7 @@ def container_log_groups(
             retention_days=retention_days,
             kms_key_arn=logs_key_arn,
             tags=tags,
-            parent=parent,
+            component=component,
         )
         for kind in LOG_GROUP_KINDS
     }

@@ -3,7 +3,7 @@
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import cluster, data, edge, identity, network, stack, workloads
+from . import cluster, data, edge, identity, network, services, stack, workloads
 
 PACK_NAME = "shop-platform"
 PACK_DESCRIPTION = "Security, resilience and cost rules for the shop platform on AWS and its Kubernetes workloads."
@@ -18,4 +18,5 @@ POLICIES: list[Policy] = [
     *cluster.rules.policies,
     *workloads.rules.policies,
     *stack.rules.policies,
+    *services.rules.policies,
 ]

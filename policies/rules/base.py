@@ -2,10 +2,15 @@
 
 Rules never touch ``pulumi_policy`` arguments directly. The registry converts them once into plain ``Resource``
 and ``Stack`` views: dicts and lists, with every value the engine cannot know yet (during ``pulumi preview``)
-replaced by ``UNKNOWN``. A rule skips what is unknown rather than guessing. For resource rules nothing escapes:
-``pulumi up`` runs them again with resolved inputs before each resource is created, and a mandatory violation
-stops it. Stack rules run once, after ``pulumi up`` has created or updated everything: a case a preview could not
-decide is reported then, failing the update, but the resources it names already exist and need a follow-up fix.
+replaced by ``UNKNOWN``. A rule never guesses about an unknown value: it reports everything it can decide, and
+names what it cannot with ``report.undecided(...)``, which the engine shows as an advisory "can't run policy ...
+during preview" entry. Resource rules run again during ``pulumi up`` with resolved inputs before each resource is
+created, and a mandatory violation stops it; stack rules run once, after ``pulumi up`` has created or updated
+everything, so a check that can be made on one resource is a resource rule.
+
+A rule is a check function whose docstring is its description (and a "Fix:" paragraph its remediation), declared
+with ``@rules.resource(severity, types)`` or ``@rules.stack(severity)``; the helpers ``require_true``,
+``require_cmk`` and ``require_attached`` build the common checks from a documented stub.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from pulumi_policy import (
     Policy,
@@ -41,6 +46,9 @@ from pulumi_policy.proxy import (
 SECURITY = "security"
 RESILIENCE = "resilience"
 COST = "cost"
+
+#: ``types=(EVERY_TYPE,)``: a resource rule that sees every resource.
+EVERY_TYPE = "*"
 
 _UNKNOWN_SENTINELS = frozenset(
     {
@@ -118,6 +126,19 @@ def enabled(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+def off(value: Any) -> bool:
+    """Known, and not true (unset counts as off: AWS defaults these switches to off)."""
+    return value is not UNKNOWN and not enabled(value)
+
+
+def customer_managed_key(value: Any) -> bool:
+    """A KMS key id/ARN of our own, or one not known yet (an ``alias/aws/...`` key is AWS-managed: no key policy
+    of ours applies)."""
+    if value is UNKNOWN:
+        return True
+    return isinstance(value, str) and bool(value) and "alias/aws/" not in value
+
+
 def items(value: Any) -> list[Any]:
     """The known elements of a list (an unknown or missing list has none)."""
     return [item for item in value if item is not UNKNOWN] if isinstance(value, list) else []
@@ -159,33 +180,6 @@ def statements(policy: Any) -> list[dict[str, Any]]:
     if isinstance(found, dict):
         return [found]
     return [statement for statement in items(found) if isinstance(statement, dict)]
-
-
-def is_everyone(principal: Any) -> bool:
-    """``"*"`` or ``{"AWS": "*"}``: every principal, anonymous ones included (whom a Deny for all must name)."""
-    if principal == "*":
-        return True
-    return isinstance(principal, dict) and "*" in strings(principal.get("AWS"))
-
-
-def is_wildcard_principal(principal: Any) -> bool:
-    """A principal that admits anyone in any account: ``"*"``, a wildcard of any principal type (``{"AWS": "*"}``,
-    ``{"Service": "*"}``, ``{"Federated": "*"}``, ...) or an IAM ARN whose account is a wildcard
-    (``arn:aws:iam::*:root``, ``arn:aws:iam::*:role/x``)."""
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    return any(
-        value == "*" or (kind == "AWS" and _any_account(value))
-        for kind, values in principal.items()
-        for value in strings(values)
-    )
-
-
-def _any_account(arn: str) -> bool:
-    parts = arn.split(":")
-    return len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts") and any(c in parts[4] for c in "*?")
 
 
 # ---------------------------------------------------------------------------------------------- views
@@ -285,19 +279,19 @@ class Stack:
 
     def attachments(
         self, owners: Sequence[Resource], attached: Sequence[Resource], prop: str
-    ) -> tuple[dict[str, list[Resource]], bool]:
-        """For each owner (by URN), the ``attached`` resources whose ``prop`` refers to it, and whether any
-        attached resource could not be placed yet (then a missing attachment proves nothing)."""
+    ) -> tuple[dict[str, list[Resource]], list[Resource]]:
+        """For each owner (by URN), the ``attached`` resources whose ``prop`` refers to it, and the attached
+        resources that cannot be placed yet (any owner without an attachment may be theirs)."""
         by_owner: dict[str, list[Resource]] = {owner.urn: [] for owner in owners}
-        undecided = False
+        unplaced: list[Resource] = []
         for resource in attached:
             found = self.referents(resource, prop, owners)
             if found is None:
-                undecided = True
+                unplaced.append(resource)
                 continue
             for owner in found:
                 by_owner[owner.urn].append(resource)
-        return by_owner, undecided
+        return by_owner, unplaced
 
 
 def resource_view(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Resource:
@@ -337,15 +331,61 @@ def stack_view(args: StackValidationArgs, config: Mapping[str, Any]) -> Stack:
 
 _P = TypeVar("_P", bound=Policy)
 
-ResourceReport = Callable[[str], None]
-StackReport = Callable[[str, Resource | None], None]
+
+class Undecided(UnknownValueError):
+    """What a check could not decide because values are unknown during preview, raised once the check has
+    reported everything it could decide. The engine turns it into the advisory "can't run policy ... during
+    preview" entry, so the undecided value is visible and no other resource's verdict is lost."""
+
+    def __init__(self, what: Sequence[str]) -> None:
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        self.message = "undecided until the values are known: " + "; ".join(what)
+
+
+@dataclass
+class _Reporter:
+    """Collects what a check could not decide; ``finish`` raises it after the check."""
+
+    undecided_values: list[str] = field(default_factory=list)
+
+    def undecided(self, what: str) -> None:
+        """Note a check that cannot be decided yet, naming the unknown value (``<resource>.<property>``)."""
+        self.undecided_values.append(what)
+
+    def finish(self) -> None:
+        if self.undecided_values:
+            raise Undecided(self.undecided_values)
+
+
+@dataclass
+class ResourceReport(_Reporter):
+    """``report(message)``: a violation of the resource validated; ``report.undecided(what)``: not decidable yet."""
+
+    emit: Callable[[str], None] = print
+
+    def __call__(self, message: str) -> None:
+        self.emit(message)
+
+
+@dataclass
+class StackReport(_Reporter):
+    """``report(message, resource)``: a violation by one resource (None: the stack); ``report.undecided(what)``."""
+
+    emit: Callable[[str, Resource | None], None] = lambda message, resource: None
+
+    def __call__(self, message: str, resource: Resource | None) -> None:
+        self.emit(message, resource)
+
+
 ResourceCheck = Callable[[Resource, ResourceReport], None]
+#: A stub function that only names and documents a rule a helper builds (``@rules.require_true(...)``).
+Declaration = Callable[[], None]
 StackCheck = Callable[[Stack, StackReport], None]
 
 
 @dataclass
 class Rules:
-    """The policies of one domain module, declared with ``@rules.resource(...)`` / ``@rules.stack(...)``.
+    """The policies of one domain module, declared with ``@rules.resource(...)``, ``@rules.stack(...)`` or a helper.
 
     Every violation message ends with the rule's remediation, so the CLI output says what to change.
     ``config`` maps property names to JSON-schema declarations with a ``default``; checks read the effective
@@ -356,74 +396,126 @@ class Rules:
 
     def resource(
         self,
-        name: str,
-        *,
-        description: str,
         severity: Severity,
         types: Iterable[str],
-        remediation: str,
+        *,
+        fix: str | None = None,
         category: str = SECURITY,
         config: dict[str, dict[str, Any]] | None = None,
+        name: str | None = None,
+        description: str | None = None,
     ) -> Callable[[ResourceCheck], ResourceValidationPolicy]:
+        """Declares the decorated check as a resource rule for ``types``. Unless given, its name is the function's
+        (``_`` as ``-``), its description the docstring's text and its fix the docstring's ``Fix:`` paragraph."""
         applies_to = frozenset(types)
 
         def register(check: ResourceCheck) -> ResourceValidationPolicy:
             def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-                if args.resource_type not in applies_to:
+                if args.resource_type not in applies_to and EVERY_TYPE not in applies_to:
                     return
                 resource = resource_view(args, _settings(config, args.get_config()))
-                check(resource, lambda message: report_violation(_with_fix(message, remediation), None))
+                report = ResourceReport(emit=lambda message: report_violation(_with_fix(message, rule_fix), None))
+                check(resource, report)
+                report.finish()
 
-            options = _policy_options(severity, remediation, category, config)
-            return self._add(ResourceValidationPolicy(name, description, validate=validate, **options))
+            rule_name, rule_description, rule_fix = _identity(check, name, description, fix)
+            options = _policy_options(severity, rule_fix, category, config)
+            return self._add(ResourceValidationPolicy(rule_name, rule_description, validate=validate, **options))
 
         return register
 
     def require_true(
         self,
-        name: str,
         *,
         prop: str,
-        description: str,
         severity: Severity,
         types: Iterable[str],
-        remediation: str,
         category: str = SECURITY,
         consequence: str = "",
-    ) -> ResourceValidationPolicy:
-        """A rule that one boolean input must be true (unset counts as false, as AWS defaults these to off)."""
+    ) -> Callable[[Declaration], ResourceValidationPolicy]:
+        """A rule that one boolean input must be true (unset counts as false, as AWS defaults these to off),
+        named and documented by the decorated stub."""
 
         def check(resource: Resource, report: ResourceReport) -> None:
             value = resource.get(prop)
-            if value is not UNKNOWN and not enabled(value):
+            if value is UNKNOWN:
+                report.undecided(f"{resource.name}.{prop}")
+            elif off(value):
                 report(f"{prop} is not true{consequence}.")
 
-        return self.resource(
-            name, description=description, severity=severity, types=types, remediation=remediation, category=category
-        )(check)
+        return lambda stub: self.resource(severity, types, category=category, **_documented(stub))(check)
+
+    def require_cmk(
+        self, *, prop: str, types: Iterable[str], severity: Severity = Severity.MEDIUM, when: str | None = None
+    ) -> Callable[[Declaration], ResourceValidationPolicy]:
+        """A rule that ``prop`` names a customer-managed KMS key (when the boolean ``when`` is on, if given)."""
+
+        def check(resource: Resource, report: ResourceReport) -> None:
+            if (when is None or enabled(resource.get(when))) and not customer_managed_key(resource.get(prop)):
+                report(f"{prop} does not name a customer-managed KMS key (an AWS-managed key would be used).")
+
+        return lambda stub: self.resource(severity, types, **_documented(stub))(check)
+
+    def require_attached(
+        self,
+        *,
+        owners: Sequence[str],
+        attached: Sequence[str],
+        prop: str,
+        missing: str,
+        severity: Severity,
+        counts: Callable[[Stack, Resource, Resource], bool | None] = lambda _stack, _owner, _side: True,
+        exempt: Callable[[Stack], tuple[set[str], list[str]]] | None = None,
+    ) -> Callable[[Declaration], StackValidationPolicy]:
+        """A rule that every resource of the ``owners`` types has a resource of the ``attached`` types whose
+        ``prop`` refers to it (and that ``counts(stack, owner, side)``: None when not known yet). ``exempt``
+        names owners (by URN) that need none, and the values that keep it from telling them all yet. An
+        attachment not placeable yet leaves the owners without one undecided -- reported, never silently passed,
+        and never for the owners it cannot belong to."""
+
+        def check(stack: Stack, report: StackReport) -> None:
+            candidates = stack.of_type(*owners)
+            by_owner, unplaced = stack.attachments(candidates, stack.of_type(*attached), prop)
+            exempted, exempt_unknown = exempt(stack) if exempt else (set(), [])
+            unknown = [f"{resource.name}.{prop}" for resource in unplaced] + exempt_unknown
+            for owner in candidates:
+                verdicts = {side.name: counts(stack, owner, side) for side in by_owner[owner.urn]}
+                if owner.urn in exempted or True in verdicts.values():
+                    continue
+                undecided = unknown + [side for side, verdict in verdicts.items() if verdict is None]
+                if undecided:
+                    report.undecided(f"whether {owner.name} has one ({', '.join(undecided)})")
+                else:
+                    report(missing, owner)
+
+        return lambda stub: self.stack(severity, **_documented(stub))(check)
 
     def stack(
         self,
-        name: str,
-        *,
-        description: str,
         severity: Severity,
-        remediation: str,
+        *,
+        fix: str | None = None,
         category: str = SECURITY,
         config: dict[str, dict[str, Any]] | None = None,
+        name: str | None = None,
+        description: str | None = None,
     ) -> Callable[[StackCheck], StackValidationPolicy]:
+        """Declares the decorated check as a stack rule (named and described as ``resource`` says)."""
+
         def register(check: StackCheck) -> StackValidationPolicy:
             def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
                 stack = stack_view(args, _settings(config, args.get_config()))
-                check(
-                    stack,
-                    lambda message, resource: report_violation(
-                        _with_fix(message, remediation), resource.urn if resource else None
-                    ),
+                report = StackReport(
+                    emit=lambda message, resource: report_violation(
+                        _with_fix(message, rule_fix), resource.urn if resource else None
+                    )
                 )
+                check(stack, report)
+                report.finish()
 
-            options = _policy_options(severity, remediation, category, config)
-            return self._add(StackValidationPolicy(name, description, validate=validate, **options))
+            rule_name, rule_description, rule_fix = _identity(check, name, description, fix)
+            options = _policy_options(severity, rule_fix, category, config)
+            return self._add(StackValidationPolicy(rule_name, rule_description, validate=validate, **options))
 
         return register
 
@@ -432,6 +524,31 @@ class Rules:
             raise ValueError(f"policy {policy.name} is declared twice")
         self.policies.append(policy)
         return policy
+
+
+def _identity(
+    check: Callable[..., None], name: str | None, description: str | None, fix: str | None
+) -> tuple[str, str, str]:
+    """A rule's name, description and fix: as given, else from the check function's name and docstring (its text,
+    then a paragraph starting "Fix:")."""
+    text, _, documented_fix = (check.__doc__ or "").partition("Fix:")
+    return (
+        name or check.__name__.replace("_", "-"),
+        description or " ".join(text.split()),
+        fix or " ".join(documented_fix.split()),
+    )
+
+
+class _Documented(TypedDict):
+    name: str
+    description: str
+    fix: str
+
+
+def _documented(stub: Declaration) -> _Documented:
+    """The name, description and fix a declaration stub gives a rule."""
+    name, description, fix = _identity(stub, None, None, None)
+    return {"name": name, "description": description, "fix": fix}
 
 
 def _with_fix(message: str, remediation: str) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .base import UNKNOWN, Resource, ResourceReport, Rules, dig, enabled, given, items, partly_unknown, strings
+from .base import UNKNOWN, Resource, ResourceReport, Rules, dig, enabled, given, items, off, partly_unknown, strings
+from .semantics import PUBLIC_RANGE_CONFIG, internet_ranges
 
 rules = Rules()
 
@@ -23,7 +24,6 @@ MANAGED_NODE_GROUP = "eks:index:ManagedNodeGroup"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
-INTERNET = ("0.0.0.0/0", "::/0")
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
@@ -39,44 +39,40 @@ def _endpoint(cluster: Resource) -> tuple[Any, Any, Any]:
     return (False if private is None else private), (True if public is None else public), cidrs
 
 
-@rules.resource(
-    "eks-endpoint-private-access",
-    description="The EKS API endpoint is reachable from inside the VPC (nodes never go through the internet).",
-    severity=Severity.HIGH,
-    types=CLUSTERS,
-    remediation="set endpoint_private_access=True.",
-)
+@rules.resource(Severity.HIGH, CLUSTERS)
 def eks_endpoint_private_access(resource: Resource, report: ResourceReport) -> None:
+    """The EKS API endpoint is reachable from inside the VPC (nodes never go through the internet).
+
+    Fix: set endpoint_private_access=True.
+    """
     private, _, _ = _endpoint(resource)
-    if private is not UNKNOWN and not enabled(private):
+    if off(private):
         report("endpointPrivateAccess is not true.")
 
 
-@rules.resource(
-    "eks-endpoint-no-public-cidr",
-    description="The EKS API endpoint is private, or public only to listed networks (never 0.0.0.0/0 or ::/0).",
-    severity=Severity.CRITICAL,
-    types=CLUSTERS,
-    remediation="set endpoint_public_access=False, or list the operator networks in public_access_cidrs.",
-)
+@rules.resource(Severity.CRITICAL, CLUSTERS, config=PUBLIC_RANGE_CONFIG)
 def eks_endpoint_no_public_cidr(resource: Resource, report: ResourceReport) -> None:
+    """The EKS API endpoint is private, or public only to listed networks (never the internet: public ranges wider than
+    the configured prefix, 0.0.0.0/0 or 0.0.0.0/1 + 128.0.0.0/1 alike).
+
+    Fix: set endpoint_public_access=False, or list the operator networks in public_access_cidrs.
+    """
     _, public, cidrs = _endpoint(resource)
     if public is UNKNOWN or not enabled(public):
         return
-    if any(cidr in INTERNET for cidr in strings(cidrs)):
-        report("publicAccessCidrs opens the API endpoint to the whole internet.")
+    internet = internet_ranges(strings(cidrs), resource.config)
+    if internet:
+        report(f"publicAccessCidrs ({', '.join(internet)}) opens the API endpoint to the internet.")
     elif not items(cidrs) and not partly_unknown(cidrs):
         report("The public endpoint is on without publicAccessCidrs, so EKS opens it to 0.0.0.0/0.")
 
 
-@rules.resource(
-    "eks-secrets-encryption",
-    description="Kubernetes Secrets are envelope-encrypted with a customer-managed KMS key.",
-    severity=Severity.HIGH,
-    types=CLUSTERS,
-    remediation="set encryption_config_key_arn=<the secrets KMS key ARN> on the cluster.",
-)
+@rules.resource(Severity.HIGH, CLUSTERS)
 def eks_secrets_encryption(resource: Resource, report: ResourceReport) -> None:
+    """Kubernetes Secrets are envelope-encrypted with a customer-managed KMS key.
+
+    Fix: set encryption_config_key_arn=<the secrets KMS key ARN> on the cluster.
+    """
     if resource.type == EKS_COMPONENT:
         if not given(resource.get("encryptionConfigKeyArn")):
             report("encryptionConfigKeyArn is not set.")
@@ -90,14 +86,9 @@ def eks_secrets_encryption(resource: Resource, report: ResourceReport) -> None:
         report("encryptionConfig does not cover the 'secrets' resource.")
 
 
-@rules.resource(
-    "eks-control-plane-logging",
-    description="The EKS control plane sends all five log types (api, audit, authenticator, ...) to CloudWatch.",
-    severity=Severity.MEDIUM,
-    types=CLUSTERS,
-    remediation=f"set enabled_cluster_log_types={list(CONTROL_PLANE_LOG_TYPES)}.",
-)
+@rules.resource(Severity.MEDIUM, CLUSTERS, fix=f"set enabled_cluster_log_types={list(CONTROL_PLANE_LOG_TYPES)}.")
 def eks_control_plane_logging(resource: Resource, report: ResourceReport) -> None:
+    """The EKS control plane sends all five log types (api, audit, authenticator, ...) to CloudWatch."""
     enabled_types = resource.get("enabledClusterLogTypes")
     if partly_unknown(enabled_types):
         return
@@ -106,30 +97,24 @@ def eks_control_plane_logging(resource: Resource, report: ResourceReport) -> Non
         report(f"Control plane log types not enabled: {', '.join(missing)}.")
 
 
-@rules.resource(
-    "eks-api-authentication-mode",
-    description="EKS authenticates through access entries only (authentication mode API, no aws-auth ConfigMap).",
-    severity=Severity.HIGH,
-    types=CLUSTERS,
-    remediation="set authentication_mode=eks.AuthenticationMode.API and grant access with access entries.",
-)
+@rules.resource(Severity.HIGH, CLUSTERS)
 def eks_api_authentication_mode(resource: Resource, report: ResourceReport) -> None:
+    """EKS authenticates through access entries only (authentication mode API, no aws-auth ConfigMap).
+
+    Fix: set authentication_mode=eks.AuthenticationMode.API and grant access with access entries.
+    """
     mode = _cluster_setting(resource, ("authenticationMode",), ("accessConfig", "authenticationMode"))
     if mode is not UNKNOWN and mode != "API":
         report(f"The authentication mode is {mode or 'CONFIG_MAP (the default)'}.")
 
 
-@rules.resource(
-    "eks-no-default-node-group",
-    description=(
-        "pulumi-eks creates no default node group (its launch template is not ours: IMDS hop limit 2, "
-        "self-managed nodes); nodes come from managed node groups with our launch template."
-    ),
-    severity=Severity.HIGH,
-    types=(EKS_COMPONENT,),
-    remediation="set skip_default_node_group=True and add eks.ManagedNodeGroup(s) with launch_template=...",
-)
+@rules.resource(Severity.HIGH, (EKS_COMPONENT,))
 def eks_no_default_node_group(resource: Resource, report: ResourceReport) -> None:
+    """pulumi-eks creates no default node group (its launch template is not ours: IMDS hop limit 2, self-managed nodes);
+    nodes come from managed node groups with our launch template.
+
+    Fix: set skip_default_node_group=True and add eks.ManagedNodeGroup(s) with launch_template=...
+    """
     skipped = resource.get("skipDefaultNodeGroup")
     if skipped is UNKNOWN or enabled(resource.get("autoMode", "enabled")):
         return
@@ -137,14 +122,12 @@ def eks_no_default_node_group(resource: Resource, report: ResourceReport) -> Non
         report("skipDefaultNodeGroup is not true.")
 
 
-@rules.resource(
-    "eks-node-group-launch-template",
-    description="Managed node groups launch from our launch template (IMDSv2, encrypted volumes).",
-    severity=Severity.HIGH,
-    types=(MANAGED_NODE_GROUP, NODE_GROUP),
-    remediation="pass launch_template=NodeGroupLaunchTemplateArgs(id=<template id>, version=<its latest version>).",
-)
+@rules.resource(Severity.HIGH, (MANAGED_NODE_GROUP, NODE_GROUP))
 def eks_node_group_launch_template(resource: Resource, report: ResourceReport) -> None:
+    """Managed node groups launch from our launch template (IMDSv2, encrypted volumes).
+
+    Fix: pass launch_template=NodeGroupLaunchTemplateArgs(id=<template id>, version=<its latest version>).
+    """
     template = resource.get("launchTemplate")
     if template is UNKNOWN:
         return
@@ -152,14 +135,12 @@ def eks_node_group_launch_template(resource: Resource, report: ResourceReport) -
         report("No launchTemplate: EKS's default template allows IMDSv1 and two hops.")
 
 
-@rules.resource(
-    "ec2-launch-template-imdsv2",
-    description="Launch templates require IMDSv2 with a hop limit of 1 (pods cannot reach the node's credentials).",
-    severity=Severity.HIGH,
-    types=(LAUNCH_TEMPLATE,),
-    remediation="set metadata_options http_tokens='required' and http_put_response_hop_limit=1.",
-)
+@rules.resource(Severity.HIGH, (LAUNCH_TEMPLATE,))
 def ec2_launch_template_imdsv2(resource: Resource, report: ResourceReport) -> None:
+    """Launch templates require IMDSv2 with a hop limit of 1 (pods cannot reach the node's credentials).
+
+    Fix: set metadata_options http_tokens='required' and http_put_response_hop_limit=1.
+    """
     options = resource.get("metadataOptions")
     if options is UNKNOWN or dig(options, "httpEndpoint") == "disabled":
         return
@@ -170,14 +151,12 @@ def ec2_launch_template_imdsv2(resource: Resource, report: ResourceReport) -> No
         report(f"httpPutResponseHopLimit is {hops or 'unset'}, not 1.")
 
 
-@rules.resource(
-    "ec2-launch-template-encrypted-volumes",
-    description="Launch templates encrypt every EBS volume they define, the root volume included.",
-    severity=Severity.HIGH,
-    types=(LAUNCH_TEMPLATE,),
-    remediation="add block_device_mappings for the root device with ebs encrypted='true' (and kms_key_id).",
-)
+@rules.resource(Severity.HIGH, (LAUNCH_TEMPLATE,))
 def ec2_launch_template_encrypted_volumes(resource: Resource, report: ResourceReport) -> None:
+    """Launch templates encrypt every EBS volume they define, the root volume included.
+
+    Fix: add block_device_mappings for the root device with ebs encrypted='true' (and kms_key_id).
+    """
     mappings = resource.get("blockDeviceMappings")
     if partly_unknown(mappings):
         return
@@ -188,5 +167,5 @@ def ec2_launch_template_encrypted_volumes(resource: Resource, report: ResourceRe
         report("No EBS block device mapping: the root volume's encryption is left to the AMI and account default.")
     for volume in volumes:
         encrypted = dig(volume, "ebs", "encrypted")
-        if encrypted is not UNKNOWN and not enabled(encrypted):
+        if off(encrypted):
             report(f"The volume {dig(volume, 'deviceName')} is not encrypted.")

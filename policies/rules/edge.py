@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -50,14 +51,12 @@ def _behaviours(distribution: Resource) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------- CloudFront
 
 
-@rules.resource(
-    "cloudfront-viewer-https",
-    description="CloudFront serves viewers over HTTPS only (every cache behaviour redirects or refuses HTTP).",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation="set viewer_protocol_policy='redirect-to-https' (or 'https-only') on every cache behaviour.",
-)
+@rules.resource(Severity.HIGH, (DISTRIBUTION,))
 def cloudfront_viewer_https(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront serves viewers over HTTPS only (every cache behaviour redirects or refuses HTTP).
+
+    Fix: set viewer_protocol_policy='redirect-to-https' (or 'https-only') on every cache behaviour.
+    """
     for behaviour in _behaviours(resource):
         policy = behaviour.get("viewerProtocolPolicy")
         if policy is not UNKNOWN and policy not in SECURE_VIEWER_POLICIES:
@@ -66,14 +65,8 @@ def cloudfront_viewer_https(resource: Resource, report: ResourceReport) -> None:
 
 
 @rules.resource(
-    "cloudfront-tls-policy",
-    description="CloudFront uses our ACM certificate (SNI) with a minimum of TLS 1.2 (TLSv1.2_2021 or newer).",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation=(
-        "set viewer_certificate to acm_certificate_arn=<us-east-1 certificate>, ssl_support_method='sni-only', "
-        "minimum_protocol_version='TLSv1.2_2021'."
-    ),
+    Severity.HIGH,
+    (DISTRIBUTION,),
     config={
         "allowedMinimumProtocolVersions": {
             "type": "array",
@@ -84,6 +77,11 @@ def cloudfront_viewer_https(resource: Resource, report: ResourceReport) -> None:
     },
 )
 def cloudfront_tls_policy(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront uses our ACM certificate (SNI) with a minimum of TLS 1.2 (TLSv1.2_2021 or newer).
+
+    Fix: set viewer_certificate to acm_certificate_arn=<us-east-1 certificate>, ssl_support_method='sni-only',
+    minimum_protocol_version='TLSv1.2_2021'.
+    """
     certificate = resource.get("viewerCertificate")
     if certificate is UNKNOWN:
         return
@@ -96,29 +94,23 @@ def cloudfront_tls_policy(resource: Resource, report: ResourceReport) -> None:
         report(f"minimumProtocolVersion is {version!r}; allowed: {', '.join(allowed)}.")
 
 
-@rules.resource(
-    "cloudfront-waf-attached",
-    description="CloudFront distributions are protected by a WAF web ACL.",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation="set web_acl_id=<the ARN of the CLOUDFRONT-scope wafv2 WebAcl (created in us-east-1)>.",
-)
+@rules.resource(Severity.HIGH, (DISTRIBUTION,))
 def cloudfront_waf_attached(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront distributions are protected by a WAF web ACL.
+
+    Fix: set web_acl_id=<the ARN of the CLOUDFRONT-scope wafv2 WebAcl (created in us-east-1)>.
+    """
     if not given(resource.get("webAclId")):
         report("webAclId is not set.")
 
 
-@rules.resource(
-    "cloudfront-origin-access-control",
-    description="CloudFront reads S3 origins through Origin Access Control (not the legacy origin access identity).",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation=(
-        "create an aws.cloudfront.OriginAccessControl (signing_behavior='always', signing_protocol='sigv4') and set "
-        "origin_access_control_id on the S3 origin; drop s3_origin_config.origin_access_identity."
-    ),
-)
+@rules.resource(Severity.HIGH, (DISTRIBUTION,))
 def cloudfront_origin_access_control(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront reads S3 origins through Origin Access Control (not the legacy origin access identity).
+
+    Fix: create an aws.cloudfront.OriginAccessControl (signing_behavior='always', signing_protocol='sigv4') and set
+    origin_access_control_id on the S3 origin; drop s3_origin_config.origin_access_identity.
+    """
     for origin in items(resource.get("origins")):
         origin_id = dig(origin, "originId")
         domain = dig(origin, "domainName")
@@ -133,14 +125,12 @@ def cloudfront_origin_access_control(resource: Resource, report: ResourceReport)
             report(f"S3 origin {origin_id!r} has no originAccessControlId.")
 
 
-@rules.resource(
-    "cloudfront-origin-https",
-    description="CloudFront talks to custom origins over HTTPS with TLS 1.2 only.",
-    severity=Severity.HIGH,
-    types=(DISTRIBUTION,),
-    remediation="set custom_origin_config origin_protocol_policy='https-only' and origin_ssl_protocols=['TLSv1.2'].",
-)
+@rules.resource(Severity.HIGH, (DISTRIBUTION,))
 def cloudfront_origin_https(resource: Resource, report: ResourceReport) -> None:
+    """CloudFront talks to custom origins over HTTPS with TLS 1.2 only.
+
+    Fix: set custom_origin_config origin_protocol_policy='https-only' and origin_ssl_protocols=['TLSv1.2'].
+    """
     for origin in items(resource.get("origins")):
         custom = dig(origin, "customOriginConfig")
         if not isinstance(custom, dict):
@@ -154,22 +144,27 @@ def cloudfront_origin_https(resource: Resource, report: ResourceReport) -> None:
             report(f"Origin {origin_id!r} allows {', '.join(weak)}.")
 
 
-@rules.stack(
-    "cloudfront-access-logging",
-    description="CloudFront distributions log every request (standard logging to S3 or a log delivery source).",
-    severity=Severity.MEDIUM,
-    remediation=(
-        "set logging_config with bucket=<the logs bucket's domain name>, or add an "
-        "aws.cloudwatch.LogDeliverySource with resource_arn=<the distribution ARN> and log_type='ACCESS_LOGS'."
+@rules.require_attached(
+    owners=(DISTRIBUTION,),
+    attached=(LOG_DELIVERY_SOURCE,),
+    prop="resourceArn",
+    exempt=lambda stack: (
+        {
+            distribution.urn
+            for distribution in stack.of_type(DISTRIBUTION)
+            if given(distribution.get("loggingConfig", "bucket"))
+        },
+        [],
     ),
+    missing="The distribution has no access logging.",
+    severity=Severity.MEDIUM,
 )
-def cloudfront_access_logging(stack: Stack, report: StackReport) -> None:
-    distributions = stack.of_type(DISTRIBUTION)
-    sources, undecided = stack.attachments(distributions, stack.of_type(LOG_DELIVERY_SOURCE), "resourceArn")
-    for distribution in distributions:
-        if given(distribution.get("loggingConfig", "bucket")) or sources[distribution.urn] or undecided:
-            continue
-        report("The distribution has no access logging.", distribution)
+def cloudfront_access_logging() -> None:
+    """CloudFront distributions log every request (standard logging to S3 or a log delivery source).
+
+    Fix: set logging_config with bucket=<the logs bucket's domain name>, or add an aws.cloudwatch.LogDeliverySource
+    with resource_arn=<the distribution ARN> and log_type='ACCESS_LOGS'.
+    """
 
 
 # ---------------------------------------------------------------------------------------------- WAF
@@ -196,14 +191,8 @@ def _provider_shape(value: Any) -> Any:
 
 
 @rules.resource(
-    "waf-managed-rule-groups",
-    description="WAF web ACLs run the required AWS managed rule groups in blocking mode.",
-    severity=Severity.HIGH,
-    types=(WEB_ACL,),
-    remediation=(
-        "add a rule per required group with statement.managed_rule_group_statement (vendor_name='AWS', name=...) "
-        "and override_action none={} (count={} only observes)."
-    ),
+    Severity.HIGH,
+    (WEB_ACL,),
     config={
         "requiredRuleGroups": {
             "type": "array",
@@ -213,35 +202,39 @@ def _provider_shape(value: Any) -> Any:
     },
 )
 def waf_managed_rule_groups(resource: Resource, report: ResourceReport) -> None:
+    """WAF web ACLs run the required AWS managed rule groups in blocking mode.
+
+    Fix: add a rule per required group with statement.managed_rule_group_statement (vendor_name='AWS', name=...) and
+    override_action none={} (count={} only observes).
+    """
     waf_rules = _waf_rules(resource)
     if waf_rules is None:
         return
     blocking: set[str] = set()
-    undecided = False
+    undecided = []
     for rule in waf_rules:
         group = dig(rule, "statement", "managedRuleGroupStatement")
         override = dig(rule, "overrideAction")
         if UNKNOWN in (group, override, dig(group, "vendorName"), dig(group, "name")):
-            undecided = True
+            undecided.append(f"{resource.name} rule {dig(rule, 'name')}")
         elif isinstance(group, dict) and group.get("vendorName") == "AWS":
             if dig(override, "count") is not None:
                 report(f"Managed rule group {group.get('name')} only counts (overrideAction count).")
             else:
                 blocking.add(str(group.get("name")))
     missing = [name for name in resource.config["requiredRuleGroups"] if name not in blocking]
-    if missing and not undecided:
+    if missing and undecided:
+        report.undecided(f"whether {', '.join(undecided)} run {', '.join(missing)}")
+    elif missing:
         report(f"Required managed rule groups missing: {', '.join(missing)}.")
 
 
-@rules.resource(
-    "waf-rate-limit",
-    description="WAF web ACLs block clients that exceed a request rate (per IP, per 5 minutes).",
-    severity=Severity.HIGH,
-    types=(WEB_ACL,),
-    remediation="add a rule with statement.rate_based_statement (aggregate_key_type='IP') and action block={}.",
-    config={"maximumLimit": {"type": "integer", "minimum": 10, "default": 2000}},
-)
+@rules.resource(Severity.HIGH, (WEB_ACL,), config={"maximumLimit": {"type": "integer", "minimum": 10, "default": 2000}})
 def waf_rate_limit(resource: Resource, report: ResourceReport) -> None:
+    """WAF web ACLs block clients that exceed a request rate (per IP, per 5 minutes).
+
+    Fix: add a rule with statement.rate_based_statement (aggregate_key_type='IP') and action block={}.
+    """
     waf_rules = _waf_rules(resource)
     if waf_rules is None:
         return
@@ -264,34 +257,30 @@ def waf_rate_limit(resource: Resource, report: ResourceReport) -> None:
         report(f"Every blocking rate limit is above {maximum} requests per 5 minutes.")
 
 
-@rules.stack(
-    "waf-logging",
-    description="WAF web ACLs log their decisions.",
+@rules.require_attached(
+    owners=(WEB_ACL,),
+    attached=(WEB_ACL_LOGGING,),
+    prop="resourceArn",
+    missing="The web ACL has no logging configuration.",
     severity=Severity.MEDIUM,
-    remediation=(
-        "add an aws.wafv2.WebAclLoggingConfiguration with resource_arn=<the web ACL ARN> and a log group named "
-        "aws-waf-logs-* in log_destination_configs."
-    ),
 )
-def waf_logging(stack: Stack, report: StackReport) -> None:
-    acls = stack.of_type(WEB_ACL)
-    configurations, undecided = stack.attachments(acls, stack.of_type(WEB_ACL_LOGGING), "resourceArn")
-    for acl in acls:
-        if not configurations[acl.urn] and not undecided:
-            report("The web ACL has no logging configuration.", acl)
+def waf_logging() -> None:
+    """WAF web ACLs log their decisions.
+
+    Fix: add an aws.wafv2.WebAclLoggingConfiguration with resource_arn=<the web ACL ARN> and a log group named
+    aws-waf-logs-* in log_destination_configs.
+    """
 
 
 # ---------------------------------------------------------------------------------------------- ACM, Route 53
 
 
-@rules.resource(
-    "acm-dns-validation",
-    description="ACM certificates are validated through DNS (renewals then need no human).",
-    severity=Severity.MEDIUM,
-    types=(CERTIFICATE,),
-    remediation="set validation_method='DNS' and create the validation records in Route 53.",
-)
+@rules.resource(Severity.MEDIUM, (CERTIFICATE,))
 def acm_dns_validation(resource: Resource, report: ResourceReport) -> None:
+    """ACM certificates are validated through DNS (renewals then need no human).
+
+    Fix: set validation_method='DNS' and create the validation records in Route 53.
+    """
     if given(resource.get("certificateBody")) or given(resource.get("certificateAuthorityArn")):
         return  # imported or private-CA certificates are not validated by ACM
     method = resource.get("validationMethod")
@@ -326,17 +315,14 @@ def _own_host_names(stack: Stack) -> set[str] | None:
     return {name.rstrip(".").lower() for name in names if isinstance(name, str)}
 
 
-@rules.stack(
-    "route53-no-dangling-aws-targets",
-    description=(
-        "Route 53 records that point at AWS-hosted names (CloudFront, load balancers, S3 websites) point at "
-        "distributions or load balancers of this stack, its Ingresses' included (a record left on a released name "
-        "invites subdomain takeover)."
-    ),
-    severity=Severity.HIGH,
-    remediation="point the record at the resource's output (e.g. distribution.domain_name) or remove the record.",
-)
+@rules.stack(Severity.HIGH)
 def route53_no_dangling_aws_targets(stack: Stack, report: StackReport) -> None:
+    """Route 53 records that point at AWS-hosted names (CloudFront, load balancers, S3 websites) point at distributions
+    or load balancers of this stack, its Ingresses' included (a record left on a released name invites subdomain
+    takeover).
+
+    Fix: point the record at the resource's output (e.g. distribution.domain_name) or remove the record.
+    """
     hosted = _own_host_names(stack)
     if hosted is None:
         return  # the stack's own host names are not known yet
@@ -347,3 +333,80 @@ def route53_no_dangling_aws_targets(stack: Stack, report: StackReport) -> None:
         for target in targets:
             if AWS_HOSTED_TARGET.search(target) and target not in hosted:
                 report(f"{target} is not a CloudFront distribution or load balancer of this stack.", record)
+
+
+# ---------------------------------------------------------------------------------------------- the ALB
+
+K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+#: The AWS Load Balancer Controller's Ingress annotations (kubernetes-sigs/aws-load-balancer-controller,
+#: docs/guide/ingress/annotations.md).
+ALB = "alb.ingress.kubernetes.io/"
+#: ELB security policies that accept TLS 1.2 at the least with forward-secret ciphers only (TLS13 family).
+MODERN_SSL_POLICIES = [
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+]
+
+
+def _listeners(annotations: dict[str, Any]) -> list[tuple[str, Any]] | None:
+    """(protocol, port) of each listener; the controller's default is HTTPS:443 with a certificate, else HTTP:80."""
+    listen = annotations.get(ALB + "listen-ports")
+    if listen is None:
+        return [("HTTPS", 443)] if given(annotations.get(ALB + "certificate-arn")) else [("HTTP", 80)]
+    entries = _json_list(listen)
+    if entries is None:
+        return None
+    return [(str(key).upper(), port) for entry in entries if isinstance(entry, dict) for key, port in entry.items()]
+
+
+def _json_list(text: Any) -> list[Any] | None:
+    """A JSON list annotation (``listen-ports``); None if unknown or unreadable."""
+    try:
+        parsed = json.loads(text) if isinstance(text, str) else None
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, list) else None
+
+
+def _attributes(annotations: dict[str, Any]) -> dict[str, str]:
+    listed = annotations.get(ALB + "load-balancer-attributes")
+    pairs = [part.split("=", 1) for part in listed.split(",")] if isinstance(listed, str) else []
+    return {pair[0].strip(): pair[1].strip() for pair in pairs if len(pair) == 2}
+
+
+@rules.resource(
+    Severity.HIGH,
+    (K8S_INGRESS,),
+    fix=f"annotate the Ingress with {ALB}wafv2-acl-arn, ssl-policy=ELBSecurityPolicy-TLS13-1-2-2021-06, "
+    "listen-ports='[{\"HTTPS\": 443}]' (or ssl-redirect with HTTP) and load-balancer-attributes "
+    "access_logs.s3.enabled=true.",
+    config={"allowedSslPolicies": {"type": "array", "items": {"type": "string"}, "default": MODERN_SSL_POLICIES}},
+)
+def alb_ingress_annotations(resource: Resource, report: ResourceReport) -> None:
+    """Ingresses of the AWS Load Balancer Controller (class alb) get an internet-facing ALB only with a WAF web ACL, a
+    TLS13 SSL policy, HTTPS listeners (HTTP only to redirect) and access logs."""
+    annotations = resource.get("metadata", "annotations")
+    class_name = resource.get("spec", "ingressClassName") or dig(annotations, "kubernetes.io/ingress.class")
+    if class_name != "alb" or not isinstance(annotations, dict):
+        if UNKNOWN in (class_name, annotations):
+            report.undecided(f"whether {resource.name} is an ALB Ingress (its class or annotations)")
+        return
+    unknown = sorted(key for key, value in annotations.items() if value is UNKNOWN and key.startswith(ALB))
+    if unknown:
+        report.undecided(f"{resource.name}'s annotations {', '.join(unknown)}")
+    if annotations.get(ALB + "scheme") == "internet-facing" and annotations.get(ALB + "wafv2-acl-arn") is None:
+        report(f"The internet-facing ALB has no {ALB}wafv2-acl-arn.")
+    policy = annotations.get(ALB + "ssl-policy")
+    if policy is not UNKNOWN and policy not in resource.config["allowedSslPolicies"]:
+        report(f"{ALB}ssl-policy is {policy or 'unset (ELBSecurityPolicy-2016-08, TLS 1.0)'}.")
+    listeners = _listeners(annotations)
+    redirects = given(annotations.get(ALB + "ssl-redirect"))
+    if listeners is not None and any(protocol == "HTTP" for protocol, _ in listeners) and not redirects:
+        report("An HTTP listener serves plain text (only an ssl-redirect may listen on HTTP).")
+    attributes = annotations.get(ALB + "load-balancer-attributes")
+    if attributes is not UNKNOWN and _attributes(annotations).get("access_logs.s3.enabled") != "true":
+        report("Access logs are off (load-balancer-attributes has no access_logs.s3.enabled=true).")

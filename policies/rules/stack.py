@@ -3,7 +3,6 @@ allowlist (cost guard) and the required tags."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .base import COST, RESILIENCE, UNKNOWN, Resource, ResourceReport, Rules, Stack, StackReport, dig, items
+from .semantics import MIN_SECRET_LENGTH, secret_in_setting, secret_like_name
+from .workloads import HELM_RELEASES, POD_SPECS, configuration, settings_in
 
 rules = Rules()
 
@@ -39,10 +40,6 @@ SECRET_PROPERTIES = {
     "tls:index/privateKey:PrivateKey": ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"),
     "kubernetes:core/v1:Secret": ("data", "stringData"),
 }
-#: Shorter strings are too common to be told apart from ordinary values.
-MIN_SECRET_LENGTH = 8
-_SECRET_NAME = re.compile(r"passw(or)?d|secret|token|private.?key|credential|api.?key", re.IGNORECASE)
-_IDENTIFIER_NAME = re.compile(r"(arn|arns|id|ids|name|names|ref)$", re.IGNORECASE)
 
 TAGGABLE_TYPES = frozenset(
     line.strip()
@@ -55,18 +52,13 @@ REMOTE_COMPONENT_PACKAGES = ("eks:",)
 # ---------------------------------------------------------------------------------------------- protection
 
 
-@rules.resource(
-    "stateful-resources-protected",
-    description="Stateful resources (databases, caches, buckets, KMS keys, the cluster) are protected from deletion.",
-    severity=Severity.HIGH,
-    category=RESILIENCE,
-    types=STATEFUL,
-    remediation=(
-        "create the resource with opts=pulumi.ResourceOptions(protect=True) (the policy engine is not shown "
-        "retain_on_delete, so protect is what counts)."
-    ),
-)
+@rules.resource(Severity.HIGH, STATEFUL, category=RESILIENCE)
 def stateful_resources_protected(resource: Resource, report: ResourceReport) -> None:
+    """Stateful resources (databases, caches, buckets, KMS keys, the cluster) are protected from deletion.
+
+    Fix: create the resource with opts=pulumi.ResourceOptions(protect=True) (the policy engine is not shown
+    retain_on_delete, so protect is what counts).
+    """
     if not resource.protect:
         report("The resource is not protected: `pulumi destroy` or a replacement would delete its data.")
 
@@ -94,22 +86,16 @@ def secret_values(stack: Stack) -> set[str]:
     return found
 
 
-def secret_like_name(name: str) -> bool:
-    """A key that names a secret (``dbPassword``, ``AUTH_TOKEN``) rather than where one is (``...Arn``, ``...Name``)."""
-    return bool(_SECRET_NAME.search(name)) and not _IDENTIFIER_NAME.search(name)
-
-
 def _leaks(value: Any, secrets: set[str]) -> bool:
     return any(secret in text for text in _texts(value) for secret in secrets)
 
 
-@rules.stack(
-    "no-secrets-in-outputs",
-    description="Stack outputs carry no secret value (outputs are read by pipelines, operators and other stacks).",
-    severity=Severity.CRITICAL,
-    remediation="export where the secret is (its Secrets Manager ARN or name), never the value.",
-)
+@rules.stack(Severity.CRITICAL)
 def no_secrets_in_outputs(stack: Stack, report: StackReport) -> None:
+    """Stack outputs carry no secret value (outputs are read by pipelines, operators and other stacks).
+
+    Fix: export where the secret is (its Secrets Manager ARN or name), never the value.
+    """
     secrets = secret_values(stack)
     for root in stack.of_type(STACK):
         for name, value in root.props.items():
@@ -119,16 +105,14 @@ def no_secrets_in_outputs(stack: Stack, report: StackReport) -> None:
                 report(f"Output {name!r} looks like a secret.", root)
 
 
-@rules.stack(
-    "k8s-no-secrets-in-configmaps",
-    description="ConfigMaps carry no secret value (they are readable by anyone who can read the namespace).",
-    severity=Severity.CRITICAL,
-    remediation=(
-        "put the value in a Kubernetes Secret (synced from Secrets Manager) or pass the secret's ARN and let the "
-        "app read it with its IAM role."
-    ),
-)
+@rules.stack(Severity.CRITICAL)
 def k8s_no_secrets_in_configmaps(stack: Stack, report: StackReport) -> None:
+    """ConfigMaps, pod specs and Helm values carry no secret value of the stack, whatever the key is called
+    (k8s-no-plaintext-secrets judges names and shapes before the object exists; this one knows the values).
+
+    Fix: put the value in a Kubernetes Secret (synced from Secrets Manager) or pass the secret's ARN and let the app
+    read it with its IAM role.
+    """
     secrets = secret_values(stack)
     for config_map in stack.of_type(CONFIG_MAP):
         for section in ("data", "binaryData"):
@@ -136,8 +120,12 @@ def k8s_no_secrets_in_configmaps(stack: Stack, report: StackReport) -> None:
             for key, value in entries.items() if isinstance(entries, dict) else ():
                 if _leaks(value, secrets):
                     report(f"Key {key!r} holds a secret value.", config_map)
-                elif secret_like_name(key) and isinstance(value, str) and value and not value.startswith("arn:"):
+                elif secret_in_setting(key, value):
                     report(f"Key {key!r} looks like a secret.", config_map)
+    for workload in stack.of_type(*POD_SPECS, *HELM_RELEASES):
+        for name, value in settings_in(configuration(workload)):
+            if _leaks(value, secrets):
+                report(f"{name} holds a secret value.", workload)
 
 
 # ---------------------------------------------------------------------------------------------- cost
@@ -168,11 +156,8 @@ def _sizes(resource: Resource) -> tuple[str, list[Any]] | None:
 
 
 @rules.resource(
-    "instance-size-allowlist",
-    description="Database, cache and node sizes are within the stack's allowlist (a cost guard).",
-    severity=Severity.MEDIUM,
-    category=COST,
-    types=(
+    Severity.MEDIUM,
+    (
         "aws:rds/instance:Instance",
         "aws:rds/clusterInstance:ClusterInstance",
         "aws:rds/cluster:Cluster",
@@ -184,12 +169,16 @@ def _sizes(resource: Resource) -> tuple[str, list[Any]] | None:
         "aws:ec2/instance:Instance",
         "eks:index:Cluster",
     ),
-    remediation="pick a size from the stack's allowlist (policies/config/<stack>.json) or extend it in review.",
+    category=COST,
     config={
         key: {"type": "array", "items": {"type": "string"}, "default": patterns} for key, patterns in _SIZES.items()
     },
 )
 def instance_size_allowlist(resource: Resource, report: ResourceReport) -> None:
+    """Database, cache and node sizes are within the stack's allowlist (a cost guard).
+
+    Fix: pick a size from the stack's allowlist (policies/config/<stack>.json) or extend it in review.
+    """
     sizes = _sizes(resource)
     if sizes is None:
         return
@@ -213,12 +202,8 @@ def _tags(value: Any) -> dict[str, Any] | None:
 
 
 @rules.resource(
-    "required-tags",
-    description="Every taggable resource carries the required tags, set explicitly (provider default tags are "
-    "invisible to policies and reviews).",
-    severity=Severity.LOW,
-    types=TAGGABLE_TYPES,
-    remediation="set tags=naming.tags(<component>, Name=...) on the resource.",
+    Severity.LOW,
+    TAGGABLE_TYPES,
     config={
         "requiredTags": {
             "type": "array",
@@ -228,6 +213,11 @@ def _tags(value: Any) -> dict[str, Any] | None:
     },
 )
 def required_tags(resource: Resource, report: ResourceReport) -> None:
+    """Every taggable resource carries the required tags, set explicitly (provider default tags are invisible to
+    policies and reviews).
+
+    Fix: set tags=naming.tags(<component>, Name=...) on the resource.
+    """
     # Children of a remote component are tagged by the plugin from the component's own `tags`, checked there.
     if any(parent.startswith(REMOTE_COMPONENT_PACKAGES) for parent in resource.ancestor_types):
         return

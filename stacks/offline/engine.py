@@ -2,7 +2,14 @@
 
 No Pulumi CLI, no credentials and no network: the program (``__main__.py``) is evaluated exactly as the CLI
 would evaluate it, with the stack's config, but every RegisterResource request is recorded (type, name,
-parent, dependencies, provider, options, inputs) and answered by the fake cloud (``stacks/offline/fakes/``).
+parent, dependencies, property dependencies, provider, options, inputs) and answered by the fake cloud
+(``stacks/offline/fakes/``).
+
+Two modes. By default (``as_preview=False``) every resource answers with the fake cloud's full state, as
+``pulumi up`` sees it once each resource exists. With ``as_preview=True`` the run is what ``pulumi preview`` of a
+new stack sees: the SDK runs in dry-run mode (``set_mocks(preview=True)``) and a resource to be created answers
+with its inputs only -- its id and every output the provider computes (ARNs, generated names, endpoints) are
+unknown, so whatever depends on them is unknown too, and ``apply`` callbacks over them do not run.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi import Output
+from pulumi.output import Unknown
 from pulumi.runtime import rpc, set_all_config, set_mocks
 from pulumi.runtime.mocks import MockMonitor, _resolve_callbacks
 from pulumi.runtime.proto import resource_pb2
@@ -53,9 +61,10 @@ class OfflineError(Exception):
 class RecordingMonitor(MockMonitor):
     """A mock resource monitor that records every registration and answers from the fake cloud."""
 
-    def __init__(self, cloud: FakeCloud) -> None:
+    def __init__(self, cloud: FakeCloud, *, as_preview: bool = False) -> None:
         super().__init__(cloud)
         self.cloud = cloud
+        self.as_preview = as_preview
         self.records: list[PlannedResource] = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -83,6 +92,8 @@ class RecordingMonitor(MockMonitor):
             remote=request.remote,
             provider=request.provider,
         )
+        if self.as_preview and request.custom and not request.type.startswith("pulumi:providers:"):
+            resource_id, state = "", _as_planned(inputs, state)
         for key in request.additionalSecretOutputs:
             if key in state and not is_secret(state[key]):
                 if isinstance(state[key], str):
@@ -92,6 +103,22 @@ class RecordingMonitor(MockMonitor):
         payload = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=payload)
+
+
+def _as_planned(inputs: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """What the engine answers for a resource it is about to create: the inputs, every computed output unknown."""
+    return {key: _wire_unknowns(inputs.get(key, rpc.UNKNOWN)) for key in state}
+
+
+def _wire_unknowns(value: Any) -> Any:
+    """Unknown inputs (deserialised during a dry run as ``pulumi.output.Unknown``) as the wire's unknown value."""
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {key: _wire_unknowns(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_wire_unknowns(item) for item in value]
+    return value
 
 
 def _fake_inputs(request: Any) -> dict[str, Any]:
@@ -125,6 +152,9 @@ def _record(
         name=request.name,
         parent=request.parent or None,
         dependencies=sorted(set(request.dependencies)),
+        property_dependencies={
+            key: sorted(set(dependencies.urns)) for key, dependencies in request.propertyDependencies.items()
+        },
         provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
         options={
             "protect": request.protect if request.HasField("protect") else False,
@@ -248,32 +278,48 @@ def _program_environment(project_dir: Path) -> Iterator[None]:
         sys.path[:] = old_path
 
 
-def preview(stack: str, project_dir: Path = PROJECT_DIR, overrides: Mapping[str, Any] | None = None) -> Plan:
+def preview(
+    stack: str,
+    project_dir: Path = PROJECT_DIR,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    as_preview: bool = False,
+) -> Plan:
     """Evaluate the program for ``stack`` offline and return its plan.
 
-    ``overrides`` (config key -> value, ``None`` removes a key) lets tests vary one setting of a stack.
+    ``overrides`` (config key -> value, ``None`` removes a key) lets tests vary one setting of a stack;
+    ``as_preview`` evaluates it as ``pulumi preview`` sees a new stack (see the module docstring).
     Exceptions raised by the program propagate unchanged; see ``stacks.__main__`` for how they are reported.
     """
     project_dir = project_dir.resolve()  # the program runs from it, so a relative path would not resolve there
     project, config, secret_keys = load_config(stack, project_dir, overrides)
     region = config.get("aws:region", "us-east-1")
     # A fresh context: every run gets its own root stack, config and settings, even within one process.
-    return contextvars.Context().run(_evaluate, project_dir, project, stack, config, secret_keys, region)
+    return contextvars.Context().run(
+        _evaluate, project_dir, project, stack, config, secret_keys, region, as_preview=as_preview
+    )
 
 
 def _evaluate(
-    project_dir: Path, project: str, stack: str, config: dict[str, str], secret_keys: list[str], region: str
+    project_dir: Path,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+    region: str,
+    *,
+    as_preview: bool,
 ) -> Plan:
     ROOT.set(None)
     set_all_config(config, secret_keys)
     cloud = FakeCloud(region=region)
     cloud.secret_values.update(config[key] for key in secret_keys)
-    monitor = RecordingMonitor(cloud)
+    monitor = RecordingMonitor(cloud, as_preview=as_preview)
     warnings = _WarningCollector()
     logger = logging.getLogger(f"stacks.offline.{stack}")
     logger.propagate = False
     logger.handlers[:] = [warnings]
-    set_mocks(cloud, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
+    set_mocks(cloud, project=project, stack=stack, preview=as_preview, logger=logger, monitor=monitor)
 
     main = project_dir / "__main__.py"
     executor = ThreadPoolExecutor(thread_name_prefix="offline-preview")

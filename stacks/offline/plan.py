@@ -103,6 +103,8 @@ class PlannedResource:
     options: dict[str, Any]
     inputs: dict[str, Any]
     custom: bool
+    #: Which resources each input property depends on (the engine's ``propertyDependencies``), for policies.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict, compare=False)
     #: The fake cloud's id and outputs (normalised). In memory only: they are not part of the JSON plan.
     id: str = field(default="", compare=False)
     outputs: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -134,6 +136,21 @@ class PlannedResource:
             "custom": self.custom,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlannedResource:
+        """A resource of a JSON plan (no fake outputs, secrets masked: the JSON keeps no more)."""
+        return cls(
+            urn=data["urn"],
+            type=data["type"],
+            name=data["name"],
+            parent=data.get("parent"),
+            dependencies=list(data.get("dependencies") or []),
+            provider=data.get("provider"),
+            options=dict(data.get("options") or {}),
+            inputs=dict(data.get("inputs") or {}),
+            custom=bool(data.get("custom", True)),
+        )
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -161,6 +178,20 @@ class Plan:
             "resources": [resource.to_json() for resource in self.resources],
             "outputs": self.outputs,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        """The plan of a JSON document written by ``write_json`` (of this or any earlier revision)."""
+        return cls(
+            project=data["project"],
+            stack=data["stack"],
+            resources=[PlannedResource.from_json(resource) for resource in data["resources"]],
+            outputs=dict(data.get("outputs") or {}),
+        )
+
+    @classmethod
+    def read_json(cls, path: Path) -> Plan:
+        return cls.from_json(json.loads(path.read_text()))
 
     def write_json(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")

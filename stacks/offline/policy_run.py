@@ -48,6 +48,9 @@ from stacks.offline.plan import UNKNOWN, Plan, PlannedResource
 
 POLICY_PACK_DIR = PROJECT_DIR / "policies"
 STACK_TYPE = "pulumi:pulumi:Stack"
+#: Stacks whose config may not lower a security rule below mandatory (staging relaxes resilience and cost only).
+STRICT_STACKS = ("prod",)
+SECURITY_TAG = "security"
 
 
 class PolicyConfigError(Exception):
@@ -97,8 +100,11 @@ def pack_version() -> str:
     return str(document["version"])
 
 
-def load_settings(path: Path, policies: Sequence[Policy] = POLICIES) -> dict[str, PolicySettings]:
-    """The settings of every policy from a ``--policy-pack-config`` JSON file."""
+def load_settings(
+    path: Path, policies: Sequence[Policy] = POLICIES, *, stack: str | None = None
+) -> dict[str, PolicySettings]:
+    """The settings of every policy from a ``--policy-pack-config`` JSON file, for ``stack`` (by default the
+    file's name). A strict stack's config that lowers a security rule below mandatory is refused."""
     if not path.is_file():
         raise PolicyConfigError(f"{path}: no policy config for this stack")
     try:
@@ -108,10 +114,24 @@ def load_settings(path: Path, policies: Sequence[Policy] = POLICIES) -> dict[str
     if not isinstance(raw, dict):
         raise PolicyConfigError(f"{path.name}: expected an object mapping policy names to settings")
     settings, problems = reconcile(policies, raw)
+    if (stack or path.stem) in STRICT_STACKS:
+        problems += _lowered_security_rules(policies, settings, stack or path.stem)
     if problems:
         listing = "\n".join(f"  {problem}" for problem in problems)
         raise PolicyConfigError(f"{path.name}: {len(problems)} policy config problem(s):\n{listing}")
     return settings
+
+
+def _lowered_security_rules(
+    policies: Sequence[Policy], settings: Mapping[str, PolicySettings], stack: str
+) -> list[str]:
+    blocking = (EnforcementLevel.MANDATORY, EnforcementLevel.REMEDIATE)
+    return [
+        f"{policy.name}: a security rule stays mandatory in {stack} (the config makes it "
+        f"{settings[policy.name].enforcement.value}); change the pack in review instead"
+        for policy in policies
+        if SECURITY_TAG in (policy.tags or []) and settings[policy.name].enforcement not in blocking
+    ]
 
 
 def reconcile(policies: Sequence[Policy], raw: Mapping[str, Any]) -> tuple[dict[str, PolicySettings], list[str]]:
@@ -246,6 +266,10 @@ def _stack_resources(plan: Plan, providers: Mapping[str, PolicyProviderResource]
         policy_resource = by_urn[resource.urn]
         policy_resource.parent = by_urn.get(resource.parent or "")
         policy_resource.dependencies = [by_urn[urn] for urn in resource.dependencies if urn in by_urn]
+        policy_resource.property_dependencies = {
+            prop: [by_urn[urn] for urn in urns if urn in by_urn]
+            for prop, urns in resource.property_dependencies.items()
+        }
     return list(by_urn.values())
 
 
@@ -331,7 +355,7 @@ def _run(
 # ---------------------------------------------------------------------------------------------- report
 
 
-def report(violations: Sequence[Violation], *, config: Path) -> str:
+def report(violations: Sequence[Violation], *, config: Path, title: str = "Policies:") -> str:
     """Violations grouped under the pack, like the CLI's "Policies:" section."""
     mandatory = sum(violation.mandatory for violation in violations)
     advisory = len(violations) - mandatory
@@ -340,7 +364,7 @@ def report(violations: Sequence[Violation], *, config: Path) -> str:
         shown_config = config.relative_to(PROJECT_DIR)
     except ValueError:
         shown_config = config
-    lines = ["Policies:", f"    {status}  {PACK_NAME}@v{pack_version()} (local: policies, config: {shown_config})"]
+    lines = [title, f"    {status}  {PACK_NAME}@v{pack_version()} (local: policies, config: {shown_config})"]
     for violation in violations:
         lines.append(
             f"        - [{violation.enforcement.value}]  [severity: {violation.severity}]  {violation.policy}"
@@ -352,8 +376,18 @@ def report(violations: Sequence[Violation], *, config: Path) -> str:
     return "\n".join(lines)
 
 
-def check(plan: Plan, config: Path | None = None) -> tuple[list[Violation], str]:
-    """The violations of ``plan`` under its stack's policy config (or ``config``), and the printed report."""
+def check(plan: Plan, config: Path | None = None, *, preview_plan: Plan | None = None) -> tuple[list[Violation], str]:
+    """The violations of ``plan`` under its stack's policy config (or ``config``), and the printed report.
+
+    With ``preview_plan`` (the same program evaluated as ``pulumi preview`` sees it, ``engine.preview(...,
+    as_preview=True)``) both verdicts are reported, the preview's first, and the violations are both runs'.
+    """
     path = config or config_path(plan.stack)
-    violations = evaluate(plan, load_settings(path))
-    return violations, report(violations, config=path)
+    settings = load_settings(path, stack=plan.stack)
+    violations = evaluate(plan, settings)
+    text = report(violations, config=path, title="Policies (as `pulumi up` sees it, every resource created):")
+    if preview_plan is None:
+        return violations, report(violations, config=path)
+    at_preview = evaluate(preview_plan, settings)
+    title = "Policies (as `pulumi preview` sees it: outputs of resources not created yet are unknown):"
+    return [*at_preview, *violations], f"{report(at_preview, config=path, title=title)}\n\n{text}"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from stacks.offline import changes
+from stacks.offline.changes import summary_line
 from stacks.offline.plan import Plan, PlannedResource
 
 
@@ -42,7 +46,7 @@ def summary(plan: Plan) -> str:
     width = max((len(type_) for type_ in counts), default=0) + 2
     lines = ["Resources by type:"]
     lines += [f"    {type_:<{width}}{count:>4}" for type_, count in counts.items()]
-    lines.append(f"    + {len(plan.resources) + 1} to create (including the stack)")
+    lines.append(f"    {summary_line({'create': len(plan.resources)})}")
     return "\n".join(lines)
 
 
@@ -56,7 +60,8 @@ def outputs(plan: Plan) -> str:
 # ---------------------------------------------------------------------------------------------- diff
 
 
-#: (path, value in the left stack, value in the right stack), e.g. ("inputs.multiAz", False, True).
+#: (path, value in the left stack, value in the right stack), e.g. ("inputs.multiAz", False, True); a value only in
+#: one stack is ``changes.ABSENT`` in the other.
 Difference = tuple[str, Any, Any]
 
 
@@ -64,17 +69,28 @@ def _key(resource: PlannedResource) -> tuple[str, str]:
     return resource.type, resource.name
 
 
-def _differences(left: Any, right: Any, path: str, stacks: tuple[str, str]) -> Iterator[Difference]:
-    """(path, left value, right value) of every leaf that differs other than by the stack's name (physical names,
-    tags, URNs: ``stacks`` is the (left, right) pair of names)."""
-    if isinstance(left, dict) and isinstance(right, dict):
-        for key in sorted(set(left) | set(right)):
-            yield from _differences(left.get(key), right.get(key), f"{path}.{key}" if path else key, stacks)
-    elif isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-        for index, (left_item, right_item) in enumerate(zip(left, right, strict=True)):
-            yield from _differences(left_item, right_item, f"{path}[{index}]", stacks)
-    elif not (isinstance(left, str) and isinstance(right, str) and left.replace(*stacks) == right) and left != right:
-        yield path, left, right
+def _differences(left: PlannedResource, right: PlannedResource, stacks: tuple[str, str]) -> Iterator[Difference]:
+    """(path, left value, right value) of every input or option that differs other than by the stack's name
+    (physical names, tags, URNs, keys naming them: ``stacks`` is the (left, right) pair of names); JSON held in
+    strings is compared structurally, so a policy differing in one statement is one difference."""
+
+    def renamed(value: Any) -> str:
+        return json.dumps(value, sort_keys=True).replace(*stacks)
+
+    fields = {"inputs": left.inputs, "options": left.options}
+    other_fields = {"inputs": right.inputs, "options": right.options}
+    found = list(changes.differences(fields, other_fields))
+    # A key that names the stack is one removed and one added: the same but for the name.
+    removed = {(diff.path.replace(*stacks), renamed(diff.old)) for diff in found if diff.new is changes.ABSENT}
+    added = {(diff.path, renamed(diff.new)) for diff in found if diff.old is changes.ABSENT}
+    for diff in found:
+        if diff.new is changes.ABSENT and (diff.path.replace(*stacks), renamed(diff.old)) in added:
+            continue
+        if diff.old is changes.ABSENT and (diff.path, renamed(diff.new)) in removed:
+            continue
+        if isinstance(diff.old, str) and isinstance(diff.new, str) and diff.old.replace(*stacks) == diff.new:
+            continue
+        yield diff.path, diff.old, diff.new
 
 
 def differences(left: Plan, right: Plan) -> dict[tuple[str, str], list[Difference]]:
@@ -86,16 +102,16 @@ def differences(left: Plan, right: Plan) -> dict[tuple[str, str], list[Differenc
         other = right_index.get(_key(resource))
         if other is None:
             continue
-        fields = {"inputs": resource.inputs, "options": resource.options}
-        other_fields = {"inputs": other.inputs, "options": other.options}
-        changes = list(_differences(fields, other_fields, "", (left.stack, right.stack)))
-        if changes:
-            found[_key(resource)] = changes
+        different = list(_differences(resource, other, (left.stack, right.stack)))
+        if different:
+            found[_key(resource)] = different
     return found
 
 
-def diff(left: Plan, right: Plan) -> str:
-    """Resources only in one stack, and inputs/options that differ, matched by (type, logical name)."""
+def diff(left: Plan, right: Plan, width: int | None = None) -> str:
+    """Resources only in one stack, and inputs/options that differ, matched by (type, logical name); values as
+    JSON, lines fitted to ``width`` (the terminal's)."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
     left_keys = {_key(r): None for r in left.resources}
     right_keys = {_key(r): None for r in right.resources}
     lines = [f"Differences between stack '{left.stack}' (-) and stack '{right.stack}' (+):", ""]
@@ -103,13 +119,16 @@ def diff(left: Plan, right: Plan) -> str:
     only_right = [k for k in right_keys if k not in left_keys]
     for title, keys, sign in ((left.stack, only_left, "-"), (right.stack, only_right, "+")):
         lines.append(f"Only in {title} ({len(keys)}):")
-        lines += [f"  {sign} {type_}  {name}" for type_, name in keys]
+        lines += [f"  {sign} {changes.short_type(type_)}  {name}" for type_, name in keys]
         lines.append("")
     changed = differences(left, right)
     lines.append("Different inputs or options:")
-    for (type_, name), changes in changed.items():
-        lines.append(f"  ~ {type_}  {name}")
-        lines += [f"      {path}: {old!r} -> {new!r}" for path, old, new in changes]
+    for (type_, name), found in changed.items():
+        lines.append(f"  ~ {changes.short_type(type_)}  {name}")
+        lines += [
+            f"      {changes.difference_line(changes.Difference(path, old, new, path), width - 6)}"
+            for path, old, new in found
+        ]
     lines += [
         "",
         f"{len(only_left)} only in {left.stack}, {len(only_right)} only in {right.stack}, "

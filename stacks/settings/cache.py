@@ -47,6 +47,10 @@ class CacheSettings:
         description="Weekly UTC maintenance window 'ddd:hh:mm-ddd:hh:mm' (at least 60 minutes, not overlapping "
         "the snapshot window).",
     )
+    final_snapshot: bool = Field(
+        default=True,
+        description="Take a final snapshot when the replication group is deleted; required in prod.",
+    )
     maxmemory_policy: Literal[
         "volatile-lru",
         "allkeys-lru",
@@ -91,5 +95,9 @@ class CacheSettings:
                 "snapshot_window",
                 f"overlaps the maintenance window {self.maintenance_window}; ElastiCache rejects that",
             )
-        if environment == "prod" and not self.replicated:
+        if environment != "prod":
+            return
+        if not self.replicated:
             yield "node_count", "prod needs at least 2 nodes (a replica in another zone with automatic failover)"
+        if not self.final_snapshot:
+            yield "final_snapshot", "prod takes a final snapshot on deletion; skipping it is a staging-only saving"

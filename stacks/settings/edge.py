@@ -59,6 +59,11 @@ class EdgeSettings:
         le=2_000_000_000,
         description="Requests one client IP may send in 5 minutes before WAF blocks it (10-2000000000).",
     )
+    waf_rate_limit_enabled: bool = Field(
+        default=True,
+        description="Block clients over edgeWafRateLimit at CloudFront; turn off only for a planned surge (a load "
+        "test, a sale) with the WAF metrics watched.",
+    )
     admin_allowed_cidrs: tuple[AllowedCidr, ...] = Field(
         default=(),
         max_length=50,

@@ -25,6 +25,37 @@ class SecretSettings:
         "awaiting deletion keeps taken; staging).",
     )
 
+    redis_auth_rotation: int = Field(
+        default=0,
+        ge=0,
+        description="Raise by one to rotate the ElastiCache AUTH token at the next `pulumi up` (ElastiCache accepts "
+        "the previous token too until the rotation after; docs/operations.md, Rotating secrets).",
+    )
+    session_rotation: int = Field(
+        default=0,
+        ge=0,
+        description="Raise by one to rotate the key that signs the shop's session cookies (signs everyone out).",
+    )
+    admin_token_rotation: int = Field(
+        default=0, ge=0, description="Raise by one to rotate the credential of the shop's admin API."
+    )
+    origin_verify_rotation: int = Field(
+        default=0,
+        ge=0,
+        description="Raise by one to rotate CloudFront's secret origin header (origin requests from edges still "
+        "sending the old value are refused for the minutes CloudFront takes to deploy).",
+    )
+
+    def rotation(self, purpose: str) -> int:
+        """How many times the secret of ``purpose`` (``redis-auth``, ``session``, ...) has been rotated."""
+        rotations = {
+            "redis-auth": self.redis_auth_rotation,
+            "session": self.session_rotation,
+            "admin-token": self.admin_token_rotation,
+            "origin-verify": self.origin_verify_rotation,
+        }
+        return rotations[purpose]
+
     @field_validator("recovery_window_days")
     @classmethod
     def _secrets_manager_window(cls, days: int) -> int:

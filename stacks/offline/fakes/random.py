@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 from stacks.offline.fakes import FakeResource, outputs
@@ -12,7 +13,11 @@ from stacks.offline.fakes import FakeResource, outputs
 @outputs("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString")
 def _random_string(resource: FakeResource) -> dict:
     length = int(resource.inputs.get("length", 16))
-    alphabet = base64.b64encode(hashlib.sha512(resource.seed.encode()).digest()).decode()
+    # New keepers mean a new resource and so a new value (a rotation), as with the real provider.
+    seed = resource.seed + (
+        json.dumps(resource.inputs["keepers"], sort_keys=True) if "keepers" in resource.inputs else ""
+    )
+    alphabet = base64.b64encode(hashlib.sha512(seed.encode()).digest()).decode()
     value = (alphabet.replace("/", "x").replace("+", "y") * (length // len(alphabet) + 1))[:length]
     fake: dict[str, Any] = {"result": resource.secret(value)}
     if resource.type.endswith("RandomPassword"):
