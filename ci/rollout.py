@@ -1,0 +1,121 @@
+"""The outcome of the shop's release (its Argo Rollout), after ``pulumi up``: healthy, or aborted and why.
+
+    python -m ci.rollout STACK [--timeout SECONDS]
+
+``pulumi up`` already waits for the Rollout's ``status.phase`` to be Healthy (``pulumi.com/waitFor``), but
+pulumi-kubernetes cannot tell whether that status is of the new spec: Argo Rollouts keeps ``observedGeneration`` as
+a string, which the provider's generation check skips. This command judges the phase the way ``kubectl argo rollouts
+status`` does (argo-rollouts ``utils/rollout/rolloututil.go`` GetRolloutPhase): Progressing until the controller has
+observed the current generation; Healthy passes; Degraded (an aborted release, a failed analysis, a missed progress
+deadline) fails with the controller's message; Paused and Progressing are waited for up to the timeout.
+
+It reads the Rollout with ``kubectl`` through a kubeconfig that ``aws eks update-kubeconfig`` writes for the stack's
+cluster (its ``cluster`` output) into a temporary file; the runner needs the AWS CLI, kubectl and the deploy role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ci import runner
+from ci.release import stack_outputs
+from stacks.exit_codes import Exit
+
+#: The shop's Rollout (components/shop/component.py: named after the app, in the shop's namespace).
+ROLLOUT = "shop"
+HEALTHY, DEGRADED = "Healthy", "Degraded"
+POLL_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Outcome:
+    phase: str
+    message: str
+    image: str
+    step: str
+    """``current step/steps`` of a canary, empty otherwise."""
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in (HEALTHY, DEGRADED)
+
+
+def outcome(rollout: Mapping[str, Any]) -> Outcome:
+    """The release's phase as Argo Rollouts' own CLI computes it from the object."""
+    status = rollout.get("status") or {}
+    metadata = rollout.get("metadata") or {}
+    observed = str(status.get("observedGeneration", ""))
+    if observed.isdigit() and int(observed) < int(metadata.get("generation", 0)):
+        phase, message = "Progressing", "waiting for rollout spec update to be observed"
+    elif status.get("controllerPause") and not status.get("pauseConditions"):
+        phase, message = "Progressing", "waiting for rollout to unpause"
+    else:
+        phase, message = status.get("phase") or "Progressing", status.get("message") or ""
+    spec = rollout.get("spec") or {}
+    steps = ((spec.get("strategy") or {}).get("canary") or {}).get("steps") or []
+    step = f"{status.get('currentStepIndex', 0)}/{len(steps)}" if steps else ""
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    return Outcome(phase, message, containers[0].get("image", ""), step)
+
+
+def _read_rollout(kubeconfig: Path, namespace: str) -> dict[str, Any]:
+    command = ["kubectl", "--kubeconfig", str(kubeconfig), "--namespace", namespace, "get", "rollout", ROLLOUT]
+    return json.loads(runner.run([*command, "--output", "json"], capture=True).stdout)
+
+
+def wait(read: Callable[[], Mapping[str, Any]], timeout: float, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Read until the release is healthy or degraded, or ``timeout`` seconds are over."""
+    deadline = time.monotonic() + timeout
+    current = outcome(read())
+    while not current.finished and time.monotonic() < deadline:
+        print(f"{current.phase}: {current.message or '...'}", flush=True)
+        sleep(POLL_SECONDS)
+        current = outcome(read())
+    return current
+
+
+def report(stack: str, current: Outcome) -> int:
+    where = f" at step {current.step}" if current.step else ""
+    line = f"**{stack}** release of `{current.image}`: {current.phase}{where}. {current.message}".rstrip()
+    runner.add_summary(line)
+    runner.set_output("rollout-phase", current.phase)
+    if current.phase == HEALTHY:
+        return Exit.OK
+    watch = f"kubectl argo rollouts get rollout {ROLLOUT} --namespace <namespace> (docs/releases.md)"
+    if current.phase == DEGRADED:
+        runner.error(
+            f"{stack}: the release was aborted ({current.message}); the stable version still serves. {watch}",
+            title="Release aborted",
+        )
+    else:
+        runner.error(f"{stack}: the release is still {current.phase}{where}: {watch}", title="Release unfinished")
+    return Exit.FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ci.rollout", description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("stack")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for a finished release")
+    args = parser.parse_args(argv)
+    cluster = stack_outputs(args.stack).get("cluster") or {}
+    if not isinstance(cluster, dict) or not cluster.get("name"):
+        runner.error(f"{args.stack} has no cluster output: nothing to check", title="Release")
+        return Exit.FAILED
+    with tempfile.TemporaryDirectory() as directory:
+        kubeconfig = Path(directory) / "kubeconfig"
+        update = ["aws", "eks", "update-kubeconfig", "--name", str(cluster["name"]), "--kubeconfig", str(kubeconfig)]
+        runner.run(update, capture=True)
+        namespace = str(cluster.get("shopNamespace") or "shop")
+        return report(args.stack, wait(lambda: _read_rollout(kubeconfig, namespace), args.timeout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
