@@ -317,8 +317,10 @@ class Shop(PlatformComponent):
         )
 
     def _autoscaler(self, rollout: k8s.apiextensions.CustomResource) -> None:
-        spec = capacity.autoscaler_spec(self._args.settings, rollout.metadata["name"])
-        self._object(k8s.autoscaling.v2.HorizontalPodAutoscaler, "autoscaler", APP, spec=spec)
+        """Created once the Rollout is (its first revision healthy), as it was after the Deployment."""
+        spec = capacity.autoscaler_spec(self._args.settings, self.deployment_name)
+        opts = self.child(provider=self._args.cluster.provider, depends_on=[rollout])
+        self._object(k8s.autoscaling.v2.HorizontalPodAutoscaler, "autoscaler", APP, spec=spec, opts=opts)
 
     # ------------------------------------------------------------------------------------------------ traffic
 
