@@ -8,15 +8,19 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from ci import custom_resources
+from ci import custom_resources, manifests
+from ci.offline import StackFiles
+from stacks.exit_codes import Exit
 from stacks.offline.fakes.aws_observability import target_group_arn_suffix
 from stacks.offline.lifecycle import depends_on
 from stacks.offline.plan import Plan, PlannedResource
-from stacks.offline.report import kubernetes_objects
+from stacks.offline.report import kubernetes_objects, write_manifests
 from stacks.settings import ShopSettings
 from tests.conftest import plan_for
 from tests.shop_plan import (
@@ -340,3 +344,17 @@ def test_a_blue_green_quota_fits_a_second_full_set() -> None:
     fields = {"max_replicas": 4, "quota_pods": 9}
     assert "quota_pods" not in _problems("staging", release_strategy="canary", **fields)
     assert "must be at least 10" in _problems("staging", release_strategy="blue_green", **fields)["quota_pods"]
+
+
+def test_the_manifest_check_fails_a_stack_on_an_invalid_custom_resource(prod: Plan, tmp_path: Path) -> None:
+    """`make validate-manifests` (ci/manifests.py): built-in kinds through kubernetes-validate, custom resources
+    through their CRDs; one unknown field in the Rollout fails the stack."""
+    files = StackFiles(tmp_path / "prod")
+    write_manifests(prod, files.manifests)
+    files.plan.write_text(json.dumps({"resources": [{"type": "eks:index:Cluster", "inputs": {"version": "1.35"}}]}))
+    assert manifests.validate(files) == Exit.OK
+    (path,) = [path for path in files.manifests.glob("*-rollout-shop.yaml")]
+    rollout_manifest = yaml.safe_load(path.read_text())
+    rollout_manifest["spec"]["strategy"]["canary"]["stepz"] = []
+    path.write_text(yaml.safe_dump(rollout_manifest))
+    assert manifests.validate(files) == Exit.FAILED
