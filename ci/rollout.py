@@ -9,20 +9,22 @@ status`` does (argo-rollouts ``utils/rollout/rolloututil.go`` GetRolloutPhase): 
 observed the current generation; Healthy passes; Degraded (an aborted release, a failed analysis, a missed progress
 deadline) fails with the controller's message; Paused and Progressing are waited for up to the timeout.
 
-It reads the Rollout with ``kubectl`` through a kubeconfig that ``aws eks update-kubeconfig`` writes for the stack's
-cluster (its ``cluster`` output) into a temporary file; the runner needs the AWS CLI, kubectl and the deploy role.
+It reads the Rollout from the Kubernetes API of the stack's cluster (its ``cluster`` output) with a token from
+``aws eks get-token`` and the endpoint and CA from ``aws eks describe-cluster``, as ``pulumi up`` reaches it: the
+runner needs the AWS CLI and the deploy role (an access entry of the cluster), and for prod the VPC.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import ssl
 import sys
-import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ci import runner
@@ -66,9 +68,35 @@ def outcome(rollout: Mapping[str, Any]) -> Outcome:
     return Outcome(phase, message, containers[0].get("image", ""), step)
 
 
-def _read_rollout(kubeconfig: Path, namespace: str) -> dict[str, Any]:
-    command = ["kubectl", "--kubeconfig", str(kubeconfig), "--namespace", namespace, "get", "rollout", ROLLOUT]
-    return json.loads(runner.run([*command, "--output", "json"], capture=True).stdout)
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    endpoint: str
+    certificate_authority: str
+    """PEM, as EKS returns it base64-encoded."""
+
+
+def _aws_json(*arguments: str) -> Any:
+    return json.loads(runner.run(["aws", *arguments, "--output", "json"], capture=True).stdout)
+
+
+def describe_cluster(name: str) -> Cluster:
+    found = _aws_json("eks", "describe-cluster", "--name", name)["cluster"]
+    if not str(found["endpoint"]).startswith("https://"):
+        raise ValueError(f"cluster {name} has no https endpoint: {found['endpoint']!r}")
+    pem = base64.b64decode(found["certificateAuthority"]["data"]).decode()
+    return Cluster(name, found["endpoint"], pem)
+
+
+def read_rollout(cluster: Cluster, namespace: str) -> dict[str, Any]:
+    """GET the Rollout with a fresh token (they last 15 minutes; a wait may take longer)."""
+    token = _aws_json("eks", "get-token", "--cluster-name", cluster.name)["status"]["token"]
+    url = f"{cluster.endpoint}/apis/argoproj.io/v1alpha1/namespaces/{namespace}/rollouts/{ROLLOUT}"
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - the endpoint is https (describe_cluster)
+    context = ssl.create_default_context(cadata=cluster.certificate_authority)
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310 - as above
+        return json.loads(response.read())
 
 
 def wait(read: Callable[[], Mapping[str, Any]], timeout: float, sleep: Callable[[float], None] = time.sleep) -> Outcome:
@@ -109,12 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(cluster, dict) or not cluster.get("name"):
         runner.error(f"{args.stack} has no cluster output: nothing to check", title="Release")
         return Exit.FAILED
-    with tempfile.TemporaryDirectory() as directory:
-        kubeconfig = Path(directory) / "kubeconfig"
-        update = ["aws", "eks", "update-kubeconfig", "--name", str(cluster["name"]), "--kubeconfig", str(kubeconfig)]
-        runner.run(update, capture=True)
-        namespace = str(cluster.get("shopNamespace") or "shop")
-        return report(args.stack, wait(lambda: _read_rollout(kubeconfig, namespace), args.timeout))
+    target = describe_cluster(str(cluster["name"]))
+    namespace = str(cluster.get("shopNamespace") or "shop")
+    return report(args.stack, wait(lambda: read_rollout(target, namespace), args.timeout))
 
 
 if __name__ == "__main__":

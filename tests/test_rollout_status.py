@@ -3,6 +3,8 @@ status of the previous spec cannot pass."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from typing import Any
 
 import pytest
@@ -61,3 +63,51 @@ def test_only_a_healthy_release_passes(
     assert f"release of `registry/shop/app:abc@sha256:0`: {phase}" in printed.out
     if title:
         assert title in printed.err and "kubectl argo rollouts get rollout shop" in printed.err
+
+
+class _Response:
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = json.dumps(body).encode()
+
+    def __enter__(self) -> _Response:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def read(self) -> bytes:
+        return self.body
+
+
+@pytest.mark.parametrize(("phase", "code"), [("Healthy", Exit.OK), ("Degraded", Exit.FAILED)])
+def test_the_command_reads_the_rollout_from_the_stacks_cluster_with_an_eks_token(
+    monkeypatch: pytest.MonkeyPatch, phase: str, code: int
+) -> None:
+    """Only the AWS CLI and the deploy role, as `pulumi up` itself: no kubectl, no kubeconfig file."""
+    calls: list[tuple[str, ...]] = []
+    requests: list[urllib.request.Request] = []
+    answers = {
+        "describe-cluster": {"cluster": {"endpoint": "https://ABC.eks.example", "certificateAuthority": {"data": ""}}},
+        "get-token": {"status": {"token": "k8s-aws-v1.token"}},
+    }
+
+    def aws_json(*arguments: str) -> Any:
+        calls.append(arguments)
+        return answers[arguments[1]]
+
+    def urlopen(request: urllib.request.Request, **_: Any) -> _Response:
+        requests.append(request)
+        return _Response(rollout_object(phase))
+
+    monkeypatch.setattr(rollout, "stack_outputs", lambda stack: {"cluster": {"name": f"shop-{stack}-eks"}})
+    monkeypatch.setattr(rollout, "_aws_json", aws_json)
+    monkeypatch.setattr(rollout.ssl, "create_default_context", lambda **_: None)
+    monkeypatch.setattr(rollout.urllib.request, "urlopen", urlopen)
+    assert rollout.main(["prod", "--timeout", "0"]) == code
+    assert calls == [
+        ("eks", "describe-cluster", "--name", "shop-prod-eks"),
+        ("eks", "get-token", "--cluster-name", "shop-prod-eks"),
+    ]
+    (request,) = requests
+    assert request.full_url == "https://ABC.eks.example/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/shop"
+    assert request.get_header("Authorization") == "Bearer k8s-aws-v1.token"
