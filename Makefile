@@ -7,9 +7,9 @@ STACK ?= staging
 PYRIGHT_VERSION := 1.1.414
 REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt app/requirements.txt app/requirements-test.txt
 
-.PHONY: venv preview test test-infra test-app lint shop bench bench-preview bench-shop clean
+.PHONY: venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms rollback retain-image notify test-packages
+	image-config deploy smoke alarms rollback retain-image notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -32,6 +32,10 @@ venv: $(VENV)/.installed $(POLICY_VENV)/.installed
 AGAINST ?=
 preview: venv
 	$(PY) -m stacks preview $(STACK) $(if $(AGAINST),--against $(AGAINST))
+
+## Monthly cost estimate of one stack (STACK=staging|prod) from its offline plan (docs/cost.md).
+cost: venv
+	$(PY) -m stacks cost $(STACK)
 
 ## The whole test suite: infrastructure plans, policies, tooling and the shop app.
 test: venv
@@ -132,6 +136,10 @@ rollback: venv
 
 retain-image: venv
 	$(PY) -m ci.release retain --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+
+# The cost estimate's price table from the AWS Price List API (needs AWS credentials; docs/cost.md).
+cost-prices: venv
+	$(PY) -m ci.cost_prices
 
 # Standard library only: runs without the virtual environment, also when the run failed before creating it.
 notify:

@@ -8,7 +8,9 @@ summary of them (the job summary and the pull request comment).
 ``plan`` writes DIR/<stack>/plan.json, preview.txt and manifests/; with a base (``--against REV``, or
 ``--base-branch BRANCH``: the pull request's merge base, ``git merge-base origin/BRANCH HEAD``) also
 DIR/<stack>/changes.json, the change since that base (``python -m stacks preview STACK --against``, schema in
-docs/reviewing.md). Each stack is evaluated by the same command line reviewers run, in its own process. ``plan``
+docs/reviewing.md), and DIR/<stack>/cost.json, its monthly cost estimate (with a base: and what the change adds,
+``python -m stacks cost STACK --against``, docs/cost.md). Each stack is evaluated by the same command lines reviewers
+run, in their own processes. ``plan``
 and ``policy`` exit non-zero when any stack fails; ``summary`` reports what the others left, so it runs after a
 failure too (the job summary and the pull request comment show why).
 """
@@ -32,6 +34,7 @@ from ci import runner
 from ci.pr_comment import COMMENT_MARKER, MAX_BODY
 from stacks.exit_codes import Exit
 from stacks.offline.changes import ChangeSet, difference_line, summary_line, warning_lines
+from stacks.offline.cost import money, signed
 from stacks.offline.engine import PROJECT_DIR, stack_names
 
 #: The policy run's closing count, e.g. "1 mandatory, 14 advisory violation(s)".
@@ -41,6 +44,8 @@ _VIOLATION_COUNTS = re.compile(r"\d+ mandatory, \d+ advisory violations?(?:\(s\)
 POLICY_TAIL_LINES = 60
 #: How wide the diff lines of the comment are (values beyond are elided; the JSON artifact has them whole).
 COMMENT_WIDTH = 160
+#: How many resources the cost table names per stack (the largest changes; the artifact has them all).
+COST_CHANGES_SHOWN = 3
 #: A code block fence no rendered value contains (values are JSON on one line).
 FENCE = "````"
 
@@ -72,6 +77,14 @@ class StackFiles:
         return self.root / "changes.json"
 
     @property
+    def cost(self) -> Path:
+        return self.root / "cost.json"
+
+    @property
+    def cost_output(self) -> Path:
+        return self.root / "cost.txt"
+
+    @property
     def policy_output(self) -> Path:
         return self.root / "policy.txt"
 
@@ -80,10 +93,11 @@ class StackFiles:
         return self.root / "policy.json"
 
 
-def _preview(stack: str, options: list[str], transcript: Path) -> int:
-    """Run the offline preview of ``stack``, echo its output and keep it in ``transcript``; the exit code."""
+def _stacks_command(command: str, stack: str, options: list[str], transcript: Path) -> int:
+    """Run ``python -m stacks COMMAND STACK`` (the offline preview, the cost estimate), echo its output and keep it in
+    ``transcript``; the exit code."""
     transcript.parent.mkdir(parents=True, exist_ok=True)
-    result = runner.run([sys.executable, "-m", "stacks", "preview", stack, *options], capture=True, check=False)
+    result = runner.run([sys.executable, "-m", "stacks", command, stack, *options], capture=True, check=False)
     output = result.stdout + result.stderr
     transcript.write_text(output)
     print(output, end="")
@@ -126,12 +140,17 @@ def plan(out: Path, stacks: list[str], against: str | None = None) -> int:
     for stack in stacks:
         files = StackFiles(out / stack)
         options = ["--json", str(files.plan), "--manifests", str(files.manifests)]
+        base = ["--against", against] if against else []
         if against:
-            options += ["--against", against, "--diff-json", str(files.changes)]
-        if _preview(stack, options, files.preview) != 0:
+            options += [*base, "--diff-json", str(files.changes)]
+        cost_options = [*base, "--json", str(files.cost)]
+        if (
+            _stacks_command("preview", stack, options, files.preview) != 0
+            or _stacks_command("cost", stack, cost_options, files.cost_output) != 0
+        ):
             failed.append(stack)
     if failed:
-        runner.error(f"the offline preview failed for: {', '.join(failed)}", title="Offline plan")
+        runner.error(f"the offline preview or cost estimate failed for: {', '.join(failed)}", title="Offline plan")
     return Exit.FAILED if failed else Exit.OK
 
 
@@ -139,7 +158,7 @@ def policy(out: Path, stacks: list[str]) -> int:
     failed = []
     for stack in stacks:
         files = StackFiles(out / stack)
-        exit_code = _preview(stack, ["--policy"], files.policy_output)
+        exit_code = _stacks_command("preview", stack, ["--policy"], files.policy_output)
         files.policy_status.write_text(json.dumps({"stack": stack, "exit_code": exit_code}) + "\n")
         if exit_code != 0:
             failed.append(stack)
@@ -182,6 +201,35 @@ def _row(files: StackFiles) -> str:
     change = summary_line(found[0].counts()) if found else "-"
     manifests = len(list(files.manifests.glob("*.yaml"))) if files.manifests.is_dir() else 0
     return f"| `{files.stack}` | {resources} | {change} | {manifests} | {_policy_verdict(files)} |"
+
+
+def _cost_lines(stacks: list[StackFiles]) -> list[str]:
+    """Each stack's monthly cost estimate, and what the change adds or removes (docs/cost.md)."""
+    estimates = [(files.stack, json.loads(files.cost.read_text())) for files in stacks if files.cost.is_file()]
+    if not estimates:
+        return []
+    lines = [
+        "| Stack | Monthly cost (USD, on-demand) | This change | Largest changes |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for stack, estimate in estimates:
+        monthly = estimate["monthly"]
+        against = estimate.get("against")
+        change = signed(against["delta"]["total"]) if against else "-"
+        total = f"{money(monthly['total'])} (fixed {money(monthly['fixed'])}, usage {money(monthly['usage'])})"
+        lines.append(f"| `{stack}` | {total} | {change} | {_largest_cost_changes(against)} |")
+    price_date = estimates[0][1]["priceDate"]
+    return [*lines, "", f"_Prices of {price_date}, usage from each stack's `cost*` settings: docs/cost.md._", ""]
+
+
+def _largest_cost_changes(against: dict[str, Any] | None, count: int = COST_CHANGES_SHOWN) -> str:
+    """The resources whose monthly cost the change moves most, e.g. ``database-postgres +$27.36``."""
+    if not against:
+        return "-"
+    changed = sorted(against["resources"], key=lambda change: -abs(change["delta"]))
+    shown = [f"`{change['urn'].rsplit('::', 1)[-1]}` {signed(change['delta'])}" for change in changed[:count]]
+    more = [f"{len(changed) - count} more"] if len(changed) > count else []
+    return ", ".join([*shown, *more]) or "-"
 
 
 def _config_keys(message: str) -> list[str]:
@@ -315,6 +363,7 @@ def summary_markdown(out: Path, *, limit: int = MAX_BODY) -> str:
         "| --- | ---: | --- | ---: | --- |",
         *(_row(files) for files in stacks),
         "",
+        *_cost_lines(stacks),
     ]
     sections = [section for section in map(_stack_section, stacks) if section is not None]
     pointer = artifacts_pointer(out)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import PlatformComponent, StackContext
-from components.iam import service_role
+from components.iam import granted_service_role
 from stacks.settings import NetworkSettings
 from stacks.settings.network import kubernetes_service_cidr
 
@@ -314,7 +314,7 @@ class Network(PlatformComponent):
             tags=self.tags("flow-logs"),
             opts=self.child(holds_data=True),
         )
-        role = service_role(
+        delivery_role = granted_service_role(
             f"{self._name}-flow-logs-role",
             scope=self.context.role_scope,
             service=account.service_principal("vpc-flow-logs"),
@@ -341,9 +341,10 @@ class Network(PlatformComponent):
             traffic_type=args.settings.flow_log_traffic,
             log_destination_type="cloud-watch-logs",
             log_destination=group.arn,
-            iam_role_arn=role.arn,
+            iam_role_arn=delivery_role.role.arn,
             max_aggregation_interval=60,
             tags=self.tags("flow-log"),
-            opts=self.child(),
+            # CreateFlowLogs accepts a role it cannot use yet; delivery then fails until the policy exists.
+            opts=self.child(depends_on=delivery_role.grants),
         )
         return group.name

@@ -118,6 +118,11 @@ def export_edge(platform: Platform) -> None:
         exported["nameServers"] = edge.name_servers
     if edge.origin_health_check_id is not None:
         exported["originHealthCheckId"] = edge.origin_health_check_id
+    if edge.dnssec_ds_records:
+        # What the parent zone publishes to make resolvers trust the signed zone (docs/operations.md, DNSSEC).
+        exported["dnssecDsRecords"] = edge.dnssec_ds_records
+    if edge.query_log_group_name is not None:
+        exported["queryLogGroup"] = edge.query_log_group_name
     pulumi.export("edge", exported)
 
 

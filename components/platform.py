@@ -11,7 +11,7 @@ from components.base import StackContext
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
-from components.edge import Edge, EdgeArgs
+from components.edge import Edge, EdgeArgs, cdn
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs
@@ -107,7 +107,12 @@ def build(settings: PlatformSettings) -> Platform:
     )
     storage = AssetStorage(
         "storage",
-        AssetStorageArgs(settings=settings.storage, context=context, data_key_arn=keys.data_key_arn),
+        AssetStorageArgs(
+            settings=settings.storage,
+            context=context,
+            data_key_arn=keys.data_key_arn,
+            cloudfront_log_source_arn=cdn.log_delivery_source_arn(context.account, context.naming),
+        ),
     )
     cluster = Cluster(
         "cluster",
@@ -148,8 +153,9 @@ def build(settings: PlatformSettings) -> Platform:
             key_settings=settings.keys,
             logs_key_arn=keys.logs_key_arn,
             assets_bucket_regional_domain_name=storage.assets_bucket_regional_domain_name,
-            logs_bucket_domain_name=storage.logs_bucket_domain_name,
+            logs_bucket_arn=storage.logs_bucket_arn,
             logs_prefix=storage.cloudfront_logs_prefix,
+            logs_bucket_policy=storage.logs_bucket_policy,
             origin_verify_token=secrets.origin_verify_token,
         ),
     )

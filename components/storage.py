@@ -79,12 +79,12 @@ def alb_log_writer(account: Account) -> dict[str, str]:
     return {"Service": account.service_principal("logdelivery.elasticloadbalancing")}
 
 
-def logs_bucket_policy(logs_bucket_arn: str, source_buckets: str, account: Account) -> dict[str, Any]:
+def logs_bucket_policy(
+    logs_bucket_arn: str, source_buckets: str, cloudfront_log_source_arn: str, account: Account
+) -> dict[str, Any]:
     """TLS only; S3 server access logs of the buckets matching ``source_buckets`` (an ARN pattern: this stack's
-    buckets, e.g. the assets bucket and the audit trail's) and this account's ALB access logs may be written.
-
-    CloudFront's standard (legacy) logs are written through the bucket ACL instead, which CloudFront itself extends
-    with its log delivery account when a distribution starts logging here.
+    buckets, e.g. the assets bucket and the audit trail's), this account's ALB access logs, and CloudFront's access
+    logs from the one log delivery source ``cloudfront_log_source_arn`` may be written, each under its own prefix.
     """
     return {
         "Version": "2012-10-17",
@@ -109,6 +109,19 @@ def logs_bucket_policy(logs_bucket_arn: str, source_buckets: str, account: Accou
                 "Action": "s3:PutObject",
                 "Resource": f"{logs_bucket_arn}/{ALB_LOGS_PREFIX}/AWSLogs/{account.id}/*",
             },
+            {
+                # CloudFront standard logging v2: CloudWatch Logs' delivery service writes for the delivery source
+                # (the CloudWatch Logs documentation's AWSLogDeliveryWrite, narrowed to that one source).
+                "Sid": "CloudFrontAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": account.service_principal("delivery.logs")},
+                "Action": "s3:PutObject",
+                "Resource": f"{logs_bucket_arn}/{CLOUDFRONT_LOGS_PREFIX}*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account.id, "s3:x-amz-acl": "bucket-owner-full-control"},
+                    "ArnLike": {"aws:SourceArn": cloudfront_log_source_arn},
+                },
+            },
         ],
     }
 
@@ -120,6 +133,8 @@ class AssetStorageArgs:
     """Its ``protect`` protects both buckets from `pulumi destroy` (prod)."""
     data_key_arn: pulumi.Input[str]
     """Encrypts the assets bucket (SSE-KMS with a bucket key)."""
+    cloudfront_log_source_arn: str
+    """The CloudFront distribution's log delivery source (us-east-1): the one writer of ``cloudfront/``."""
 
 
 class AssetStorage(PlatformComponent):
@@ -128,10 +143,10 @@ class AssetStorage(PlatformComponent):
     - **assets**: product images under ``media/``, SSE-KMS with the data key and a bucket key; ACLs disabled. The
       shop uploads from its pods (server side), so the bucket needs no CORS. Its only bucket policy (TLS only plus
       reads by the CDN) is created by ``serve_through_cdn`` once the distribution exists.
-    - **logs**: CloudFront standard logs (``cloudfront/``), ALB access logs (``alb/``) and the assets bucket's server
-      access logs (``s3-access/``). SSE-S3, because ALB and S3 server access logs support no other default
-      encryption. ACLs stay enabled (BucketOwnerPreferred) because CloudFront's standard logs are delivered through
-      the bucket ACL; objects written with ``bucket-owner-full-control`` still belong to this account.
+    - **logs**: CloudFront access logs (``cloudfront/<distribution>/``, standard logging v2), ALB access logs
+      (``alb/``) and the stack's buckets' server access logs (``s3-access/``). SSE-S3, because ALB and S3 server
+      access logs support no other default encryption. ACLs disabled (BucketOwnerEnforced) like every bucket: each
+      writer is admitted by the bucket policy, none through an ACL.
     """
 
     type_token = "shop:data:AssetStorage"  # noqa: S105 (a Pulumi type, not a secret)
@@ -144,7 +159,7 @@ class AssetStorage(PlatformComponent):
     logs_bucket_name: pulumi.Output[str]
     logs_bucket_arn: pulumi.Output[str]
     logs_bucket_domain_name: pulumi.Output[str]
-    """``<bucket>.s3.amazonaws.com``: what CloudFront standard logging takes."""
+    """``<bucket>.s3.amazonaws.com``."""
     logs_bucket_regional_domain_name: pulumi.Output[str]
     """``<bucket>.s3.<region>.amazonaws.com``: for readers of the logs in the bucket's region (e.g. Athena, log
     shippers)."""
@@ -161,7 +176,7 @@ class AssetStorage(PlatformComponent):
 
         logs, logs_access_block = self._bucket(
             "logs",
-            object_ownership="BucketOwnerPreferred",
+            object_ownership="BucketOwnerEnforced",
             encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                     sse_algorithm="AES256"
@@ -194,7 +209,12 @@ class AssetStorage(PlatformComponent):
             bucket=logs.id,
             policy=logs.arn.apply(
                 lambda arn: json.dumps(
-                    logs_bucket_policy(arn, f"arn:{account.partition}:s3:::{self.naming.physical('*')}", account)
+                    logs_bucket_policy(
+                        arn,
+                        f"arn:{account.partition}:s3:::{self.naming.physical('*')}",
+                        args.cloudfront_log_source_arn,
+                        account,
+                    )
                 )
             ),
             opts=self.child(logs, depends_on=[logs_access_block]),

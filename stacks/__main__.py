@@ -2,9 +2,11 @@
 
     python -m stacks preview STACK [--against REV [--diff-json FILE]] [--json FILE] [--manifests DIR]
                                    [--diff OTHER_STACK] [--policy] [--policy-config FILE] [--quiet] [--debug]
+    python -m stacks cost STACK [--against REV] [--json FILE]
     python -m stacks config-schema [--check | --write] [--project-dir DIR]
 
-``--against REV`` shows what the working tree changes in STACK compared with git revision REV (docs/reviewing.md).
+``--against REV`` shows what the working tree changes in STACK compared with git revision REV (docs/reviewing.md);
+with ``cost``, what it changes in the monthly estimate (docs/cost.md).
 A FILE of ``-`` is standard output, which then holds only that JSON (everything else goes to standard error).
 
 Exit codes (``stacks.exit_codes.Exit``): 0 success; 1 a check failed (``config-schema --check``, a mandatory
@@ -19,13 +21,14 @@ import argparse
 import json
 import sys
 import traceback
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
 from stacks.exit_codes import Exit
-from stacks.offline import changes, policy_run, report
+from stacks.offline import changes, cost, policy_run, report
 from stacks.offline.engine import PROJECT_DIR, OfflineError, load_config, preview, stack_names
 from stacks.offline.fakes import MissingFake
 from stacks.offline.plan import Plan
@@ -199,6 +202,50 @@ def _run_policy(plan: Plan, config: Path, as_previewed: Plan, out: TextIO) -> Ex
     return Exit.FAILED if any(violation.mandatory for violation in violations) else Exit.OK
 
 
+# ---------------------------------------------------------------------------------------------- cost
+
+
+def _add_cost(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser("cost", help="the monthly cost of a stack, or what a change adds (docs/cost.md)")
+    command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
+    command.add_argument("--against", metavar="REV", help="the change in cost since git revision REV (its own code)")
+    command.add_argument("--json", metavar="FILE", help="write the estimate as JSON ('-': stdout)")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
+    )
+    command.set_defaults(run=_run_cost)
+
+
+def _run_cost(args: argparse.Namespace) -> Exit:
+    """The estimate of the working tree's plan; with ``--against``, REV's plan too (evaluated as ``preview --against``
+    does), both priced with this tree's price table and usage assumptions so that the delta is the change's."""
+    out = sys.stderr if args.json == STDOUT else sys.stdout
+    try:
+        sha = changes.resolve_revision(args.against, args.project_dir) if args.against else None
+        if sha is None:
+            plan, base = _preview(args.stack, args.project_dir, args.debug), None
+        else:
+            with changes.BaseEvaluation(sha, args.stack, args.project_dir) as evaluation:
+                plan = _preview(args.stack, args.project_dir, args.debug)
+                base = evaluation.result()
+        usage, region = cost.stack_usage(args.stack, args.project_dir.resolve())
+        estimate = cost.estimate(plan, usage, region)
+        before = cost.estimate(base[0], usage, base[1]) if base else None
+    except (changes.RevisionError, cost.PriceError, SettingsError) as error:
+        raise _Reported(str(error)) from error
+    for warning in cost.stale_warning(estimate.prices, date.today()):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(cost.render(estimate), file=out)
+    document = estimate.to_json()
+    if before is not None and sha is not None:
+        print("", cost.render_change(before, estimate, args.against), sep="\n", file=out)
+        document["against"] = cost.delta_json(before, estimate, sha)
+    if args.json:
+        _write_json(document, args.json)
+    return Exit.OK
+
+
 # ---------------------------------------------------------------------------------------------- config-schema
 
 
@@ -246,6 +293,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stacks", description=(__doc__ or "").split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     _add_preview(commands)
+    _add_cost(commands)
     _add_config_schema(commands)
     return parser
 

@@ -27,10 +27,16 @@ EXISTING_ZONE = "Z0EXISTINGZONE00001"
 
 
 def existing_zone_variant() -> Plan:
-    """The one edge variant: staging in a hosted zone that already exists, serving only Germany and Austria."""
+    """The one edge variant: staging in a hosted zone that already exists, serving only Germany and Austria, in the
+    middle of a DNSSEC key rollover (two key-signing keys)."""
     return plan_for(
         "staging",
-        {"edgeZoneId": EXISTING_ZONE, "edgeGeoRestriction": "whitelist", "edgeGeoLocations": ["DE", "AT"]},
+        {
+            "edgeZoneId": EXISTING_ZONE,
+            "edgeGeoRestriction": "whitelist",
+            "edgeGeoLocations": ["DE", "AT"],
+            "edgeDnssecKeys": ["ksk1", "ksk2"],
+        },
     )
 
 

@@ -50,7 +50,12 @@ def alarm_region(plan: Plan, alarm: PlannedResource) -> str:
 
 
 def topics_by_region(plan: Plan) -> dict[str, PlannedResource]:
-    return {topic.inputs.get("region") or settings(plan.stack).stack.region: topic for topic in plan.of_type(TOPIC)}
+    """The alarm topics (not the audit trail's), by region."""
+    return {
+        topic.inputs.get("region") or settings(plan.stack).stack.region: topic
+        for topic in plan.of_type(TOPIC)
+        if "-alarms" in topic.inputs["name"]
+    }
 
 
 def key_with_arn(plan: Plan, arn: str) -> PlannedResource:

@@ -43,10 +43,12 @@ def test_public_access_is_blocked_all_four_ways(plan: Plan, purpose: str) -> Non
     assert all(block[flag] is True for flag in flags)
 
 
-def test_acls_are_off_for_assets_and_only_as_log_delivery_needs_for_logs(plan: Plan) -> None:
+@pytest.mark.parametrize("purpose", BUCKETS)
+def test_acls_are_off_on_every_bucket(plan: Plan, purpose: str) -> None:
+    """The logs bucket too: every log writer (S3, ALB, CloudFront's standard logging v2) is admitted by the
+    bucket policy, none through an ACL."""
     ownership = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
-    assert side(plan, ownership, "assets").inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
-    assert side(plan, ownership, "logs").inputs["rule"] == {"objectOwnership": "BucketOwnerPreferred"}
+    assert side(plan, ownership, purpose).inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
 
 def test_assets_use_sse_kms_with_the_data_key_and_a_bucket_key(plan: Plan) -> None:
@@ -103,7 +105,17 @@ def test_logs_bucket_policy_denies_plain_http_and_admits_only_the_log_writers(pl
     alb = statement(policy, "LoadBalancerAccessLogs")
     assert alb["Principal"] == {"AWS": "arn:aws:iam::156460612806:root"}, "eu-west-1's load balancer log account"
     assert alb["Resource"] == f"{logs_arn}/alb/AWSLogs/{ACCOUNT}/*"
-    assert [s["Effect"] for s in policy["Statement"]] == ["Deny", "Allow", "Allow"]
+    cloudfront = statement(policy, "CloudFrontAccessLogs")
+    assert cloudfront["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert cloudfront["Action"] == "s3:PutObject"
+    assert cloudfront["Resource"] == f"{logs_arn}/cloudfront/*"
+    source = plan.one("aws:cloudwatch/logDeliverySource:LogDeliverySource", "edge-cdn-access-logs")
+    assert cloudfront["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT, "s3:x-amz-acl": "bucket-owner-full-control"},
+        # Exactly the distribution's delivery source: the ARN the stack's log delivery source will have.
+        "ArnLike": {"aws:SourceArn": f"arn:aws:logs:us-east-1:{ACCOUNT}:delivery-source:{source.inputs['name']}"},
+    }
+    assert [s["Effect"] for s in policy["Statement"]] == ["Deny", "Allow", "Allow", "Allow"]
 
 
 def test_regions_opened_since_august_2022_use_the_log_delivery_service_principal() -> None:
@@ -154,6 +166,7 @@ storage = AssetStorage(
             protect=False,
         ),
         data_key_arn="arn:aws:kms:eu-west-1:{ACCOUNT}:key/data",
+        cloudfront_log_source_arn="arn:aws:logs:us-east-1:{ACCOUNT}:delivery-source:cdn",
     ),
 )
 storage.serve_through_cdn("{DISTRIBUTION}")

@@ -15,6 +15,8 @@ USERS = {
     ("aws:cloudtrail/trail:Trail", "observability-trail"): "observability-trail-logs-role-policy",
     # Enhanced Monitoring publishes with its role from the moment the instance exists until it is deleted.
     ("aws:rds/instance:Instance", "database-postgres"): "database-monitoring-role-policy",
+    # A flow log created before its role may write delivers nothing until someone notices the access error.
+    ("aws:ec2/flowLog:FlowLog", "network-flow-log"): "network-flow-logs-role-policy",
 }
 
 

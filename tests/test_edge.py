@@ -175,6 +175,7 @@ def test_the_origin_name_leads_to_the_shops_ingress_with_our_certificate_and_web
 LOAD_BALANCER = "k8s-shop-shop-0a1b2c3d4e-1234567890.eu-west-1.elb.amazonaws.com"
 ORIGIN_PROGRAM = f'''
 import pulumi
+import pulumi_aws as aws
 
 from components.account import Account
 from components.base import StackContext
@@ -193,8 +194,9 @@ edge = Edge(
         key_settings=KeySettings(),
         logs_key_arn="arn:aws:kms:eu-west-1:123456789012:key/logs",
         assets_bucket_regional_domain_name="assets.s3.eu-west-1.amazonaws.com",
-        logs_bucket_domain_name="logs.s3.amazonaws.com",
+        logs_bucket_arn="arn:aws:s3:::logs",
         logs_prefix="cloudfront/",
+        logs_bucket_policy=aws.s3.BucketPolicy("logs-policy", bucket="logs", policy="{{}}"),
         origin_verify_token=pulumi.Output.secret("x" * 48),
     ),
 )

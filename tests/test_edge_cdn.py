@@ -139,13 +139,32 @@ def test_assets_are_sandboxed_so_an_upload_can_never_run(plan: Plan) -> None:
     assert "sandbox" in csp["contentSecurityPolicy"] and "default-src 'none'" in csp["contentSecurityPolicy"]
 
 
-def test_standard_logs_go_to_the_logs_bucket_without_cookies(plan: Plan) -> None:
+def test_access_logs_go_to_the_logs_bucket_through_standard_logging_v2_without_cookies(plan: Plan) -> None:
+    cdn = distribution(plan)
+    assert "loggingConfig" not in cdn.inputs  # the legacy logging needs the bucket's ACLs
+    source = plan.one("aws:cloudwatch/logDeliverySource:LogDeliverySource", "edge-cdn-access-logs")
+    assert source.inputs["resourceArn"] == cdn.outputs["arn"]
+    assert source.inputs["logType"] == "ACCESS_LOGS"
+    assert source.inputs["region"] == "us-east-1"  # CloudFront's delivery sources live there
+    destination = plan.one(
+        "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination", "edge-cdn-access-logs-bucket"
+    )
     logs = plan.one("aws:s3/bucket:Bucket", "storage-logs")
-    assert distribution(plan).inputs["loggingConfig"] == {
-        "bucket": logs.outputs["bucketDomainName"],
-        "prefix": "cloudfront/",
-        "includeCookies": False,
+    # A prefix of the distribution's own in the logs bucket.
+    prefix = f"cloudfront/shop-{plan.stack}-cdn"
+    assert destination.inputs["deliveryDestinationConfiguration"] == {
+        "destinationResourceArn": f"{logs.outputs['arn']}/{prefix}"
     }
+    delivery = plan.one("aws:cloudwatch/logDelivery:LogDelivery", "edge-cdn-access-log-delivery")
+    assert delivery.inputs["deliverySourceName"] == source.inputs["name"]
+    assert delivery.inputs["deliveryDestinationArn"] == destination.outputs["arn"]
+    assert delivery.inputs["region"] == "us-east-1"
+    assert "cs(Cookie)" not in delivery.inputs["recordFields"]  # cookies carry sessions
+    assert {"date", "time", "c-ip", "cs-uri-stem", "sc-status", "x-edge-request-id"} <= set(
+        delivery.inputs["recordFields"]
+    )
+    # Log files arrive as soon as the delivery exists: the bucket must admit the delivery service by then.
+    assert plan.one("aws:s3/bucketPolicy:BucketPolicy", "storage-logs-policy").urn in delivery.dependencies
 
 
 def test_errors_from_the_origin_are_cached_for_seconds_only(plan: Plan) -> None:

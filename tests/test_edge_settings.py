@@ -24,7 +24,6 @@ def test_defaults_are_prod_grade() -> None:
     edge = parse(PROD, project=P, stack="prod").edge
     assert edge.hosts == ("@", "www")
     assert edge.zone_id == ""  # the zone is created
-    assert edge.block_anonymous_ips is True
     assert edge.origin_health_check is True
     assert edge.admin_allowed_cidrs == ()
     assert edge.origin_host == "origin"
@@ -43,7 +42,7 @@ def test_hosts_must_be_dns_labels_or_the_apex(host: str) -> None:
 
 
 def test_hosts_are_listed_once_and_at_least_one() -> None:
-    assert f"{P}:edgeHosts: lists a host twice" in problems(edgeHosts='["www", "www"]')
+    assert f"{P}:edgeHosts: lists a name twice" in problems(edgeHosts='["www", "www"]')
     assert f"{P}:edgeHosts: Tuple should have at least 1 item" in problems(edgeHosts="[]")
 
 
@@ -80,7 +79,7 @@ def test_price_class_is_one_cloudfront_knows() -> None:
 def test_prod_refuses_staging_only_savings() -> None:
     message = problems(edgeOriginHealthCheck="false", edgeWafLogRetentionDays="30")
     assert f"{P}:edgeOriginHealthCheck: prod monitors its origin" in message
-    assert f"{P}:edgeWafLogRetentionDays: prod keeps WAF logs at least 90 days" in message
+    assert f"{P}:edgeWafLogRetentionDays: prod keeps every log group at least 365 days" in message
     staging = {**PROD, f"{P}:environment": "staging", f"{P}:edgeOriginHealthCheck": "false"}
     assert (
         parse({**staging, f"{P}:edgeWafLogRetentionDays": "30"}, project=P, stack="staging").edge.waf_log_retention_days

@@ -64,9 +64,11 @@ def test_cloudfront_acl_runs_the_baseline_aws_managed_rule_groups_in_blocking_mo
         assert rule["overrideAction"] == {"none": {}}, f"{name} only counts"
 
 
-def test_anonymous_ip_list_follows_its_toggle(plan: Plan) -> None:
-    blocked = "AWSManagedRulesAnonymousIpList" in managed_groups(cloudfront_acl(plan))
-    assert blocked is {"staging": False, "prod": True}[plan.stack]
+def test_staging_web_acls_carry_the_same_rule_groups_as_prods(staging: Plan, prod: Plan) -> None:
+    """Staging saves on size and redundancy, never on security: the same managed rule groups, in the same order."""
+    for acl in (cloudfront_acl, origin_acl):
+        assert list(managed_groups(acl(staging))) == list(managed_groups(acl(prod)))
+    assert "AWSManagedRulesAnonymousIpList" in managed_groups(cloudfront_acl(staging))
 
 
 def test_every_client_ip_is_rate_limited(plan: Plan) -> None:
@@ -180,7 +182,7 @@ def test_log_groups_are_encrypted_with_a_key_of_their_region(plan: Plan) -> None
     assert key.options["protect"] is (plan.stack == "prod")
 
 
-def test_us_east_1_logs_key_admits_cloudwatch_logs_for_the_waf_log_group_only(plan: Plan) -> None:
+def test_us_east_1_logs_key_admits_cloudwatch_logs_for_the_edge_log_groups_only(plan: Plan) -> None:
     key = plan.one(KMS_KEY, "edge-cdn-logs-key")
     group = log_group_of(plan, cloudfront_acl(plan))
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
@@ -188,7 +190,15 @@ def test_us_east_1_logs_key_admits_cloudwatch_logs_for_the_waf_log_group_only(pl
     logs = statements["CloudWatchLogsEncryptsTheWafLogGroup"]
     assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
     assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group.outputs["arn"]}}
-    assert set(statements) == {"AccountRootDelegatesToIam", "CloudWatchLogsEncryptsTheWafLogGroup"}
+    queries = plan.one("aws:cloudwatch/logGroup:LogGroup", "edge-zone-query-logs")
+    assert statements["CloudWatchLogsEncryptsTheQueryLogGroup"]["Condition"] == {
+        "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": queries.outputs["arn"]}
+    }
+    assert set(statements) == {
+        "AccountRootDelegatesToIam",
+        "CloudWatchLogsEncryptsTheWafLogGroup",
+        "CloudWatchLogsEncryptsTheQueryLogGroup",
+    }
 
 
 @pytest.mark.parametrize("which", ACLS)

@@ -126,3 +126,29 @@ def test_the_trail_is_absent_when_toggled_off(staging: Plan) -> None:
         assert plan.of_type(TRAIL) == []
         assert [b for b in plan.of_type("aws:s3/bucket:Bucket") if "trail" in b.name] == []
         assert "trailArn" not in plan.outputs["observability"]
+
+
+def test_the_trail_announces_each_log_file_on_a_topic_encrypted_with_its_key(prod: Plan) -> None:
+    topic = prod.one("aws:sns/topic:Topic", "observability-trail-deliveries")
+    topic_arn = f"arn:aws:sns:eu-west-1:{ACCOUNT}:shop-prod-trail-deliveries"
+    assert trail(prod).inputs["snsTopicName"] == topic.inputs["name"] == "shop-prod-trail-deliveries"
+    assert topic.outputs["arn"] == topic_arn
+    assert topic.inputs["kmsMasterKeyId"] == trail(prod).inputs["kmsKeyId"]
+    assert topic.options["protect"] is True  # its consumers' subscriptions
+    publish = statement(topic.inputs["policy"], "TrailPublishesDeliveries")
+    assert (publish["Principal"], publish["Action"], publish["Resource"]) == (
+        {"Service": "cloudtrail.amazonaws.com"},
+        "sns:Publish",
+        topic_arn,
+    )
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceArn": TRAIL_ARN}}
+    deny = statement(topic.inputs["policy"], "DenyPublishWithoutTls")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # SNS encrypts with the publisher's permissions: CloudTrail's, for this trail and this topic only.
+    encrypt = statement(
+        key_with_arn(prod, trail(prod).inputs["kmsKeyId"]).inputs["policy"], "CloudTrailEncryptsNotifications"
+    )
+    assert encrypt["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert encrypt["Condition"] == {
+        "StringEquals": {"aws:SourceArn": TRAIL_ARN, "kms:EncryptionContext:aws:sns:topicArn": topic_arn}
+    }

@@ -23,7 +23,7 @@ def problems(stack_config: dict[str, str] = PROD, **settings: str) -> str:
 def test_defaults_are_prods_with_its_own_trail() -> None:
     observability = parse({**PROD, **EMAIL}, project=P, stack="prod").observability
     assert observability.cloudtrail_enabled is True
-    assert observability.container_log_retention_days == 90
+    assert observability.container_log_retention_days == 365
     assert observability.trail_log_retention_days == 365
 
 
@@ -33,8 +33,8 @@ def test_alarm_emails_must_be_addresses() -> None:
 
 def test_prod_keeps_container_and_audit_logs() -> None:
     message = problems({**PROD, **EMAIL}, obsContainerLogRetentionDays="14", obsTrailLogRetentionDays="30")
-    assert f"{P}:obsContainerLogRetentionDays: prod keeps container logs at least 90 days" in message
-    assert f"{P}:obsTrailLogRetentionDays: prod keeps the audit log at least 365 days" in message
+    assert f"{P}:obsContainerLogRetentionDays: prod keeps every log group at least 365 days" in message
+    assert f"{P}:obsTrailLogRetentionDays: prod keeps every log group at least 365 days" in message
 
 
 def test_retention_must_be_a_cloudwatch_logs_period() -> None:

@@ -90,9 +90,16 @@ RESOURCE_CASES: list[tuple[Policy, str, dict[str, Any], dict[str, Any], str]] = 
     (
         data.log_group_retention,
         data.LOG_GROUP,
-        {"retentionInDays": 30, "kmsKeyId": KEY},
+        {"retentionInDays": 365, "kmsKeyId": KEY},
         {"retentionInDays": 0},
         "forever",
+    ),
+    (
+        data.log_group_retention,
+        data.LOG_GROUP,
+        {"retentionInDays": 365, "kmsKeyId": KEY},
+        {"retentionInDays": 180},
+        "under this stack's minimum of 365 days",
     ),
     (data.log_group_kms, data.LOG_GROUP, {"retentionInDays": 30, "kmsKeyId": KEY}, {"kmsKeyId": DROP}, "kmsKeyId"),
 ]
@@ -123,6 +130,13 @@ def test_backup_minimum_comes_from_the_policy_config() -> None:
     fourteen = resource(data.RDS_INSTANCE, props=DATABASE)
     assert messages(data.rds_backup_retention, fourteen, config={"minimumDays": 14}) == []
     assert flagged(data.rds_backup_retention, fourteen, config={"minimumDays": 21}) == ["subject"]
+
+
+def test_log_retention_minimum_comes_from_the_policy_config() -> None:
+    """Each stack sets its own minimum (policies/config/<stack>.json): a year in prod, two weeks in staging."""
+    two_weeks = resource(data.LOG_GROUP, props={"retentionInDays": 14, "kmsKeyId": KEY})
+    assert messages(data.log_group_retention, two_weeks, config={"minimumDays": 14}) == []
+    assert flagged(data.log_group_retention, two_weeks) == ["subject"]  # the default: a year
 
 
 def test_a_read_replica_needs_no_master_password_setting() -> None:
@@ -213,6 +227,12 @@ def bucket_with_sides(
             {"bucket": name, "policy": tls_only_policy(arn)},
             dependencies=[bucket],
         ),
+        resource(
+            data.OWNERSHIP_CONTROLS,
+            f"{name}-ownership",
+            {"bucket": name, "rule": {"objectOwnership": "BucketOwnerEnforced"}},
+            dependencies=[bucket],
+        ),
     ]
     if log_target:
         sides.append(
@@ -234,6 +254,7 @@ S3_RULES = [
     data.s3_versioning,
     data.s3_tls_only,
     data.s3_access_logging,
+    data.s3_acls_disabled,
 ]
 
 
@@ -265,6 +286,17 @@ def replaced(resources: list[PlannedResource], name: str, **props: Any) -> list[
             "ignorePublicAcls",
         ),
         (data.s3_public_access_block, lambda s: without(s, "assets-pab"), "no public access block"),
+        (data.s3_acls_disabled, lambda s: without(s, "logs-ownership"), "ACLs stay enabled"),
+        (
+            data.s3_bucket_owner_enforced,
+            lambda s: replaced(s, "logs-ownership", rule={"objectOwnership": "BucketOwnerPreferred"}),
+            "'BucketOwnerPreferred'",
+        ),
+        (
+            data.s3_bucket_owner_enforced,
+            lambda s: [*s, resource(data.BUCKET_ACLS[0], "logs-acl", {"bucket": "logs", "acl": "log-delivery-write"})],
+            "bucket ACL",
+        ),
         (
             data.s3_encryption_kms,
             lambda s: replaced(

@@ -238,6 +238,36 @@ def test_acm_certificates_validate_through_dns() -> None:
     assert messages(edge.acm_dns_validation, imported) == []
 
 
+ZONE_ID = "Z0123456789ABCDEFGHIJ"
+
+
+def zone(**props: Any) -> PlannedResource:
+    return resource(edge.ZONE, "zone", {"name": "shop.example.com", **props}, outputs={"zoneId": ZONE_ID}, id=ZONE_ID)
+
+
+def test_public_zones_are_signed_with_dnssec() -> None:
+    public = zone()
+    assert flagged(edge.route53_zone_dnssec, public) == ["zone"]
+    signing = resource(edge.ZONE_DNSSEC, "dnssec", {"hostedZoneId": ZONE_ID, "signingStatus": "SIGNING"})
+    assert_compliant_even_when_unknown(edge.route53_zone_dnssec, public, signing)
+    stopped = resource(edge.ZONE_DNSSEC, "dnssec", {"hostedZoneId": ZONE_ID, "signingStatus": "NOT_SIGNING"})
+    assert flagged(edge.route53_zone_dnssec, public, stopped) == ["zone"]
+    private = zone(vpcs=[{"vpcId": "vpc-1"}])
+    assert messages(edge.route53_zone_dnssec, private) == []
+
+
+def test_public_zones_log_their_queries() -> None:
+    public = zone()
+    assert flagged(edge.route53_zone_query_logging, public) == ["zone"]
+    query_log = resource(
+        edge.QUERY_LOG,
+        "query-log",
+        {"zoneId": ZONE_ID, "cloudwatchLogGroupArn": "arn:aws:logs:us-east-1:1:log-group:/aws/route53/shop"},
+    )
+    assert_compliant_even_when_unknown(edge.route53_zone_query_logging, public, query_log)
+    assert messages(edge.route53_zone_query_logging, zone(vpcs=[{"vpcId": "vpc-1"}])) == []
+
+
 def record(name: str, props: dict[str, Any], dependencies: list[PlannedResource] | None = None) -> PlannedResource:
     return resource(edge.RECORD, name, {"zoneId": "Z1", **props}, dependencies=dependencies or [])
 

@@ -135,9 +135,10 @@ def test_pod_rules_read_every_workload_kind_and_init_containers() -> None:
     assert flagged(workloads.k8s_run_as_non_root, *subjects) == ["job"] * 3 + ["cron"] * 3 + ["pod"] * 3
 
 
-def test_digests_are_optional_where_the_stack_config_says_so() -> None:
+def test_digests_are_required_in_every_stack() -> None:
     tagged = deployment(container(image="registry:5000/shop:1.4.2"))
-    assert messages(workloads.k8s_image_pinned, tagged, config={"requireDigest": False}) == []
+    assert "without an @sha256 digest" in messages(workloads.k8s_image_pinned, tagged)[0]
+    assert workloads.k8s_image_pinned.config_schema is None  # no stack may relax it
 
 
 def test_namespaces_enforce_the_restricted_profile() -> None:

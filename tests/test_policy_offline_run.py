@@ -81,7 +81,7 @@ def test_config_applies_all_then_per_policy_then_schema_defaults() -> None:
     assert settings["rds-not-public"].enforcement == EnforcementLevel.MANDATORY
     assert settings["rds-multi-az"].enforcement == EnforcementLevel.ADVISORY
     assert settings["rds-backup-retention"].properties == {"minimumDays": 21}
-    assert settings["k8s-image-pinned"].properties == {"requireDigest": True}
+    assert settings["log-group-retention"].properties == {"minimumDays": 365}
 
 
 def test_without_config_every_rule_is_mandatory() -> None:

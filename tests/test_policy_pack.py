@@ -108,8 +108,6 @@ def test_per_stack_settings_differ_where_prod_is_stricter() -> None:
         prod["rds-backup-retention"].properties["minimumDays"]
         > staging["rds-backup-retention"].properties["minimumDays"]
     )
-    assert prod["k8s-image-pinned"].properties["requireDigest"] is True
-    assert staging["k8s-image-pinned"].properties["requireDigest"] is False
     prod_sizes = prod["instance-size-allowlist"].properties["allowedInstanceClasses"]
     assert not any(size.startswith("db.t") for size in prod_sizes)
 

@@ -203,13 +203,13 @@ def test_staging_may_use_the_savings() -> None:
 
 def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(SettingsError) as raised:
-        parse({f"{P}:vpcAzCount": "7", f"{P}:typo": "x"}, project=P, stack="prod")
+        parse({f"{P}:vpcAzCount": "7", f"{P}:typo": "x", f"{P}:dbMultiAz": "false"}, project=P, stack="prod")
     message = str(raised.value)
-    assert message.startswith("Pulumi.prod.yaml: 7 configuration problems:")
+    assert message.startswith("Pulumi.prod.yaml: 8 configuration problems:")
     for key in ("aws:region", f"{P}:environment", f"{P}:domain", f"{P}:vpcAzCount", f"{P}:typo"):
         assert f"  {key}: " in message
     # The stack is named prod, so prod's own requirements are checked although `environment` is missing.
-    assert f"  {P}:shopImageDigest: prod runs images by digest" in message
+    assert f"  {P}:dbMultiAz: prod keeps a standby in a second zone" in message
 
 
 @pytest.mark.parametrize("environment", ["prod", "staging"])

@@ -8,7 +8,7 @@ from stacks.settings import SettingsError, parse
 from tests.test_settings import VALID as PROD
 from tests.test_settings import P
 
-STAGING = {**PROD, f"{P}:environment": "staging", f"{P}:shopImageDigest": ""}
+STAGING = {**PROD, f"{P}:environment": "staging"}
 
 
 def problems(base: dict[str, str], **overrides: str) -> str:
@@ -24,15 +24,21 @@ def test_defaults_are_prod_grade() -> None:
     assert shop.memory_request_mib == shop.memory_limit_mib
 
 
-def test_staging_may_run_a_tag_without_a_digest_and_seed() -> None:
+def test_staging_may_seed() -> None:
     shop = parse({**STAGING, f"{P}:shopSeed": "true", f"{P}:shopMinReplicas": "2"}, project=P, stack="staging").shop
-    assert shop.image_digest == "" and shop.seed
+    assert shop.seed
+
+
+@pytest.mark.parametrize(("stack", "config"), [("staging", STAGING), ("prod", PROD)])
+def test_every_stack_runs_images_by_digest(stack: str, config: dict[str, str]) -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse({**config, f"{P}:shopImageDigest": ""}, project=P, stack=stack)
+    assert f"{P}:shopImageDigest: every stack runs images by digest" in str(raised.value)
 
 
 @pytest.mark.parametrize(
     ("overrides", "key", "message"),
     [
-        ({"shopImageDigest": ""}, "shopImageDigest", "prod runs images by digest"),
         ({"shopMinReplicas": "2"}, "shopMinReplicas", "at least 3"),
         ({"shopSeed": "true"}, "shopSeed", "staging-only"),
     ],

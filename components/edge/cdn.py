@@ -1,6 +1,8 @@
 """The CloudFront distribution in front of the shop: the shop's load balancer (by its origin name, with the secret
 header) for everything but ``/static`` and ``/media``, which come from the assets bucket through origin access
-control and are cached for a year; security headers on every response; standard logs to the logs bucket."""
+control and are cached for a year; security headers on every response; access logs to the logs bucket through
+CloudFront's standard logging v2 (CloudWatch Logs vended delivery), which, unlike the legacy logging, needs no
+bucket ACL."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.account import Account
 from components.base import PlatformComponent
+from components.naming import Naming
 from stacks.settings import EdgeSettings
 
 # AWS managed CloudFront policies, by their documented well-known ids (stable, so no lookup invoke is needed).
@@ -34,6 +38,20 @@ STOREFRONT_CSP = (
 #: Assets are images and CSS: nothing in them may run or load anything, even if an upload was not what it claimed.
 ASSETS_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=()"
+#: CloudFront is a global service whose log delivery sources live in this region.
+LOG_DELIVERY_REGION = "us-east-1"
+#: The format of the delivered files: W3C, the legacy standard logs' format, so readers of those keep working.
+ACCESS_LOG_FORMAT = "w3c"
+#: The legacy standard log's fields in their order (CloudFront Developer Guide, "Log file fields"), without
+#: ``cs(Cookie)``: cookies carry sessions. Without a list, standard logging v2 would deliver them.
+ACCESS_LOG_FIELDS = (
+    "date", "time", "x-edge-location", "sc-bytes", "c-ip", "cs-method", "cs(Host)", "cs-uri-stem", "sc-status",
+    "cs(Referer)", "cs(User-Agent)", "cs-uri-query", "x-edge-result-type", "x-edge-request-id", "x-host-header",
+    "cs-protocol", "cs-bytes", "time-taken", "x-forwarded-for", "ssl-protocol", "ssl-cipher",
+    "x-edge-response-result-type", "cs-protocol-version", "fle-status", "fle-encrypted-fields", "c-port",
+    "time-to-first-byte", "x-edge-detailed-result-type", "sc-content-type", "sc-content-len", "sc-range-start",
+    "sc-range-end",
+)  # fmt: skip
 HSTS_MAX_AGE_SECONDS = 63_072_000  # two years, as the HSTS preload list asks
 
 
@@ -49,8 +67,21 @@ class DistributionArgs:
     origin_verify_token: pulumi.Input[str]
     """The secret value of ``ORIGIN_VERIFY_HEADER`` (a secret Output)."""
     assets_bucket_regional_domain_name: pulumi.Input[str]
-    logs_bucket_domain_name: pulumi.Input[str]
+    logs_bucket_arn: pulumi.Input[str]
     logs_prefix: str
+    """The logs bucket's prefix for CloudFront; the distribution writes under ``<prefix><distribution name>/``."""
+    logs_bucket_policy: pulumi.Resource
+    """Must admit CloudWatch Logs' delivery service for the delivery source (``log_delivery_source_name``)."""
+
+
+def log_delivery_source_name(naming: Naming) -> str:
+    """The name of the distribution's log delivery source (1-60 characters), known before it exists."""
+    return naming.physical("cdn-access-logs", max_length=60)
+
+
+def log_delivery_source_arn(account: Account, naming: Naming) -> str:
+    """The ARN the distribution's log delivery source will have: what the logs bucket policy admits."""
+    return account.arn("logs", f"delivery-source:{log_delivery_source_name(naming)}", region=LOG_DELIVERY_REGION)
 
 
 def distribution(name: str, args: DistributionArgs, *, component: PlatformComponent) -> aws.cloudfront.Distribution:
@@ -68,7 +99,7 @@ def distribution(name: str, args: DistributionArgs, *, component: PlatformCompon
     )
     storefront_headers = _response_headers(name, "storefront", STOREFRONT_CSP, override_csp=False, component=component)
     assets_headers = _response_headers(name, "assets", ASSETS_CSP, override_csp=True, component=component)
-    return aws.cloudfront.Distribution(
+    distribution = aws.cloudfront.Distribution(
         f"{name}-cdn",
         enabled=True,
         comment=f"{naming.physical('cdn')}: the shop",
@@ -119,11 +150,6 @@ def distribution(name: str, args: DistributionArgs, *, component: PlatformCompon
             "ssl_support_method": "sni-only",
             "minimum_protocol_version": "TLSv1.2_2021",
         },
-        logging_config={
-            "bucket": args.logs_bucket_domain_name,
-            "prefix": args.logs_prefix,
-            "include_cookies": False,  # cookies carry sessions
-        },
         restrictions={
             "geo_restriction": {
                 "restriction_type": settings.geo_restriction,
@@ -135,6 +161,47 @@ def distribution(name: str, args: DistributionArgs, *, component: PlatformCompon
         ],
         tags=component.tags("cdn"),
         opts=component.child(),
+    )
+    _access_logs(name, distribution, args, component=component)
+    return distribution
+
+
+def _access_logs(
+    name: str, distribution: aws.cloudfront.Distribution, args: DistributionArgs, *, component: PlatformComponent
+) -> None:
+    """Standard logging v2: the distribution as a delivery source, the logs bucket (under a prefix of this
+    distribution's own) as the destination, and the delivery between them, all in us-east-1."""
+    naming = component.naming
+    source = aws.cloudwatch.LogDeliverySource(
+        f"{name}-cdn-access-logs",
+        name=log_delivery_source_name(naming),
+        log_type="ACCESS_LOGS",
+        resource_arn=distribution.arn,
+        tags=component.tags("cdn-access-logs"),
+        region=LOG_DELIVERY_REGION,
+        opts=component.child(),
+    )
+    prefix = f"{args.logs_prefix}{naming.physical('cdn')}"
+    destination = aws.cloudwatch.LogDeliveryDestination(
+        f"{name}-cdn-access-logs-bucket",
+        name=naming.physical("cdn-access-logs-bucket", max_length=60),
+        output_format=ACCESS_LOG_FORMAT,
+        delivery_destination_configuration={
+            "destination_resource_arn": pulumi.Output.concat(args.logs_bucket_arn, "/", prefix)
+        },
+        tags=component.tags("cdn-access-logs-bucket"),
+        region=LOG_DELIVERY_REGION,
+        opts=component.child(),
+    )
+    aws.cloudwatch.LogDelivery(
+        f"{name}-cdn-access-log-delivery",
+        delivery_source_name=source.name,
+        delivery_destination_arn=destination.arn,
+        record_fields=list(ACCESS_LOG_FIELDS),
+        tags=component.tags("cdn-access-log-delivery"),
+        region=LOG_DELIVERY_REGION,
+        # Log files arrive as soon as the delivery exists: the bucket policy must admit the delivery service first.
+        opts=component.child(depends_on=[args.logs_bucket_policy]),
     )
 
 

@@ -1,5 +1,5 @@
-"""The edge: the DNS zone, TLS certificates, the CloudFront distribution in front of the shop (``cdn.py``), and two
-web ACLs (``waf.py``).
+"""The edge: the DNS zone (signed with DNSSEC, its queries logged: ``dns.py``), TLS certificates, the CloudFront
+distribution in front of the shop (``cdn.py``), and two web ACLs (``waf.py``).
 
 Traffic: viewer --TLS 1.2+--> CloudFront (CLOUDFRONT web ACL) --TLS 1.2+, secret header--> origin.<host>, the
 shop's load balancer (REGIONAL web ACL, which drops requests without the header); /static and /media go to the
@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import PlatformComponent, StackContext
-from components.edge import cdn
+from components.edge import cdn, dns
 from components.edge.waf import (
     ANONYMOUS_IP,
     BLOCKED_BODY_KEY,
@@ -57,10 +57,12 @@ class EdgeArgs:
     logs_key_arn: pulumi.Input[str]
     """KMS key (stack region) of the origin web ACL's log group."""
     assets_bucket_regional_domain_name: pulumi.Input[str]
-    logs_bucket_domain_name: pulumi.Input[str]
-    """``<bucket>.s3.amazonaws.com`` of the logs bucket, for CloudFront standard logs."""
+    logs_bucket_arn: pulumi.Input[str]
+    """The logs bucket, where CloudFront's access logs are delivered (standard logging v2)."""
     logs_prefix: str
-    """Key prefix of CloudFront's logs in the logs bucket."""
+    """Key prefix of CloudFront's logs in the logs bucket; each distribution writes under a prefix of its own."""
+    logs_bucket_policy: pulumi.Resource
+    """The logs bucket's policy, which must admit the log delivery before the delivery is created."""
     origin_verify_token: pulumi.Input[str]
     """The secret value of the origin header (a secret Output from Secrets Manager's generator)."""
 
@@ -68,8 +70,8 @@ class EdgeArgs:
 class Edge(PlatformComponent):
     """DNS, certificates, CloudFront and WAF for the shop; see the module docstring for the request path.
 
-    Protected in prod: the hosted zone (a new one has new name servers), the us-east-1 logs key and the WAF log
-    groups."""
+    Protected in prod: the hosted zone (a new one has new name servers), the DNSSEC signing keys (the parent's DS
+    records point at them), the us-east-1 logs key, the WAF and DNS query log groups."""
 
     type_token = "shop:edge:Edge"  # noqa: S105 - a type token, not a secret
     component = "edge"
@@ -95,6 +97,9 @@ class Edge(PlatformComponent):
     distribution_arn: pulumi.Output[str]
     distribution_domain_name: pulumi.Output[str]
     origin_health_check_id: pulumi.Output[str] | None
+    dnssec_ds_records: dict[str, pulumi.Output[str]]
+    """Key-signing key name -> the DS record to add at the parent zone; empty when the zone is not signed here."""
+    query_log_group_name: str | None
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.context, opts)
@@ -109,9 +114,31 @@ class Edge(PlatformComponent):
         self.origin_web_acl_name = self.naming.physical("origin")
 
         self.zone_id, self.name_servers = self._zone()
+        self.dnssec_ds_records = (
+            dns.sign_zone(
+                f"{name}-zone",
+                zone_id=self.zone_id,
+                key_labels=settings.dnssec_keys,
+                key_settings=args.key_settings,
+                component=self,
+            ).ds_records
+            if settings.dnssec
+            else {}
+        )
         self.cloudfront_certificate_arn = self._certificate("cdn", settings.hosts, CLOUDFRONT_REGION)
         self.origin_certificate_arn = self._certificate("origin", (settings.origin_host,), None)
-        self.cloudfront_web_acl_arn = self._cloudfront_web_acl()
+        us_east_logs_key_arn = self._us_east_logs_key()
+        self.query_log_group_name = None
+        if settings.query_logging:
+            dns.log_queries(
+                f"{name}-zone",
+                zone_id=self.zone_id,
+                kms_key_arn=us_east_logs_key_arn,
+                retention_days=settings.query_log_retention_days,
+                component=self,
+            )
+            self.query_log_group_name = dns.query_log_group_name(self.naming)
+        self.cloudfront_web_acl_arn = self._cloudfront_web_acl(us_east_logs_key_arn)
         self.origin_web_acl_arn = self._origin_web_acl()
         distribution = cdn.distribution(
             name,
@@ -123,8 +150,9 @@ class Edge(PlatformComponent):
                 origin_hostname=self.origin_hostname,
                 origin_verify_token=args.origin_verify_token,
                 assets_bucket_regional_domain_name=args.assets_bucket_regional_domain_name,
-                logs_bucket_domain_name=args.logs_bucket_domain_name,
+                logs_bucket_arn=args.logs_bucket_arn,
                 logs_prefix=args.logs_prefix,
+                logs_bucket_policy=args.logs_bucket_policy,
             ),
             component=self,
         )
@@ -138,6 +166,7 @@ class Edge(PlatformComponent):
         self.register_outputs(
             {
                 "zone_id": self.zone_id,
+                "dnssec_ds_records": self.dnssec_ds_records,
                 "shop_urls": self.shop_urls,
                 "origin_hostname": self.origin_hostname,
                 "cloudfront_certificate_arn": self.cloudfront_certificate_arn,
@@ -257,7 +286,7 @@ class Edge(PlatformComponent):
 
     # ------------------------------------------------------------------------------------------------ WAF
 
-    def _cloudfront_web_acl(self) -> pulumi.Output[str]:
+    def _cloudfront_web_acl(self, logs_key_arn: pulumi.Output[str]) -> pulumi.Output[str]:
         args = self._args
         settings = args.settings
         allowed = None
@@ -277,7 +306,8 @@ class Edge(PlatformComponent):
             *([rate_limit_per_ip(settings.waf_rate_limit)] if settings.waf_rate_limit_enabled else []),
             admin_only_from(allowed),
             managed_rule_group(IP_REPUTATION),
-            *([managed_rule_group(ANONYMOUS_IP)] if settings.block_anonymous_ips else []),
+            # In every stack: staging saves on size and redundancy, never on security.
+            managed_rule_group(ANONYMOUS_IP),
             *(managed_rule_group(group) for group in CONTENT_RULE_GROUPS),
         ]
         acl = web_acl(
@@ -290,7 +320,7 @@ class Edge(PlatformComponent):
             logging=WebAclLogging(
                 account=self.context.account,
                 region=CLOUDFRONT_REGION,
-                kms_key_arn=self._cloudfront_logs_key(),
+                kms_key_arn=logs_key_arn,
                 retention_days=settings.waf_log_retention_days,
             ),
             tags=self.tags("cdn-acl"),
@@ -332,26 +362,27 @@ class Edge(PlatformComponent):
         )
         return acl.arn
 
-    def _cloudfront_logs_key(self) -> pulumi.Output[str]:
-        """A us-east-1 key for the CloudFront web ACL's logs: a log group can only use a key of its own region."""
+    def _us_east_logs_key(self) -> pulumi.Output[str]:
+        """A us-east-1 key for the edge's log groups there (the CloudFront web ACL's and the DNS query log): a log
+        group can only use a key of its own region."""
         args = self._args
         account = self.context.account
-        logs = logs_service_statement(
-            "CloudWatchLogsEncryptsTheWafLogGroup",
-            account,
-            log_group_name(self.cloudfront_web_acl_name),
-            region=CLOUDFRONT_REGION,
-        )
+        groups = {"CloudWatchLogsEncryptsTheWafLogGroup": log_group_name(self.cloudfront_web_acl_name)}
+        if args.settings.query_logging:
+            groups["CloudWatchLogsEncryptsTheQueryLogGroup"] = dns.query_log_group_name(self.naming)
         key = customer_managed_key(
             f"{self._name}-cdn-logs-key",
             alias=f"alias/{self.naming.physical('cdn-logs')}",
-            description=f"{self.naming.physical('cdn-logs')}: the CloudFront web ACL's log group ({CLOUDFRONT_REGION})",
+            description=f"{self.naming.physical('cdn-logs')}: the edge's log groups in {CLOUDFRONT_REGION} "
+            "(CloudFront web ACL, DNS queries)",
             settings=args.key_settings,
             account=account,
             tags=self.tags("cdn-logs"),
             parent=self,
             protect=self.context.protect,
-            service_statements=[logs],
+            service_statements=[
+                logs_service_statement(sid, account, group, region=CLOUDFRONT_REGION) for sid, group in groups.items()
+            ],
             region=CLOUDFRONT_REGION,
         )
         return key.arn

@@ -50,27 +50,43 @@ def cloudwatch_alarms_use_key(account: Account, region: str, alarm_name_prefix: 
     }
 
 
+def account_administers_topic(topic_arn: str, account: Account) -> dict[str, Any]:
+    """The topic policy statement that leaves the topic's administration to the account's IAM policies."""
+    return {
+        "Sid": "AccountAdministersTopic",
+        "Effect": "Allow",
+        "Principal": {"AWS": account.root_arn},
+        "Action": [
+            "sns:GetTopicAttributes",
+            "sns:SetTopicAttributes",
+            "sns:AddPermission",
+            "sns:RemovePermission",
+            "sns:DeleteTopic",
+            "sns:Subscribe",
+            "sns:ListSubscriptionsByTopic",
+            "sns:Publish",
+        ],
+        "Resource": topic_arn,
+    }
+
+
+def deny_publish_without_tls(topic_arn: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyPublishWithoutTls",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def topic_policy(topic_arn: str, account: Account, region: str, alarm_name_prefix: str) -> dict[str, Any]:
     """The account administers the topic; CloudWatch publishes for this stack's alarms; nothing without TLS."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministersTopic",
-                "Effect": "Allow",
-                "Principal": {"AWS": account.root_arn},
-                "Action": [
-                    "sns:GetTopicAttributes",
-                    "sns:SetTopicAttributes",
-                    "sns:AddPermission",
-                    "sns:RemovePermission",
-                    "sns:DeleteTopic",
-                    "sns:Subscribe",
-                    "sns:ListSubscriptionsByTopic",
-                    "sns:Publish",
-                ],
-                "Resource": topic_arn,
-            },
+            account_administers_topic(topic_arn, account),
             {
                 "Sid": "StackAlarmsPublish",
                 "Effect": "Allow",
@@ -82,14 +98,7 @@ def topic_policy(topic_arn: str, account: Account, region: str, alarm_name_prefi
                     "ArnLike": {"aws:SourceArn": alarm_arn_pattern(account, region, alarm_name_prefix)},
                 },
             },
-            {
-                "Sid": "DenyPublishWithoutTls",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            deny_publish_without_tls(topic_arn),
         ],
     }
 

@@ -1,5 +1,6 @@
 """The audit trail: a multi-region CloudTrail trail with log file validation, encrypted with its own KMS key,
-delivered to a dedicated bucket (hardened like every other bucket) and copied to CloudWatch Logs."""
+delivered to a dedicated bucket (hardened like every other bucket), copied to CloudWatch Logs, and announced file by
+file on an SNS topic encrypted with the same key."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from components.buckets import deny_insecure_transport, lifecycle_rules, private
 from components.iam import granted_service_role
 from components.kms import customer_managed_key
 from components.log_groups import encrypted_log_group
+from components.observability.alerting import account_administers_topic, deny_publish_without_tls
 from stacks.settings import KeySettings, ObservabilitySettings
 
 #: Days before an unfinished multipart upload, and an overwritten log file version, are removed.
@@ -36,9 +38,10 @@ class AuditTrailArgs:
     force_destroy: bool
 
 
-def trail_key_statements(trail_arn: str, account: Account) -> list[dict[str, Any]]:
-    """CloudTrail's documented key policy statements, for this one trail. Reading the logs (kms:Decrypt) is left
-    to IAM through the account root, rather than the documented ``Principal: *`` statement."""
+def trail_key_statements(trail_arn: str, topic_arn: str, account: Account) -> list[dict[str, Any]]:
+    """CloudTrail's documented key policy statements, for this one trail, plus what SNS needs of a publisher to the
+    trail's encrypted notification topic. Reading the logs (kms:Decrypt) is left to IAM through the account root,
+    rather than the documented ``Principal: *`` statement."""
     return [
         {
             "Sid": "CloudTrailEncryptsLogs",
@@ -62,7 +65,37 @@ def trail_key_statements(trail_arn: str, account: Account) -> list[dict[str, Any
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
         },
+        {
+            # SNS encrypts what an AWS service publishes with the topic's key, with the publisher's permissions.
+            "Sid": "CloudTrailEncryptsNotifications",
+            "Effect": "Allow",
+            "Principal": {"Service": account.service_principal("cloudtrail")},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceArn": trail_arn, "kms:EncryptionContext:aws:sns:topicArn": topic_arn}
+            },
+        },
     ]
+
+
+def trail_topic_policy(topic_arn: str, trail_arn: str, account: Account) -> dict[str, Any]:
+    """The account administers the topic; this trail (and nothing else) publishes; nothing without TLS."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            account_administers_topic(topic_arn, account),
+            {
+                "Sid": "TrailPublishesDeliveries",
+                "Effect": "Allow",
+                "Principal": {"Service": account.service_principal("cloudtrail")},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+            },
+            deny_publish_without_tls(topic_arn),
+        ],
+    }
 
 
 def trail_bucket_policy(bucket_arn: str, trail_arn: str, account: Account) -> dict[str, Any]:
@@ -100,6 +133,8 @@ def audit_trail(name: str, args: AuditTrailArgs, *, component: PlatformComponent
     protect = component.context.protect
     trail_name = naming.physical("trail")
     trail_arn = account.arn("cloudtrail", f"trail/{trail_name}")
+    topic_name = naming.physical("trail-deliveries")
+    topic_arn = account.arn("sns", topic_name)
     key = customer_managed_key(
         f"{name}-key",
         alias=f"alias/{naming.physical('audit')}",
@@ -109,7 +144,17 @@ def audit_trail(name: str, args: AuditTrailArgs, *, component: PlatformComponent
         tags=args.tags,
         parent=component,
         protect=protect,
-        service_statements=trail_key_statements(trail_arn, account),
+        service_statements=trail_key_statements(trail_arn, topic_arn, account),
+    )
+    # A notification per delivered log file: what a SIEM or log shipper subscribes to, instead of polling.
+    topic = aws.sns.Topic(
+        f"{name}-deliveries",
+        name=topic_name,
+        kms_master_key_id=key.arn,
+        policy=json.dumps(trail_topic_policy(topic_arn, trail_arn, account)),
+        tags=args.tags,
+        # Replacing the topic would drop its consumers' subscriptions.
+        opts=component.child(holds_data=True),
     )
     # Bucket names are global: the account id keeps ours from colliding with anyone else's.
     bucket_name = naming.physical(f"trail-{account.id}")
@@ -179,12 +224,14 @@ def audit_trail(name: str, args: AuditTrailArgs, *, component: PlatformComponent
         name=trail_name,
         s3_bucket_name=bucket.id,
         kms_key_id=key.arn,
+        sns_topic_name=topic.name,
         is_multi_region_trail=True,
         include_global_service_events=True,
         enable_log_file_validation=True,
         cloud_watch_logs_group_arn=log_group.arn.apply(lambda arn: f"{arn}:*"),  # CloudTrail wants the ":*" form
         cloud_watch_logs_role_arn=delivery_role.role.arn,
         tags=args.tags,
-        # CreateTrail checks that the bucket policy admits it and that its role may write to the log group.
+        # CreateTrail checks that the bucket and topic policies admit it and that its role may write to the log
+        # group (the topic's policy is part of the topic, a dependency through sns_topic_name).
         opts=component.child(depends_on=[policy, *delivery_role.grants]),
     )

@@ -39,6 +39,8 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 # pulumi-aws v7 names; the deprecated *V2 aliases still exist and are checked the same way.
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+OWNERSHIP_CONTROLS = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_ACLS = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
 ENCRYPTION = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
@@ -318,15 +320,23 @@ def secretsmanager_secret_cmk() -> None:
     """
 
 
-@rules.resource(Severity.MEDIUM, (LOG_GROUP,))
+@rules.resource(
+    Severity.MEDIUM, (LOG_GROUP,), config={"minimumDays": {"type": "integer", "minimum": 1, "default": 365}}
+)
 def log_group_retention(resource: Resource, report: ResourceReport) -> None:
-    """CloudWatch log groups expire their events (they never keep logs forever).
+    """CloudWatch log groups keep their events at least the stack's minimum (a year by default: PCI DSS 10.5.1),
+    and never forever.
 
-    Fix: set retention_in_days to one of the CloudWatch Logs retention periods.
+    Fix: set retention_in_days to a CloudWatch Logs retention period of at least the policy's minimumDays.
     """
     days = resource.get("retentionInDays")
-    if days is not UNKNOWN and not (isinstance(days, int | float) and days > 0):
+    minimum = resource.config["minimumDays"]
+    if days is UNKNOWN:
+        return
+    if not (isinstance(days, int | float) and days > 0):
         report("retentionInDays is not set: events are kept forever.")
+    elif days < minimum:
+        report(f"retentionInDays is {days:g}, under this stack's minimum of {minimum} days.")
 
 
 @rules.require_cmk(prop="kmsKeyId", types=(LOG_GROUP,))
@@ -397,6 +407,36 @@ def s3_public_access_block_settings(resource: Resource, report: ResourceReport) 
     left_off = [name for name in BUCKET_PUBLIC_ACCESS_SETTINGS if off(resource.get(name))]
     if left_off:
         report(f"The public access block leaves {', '.join(left_off)} off.")
+
+
+@rules.require_attached(
+    owners=BUCKETS,
+    attached=(OWNERSHIP_CONTROLS,),
+    prop="bucket",
+    missing="The bucket has no ownership controls: ACLs stay enabled.",
+    severity=Severity.HIGH,
+)
+def s3_acls_disabled() -> None:
+    """Every S3 bucket disables ACLs (object ownership BucketOwnerEnforced; s3-bucket-owner-enforced checks it):
+    access is granted by policies only, which the pack can read.
+
+    Fix: add an aws.s3.BucketOwnershipControls for the bucket with rule.object_ownership='BucketOwnerEnforced'
+    (CloudFront's legacy standard logs need ACLs: use standard logging v2 instead).
+    """
+
+
+@rules.resource(Severity.HIGH, (OWNERSHIP_CONTROLS, *BUCKET_ACLS))
+def s3_bucket_owner_enforced(resource: Resource, report: ResourceReport) -> None:
+    """S3 ownership controls enforce bucket ownership (ACLs disabled), and no bucket ACL is managed.
+
+    Fix: set rule.object_ownership='BucketOwnerEnforced'; remove aws.s3.BucketAcl resources.
+    """
+    if resource.type in BUCKET_ACLS:
+        report("A bucket ACL grants access outside the bucket policy.")
+        return
+    ownership = resource.get("rule", "objectOwnership")
+    if ownership is not UNKNOWN and ownership != "BucketOwnerEnforced":
+        report(f"objectOwnership is {ownership!r}: ACLs stay enabled.")
 
 
 def _default_encryption(configuration: Resource) -> list[tuple[Any, Any]]:

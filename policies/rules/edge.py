@@ -31,6 +31,9 @@ WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 CERTIFICATE = "aws:acm/certificate:Certificate"
 RECORD = "aws:route53/record:Record"
+ZONE = "aws:route53/zone:Zone"
+ZONE_DNSSEC = "aws:route53/hostedZoneDnsSec:HostedZoneDnsSec"
+QUERY_LOG = "aws:route53/queryLog:QueryLog"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 #: Kubernetes objects the AWS Load Balancer Controller provisions a load balancer for.
 K8S_LOAD_BALANCED = ("kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:core/v1:Service")
@@ -273,6 +276,53 @@ def waf_logging() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- ACM, Route 53
+
+
+def _private_zones(stack: Stack) -> tuple[set[str], list[str]]:
+    """URNs of private hosted zones (associated with a VPC): DNSSEC and query logging are for public zones."""
+    zones = stack.of_type(ZONE)
+    return {zone.urn for zone in zones if items(zone.get("vpcs"))}, [
+        f"{zone.name}.vpcs" for zone in zones if zone.get("vpcs") is UNKNOWN
+    ]
+
+
+def _signing(_stack: Stack, _zone: Resource, dnssec: Resource) -> bool | None:
+    status = dnssec.get("signingStatus")
+    return None if status is UNKNOWN else status in (None, "SIGNING")  # the provider's default is SIGNING
+
+
+@rules.require_attached(
+    owners=(ZONE,),
+    attached=(ZONE_DNSSEC,),
+    prop="hostedZoneId",
+    counts=_signing,
+    exempt=_private_zones,
+    missing="The public hosted zone is not signed with DNSSEC.",
+    severity=Severity.MEDIUM,
+)
+def route53_zone_dnssec() -> None:
+    """Public hosted zones are signed with DNSSEC, so that resolvers can tell forged answers for the shop's names.
+
+    Fix: add an aws.route53.KeySigningKey (an ECC_NIST_P256 SIGN_VERIFY KMS key in us-east-1) and an
+    aws.route53.HostedZoneDnsSec with hosted_zone_id=<the zone id> and signing_status='SIGNING'; publish the key's
+    DS record at the parent zone.
+    """
+
+
+@rules.require_attached(
+    owners=(ZONE,),
+    attached=(QUERY_LOG,),
+    prop="zoneId",
+    exempt=_private_zones,
+    missing="The public hosted zone has no DNS query logging.",
+    severity=Severity.MEDIUM,
+)
+def route53_zone_query_logging() -> None:
+    """Public hosted zones log the DNS queries they answer (who asked for which name, and what they got).
+
+    Fix: add an aws.route53.QueryLog with zone_id=<the zone id> and a us-east-1 log group named /aws/route53/...,
+    with an aws.cloudwatch.LogResourcePolicy that lets route53.amazonaws.com write to it.
+    """
 
 
 @rules.resource(Severity.MEDIUM, (CERTIFICATE,))

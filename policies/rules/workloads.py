@@ -258,11 +258,11 @@ def k8s_probes(resource: Resource, report: ResourceReport) -> None:
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
-@rules.resource(Severity.HIGH, POD_SPECS, config={"requireDigest": {"type": "boolean", "default": True}})
+@rules.resource(Severity.HIGH, POD_SPECS)
 def k8s_image_pinned(resource: Resource, report: ResourceReport) -> None:
-    """Container images are pinned: a version tag (never 'latest'), and a digest where required.
+    """Container images are pinned by digest, in every stack: what runs is what was scanned.
 
-    Fix: reference images as registry/name:version@sha256:<digest> (the digest is required in prod).
+    Fix: reference images as registry/name:version@sha256:<digest>.
     """
     for container in containers(resource):
         image = container.get("image")
@@ -274,7 +274,7 @@ def k8s_image_pinned(resource: Resource, report: ResourceReport) -> None:
         tag = last_segment.split(":", 1)[1] if ":" in last_segment else None
         if tag in (None, "latest"):
             report(f"The {_name(container)} uses {image!r}: no version tag.")
-        elif resource.config["requireDigest"]:
+        else:
             report(f"The {_name(container)} uses {image!r} without an @sha256 digest.")
 
 

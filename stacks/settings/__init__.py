@@ -9,6 +9,7 @@ from stacks.settings.bootstrap import (
 )
 from stacks.settings.cache import CacheSettings
 from stacks.settings.cluster import ClusterSettings
+from stacks.settings.cost import CostSettings
 from stacks.settings.database import DatabaseSettings
 from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
@@ -25,6 +26,7 @@ __all__ = [
     "BootstrapSettings",
     "CacheSettings",
     "ClusterSettings",
+    "CostSettings",
     "DatabaseSettings",
     "DeploySettings",
     "EdgeSettings",

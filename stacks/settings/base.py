@@ -70,7 +70,23 @@ def overlapping_pairs(cidrs: Sequence[IPv4Network]) -> Iterator[tuple[IPv4Networ
                 yield first, second
 
 
+#: Days a CloudWatch log group keeps its events. Every field of this type is a log group's retention, which prod
+#: keeps at least ``PROD_MIN_LOG_RETENTION_DAYS`` (``log_retention_fields``).
 RetentionDays = Annotated[int, AfterValidator(_valid_retention)]
+#: PCI DSS v4.0 requirement 10.5.1: a year of audit log history (the last three months immediately available,
+#: which CloudWatch Logs is throughout).
+PROD_MIN_LOG_RETENTION_DAYS = 365
+
+
+def log_retention_fields(section: type) -> list[str]:
+    """The fields of a settings section that are log group retentions (typed ``RetentionDays``)."""
+    return [
+        name
+        for name, info in section.__pydantic_fields__.items()  # type: ignore[attr-defined]
+        if any(getattr(check, "func", None) is _valid_retention for check in info.metadata)
+    ]
+
+
 #: A CIDR that grants access to something; never the whole internet.
 AllowedCidr = Annotated[IPv4Network, AfterValidator(_no_internet_wide)]
 

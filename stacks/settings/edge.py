@@ -14,6 +14,8 @@ _LABELS = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9
 #: A host name relative to the stack's domain (`shop`, `www`), or `@` for the domain itself.
 HostLabel = Annotated[str, StringConstraints(pattern=rf"^(@|{_LABELS})$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+#: A key-signing key's name as Route 53 accepts it (CreateKeySigningKey: letters, digits, underscores; 3-128).
+SigningKeyLabel = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{3,64}$")]
 
 
 def fqdn(host: str, domain: str) -> str:
@@ -30,6 +32,26 @@ class EdgeSettings:
         pattern=r"^(Z[A-Z0-9]{4,31})?$",
         description="Existing Route 53 hosted zone of the stack's domain (e.g. Z0123456789ABCDEFGHIJ); "
         "empty creates the zone, whose name servers are then a stack output to delegate to.",
+    )
+    dnssec: bool = Field(
+        default=True,
+        description="Sign the hosted zone with DNSSEC (KMS keys in us-east-1). Always on for a zone the stack "
+        "creates; for an existing zone (edgeZoneId) turn it off only when something else signs that zone.",
+    )
+    dnssec_keys: tuple[SigningKeyLabel, ...] = Field(
+        default=("ksk1",),
+        min_length=1,
+        max_length=2,
+        description="Names of the zone's key-signing keys, each with its own KMS key; two only while rolling "
+        "the key (docs/operations.md, DNSSEC). The stack outputs each key's DS record for the parent zone.",
+    )
+    query_logging: bool = Field(
+        default=True,
+        description="Log the zone's DNS queries to CloudWatch Logs (us-east-1). Always on for a zone the stack "
+        "creates; for an existing zone (edgeZoneId) turn it off only when the zone already has a query log.",
+    )
+    query_log_retention_days: RetentionDays = Field(
+        default=365, description="Retention of the DNS query log group, in days (a CloudWatch Logs period)."
     )
     hosts: tuple[HostLabel, ...] = Field(
         default=(APEX, "www"),
@@ -69,9 +91,6 @@ class EdgeSettings:
         max_length=50,
         description="IPv4 networks allowed to reach /admin through CloudFront; empty blocks /admin at the edge.",
     )
-    block_anonymous_ips: bool = Field(
-        default=True, description="Block VPNs, proxies, Tor and hosting providers (AWS Anonymous IP list)."
-    )
     waf_log_retention_days: RetentionDays = Field(
         default=365, description="Retention of the WAF log groups, in days (a CloudWatch Logs period)."
     )
@@ -85,12 +104,12 @@ class EdgeSettings:
         canonical = self.hosts[0]
         return self.origin_label if canonical == APEX else f"{self.origin_label}.{canonical}"
 
-    @field_validator("hosts")
+    @field_validator("hosts", "dnssec_keys")
     @classmethod
-    def _distinct(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(hosts)) != len(hosts):
-            raise ValueError("lists a host twice")
-        return hosts
+    def _distinct(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(names)) != len(names):
+            raise ValueError("lists a name twice")
+        return names
 
     def problems(self, environment: Environment) -> Iterator[Problem]:
         if self.geo_restriction == "none" and self.geo_locations:
@@ -99,9 +118,19 @@ class EdgeSettings:
             yield "geo_locations", f"a {self.geo_restriction} geo restriction needs at least one country code"
         if self.origin_host in self.hosts:
             yield "origin_label", "names one of the shop hosts; the origin needs a name of its own"
+        if not self.zone_id:
+            # Staging saves on size, never on security: a zone of the stack's own is signed and logged everywhere.
+            if not self.dnssec:
+                yield (
+                    "dnssec",
+                    "a zone the stack creates always signs with DNSSEC; the setting is for an existing edgeZoneId",
+                )
+            if not self.query_logging:
+                yield (
+                    "query_logging",
+                    "a zone the stack creates always logs its queries; the setting is for an existing edgeZoneId",
+                )
         if environment != "prod":
             return
         if not self.origin_health_check:
             yield "origin_health_check", "prod monitors its origin; disabling the health check is a staging-only saving"
-        if self.waf_log_retention_days < 90:
-            yield "waf_log_retention_days", "prod keeps WAF logs at least 90 days for incident investigation"

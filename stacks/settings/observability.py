@@ -9,19 +9,14 @@ latency in milliseconds).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from stacks.settings.base import Environment, Problem, RetentionDays, section
+from stacks.settings.base import PROD_MIN_LOG_RETENTION_DAYS, RetentionDays, section
 from stacks.settings.cluster import AddonVersion
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,63}$", re.IGNORECASE)
-#: Prod keeps container logs at least this long: incidents are often investigated weeks later.
-PROD_MIN_CONTAINER_LOG_DAYS = 90
-#: Prod keeps the audit trail's CloudWatch Logs copy a year; the S3 copy lasts longer.
-PROD_MIN_TRAIL_LOG_DAYS = 365
 
 
 def _email(value: str) -> str:
@@ -93,7 +88,7 @@ class ObservabilitySettings:
         default=5, description="Checkout failure rate alarm (checkout_failed events in % of checkouts)."
     )
     container_log_retention_days: RetentionDays = Field(
-        default=PROD_MIN_CONTAINER_LOG_DAYS,
+        default=PROD_MIN_LOG_RETENTION_DAYS,
         description="Retention of the Container Insights log groups (application, dataplane, host, performance, "
         "prometheus), in days (a CloudWatch Logs period).",
     )
@@ -107,7 +102,7 @@ class ObservabilitySettings:
         "records this account.",
     )
     trail_log_retention_days: RetentionDays = Field(
-        default=PROD_MIN_TRAIL_LOG_DAYS,
+        default=PROD_MIN_LOG_RETENTION_DAYS,
         description="Retention of the trail's CloudWatch Logs copy, in days (a CloudWatch Logs period).",
     )
     trail_object_days: int = Field(
@@ -116,14 +111,3 @@ class ObservabilitySettings:
         le=3650,
         description="Days the trail's log files stay in its S3 bucket (365-3650; default 7 years).",
     )
-
-    def problems(self, environment: Environment) -> Iterator[Problem]:
-        if environment != "prod":
-            return
-        if self.container_log_retention_days < PROD_MIN_CONTAINER_LOG_DAYS:
-            yield (
-                "container_log_retention_days",
-                f"prod keeps container logs at least {PROD_MIN_CONTAINER_LOG_DAYS} days; shorter is a staging saving",
-            )
-        if self.trail_log_retention_days < PROD_MIN_TRAIL_LOG_DAYS:
-            yield "trail_log_retention_days", f"prod keeps the audit log at least {PROD_MIN_TRAIL_LOG_DAYS} days"

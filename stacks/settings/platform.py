@@ -6,9 +6,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.settings.base import Environment, overlapping_pairs
+from stacks.settings.base import PROD_MIN_LOG_RETENTION_DAYS, Environment, log_retention_fields, overlapping_pairs
 from stacks.settings.cache import CacheSettings
 from stacks.settings.cluster import ClusterSettings
+from stacks.settings.cost import CostSettings
 from stacks.settings.database import DatabaseSettings
 from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
@@ -35,6 +36,7 @@ class PlatformSettings:
     edge: EdgeSettings
     observability: ObservabilitySettings
     shop: ShopSettings
+    cost: CostSettings
 
     @property
     def is_prod(self) -> bool:
@@ -47,6 +49,7 @@ class PlatformSettings:
         for check, names in CROSS_SECTION_CHECKS:
             if all(name in sections for name in names):
                 yield from check(*(sections[name] for name in names), environment=environment)
+        yield from _a_year_of_logs_in_prod(sections, environment=environment)
 
 
 #: (section, field, message): a problem with a setting, found by a check that reads several sections.
@@ -104,6 +107,21 @@ def _address_plan(
         if cidr.overlaps(service_range):
             yield "cluster", "private_access_cidrs", f"{cidr} overlaps the cluster's Service range {service_range}"
             ": pods could not reach that network"
+
+
+def _a_year_of_logs_in_prod(sections: Mapping[str, Any], *, environment: Environment) -> Iterator[SectionProblem]:
+    """Every log group's retention in every valid section, new ones included without a check of their own."""
+    if environment != "prod":
+        return
+    for name, section in sections.items():
+        for field in log_retention_fields(type(section)):
+            if getattr(section, field) < PROD_MIN_LOG_RETENTION_DAYS:
+                yield (
+                    name,
+                    field,
+                    f"prod keeps every log group at least {PROD_MIN_LOG_RETENTION_DAYS} days (PCI DSS 10.5.1: a year "
+                    "of audit history); shorter is a staging saving",
+                )
 
 
 #: Checks that span sections, with the sections each reads, in order.

@@ -57,8 +57,8 @@ class ShopSettings:
     image_digest: str = Field(
         default="",
         pattern=r"^(sha256:[0-9a-f]{64})?$",
-        description="Image digest (sha256:<64 hex>) that pins the tag's content; required in prod. Set by the deploy "
-        "pipeline, which rolls back by deploying the previous digest.",
+        description="Image digest (sha256:<64 hex>) that pins the tag's content; required in every stack. Set by the "
+        "deploy pipeline, which rolls back by deploying the previous digest.",
     )
     min_replicas: int = Field(
         default=3, ge=2, le=100, description="Fewest web pods the autoscaler keeps (at least 3 in prod, 2 elsewhere)."
@@ -258,6 +258,9 @@ class ShopSettings:
             yield "image_tag", "set the image's immutable tag (the deploy pipeline sets it to the commit SHA)"
         elif self.image_tag == "latest":
             yield "image_tag", "'latest' is not an immutable tag; use the commit SHA the pipeline tagged"
+        if not self.image_digest:
+            # Staging saves on size, never on security: what runs is exactly what was scanned, there too.
+            yield "image_digest", "every stack runs images by digest; set the sha256 digest the pipeline pushed"
         if self.max_replicas < self.min_replicas:
             yield "max_replicas", f"must be at least shopMinReplicas ({self.min_replicas})"
         for budget in self.resource_budgets():
@@ -282,8 +285,6 @@ class ShopSettings:
         yield from self._release_problems()
         if environment != "prod":
             return
-        if not self.image_digest:
-            yield "image_digest", "prod runs images by digest; set the sha256 digest the pipeline pushed"
         if self.min_replicas < 3:
             yield "min_replicas", "prod keeps at least 3 web pods, one per zone"
         if self.release_strategy == "rolling":

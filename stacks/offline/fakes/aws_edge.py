@@ -165,3 +165,31 @@ def _web_acl_logging(resource: FakeResource) -> dict:
 @outputs("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
 def _log_resource_policy(resource: FakeResource) -> dict:
     return {"id": resource.inputs["policyName"]}
+
+
+@outputs("aws:route53/keySigningKey:KeySigningKey")
+def _key_signing_key(resource: FakeResource) -> dict:
+    """A KSK of an ECC_NIST_P256 KMS key: algorithm 13 (ECDSAP256SHA256), DS digest type 2 (SHA-256), flag 257."""
+    key_tag = int(resource.digest[:4], 16)
+    digest = resource.digest[:64].upper()
+    public_key = _token(resource.seed + "public", 88, string.ascii_letters + string.digits)
+    return {
+        "id": f"{resource.inputs['hostedZoneId']},{resource.inputs['name']}",
+        "keyTag": key_tag,
+        "flag": 257,
+        "signingAlgorithmMnemonic": "ECDSAP256SHA256",
+        "signingAlgorithmType": 13,
+        "digestAlgorithmMnemonic": "SHA-256",
+        "digestAlgorithmType": 2,
+        "digestValue": digest,
+        "dsRecord": f"{key_tag} 13 2 {digest}",
+        "dnskeyRecord": f"257 3 13 {public_key}",
+        "publicKey": public_key,
+        "status": resource.inputs.get("status") or "ACTIVE",
+    }
+
+
+@outputs("aws:route53/queryLog:QueryLog")
+def _query_log(resource: FakeResource) -> dict:
+    config_id = resource.uuid()
+    return {"id": config_id, "arn": _global_arn(resource, "route53", f"queryloggingconfig/{config_id}")}
