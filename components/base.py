@@ -54,8 +54,11 @@ class PlatformComponent(pulumi.ComponentResource):
 
     def tags(self, purpose: str | None = None, *, name: str | None = None, **extra: str) -> dict[str, str]:
         """The component's tags with ``Name`` set to the physical name for ``purpose`` (or to ``name`` as given)."""
-        named = {"Name": name if name is not None else self.naming.physical(purpose)} if purpose or name else {}
-        return self.naming.tags(self.component, **named, **extra)
+        if name is not None:
+            extra = {"Name": name, **extra}
+        elif purpose is not None:
+            extra = {"Name": self.naming.physical(purpose), **extra}
+        return self.naming.tags(self.component, **extra)
 
     def child(
         self, parent: pulumi.Resource | None = None, *, holds_data: bool = False, **options: Any

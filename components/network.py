@@ -82,6 +82,8 @@ class Network(PlatformComponent):
     endpoint_security_group_id: pulumi.Output[str] | None
     s3_cidrs: pulumi.Output[list[str]]
     """The addresses S3 answers on in this region (its prefix list), which the gateway endpoint routes to S3."""
+    dynamodb_cidrs: pulumi.Output[list[str]]
+    """The addresses DynamoDB answers on in this region, which its gateway endpoint routes from the private subnets."""
     workload_security_group_id: pulumi.Output[str]
     """Attached to EKS nodes (and so to pods); databases and caches admit traffic only from this group."""
     flow_log_group_name: pulumi.Output[str]
@@ -144,6 +146,7 @@ class Network(PlatformComponent):
         nat_gateways = [self._nat_gateway(index, public[index], internet_gateway) for index in range(nat_count)]
 
         route_tables: list[aws.ec2.RouteTable] = []
+        private_tables: list[aws.ec2.RouteTable] = []
         self.egress_ready = []
         for index in range(settings.az_count):
             public_table = self._route_table("public", index, public[index], vpc)
@@ -163,6 +166,7 @@ class Network(PlatformComponent):
                 opts=self.child(private_table),
             )
             self.egress_ready.append(private_route)
+            private_tables.append(private_table)
             # The data tier has only the local route: databases and caches never reach or face the internet.
             data_table = self._route_table("data", index, data[index], vpc)
             route_tables += [public_table, private_table, data_table]
@@ -183,6 +187,20 @@ class Network(PlatformComponent):
         # Read on every update, so that the addresses follow AWS's changes to the list.
         self.s3_cidrs = aws.ec2.get_prefix_list_output(
             name=self.context.account.endpoint_service("s3")
+        ).cidr_blocks.apply(list)
+        # DynamoDB (the carts table) from the pods' subnets only: no NAT charge, and the table's traffic stays in AWS.
+        dynamodb_endpoint = aws.ec2.VpcEndpoint(
+            f"{name}-dynamodb",
+            vpc_id=vpc.id,
+            service_name=self.context.account.endpoint_service("dynamodb"),
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[table.id for table in private_tables],
+            tags=self.tags("dynamodb-gateway"),
+            opts=self.child(),
+        )
+        self.egress_ready.append(dynamodb_endpoint)
+        self.dynamodb_cidrs = aws.ec2.get_prefix_list_output(
+            name=self.context.account.endpoint_service("dynamodb")
         ).cidr_blocks.apply(list)
         self.endpoint_security_group_id = (
             self._interface_endpoints(vpc, self.endpoint_subnet_ids) if self.interface_endpoint_cidrs else None

@@ -9,6 +9,7 @@ import pulumi
 from components.account import Account
 from components.base import StackContext
 from components.cache import Cache, CacheArgs
+from components.carts import CartsTable, CartsTableArgs
 from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs, cdn
@@ -51,6 +52,7 @@ class Platform:
     secrets: AppSecrets
     database: Database
     cache: Cache
+    carts: CartsTable
     storage: AssetStorage
     cluster: Cluster
     edge: Edge
@@ -105,6 +107,7 @@ def build(settings: PlatformSettings) -> Platform:
             auth_secret_arn=secrets.redis_auth_secret_arn,
         ),
     )
+    carts = CartsTable("carts", CartsTableArgs(context=context, data_key_arn=keys.data_key_arn))
     storage = AssetStorage(
         "storage",
         AssetStorageArgs(
@@ -141,6 +144,7 @@ def build(settings: PlatformSettings) -> Platform:
                 assets_bucket_arn=storage.assets_bucket_arn,
                 assets_prefix=storage.assets_media_prefix,
                 data_key_arn=keys.data_key_arn,
+                carts_table_arn=carts.table_arn,
             ),
         ),
     )
@@ -160,9 +164,11 @@ def build(settings: PlatformSettings) -> Platform:
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
-    shop = _shop(settings, context, keys, network, secrets, database, cache, storage, cluster, edge)
+    shop = _shop(settings, context, keys, network, secrets, database, cache, carts, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
-    observability = _observability(settings, context, cluster_name, keys, database, cache, storage, cluster, edge, shop)
+    observability = _observability(
+        settings, context, cluster_name, keys, database, cache, carts, storage, cluster, edge, shop
+    )
     return Platform(
         naming=naming,
         account=account,
@@ -171,6 +177,7 @@ def build(settings: PlatformSettings) -> Platform:
         secrets=secrets,
         database=database,
         cache=cache,
+        carts=carts,
         storage=storage,
         cluster=cluster,
         edge=edge,
@@ -187,6 +194,7 @@ def _shop(
     secrets: AppSecrets,
     database: Database,
     cache: Cache,
+    carts: CartsTable,
     storage: AssetStorage,
     cluster: Cluster,
     edge: Edge,
@@ -223,6 +231,7 @@ def _shop(
             cache=CacheEndpoint(
                 address=cache.primary_endpoint_address, port=cache.port, auth_secret_arn=cache.auth_secret_arn
             ),
+            carts_table=carts.table_name,
             secret_arns=AppSecretArns(
                 session=secrets.session_secret_arn,
                 admin_token=secrets.admin_token_secret_arn,
@@ -252,6 +261,7 @@ def _shop(
                 service_cidr=network.kubernetes_service_cidr,
                 aws_endpoint_cidrs=network.interface_endpoint_cidrs,
                 s3_cidrs=network.s3_cidrs,
+                dynamodb_cidrs=network.dynamodb_cidrs,
                 # The CloudWatch agent scrapes the shop's /metrics (components/observability/telemetry.py).
                 metrics_scraper=MetricsScraper(namespace=AGENT_NAMESPACE, pod_labels=AGENT_POD_LABELS),
             ),
@@ -269,6 +279,7 @@ def _observability(
     keys: Keys,
     database: Database,
     cache: Cache,
+    carts: CartsTable,
     storage: AssetStorage,
     cluster: Cluster,
     edge: Edge,
@@ -297,6 +308,7 @@ def _observability(
                 metrics_port=shop.metrics_port,
             ),
             database_identifier=database.instance_identifier,
+            carts_table_name=carts.table_name,
             cache_replication_group_id=cache.replication_group_id,
             cache_node_count=settings.cache.node_count,
             distribution_id=edge.distribution_id,

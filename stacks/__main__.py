@@ -1,12 +1,14 @@
 """Command line of the stacks package.
 
     python -m stacks preview STACK [--against REV [--diff-json FILE]] [--json FILE] [--manifests DIR]
-                                   [--diff OTHER_STACK] [--policy] [--policy-config FILE] [--quiet] [--debug]
+                                   [--diff OTHER_STACK] [--policy] [--policy-config FILE] [--timeline] [--quiet]
+                                   [--debug]
     python -m stacks cost STACK [--against REV] [--json FILE]
     python -m stacks config-schema [--check | --write] [--project-dir DIR]
 
 ``--against REV`` shows what the working tree changes in STACK compared with git revision REV (docs/reviewing.md);
-with ``cost``, what it changes in the monthly estimate (docs/cost.md).
+with ``cost``, what it changes in the monthly estimate (docs/cost.md). ``--timeline`` shows the critical path of a
+fresh deploy of STACK (``stacks.offline.lifecycle``).
 A FILE of ``-`` is standard output, which then holds only that JSON (everything else goes to standard error).
 
 Exit codes (``stacks.exit_codes.Exit``): 0 success; 1 a check failed (``config-schema --check``, a mandatory
@@ -31,6 +33,7 @@ from stacks.exit_codes import Exit
 from stacks.offline import changes, cost, policy_run, report
 from stacks.offline.engine import PROJECT_DIR, OfflineError, load_config, preview, stack_names
 from stacks.offline.fakes import MissingFake
+from stacks.offline.lifecycle import format_critical_path
 from stacks.offline.plan import Plan
 from stacks.settings import BootstrapSettings, PlatformSettings, SettingsError
 from stacks.settings.schema import declarations
@@ -58,6 +61,9 @@ def _add_preview(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     command.add_argument("--policy", action="store_true", help="check the plan with the CrossGuard pack (policies/)")
     command.add_argument(
         "--policy-config", type=Path, metavar="FILE", help="policy config (default: policies/config/STACK.json)"
+    )
+    command.add_argument(
+        "--timeline", action="store_true", help="the critical path of a fresh deploy (typical create times)"
     )
     command.add_argument("--quiet", action="store_true", help="only the summary and warnings")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -137,6 +143,8 @@ def _run_preview(args: argparse.Namespace) -> Exit:
         _print_plan(plan, args, out)
     else:
         plan = _run_against(args, out)
+    if args.timeline:
+        print("", format_critical_path(plan), sep="\n", file=out)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:

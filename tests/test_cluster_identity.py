@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from components.carts import ITEM_ACTIONS
 from components.cluster.identity import LOAD_BALANCER_CONTROLLER_POLICY, LOAD_BALANCER_CONTROLLER_POLICY_VERSION
 from stacks.offline.engine import preview
 from stacks.offline.plan import Plan, PlannedResource
@@ -128,6 +129,9 @@ ALLOWED_ACTIONS = {
         "s3:GetObject",
         "s3:PutObject",
         "s3:DeleteObject",
+        *ITEM_ACTIONS,  # the carts table (tests/test_carts.py)
+        "kms:DescribeKey",
+        "kms:Encrypt",
     },
     ("kube-system", "ebs-csi-controller-sa"): {
         "kms:CreateGrant",

@@ -3,7 +3,7 @@ a cluster access change in prod, a Kubernetes (add-on) upgrade, new node instanc
 
 from __future__ import annotations
 
-from stacks.offline.lifecycle import Change, changes, depends_on
+from stacks.offline.lifecycle import depends_on
 from stacks.offline.plan import Plan
 from stacks.offline.replacements import replace_keys
 from tests.cluster_plan import (
@@ -16,6 +16,7 @@ from tests.cluster_plan import (
     node_groups,
 )
 from tests.conftest import plan_for
+from tests.day_two import Change, changes
 from tests.test_lifecycle_protect import protected_children
 
 #: An admin added, the admin moved to read-only (prod lists platform-admin as admin), the pipeline role replaced.
@@ -28,8 +29,8 @@ NODE_CHANGE = {"eksAppInstanceTypes": ["m7i.xlarge", "m6i.xlarge"], "eksAppMinSi
 ADDON_UPGRADE = {"eksKubeProxyVersion": "v1.35.3-eksbuild.18", "eksCorednsVersion": "v1.13.2-eksbuild.12"}
 
 
-def by_name(found: list[Change]) -> dict[str, Change]:
-    return {change.resource.name: change for change in found}
+def by_name(found: dict[str, Change]) -> dict[str, Change]:
+    return {change.resource.name: change for change in found.values()}
 
 
 # ---------------------------------------------------------------------------------------------- access
@@ -40,9 +41,9 @@ def test_a_cluster_access_change_in_prod_touches_only_the_access_entries(prod: P
     (only the EKS cluster is, through the transform), so prod takes the change without `pulumi state unprotect`."""
     after = plan_for("prod", ACCESS_CHANGE)
     found = changes(prod, after)
-    assert [(change.kind, change.resource.name) for change in found] == [("update", "cluster-eks")]
-    (change,) = found
-    assert change.changed_inputs == {"accessEntries"}
+    assert [(change.op, change.resource.name) for change in found.values()] == [("update", "cluster-eks")]
+    (change,) = found.values()
+    assert change.keys == {"accessEntries"}
     assert change.before is not None and not change.before.options["protect"]
     assert not change.resource.options["protect"]
     # The access entries are created and deleted under pulumi-eks's component; of its children only the cluster
@@ -94,9 +95,9 @@ def test_an_add_on_upgrade_updates_the_add_ons_in_place(staging: Plan) -> None:
     found = by_name(changes(staging, after))
     assert set(found) == {"cluster-kube-proxy", "cluster-coredns"}
     for change in found.values():
-        assert change.kind == "update"
-        assert change.changed_inputs == {"addonVersion"}
-        assert replace_keys(ADDON, change.changed_inputs) == []  # UpdateAddon, in place
+        assert change.op == "update"
+        assert change.keys == {"addonVersion"}
+        assert replace_keys(ADDON, change.keys) == []  # UpdateAddon, in place
 
 
 # ---------------------------------------------------------------------------------------------- node groups
@@ -104,13 +105,13 @@ def test_an_add_on_upgrade_updates_the_add_ons_in_place(staging: Plan) -> None:
 
 def test_new_instance_types_replace_the_app_node_groups_and_new_sizes_update_them(staging: Plan) -> None:
     after = plan_for("staging", NODE_CHANGE)
-    found = by_name([change for change in changes(staging, after) if "shop:cluster:Cluster$" in change.urn])
+    found = by_name({urn: change for urn, change in changes(staging, after).items() if "shop:cluster:Cluster$" in urn})
     apps = {group.name for group in node_groups(staging, "apps")}
     assert set(found) == apps  # nothing else in the cluster: not the system pool (observability's alarm follows)
     for change in found.values():
-        assert change.changed_inputs == {"instanceTypes", "scalingConfig"}
+        assert change.keys == {"instanceTypes", "scalingConfig"}
         # The new types replace the node group; the sizes alone would update it in place.
-        assert replace_keys(NODE_GROUP, change.changed_inputs) == ["instanceTypes"]
+        assert replace_keys(NODE_GROUP, change.keys) == ["instanceTypes"]
 
 
 def test_a_replaced_node_group_is_created_before_the_old_one_is_deleted(plan: Plan) -> None:
@@ -146,4 +147,4 @@ def test_the_shop_keeps_serving_while_nodes_drain(plan: Plan) -> None:
 
 def test_a_node_change_leaves_the_shop_untouched(staging: Plan) -> None:
     after = plan_for("staging", NODE_CHANGE)
-    assert not [change for change in changes(staging, after) if "shop:shop:Shop" in change.urn]
+    assert not [urn for urn in changes(staging, after) if "shop:shop:Shop" in urn]

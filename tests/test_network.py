@@ -117,7 +117,7 @@ def test_route_tables_per_tier_and_zone(plan: Plan) -> None:
 
 
 def test_s3_gateway_endpoint_serves_every_tier_but_the_endpoints(plan: Plan) -> None:
-    (gateway,) = [e for e in plan.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Gateway"]
+    gateway = plan.one(ENDPOINT, "network-s3")
     assert gateway.inputs["serviceName"] == "com.amazonaws.eu-west-1.s3"
     table_ids = {table_of(plan, s).id for name in ("public", "private", "data") for s in tier(plan, name)}
     assert set(gateway.inputs["routeTableIds"]) == table_ids

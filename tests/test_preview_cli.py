@@ -43,8 +43,8 @@ def test_json_plan_follows_the_documented_schema(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     assert main(["preview", "prod", "--json", str(path)]) == 0
     plan = json.loads(path.read_text())
-    assert set(plan) == {"project", "stack", "resources", "outputs"}
-    assert (plan["project"], plan["stack"]) == ("shop-platform", "prod")
+    assert set(plan) == {"project", "stack", "region", "resources", "outputs"}
+    assert (plan["project"], plan["stack"], plan["region"]) == ("shop-platform", "prod", "eu-west-1")
     for resource in plan["resources"]:
         assert set(resource) == RESOURCE_KEYS
         assert set(resource["options"]) >= {"protect", "retainOnDelete", "ignoreChanges", "deleteBeforeReplace"}

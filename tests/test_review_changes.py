@@ -297,3 +297,33 @@ def test_the_policy_violations_a_change_introduces_and_resolves(staging: Plan) -
         ("rds-multi-az", database, "advisory")
     ]
     assert introduced["resolved"] == []
+
+
+# ---------------------------------------------------------------------------------------------- unknown values
+
+
+def test_a_value_echoed_by_a_resource_with_an_unknown_input_is_unknown_to_its_consumers(prod: Plan) -> None:
+    """CloudFront takes the certificate's ARN from the certificate validation (which waits for the certificate to be
+    issued): a new certificate's ARN reaches the distribution through it."""
+    change_set = _compare(prod, plan_for("prod", {"edgeHosts": ["@", "www", "shop"]}))
+    distribution = _one(change_set, "aws:cloudfront/distribution:Distribution", "edge-cdn")
+    certificate = prod.one("aws:acm/certificate:Certificate", "edge-cdn-certificate")
+    path = "viewerCertificate.acmCertificateArn"
+    viewer = prod.one("aws:cloudfront/distribution:Distribution", "edge-cdn").inputs["viewerCertificate"]
+    arn = viewer["acmCertificateArn"]
+    assert arn == certificate.outputs["arn"]
+    assert Difference(path, arn, UNKNOWN, path, via="edge-cdn-certificate") in distribution.diffs
+
+
+def test_secret_inputs_are_looked_into_and_never_shown(prod: Plan) -> None:
+    """A rotated generator's new value is unknown to what holds it in a secret input (the cache's AUTH token); the
+    difference shows the masked old value, and no secret reaches the text or the JSON."""
+    rotations = ("secretsRedisAuthRotation", "secretsSessionRotation", "secretsAdminTokenRotation",
+                 "secretsOriginVerifyRotation")  # fmt: skip
+    rotated = plan_for("prod", dict.fromkeys(rotations, 1))
+    change_set = _compare(prod, rotated)
+    cache = _one(change_set, "aws:elasticache/replicationGroup:ReplicationGroup", "cache-replication-group")
+    assert cache.op == "update"
+    assert Difference("authToken", "[secret]", UNKNOWN, "authToken", via="secrets-redis-auth") in cache.diffs
+    shown = changes.render(change_set, width=400) + json.dumps(change_set.to_json())
+    assert [value for value in prod.secret_values | rotated.secret_values if value in shown] == []

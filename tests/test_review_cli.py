@@ -16,6 +16,7 @@ from stacks import __main__ as cli
 from stacks.exit_codes import Exit
 from stacks.offline import changes
 from stacks.offline.engine import PROJECT_DIR
+from stacks.offline.lifecycle import format_critical_path
 from stacks.offline.plan import Plan
 
 
@@ -75,6 +76,21 @@ def test_json_to_stdout_leaves_it_nothing_else(capsys: pytest.CaptureFixture[str
     captured = capsys.readouterr()
     assert json.loads(captured.out) == json.loads(json.dumps(staging.to_json()))
     assert "Previewing stack 'staging'" in captured.err
+
+
+def test_timeline_prints_the_critical_path_of_a_fresh_deploy(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, staging: Plan
+) -> None:
+    monkeypatch.setattr(cli, "preview", lambda *args, **kwargs: staging)
+    assert cli.main(["preview", "staging", "--quiet", "--timeline"]) == Exit.OK
+    out = capsys.readouterr().out
+    assert out.endswith(f"\n\n{format_critical_path(staging)}\n")
+    assert "eks:index:Cluster  cluster-eks" in out
+    # With the plan's JSON on standard output, the timeline goes to standard error.
+    assert cli.main(["preview", "staging", "--json", "-", "--timeline"]) == Exit.OK
+    captured = capsys.readouterr()
+    assert format_critical_path(staging) in captured.err
+    assert json.loads(captured.out)["stack"] == "staging"
 
 
 def _git(repository: Path, *args: str) -> str:

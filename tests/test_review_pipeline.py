@@ -3,7 +3,9 @@ it against the merge base with their target branch, and the comment's pointer na
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 
@@ -24,6 +26,20 @@ def test_the_fork_path_plans_against_the_merge_base_with_the_whole_history() -> 
         step["with"]["name"]: step["with"]["path"] for step in steps(job) if uses(step).endswith("upload-artifact")
     }
     assert uploaded["offline-plan"] == "artifacts/", "the artifact the cut comment points at"
+
+
+def test_ci_plans_a_pull_request_against_the_merge_base_with_its_target() -> None:
+    job = jobs("ci.yml")["offline-plan"]
+    checkout = next(step for step in steps(job) if uses(step) == "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0, "git merge-base needs the history of both branches"
+    plan = next(step for step in steps(job) if step.get("id") == "plan")
+    # make takes BASE_BRANCH from the environment (empty on a push: no change computed), never from the script.
+    assert plan["run"] == "make plan"
+    assert plan["env"]["BASE_BRANCH"] == "${{ github.base_ref }}"
+    environment = {**os.environ, "BASE_BRANCH": "main"}
+    command = ["make", "-n", "plan"]
+    dry_run = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, check=True).stdout
+    assert '--base-branch "main"' in dry_run
 
 
 def test_the_artifact_pointer_names_what_the_workflows_upload(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from components.shop.component import image_id
-from stacks.offline.fakes.aws_core import MANAGED_PREFIX_LISTS, S3_PREFIX_LISTS
+from stacks.offline.fakes.aws_core import DYNAMODB_PREFIX_LISTS, MANAGED_PREFIX_LISTS, S3_PREFIX_LISTS
 from stacks.offline.plan import Plan
 from stacks.offline.policy_run import check
 from stacks.settings.shop import APP_DRAIN_SECONDS
@@ -404,8 +404,8 @@ def test_only_the_load_balancers_subnets_reach_the_web_pods_app_port(plan: Plan)
 
 
 def test_shop_pods_reach_dns_the_data_stores_and_aws_over_https_and_nothing_else(plan: Plan) -> None:
-    """HTTPS to AWS: with interface endpoints (prod), exactly their subnets and S3's regional addresses (the gateway
-    endpoint's); without them (staging), anywhere but the VPC and the cluster's Service range."""
+    """HTTPS to AWS: with interface endpoints (prod), exactly their subnets and S3's and DynamoDB's regional addresses
+    (the gateway endpoints'); without them (staging), anywhere but the VPC and the cluster's Service range."""
     policy = _policy(plan, "shop-egress")
     assert policy["policyTypes"] == ["Egress"]
     assert policy["podSelector"]["matchLabels"] == {
@@ -417,7 +417,9 @@ def test_shop_pods_reach_dns_the_data_stores_and_aws_over_https_and_nothing_else
     expected |= {(cidr, "TCP", port) for cidr in subnet_cidrs(plan, "data") for port in (5432, 6379)}
     if plan.stack == "prod":
         _, s3_cidrs = S3_PREFIX_LISTS["eu-west-1"]
-        expected |= {(cidr, "TCP", 443) for cidr in [*subnet_cidrs(plan, "endpoints"), *s3_cidrs]}
+        _, dynamodb_cidrs = DYNAMODB_PREFIX_LISTS["eu-west-1"]
+        gateways = [*s3_cidrs, *dynamodb_cidrs]
+        expected |= {(cidr, "TCP", 443) for cidr in [*subnet_cidrs(plan, "endpoints"), *gateways]}
     else:
         expected.add(("0.0.0.0/0-10.40.0.0/16-172.20.0.0/16", "TCP", 443))
     assert _rules(policy["egress"], "to") == expected

@@ -123,7 +123,11 @@ class CatalogCache:
         self._hits_redis = metrics.cache.labels("catalog_redis", "hit")
         self._misses_redis = metrics.cache.labels("catalog_redis", "miss")
 
-    async def get(self, key: str, load: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def get(
+        self, key: str, load: Callable[[], Awaitable[bytes]], *, shared: bool | Callable[[bytes], bool] = True
+    ) -> bytes:
+        """The cached value, else load(): stored in the in-process LRU, and in Redis when `shared` is true or, as a
+        function, is true of the value (free-form client input must not grow Redis's key space)."""
         now = self.clock()
         await self._sync_version(now)
         entry = self._local.get(key)
@@ -132,10 +136,11 @@ class CatalogCache:
             return entry[1]
         self._misses_local.inc()
         version = self.version
-        value = await self._get_shared(key, version)
+        value = await self._get_shared(key, version) if shared else None
         if value is None:
             value = await load()
-            await self._set_shared(key, version, value)
+            if shared is True or (callable(shared) and shared(value)):
+                await self._set_shared(key, version, value)
         if version != self.version:
             return value  # invalidated while loading: serve it once, cache nothing
         self._local[key] = (now + self.ttl, value)

@@ -27,7 +27,9 @@ PRODUCT_COLUMNS = (
 )
 
 
-_LIVE_PRODUCTS = select(*PRODUCT_COLUMNS).where(Product.sku.in_(bindparam("b_skus", expanding=True)), Product.active)
+_LIVE_PRODUCTS = select(*PRODUCT_COLUMNS).where(
+    Product.sku.in_(bindparam("b_skus", expanding=True)), Product.active, Product.currency == bindparam("b_currency")
+)
 
 
 def cache_key(kind: str, *parts: str) -> str:
@@ -60,7 +62,12 @@ class Catalog:
         sessions: async_sessionmaker[AsyncSession],
         cache: CatalogCache,
         cdn_base_url: str,
+        currency: str,
     ) -> None:
+        """Only products priced in `currency` (the shop's) are on sale: a product priced in another currency (a
+        database priced before SHOP_CURRENCY changed) is left out of every read, carts and checkout included,
+        and reported at start-up (see foreign_priced), so no total ever mixes two currencies."""
+        self.currency = currency
         self.reads = reads
         self.sessions = sessions
         self.cache = cache
@@ -85,8 +92,8 @@ class Catalog:
         key = cache_key("list", q, category, str(limit), str(offset))
 
         async def load() -> bytes:
-            query = _filtered(select(*PRODUCT_COLUMNS), q, category)
-            count = _filtered(select(func.count()).select_from(Product), q, category)
+            query = _filtered(select(*PRODUCT_COLUMNS), q, category, self.currency)
+            count = _filtered(select(func.count()).select_from(Product), q, category, self.currency)
             async with self.reads() as session:
                 rows = (
                     await session.execute(query.order_by(Product.category, Product.name).limit(limit).offset(offset))
@@ -94,19 +101,22 @@ class Catalog:
                 total = (await session.execute(count)).scalar_one()
             return _dumps({"items": [self.product_dict(r) for r in rows], "total": total})
 
-        return await self.cache.get(key, load)
+        # Search text and category are free-form client input: their results stay in the bounded in-process cache
+        # and never become Redis keys (Redis also holds the carts; an unbounded key space there evicts them).
+        return await self.cache.get(key, load, shared=not (q or category))
 
     async def product_json(self, sku: str) -> bytes:
-        """The product as JSON bytes, or b"null" (cached too, so unknown SKUs do not reach the database)."""
+        """The product as JSON bytes, or b"null" (cached too, in-process, so unknown SKUs do not reach the database)."""
 
         async def load() -> bytes:
             async with self.reads() as session:
                 row = (
-                    await session.execute(select(*PRODUCT_COLUMNS).where(Product.sku == sku, Product.active))
+                    await session.execute(select(*PRODUCT_COLUMNS).where(Product.sku == sku, *self._on_sale()))
                 ).one_or_none()
             return _dumps(self.product_dict(row) if row else None)
 
-        return await self.cache.get(f"product:{sku}", load)
+        # Unknown SKUs (any client can invent them) are remembered in-process only, never as Redis keys.
+        return await self.cache.get(f"product:{sku}", load, shared=lambda value: value != b"null")
 
     async def categories_json(self) -> bytes:
         async def load() -> bytes:
@@ -114,7 +124,7 @@ class Catalog:
                 rows = (
                     await session.execute(
                         select(Product.category, func.count())
-                        .where(Product.active)
+                        .where(*self._on_sale())
                         .group_by(Product.category)
                         .order_by(Product.category)
                     )
@@ -127,8 +137,21 @@ class Catalog:
         """Uncached rows for carts and checkout, where price and stock must be current."""
         # Prebuilt and straight to the connection: statement building and the ORM execution path would cost
         # more CPU than the query itself.
-        rows = await (await session.connection()).execute(_LIVE_PRODUCTS, {"b_skus": list(skus)})
+        rows = await (await session.connection()).execute(
+            _LIVE_PRODUCTS, {"b_skus": list(skus), "b_currency": self.currency}
+        )
         return {row.sku: row for row in rows}
+
+    def _on_sale(self) -> tuple[Any, ...]:
+        return (Product.active, Product.currency == self.currency)
+
+    async def foreign_priced(self) -> list[str]:
+        """SKUs of active products priced in another currency than the shop's: not sold (logged at start-up)."""
+        async with self.reads() as session:
+            rows = await session.execute(
+                select(Product.sku).where(Product.active, Product.currency != self.currency).order_by(Product.sku)
+            )
+            return list(rows.scalars())
 
     # Admin writes ---------------------------------------------------------------------------------
 
@@ -176,8 +199,8 @@ class Catalog:
         return list(await session.scalars(select(Product).order_by(Product.category, Product.name)))
 
 
-def _filtered(query: _Query, q: str, category: str) -> _Query:
-    query = query.where(Product.active)
+def _filtered(query: _Query, q: str, category: str, currency: str) -> _Query:
+    query = query.where(Product.active, Product.currency == currency)
     if category:
         query = query.where(Product.category == category)
     if q:

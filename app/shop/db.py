@@ -12,6 +12,7 @@ from typing import Any, Literal
 import psycopg
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from shop.observability import log_event
@@ -73,10 +74,32 @@ def create_engine(settings: Settings, secrets: Secrets) -> AsyncEngine:
         # No pre-ping round trip per checkout: on a disconnect error SQLAlchemy invalidates the whole pool,
         # so after an RDS failover only the requests in flight fail, and recycling bounds idle connections.
         "pool_recycle": 600,
+        "pool_timeout": settings.db_pool_timeout_seconds,
     }
     if settings.database_url:
-        return create_async_engine(settings.database_url, connect_args={"connect_timeout": 5}, **pool)
+        return create_async_engine(settings.database_url, connect_args=connection_limits(settings), **pool)
     return create_async_engine("postgresql+psycopg://", async_creator=_rds_connector(settings, secrets), **pool)
+
+
+def connection_limits(settings: Settings) -> dict[str, Any]:
+    """Bounded waits on every PostgreSQL session: connect, statements and locks (server-side, per session), an
+    abandoned transaction, and TCP keepalives plus a user timeout, so a silent peer (a network partition) breaks
+    the connection in about 30 s instead of whenever the kernel gives up (minutes). The request deadline
+    (SHOP_REQUEST_TIMEOUT_SECONDS) bounds what a client waits in any case."""
+    statement_ms = round(settings.db_statement_timeout_seconds * 1000)
+    lock_ms = round(settings.db_lock_timeout_seconds * 1000)
+    return {
+        "connect_timeout": settings.db_connect_timeout_seconds,
+        "options": (
+            f"-c statement_timeout={statement_ms} -c lock_timeout={lock_ms}"
+            " -c idle_in_transaction_session_timeout=30000"
+        ),
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 30_000,
+    }
 
 
 def _rds_connector(settings: Settings, secrets: Secrets) -> Any:
@@ -94,10 +117,10 @@ def _rds_connector(settings: Settings, secrets: Secrets) -> Any:
                     dbname=settings.db_name,
                     user=creds.username,
                     password=creds.password,
-                    connect_timeout=5,
                     application_name="shop",
                     sslmode=sslmode,
                     sslrootcert=root_cert,  # None is left out of the connection string
+                    **connection_limits(settings),
                 )
             except psycopg.OperationalError as exc:
                 assert secrets.db is not None
@@ -107,6 +130,14 @@ def _rds_connector(settings: Settings, secrets: Secrets) -> Any:
         raise AssertionError("unreachable")
 
     return connect
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database did not answer (down, unreachable, too slow, a lock or pool wait ran out): a 503, not a 500.
+    Errors about the request itself (constraints, data) stay what they are."""
+    if isinstance(exc, (PoolTimeout, OperationalError, psycopg.OperationalError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _is_auth_failure(exc: psycopg.OperationalError) -> bool:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
 from shop.orders import InvalidTransition, OrderNotFound, OrderRefused, Outcome
+from shop.ratelimit import Limit
 from shop.runtime import Runtime
 
 JSON = "application/json"
@@ -83,6 +84,20 @@ class QueryParams:
         return default
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def rate_limited(request: Request, limit: Limit) -> Response | None:
+    """429 with Retry-After once the client passed `limit`, else None."""
+    retry = await runtime(request).limiter.retry_after(limit, client_address(request))
+    if retry is None:
+        return None
+    response = error_response(429, "rate_limited", "too many attempts; retry later")
+    response.headers["retry-after"] = str(retry)
+    return response
+
+
 def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     fields = []
     for err in exc.errors():
@@ -108,6 +123,11 @@ def install_error_handlers(app: FastAPI, not_found_page: bytes) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 400:
+            # FastAPI's and Starlette's answer to a body they cannot parse (not UTF-8 JSON, broken multipart):
+            # invalid input like any other. The shop's own 400s are responses, never raised.
+            fields = [{"field": "body", "message": "cannot be parsed"}]
+            return error_response(422, "validation_failed", "the request is invalid", fields=fields)
         if exc.status_code == 404 and _wants_html(request):
             return HTMLResponse(not_found_page, status_code=404)
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")

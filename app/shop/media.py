@@ -70,7 +70,7 @@ class LocalMediaStore:
         path = self.root / key
         try:
             return await asyncio.to_thread(path.read_bytes)
-        except (FileNotFoundError, IsADirectoryError):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):  # e.g. /media/<existing file>/x
             return None
 
 

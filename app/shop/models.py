@@ -127,6 +127,14 @@ class Order(Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # At most one open order per cart, whatever the idempotency keys (two tabs, a double submit).
+        Index(
+            "uq_orders_open_cart",
+            "cart_id",
+            unique=True,
+            postgresql_where=text("status <> 'cancelled'"),
+            sqlite_where=text("status <> 'cancelled'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -146,6 +154,7 @@ class Order(Base):
     ship_country: Mapped[str] = mapped_column(String(2))
     card_last4: Mapped[str] = mapped_column(String(4))
     payment_reference: Mapped[str | None] = mapped_column(String(64))
+    cart_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hmac
 import json
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -45,6 +47,10 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
         if "request_id" not in entry and (rid := request_id_var.get()) is not None:
             entry["request_id"] = rid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # only when tracing is on (shop/tracing.py): the ids X-Ray and the logs share
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, separators=(",", ":"))
@@ -96,8 +102,17 @@ class Metrics:
         self.cache = Counter("shop_cache_requests_total", "Cache lookups", ["cache", "result"], registry=self.registry)
 
 
+#: How long a client should wait before retrying a 503 (a database outage, a missed deadline).
+RETRY_AFTER_SECONDS = 5
+
+
+class BodyTooLarge(Exception):
+    """The request body passed the limit; the middleware has already answered 413."""
+
+
 class RequestMiddleware:
-    """Request id, security headers, origin verification, metrics and the access log, as raw ASGI for speed."""
+    """Request id, security headers, origin verification, the request deadline and body limit, metrics and the
+    access log, as raw ASGI for speed."""
 
     def __init__(
         self,
@@ -108,6 +123,9 @@ class RequestMiddleware:
         origin_token: Callable[[], str | None] | None = None,
         origin_refresh: Callable[[], Awaitable[bool]] | None = None,
         open_paths: frozenset[str] = frozenset(),
+        deadline_seconds: float = 15.0,
+        max_body_bytes: int = 1024 * 1024,
+        unavailable: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         self.app = app
         self.metrics = metrics
@@ -115,6 +133,9 @@ class RequestMiddleware:
         self.origin_token = origin_token
         self.origin_refresh = origin_refresh
         self.open_paths = open_paths
+        self.deadline_seconds = deadline_seconds
+        self.max_body_bytes = max_body_bytes
+        self.unavailable = unavailable
         self.log = logging.getLogger("shop.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -122,34 +143,68 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        method = scope["method"]
+        if method == "HEAD":  # every GET answers HEAD: the same status and headers, no body
+            scope = {**scope, "method": "GET"}
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
-        started = False
+        started = answered = False
         extra_headers = [(b"x-request-id", request_id.encode()), *self.headers]
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, started
+            if answered:
+                return  # the middleware has answered (deadline, body limit): the app's late answer is dropped
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *extra_headers]
+            elif method == "HEAD" and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
+        async def answer(code: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = []) -> None:  # noqa: B006
+            nonlocal answered
+            if not started and not answered:
+                await _send_json(send_wrapper, code, body, headers)
+            answered = True
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                await answer(413, _too_large(self.max_body_bytes))
+                raise BodyTooLarge
+            return message
+
         try:
-            if await self._origin_allowed(scope):
-                await self.app(scope, receive, send_wrapper)
+            if _declared_length(scope) > self.max_body_bytes:
+                await answer(413, _too_large(self.max_body_bytes))
+            elif await self._origin_allowed(scope):
+                if not await self._within_deadline(scope, receive_limited, send_wrapper):
+                    log_event(self.log, "deadline_exceeded", level=logging.WARNING, path=scope["path"])
+                    await answer(503, _unavailable("deadline_exceeded", request_id), _RETRY_AFTER)
             else:
                 await _send_json(send_wrapper, 403, {"error": "forbidden", "message": "direct access is not allowed"})
-        except Exception:
-            self.log.exception("unhandled error", extra={"event": "unhandled_error"})
-            if not started:
-                await _send_json(send_wrapper, 500, {"error": "internal_error", "request_id": request_id})
+        except BodyTooLarge:
+            pass  # answered 413 before reading past the limit
+        except Exception as exc:
+            if answered:
+                pass
+            elif self.unavailable(exc):
+                log_event(self.log, "database_unavailable", level=logging.WARNING, error=type(exc).__name__)
+                await answer(503, _unavailable("database_unavailable", request_id), _RETRY_AFTER)
+            else:
+                self.log.exception("unhandled error", extra={"event": "unhandled_error"})
+                await answer(500, {"error": "internal_error", "request_id": request_id})
         finally:
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
             duration = time.perf_counter() - start
-            method = scope["method"]
             self.metrics.requests.labels(method, route_path, str(status)).inc()
             self.metrics.latency.labels(method, route_path).observe(duration)
             if self.log.isEnabledFor(logging.INFO):
@@ -166,6 +221,22 @@ class RequestMiddleware:
                     },
                 )
             request_id_var.reset(token)
+
+    async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Run the request; False when it missed the deadline. The late request is cancelled but not awaited: a
+        database driver may take a while to give up a connection to a silent server (psycopg tries to cancel
+        the query first), and the client must not wait for that."""
+        task = asyncio.ensure_future(self.app(scope, receive, send))
+        try:
+            done, _ = await asyncio.wait((task,), timeout=self.deadline_seconds)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if done:
+            task.result()  # re-raises the request's exception
+            return True
+        abandon(task)
+        return False
 
     async def _origin_allowed(self, scope: Scope) -> bool:
         if self.origin_token is None or scope["path"] in self.open_paths:
@@ -190,13 +261,45 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+_RETRY_AFTER = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+
+
+def _unavailable(reason: str, request_id: str) -> dict[str, Any]:
+    message = {
+        "database_unavailable": "the database is not answering; retry shortly",
+        "deadline_exceeded": "the request took too long; retry shortly",
+    }[reason]
+    return {"error": "service_unavailable", "reason": reason, "message": message, "request_id": request_id}
+
+
+def _too_large(limit: int) -> dict[str, Any]:
+    return {"error": "payload_too_large", "message": f"the request body is larger than {limit} bytes"}
+
+
+def _declared_length(scope: Scope) -> int:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def abandon(task: asyncio.Future[Any]) -> None:
+    """Cancel a task without waiting for it to finish; its exception is retrieved (not logged as lost)."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = []) -> None:  # noqa: B006
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": payload})

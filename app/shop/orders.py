@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Dialect, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shop.carts import Cart, CartStore, PricedCart
@@ -134,6 +135,10 @@ class _StatusChanged(Exception):
     """The order is no longer in the status a conditional update expected: someone else settled it."""
 
 
+class _CartTaken(Exception):
+    """The cart already has an open order (another checkout of it, under another key, got there first)."""
+
+
 class _Abort(Exception):
     """Roll back the checkout transaction and answer with this outcome."""
 
@@ -194,6 +199,9 @@ class Orders:
         except _Abort as abort:
             self._failed(abort.reason)
             return await self._record(key, request_hash, abort.outcome)
+        except _CartTaken:
+            self._failed("cart_already_ordered")
+            return await self._record(key, request_hash, await self._cart_taken(req.cart_id))
         if placed.sold_out:
             await self.catalog.cache.invalidate()  # availability changed: do not keep showing "in stock"
         return await self._pay(key, placed, req.card, cart)
@@ -238,11 +246,11 @@ class Orders:
         if decline is not None:
             raise _Abort(_declined(decline, None), decline)
         priced = await self.carts.price(session, cart)
+        unavailable = sorted(set(cart.items) - {line.sku for line in priced.lines})
+        if unavailable:  # before "empty": a cart of only unavailable lines names them
+            raise _Abort(_out_of_stock(unavailable), "out_of_stock")
         if not priced.lines:
             raise _Abort(error(422, "cart_empty", "the cart is empty"), "cart_empty")
-        unavailable = sorted(set(cart.items) - {line.sku for line in priced.lines})
-        if unavailable:
-            raise _Abort(_out_of_stock(unavailable), "out_of_stock")
         rule = await self.rules.rates(session, req.address.country)
         if rule is None or rule.currency != priced.currency:
             raise _Abort(_unsupported_country(rule, priced.currency), "unsupported_country")
@@ -256,7 +264,14 @@ class Orders:
         ]
         event = OrderEvent(order_id=order.id, status="pending", note="order placed", created_at=utcnow())
         # Core inserts of the same objects' values: the ORM unit of work would cost more CPU than the SQL.
-        await conn.execute(_INSERT_ORDER, _columns(order))
+        # The cart is claimed here: a second open order for it violates uq_orders_open_cart (on PostgreSQL a
+        # concurrent checkout of the same cart waits for this transaction, then fails or proceeds).
+        try:
+            await conn.execute(_INSERT_ORDER, _columns(order))
+        except IntegrityError as exc:
+            if "uq_orders_open_cart" in str(exc.orig) or "orders.cart_id" in str(exc.orig):
+                raise _CartTaken from None
+            raise
         await conn.execute(_INSERT_LINES, [_columns(line) for line in lines])
         await conn.execute(_INSERT_EVENT, _columns(event))
         # Stock last and in SKU order: row locks are held as briefly as possible and never deadlock.
@@ -289,8 +304,20 @@ class Orders:
             ship_postal_code=address.postal_code,
             ship_country=address.country,
             card_last4=req.card.last4,
+            cart_id=req.cart_id,
             created_at=utcnow(),
         )
+
+    async def _cart_taken(self, cart_id: str) -> Outcome:
+        """409 naming the cart's open order (the newest order of the cart, should that one have been cancelled
+        since, in which case a retry proceeds)."""
+        async with self.reads() as session:
+            number = (
+                await session.execute(
+                    select(Order.number).where(Order.cart_id == cart_id).order_by(Order.created_at.desc()).limit(1)
+                )
+            ).scalar_one_or_none()
+        return error(409, "cart_already_ordered", f"this cart already has order {number}", order_number=number)
 
     async def _pay(self, key: str, placed: _Placed, card: Card, cart: Cart | None) -> Outcome:
         order, result = placed.order, None

@@ -9,12 +9,14 @@ from typing import Any
 
 from shop import db
 from shop.cache import CatalogCache, RedisStore
+from shop.cart_table import DynamoCartTable
 from shop.carts import CartStore
 from shop.catalog import Catalog
 from shop.media import LocalMediaStore, MediaStore, S3MediaStore
-from shop.observability import Metrics, log_event
+from shop.observability import Metrics, abandon, log_event
 from shop.orders import Orders
 from shop.payments import PaymentProvider, TestPaymentProvider
+from shop.ratelimit import RateLimiter
 from shop.secrets import Secrets
 from shop.security import AdminAuth, Signer
 from shop.settings import Settings
@@ -62,9 +64,18 @@ class Runtime:
             self.sessions,
             CatalogCache(self.redis, self.metrics, settings.cache_ttl_seconds),
             settings.cdn_base_url,
+            settings.currency,
         )
         self.carts = CartStore(
-            self.redis, self.sessions, self.reads, self.catalog, settings.cart_ttl_seconds, settings.currency
+            self.redis if settings.cart_store == "redis" else None,
+            self.sessions,
+            self.reads,
+            self.catalog,
+            settings.cart_ttl_seconds,
+            settings.currency,
+            table=DynamoCartTable(settings.cart_table, settings.aws_region, settings.cart_ttl_seconds)
+            if settings.cart_store == "dynamodb" and settings.cart_table
+            else None,
         )
         self.rules = CountryRules(self.sessions, self.reads, settings.currency)
         self.orders = Orders(
@@ -77,6 +88,7 @@ class Runtime:
             self.metrics,
             request_key=self.secrets.session.get,
         )
+        self.limiter = RateLimiter(self.redis)
         self.signer = Signer(self.secrets.session)
         self.admin = AdminAuth(self.secrets.admin_token)
         self.shutting_down = False
@@ -102,12 +114,16 @@ class Runtime:
     async def ready(self) -> tuple[bool, str]:
         if self.shutting_down:
             return False, "shutting down"
-        try:
-            revisions = await asyncio.wait_for(
-                db.database_revisions(self.engine), timeout=self.settings.db_ready_timeout_seconds
-            )
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported not raised
+        # Not wait_for: it waits for the cancelled check to finish, and a driver cancelling a query on a silent
+        # server takes seconds. The probe answers on time; the abandoned check ends on its own.
+        check = asyncio.ensure_future(db.database_revisions(self.engine))
+        done, _ = await asyncio.wait((check,), timeout=self.settings.db_ready_timeout_seconds)
+        if not done:
+            abandon(check)
+            return False, "database unreachable: TimeoutError"
+        if (exc := check.exception()) is not None:
             return False, f"database unreachable: {type(exc).__name__}"
+        revisions = check.result()
         state = db.schema_state(revisions)
         if state == "behind":
             return False, "migrations not at head"

@@ -10,7 +10,7 @@ from collections.abc import Generator
 
 import uvicorn
 
-from shop import db
+from shop import db, tracing
 from shop.app import create_apps
 from shop.observability import log_event
 from shop.runtime import Runtime
@@ -31,11 +31,13 @@ class _Server(uvicorn.Server):
 
 async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> None:
     rt = Runtime(settings, secrets=secrets)
+    traces = None
     try:
         if dev:
             await db.migrate(rt.engine)
             await seed(rt)
         public, internal = create_apps(rt)
+        traces = tracing.configure([public, internal], rt.engine)
         servers = [
             _Server(_config(public, settings.host, settings.port)),
             _Server(_config(internal, settings.host, settings.internal_port)),
@@ -51,6 +53,7 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop)
         rt.start_housekeeping()
+        await _report_foreign_priced(rt)
         log_event(
             log,
             "serving",
@@ -59,6 +62,7 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
             internal_port=settings.internal_port,
             redis=settings.redis_url is not None,
             s3=settings.s3_bucket is not None,
+            tracing=traces is not None,
         )
         if dev:
             log_event(
@@ -72,7 +76,27 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
         await asyncio.gather(*(server.serve() for server in servers))
     finally:
         await rt.close()
+        if traces is not None:
+            traces.shutdown()
         log_event(log, "stopped")
+
+
+async def _report_foreign_priced(rt: Runtime) -> None:
+    """Products priced in another currency than SHOP_CURRENCY are not sold; say so once, loudly, at start-up."""
+    try:
+        skus = await rt.catalog.foreign_priced()
+    except Exception as exc:  # noqa: BLE001 - the database may not be up yet; serving must not depend on it
+        log_event(log, "currency_check_skipped", level=logging.WARNING, error=type(exc).__name__)
+        return
+    if skus:
+        log_event(
+            log,
+            "products_not_sold",
+            level=logging.WARNING,
+            reason=f"priced in another currency than SHOP_CURRENCY={rt.settings.currency}",
+            count=len(skus),
+            skus=skus[:20],
+        )
 
 
 def _config(app: object, host: str, port: int) -> uvicorn.Config:

@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     db_ready_timeout_seconds: float = Field(
         2.0, gt=0, le=60, description="How long a readiness probe (/readyz) waits for the database to answer."
     )
+    db_connect_timeout_seconds: int = Field(5, ge=1, le=60, description="TCP + TLS + authentication of a connection.")
+    db_statement_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="Server-side statement_timeout of every session."
+    )
+    db_lock_timeout_seconds: float = Field(3.0, gt=0, le=300, description="Server-side lock_timeout of every session.")
+    db_pool_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="How long a request waits for a free pooled connection."
+    )
+    request_timeout_seconds: float = Field(
+        15.0, gt=0, le=300, description="Deadline of one request; past it the answer is 503 with Retry-After."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest request body on the public port."
+    )
 
     redis_url: str | None = None
     redis_auth_secret_arn: str | None = None
@@ -68,6 +82,12 @@ class Settings(BaseSettings):
         description="After a Redis failure Redis is skipped for this long (circuit breaker), so an outage costs one "
         "timeout, not one per request.",
     )
+    cart_store: Literal["dynamodb", "redis", "database"] = Field(
+        "redis",
+        description="Where carts live: a DynamoDB table (SHOP_CART_TABLE), Redis hashes (falling back to the "
+        "database while Redis is absent or down), or the database.",
+    )
+    cart_table: str | None = Field(None, description="The DynamoDB table of carts when SHOP_CART_STORE=dynamodb.")
     cart_ttl_seconds: int = Field(7 * 24 * 3600, ge=60)
     cache_ttl_seconds: int = Field(300, ge=1)
 
@@ -129,6 +149,8 @@ class Settings(BaseSettings):
             for literal, arn in (("session_secret", "session_secret_arn"), ("admin_token", "admin_token_secret_arn")):
                 if getattr(self, literal) is None and getattr(self, arn) is None:
                     errors.append(f"SHOP_{literal.upper()}: required (or SHOP_{arn.upper()})")
+        if self.cart_store == "dynamodb" and self.cart_table is None:
+            errors.append("SHOP_CART_TABLE: required when SHOP_CART_STORE=dynamodb")
         if self.port == self.internal_port:
             errors.append("SHOP_INTERNAL_PORT: must differ from SHOP_PORT")
         if errors:

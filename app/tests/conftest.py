@@ -7,10 +7,13 @@ with the reason shown, except under CI=true, where it fails them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import socket
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -22,10 +25,12 @@ import httpx
 import psycopg
 import pytest
 import redis as redis_sync
+import uvicorn
 from shop import db
 from shop.app import create_apps
 from shop.catalog import ProductInput
 from shop.runtime import Runtime
+from shop.seed import seed
 from shop.settings import Settings, load_settings
 from sqlalchemy import column, create_engine, insert, table, text
 from sqlalchemy.engine import make_url
@@ -292,3 +297,51 @@ async def sqlite_shop(sqlite_settings: Settings, make_shop: Any) -> Shop:
 @pytest.fixture
 async def pg_shop(pg_settings: Settings, make_shop: Any) -> Shop:
     return await make_shop(pg_settings)
+
+
+@pytest.fixture
+def live_server() -> Any:
+    """Factory: `with live_server(settings, internal=..., seeded=...) as url:` runs one app on a real server."""
+    return _live_server
+
+
+@contextlib.contextmanager
+def _live_server(settings: Settings, *, internal: bool = False, seeded: bool = True) -> Iterator[str]:
+    """One of the shop's apps on a real uvicorn server in a thread (migrated, optionally seeded); yields its URL."""
+    sock = socket.create_server(("127.0.0.1", 0))  # bound here and handed over: no other process can take the port
+    port = sock.getsockname()[1]
+    rt = Runtime(settings)
+    public, admin = create_apps(rt)
+    server = uvicorn.Server(uvicorn.Config(admin if internal else public, lifespan="off", log_config=None))
+    failure: list[BaseException] = []
+
+    async def run() -> None:
+        try:
+            await db.migrate(rt.engine)
+            if seeded:
+                await seed(rt)
+            await server.serve(sockets=[sock])
+        except BaseException as exc:  # reported by the wait below instead of dying silently in the thread
+            failure.append(exc)
+            raise
+        finally:
+            await rt.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if failure or not thread.is_alive():
+            sock.close()
+            pytest.fail(f"the live shop did not start: {failure[0]!r}" if failure else "the live shop did not start")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(timeout=30)
+            pytest.fail("the live shop did not start within 60 s")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

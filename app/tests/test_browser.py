@@ -1,20 +1,11 @@
 """The whole journey in headless Chromium: browse, search, add to cart, checkout with a test card, confirm, look up."""
 
-import asyncio
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
-from shop import db
-from shop.app import create_apps
-from shop.runtime import Runtime
-from shop.seed import seed
 
 CHROMIUM = os.environ.get("SHOP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,42 +30,17 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture
-def live_shop(sqlite_settings):
+def live_shop(sqlite_settings, live_server):
     """The storefront on a real uvicorn server in a thread (seeded catalog, SQLite, in-process cache)."""
-    sock = socket.create_server(("127.0.0.1", 0))  # bound here and handed over: no other process can take the port
-    port = sock.getsockname()[1]
-    rt = Runtime(sqlite_settings)
-    public, _ = create_apps(rt)
-    server = uvicorn.Server(uvicorn.Config(public, lifespan="off", log_config=None))
-    failure: list[BaseException] = []
+    with live_server(sqlite_settings, internal=False, seeded=True) as url:
+        yield url
 
-    async def run() -> None:
-        try:
-            await db.migrate(rt.engine)
-            await seed(rt)
-            await server.serve(sockets=[sock])
-        except BaseException as exc:  # reported by the wait below instead of dying silently in the thread
-            failure.append(exc)
-            raise
-        finally:
-            await rt.close()
 
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if failure or not thread.is_alive():
-            sock.close()
-            pytest.fail(f"the live shop did not start: {failure[0]!r}" if failure else "the live shop did not start")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(timeout=30)
-            pytest.fail("the live shop did not start within 60 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+@pytest.fixture
+def live_admin(sqlite_settings, live_server):
+    """The internal app (admin pages) on a real uvicorn server in a thread."""
+    with live_server(sqlite_settings, internal=True, seeded=True) as url:
+        yield url
 
 
 def test_browse_search_cart_checkout_lookup(live_shop):
@@ -140,3 +106,24 @@ def test_browse_search_cart_checkout_lookup(live_shop):
             browser.close()
     order = httpx.get(f"{live_shop}/api/v1/orders/{number}", params={"email": "grace@example.com"}, timeout=30).json()
     assert order["status"] == "paid" and order["items"][0]["quantity"] == 2
+
+
+def test_admin_pages_are_styled_and_the_brand_leads_to_the_admin(live_admin):
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page()
+            stylesheets = []
+            page.on("response", lambda r: stylesheets.append(r.status) if "/static/" in r.url else None)
+            page.goto(live_admin + "/admin/login")
+            expect(page.locator("body")).to_have_css("background-color", "rgb(247, 248, 250)")
+            # The skip link stays out of sight until focused, as it does once the stylesheet applies.
+            expect(page.locator(".skip")).to_have_css("position", "absolute")
+            assert stylesheets == [200]
+            assert page.get_by_role("link", name=re.compile("^Reference Shop")).get_attribute("href") == "/admin"
+        finally:
+            browser.close()

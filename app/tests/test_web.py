@@ -216,3 +216,21 @@ async def test_a_refused_order_move_in_the_admin_shows_why(shop):
     assert (await client.post(f"/admin/orders/{number}/status", data=move)).status_code == 303
     again = await client.post(f"/admin/orders/{number}/status", data=move)
     assert again.status_code == 409 and "cannot move an order from fulfilled to fulfilled" in again.text
+
+
+async def test_unavailable_cart_lines_are_shown_and_removable(sqlite_shop):
+    await sqlite_shop.product("MUG-A")
+    await sqlite_shop.product("MUG-B")
+    client = sqlite_shop.public
+    token = field((await client.get("/products/MUG-A")).text, "csrf_token")
+    for sku in ("MUG-A", "MUG-B"):
+        assert (await client.post("/cart/items", data={"csrf_token": token, "sku": sku, "quantity": "1"})).is_redirect
+    deactivate = {"name": "Mug B", "category": "things", "price": {"amount": 1000, "currency": "USD"}, "active": False}
+    await sqlite_shop.internal.put("/api/v1/admin/products/MUG-B", json=deactivate, headers=sqlite_shop.admin)
+    cart = await client.get("/cart")
+    assert "No longer available" in cart.text and 'action="/cart/items/MUG-B"' in cart.text
+    assert 'href="/checkout"' not in cart.text
+    removed = await client.post("/cart/items/MUG-B", data={"csrf_token": token, "quantity": "0"})
+    assert removed.is_redirect
+    cart = await client.get("/cart")
+    assert "No longer available" not in cart.text and 'href="/checkout"' in cart.text

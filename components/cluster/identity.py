@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.carts import item_statement
 from components.iam import (
     GrantedRole,
     RoleScope,
@@ -236,7 +237,9 @@ class ShopAccess:
     assets_prefix: str
     """The shop lists, reads, writes and deletes objects under this prefix of the assets bucket, nothing else."""
     data_key_arn: pulumi.Input[str]
-    """Encrypts and decrypts those objects (SSE-KMS), through S3 only."""
+    """Encrypts and decrypts those objects (SSE-KMS), through S3 only, and the carts table, through DynamoDB only."""
+    carts_table_arn: pulumi.Input[str]
+    """The carts table: the item calls the shop makes (components/carts.py ITEM_ACTIONS), nothing else."""
 
 
 def shop_statements(account: Account, access: ShopAccess) -> pulumi.Output[list[dict[str, Any]]]:
@@ -249,6 +252,7 @@ def shop_statements(account: Account, access: ShopAccess) -> pulumi.Output[list[
         secrets_key=access.secrets_key_arn,
         bucket=access.assets_bucket_arn,
         data_key=access.data_key_arn,
+        carts=access.carts_table_arn,
     ).apply(
         lambda arns: [
             {
@@ -283,6 +287,14 @@ def shop_statements(account: Account, access: ShopAccess) -> pulumi.Output[list[
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                 "Resource": arns["data_key"],
                 "Condition": through("s3"),
+            },
+            item_statement(arns["carts"]),
+            {
+                "Sid": "EncryptCarts",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": arns["data_key"],
+                "Condition": through("dynamodb"),
             },
         ]
     )

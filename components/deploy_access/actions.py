@@ -13,6 +13,7 @@ PLATFORM_SERVICES = (
     "cloudfront",
     "cloudtrail",
     "cloudwatch",
+    "dynamodb",
     "ec2",
     "eks",
     "elasticache",
@@ -48,6 +49,10 @@ PREVIEW_READ_ACTIONS = (
     "cloudwatch:DescribeAlarms",
     "cloudwatch:GetDashboard",
     "cloudwatch:ListTagsForResource",
+    "dynamodb:DescribeContinuousBackups",
+    "dynamodb:DescribeTable",
+    "dynamodb:DescribeTimeToLive",
+    "dynamodb:ListTagsOfResource",
     "ec2:Describe*",
     *LOAD_BALANCER_READ_ACTIONS,
     "eks:Describe*",
@@ -258,7 +263,11 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     "eks:DescribeNodegroup",
     # Argo Rollouts (components/cluster): its analyses' CloudWatch queries (its ELB reads are Describe* above).
     "cloudwatch:GetMetricData",
-    # The shop (components/cluster): its media bucket, its secrets, its data key.
+    # The shop (components/cluster): its media bucket, its carts table, its secrets, its data key.
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
     "s3:DeleteObject",
     "s3:GetObject",
     "s3:ListBucket",

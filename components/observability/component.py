@@ -43,6 +43,7 @@ class ObservabilityArgs:
     cluster: ClusterTelemetry
     shop: ShopTelemetry
     database_identifier: pulumi.Input[str]
+    carts_table_name: pulumi.Input[str]
     cache_replication_group_id: pulumi.Input[str]
     cache_node_count: int
     distribution_id: pulumi.Input[str]
@@ -151,6 +152,7 @@ class Observability(PlatformComponent):
             *signals.shop_alarms(settings, shop_metrics),
             *signals.database_alarms(settings, args.database_identifier, region),
             *signals.cache_alarms(settings, cache_nodes, region),
+            *signals.carts_alarms(args.carts_table_name, region),
             *signals.edge_alarms(settings, args.distribution_id, args.cdn_web_acl_name, args.origin_health_check_id),
             *signals.cluster_alarms(cluster.name, cluster.min_nodes, region),
         ]

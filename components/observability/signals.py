@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components import carts
 from components.observability import telemetry
 from components.observability.alarms import ABOVE, BELOW, Alarm, Metric, across
 from stacks.settings import ObservabilitySettings
@@ -229,6 +230,45 @@ def origin_alarm(health_check_id: pulumi.Input[str]) -> Alarm:
         # No data means the check itself is gone or paused, not that the origin is down.
         treat_missing_data="missing",
     )
+
+
+def carts_alarms(table_name: pulumi.Input[str], region: str) -> list[Alarm]:
+    """Requests to the carts table that failed: throttled (a burst past what on-demand capacity had adapted to, or
+    a hot cart) or refused by DynamoDB itself. Either means shoppers' cart edits failed with a 5xx."""
+
+    def per_operation(name: str) -> list[Metric]:
+        return [
+            Metric("AWS/DynamoDB", name, {"TableName": table_name, "Operation": action.split(":")[1]}, "Sum", region)
+            for action in carts.ITEM_ACTIONS
+        ]
+
+    return [
+        Alarm(
+            "carts-throttled",
+            "Requests to the carts table are throttled; cart edits fail.",
+            "Check the table's consumed capacity and throttled keys (CloudWatch Contributor Insights) on the "
+            "dashboard; an on-demand table doubles its capacity within 30 minutes of a new peak.",
+            [
+                Metric("AWS/DynamoDB", "ReadThrottleEvents", {"TableName": table_name}, "Sum", region),
+                Metric("AWS/DynamoDB", "WriteThrottleEvents", {"TableName": table_name}, "Sum", region),
+            ],
+            ABOVE,
+            0,
+            "0 requests",
+            expression=across(2, "SUM"),
+        ),
+        Alarm(
+            "carts-errors",
+            "DynamoDB failed requests to the carts table (HTTP 500s on its side); cart edits fail.",
+            "Check the AWS Health Dashboard for DynamoDB in the region and the shop's cart_store errors in its logs; "
+            "the shop retries each call up to 3 times.",
+            per_operation("SystemErrors"),
+            ABOVE,
+            0,
+            "0 requests",
+            expression=across(len(carts.ITEM_ACTIONS), "SUM"),
+        ),
+    ]
 
 
 def edge_alarms(

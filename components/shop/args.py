@@ -95,6 +95,8 @@ class ShopArgs:
     cluster: ClusterTarget
     database: DatabaseEndpoint
     cache: CacheEndpoint
+    carts_table: pulumi.Input[str]
+    """The DynamoDB table of carts (components/carts.py): the shop keeps carts there."""
     secret_arns: AppSecretArns
     buckets: Buckets
     origin: Origin

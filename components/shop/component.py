@@ -201,6 +201,8 @@ class Shop(PlatformComponent):
             # rediss: ElastiCache encrypts in transit; its certificate chains to a public CA the image trusts.
             "SHOP_REDIS_URL": pulumi.Output.concat("rediss://", cache.address, f":{cache.port}/0"),
             "SHOP_REDIS_AUTH_SECRET_ARN": cache.auth_secret_arn,
+            "SHOP_CART_STORE": "dynamodb",
+            "SHOP_CART_TABLE": args.carts_table,
             "SHOP_SESSION_SECRET_ARN": args.secret_arns.session,
             "SHOP_ADMIN_TOKEN_SECRET_ARN": args.secret_arns.admin_token,
             "SHOP_ORIGIN_VERIFY_SECRET_ARN": args.secret_arns.origin_verify,

@@ -209,6 +209,8 @@ class Peers:
     APIs are reached through NAT."""
     s3_cidrs: pulumi.Input[Sequence[str]]
     """S3's regional addresses, which the VPC's gateway endpoint routes to (S3 has no interface endpoint here)."""
+    dynamodb_cidrs: pulumi.Input[Sequence[str]]
+    """DynamoDB's regional addresses (the carts table), which its gateway endpoint routes to."""
     metrics_scraper: MetricsScraper
 
 
@@ -250,11 +252,12 @@ def metrics_ingress(scraper: MetricsScraper, web_pods: Mapping[str, str]) -> net
 
 
 def aws_https_peers(peers: Peers) -> pulumi.Input[list[networking.NetworkPolicyPeerArgs]]:
-    """Where the shop's AWS API calls (Secrets Manager, S3) go.
+    """Where the shop's AWS API calls (Secrets Manager, S3, DynamoDB) go.
 
-    With interface endpoints, exactly their subnets and S3's addresses. Without them (staging's saving: AWS APIs
-    through NAT, whose public addresses no NetworkPolicy can list), any address except the VPC (nodes, pods, the
-    control plane's interfaces) and the Service range (ClusterIPs, the Kubernetes API's in-cluster address).
+    With interface endpoints, exactly their subnets and S3's and DynamoDB's addresses (their gateway endpoints).
+    Without them (staging's saving: AWS APIs through NAT, whose public addresses no NetworkPolicy can list), any
+    address except the VPC (nodes, pods, the control plane's interfaces) and the Service range (ClusterIPs, the
+    Kubernetes API's in-cluster address).
     """
     if not peers.aws_endpoint_cidrs:
         return [
@@ -262,7 +265,9 @@ def aws_https_peers(peers: Peers) -> pulumi.Input[list[networking.NetworkPolicyP
                 ip_block=networking.IPBlockArgs(cidr="0.0.0.0/0", except_=[peers.vpc_cidr, peers.service_cidr])
             )
         ]
-    return pulumi.Output.from_input(peers.s3_cidrs).apply(lambda s3: ip_blocks([*peers.aws_endpoint_cidrs, *s3]))
+    return pulumi.Output.all(
+        pulumi.Output.from_input(peers.s3_cidrs), pulumi.Output.from_input(peers.dynamodb_cidrs)
+    ).apply(lambda gateways: ip_blocks([*peers.aws_endpoint_cidrs, *gateways[0], *gateways[1]]))
 
 
 def egress(peers: Peers, shop_pods: Mapping[str, str]) -> networking.NetworkPolicySpecArgs:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pulumi_policy import Severity
 
-from .base import EVERY_TYPE, UNKNOWN, Resource, ResourceReport, Rules, enabled, given, off
+from .base import EVERY_TYPE, RESILIENCE, UNKNOWN, Resource, ResourceReport, Rules, enabled, given, off
 from .semantics import secret_in_setting
 
 rules = Rules()
@@ -110,6 +110,16 @@ def dynamodb_encryption_pitr(resource: Resource, report: ResourceReport) -> None
         report("serverSideEncryption does not use a customer-managed key.")
     if off(resource.get("pointInTimeRecovery", "enabled")):
         report("pointInTimeRecovery is not enabled.")
+
+
+@rules.require_true(
+    prop="deletionProtectionEnabled", severity=Severity.HIGH, category=RESILIENCE, types=(DYNAMODB_TABLE,)
+)
+def dynamodb_deletion_protection() -> None:
+    """DynamoDB tables cannot be deleted by an API call or a mistaken `pulumi destroy`.
+
+    Fix: set deletion_protection_enabled=True.
+    """
 
 
 @rules.require_cmk(prop="kmsKeyIdentifier", types=(EVENT_BUS,))

@@ -25,6 +25,7 @@ STATEFUL = (
     "aws:s3/bucket:Bucket",
     "aws:s3/bucketV2:BucketV2",
     "aws:kms/key:Key",
+    "aws:dynamodb/table:Table",
     # Not pulumi-eks's eks:index:Cluster component: `protect` on it would reach every resource pulumi-eks creates;
     # the program protects the aws:eks/cluster:Cluster inside it with a transform (tests/test_lifecycle_protect.py).
     "aws:eks/cluster:Cluster",
@@ -54,7 +55,7 @@ REMOTE_COMPONENT_PACKAGES = ("eks:",)
 
 @rules.resource(Severity.HIGH, STATEFUL, category=RESILIENCE)
 def stateful_resources_protected(resource: Resource, report: ResourceReport) -> None:
-    """Stateful resources (databases, caches, buckets, KMS keys, the cluster) are protected from deletion.
+    """Stateful resources (databases, caches, tables, buckets, KMS keys, the cluster) are protected from deletion.
 
     Fix: create the resource with opts=pulumi.ResourceOptions(protect=True) (the policy engine is not shown
     retain_on_delete, so protect is what counts).

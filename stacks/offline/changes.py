@@ -5,6 +5,15 @@ Resources are matched by URN. Each one in both plans is compared input by input 
 and key policies, dashboard bodies -- is parsed and compared structurally) and by the options that change what the
 engine does (``protect``, ``retainOnDelete``, ...). A changed input that the provider cannot update in place
 (``stacks.offline.replacements``), or one listed in the resource's ``replaceOnChanges``, makes it a replacement.
+Inputs are compared as the provider sees them: a Region-aware AWS resource without a ``region`` of its own is in its
+provider's region (an explicit provider's ``region``, else the stack's ``aws:region``).
+
+A resource that moves to another provider is replaced only where the engine replaces it (pulumi/pulumi
+``pkg/resource/deploy/step_generator.go``, ``providerChanged``): when the provider's package changes, or when the
+new provider's ``DiffConfig`` over the old and new provider configuration reports a replacement (the provider's
+entry in the replacement table). Otherwise the resource is diffed as usual, and the move is an update that shows
+``provider: old → new``.
+
 Like ``pulumi preview``, the outputs the provider computes for a resource being created or replaced (its id, ARN,
 generated name) are unknown until it exists, so every resource that consumes one sees that input change to
 ``[unknown]`` -- and is replaced in turn when that input forces it (a new VPC replaces its security groups).
@@ -37,6 +46,7 @@ from stacks.offline.replacements import (
     path_segments,
     replace_keys,
     stateful_data,
+    table,
 )
 
 Op = Literal["create", "update", "replace", "delete"]
@@ -54,6 +64,10 @@ OPTION_DEFAULTS: dict[str, Any] = {
 }
 #: Shorter strings are never taken for a computed output inside another resource's inputs (ids and ARNs are longer).
 _MIN_COMPUTED_LENGTH = 8
+#: The path of a provider change among a resource's differences (the provider is a resource option).
+PROVIDER = "provider"
+#: Outputs that are a resource's identity, new for every new resource (with any ``*Arn`` and ``*Id``).
+_IDENTITY_KEYS = frozenset({"arn", "id", "result"})
 
 
 class _Absent:
@@ -82,7 +96,8 @@ class Difference:
 
     @property
     def option(self) -> bool:
-        return self.input.startswith("options.")
+        """A resource option (``options.protect``, the provider), not an input the provider diffs."""
+        return self.input.startswith("options.") or self.input == PROVIDER
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"path": self.path, "old": _json_value(self.old), "new": _json_value(self.new)}
@@ -232,17 +247,36 @@ class ChangeSet:
 # ---------------------------------------------------------------------------------------------- comparing
 
 
-def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
-    """The change from plan ``old`` (the base) to plan ``new``."""
+def compare(old: Plan, new: Plan, against: str, *, during_up: bool = False) -> ChangeSet:
+    """The change from plan ``old`` (the base) to plan ``new``, as ``pulumi preview`` shows it: every output of a
+    resource being created or replaced is unknown to its consumers. ``during_up``: as ``pulumi up`` carries it out,
+    where the engine diffs a consumer once what it consumes exists: only the identity of a new resource (its id, ARNs
+    and ids, a generated ``result``) is new, its other outputs are what the fake cloud gives ``new`` (an ACM
+    certificate's validation records are its domains', whichever certificate).
+    """
+    # A plan that does not know its stack's region (written by an older revision) is taken to be in the other's.
+    if old.region is None or new.region is None:
+        old = dataclasses.replace(old, region=old.region or new.region)
+        new = dataclasses.replace(new, region=new.region or old.region)
     old_by_urn = {resource.urn: resource for resource in old.resources}
     new_by_urn = {resource.urn: resource for resource in new.resources}
+    unknown: set[str] = set()
     diffs: dict[str, dict[str, Difference]] = {}
+    provider_replaces: set[str] = set()
     for urn, resource in new_by_urn.items():
         if urn in old_by_urn:
-            found = {diff.path: diff for diff in _resource_differences(old_by_urn[urn], resource)}
+            found = {
+                diff.path: diff
+                for diff in _resource_differences(_effective(old_by_urn[urn], old), _effective(resource, new))
+            }
+            moved = _provider_move(old_by_urn[urn], old, resource, new, unknown)
+            if moved is not None:
+                difference, replaces = moved
+                found[difference.path] = difference
+                if replaces:
+                    provider_replaces.add(urn)
             if found:
                 diffs[urn] = found
-    unknown: set[str] = set()
     ops: dict[str, Op] = {}
     forcing: dict[str, list[str]] = {}
 
@@ -251,7 +285,9 @@ def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
 
     def decide(urn: str) -> Op:
         resource = new_by_urn[urn]
-        forcing[urn] = _replace_keys(old_by_urn[urn], resource, diffs[urn].values(), unknown, urn not in components)
+        forcing[urn] = _replace_keys(resource, diffs[urn].values(), unknown, urn not in components)
+        if urn in provider_replaces:
+            forcing[urn].append(PROVIDER)
         return "replace" if forcing[urn] else "update"
 
     for urn in diffs:
@@ -259,24 +295,33 @@ def compare(old: Plan, new: Plan, against: str) -> ChangeSet:
     ops.update({urn: "create" for urn in new_by_urn if urn not in old_by_urn})
     ops.update({urn: "delete" for urn in old_by_urn if urn not in new_by_urn})
 
-    # Outputs of what is created or replaced are unknown until it exists: its consumers see those inputs change.
+    # Outputs of what is created or replaced are unknown until it exists: its consumers see those inputs change. A
+    # consumer's outputs that echo such an input are unknown in turn (a certificate validation's certificateArn).
     consumers: dict[str, list[str]] = {}
     for resource in new.resources:
         for dependency in resource.dependencies:
             consumers.setdefault(dependency, []).append(resource.urn)
+    #: URN -> the unknown values its inputs hold -> the resource each is an output of.
+    carried: dict[str, dict[str, str]] = {}
     pending = [urn for urn, op in ops.items() if op in ("create", "replace")]
     while pending:
         source = new_by_urn[pending.pop()]
-        computed = _computed_values(source)
+        computed = dict(carried.get(source.urn, {}))
+        if ops[source.urn] in ("create", "replace"):
+            computed.update(dict.fromkeys(_computed_values(source, identity_only=during_up), source.name))
         for urn in consumers.get(source.urn, []) if computed else []:
             if urn not in old_by_urn:
                 continue
-            unknowns = list(_unknown_differences(old_by_urn[urn], new_by_urn[urn], computed, source.name))
+            unknowns = list(_unknown_differences(old_by_urn[urn], new_by_urn[urn], computed))
             if not unknowns:
                 continue
-            diffs.setdefault(urn, {}).update({diff.path: diff for diff in unknowns})
+            found = diffs.setdefault(urn, {})
+            found.update({diff.path: diff for diff in unknowns if diff.path not in found or not found[diff.path].via})
             before, ops[urn] = ops.get(urn), decide(urn)
-            if ops[urn] == "replace" and before != "replace":
+            held = {value: origin for value, origin in computed.items() if value not in carried.get(urn, {})}
+            held = {value: held[value] for value in _held(new_by_urn[urn], set(held))}
+            carried.setdefault(urn, {}).update(held)
+            if (ops[urn] == "replace" and before != "replace") or held:
                 pending.append(urn)
 
     replaced = {new_by_urn[urn].name for urn, op in ops.items() if op == "replace"}
@@ -324,11 +369,9 @@ def _change(
     )
 
 
-def _replace_keys(
-    old: PlannedResource, new: PlannedResource, diffs: Iterable[Difference], unknown: set[str], replaceable: bool
-) -> list[str]:
-    """What forces ``new`` to be replaced, given its differences from ``old`` (``replaceable``: not one of the
-    program's own components, which are never replaced themselves)."""
+def _replace_keys(new: PlannedResource, diffs: Iterable[Difference], unknown: set[str], replaceable: bool) -> list[str]:
+    """What forces ``new`` to be replaced, given its differences (``replaceable``: not one of the program's own
+    components, which are never replaced themselves); a provider that forces it is added by the caller."""
     changed = sorted({diff.input for diff in diffs if not diff.option})
     keys: list[str] = []
     if changed and new.type in known_types():
@@ -340,9 +383,90 @@ def _replace_keys(
             _at_or_below(path, entry) or _at_or_below(entry, path) for path in changed
         ):
             keys.append(entry if entry != "*" else changed[0])
-    if (old.provider or None) != (new.provider or None):
-        keys.append("provider")
     return list(dict.fromkeys(keys))
+
+
+# ---------------------------------------------------------------------------------------------- providers
+
+
+def _package(type_: str) -> str:
+    """The provider package of a resource type (``aws:rds/instance:Instance`` -> ``aws``)."""
+    return type_.partition(":")[0]
+
+
+def _provider_type(package: str) -> str:
+    return f"pulumi:providers:{package}"
+
+
+def _provider_of(resource: PlannedResource, plan: Plan) -> PlannedResource | None:
+    """The explicit provider ``resource`` uses, or None for its package's default provider."""
+    if not resource.provider:
+        return None
+    try:
+        return plan.by_urn(resource.provider)
+    except KeyError:  # a provider the plan does not hold: compared by reference only
+        return None
+
+
+def _provider_config(resource: PlannedResource, plan: Plan) -> dict[str, Any]:
+    """The configuration of the provider ``resource`` uses: an explicit provider's inputs; for the default AWS
+    provider, the stack's region (the rest of its configuration is the stack's ``aws:`` config, which both sides of
+    a change share)."""
+    provider = _provider_of(resource, plan)
+    if provider is not None:
+        return dict(provider.inputs)
+    if _package(resource.type) == "aws" and plan.region is not None:
+        return {"region": plan.region}
+    return {}
+
+
+def _provider_name(resource: PlannedResource) -> str:
+    """``pulumi:providers:aws::edge-us-east-1`` for an explicit provider, ``pulumi:providers:aws::default`` for the
+    package's default one."""
+    if resource.provider:  # urn:pulumi:STACK::PROJECT::[PARENT-TYPE$]TYPE::NAME
+        qualified_type, _, name = resource.provider.split("::", 2)[2].rpartition("::")
+        return f"{qualified_type.rpartition('$')[2]}::{name}"
+    return f"{_provider_type(_package(resource.type))}::default"
+
+
+def _provider_move(
+    old: PlannedResource, old_plan: Plan, new: PlannedResource, new_plan: Plan, unknown: set[str]
+) -> tuple[Difference, bool] | None:
+    """The difference a change of provider makes to a custom resource and whether it replaces the resource, as the
+    engine's ``providerChanged`` decides: a provider of another package replaces it; otherwise the new provider's
+    ``DiffConfig`` over the old and new configuration does, when it reports a replacement. None: same provider."""
+    if not new.custom or (old.provider or None) == (new.provider or None):
+        return None
+    difference = Difference(PROVIDER, _provider_name(old), _provider_name(new), PROVIDER)
+    old_provider, new_provider = _provider_of(old, old_plan), _provider_of(new, new_plan)
+    packages = {
+        provider.type if provider is not None else _provider_type(_package(resource.type))
+        for provider, resource in ((old_provider, old), (new_provider, new))
+    }
+    if len(packages) > 1:
+        return difference, True
+    (provider_type,) = packages
+    if provider_type not in known_types():
+        unknown.add(provider_type)
+        return difference, False
+    changed = {diff.input for diff in differences(_provider_config(old, old_plan), _provider_config(new, new_plan))}
+    return difference, bool(replace_keys(provider_type, changed))
+
+
+def _effective(resource: PlannedResource, plan: Plan) -> PlannedResource:
+    """``resource`` with the inputs its provider fills in when they are absent, as the provider diffs them: a
+    Region-aware AWS resource's ``region`` (one the replacement table lists ``region`` for) is its provider's."""
+    if (
+        "region" in resource.inputs
+        or _package(resource.type) != "aws"
+        or resource.type not in known_types()
+        or "region" not in table()[resource.type].replace_on
+    ):
+        return resource
+    region = _provider_config(resource, plan).get("region")
+    if region is None:
+        return resource
+    return dataclasses.replace(resource, inputs={**resource.inputs, "region": region})
 
 
 def _at_or_below(path: str, entry: str) -> bool:
@@ -436,10 +560,14 @@ def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
-def _computed_values(resource: PlannedResource) -> set[str]:
-    """The values only the provider knows once the resource exists (its id, ARN, generated name, endpoint)."""
-    given = {value for _, value in _leaves(resource.inputs) if isinstance(value, str)}
-    computed = {value for _, value in _leaves(resource.outputs) if isinstance(value, str)} | {resource.id}
+def _computed_values(resource: PlannedResource, *, identity_only: bool) -> set[str]:
+    """The values only the provider knows once the resource exists (its id, ARN, generated name, endpoint), secret
+    ones included (``identity_only``: only its id and those under an identity's key)."""
+    given = {value for _, value in _leaves(resource.plain_inputs) if isinstance(value, str)}
+    outputs = resource.plain_outputs
+    if identity_only:
+        outputs = {key: value for key, value in outputs.items() if key in _IDENTITY_KEYS or key.endswith(("Arn", "Id"))}
+    computed = {value for _, value in _leaves(outputs) if isinstance(value, str)} | {resource.id}
     return {
         value
         for value in computed - given
@@ -447,16 +575,24 @@ def _computed_values(resource: PlannedResource) -> set[str]:
     }
 
 
+def _held(resource: PlannedResource, values: set[str]) -> set[str]:
+    """Those of ``values`` that ``resource``'s inputs hold."""
+    strings = [value for _, value in _leaves(resource.plain_inputs) if isinstance(value, str)]
+    return {item for item in values if any(item in value for value in strings)}
+
+
 def _unknown_differences(
-    old: PlannedResource, new: PlannedResource, computed: set[str], source: str
+    old: PlannedResource, new: PlannedResource, computed: Mapping[str, str]
 ) -> Iterator[Difference]:
-    """The inputs of ``new`` that hold one of ``computed`` (an output of ``source``, being created or replaced)."""
+    """The inputs of ``new`` that hold one of ``computed`` (value -> the resource being created or replaced, or
+    updated with an unknown input, that it is an output of)."""
     old_values = dict(_leaves(old.inputs))
     ignored = [str(path) for path in new.options.get("ignoreChanges") or []]
-    for path, value in _leaves(new.inputs):
-        held = isinstance(value, str) and any(item in value for item in computed)
-        if held and not any(_at_or_below(path, entry) for entry in ignored):
-            yield Difference(path, old_values.get(path, ABSENT), UNKNOWN, path, via=source)
+    # Secret inputs are looked into (their values stay out of the difference: it shows the old, masked, value).
+    for path, value in _leaves(new.plain_inputs):
+        sources = sorted({source for item, source in computed.items() if isinstance(value, str) and item in value})
+        if sources and not any(_at_or_below(path, entry) for entry in ignored):
+            yield Difference(path, old_values.get(path, ABSENT), UNKNOWN, path, via=sources[0])
 
 
 def _tree_order(resources: Sequence[PlannedResource]) -> list[PlannedResource]:
@@ -748,11 +884,15 @@ class BaseEvaluation:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def result(self) -> tuple[Plan, str]:
-        """The base plan (no resources when the stack did not exist there) and the stack's region there."""
+        """The base plan (no resources when the stack did not exist there) and the stack's region there; the plan
+        has its region also when that revision did not record it (read from its ``Pulumi.<stack>.yaml``)."""
         if self.process is None:
             return Plan(project="", stack=self.stack, resources=[], outputs={}), "us-east-1"
         if self.process.wait() != 0:
             reason = (self.scratch / "stderr").read_text(errors="replace").strip().splitlines() or ["(no output)"]
             raise RevisionError(f"the offline preview of '{self.stack}' at {self.sha[:12]} failed: {reason[-1]}")
-        _, config, _ = load_config(self.stack, self.project_dir)
-        return Plan.read_json(self.scratch / "plan.json"), config.get("aws:region", "us-east-1")
+        plan = Plan.read_json(self.scratch / "plan.json")
+        if plan.region is None:
+            _, config, _ = load_config(self.stack, self.project_dir)
+            plan = dataclasses.replace(plan, region=config.get("aws:region", "us-east-1"))
+        return plan, plan.region or "us-east-1"

@@ -312,6 +312,13 @@ def _vpc_endpoint(resource: PlannedResource, context: _Context) -> list[Charge]:
     ]
 
 
+@rule("aws:dynamodb/table:Table")
+def _dynamodb_table(resource: PlannedResource, context: _Context) -> list[Charge]:
+    """On-demand capacity: DynamoDB bills requests, GB stored and point-in-time backups, no fixed charge; the
+    estimate has no usage figure for them (carts are a few KB each), so the table adds nothing."""
+    return []
+
+
 @rule("aws:rds/instance:Instance")
 def _database(resource: PlannedResource, context: _Context) -> list[Charge]:
     """Instance hours and gp3 storage, both doubled by a Multi-AZ standby (AWS bills the standby's instance hours and

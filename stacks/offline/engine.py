@@ -342,6 +342,7 @@ def _evaluate(
         secret_values=frozenset(cloud.secret_values),
         revealed_outputs=None if revealed_outputs == outputs else revealed_outputs,
         warnings=tuple(warnings.messages),
+        region=region,
     )
 
 

@@ -1,5 +1,5 @@
 """What the engine does with a plan over its lifetime: in which order ``pulumi destroy`` deletes it, how long a fresh
-``pulumi up`` takes at least, and what changes between two plans.
+``pulumi up`` takes at least. What changes between two plans is ``stacks.offline.changes``'s.
 
 The dependency graph is the engine's: a resource depends on its ``dependencies`` (explicit ``depends_on`` and every
 resource whose outputs its inputs use), its parent and its provider. ``pulumi up`` creates a resource once everything
@@ -14,7 +14,7 @@ longest chain of them through the graph (``critical_path``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stacks.offline.plan import Plan, PlannedResource
@@ -203,48 +203,3 @@ def format_critical_path(plan: Plan) -> str:
     total = steps[-1].done_at if steps else 0
     lines.append(f"  total: {total / 60:.1f} min over {len(steps)} steps")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------- two plans
-
-
-@dataclass(frozen=True)
-class Change:
-    urn: str
-    kind: str
-    """``create``, ``delete`` or ``update`` (inputs or options differ)."""
-    before: PlannedResource | None
-    after: PlannedResource | None
-
-    @property
-    def resource(self) -> PlannedResource:
-        """The resource as it is after the change (as it was, for a delete)."""
-        found = self.after or self.before
-        assert found is not None
-        return found
-
-    @property
-    def changed_inputs(self) -> set[str]:
-        before = self.before.inputs if self.before else {}
-        after = self.after.inputs if self.after else {}
-        return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
-
-
-def changes(before: Plan, after: Plan) -> list[Change]:
-    """What differs between two plans of one stack, by URN (unchanged resources left out)."""
-    old = {resource.urn: resource for resource in before.resources}
-    new = {resource.urn: resource for resource in after.resources}
-    found: list[Change] = []
-    for urn in sorted(old.keys() | new.keys()):
-        was, now = old.get(urn), new.get(urn)
-        if was is None:
-            found.append(Change(urn, "create", None, now))
-        elif now is None:
-            found.append(Change(urn, "delete", was, None))
-        elif (was.inputs, was.options) != (now.inputs, now.options):
-            found.append(Change(urn, "update", was, now))
-    return found
-
-
-def of_types(resources: Iterable[PlannedResource], *types: str) -> Iterator[PlannedResource]:
-    return (resource for resource in resources if resource.type in types)

@@ -2,12 +2,13 @@
 
 JSON schema (``python -m stacks preview STACK --json FILE``)::
 
-    {"project": str, "stack": str,
+    {"project": str, "stack": str, "region": str | null,
      "resources": [{"urn", "type", "name", "parent", "dependencies", "provider", "options", "inputs",
                     "custom"}],
      "outputs": {name: value}}
 
-Inputs keep the engine's camelCase names; integral numbers are ints and every secret is ``"[secret]"``. The
+``region`` is the stack's ``aws:region``, the default AWS provider's (null in plans of revisions that did not record
+it). Inputs keep the engine's camelCase names; integral numbers are ints and every secret is ``"[secret]"``. The
 unmasked values (what the real engine shows policies) are kept in memory only, never written or printed.
 """
 
@@ -165,6 +166,9 @@ class Plan:
     revealed_outputs: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     #: Warnings the program logged (e.g. deprecations), in order.
     warnings: tuple[str, ...] = ()
+    #: The stack's ``aws:region``: the region of the default AWS provider, so of every Region-aware resource that
+    #: sets no ``region`` of its own and has no explicit provider. None when unknown (a plan of an older revision).
+    region: str | None = None
 
     @property
     def plain_outputs(self) -> dict[str, Any]:
@@ -175,6 +179,7 @@ class Plan:
         return {
             "project": self.project,
             "stack": self.stack,
+            "region": self.region,
             "resources": [resource.to_json() for resource in self.resources],
             "outputs": self.outputs,
         }
@@ -187,6 +192,7 @@ class Plan:
             stack=data["stack"],
             resources=[PlannedResource.from_json(resource) for resource in data["resources"]],
             outputs=dict(data.get("outputs") or {}),
+            region=data.get("region"),
         )
 
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, UploadFile
 from starlette.responses import Response
 
 from shop.api.schemas import (
@@ -15,13 +15,13 @@ from shop.api.schemas import (
     CountryRuleIn,
     CountryRuleList,
     CountryRuleOut,
-    ErrorOut,
     Money,
     OrderList,
     OrderOut,
     ProductIn,
     StatusIn,
     StockIn,
+    responses,
 )
 from shop.api.schemas import Product as ProductOut
 from shop.catalog import ProductInput
@@ -38,7 +38,6 @@ async def require_admin(request: Request) -> None:
 
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
-ERRORS = {status: {"model": ErrorOut} for status in (401, 404, 409, 413, 415, 422)}
 
 
 def _missing_product() -> Response:
@@ -58,8 +57,13 @@ def currency_errors(rt: Runtime, amounts: dict[str, Money | None]) -> list[dict[
     ]
 
 
-@router.put("/products/{sku}", responses={200: {"model": ProductOut}, 201: {"model": ProductOut}, **ERRORS})
-async def upsert_product(rt: RuntimeDep, sku: str, payload: ProductIn) -> Response:
+@router.put(
+    "/products/{sku}",
+    responses=responses({200: ProductOut, 201: ProductOut}, 401, 413, 422),
+)
+async def upsert_product(
+    rt: RuntimeDep, sku: Annotated[str, Path(pattern=SKU_PATTERN)], payload: ProductIn
+) -> Response:
     """Create (201) or update (200) a product. `stock` is only changed when given."""
     fields = [] if SKU_RE.match(sku) else [{"field": "sku", "message": f"must match {SKU_PATTERN}"}]
     fields += currency_errors(rt, {"price": payload.price})
@@ -81,13 +85,13 @@ def product_input(payload: ProductIn) -> ProductInput:
     )
 
 
-@router.put("/products/{sku}/stock", responses={200: {"model": ProductOut}, **ERRORS})
+@router.put("/products/{sku}/stock", responses=responses({200: ProductOut}, 401, 404, 413, 422))
 async def set_stock(rt: RuntimeDep, sku: str, payload: StockIn) -> Response:
     product = await rt.catalog.set_stock(sku, payload.stock) if SKU_RE.match(sku) else None
     return json_response(product) if product is not None else _missing_product()
 
 
-@router.post("/products/{sku}/image", responses={200: {"model": ProductOut}, **ERRORS})
+@router.post("/products/{sku}/image", responses=responses({200: ProductOut}, 401, 404, 413, 415, 422))
 async def upload_image(
     rt: RuntimeDep, sku: str, file: Annotated[UploadFile, File(description="PNG, JPEG, GIF or WebP")]
 ) -> Response:
@@ -96,9 +100,11 @@ async def upload_image(
 
 async def store_image(rt: Runtime, sku: str, data: bytes) -> Response:
     """Shared by the API and the admin pages: validate, store under a content-addressed key, point the product at it."""
+    if not SKU_RE.match(sku):
+        return _missing_product()  # no product can have this SKU: not a question of the file
     if len(data) > MAX_IMAGE_BYTES:
         return error_response(413, "too_large", f"images are limited to {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
-    key = image_key(sku, data) if SKU_RE.match(sku) else None
+    key = image_key(sku, data)
     if key is None:
         return error_response(415, "unsupported_media_type", "upload a PNG, JPEG, GIF or WebP image")
     if not await rt.catalog.exists(sku):
@@ -108,7 +114,7 @@ async def store_image(rt: Runtime, sku: str, data: bytes) -> Response:
     return json_response(product) if product is not None else _missing_product()
 
 
-@router.get("/orders", responses={200: {"model": OrderList}, **ERRORS})
+@router.get("/orders", responses=responses({200: OrderList}, 401, 422))
 async def list_orders(
     rt: RuntimeDep,
     status: OrderStatus | None = None,
@@ -119,13 +125,13 @@ async def list_orders(
     return json_response({"items": items, "total": total})
 
 
-@router.get("/orders/{number}", responses={200: {"model": OrderOut}, **ERRORS})
+@router.get("/orders/{number}", responses=responses({200: OrderOut}, 401, 404))
 async def get_order(rt: RuntimeDep, number: str) -> Response:
     order = await rt.orders.admin_get(number) if ORDER_NUMBER_RE.match(number) else None
     return json_response(order) if order is not None else error_response(404, "not_found", "no such order")
 
 
-@router.post("/orders/{number}/status", responses={200: {"model": OrderOut}, **ERRORS})
+@router.post("/orders/{number}/status", responses=responses({200: OrderOut}, 401, 404, 409, 413, 422))
 async def set_order_status(rt: RuntimeDep, number: str, payload: StatusIn) -> Response:
     """Fulfil a paid order, or cancel a pending/paid one (its stock is returned)."""
     if not ORDER_NUMBER_RE.match(number):
@@ -137,22 +143,25 @@ def _missing_rule() -> Response:
     return error_response(404, "not_found", "no rule for this country")
 
 
-@router.get("/country-rules", responses={200: {"model": CountryRuleList}, **ERRORS})
+@router.get("/country-rules", responses=responses({200: CountryRuleList}, 401))
 async def list_country_rules(rt: RuntimeDep) -> Response:
     """Shipping and tax per destination country. Checkout offers the countries whose rule is in the shop's currency."""
     return json_response({"items": [rule_dict(rule) for rule in await rt.rules.all()]})
 
 
-@router.get("/country-rules/{country}", responses={200: {"model": CountryRuleOut}, **ERRORS})
+@router.get("/country-rules/{country}", responses=responses({200: CountryRuleOut}, 401, 404))
 async def get_country_rule(rt: RuntimeDep, country: str) -> Response:
     rule = await rt.rules.get(country) if COUNTRY_RE.match(country) else None
     return json_response(rule_dict(rule)) if rule is not None else _missing_rule()
 
 
 @router.put(
-    "/country-rules/{country}", responses={200: {"model": CountryRuleOut}, 201: {"model": CountryRuleOut}, **ERRORS}
+    "/country-rules/{country}",
+    responses=responses({200: CountryRuleOut, 201: CountryRuleOut}, 401, 413, 422),
 )
-async def put_country_rule(rt: RuntimeDep, country: str, payload: CountryRuleIn) -> Response:
+async def put_country_rule(
+    rt: RuntimeDep, country: Annotated[str, Path(pattern=COUNTRY_RE.pattern)], payload: CountryRuleIn
+) -> Response:
     """Create (201) or replace (200) the rule for a country (ISO 3166-1 alpha-2, capitals); amounts in the shop's
     currency. Other pods apply the change within a minute."""
     fields = [] if COUNTRY_RE.match(country) else [{"field": "country", "message": "must be two capital letters"}]
@@ -173,7 +182,7 @@ def rule_input(payload: CountryRuleIn) -> RuleInput:
     )
 
 
-@router.delete("/country-rules/{country}", status_code=204, responses={204: {"description": "deleted"}, **ERRORS})
+@router.delete("/country-rules/{country}", status_code=204, responses=responses({204: None}, 401, 404))
 async def delete_country_rule(rt: RuntimeDep, country: str) -> Response:
     """Stop shipping to a country. Placed orders keep their totals."""
     deleted = bool(COUNTRY_RE.match(country)) and await rt.rules.delete(country)

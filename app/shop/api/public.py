@@ -9,24 +9,35 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from shop.api.schemas import (
+    MAX_CART_LINES,
+    MAX_IDEMPOTENCY_KEY,
     ORDER_NUMBER_RE,
+    PRINTABLE,
     SKU_RE,
     CartOut,
-    Category,
+    CategoryList,
     CheckoutIn,
-    ErrorOut,
     OrderOut,
     ProductPage,
     QuantityIn,
+    responses,
 )
 from shop.api.schemas import Product as ProductOut
-from shop.http import QueryParams, RuntimeDep, error_response, json_response, outcome_response, runtime
+from shop.http import (
+    QueryParams,
+    RuntimeDep,
+    error_response,
+    json_response,
+    outcome_response,
+    rate_limited,
+    runtime,
+)
 from shop.orders import Address, CheckoutRequest
 from shop.payments import Card
+from shop.ratelimit import ORDER_LOOKUP
 from shop.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
-ERRORS = {status: {"model": ErrorOut} for status in (400, 402, 404, 409, 422)}
 
 
 def _not_found(what: str) -> Response:
@@ -36,8 +47,12 @@ def _not_found(what: str) -> Response:
 # The two catalog reads are the hottest routes: they parse their few query parameters by hand, because
 # FastAPI's per-parameter validation costs more than the cached answer itself. OpenAPI still documents them.
 _LIST_PARAMS = [
-    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100, "default": ""}},
-    {"name": "category", "in": "query", "schema": {"type": "string", "maxLength": 64, "default": ""}},
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100, "pattern": PRINTABLE, "default": ""}},
+    {
+        "name": "category",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 64, "pattern": PRINTABLE, "default": ""},
+    },
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 100000, "default": 0}},
 ]
@@ -45,7 +60,7 @@ _LIST_PARAMS = [
 
 @router.get(
     "/products",
-    responses={200: {"model": ProductPage}, 422: {"model": ErrorOut}},
+    responses=responses({200: ProductPage}, 422),
     openapi_extra={"parameters": _LIST_PARAMS},
 )
 async def list_products(request: Request) -> Response:
@@ -60,14 +75,18 @@ async def list_products(request: Request) -> Response:
     return json_response(await runtime(request).catalog.list_json(q.strip(), category, limit, offset))
 
 
-@router.get("/products/{sku}", responses={200: {"model": ProductOut}, **ERRORS})
+@router.get(
+    "/products/{sku}",
+    responses=responses({200: ProductOut}, 404),
+    openapi_extra={"parameters": [{"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}}]},
+)
 async def get_product(request: Request) -> Response:
     sku = request.path_params["sku"]
     body = await runtime(request).catalog.product_json(sku) if SKU_RE.match(sku) else b"null"
     return json_response(body) if body != b"null" else _not_found("product")
 
 
-@router.get("/categories", responses={200: {"model": list[Category]}})
+@router.get("/categories", responses=responses({200: CategoryList}))
 async def list_categories(rt: RuntimeDep) -> Response:
     return json_response(await rt.catalog.categories_json())
 
@@ -80,19 +99,35 @@ async def _cart_body(rt: Runtime, cart_id: str) -> dict | None:
         return (await rt.carts.price(session, cart)).as_dict()
 
 
-@router.post("/carts", status_code=201, responses={201: {"model": CartOut}})
+# OpenAPI links: what a client (and a stateful fuzzer) can do with a new cart's id.
+_CART_LINKS = {
+    "GetCart": {"operationId": "get_cart", "parameters": {"cart_id": "$response.body#/id"}},
+    "SetCartItem": {"operationId": "set_cart_item", "parameters": {"cart_id": "$response.body#/id"}},
+    "PlaceOrder": {"operationId": "place_order", "requestBody": {"cart_id": "$response.body#/id"}},
+}
+
+
+@router.post(
+    "/carts",
+    status_code=201,
+    responses=responses({201: CartOut}) | {201: {"model": CartOut, "links": _CART_LINKS}},
+)
 async def create_cart(rt: RuntimeDep) -> Response:
     cart = await rt.carts.create()
     return json_response({"id": cart.id, "items": [], "subtotal": {"amount": 0, "currency": rt.settings.currency}}, 201)
 
 
-@router.get("/carts/{cart_id}", responses={200: {"model": CartOut}, **ERRORS})
+@router.get("/carts/{cart_id}", operation_id="get_cart", responses=responses({200: CartOut}, 404))
 async def get_cart(rt: RuntimeDep, cart_id: str) -> Response:
     body = await _cart_body(rt, cart_id)
     return json_response(body) if body is not None else _not_found("cart")
 
 
-@router.put("/carts/{cart_id}/items/{sku}", responses={200: {"model": CartOut}, **ERRORS})
+@router.put(
+    "/carts/{cart_id}/items/{sku}",
+    operation_id="set_cart_item",
+    responses=responses({200: CartOut}, 404, 409, 413, 422),
+)
 async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: QuantityIn) -> Response:
     """Set the quantity of one product in the cart; 0 removes it, more than the stock is a 409."""
     cart = await rt.carts.get(cart_id)
@@ -104,6 +139,8 @@ async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: Quantit
     product = products.get(sku)
     if product is None and payload.quantity > 0:
         return _not_found("product")
+    if payload.quantity > 0 and sku not in cart.items and len(cart.items) >= MAX_CART_LINES:
+        return error_response(409, "cart_full", f"a cart holds at most {MAX_CART_LINES} different products")
     if product is not None and payload.quantity > product.stock:
         return error_response(
             409, "insufficient_stock", f"only {product.stock} of {sku} in stock", skus=[sku], available=product.stock
@@ -112,11 +149,25 @@ async def set_cart_item(rt: RuntimeDep, cart_id: str, sku: str, payload: Quantit
     return json_response(rt.carts.priced(cart, products).as_dict())
 
 
-@router.post("/orders", status_code=201, responses={201: {"model": OrderOut}, **ERRORS})
+_ORDER_LINKS = {
+    "GetOrder": {
+        "operationId": "get_order",
+        "parameters": {"number": "$response.body#/number", "email": "$request.body#/email"},
+    }
+}
+
+
+@router.post(
+    "/orders",
+    operation_id="place_order",
+    status_code=201,
+    responses=responses({201: OrderOut}, 400, 402, 404, 409, 413, 422)
+    | {201: {"model": OrderOut, "links": _ORDER_LINKS}},
+)
 async def place_order(
     rt: RuntimeDep,
     payload: CheckoutIn,
-    idempotency_key: Annotated[str | None, Header(max_length=255, pattern=r"^[\x21-\x7e]+$")] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> Response:
     """Place an order for a cart. Retry with the same `Idempotency-Key` to get the same answer."""
     if idempotency_key is None:
@@ -142,8 +193,12 @@ def checkout_request(payload: CheckoutIn) -> CheckoutRequest:
     )
 
 
-@router.get("/orders/{number}", responses={200: {"model": OrderOut}, **ERRORS})
-async def get_order(rt: RuntimeDep, number: str, email: Annotated[str, Query(max_length=254)] = "") -> Response:
+@router.get("/orders/{number}", operation_id="get_order", responses=responses({200: OrderOut}, 404, 422, 429))
+async def get_order(
+    request: Request, rt: RuntimeDep, number: str, email: Annotated[str, Query(max_length=254)] = ""
+) -> Response:
     """The order, only for the email it was placed with (404 otherwise, so numbers cannot be probed)."""
+    if (limited := await rate_limited(request, ORDER_LOOKUP)) is not None:
+        return limited
     order = await rt.orders.lookup(number, email) if ORDER_NUMBER_RE.match(number) and email else None
     return json_response(order) if order is not None else _not_found("order")

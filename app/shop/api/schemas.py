@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from shop.models import OrderStatus
 
@@ -17,22 +26,50 @@ CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 # Printable text only: PostgreSQL rejects NUL, and control characters have no business in a shop.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# Explicit character classes (no \s): the same in Python, pydantic's Rust engine and a client's JSON Schema.
+EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]{2,}$"
 
 
-def _email(value: str) -> str:
-    if not _EMAIL_RE.match(value):
-        raise ValueError("not a valid email address")
+def _no_bool(value: object) -> object:
+    # JSON true is not a quantity: pydantic's lax mode would read it as 1.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
     return value
 
 
+def _upper(value: object) -> object:
+    # Normalise before validating: " us " is the country US (a pattern checked first would refuse it).
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+#: An integer field that refuses booleans.
+Int = Annotated[int, BeforeValidator(_no_bool)]
+#: The largest amount of money anywhere in the API, in minor units (10 million units of the currency). With at
+#: most MAX_CART_LINES lines of at most MAX_QUANTITY each, every total stays far below 2^53, so JSON numbers are
+#: exact in every client (JavaScript included) and fit PostgreSQL's bigint.
+MAX_AMOUNT = 10**9
+MAX_QUANTITY = 10_000
+MAX_CART_LINES = 100
+#: Idempotency-Key: stored as "api:" + key in a varchar(255) column.
+MAX_IDEMPOTENCY_KEY = 200
+
+
 def _digits(value: object) -> object:
-    return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
+    return re.sub(r"[ -]", "", value) if isinstance(value, str) else value
 
 
 def Text(max_length: int, min_length: int = 1, pattern: str = PRINTABLE) -> type[str]:
+    """Printable text, surrounding whitespace removed. Its published pattern also says that a required text has a
+    character other than whitespace (the validation strips, then counts)."""
+    allowed = pattern.removeprefix("^").removesuffix("*$")  # every pattern here is ^[class]*$
+    published = pattern if min_length == 0 else f"^{allowed}*[^\\x00-\\x20\\x7f\\s]{allowed}*$"
     return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern),
+        WithJsonSchema(
+            {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": published},
+            mode="validation",
+        ),
     ]
 
 
@@ -41,8 +78,12 @@ class Strict(BaseModel):
 
 
 class Money(Strict):
-    amount: int = Field(ge=0, le=10**12, description="integer minor units, e.g. cents")
+    amount: Int = Field(ge=0, le=MAX_AMOUNT, description="integer minor units, e.g. cents")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+
+
+class MoneyIn(Money):
+    """An amount the admin sends: in the shop's currency (the published document names it, see app.py)."""
 
 
 class Product(BaseModel):
@@ -66,6 +107,10 @@ class Category(BaseModel):
     count: int
 
 
+class CategoryList(RootModel[list[Category]]):
+    pass
+
+
 class CartItem(BaseModel):
     sku: str
     name: str
@@ -82,7 +127,7 @@ class CartOut(BaseModel):
 
 
 class QuantityIn(Strict):
-    quantity: int = Field(ge=0, le=1_000_000, description="0 removes the item")
+    quantity: Int = Field(ge=0, le=MAX_QUANTITY, description="0 removes the item")
 
 
 class AddressIn(Strict):
@@ -91,19 +136,27 @@ class AddressIn(Strict):
     line2: Text(200, 0) = ""  # pyright: ignore[reportInvalidTypeForm]
     city: Text(100)  # pyright: ignore[reportInvalidTypeForm]
     postal_code: Text(20)  # pyright: ignore[reportInvalidTypeForm]
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+    country: Annotated[
+        str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Za-z]{2}$"), AfterValidator(str.upper)
+    ] = Field(
+        description="ISO 3166-1 alpha-2; any case, surrounding spaces ignored",
+        json_schema_extra={"pattern": r"^\s*[A-Za-z]{2}\s*$"},
+    )
 
 
 class PaymentIn(Strict):
-    card_number: Annotated[str, BeforeValidator(_digits), StringConstraints(pattern=r"^[0-9]{12,19}$")]
-    exp_month: int = Field(ge=1, le=12)
-    exp_year: int = Field(ge=2000, le=2100)
+    card_number: Annotated[str, BeforeValidator(_digits), StringConstraints(pattern=r"^[0-9]{12,19}$")] = Field(
+        description="12 to 19 digits; spaces and dashes between them are ignored",
+        json_schema_extra={"pattern": r"^[ -]*([0-9][ -]*){12,19}$"},
+    )
+    exp_month: Int = Field(ge=1, le=12)
+    exp_year: Int = Field(ge=2000, le=2100)
     cvc: str = Field(pattern=r"^[0-9]{3,4}$")
 
 
 class CheckoutIn(Strict):
     cart_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)]
     shipping_address: AddressIn
     payment: PaymentIn
 
@@ -157,6 +210,33 @@ class FieldError(BaseModel):
     message: str
 
 
+#: What each error status means; every operation lists the ones it can answer (see responses()).
+_ERROR_MEANINGS = {
+    400: "a required header is missing",
+    401: "no valid admin token",
+    402: "the payment was declined",
+    404: "no such resource",
+    409: "conflicts with the current state (stock, the cart's open order, an idempotency key in use)",
+    413: "the request body is larger than the limit",
+    415: "not an image the shop accepts",
+    422: "the request is invalid",
+    429: "too many attempts; see Retry-After",
+    503: "the database is not answering or the request missed its deadline; see Retry-After",
+}
+
+
+def responses(success: dict[int, type[BaseModel] | None], *errors: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI responses of one operation: its success bodies and exactly the errors it can answer (503 always:
+    every operation may meet a database outage)."""
+    documented: dict[int | str, dict[str, object]] = {
+        status: {"model": model} if model is not None else {"description": "no content"}
+        for status, model in success.items()
+    }
+    for status in sorted({*errors, 503}):
+        documented[status] = {"model": ErrorOut, "description": _ERROR_MEANINGS[status]}
+    return documented
+
+
 class ErrorOut(BaseModel):
     error: str
     message: str
@@ -164,19 +244,25 @@ class ErrorOut(BaseModel):
     skus: list[str] | None = None
     reason: str | None = None
     order_number: str | None = None
+    available: int | None = None
+    request_id: str | None = None
 
 
 class ProductIn(Strict):
     name: Text(200)  # pyright: ignore[reportInvalidTypeForm]
     description: Text(5000, 0, MULTILINE) = ""  # pyright: ignore[reportInvalidTypeForm]
     category: str = Field(pattern=CATEGORY_PATTERN)
-    price: Money
-    stock: int | None = Field(None, ge=0, le=10**9, description="only applied when given")
+    price: MoneyIn
+    # The published schema is spelled out: pydantic writes a nullable, validated integer's bounds as "ge"/"le".
+    stock: (
+        Annotated[Int, Field(ge=0, le=10**9), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 10**9})]
+        | None
+    ) = Field(None, description="only applied when given")
     active: bool = True
 
 
 class StockIn(Strict):
-    stock: int = Field(ge=0, le=10**9)
+    stock: Int = Field(ge=0, le=10**9)
 
 
 class StatusIn(Strict):
@@ -185,9 +271,9 @@ class StatusIn(Strict):
 
 class CountryRuleIn(Strict):
     name: Text(100)  # pyright: ignore[reportInvalidTypeForm]
-    shipping: Money = Field(description="flat shipping per order")
-    free_shipping_over: Money | None = Field(None, description="subtotal from which shipping is free; null: never")
-    tax_rate_bp: int = Field(ge=0, le=10_000, description="basis points: 825 = 8.25 %")
+    shipping: MoneyIn = Field(description="flat shipping per order")
+    free_shipping_over: MoneyIn | None = Field(None, description="subtotal from which shipping is free; null: never")
+    tax_rate_bp: Int = Field(ge=0, le=10_000, description="basis points: 825 = 8.25 %")
     tax_includes_shipping: bool = Field(False, description="whether the tax applies to shipping too")
 
 

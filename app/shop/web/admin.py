@@ -14,11 +14,12 @@ from starlette.responses import Response
 
 from shop.api.admin import product_input, rule_input, store_image
 from shop.api.schemas import COUNTRY_RE, ORDER_NUMBER_RE, SKU_RE, CountryRuleIn, ProductIn
-from shop.http import refusal_status, runtime
+from shop.http import client_address, refusal_status, runtime
 from shop.media import MAX_IMAGE_BYTES
 from shop.models import ORDER_STATUSES
 from shop.money import decimal_amount, parse_amount, parse_percent, percent_text
 from shop.orders import TRANSITIONS, OrderRefused
+from shop.ratelimit import ADMIN_LOGIN
 from shop.security import ADMIN_COOKIE, ADMIN_SESSION_SECONDS, admin_session_valid
 from shop.shipping import rule_dict
 from shop.web import WebSession, form_text, load_session, not_found, parse_int, read_form, redirect, render
@@ -52,6 +53,9 @@ async def login(request: Request) -> Response:
     rt = runtime(request)
     session = await load_session(request)
     form = await read_form(request, session)
+    if await rt.limiter.retry_after(ADMIN_LOGIN, client_address(request)) is not None:
+        error = "Too many sign-in attempts. Wait a minute and try again."
+        return render(request, "admin/login.html", session, status=429, admin=False, error=error)
     if not await rt.admin.check(form_text(form, "token", 512)):
         return render(request, "admin/login.html", session, status=401, admin=False, error="That token is not valid.")
     response = redirect(request, "/admin/products", session)

@@ -13,11 +13,12 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from shop.api.public import canonical, checkout_request
-from shop.api.schemas import ORDER_NUMBER_RE, SKU_RE, CheckoutIn
+from shop.api.schemas import MAX_CART_LINES, MAX_QUANTITY, ORDER_NUMBER_RE, SKU_RE, CheckoutIn
 from shop.carts import Cart
 from shop.catalog import cache_key
-from shop.http import runtime
+from shop.http import client_address, runtime
 from shop.money import format_money
+from shop.ratelimit import ORDER_LOOKUP
 from shop.runtime import Runtime
 from shop.shipping import Rates, quote
 from shop.web import (
@@ -85,7 +86,9 @@ async def catalog_page(request: Request) -> Response:
             .encode()
         )
 
-    cached = (await rt.catalog.cache.get(cache_key("page", q, category, str(page)), render_page)).decode()
+    cached = (
+        await rt.catalog.cache.get(cache_key("page", q, category, str(page)), render_page, shared=not (q or category))
+    ).decode()
     html = cached.replace(_CSRF_SLOT, rt.signer.csrf_token(session.id)).replace(_COUNT_SLOT, str(session.cart_count))
     return html_response(request, session, html)
 
@@ -131,12 +134,14 @@ async def add_to_cart(request: Request) -> Response:
     assert cart is not None
     async with rt.reads() as db:
         live = (await rt.catalog.live_products(db, [sku])).get(sku)
-    wanted = cart.items.get(sku, 0) + quantity
-    if live is None or wanted > live.stock:
+    if sku not in cart.items and len(cart.items) >= MAX_CART_LINES:
+        message = f"A cart holds at most {MAX_CART_LINES} different products."
+        return render(request, "product.html", session, status=409, product=product, error=message)
+    limit = min(live.stock, MAX_QUANTITY) if live else 0
+    if live is None or not await rt.carts.add(cart, sku, quantity, limit=limit):
         available = live.stock if live else 0
         message = f"Sorry, only {available} left in stock." if available else "Sorry, this product is sold out."
         return render(request, "product.html", session, status=409, product=product, error=message)
-    await rt.carts.set_quantity(cart, sku, wanted)
     session.update(cart_count=sum(cart.items.values()))
     return redirect(request, "/cart", session)
 
@@ -172,7 +177,7 @@ async def update_cart_item(request: Request, sku: str) -> Response:
     if quantity > 0:
         async with rt.reads() as db:
             live = (await rt.catalog.live_products(db, [sku])).get(sku)
-        if live is None or quantity > live.stock:
+        if live is None or quantity > min(live.stock, MAX_QUANTITY):
             return await _render_cart(request, session, 409, f"Only {live.stock if live else 0} of that item left.")
     await rt.carts.set_quantity(cart, sku, quantity)
     session.update(cart_count=sum(cart.items.values()))
@@ -255,8 +260,12 @@ async def place_order(request: Request) -> Response:
         return redirect(request, "/checkout/complete", session)
     message = {
         402: f"Your card was declined ({str(body.get('reason', '')).replace('_', ' ')}). Try another card.",
-        409: "Some items are no longer available in that quantity: " + ", ".join(body.get("skus", [])) + ".",
+        409: "Some items are no longer available in that quantity: "
+        + ", ".join(body.get("skus", []))
+        + ". Remove them or lower the quantity in your cart, then check out again.",
     }.get(outcome.status, body.get("message", "Checkout failed."))
+    if body.get("error") not in (None, "out_of_stock", "payment_declined"):
+        message = body.get("message", "Checkout failed.")
     errors = {f["field"].rsplit(".", 1)[-1]: f["message"] for f in body.get("fields", [])}
     return await _render_checkout(request, session, outcome.status, kept, errors, message)
 
@@ -279,6 +288,12 @@ async def lookup_page(request: Request) -> Response:
 async def lookup_order(request: Request) -> Response:
     session = await load_session(request)
     form = await read_form(request, session)
+    if await runtime(request).limiter.retry_after(ORDER_LOOKUP, client_address(request)) is not None:
+        values = {"number": form_text(form, "number", 32), "email": form_text(form, "email", 254)}
+        error = "Too many lookups from your address. Wait a minute and try again."
+        limited = render(request, "lookup.html", session, status=429, values=values, error=error)
+        limited.headers["retry-after"] = str(ORDER_LOOKUP.window_seconds)
+        return limited
     number, email = form_text(form, "number", 32).upper(), form_text(form, "email", 254)
     order = await runtime(request).orders.lookup(number, email) if ORDER_NUMBER_RE.match(number) and email else None
     if order is None:

@@ -109,15 +109,23 @@ def _vpc_endpoint(resource: FakeResource) -> dict:
 S3_PREFIX_LISTS = {
     "eu-west-1": ("pl-6da54004", ["3.5.64.0/21", "3.5.72.0/23", "52.92.0.0/17", "52.218.0.0/17"]),
 }
+#: DynamoDB's regional addresses (its gateway endpoint's prefix list), by region: the DYNAMODB ranges of AWS's
+#: ip-ranges.json for the region.
+DYNAMODB_PREFIX_LISTS = {
+    "eu-west-1": ("pl-6fa54006", ["52.94.5.0/24", "52.94.24.0/23", "52.119.240.0/21"]),
+}
 
 
 @invoke("aws:ec2/getPrefixList:getPrefixList")
 def _prefix_list(cloud: FakeCloud, args: dict) -> dict:
     region = args.get("region") or cloud.region
     name = args.get("name")
-    if name != f"com.amazonaws.{region}.s3" or region not in S3_PREFIX_LISTS:
-        raise MissingFake(f"the offline preview knows the S3 prefix list of {sorted(S3_PREFIX_LISTS)}, not {name!r}")
-    prefix_list_id, cidrs = S3_PREFIX_LISTS[region]
+    known = {f"com.amazonaws.{region}.s3": S3_PREFIX_LISTS, f"com.amazonaws.{region}.dynamodb": DYNAMODB_PREFIX_LISTS}
+    if name not in known or region not in known[name]:
+        raise MissingFake(
+            f"the offline preview knows the S3 and DynamoDB prefix lists of {sorted(S3_PREFIX_LISTS)}, not {name!r}"
+        )
+    prefix_list_id, cidrs = known[name][region]
     return {"id": prefix_list_id, "prefixListId": prefix_list_id, "name": name, "cidrBlocks": cidrs, "region": region}
 
 
