@@ -6,6 +6,7 @@ outcome."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -13,9 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi_policy import Policy
 
 from ci import custom_resources, manifests
 from ci.offline import StackFiles
+from policies.rules import workloads
 from stacks.exit_codes import Exit
 from stacks.offline.fakes.aws_observability import target_group_arn_suffix
 from stacks.offline.lifecycle import depends_on
@@ -23,6 +26,7 @@ from stacks.offline.plan import Plan, PlannedResource
 from stacks.offline.report import kubernetes_objects, write_manifests
 from stacks.settings import ShopSettings
 from tests.conftest import plan_for
+from tests.policy_support import messages, policy_id
 from tests.shop_plan import (
     ANALYSIS_TEMPLATE,
     HPA,
@@ -358,3 +362,42 @@ def test_the_manifest_check_fails_a_stack_on_an_invalid_custom_resource(prod: Pl
     rollout_manifest["spec"]["strategy"]["canary"]["stepz"] = []
     path.write_text(yaml.safe_dump(rollout_manifest))
     assert manifests.validate(files) == Exit.FAILED
+
+
+# ---------------------------------------------------------------------------------------------- policy pack
+
+
+def _with_pod(resource: PlannedResource, **security: Any) -> PlannedResource:
+    """The planned Rollout with its container's securityContext changed."""
+    inputs = copy.deepcopy(resource.inputs)
+    (container,) = inputs["spec"]["template"]["spec"]["containers"]
+    container["securityContext"] = {**container["securityContext"], **security}
+    return dataclasses.replace(resource, inputs=inputs, outputs={**resource.outputs, **inputs})
+
+
+@pytest.mark.parametrize(
+    ("rule", "security"),
+    [
+        (workloads.k8s_no_privilege_escalation, {"privileged": True}),
+        (workloads.k8s_run_as_non_root, {"runAsUser": 0}),
+        (workloads.k8s_read_only_root_filesystem, {"readOnlyRootFilesystem": False}),
+    ],
+    ids=policy_id,
+)
+def test_the_policy_pack_checks_the_rollouts_pods_like_a_deployments(
+    prod: Plan, rule: Policy, security: dict[str, Any]
+) -> None:
+    """A privileged container (or a root user, a writable root filesystem) in the Rollout's pod template is caught
+    as it would be in a Deployment's; the planned Rollout passes."""
+    planned = rollout(prod)
+    assert messages(rule, planned) == []
+    assert messages(rule, _with_pod(planned, **security)) != []
+
+
+def test_the_pack_finds_the_rollouts_autoscaler_and_disruption_budget(prod: Plan) -> None:
+    """Its replicas (the HPA's minimum) and its PodDisruptionBudget are checked like a Deployment's."""
+    web, hpa, budget = rollout(prod), obj(prod, HPA, "shop"), obj(prod, PDB, "shop")
+    assert messages(workloads.k8s_minimum_replicas, web, hpa) == []
+    assert messages(workloads.k8s_minimum_replicas, web) != []
+    assert messages(workloads.k8s_pod_disruption_budget, web, budget) == []
+    assert messages(workloads.k8s_pod_disruption_budget, web) != []
