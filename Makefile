@@ -9,7 +9,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 
 .PHONY: venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms rollback retain-image notify test-packages cost-prices
+	image-config deploy rollout-status smoke alarms rollback retain-image notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -121,6 +121,10 @@ image-config: venv
 # Deploy STACK with IMAGE (default: the one `make image` pushed), then test it; rollback re-deploys what ran before.
 deploy: venv
 	$(PY) -m ci.release deploy $(STACK) --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+
+# The release's outcome (Argo Rollouts): Healthy passes; Degraded (aborted) fails with the controller's message.
+rollout-status: venv
+	$(PY) -m ci.rollout $(STACK)
 
 # SMOKE_MODE=cart (no order: prod) or checkout (a paid order with the test card: staging).
 smoke: venv

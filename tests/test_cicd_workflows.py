@@ -303,6 +303,7 @@ def test_prod_deploys_only_after_staging_passed_and_the_production_environment_a
     staging = deploy["deploy-staging"]
     commands = (
         "make deploy STACK=staging",
+        "make rollout-status STACK=staging",
         "make smoke STACK=staging SMOKE_MODE=checkout",
         "make alarms STACK=staging",
     )
@@ -324,6 +325,17 @@ def test_a_failed_prod_check_rolls_back_and_the_release_is_kept_only_on_success(
     assert steps(prod)[deploy]["id"] == "deploy"
     assert steps(prod)[rollback]["if"] == "${{ failure() && steps.deploy.outcome != 'skipped' }}"
     assert "if" not in steps(prod)[retain], "a rolled-back image must not be kept as a release"
+
+
+def test_each_deploy_reports_the_release_outcome_even_when_pulumi_up_failed() -> None:
+    """An aborted release fails `pulumi up`; the outcome step still runs and says why (docs/releases.md)."""
+    for job_id, stack, mode in (("deploy-staging", "staging", "checkout"), ("deploy-prod", "prod", "cart")):
+        job = jobs("deploy.yml")[job_id]
+        deploy = _step_running(job, f"make deploy STACK={stack}")
+        outcome = _step_running(job, f"make rollout-status STACK={stack}")
+        smoke = _step_running(job, f"make smoke STACK={stack} SMOKE_MODE={mode}")
+        assert deploy < outcome < smoke
+        assert steps(job)[outcome]["if"] == "${{ !cancelled() && steps.deploy.outcome != 'skipped' }}"
 
 
 def test_failures_are_notified() -> None:
