@@ -95,7 +95,7 @@ def test_it_has_the_stages_of_the_github_pipeline_in_order() -> None:
         "make alarms STACK=staging",
         "make verify-release STACK=staging",
     ]
-    assert calls["Deploy prod"][:4] == [
+    assert calls["Deploy prod"][:5] == [
         "make deploy STACK=prod",
         "make rollout-status STACK=prod",
         "make smoke STACK=prod SMOKE_MODE=cart",
