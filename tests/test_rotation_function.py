@@ -8,8 +8,8 @@ import uuid
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.secretsmanager.models import secretsmanager_backends
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 from functions.rotate_generated import rotate
 
@@ -36,6 +36,7 @@ def _start_rotation(client, secret_id: str) -> str:
     secret = secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets[
         client.describe_secret(SecretId=secret_id)["Name"]
     ]
+    assert isinstance(secret, FakeSecret)
     secret.rotation_requested = secret.rotation_enabled = True
     token = str(uuid.uuid4())
     secret.versions[token] = {"createdate": int(time.time()), "version_id": token, "version_stages": ["AWSPENDING"]}
