@@ -20,16 +20,28 @@ MIN_REFRESH_INTERVAL = 30.0
 
 
 class SecretRef:
-    """One secret value, fetched on first use and re-fetched only through `refresh()`."""
+    """One secret value, fetched on first use and re-fetched only through `refresh()`.
+
+    With `fetch_previous`, the ref is a key ring: `ring()` is the current value and the previous one (Secrets
+    Manager's AWSCURRENT and AWSPREVIOUS), so credentials issued under the previous value stay valid through a
+    rotation while everything new is signed with the current one.
+    """
 
     def __init__(
-        self, variable: str, fetch: Callable[[], str], clock: Callable[[], float], min_length: int = 1
+        self,
+        variable: str,
+        fetch: Callable[[], str],
+        clock: Callable[[], float],
+        min_length: int = 1,
+        fetch_previous: Callable[[], str | None] | None = None,
     ) -> None:
         self.variable = variable
         self._fetch = fetch
+        self._fetch_previous = fetch_previous
         self._min_length = min_length
         self._clock = clock
         self._value: str | None = None
+        self._previous: str | None = None
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -40,6 +52,12 @@ class SecretRef:
                     self._load()
         assert self._value is not None
         return self._value
+
+    def ring(self) -> tuple[str, ...]:
+        """The values a presented credential may match: the current one first, then the previous one if any."""
+        current = self.get()
+        previous = self._previous
+        return (current,) if previous is None or previous == current else (current, previous)
 
     def refresh(self) -> bool:
         """Re-read the secret after a credential failure; True when a new value was loaded."""
@@ -64,11 +82,14 @@ class SecretRef:
     def _load(self) -> None:
         try:
             value = self._fetch()
+            previous = self._fetch_previous() if self._fetch_previous else None
         except Exception as exc:
             raise ConfigError(f"{self.variable}: cannot read secret: {exc}") from exc
         if len(value) < self._min_length:
             raise ConfigError(f"{self.variable}: the secret must be at least {self._min_length} characters long")
         self._value = value
+        # A previous value shorter than the rule (never valid as current) is not accepted either.
+        self._previous = previous if previous is not None and len(previous) >= self._min_length else None
         self._fetched_at = self._clock()
 
 
@@ -86,9 +107,10 @@ class Secrets:
         self._clock = clock
         self._client = client
         self._client_lock = threading.Lock()
+        # The two credentials the shop verifies itself are key rings: a rotation does not sign anyone out.
         session, admin_token = (
-            self._ref("session_secret", "session_secret_arn"),
-            self._ref("admin_token", "admin_token_secret_arn"),
+            self._ref("session_secret", "session_secret_arn", ring=True),
+            self._ref("admin_token", "admin_token_secret_arn", ring=True),
         )
         assert session is not None and admin_token is not None, "settings validation requires both"
         self.session: SecretRef = session
@@ -113,11 +135,12 @@ class Secrets:
         if self.db is not None:
             self.db_credentials()
 
-    def _ref(self, literal_field: str | None, arn_field: str) -> SecretRef | None:
+    def _ref(self, literal_field: str | None, arn_field: str, ring: bool = False) -> SecretRef | None:
         arn = getattr(self._settings, arn_field)
         if arn:
             min_length = SECRET_MIN_LENGTH.get(literal_field or "", 1)
-            return SecretRef(f"SHOP_{arn_field.upper()}", self._reader(arn), self._clock, min_length)
+            previous = self._previous_reader(arn) if ring else None
+            return SecretRef(f"SHOP_{arn_field.upper()}", self._reader(arn), self._clock, min_length, previous)
         if literal_field is None or (literal := getattr(self._settings, literal_field)) is None:
             return None
         return SecretRef(f"SHOP_{literal_field.upper()}", lambda: literal, self._clock)
@@ -127,6 +150,16 @@ class Secrets:
             return self._secretsmanager().get_secret_value(SecretId=arn)["SecretString"]
 
         return read
+
+    def _previous_reader(self, arn: str) -> Callable[[], str | None]:
+        def read_previous() -> str | None:
+            client = self._secretsmanager()
+            try:
+                return client.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"]
+            except client.exceptions.ResourceNotFoundException:
+                return None  # never rotated
+
+        return read_previous
 
     def _secretsmanager(self) -> Any:
         with self._client_lock:

@@ -8,6 +8,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from shop.secrets import SecretRef
@@ -22,7 +23,12 @@ def _sign(key: str, purpose: str, payload: bytes) -> str:
 
 
 class Signer:
-    """HMAC-signed cookie values and tokens; re-reads the key (rate-limited) once on a bad signature."""
+    """HMAC-signed cookie values and tokens.
+
+    Signs with the current key and accepts the current and the previous one (the key ring), so a rotation signs
+    nobody out; re-reads the key (rate-limited) once on a bad signature, which picks up a rotation another pod saw
+    first.
+    """
 
     def __init__(self, key: SecretRef) -> None:
         self.key = key
@@ -46,14 +52,22 @@ class Signer:
         return data if isinstance(data, dict) else None
 
     def _valid(self, purpose: str, payload: str, signature: str) -> bool:
-        return hmac.compare_digest(_sign(self.key.get(), purpose, payload.encode()), signature)
+        return _any_matches((_sign(key, purpose, payload.encode()) for key in self.key.ring()), signature)
 
     def csrf_token(self, session_id: str) -> str:
         """Synchronizer token bound to the session: forms from another session (or site) never match."""
         return _sign(self.key.get(), "csrf", session_id.encode())
 
     def csrf_valid(self, session_id: str, token: str) -> bool:
-        return hmac.compare_digest(self.csrf_token(session_id), token)
+        return _any_matches((_sign(key, "csrf", session_id.encode()) for key in self.key.ring()), token)
+
+
+def _any_matches(expected: Iterable[str], presented: str) -> bool:
+    """Constant-time comparison against every value (no early exit, so timing does not tell which one matched)."""
+    matched = False
+    for value in expected:
+        matched |= hmac.compare_digest(value.encode(), presented.encode())
+    return matched
 
 
 def new_session_id() -> str:
@@ -65,10 +79,11 @@ class AdminAuth:
         self.token = token
 
     async def check(self, presented: str) -> bool:
-        """Constant-time comparison; after a rotation the new token works once the secret is re-read."""
-        if hmac.compare_digest(presented.encode(), self.token.get().encode()):
+        """Constant-time comparison with the current and the previous token; after a rotation the new token works
+        once the secret is re-read, and the old one until the next rotation."""
+        if _any_matches(self.token.ring(), presented):
             return True
-        return await self.token.arefresh() and hmac.compare_digest(presented.encode(), self.token.get().encode())
+        return await self.token.arefresh() and _any_matches(self.token.ring(), presented)
 
     async def bearer_ok(self, authorization: str | None) -> bool:
         scheme, _, token = (authorization or "").partition(" ")

@@ -16,7 +16,7 @@ from moto import mock_aws
 from shop import __main__ as shop_main
 from shop.runtime import Runtime
 from shop.secrets import SecretRef, Secrets
-from shop.security import AdminAuth
+from shop.security import AdminAuth, Signer
 from shop.settings import ConfigError, load_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -149,7 +149,40 @@ def test_secrets_come_from_secrets_manager_and_admin_token_rotates():
         assert not asyncio.run(auth.check("second-admin-token"))  # re-reads are rate-limited...
         now[0] += 31
         assert asyncio.run(auth.check("second-admin-token"))  # ...then the rotated token works
-        assert not asyncio.run(auth.check("first-admin-token"))
+        assert asyncio.run(auth.check("first-admin-token"))  # and the previous one until the next rotation
+        client.put_secret_value(SecretId=settings.admin_token_secret_arn, SecretString="third-admin-token")
+        now[0] += 31
+        assert asyncio.run(auth.check("third-admin-token"))
+        assert not asyncio.run(auth.check("first-admin-token"))  # two rotations: gone
+        assert asyncio.run(auth.check("second-admin-token"))
+
+
+def test_session_key_ring_signs_with_the_current_key_and_accepts_the_previous_one():
+    """After a rotation, cookies and CSRF tokens from before it still verify; new ones use the new key only."""
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        settings = _prod_settings(client)
+        now = [0.0]
+        signer = Signer(Secrets(settings, client=client, clock=lambda: now[0]).session)
+        old_cookie, old_csrf = signer.dumps("session", {"sid": "a"}), signer.csrf_token("a")
+        client.put_secret_value(SecretId=settings.session_secret_arn, SecretString="t" * 40)
+        now[0] += 31
+        assert signer.key.refresh() and signer.key.ring() == ("t" * 40, "s" * 40)
+        new_cookie = signer.dumps("session", {"sid": "a"})
+        assert new_cookie != old_cookie and signer.csrf_token("a") != old_csrf  # signed with the current key
+        assert asyncio.run(signer.loads("session", old_cookie)) == {"sid": "a"} and signer.csrf_valid("a", old_csrf)
+        client.put_secret_value(SecretId=settings.session_secret_arn, SecretString="u" * 40)
+        now[0] += 31
+        assert signer.key.refresh() and signer.key.ring() == ("u" * 40, "t" * 40)
+        assert asyncio.run(signer.loads("session", new_cookie)) == {"sid": "a"}
+        assert asyncio.run(signer.loads("session", old_cookie)) is None and not signer.csrf_valid("a", old_csrf)
+
+
+def test_a_never_rotated_secret_has_a_ring_of_one():
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        secrets = Secrets(_prod_settings(client), client=client)
+        assert secrets.session.ring() == ("s" * 40,) and secrets.admin_token.ring() == ("first-admin-token",)
 
 
 def test_a_rotation_to_a_too_short_secret_keeps_the_value_in_use():
