@@ -379,16 +379,16 @@ def test_each_stacks_previews_and_deploys_run_on_runners_of_their_own() -> None:
     assert len(set(defaults)) == len(defaults), "two kinds of job share a default runner label set"
 
 
-def test_the_ci_cd_page_documents_every_variable_secret_and_environment_the_workflows_use() -> None:
-    """The operator sets these by hand (docs/ci-cd.md "Repository settings"): an undocumented one is a broken
+def test_the_readme_documents_every_variable_secret_and_environment_the_workflows_use() -> None:
+    """The operator sets these by hand (docs/cicd.md "Repository settings"): an undocumented one is a broken
     pipeline."""
-    page = (ROOT / "docs" / "ci-cd.md").read_text()
-    settings = page[page.index("## Repository settings") : page.index("## Jenkins")]
+    docs = (ROOT / "docs" / "cicd.md").read_text()
+    settings = docs[docs.index("## Repository settings") : docs.index("## Jenkins")]
     documented = set(re.findall(r"`([A-Z][A-Z0-9_<>]+)`", settings))
     for path in WORKFLOW_FILES:
         for name in re.findall(r"(?:vars|secrets)\.(\w+)", path.read_text()):
             generic = re.sub(r"_(STAGING|PROD)$", "_<STACK>", name)
-            assert {name, generic} & documented, f"{path.name} reads {name}, which docs/ci-cd.md does not document"
+            assert {name, generic} & documented, f"{path.name} reads {name}, which docs/cicd.md does not document"
     environments = {
         _environment(job).replace("${{ matrix.stack }}", entry["stack"])  # type: ignore[union-attr]
         for _, _, job in all_jobs()
@@ -397,4 +397,4 @@ def test_the_ci_cd_page_documents_every_variable_secret_and_environment_the_work
     }
     assert environments == {"preview-staging", "preview-prod", "staging", "production"}
     for environment in environments:
-        assert f"| `{environment}` |" in settings, f"the environments table of docs/ci-cd.md lacks {environment}"
+        assert f"| `{environment}` |" in settings, f"docs/cicd.md's environments table lacks {environment}"
