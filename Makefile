@@ -67,6 +67,22 @@ bench-shop: venv
 clean:
 	rm -rf $(VENV) $(POLICY_VENV) .pytest_cache .ruff_cache artifacts
 
+.PHONY: help doctor cloud-prerequisites
+
+## The targets and what each does (from the Makefile's ## comments).
+help:
+	@awk '/^## / { doc = doc substr($$0, 4) " "; next } /^$$/ { doc = "" } \
+		/^[a-z][a-z-]*:/ && doc { sub(/:.*/, ""); printf "%-18s %s\n", $$0, doc; doc = "" }' $(firstword $(MAKEFILE_LIST))
+
+## Before a first real deploy of STACK: example values left in Pulumi.STACK.yaml, the Pulumi CLI and its version,
+## the AWS CLI, Node for lint, and with AWS credentials the account and the cluster's access roles (docs/getting-started.md).
+doctor: venv
+	$(PY) -m stacks doctor $(STACK)
+
+# What every cloud target needs before it starts (stacks/doctor.py require_pulumi_cli): one line, not a traceback.
+cloud-prerequisites: venv
+	@$(PY) -m stacks doctor $(STACK) --prerequisites
+
 ## CI/CD (README "CI/CD"): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
 ## the logic lives in ci/. Results go to $(ARTIFACTS). Cloud targets need AWS credentials and the Pulumi CLI.
 ARTIFACTS ?= artifacts

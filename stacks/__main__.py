@@ -5,6 +5,7 @@
                                    [--debug]
     python -m stacks cost STACK [--against REV] [--json FILE]
     python -m stacks config-schema [--check | --write] [--project-dir DIR]
+    python -m stacks doctor STACK [--prerequisites]
 
 ``--against REV`` shows what the working tree changes in STACK compared with git revision REV (docs/reviewing.md);
 with ``cost``, what it changes in the monthly estimate (docs/cost.md). ``--timeline`` shows the critical path of a
@@ -29,6 +30,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from stacks import doctor
 from stacks.exit_codes import Exit
 from stacks.offline import changes, cost, policy_run, report
 from stacks.offline.engine import PROJECT_DIR, OfflineError, load_config, preview, stack_names
@@ -294,6 +296,51 @@ def _run_config_schema(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
+# ---------------------------------------------------------------------------------------------- doctor
+
+
+def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "doctor", help="before a real deploy: example values left in the stack file, tools, credentials"
+    )
+    command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
+    command.add_argument(
+        "--prerequisites",
+        action="store_true",
+        help="only what every cloud make target needs before it starts (the Pulumi CLI)",
+    )
+    command.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
+    )
+    command.set_defaults(run=_run_doctor)
+
+
+def _run_doctor(args: argparse.Namespace) -> Exit:
+    known = stack_names(args.project_dir)
+    if args.stack not in known:
+        raise _Reported(
+            f"unknown stack '{args.stack}': there is no Pulumi.{args.stack}.yaml (known stacks: "
+            f"{', '.join(known) or 'none'})"
+        )
+    if args.prerequisites:
+        problems = [problem] if (problem := doctor.require_pulumi_cli()) else []
+        notes: list[str] = []
+    else:
+        try:
+            report = doctor.doctor(args.project_dir / f"Pulumi.{args.stack}.yaml", args.stack)
+        except doctor.DoctorError as error:
+            raise _Reported(str(error)) from error
+        problems, notes = report.problems, report.notes
+    for note in notes:
+        print(f"ok: {note}")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) to fix before deploying '{args.stack}'", file=sys.stderr)
+        return Exit.FAILED
+    return Exit.OK
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -303,6 +350,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_preview(commands)
     _add_cost(commands)
     _add_config_schema(commands)
+    _add_doctor(commands)
     return parser
 
 

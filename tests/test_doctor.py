@@ -1,0 +1,219 @@
+"""`python -m stacks doctor STACK`: every example value of both stack files is caught, one line per key; the tools
+and credential checks report as lines; the cloud targets' prerequisite fails in one line without the Pulumi CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from stacks import doctor
+from stacks.__main__ import main
+from stacks.exit_codes import Exit
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Every example value the stack files ship with, by file and key (the placeholders docs/getting-started.md lists).
+SHIPPED_EXAMPLES = {
+    "staging": {
+        "shop-platform:domain",
+        "shop-platform:eksPublicAccessCidrs",
+        "shop-platform:edgeAdminAllowedCidrs",
+        "shop-platform:shopImageTag",
+        "shop-platform:shopImageDigest",
+    },
+    "prod": {
+        "shop-platform:domain",
+        "shop-platform:obsAlarmEmails",
+        "shop-platform:shopImageTag",
+        "shop-platform:shopImageDigest",
+    },
+}
+REAL_TAG = hashlib.sha1(b"shop").hexdigest()  # noqa: S324 - a commit-shaped value, not security
+REAL_DIGEST = "sha256:" + hashlib.sha256(b"shop").hexdigest()
+
+
+def _flagged_keys(config: dict[str, Any], name: str = "Pulumi.test.yaml") -> set[str]:
+    return {line.split(": ")[1] for line in doctor.example_value_problems(config, name)}
+
+
+@pytest.mark.parametrize("stack", sorted(SHIPPED_EXAMPLES))
+def test_doctor_names_every_example_value_of_the_stack_file_with_its_key_and_file(stack: str) -> None:
+    name = f"Pulumi.{stack}.yaml"
+    problems = doctor.example_value_problems(doctor.read_stack_config(ROOT / name), name)
+    assert {line.split(": ")[1] for line in problems} == SHIPPED_EXAMPLES[stack]
+    assert all(line.startswith(f"{name}: shop-platform:") and "\n" not in line for line in problems)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("shop-platform:domain", "shop.example.org"),
+        ("shop-platform:domain", "shop.test"),
+        ("shop-platform:obsAlarmEmails", ["oncall@acme.io", "ops@team.example.net"]),
+        ("shop-platform:eksPublicAccessCidrs", ["10.1.0.0/16", "192.0.2.0/24"]),
+        ("shop-platform:eksPublicAccessCidrs", ["198.51.100.7/32"]),
+        ("shop-platform:edgeAdminAllowedCidrs", ["203.0.112.0/23"]),
+        ("shop-platform:eksPrivateAccessCidrs", ["2001:db8::/48"]),
+        ("shop-platform:shopImageRepository", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/app"),
+        ("shop-platform:shopImageDigest", "sha256:" + "0" * 64),
+        ("shop-platform:shopImageDigest", "sha256:" + "0123456789abcdef" * 4),
+        ("shop-platform:shopImageTag", "deadbeef" * 5),
+    ],
+)
+def test_each_kind_of_example_value_is_caught(key: str, value: Any) -> None:
+    assert _flagged_keys({key: value}) == {key}
+
+
+def test_real_values_pass() -> None:
+    config = {
+        "aws:region": "eu-west-1",
+        "shop-platform:domain": "shop.acme.io",
+        "shop-platform:vpcCidr": "10.40.0.0/16",
+        "shop-platform:eksPublicAccessCidrs": ["198.51.101.0/24", "8.8.8.8/32"],
+        "shop-platform:eksAdminRoles": ["platform-admin"],
+        "shop-platform:obsAlarmEmails": ["oncall@acme.io"],
+        "shop-platform:shopImageRepository": "210987654321.dkr.ecr.eu-west-1.amazonaws.com/shop/app",
+        "shop-platform:shopImageTag": REAL_TAG,
+        "shop-platform:shopImageDigest": REAL_DIGEST,
+        "shop-platform:dbInstanceClass": "db.t4g.small",
+        "shop-platform:dbMultiAz": True,
+        "shop-platform:vpcAzCount": 3,
+    }
+    assert doctor.example_value_problems(config, "Pulumi.prod.yaml") == []
+
+
+def test_computed_hashes_are_not_taken_for_made_up_ones() -> None:
+    """The heuristic's false alarms on real SHA-256 and SHA-1 values: about 1 in 10,000 (measured 1e-4 and 5e-5
+    over 20,000 each); none in these 2,000."""
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(1000)]
+    hashes += [hashlib.sha1(str(i).encode()).hexdigest() for i in range(1000)]  # noqa: S324
+    assert [value for value in hashes if doctor.made_up_hex(value)] == []
+
+
+def _stack_dir(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: shop-platform\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    return tmp_path
+
+
+@pytest.fixture
+def tools_ok(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tool present at the SDK's version, no credentials: only the stack file decides."""
+    monkeypatch.setattr(doctor, "tool_report", lambda: doctor.Report(notes=["tools ok"]))
+    monkeypatch.setattr(doctor, "credential_report", lambda config, stack: doctor.Report(notes=["no credentials"]))
+
+
+@pytest.mark.usefixtures("tools_ok")
+def test_the_command_exits_1_with_one_line_per_problem_and_0_when_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _stack_dir(tmp_path, "config:\n  shop-platform:domain: shop.example.com\n")
+    assert main(["doctor", "dev", "--project-dir", str(project)]) == Exit.FAILED
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("problem: Pulumi.dev.yaml: shop-platform:domain: 'shop.example.com'")
+    assert len(err) == 2 and err[1].startswith("1 problem(s)")
+
+    (project / "Pulumi.dev.yaml").write_text("config:\n  shop-platform:domain: shop.acme.io\n")
+    assert main(["doctor", "dev", "--project-dir", str(project)]) == Exit.OK
+    assert capsys.readouterr().out == "ok: tools ok\nok: no credentials\n"
+
+
+@pytest.mark.usefixtures("tools_ok")
+@pytest.mark.parametrize(("stack", "text"), [("nope", ""), ("dev", "config: [\n"), ("dev", "config: 3\n")])
+def test_bad_input_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stack: str, text: str
+) -> None:
+    project = _stack_dir(tmp_path, text)
+    assert main(["doctor", stack, "--project-dir", str(project)]) == Exit.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_tools_report_the_cli_version_against_the_sdk_and_missing_tools() -> None:
+    sdk = doctor.pulumi_sdk_version()
+    present = doctor.tool_report(which=lambda name: f"/usr/bin/{name}", run=lambda command: "v3.1.0\n")
+    assert present.problems == [] and present.notes == [f"Pulumi CLI 3.1.0, SDK {sdk}: the pinned pair is CLI {sdk}"]
+    matching = doctor.tool_report(which=lambda name: f"/usr/bin/{name}", run=lambda command: f"v{sdk}\n")
+    assert matching.notes == [f"Pulumi CLI {sdk} matches the SDK"]
+
+    absent = doctor.tool_report(which=lambda name: None, run=lambda command: pytest.fail("nothing to run"))
+    assert [line.split(":")[0] for line in absent.problems] == [
+        "the Pulumi CLI is not on PATH",
+        "the AWS CLI is not on PATH",
+    ]
+    assert sdk in absent.problems[0]
+    assert absent.notes[0].startswith("npx (Node.js) is not on PATH: `make lint`")
+
+
+class _FakeSession:
+    """boto3.Session's surface the doctor uses: credentials, STS's caller identity, IAM's get_role."""
+
+    def __init__(self, credentials: object | None, roles: set[str]) -> None:
+        self.credentials, self.roles, self.asked = credentials, roles, []
+        missing = type("NoSuchEntityException", (Exception,), {})
+        self.iam = SimpleNamespace(exceptions=SimpleNamespace(NoSuchEntityException=missing), get_role=self._get_role)
+
+    def get_credentials(self) -> object | None:
+        return self.credentials
+
+    def _get_role(self, RoleName: str) -> dict[str, Any]:
+        self.asked.append(RoleName)
+        if RoleName not in self.roles:
+            raise self.iam.exceptions.NoSuchEntityException(RoleName)
+        return {}
+
+    def client(self, service: str) -> Any:
+        if service == "sts":
+            return SimpleNamespace(get_caller_identity=lambda: {"Account": "210987654321"})
+        return self.iam
+
+
+def test_without_credentials_the_cloud_checks_are_skipped_in_one_line() -> None:
+    report = doctor.credential_report({}, "prod", session=_FakeSession(None, set()))
+    assert report.problems == [] and report.notes == ["no AWS credentials: skipped the account and IAM role checks"]
+
+
+def test_with_credentials_every_cluster_access_role_must_exist() -> None:
+    config = {
+        "shop-platform:eksAdminRoles": ["platform-admin"],
+        "shop-platform:eksReadOnlyRoles": ["shop-ci-preview-prod"],
+    }
+    session = _FakeSession(object(), {"shop-ci-deploy-prod", "shop-ci-preview-prod"})
+    report = doctor.credential_report(config, "prod", session=session)
+    assert session.asked == ["shop-ci-deploy-prod", "platform-admin", "shop-ci-preview-prod"]
+    assert report.notes == ["AWS credentials for account 210987654321"]
+    assert len(report.problems) == 1 and report.problems[0].startswith(
+        "IAM role platform-admin does not exist in account 210987654321"
+    )
+
+
+def test_the_cloud_targets_prerequisite_fails_in_one_line_without_the_pulumi_cli(tmp_path: Path) -> None:
+    """What `make cloud-prerequisites` runs: a PATH without `pulumi` gives one line and exit 1, not a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "stacks", "doctor", "staging", "--prerequisites"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PATH": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == Exit.FAILED
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("problem: the Pulumi CLI is not on PATH: install ") and len(lines) == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_make_runs_the_prerequisite_and_help_lists_the_documented_targets() -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "cloud-prerequisites", "STACK=prod"], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert "-m stacks doctor prod --prerequisites" in dry_run.stdout
+    listed = subprocess.run(["make", "-s", "help"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    targets = [line.split()[0] for line in listed.splitlines()]
+    assert {"preview", "cost", "test", "shop", "help", "doctor"} <= set(targets)
