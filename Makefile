@@ -79,9 +79,12 @@ help:
 doctor: venv
 	$(PY) -m stacks doctor $(STACK)
 
-# What every cloud target needs before it starts (stacks/doctor.py require_pulumi_cli): one line, not a traceback.
+# What every target that runs the Pulumi CLI needs before it starts (stacks/doctor.py require_pulumi_cli): one line,
+# not a traceback. A rule without a recipe adds this prerequisite to each of those targets, wherever it is defined.
+PULUMI_TARGETS := cloud-preview image-config deploy rollback alarms $(if $(URL),,smoke)
 cloud-prerequisites: venv
 	@$(PY) -m stacks doctor $(STACK) --prerequisites
+$(PULUMI_TARGETS): cloud-prerequisites
 
 ## CI/CD (README "CI/CD"): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
 ## the logic lives in ci/. Results go to $(ARTIFACTS). Cloud targets need AWS credentials and the Pulumi CLI.

@@ -336,7 +336,8 @@ def _run_doctor(args: argparse.Namespace) -> Exit:
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     if problems:
-        print(f"{len(problems)} problem(s) to fix before deploying '{args.stack}'", file=sys.stderr)
+        if not args.prerequisites:
+            print(f"{len(problems)} problem(s) to fix before deploying '{args.stack}'", file=sys.stderr)
         return Exit.FAILED
     return Exit.OK
 

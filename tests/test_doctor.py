@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -205,8 +206,27 @@ def test_the_cloud_targets_prerequisite_fails_in_one_line_without_the_pulumi_cli
     )
     assert result.returncode == Exit.FAILED
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("problem: the Pulumi CLI is not on PATH: install ") and len(lines) == 2
+    assert len(lines) == 1 and lines[0].startswith("problem: the Pulumi CLI is not on PATH: install ")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["cloud-preview", "image-config", "deploy", "rollback", "alarms", "smoke"])
+def test_cloud_targets_stop_at_the_prerequisite_without_the_pulumi_cli(tmp_path: Path, target: str) -> None:
+    """`make deploy` and the other targets that run `pulumi` stop before their recipe: the prerequisite's line, no
+    traceback. (The environment is taken as built: `-o` keeps make from reinstalling it.)"""
+    make = shutil.which("make")
+    assert make is not None
+    result = subprocess.run(
+        [make, "-s", "-o", ".venv/.installed", "-o", "policies/.venv/.installed", target, "STACK=staging"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PATH": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith("problem: the Pulumi CLI is not on PATH: install "), result.stderr
+    assert "Traceback" not in result.stderr and "ci." not in result.stdout
 
 
 def test_make_runs_the_prerequisite_and_help_lists_the_documented_targets() -> None:
