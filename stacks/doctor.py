@@ -98,7 +98,7 @@ def _documentation_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6N
     except ValueError:
         return None
     for documentation in DOCUMENTATION_NETWORKS:
-        if network.version == documentation.version and network.overlaps(documentation):  # type: ignore[arg-type]
+        if network.version == documentation.version and network.overlaps(documentation):
             return documentation
     return None
 
