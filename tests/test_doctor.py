@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -213,15 +212,14 @@ def test_the_cloud_targets_prerequisite_fails_in_one_line_without_the_pulumi_cli
 @pytest.mark.parametrize("target", ["cloud-preview", "image-config", "deploy", "rollback", "alarms", "smoke"])
 def test_cloud_targets_stop_at_the_prerequisite_without_the_pulumi_cli(tmp_path: Path, target: str) -> None:
     """`make deploy` and the other targets that run `pulumi` stop before their recipe: the prerequisite's line, no
-    traceback. (The environment is taken as built: `-o` keeps make from reinstalling it.)"""
-    make = shutil.which("make")
-    assert make is not None
+    traceback. (The environment is taken as built: `-o` keeps make from reinstalling it; PATH on make's command line
+    is the recipes' PATH.)"""
+    built = ["-o", ".venv/.installed", "-o", "policies/.venv/.installed"]
     result = subprocess.run(
-        [make, "-s", "-o", ".venv/.installed", "-o", "policies/.venv/.installed", target, "STACK=staging"],
+        ["make", "-s", *built, target, "STACK=staging", f"PATH={tmp_path}"],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "PATH": str(tmp_path)},
         check=False,
     )
     assert result.returncode != 0
