@@ -67,7 +67,7 @@ bench-shop: venv
 clean:
 	rm -rf $(VENV) $(POLICY_VENV) .pytest_cache .ruff_cache artifacts
 
-.PHONY: help doctor cloud-prerequisites
+.PHONY: help doctor cloud-prerequisites first-deploy-phase-one
 
 ## The targets and what each does (from the Makefile's ## comments).
 help:
@@ -85,6 +85,13 @@ PULUMI_TARGETS := cloud-preview image-config deploy rollback alarms $(if $(URL),
 cloud-prerequisites: venv
 	@$(PY) -m stacks doctor $(STACK) --prerequisites
 $(PULUMI_TARGETS): cloud-prerequisites
+
+## Phase one of a fresh stack's first deploy (prod): everything that needs neither the EKS control plane nor the
+## Kubernetes API, the excludes computed from the plan; then `make deploy` from inside the VPC (docs/kubernetes.md).
+first-deploy-phase-one: cloud-prerequisites
+	excludes=$$($(PY) -m stacks first-deploy $(STACK)) && \
+		pulumi up --stack $(if $(PULUMI_ORG),$(PULUMI_ORG)/)$(STACK) --policy-pack policies \
+		--policy-pack-config policies/config/$(STACK).json --exclude-dependents $$excludes
 
 ## CI/CD (README "CI/CD"): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
 ## the logic lives in ci/. Results go to $(ARTIFACTS). Cloud targets need AWS credentials and the Pulumi CLI.
