@@ -7,9 +7,9 @@ STACK ?= staging
 PYRIGHT_VERSION := 1.1.414
 REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt app/requirements.txt app/requirements-test.txt
 
-.PHONY: venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
-.PHONY: plan policy plan-summary validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms rollback retain-image notify test-packages cost-prices
+.PHONY: venv deploy-venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
+.PHONY: plan policy plan-summary comment-facts validate-manifests dockerfile-lint workflow-lint image cloud-preview \
+	image-config deploy smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -26,6 +26,20 @@ $(POLICY_VENV)/.installed: policies/requirements.txt
 	@touch $@
 
 venv: $(VENV)/.installed $(POLICY_VENV)/.installed
+
+# What the cloud targets (previews, deploys, their checks) need and nothing else, every file checked against the
+# hashes of requirements.lock and policies/requirements.lock (pip-compile --generate-hashes of requirements.txt and
+# policies/requirements.txt: docs/cicd.md "Locked dependencies"). The deploy jobs install only this.
+LOCKS := requirements.lock policies/requirements.lock
+HASHED_INSTALL := -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
+$(VENV)/.locked: $(LOCKS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) $(HASHED_INSTALL) -r requirements.lock
+	@test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python $(HASHED_INSTALL) -r policies/requirements.lock
+	@touch $@
+
+deploy-venv: $(VENV)/.locked
 
 ## Offline preview of one stack (STACK=staging|prod): no Pulumi CLI, no AWS credentials, no network. AGAINST=REV
 ## shows what the working tree changes since git revision REV instead (docs/reviewing.md).
@@ -82,13 +96,13 @@ doctor: venv
 # What every target that runs the Pulumi CLI needs before it starts (stacks/doctor.py require_pulumi_cli): one line,
 # not a traceback. A rule without a recipe adds this prerequisite to each of those targets, wherever it is defined.
 PULUMI_TARGETS := cloud-preview image-config deploy rollback alarms $(if $(URL),,smoke)
-cloud-prerequisites: venv
-	@$(PY) -m stacks doctor $(STACK) --prerequisites
+cloud-prerequisites: deploy-venv
+	@$(PY) -m stacks.doctor
 $(PULUMI_TARGETS): cloud-prerequisites
 
 ## Phase one of a fresh stack's first deploy (prod): everything that needs neither the EKS control plane nor the
 ## Kubernetes API, the excludes computed from the plan; then `make deploy` from inside the VPC (docs/kubernetes.md).
-first-deploy-phase-one: cloud-prerequisites
+first-deploy-phase-one: venv cloud-prerequisites
 	excludes=$$($(PY) -m stacks first-deploy $(STACK)) && \
 		pulumi up --stack $(if $(PULUMI_ORG),$(PULUMI_ORG)/)$(STACK) --policy-pack policies \
 		--policy-pack-config policies/config/$(STACK).json --exclude-dependents $$excludes
@@ -107,6 +121,9 @@ ALARM_KEYS ?=
 COMMENT ?=
 STATUS ?= failure
 MESSAGE ?=
+# Free text from outside (Jenkins build parameters, workflow env): recipes read these from the environment
+# ("$$NAME"), so Make never expands them; `IMAGE_REPOSITORY='$(shell ...)'` in the environment stays a string.
+export IMAGE IMAGE_REPOSITORY IMAGE_MIRROR STATUS MESSAGE
 
 # Offline plan (JSON + Kubernetes manifests) of every stack, the policy pack over each, and their summary. With
 # BASE_BRANCH (a pull request's target branch) the plan also holds what the change does to each stack since the merge
@@ -123,6 +140,11 @@ policy: venv
 plan-summary: venv
 	$(PY) -m ci.offline summary --out $(ARTIFACTS) $(if $(COMMENT),--comment $(COMMENT))
 
+# The plan's figures as strict JSON, which the privileged job that comments on a fork's pull request checks and
+# renders itself (ci/comment_facts.py, ci/pr_comment.py).
+comment-facts: venv
+	$(PY) -m ci.comment_facts --out $(ARTIFACTS) --json $(ARTIFACTS)/pr-comment.json
+
 validate-manifests: venv
 	$(PY) -m ci.manifests $(ARTIFACTS)
 
@@ -135,41 +157,53 @@ workflow-lint: venv
 
 # Build the shop image once and push it (IMAGE_REPOSITORY, optional IMAGE_MIRROR); writes $(ARTIFACTS)/image.json.
 image: venv
-	$(PY) -m ci.image --repository "$(IMAGE_REPOSITORY)" --tag "$(IMAGE_TAG)" --mirror "$(IMAGE_MIRROR)" \
+	$(PY) -m ci.image --repository "$$IMAGE_REPOSITORY" --tag "$(IMAGE_TAG)" --mirror "$$IMAGE_MIRROR" \
 		--platform "$(IMAGE_PLATFORM)" --out $(ARTIFACTS)/image.json
 
-cloud-preview: venv
+cloud-preview: deploy-venv
 	$(PY) -m ci.release preview $(STACK)
 
-image-config: venv
+image-config: deploy-venv
 	$(PY) -m ci.release image-config $(STACK)
 
-# Deploy STACK with IMAGE (default: the one `make image` pushed), then test it; rollback re-deploys what ran before.
-deploy: venv
-	$(PY) -m ci.release deploy $(STACK) --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+# Deploy STACK with IMAGE (default: the one `make image` pushed) if this commit descends from STACK's last verified
+# release (RELEASE_PARAMETER names its record), then test it.
+deploy: deploy-venv
+	$(PY) -m ci.release deploy $(STACK) --image "$$IMAGE" --artifacts $(ARTIFACTS)
 
 # SMOKE_MODE=cart (no order: prod) or checkout (a paid order with the test card: staging).
-smoke: venv
+smoke: deploy-venv
 	$(PY) -m ci.smoke $(if $(URL),"$(URL)",--stack $(STACK)) --mode $(SMOKE_MODE)
 
 # Alarms that went off after this run's `make deploy` of STACK started; ALARM_KEYS=alb-5xx,shop-5xx,... narrows the
 # gate to those alarms (ci/alarms.py).
-alarms: venv
+alarms: deploy-venv
 	$(PY) -m ci.alarms $(STACK) --artifacts $(ARTIFACTS) $(if $(ALARM_KEYS),--keys $(ALARM_KEYS))
 
-rollback: venv
+# After the smoke test and the alarm gate passed: this run's release of STACK becomes the one a rollback returns to.
+verify-release: deploy-venv
+	$(PY) -m ci.release verified $(STACK) --artifacts $(ARTIFACTS)
+
+# Re-deploys STACK's last verified release with its own commit's program (ci/release.py).
+rollback: deploy-venv
 	$(PY) -m ci.release rollback $(STACK) --artifacts $(ARTIFACTS)
 
-retain-image: venv
-	$(PY) -m ci.release retain --image "$(IMAGE)" --artifacts $(ARTIFACTS)
+retain-image: deploy-venv
+	$(PY) -m ci.release retain --image "$$IMAGE" --artifacts $(ARTIFACTS)
 
 # The cost estimate's price table from the AWS Price List API (needs AWS credentials; docs/cost.md).
 cost-prices: venv
 	$(PY) -m ci.cost_prices
 
+# What the prod approval approves (commit, digest, changes since ENVIRONMENT's last release) as the job summary;
+# fails for a commit that does not descend from that release. Standard library only, like notify.
+ENVIRONMENT ?= production
+approval-summary:
+	$(PYTHON) -m ci.approval --environment "$(ENVIRONMENT)" --image "$$IMAGE"
+
 # Standard library only: runs without the virtual environment, also when the run failed before creating it.
 notify:
-	$(PYTHON) -m ci.notify --status "$(STATUS)" --message "$(MESSAGE)"
+	$(PYTHON) -m ci.notify --status "$$STATUS" --message "$$MESSAGE"
 
 # The Debian packages the tests drive (chromium, redis-server, openssl), installed where missing: under CI=true a
 # missing one fails its tests. Standard library only, like notify: it runs before the virtual environment exists.

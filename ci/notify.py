@@ -2,9 +2,10 @@
 
     python -m ci.notify --status success|failure|rolled-back [--message TEXT]
 
-The webhook URL is a secret: ``NOTIFY_WEBHOOK_URL`` (a Jenkins credential or a GitHub secret). The payload is
-``{"text": ...}``, which Slack, Mattermost, Rocket.Chat and Google Chat incoming webhooks accept. Without a URL
-the message is only printed. A failed notification is reported but never fails the run it reports on.
+The webhook URL is a secret: ``NOTIFY_WEBHOOK_URL`` (a Jenkins credential, or the GitHub ``notify``
+environment's). The payload is ``{"text": ...}``, which Slack, Mattermost, Rocket.Chat and Google Chat incoming
+webhooks accept. Without a URL the message is only printed. A failed notification is reported but never fails the
+run it reports on (exit 0). Standard library only: it runs where no virtual environment was made.
 """
 
 from __future__ import annotations

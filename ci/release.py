@@ -1,6 +1,7 @@
 """Deploy a stack with an image, roll it back, preview it against the deployed image, keep released images.
 
     python -m ci.release deploy   STACK [--image REPO:TAG@sha256:...] [--artifacts DIR]
+    python -m ci.release verified STACK [--artifacts DIR]
     python -m ci.release rollback STACK [--artifacts DIR]
     python -m ci.release preview  STACK
     python -m ci.release image-config STACK
@@ -10,23 +11,35 @@ Without ``--image``, the image is the one ``python -m ci.image --out DIR/image.j
 
 The image reaches the program through the stack config keys of the deploy contract (repository, tag and the
 digest that pins it); the stack reports what it runs in its ``shopImage`` output and where in ``shopUrl``.
-``deploy`` reads ``shopImage`` before it changes anything and keeps it in ``DIR/release-<stack>.json``: that
-is what ``rollback`` re-deploys when the smoke test or the alarm gate fails. A rollback always exits
-non-zero, so the run that needed it fails loudly even when the rollback itself worked: 1 when it worked, 3 when it
-failed (the stack may run the failed image), 2 for invalid input (stacks/exit_codes.py).
+
+Each stack has a **release record** (:class:`ReleaseRecord`): its releases, newest first, each a commit, an image
+digest, a time and whether it was verified (the smoke test and the alarm gate passed: ``verified``), kept in the
+SSM parameter ``RELEASE_PARAMETER`` names (the bootstrap's ``RELEASE_PARAMETER_<STACK>``), which the stack's deploy
+role alone may write. ``deploy`` refuses a commit that does not descend from the newest verified release's commit
+(a re-run of an old Deploy run would downgrade the stack), then records the attempt, unverified, and keeps this
+run's deploy in ``DIR/release-<stack>.json``. ``rollback`` re-deploys the newest verified release **with that
+release's commit** (its program and its policy pack, from a git worktree, and its image), so a failed release's
+infrastructure changes are undone too and a release that was never verified (an earlier failed one, after a
+failed rollback) is never a target. A rollback always exits non-zero, so the run that needed it fails loudly even
+when the rollback itself worked: 1 when it worked, 3 when it failed (the stack may run the failed release), 2 for
+invalid input (stacks/exit_codes.py).
 
 The Pulumi CLI must be installed and logged in (``PULUMI_BACKEND_URL`` for a self-managed backend, or
-``PULUMI_ACCESS_TOKEN``); ``PULUMI_ORG``, when set, qualifies stack names (``ORG/staging``).
+``PULUMI_ACCESS_TOKEN``); ``PULUMI_ORG``, when set, qualifies stack names (``ORG/staging``). Deploy and rollback
+need the repository's history back to the verified release (a full clone: ``fetch-depth: 0``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import filecmp
 import json
 import os
+import shutil
+import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +61,20 @@ RELEASE_TAG_PREFIX = "release-"
 ROLLED_BACK = Exit.FAILED
 #: A rollback that failed: the stack may run the failed image. Its own code, apart from Exit's.
 ROLLBACK_FAILED = 3
+#: The environment variable naming the stack's release record (an SSM parameter).
+RECORD_VARIABLE = "RELEASE_PARAMETER"
+#: Releases a record keeps: enough to look back past a few failed attempts.
+RECORD_LENGTH = 20
+#: What a program checkout needs besides its sources; a rollback checkout whose files equal this run's reuses its
+#: virtual environments (`make venv`), else it installs its own.
+REQUIREMENTS = (
+    "requirements.txt",
+    "requirements-dev.txt",
+    "policies/requirements.txt",
+    "app/requirements.txt",
+    "app/requirements-test.txt",
+)
+VIRTUAL_ENVIRONMENTS = (".venv", "policies/.venv")
 
 
 def policy_pack_config(stack: str) -> Path:
@@ -65,18 +92,23 @@ def image_config(image: ImageReference) -> dict[str, str]:
     return {IMAGE_CONFIG_KEYS[part]: value for part, value in parts.items() if value}
 
 
-def _stack_flags(stack: str, image: ImageReference | None) -> list[str]:
-    """The stack, the policy pack under the stack's policy config, and the image's config keys."""
+def _stack_flags(stack: str, image: ImageReference | None, program: Path | None = None) -> list[str]:
+    """The stack, the policy pack under the stack's policy config, and the image's config keys; with ``program``,
+    the program and policy pack of that checkout instead of the working directory's."""
     flags = ["--non-interactive", "--stack", stack_ref(stack)]
-    flags += ["--policy-pack", str(POLICY_PACK), "--policy-pack-config", str(policy_pack_config(stack))]
+    pack, pack_config = POLICY_PACK, policy_pack_config(stack)
+    if program is not None:
+        flags += ["--cwd", str(program)]
+        pack, pack_config = program / pack, program / pack_config
+    flags += ["--policy-pack", str(pack), "--policy-pack-config", str(pack_config)]
     for key, value in image_config(image).items() if image else ():
         flags += ["--config", f"{key}={value}"]
     return flags
 
 
-def up_command(stack: str, image: ImageReference, message: str) -> list[str]:
+def up_command(stack: str, image: ImageReference, message: str, program: Path | None = None) -> list[str]:
     """``pulumi up`` of ``stack`` with ``image`` and the policy pack under the stack's policy config."""
-    return ["pulumi", "up", "--yes", "--message", message, *_stack_flags(stack, image)]
+    return ["pulumi", "up", "--yes", "--message", message, *_stack_flags(stack, image, program)]
 
 
 def preview_command(stack: str, image: ImageReference | None) -> list[str]:
@@ -94,18 +126,22 @@ def deployed_image(stack: str) -> ImageReference | None:
     return ImageReference.parse(reference) if isinstance(reference, str) and reference else None
 
 
+class ReleaseRefused(Exception):
+    """A deploy or rollback that must not run: the message says why."""
+
+
 @dataclass(frozen=True)
 class Release:
-    """What one deploy changed: written before ``pulumi up`` so that a rollback knows where to return, and the
-    alarm gate which alarms went off since (``started``, ISO 8601 UTC).
+    """This run's deploy of a stack: written before ``pulumi up`` so that the alarm gate knows since when
+    (``started``, ISO 8601 UTC) and ``verified``/``rollback`` which release is this run's.
 
     ``run`` ties it to the pipeline run that wrote it: a workspace reused by a later run (Jenkins keeps
-    workspaces) must not roll that run back to an older release's notion of "previous".
+    workspaces) must not verify or roll back that run's release.
     """
 
     stack: str
     image: str
-    previous_image: str | None
+    commit: str
     run: str
     started: str
 
@@ -128,6 +164,104 @@ class Release:
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
 
+@dataclass(frozen=True)
+class RecordedRelease:
+    """One entry of a stack's release record."""
+
+    commit: str
+    image: str
+    time: str
+    verified: bool
+
+    def same_release(self, release: Release) -> bool:
+        return (self.commit, self.image) == (release.commit, release.image)
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """A stack's releases, newest first, in an SSM parameter (a JSON document, well under its 4 KB)."""
+
+    parameter: str
+    releases: tuple[RecordedRelease, ...]
+
+    @classmethod
+    def load(cls, parameter: str) -> ReleaseRecord:
+        import boto3  # the AWS SDK is only needed here
+
+        ssm = boto3.client("ssm")
+        try:
+            text = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:  # the stack's first release
+            return cls(parameter, ())
+        return cls(parameter, tuple(RecordedRelease(**entry) for entry in json.loads(text)["releases"]))
+
+    def save(self) -> None:
+        import boto3
+
+        document = {"releases": [asdict(entry) for entry in self.releases[:RECORD_LENGTH]]}
+        boto3.client("ssm").put_parameter(
+            Name=self.parameter, Value=json.dumps(document), Type="String", Overwrite=True
+        )
+
+    def last_good(self, *, besides: Release | None = None) -> RecordedRelease | None:
+        """The newest verified release (other than ``besides``)."""
+        return next(
+            (entry for entry in self.releases if entry.verified and not (besides and entry.same_release(besides))),
+            None,
+        )
+
+    def attempted(self, release: Release) -> ReleaseRecord:
+        entry = RecordedRelease(release.commit, release.image, release.started, verified=False)
+        return replace(self, releases=(entry, *self.releases))
+
+    def verified(self, release: Release) -> ReleaseRecord:
+        """The record with ``release``'s newest attempt marked verified."""
+        index = next((i for i, entry in enumerate(self.releases) if entry.same_release(release)), None)
+        if index is None:
+            raise ReleaseRefused(f"{release.image} at {release.commit} is not in the release record {self.parameter}")
+        entries = list(self.releases)
+        entries[index] = replace(entries[index], verified=True, time=datetime.now(UTC).isoformat())
+        return replace(self, releases=tuple(entries))
+
+
+def record_parameter() -> str:
+    parameter = os.environ.get(RECORD_VARIABLE, "")
+    if not parameter:
+        raise ReleaseRefused(
+            f"{RECORD_VARIABLE} is not set: the SSM parameter of the stack's release record "
+            "(the bootstrap's githubVariables RELEASE_PARAMETER_<STACK>)"
+        )
+    return parameter
+
+
+def head_commit() -> str:
+    return runner.run(["git", "rev-parse", "HEAD"], capture=True).stdout.strip()
+
+
+def descends_from(commit: str, ancestor: str) -> bool:
+    """Whether ``commit`` is ``ancestor`` or comes after it in this repository's history."""
+    result = runner.run(["git", "merge-base", "--is-ancestor", ancestor, commit], capture=True, check=False)
+    if result.returncode not in (0, 1):  # an unknown commit: a shallow clone, or history rewritten
+        raise ReleaseRefused(f"cannot tell whether {commit} descends from {ancestor}: {result.stderr.strip()}")
+    return result.returncode == 0
+
+
+def program_checkout(commit: str, directory: Path) -> Path:
+    """A git worktree of ``commit`` at ``directory`` with virtual environments for its requirements."""
+    if directory.exists():
+        runner.run(["git", "worktree", "remove", "--force", str(directory)], check=False)
+        shutil.rmtree(directory, ignore_errors=True)
+    runner.run(["git", "worktree", "add", "--detach", str(directory), commit])
+    same = all(filecmp.cmp(name, directory / name, shallow=False) for name in REQUIREMENTS if Path(name).is_file())
+    if same:
+        for venv in VIRTUAL_ENVIRONMENTS:
+            if Path(venv).is_dir():
+                (directory / venv).symlink_to(Path(venv).resolve(), target_is_directory=True)
+    else:
+        runner.run(["make", "-C", str(directory), "venv"])
+    return directory
+
+
 def _pinned(text: str, what: str) -> ImageReference:
     image = ImageReference.parse(text)
     if not image.digest:
@@ -145,17 +279,36 @@ def _report_deployed(stack: str) -> None:
 
 def deploy(stack: str, image_text: str, artifacts: Path) -> int:
     image = _pinned(image_text, "image")
-    previous = deployed_image(stack)
-    started = datetime.now(UTC).isoformat()
-    Release(stack, str(image), str(previous) if previous else None, runner.run_id(), started).save(artifacts)
-    print(f"deploying {image} to {stack} (previously {previous or 'nothing'})")
-    runner.run(up_command(stack, image, f"deploy {image}"))
+    record = ReleaseRecord.load(record_parameter())
+    commit = head_commit()
+    good = record.last_good()
+    if good and not descends_from(commit, good.commit):
+        raise ReleaseRefused(
+            f"{commit} does not descend from {good.commit}, the last verified release of {stack}: deploying it would "
+            "undo what was released since (an old run re-run?); to roll back, deploy that release's commit"
+        )
+    release = Release(stack, str(image), commit, runner.run_id(), datetime.now(UTC).isoformat())
+    release.save(artifacts)
+    record.attempted(release).save()
+    last = f"{good.image} at {good.commit}" if good else "none"
+    print(f"deploying {image} at {commit} to {stack} (last verified release: {last})")
+    runner.run(up_command(stack, image, f"deploy {image} at {commit}"))
     _report_deployed(stack)
     return Exit.OK
 
 
+def verified(stack: str, artifacts: Path) -> int:
+    """Mark this run's release of ``stack`` verified: the next rollback may return to it."""
+    release = Release.of_this_run(artifacts, stack)
+    if release is None:
+        raise ReleaseRefused(f"this run deployed nothing to {stack}")
+    ReleaseRecord.load(record_parameter()).verified(release).save()
+    print(f"{release.image} at {release.commit} is {stack}'s last verified release")
+    return Exit.OK
+
+
 def _cannot_roll_back(stack: str, why: str) -> int:
-    runner.error(f"cannot roll back {stack}: {why}; fix forward or deploy a known-good digest by hand")
+    runner.error(f"cannot roll back {stack}: {why}; fix forward or deploy a verified release's commit by hand")
     return ROLLBACK_FAILED
 
 
@@ -163,16 +316,24 @@ def rollback(stack: str, artifacts: Path) -> int:
     release = Release.of_this_run(artifacts, stack)
     if release is None:
         return _cannot_roll_back(stack, f"this run started no deploy of {stack}")
-    if not release.previous_image:
-        return _cannot_roll_back(stack, f"{stack} ran no image before {release.image}")
-    previous = _pinned(release.previous_image, "previous image")
-    runner.error(f"{stack}: {release.image} failed its checks; rolling back to {previous}", title="Rollback")
-    result = runner.run(up_command(stack, previous, f"rollback to {previous}"), check=False)
+    target = ReleaseRecord.load(record_parameter()).last_good(besides=release)
+    if target is None:
+        return _cannot_roll_back(stack, f"{stack} has no verified release besides {release.image}")
+    image = _pinned(target.image, "verified image")
+    runner.error(
+        f"{stack}: {release.image} at {release.commit} failed; rolling back to {image} at {target.commit}",
+        title="Rollback",
+    )
+    try:
+        program = program_checkout(target.commit, artifacts / f"rollback-{stack}")
+    except subprocess.CalledProcessError as error:
+        return _cannot_roll_back(stack, f"no checkout of {target.commit} ({error})")
+    result = runner.run(up_command(stack, image, f"rollback to {image} at {target.commit}", program), check=False)
     if result.returncode != 0:
         runner.error(f"ROLLBACK OF {stack} FAILED: it may run {release.image}; act now", title="Rollback failed")
         return ROLLBACK_FAILED
     _report_deployed(stack)
-    runner.error(f"{stack} was rolled back to {previous}; {release.image} is not deployed", title="Rolled back")
+    runner.error(f"{stack} was rolled back to {image} at {target.commit}", title="Rolled back")
     return ROLLED_BACK
 
 
@@ -238,15 +399,22 @@ def _image(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_deploy(commands: argparse._SubParsersAction) -> None:
-    command = commands.add_parser("deploy", help="deploy STACK with an image, recording what it ran before")
+    command = commands.add_parser("deploy", help="deploy STACK with an image, if it descends from the last release")
     command.add_argument("stack")
     _image(command)
     _artifacts(command)
     command.set_defaults(run=lambda args: deploy(args.stack, args.image or built_image(args.artifacts), args.artifacts))
 
 
+def _add_verified(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser("verified", help="record this run's release of STACK as verified")
+    command.add_argument("stack")
+    _artifacts(command)
+    command.set_defaults(run=lambda args: verified(args.stack, args.artifacts))
+
+
 def _add_rollback(commands: argparse._SubParsersAction) -> None:
-    command = commands.add_parser("rollback", help="re-deploy what STACK ran before this run's deploy")
+    command = commands.add_parser("rollback", help="re-deploy STACK's last verified release, with its commit")
     command.add_argument("stack")
     _artifacts(command)
     command.set_defaults(run=lambda args: rollback(args.stack, args.artifacts))
@@ -276,7 +444,7 @@ def _add_retain(commands: argparse._SubParsersAction) -> None:
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ci.release", description=(__doc__ or "").split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_deploy, _add_rollback, _add_preview, _add_image_config, _add_retain):
+    for add in (_add_deploy, _add_verified, _add_rollback, _add_preview, _add_image_config, _add_retain):
         add(commands)
     return parser
 
@@ -288,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     except BadImageReference as problem:
         runner.error(str(problem), title="Image")
         return Exit.BAD_INPUT
+    except ReleaseRefused as problem:
+        runner.error(str(problem), title="Release refused")
+        return Exit.FAILED
 
 
 if __name__ == "__main__":

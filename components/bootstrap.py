@@ -74,7 +74,7 @@ def build(settings: BootstrapSettings) -> Bootstrap:
 
 
 def github_variables(bootstrap: Bootstrap) -> dict[str, pulumi.Input[str]]:
-    """The repository variables the workflows read, by name (README "CI/CD")."""
+    """The repository variables the workflows read, by name (docs/cicd.md)."""
     access = bootstrap.access
     variables: dict[str, pulumi.Input[str]] = {
         "AWS_REGION": bootstrap.account.region,
@@ -85,6 +85,8 @@ def github_variables(bootstrap: Bootstrap) -> dict[str, pulumi.Input[str]]:
         variables[f"AWS_DEPLOY_ROLE_ARN_{stack.upper().replace('-', '_')}"] = arn
     for stack, arn in access.preview_role_arns.items():
         variables[f"AWS_PREVIEW_ROLE_ARN_{stack.upper().replace('-', '_')}"] = arn
+    for stack, parameter in access.release_parameters.items():
+        variables[f"RELEASE_PARAMETER_{stack.upper().replace('-', '_')}"] = parameter
     if bootstrap.state:
         variables["PULUMI_BACKEND_URL"] = bootstrap.state.backend_url
     return variables

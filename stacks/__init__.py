@@ -1,8 +1,8 @@
 """Everything about stacks: typed settings loaded from Pulumi config, and the offline preview engine.
 
 The settings are imported on first use, not with the package, so that ``stacks.exit_codes`` stays importable by the
-pipeline's standard-library-only steps (``ci/packages.py``, ``ci/notify.py``, ``ci/pr_comment.py``), which run
-before the virtual environment exists.
+pipeline's standard-library-only steps (``ci/packages.py``, ``ci/notify.py``, ``ci/approval.py``, ``ci/pr_comment.py``),
+which run before the virtual environment exists.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
                                    [--debug]
     python -m stacks cost STACK [--against REV] [--json FILE]
     python -m stacks config-schema [--check | --write] [--project-dir DIR]
-    python -m stacks doctor STACK [--prerequisites]
+    python -m stacks doctor STACK
     python -m stacks first-deploy STACK
 
 ``--against REV`` shows what the working tree changes in STACK compared with git revision REV (docs/reviewing.md);
@@ -306,11 +306,6 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
     command.add_argument(
-        "--prerequisites",
-        action="store_true",
-        help="only what every cloud make target needs before it starts (the Pulumi CLI)",
-    )
-    command.add_argument(
         "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
     )
     command.set_defaults(run=_run_doctor)
@@ -323,22 +318,16 @@ def _run_doctor(args: argparse.Namespace) -> Exit:
             f"unknown stack '{args.stack}': there is no Pulumi.{args.stack}.yaml (known stacks: "
             f"{', '.join(known) or 'none'})"
         )
-    if args.prerequisites:
-        problems = [problem] if (problem := doctor.require_pulumi_cli()) else []
-        notes: list[str] = []
-    else:
-        try:
-            report = doctor.doctor(args.project_dir / f"Pulumi.{args.stack}.yaml", args.stack)
-        except doctor.DoctorError as error:
-            raise _Reported(str(error)) from error
-        problems, notes = report.problems, report.notes
-    for note in notes:
+    try:
+        report = doctor.doctor(args.project_dir / f"Pulumi.{args.stack}.yaml", args.stack)
+    except doctor.DoctorError as error:
+        raise _Reported(str(error)) from error
+    for note in report.notes:
         print(f"ok: {note}")
-    for problem in problems:
+    for problem in report.problems:
         print(f"problem: {problem}", file=sys.stderr)
-    if problems:
-        if not args.prerequisites:
-            print(f"{len(problems)} problem(s) to fix before deploying '{args.stack}'", file=sys.stderr)
+    if report.problems:
+        print(f"{len(report.problems)} problem(s) to fix before deploying '{args.stack}'", file=sys.stderr)
         return Exit.FAILED
     return Exit.OK
 

@@ -10,7 +10,9 @@ Three groups of checks, each a list of lines:
   exists (EKS refuses an access entry for a missing principal part-way through creating the cluster). Without
   credentials these are skipped, in one line.
 
-``require_pulumi_cli`` is the prerequisite the cloud make targets run before anything that calls ``pulumi``.
+``require_pulumi_cli`` is the prerequisite the cloud make targets run before anything that calls ``pulumi``:
+``python -m stacks.doctor`` runs it alone, in the locked deploy environment (``make deploy-venv``), which lacks what
+``python -m stacks`` also loads for the offline preview.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import itertools
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from stacks.exit_codes import Exit
 
 #: Domains reserved for documentation and testing (RFC 2606, RFC 6761): they can never be the shop's.
 EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org", "example", "test", "invalid", "localhost")
@@ -250,3 +255,15 @@ def doctor(stack_file: Path, stack: str, *, with_credentials: bool = True) -> Re
         report.problems += credentials.problems
         report.notes += credentials.notes
     return report
+
+
+def main() -> int:
+    """The cloud targets' prerequisite: one line and exit 1 without the Pulumi CLI."""
+    if problem := require_pulumi_cli():
+        print(f"problem: {problem}", file=sys.stderr)
+        return Exit.FAILED
+    return Exit.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,7 +20,7 @@ from stacks.offline.engine import preview
 from stacks.offline.plan import Plan, PlannedResource
 from stacks.offline.policy_run import check
 from stacks.settings import SettingsError
-from tests.cicd import ROOT, all_jobs, steps, uses, workflow_events
+from tests.cicd import ROOT, all_jobs, jobs, steps, uses
 
 BOOTSTRAP_DIR = ROOT / "bootstrap"
 STACK = "ci"
@@ -96,16 +96,14 @@ def test_github_oidc_provider_is_for_sts_and_protected(bootstrap: Plan) -> None:
 @pytest.mark.parametrize(
     ("purpose", "subject"),
     [
-        ("publisher", f"{REPOSITORY}:ref:refs/heads/main"),
+        ("publisher", f"{REPOSITORY}:environment:image"),
         ("deploy-staging", f"{REPOSITORY}:environment:staging"),
         ("deploy-prod", f"{REPOSITORY}:environment:production"),
         ("preview-staging", f"{REPOSITORY}:environment:preview-staging"),
         ("preview-prod", f"{REPOSITORY}:environment:preview-prod"),
     ],
 )
-def test_each_role_trusts_only_this_repository_for_its_branch_or_environment(
-    bootstrap: Plan, purpose: str, subject: str
-) -> None:
+def test_each_role_trusts_only_this_repository_for_its_environment(bootstrap: Plan, purpose: str, subject: str) -> None:
     (statement,) = _trust(bootstrap, purpose)["Statement"]
     assert statement["Principal"] == {"Federated": PROVIDER_ARN}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -123,9 +121,9 @@ def _matrix(text: str, entry: dict[str, str]) -> str:
 
 
 def test_every_job_that_assumes_a_role_runs_where_that_role_trusts_it(bootstrap: Plan) -> None:
-    """The subject of a job's OIDC token is its GitHub environment (else its branch: these workflows' jobs without
-    an environment run on pushes to main); the role the job assumes must trust exactly that subject. Pull request
-    jobs get a role only through an environment, so none of them can assume one with a bare pull_request token."""
+    """The subject of a job's OIDC token is its GitHub environment; the role the job assumes must trust exactly that
+    subject. No role trusts a branch: every workflow of a branch gets its subject, only an environment's jobs get
+    the environment's, so no job assumes a role outside an environment."""
     trusted = {_role(bootstrap, purpose).outputs["arn"]: _trust(bootstrap, purpose) for purpose in _purposes(bootstrap)}
     variables = bootstrap.outputs["githubVariables"]
     assumed = set()
@@ -137,8 +135,8 @@ def test_every_job_that_assumes_a_role_runs_where_that_role_trusts_it(bootstrap:
                 (variable,) = re.findall(r"vars\.(\w+)", _matrix(step["with"]["role-to-assume"], entry))
                 environment = job.get("environment")
                 environment = environment["name"] if isinstance(environment, dict) else environment
-                subject = f"environment:{_matrix(environment, entry)}" if environment else "ref:refs/heads/main"
-                assert "pull_request" not in workflow_events(name) or environment, f"{name}:{job_id}"
+                assert environment, f"{name}:{job_id} assumes a role outside an environment"
+                subject = f"environment:{_matrix(environment, entry)}"
                 (statement,) = trusted[variables[variable]]["Statement"]
                 sub = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
                 assert sub == f"{REPOSITORY}:{subject}", f"{name}:{job_id} ({variable}) cannot assume its role"
@@ -157,7 +155,9 @@ def test_deploy_sessions_outlast_the_deploy_jobs_that_use_them(bootstrap: Plan) 
         for step in steps(job):
             if uses(step) == "aws-actions/configure-aws-credentials":
                 durations[job_id] = int(step["with"].get("role-duration-seconds", 3600))
-    assert _role(bootstrap, "deploy-prod").inputs["maxSessionDuration"] >= durations["deploy-prod"] == 7200
+    assert _role(bootstrap, "deploy-prod").inputs["maxSessionDuration"] >= durations["deploy-prod"] == 10800
+    # A rollback at the end of the prod job still has credentials.
+    assert durations["deploy-prod"] >= jobs("deploy.yml")["deploy-prod"]["timeout-minutes"] * 60
     assert _role(bootstrap, "deploy-staging").inputs["maxSessionDuration"] >= durations["deploy-staging"]
     assert _role(bootstrap, "preview-prod").inputs["maxSessionDuration"] >= durations["cloud-preview"]
     assert _role(bootstrap, "publisher").inputs["maxSessionDuration"] >= durations["image"]
@@ -746,9 +746,9 @@ def test_outputs_are_the_variables_the_workflows_read(bootstrap: Plan) -> None:
         for path in (ROOT / ".github" / "workflows").glob("*.yml")
         for name in re.findall(r"vars\.(\w+)", path.read_text())
     }
-    # Not the bootstrap's to know: the Pulumi Cloud org, the Docker Hub mirror, the self-hosted runners' labels.
+    # Not the bootstrap's to know: the Pulumi Cloud org, the Docker Hub mirror, the preview runners' labels.
     operator_set = {"PULUMI_ORG", "DOCKERHUB_REPOSITORY", "DOCKERHUB_USERNAME"}
-    operator_set |= {f"{kind}_RUNNER_LABELS_{stack}" for kind in ("PREVIEW", "DEPLOY") for stack in ("STAGING", "PROD")}
+    operator_set |= {f"PREVIEW_RUNNER_LABELS_{stack}" for stack in ("STAGING", "PROD")}
     assert set(bootstrap.outputs["githubVariables"]) == read - operator_set
     assert bootstrap.outputs["githubVariables"]["PULUMI_BACKEND_URL"] == bootstrap.outputs["stateBackendUrl"]
     assert "stateKeyUrl" not in bootstrap.outputs  # the state key is no stack's secrets provider
@@ -777,3 +777,96 @@ def test_the_bootstraps_config_declarations_are_generated_from_its_settings(tmp_
     stale = tmp_path / "Pulumi.yaml"
     stale.write_text((BOOTSTRAP_DIR / "Pulumi.yaml").read_text().replace("default: 200", "default: 100"))
     assert stacks_cli(["config-schema", "--check", "--project-dir", str(tmp_path)]) == 1
+
+
+def test_each_deploy_role_alone_keeps_its_stacks_release_record(bootstrap: Plan) -> None:
+    """ci/release.py refuses a downgrade and picks its rollback target from the record: a role that could write
+    another stack's record could make that stack's next rollback go anywhere."""
+    variables = bootstrap.outputs["githubVariables"]
+    region = variables["AWS_REGION"]
+    account = _role(bootstrap, "deploy-prod").outputs["arn"].split(":")[4]
+    for stack in ("staging", "prod"):
+        parameter = variables[f"RELEASE_PARAMETER_{stack.upper()}"]
+        assert parameter == f"/shop/{stack}/releases"
+        arn = f"arn:aws:ssm:{region}:{account}:parameter{parameter}"
+        for purpose in _purposes(bootstrap):
+            for action in ("ssm:GetParameter", "ssm:PutParameter"):
+                allowed = _permits(_statements(bootstrap, purpose), action, arn, region)
+                assert allowed is (purpose == f"deploy-{stack}"), f"{purpose}: {action} on {parameter}"
+
+
+def _stack_resources(plan: Plan) -> dict[str, str]:
+    """ARNs of the stack's cluster, an access entry on it, its database and its secrets, from its plan's names."""
+    data_key = _arn(plan, "aws:kms/key:Key", "data-key")
+    region, account = data_key.split(":")[3:5]
+    (cluster,) = {addon.inputs["clusterName"] for addon in plan.of_type("aws:eks/addon:Addon")}
+    (database,) = [db.inputs["identifier"] for db in plan.of_type("aws:rds/instance:Instance")]
+    resources = {
+        "cluster": f"arn:aws:eks:{region}:{account}:cluster/{cluster}",
+        "access entry": f"arn:aws:eks:{region}:{account}:access-entry/{cluster}/role/{account}/x/0",
+        "database": f"arn:aws:rds:{region}:{account}:db:{database}",
+        "data key": data_key,
+    }
+    for secret in plan.of_type("aws:secretsmanager/secret:Secret"):
+        name = secret.inputs["name"]
+        resources[f"secret {name}"] = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf"
+    return resources
+
+
+#: What a compromised or mistaken staging deploy would do to prod, by the kind of resource it hits.
+_ATTACKS = {
+    "cluster": ["eks:UpdateClusterConfig", "eks:DeleteCluster", "eks:DescribeCluster"],
+    "access entry": ["eks:CreateAccessEntry", "eks:AssociateAccessPolicy"],
+    "database": ["rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot"],
+    "data key": ["kms:Decrypt", "kms:ScheduleKeyDeletion"],
+    "secret": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"],
+}
+
+
+def _attacks(kind: str) -> list[str]:
+    return _ATTACKS["secret" if kind.startswith("secret ") else kind]
+
+
+def test_in_one_account_the_staging_deploy_role_is_refused_on_prods_cluster_database_and_secrets(
+    bootstrap: Plan, staging: Plan, prod: Plan
+) -> None:
+    """Stacks that share an account and a region: the deploy roles' eks:*/rds:*/secretsmanager:*/kms:* would reach
+    every stack's. By name and by the `stack` tag each role is refused the other's, and keeps its own."""
+    for own, other in ((staging, prod), (prod, staging)):
+        statements = _statements(bootstrap, f"deploy-{own.stack}")
+        for tags in ({"aws:ResourceTag/stack": other.stack}, {}):  # tagged, or its tag removed out of band
+            for kind, arn in _stack_resources(other).items():
+                if kind == "data key" and not tags:
+                    continue  # a key's ARN holds no name: its tag is what confines it
+                for action in _attacks(kind):
+                    refused = not _permits(statements, action, arn, arn.split(":")[3], tags)
+                    assert refused, f"deploy-{own.stack}: {action} on {other.stack}'s {kind} ({tags or 'untagged'})"
+        for kind, arn in _stack_resources(own).items():
+            for action in _attacks(kind):
+                allowed = _permits(statements, action, arn, arn.split(":")[3], {"aws:ResourceTag/stack": own.stack})
+                assert allowed, f"deploy-{own.stack}: {action} on its own {kind}"
+        # Nor can it create or re-tag anything as the other stack's.
+        region, account = _arn(own, "aws:kms/key:Key", "data-key").split(":")[3:5]
+        vpc = f"arn:aws:ec2:{region}:{account}:vpc/vpc-1"
+        assert not _permits(statements, "ec2:CreateTags", vpc, region, {"aws:RequestTag/stack": other.stack})
+        assert _permits(statements, "ec2:CreateTags", vpc, region, {"aws:RequestTag/stack": own.stack})
+
+
+def test_stack_names_the_deploy_roles_cannot_tell_apart_are_refused() -> None:
+    """prod's role denies staging's `shop-staging-*`; a stack `staging-eu` would be denied its own resources."""
+    overrides = {"shop-bootstrap:deployStacks": ["staging", "staging-eu", "prod"]}
+    with pytest.raises(SettingsError, match="staging-eu extends staging: a stack's name may not start with another's"):
+        preview(STACK, project_dir=BOOTSTRAP_DIR, overrides=overrides)
+
+
+def test_preview_roles_read_configuration_but_no_instances_user_data(bootstrap: Plan) -> None:
+    """User data may hold a runner's registration token or another stack's bootstrap secrets."""
+    region = bootstrap.outputs["githubVariables"]["AWS_REGION"]
+    instance = f"arn:aws:ec2:{region}:123456789012:instance/i-0123456789abcdef0"
+    template = f"arn:aws:ec2:{region}:123456789012:launch-template/lt-0123456789abcdef0"
+    for stack in ("staging", "prod"):
+        statements = _statements(bootstrap, f"preview-{stack}")
+        assert _permits(statements, "ec2:DescribeInstances", "*", region)
+        assert _permits(statements, "ec2:DescribeLaunchTemplates", "*", region)
+        assert not _permits(statements, "ec2:DescribeInstanceAttribute", instance, region)
+        assert not _permits(statements, "ec2:DescribeLaunchTemplateVersions", template, region)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 
 from tests.cicd import ROOT, make_calls, make_targets
 
@@ -89,11 +92,13 @@ def test_it_has_the_stages_of_the_github_pipeline_in_order() -> None:
         "make deploy STACK=staging",
         "make smoke STACK=staging SMOKE_MODE=checkout",
         "make alarms STACK=staging",
+        "make verify-release STACK=staging",
     ]
-    assert calls["Deploy prod"][:3] == [
+    assert calls["Deploy prod"][:4] == [
         "make deploy STACK=prod",
         "make smoke STACK=prod SMOKE_MODE=cart",
         "make alarms STACK=prod",
+        "make verify-release STACK=prod",
     ]
 
 
@@ -164,16 +169,92 @@ def test_prod_waits_for_a_person_and_holds_no_executor_meanwhile() -> None:
     assert "agent" not in approval and "agent" not in _stage_body("Approve prod preview")
 
 
-def test_a_failed_prod_deploy_rolls_back_and_the_run_is_notified() -> None:
+def test_a_failed_aborted_or_timed_out_prod_deploy_rolls_back_to_the_last_verified_release() -> None:
     prod = _stage_body("Deploy prod")
     post = prod[prod.index("post {") :]
+    # `failure` misses an aborted build and a timeout (Jenkins aborts); `unsuccessful` is any outcome but success.
     assert re.search(
-        r"failure\s*\{\s*script\s*\{\s*withPulumiToken\('deploy-prod'\) \{ sh 'make rollback STACK=prod' \}", post
+        r"unsuccessful\s*\{\s*script\s*\{\s*withPulumiToken\('deploy-prod'\) \{ sh 'make rollback STACK=prod' \}",
+        post,
     )
+    # The steps time out on their own, so the stage's timeout leaves the rollback its time.
+    steps_minutes = sum(int(m) for m in re.findall(r"timeout\(time: (\d+), unit: 'MINUTES'\) \{ sh 'make", prod))
+    stage_minutes = re.search(r"options \{ timeout\(time: (\d+), unit: 'MINUTES'\) \}", prod)
+    assert stage_minutes and steps_minutes >= 100 and steps_minutes + 60 <= int(stage_minutes[1])
+    for stack in ("staging", "prod"):
+        assert f"RELEASE_PARAMETER = '/shop/{stack}/releases'" in _stage_body(f"Deploy {stack}")
     assert "retain-image" not in prod, "keeping the release is its own stage, so its failure cannot roll back"
-    pipeline_post = _code()[_code().index("\n    post {") :]
-    assert "make notify STATUS=failure" in pipeline_post and "make notify STATUS=success" in pipeline_post
 
 
 def test_two_runs_never_deploy_at_once() -> None:
     assert "disableConcurrentBuilds()" in _code()
+
+
+def _pipeline_post() -> str:
+    code = _code()
+    return code[code.index("\n    post {") : code.index("\ndef ")]
+
+
+def _helper(name: str) -> str:
+    code = _code()
+    start = code.index(f"def {name}(")
+    return code[start : code.index("\n}\n", start)]
+
+
+def test_only_mains_builds_notify_from_a_fresh_checkout_on_an_agent_that_runs_no_pull_request_code() -> None:
+    """The build agents run pull request code (fork pull requests included): `make notify` there would run the pull
+    request's Makefile with the webhook bound. Every outcome but success (failure, unstable, aborted) notifies."""
+    post = _pipeline_post()
+    assert re.search(r"success \{\s*script \{\s*onMainsOwnCheckout \{ sh 'make notify STATUS=success' \}", post)
+    assert re.search(r"unsuccessful \{\s*script \{\s*onMainsOwnCheckout \{ sh 'make notify STATUS=failure' \}", post)
+    assert "node(" not in post and "withCredentials" not in post
+    helper = _helper("onMainsOwnCheckout")
+    guard, node = helper.index("env.BRANCH_NAME != 'main' || env.CHANGE_ID"), helper.index("node('shop-image')")
+    assert guard < node < helper.index("checkout scm") < helper.index("credentialsId: 'notify-webhook-url'")
+    assert "shop-build" not in helper and "shop-image" in _stage_body("Image"), "an agent only main's stages use"
+
+
+def _parameter_pattern() -> re.Pattern[str]:
+    match = re.search(r"value ==~ /(?P<pattern>.+?)/\)\)", _helper("imageRepositoryParameter"))
+    assert match, "the parameter is checked against a pattern"
+    return re.compile(match["pattern"].replace("\\/", "/"))  # a Groovy slashy string escapes only the slash
+
+
+def test_every_free_text_parameter_is_checked_in_groovy_before_any_stage() -> None:
+    parameters = re.findall(r"string\(name: '(\w+)'", _code())
+    assert parameters == ["IMAGE_REPOSITORY", "IMAGE_MIRROR"]
+    environment = re.search(r"^    environment \{(.*?)^    \}", _code(), re.MULTILINE | re.DOTALL)
+    assert environment
+    for name in parameters:
+        assert f"{name} = imageRepositoryParameter('{name}')" in environment[1]
+    assert "params." not in _code().replace("params[name]", ""), "no parameter is read unchecked"
+    pattern = _parameter_pattern()
+    for good in ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/app", "docker.io/acme/shop", "localhost:5000/a"):
+        assert pattern.fullmatch(good), good
+    for bad in (
+        "$(shell id)",
+        'docker.io/acme/shop"; id; "',
+        "docker.io/a b",
+        "docker.io/a;id",
+        "`id`",
+        "a/$HOME",
+        "x",
+    ):
+        assert not pattern.fullmatch(bad), bad
+    assert "error(" in _helper("imageRepositoryParameter")
+
+
+def test_recipes_read_free_text_from_the_environment_so_make_never_expands_it(tmp_path: Path) -> None:
+    """`IMAGE_REPOSITORY='$(shell …)'` in a recipe as `$(IMAGE_REPOSITORY)` runs even under `make -n`; as
+    `"$$IMAGE_REPOSITORY"` the shell gets the string, quotes and all."""
+    marker = tmp_path / "expanded"
+    hostile = f"$(shell touch {marker})\"'"
+    names = ("IMAGE", "IMAGE_REPOSITORY", "IMAGE_MIRROR", "STATUS", "MESSAGE")
+    environment = os.environ | dict.fromkeys(names, hostile)
+    targets = ("image", "deploy", "retain-image", "notify")
+    result = subprocess.run(["make", "-n", *targets], cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists(), "make expanded a value from the environment"
+    for name in names:
+        assert f'"${name}"' in result.stdout, f"no recipe reads {name} from the environment"
+    assert "shell touch" not in result.stdout

@@ -4,6 +4,9 @@ gate, notifications, the fork pull request comment, and step outputs."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +20,9 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from ci import alarms, image, manifests, notify, offline, pr_comment, release, runner
+from ci import alarms, comment_facts, image, manifests, notify, offline, pr_comment, release, runner
 from stacks.offline.plan import Plan
-from tests.cicd import make_dry_run
+from tests.cicd import ROOT, make_dry_run
 
 # ------------------------------------------------------------------------------------------------ offline plan
 
@@ -70,6 +73,46 @@ def test_summary_shows_resources_and_policy_verdict_per_stack(tmp_path: Path, mo
 def test_summary_reports_a_stack_whose_plan_failed(tmp_path: Path) -> None:
     _results(tmp_path, "prod", resources=None, policy_exit=None)
     assert "| `prod` | ❌ no plan (the preview failed) | - | - | not run |" in offline.summary_markdown(tmp_path)
+
+
+def test_the_fork_comment_is_rendered_from_checked_figures_with_the_runs_markdown_quoted(tmp_path: Path) -> None:
+    """A fork's run writes both files: its markdown could claim "passed" in the bot's voice or mention a team, so
+    the privileged job renders only the checked figures and quotes the markdown as text."""
+    _results(tmp_path, "prod", resources=120, policy_exit=1)
+    _results(tmp_path, "staging", resources=None, policy_exit=None)
+    facts = comment_facts.facts(tmp_path)
+    figures = pr_comment.checked_facts(json.loads(json.dumps(facts)), {"staging", "prod"})
+    hostile = "## ✅ All checks passed\n@acme/security-team approve\n````\n</details><img src=x>\n"
+    body = pr_comment.render(figures, hostile)
+    assert body.startswith(pr_comment.COMMENT_MARKER)
+    assert "| `prod` | 121 | - | ❌ failed (1 mandatory, 2 advisory) | - | - |" in body
+    assert "| `staging` | no plan | - | not run | - | - |" in body
+    quoted = body[body.index("`````text\n") :]
+    assert quoted.startswith("`````text\n## ✅ All checks passed") and "\n`````\n\n</details>" in quoted
+    assert body.count("@acme") == 1 and body.index("@acme") > body.index("`````text")
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"resources": "121"}, "prod.resources: not a count"),
+        ({"resources": True}, "prod.resources: not a count"),
+        ({"resources": -1}, "prod.resources: not a count"),
+        ({"policy": "✅ passed"}, "policy is not one of"),
+        ({"stack": "prod | ✅"}, "stack: not one of"),
+        ({"monthly_usd": float("nan")}, "not an amount"),
+        ({"changes": {"create": 1}}, "changes are not counts"),
+        ({"note": "extra"}, "not have exactly the expected fields"),
+    ],
+)
+def test_figures_that_are_not_exactly_numbers_and_enums_are_refused(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    _results(tmp_path, "prod", resources=120, policy_exit=0)
+    document = comment_facts.facts(tmp_path)
+    document["stacks"][0].update(change)
+    with pytest.raises(pr_comment.BadFacts, match=re.escape(problem)):
+        pr_comment.checked_facts(document, {"staging", "prod"})
 
 
 # ------------------------------------------------------------------------------------------------ manifests
@@ -225,7 +268,7 @@ def test_the_gate_watches_from_the_start_this_runs_deploy_recorded(
     assert alarms.main(gate) == 2, "no deploy of prod in this run: nothing says since when"
 
     started = _deploy_starts().isoformat()
-    release.Release("prod", "new", "old", "jenkins-shop-7", started).save(tmp_path)
+    release.Release("prod", "new", "c0ffee", "jenkins-shop-7", started).save(tmp_path)
     assert alarms.main(gate) == 0
     assert alarms.main([*gate, "--since", "2020-01-01T00:00:00+00:00"]) == 1
     monkeypatch.setenv("BUILD_TAG", "jenkins-shop-8")  # a later build finding this one's workspace
@@ -340,12 +383,12 @@ def test_an_artifact_cannot_steer_the_comment_to_another_commit_or_pull_request(
     with pytest.raises(SystemExit, match="not commenting"):
         pr_comment.post(github, 12, "another-commit", "plan")
     monkeypatch.setenv("GITHUB_TOKEN", "token")
-    body = tmp_path / "comment.md"
+    body, figures = tmp_path / "comment.md", tmp_path / "comment.json"
     body.write_text("plan")
-    assert (
-        pr_comment.main(["--repo", "acme/shop", "--pr", "12; rm -rf /", "--head-sha", "x", "--body-file", str(body)])
-        == 2
-    )
+    figures.write_text(json.dumps({"version": 1, "stacks": [{"stack": "prod"}]}))
+    files = ["--head-sha", "x", "--facts-file", str(figures), "--body-file", str(body)]
+    assert pr_comment.main(["--repo", "acme/shop", "--pr", "12; rm -rf /", *files]) == 2
+    assert pr_comment.main(["--repo", "acme/shop", "--pr", "12", *files]) == 2, "figures without their fields"
     assert _FakeGitHub.writes == []
 
 
@@ -365,3 +408,13 @@ def test_errors_are_annotations_on_github(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     runner.error("two\nlines 100%", title="Rollback")
     assert capsys.readouterr().out == "::error title=Rollback::two%0Alines 100%25\n"
+
+
+def test_the_steps_that_run_before_or_without_the_virtual_environment_need_only_the_standard_library() -> None:
+    """`make notify`, `make test-packages`, `make approval-summary` and the fork comment run with the machine's
+    python3 (the notify and approval jobs make no virtual environment): `-S` leaves out every site-packages."""
+    modules = "ci.notify, ci.packages, ci.approval, ci.pr_comment"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", f"import {modules}"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

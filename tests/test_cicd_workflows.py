@@ -38,6 +38,7 @@ JOB_PERMISSIONS = {
     ("deploy.yml", "image"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "deploy-staging"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "deploy-prod"): {"contents": "read", "id-token": "write"},
+    ("deploy.yml", "approval-summary"): {"contents": "read", "deployments": "read"},
     ("deploy.yml", "notify"): {"contents": "read"},
 }
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
@@ -252,9 +253,9 @@ def test_main_is_checked_by_the_deploy_workflow_before_anything_ships() -> None:
 def test_preview_runs_pulumi_preview_with_the_policy_pack_for_every_stack() -> None:
     job = jobs("preview.yml")["cloud-preview"]
     assert sorted(entry["stack"] for entry in job["strategy"]["matrix"]["include"]) == STACKS
-    # The pack runs in policies/.venv (PulumiPolicy.yaml), which `make venv` creates.
+    # The pack runs in policies/.venv (PulumiPolicy.yaml), which `make deploy-venv` creates from the hash lock.
     preview_index = steps(job).index(_step(job, PULUMI_ACTION, command="preview"))
-    assert _step_running(job, "make venv") < preview_index
+    assert _step_running(job, "make deploy-venv") < preview_index
     preview = _step(job, PULUMI_ACTION, command="preview")["with"]
     assert preview["policyPacks"] == "policies"
     assert preview["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
@@ -281,6 +282,13 @@ def test_pull_requests_from_forks_get_the_offline_plan_as_a_comment() -> None:
     checkout = _step(poster, "actions/checkout")
     assert "ref" not in checkout["with"], "the privileged run must not check out the pull request's code"
     assert "ci.pr_comment" in run_steps(poster)[0]
+    # The figures come as strict JSON, which the privileged job checks and renders; the markdown only quoted.
+    assert "--facts-file untrusted/pr-comment.json --body-file untrusted/pr-comment.md" in run_steps(poster)[0]
+    assert (
+        "artifacts/pr-comment.json"
+        in _step(offline, "actions/upload-artifact", name="offline-plan-comment")["with"]["path"]
+    )
+    assert "make comment-facts" in run_steps(offline)[-1]
 
 
 # ------------------------------------------------------------------------------------------------ deploy
@@ -313,17 +321,53 @@ def test_prod_deploys_only_after_staging_passed_and_the_production_environment_a
     assert "AWS_DEPLOY_ROLE_ARN_PROD" not in str(others) and "STACK=prod" not in str(others)
 
 
-def test_a_failed_prod_check_rolls_back_and_the_release_is_kept_only_on_success() -> None:
+def test_a_failed_cancelled_or_timed_out_prod_deploy_rolls_back_and_only_a_healthy_one_is_verified_and_kept() -> None:
     prod = jobs("deploy.yml")["deploy-prod"]
     # Prod's smoke test orders nothing (SMOKE_MODE=cart): a deploy must not take real stock.
     commands = ("make deploy STACK=prod", "make smoke STACK=prod SMOKE_MODE=cart", "make alarms STACK=prod")
     deploy, smoke, alarms = (_step_running(prod, command) for command in commands)
     rollback = _step_running(prod, "make rollback STACK=prod")
+    verify = _step_running(prod, "make verify-release STACK=prod")
     retain = _step_running(prod, "make retain-image")
-    assert deploy < smoke < alarms < rollback < retain
+    assert deploy < smoke < alarms < rollback < verify < retain
     assert steps(prod)[deploy]["id"] == "deploy"
-    assert steps(prod)[rollback]["if"] == "${{ failure() && steps.deploy.outcome != 'skipped' }}"
-    assert "if" not in steps(prod)[retain], "a rolled-back image must not be kept as a release"
+    # failure() alone is false on a cancel or a job timeout, which would leave prod on the new release.
+    assert steps(prod)[rollback]["if"] == "${{ (failure() || cancelled()) && steps.deploy.outcome != 'skipped' }}"
+    assert "if" not in steps(prod)[verify] and "if" not in steps(prod)[retain], "a rolled-back release is neither"
+    # Each step that can hang times out on its own (a failure, so the rollback runs), leaving the job time for it.
+    bounded = sum(steps(prod)[index]["timeout-minutes"] for index in (deploy, smoke, alarms))
+    assert bounded + 60 <= prod["timeout-minutes"]
+
+
+def test_each_deploy_checks_its_stacks_release_record_with_the_whole_history() -> None:
+    deploy = jobs("deploy.yml")
+    for job_id, stack in DEPLOY_JOBS.items():
+        job = deploy[job_id]
+        assert job["env"]["RELEASE_PARAMETER"] == f"${{{{ vars.RELEASE_PARAMETER_{stack.upper()} }}}}"
+        assert _step(job, "actions/checkout")["with"]["fetch-depth"] == 0, "ancestry needs the history"
+        assert _step_running(job, f"make alarms STACK={stack}") < _step_running(
+            job, f"make verify-release STACK={stack}"
+        )
+
+
+def test_jobs_that_hold_cloud_credentials_install_only_the_hash_locked_set() -> None:
+    """Previews and deploys hold a stack's credentials: they install requirements.lock and policies/requirements.lock
+    with --require-hashes (tests/test_cicd_packages.py), never the development set with its test and lint tools."""
+    for name, job_id, job in all_jobs():
+        commands = {run.strip() for run in run_steps(job)}
+        if job.get("permissions", {}).get("id-token"):
+            assert "make venv" not in commands, f"{name}:{job_id} installs the whole development set"
+            if any("make deploy" in c or "make image-config" in c for c in commands):
+                assert "make deploy-venv" in commands, f"{name}:{job_id}"
+
+
+def test_the_prod_approval_is_asked_only_after_a_summary_of_what_it_approves() -> None:
+    deploy = jobs("deploy.yml")
+    summary = deploy["approval-summary"]
+    assert "approval-summary" in deploy["deploy-prod"]["needs"] and "deploy-staging" in summary["needs"]
+    assert "environment" not in summary, "it holds no secret and assumes no role"
+    assert _step_running(summary, "make approval-summary ENVIRONMENT=production") >= 0
+    assert _step(summary, "actions/checkout")["with"]["fetch-depth"] == 0
 
 
 def test_failures_are_notified() -> None:
@@ -353,30 +397,64 @@ def test_stack_credentials_come_only_from_the_stacks_own_environments() -> None:
     assert (_environment(deploy["deploy-staging"]), _environment(deploy["deploy-prod"])) == ("staging", "production")
 
 
+def test_every_secret_is_an_environment_secret() -> None:
+    """A repository secret is readable by a workflow pushed to any branch; an environment's only by the jobs of the
+    branches it admits (docs/cicd.md: all of them main only, the preview ones reviewed). The Docker Hub token could
+    overwrite the mirror's mutable tags, the webhook post as the pipeline."""
+    readers = {}
+    for name, job_id, job in all_jobs():
+        for secret in set(re.findall(r"secrets\.(\w+)", str(job))):
+            assert _environment(job), f"{name}:{job_id} reads {secret} outside an environment"
+            readers.setdefault(secret, set()).add(_environment(job))
+    deploy = jobs("deploy.yml")
+    assert (_environment(deploy["image"]), _environment(deploy["notify"])) == ("image", "notify")
+    assert readers["DOCKERHUB_TOKEN"] == {"image"} and readers["NOTIFY_WEBHOOK_URL"] == {"notify"}
+
+
 def _runner_variables(labels: str) -> list[str]:
     """The operator-set label variables in a runs-on expression, which must default to self-hosted labels."""
     assert '\'["self-hosted", "linux", ' in labels, labels
     return re.findall(r"vars\.(\w+_RUNNER_LABELS_\w+)", labels)
 
 
-def test_each_stacks_previews_and_deploys_run_on_runners_of_their_own() -> None:
+#: A deploy runner's label or runner group: shop-<stack>-deploy.
+DEPLOY_RUNNER = re.compile(r"shop-[\w-]+-deploy\b")
+DEPLOY_JOBS = {"deploy-staging": "staging", "deploy-prod": "prod"}
+
+
+def test_previews_run_on_runners_of_their_own() -> None:
     """Prod's Kubernetes API is private and GitHub's hosted runners are not among staging's eksPublicAccessCidrs:
-    previews and deploys run on the operator's runners. Pull request code never runs where a deploy does (it could
-    leave something behind for the next deploy), so each gets its own label set."""
+    previews run on the operator's runners, one label set per stack."""
     preview = jobs("preview.yml")["cloud-preview"]
     assert preview["runs-on"] == "${{ fromJSON(matrix.runner) }}"
-    labels = {f"preview-{e['stack']}": e["runner"] for e in preview["strategy"]["matrix"]["include"]}
-    deploy = jobs("deploy.yml")
-    labels |= {job_id: deploy[job_id]["runs-on"] for job_id in ("deploy-staging", "deploy-prod")}
-    variables = {job: _runner_variables(text) for job, text in labels.items()}
-    assert variables == {
-        "preview-staging": ["PREVIEW_RUNNER_LABELS_STAGING"],
-        "preview-prod": ["PREVIEW_RUNNER_LABELS_PROD"],
-        "deploy-staging": ["DEPLOY_RUNNER_LABELS_STAGING"],
-        "deploy-prod": ["DEPLOY_RUNNER_LABELS_PROD"],
+    labels = {e["stack"]: e["runner"] for e in preview["strategy"]["matrix"]["include"]}
+    assert {stack: _runner_variables(text) for stack, text in labels.items()} == {
+        "staging": ["PREVIEW_RUNNER_LABELS_STAGING"],
+        "prod": ["PREVIEW_RUNNER_LABELS_PROD"],
     }
-    defaults = [re.search(r"'(\[.*\])'", text)[1] for text in labels.values()]  # type: ignore[index]
-    assert len(set(defaults)) == len(defaults), "two kinds of job share a default runner label set"
+
+
+def test_deploys_run_in_runner_groups_no_other_workflow_or_job_names() -> None:
+    """A label selects any runner that carries it, for any workflow of any branch: a job pushed to a branch could
+    run on a deploy runner without the environment's approval and leave a `pulumi` on PATH for the next prod deploy.
+    A runner group restricted to deploy.yml on main (docs/cicd.md "Runners") is enforced by GitHub, so the deploy
+    jobs select their group, and nothing else in any workflow names a deploy group or label."""
+    deploy = jobs("deploy.yml")
+    assert {job_id: deploy[job_id]["runs-on"] for job_id in DEPLOY_JOBS} == {
+        job_id: {"group": f"shop-{stack}-deploy"} for job_id, stack in DEPLOY_JOBS.items()
+    }
+    for name, job_id, job in all_jobs():
+        if (name, job_id) in {("deploy.yml", job_id) for job_id in DEPLOY_JOBS}:
+            continue
+        selection = str(job.get("runs-on", "")) + str(job.get("strategy", ""))
+        assert not DEPLOY_RUNNER.search(selection), f"{name}:{job_id} selects a deploy runner: {selection}"
+    for path in WORKFLOW_FILES:
+        if path.name != "deploy.yml":
+            assert not DEPLOY_RUNNER.search(path.read_text()), f"{path.name} names a deploy runner label or group"
+    docs = (ROOT / "docs" / "cicd.md").read_text()
+    for stack in DEPLOY_JOBS.values():
+        assert f"`shop-{stack}-deploy`" in docs
+    assert ".github/workflows/deploy.yml@refs/heads/main" in docs and "--ephemeral" in docs
 
 
 def test_the_readme_documents_every_variable_secret_and_environment_the_workflows_use() -> None:
@@ -395,6 +473,6 @@ def test_the_readme_documents_every_variable_secret_and_environment_the_workflow
         if _environment(job)
         for entry in job.get("strategy", {}).get("matrix", {}).get("include", [{"stack": ""}])
     }
-    assert environments == {"preview-staging", "preview-prod", "staging", "production"}
+    assert environments == {"preview-staging", "preview-prod", "staging", "production", "image", "notify"}
     for environment in environments:
         assert f"| `{environment}` |" in settings, f"docs/cicd.md's environments table lacks {environment}"

@@ -289,3 +289,12 @@ def test_staging_states_its_own_traffic() -> None:
 def test_a_log_metric_filter_pays_for_the_metric_it_publishes() -> None:
     metric_filter = _resource("aws:cloudwatch/logMetricFilter:LogMetricFilter", "orders", {"metricTransformation": {}})
     assert _monthly(metric_filter) == _hourly("cloudwatch.custom_metric") == 0.30
+
+
+def test_the_totals_in_the_docs_are_the_estimates(estimates: dict[str, cost.Estimate]) -> None:
+    """docs/cost.md's totals table is the one place the figures live: a change to the stacks that moves them fails
+    here until the page says what `python -m stacks cost STACK` says."""
+    page = (PROJECT_DIR / "docs" / "cost.md").read_text()
+    for stack, estimate in estimates.items():
+        row = f"| {stack} | ${estimate.fixed:,.2f} | ${estimate.usage:,.2f} | **${estimate.total:,.2f}** |"
+        assert row in page, f"docs/cost.md's totals are stale for {stack}: expected the row {row}"

@@ -89,6 +89,8 @@ PREVIEW_READ_ACTIONS = (
     "wafv2:Get*",
     "wafv2:List*",
 )
+#: The EC2 reads that return user data: an instance's attribute, a launch template version's data.
+USER_DATA_READ_ACTIONS = ("ec2:DescribeInstanceAttribute", "ec2:DescribeLaunchTemplateVersions")
 #: What a preview reads of a stack's buckets: their configuration, never their objects.
 BUCKET_CONFIGURATION_READ_ACTIONS = (
     "s3:GetAccelerateConfiguration",

@@ -59,6 +59,8 @@ class DeployAccess(pulumi.ComponentResource):
     preview_role_arns: dict[str, pulumi.Output[str]]
     workload_boundary_arns: dict[str, pulumi.Output[str]]
     """By stack: the permissions boundary every role of that stack carries (``components/iam.py`` RoleScope)."""
+    release_parameters: dict[str, str]
+    """By stack: the SSM parameter of its release record, which only its deploy role may write (ci/release.py)."""
 
     def __init__(self, name: str, args: DeployAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:cicd:DeployAccess", name, None, opts)
@@ -79,10 +81,14 @@ class DeployAccess(pulumi.ComponentResource):
 
         github, deploy = args.github, args.deploy
         repository = f"repo:{github.repository}"
-        main_branch = f"{repository}:ref:refs/heads/{github.main_branch}"
         environment = f"{repository}:environment:"
-        self.publisher_role_arn = self._role("publisher", main_branch, policies.publisher, hours=1)
+        # Every role trusts one environment, never a branch: any job of any workflow on main has the branch's
+        # subject, only the jobs in an environment restricted to main have the environment's.
+        self.publisher_role_arn = self._role(
+            "publisher", environment + github.image_environment, policies.publisher, hours=1
+        )
         self.deploy_role_arns, self.preview_role_arns, self.workload_boundary_arns = {}, {}, {}
+        self.release_parameters = {stack: policies.release_record(stack) for stack in deploy.stacks}
         for stack in deploy.stacks:
             self.workload_boundary_arns[stack] = self._workload_boundary(stack)
             protected = stack in deploy.protected_stacks
@@ -90,7 +96,7 @@ class DeployAccess(pulumi.ComponentResource):
                 f"deploy-{stack}",
                 environment + (github.production_environment if protected else stack),
                 lambda foundation, stack=stack, protected=protected: policies.deploy(
-                    stack, foundation, protected=protected
+                    stack, foundation, protected=protected, others=tuple(s for s in deploy.stacks if s != stack)
                 ),
                 hours=deploy.session_hours,
             )

@@ -53,7 +53,10 @@ class DeliveryPolicies:
             allow("PushShopImage", actions.IMAGE_PUSH_ACTIONS, foundation.registry_arn),
         ]
 
-    def deploy(self, stack: str, foundation: Foundation, *, protected: bool) -> list[Statement]:
+    def deploy(
+        self, stack: str, foundation: Foundation, *, protected: bool, others: tuple[str, ...] = ()
+    ) -> list[Statement]:
+        """The deploy role of ``stack``; ``others`` are the account's other stacks, which it may never touch."""
         naming, stack_naming = self.naming, self._stack_naming(stack)
         stack_roles = self._iam_arn(f"role{stack_naming.role_path}*")
         boundary = self._iam_arn(f"policy/{stack_naming.workload_boundary}")
@@ -88,12 +91,15 @@ class DeliveryPolicies:
             allow("FindShopLoadBalancer", actions.LOAD_BALANCER_READ_ACTIONS, "*", in_regions),
             # "*": CloudWatch does not scope listing alarms (by name prefix) to alarm ARNs.
             allow("AlarmGate", ["cloudwatch:DescribeAlarms"], "*"),
+            # ci/release.py: the stack's releases (commit, digest, time, verified), which no other role may write.
+            allow("StackReleaseRecord", ["ssm:GetParameter", "ssm:PutParameter"], self.release_record_arn(stack)),
             deny("NeverChangeTheDeliveryRoles", "iam:*", delivery_roles),
             deny("NeverLiftABoundary", "iam:DeleteRolePermissionsBoundary", "*"),
             deny("NeverChangeTheWorkloadBoundaries", all_but(["iam:Get*", "iam:List*"]), every_boundary),
             deny("NeverAdministerTheDeliveryKeys", all_but(actions.KEY_USE_ACTIONS), foundation.key_arns),
             *self._state(stack, foundation, write=True),
             *self._foreign_keys(stack, foundation),
+            *self._other_stacks(others),
         ]
         if protected:  # ci/release.py retain: the release-<sha> tag that keeps a prod image
             statements.append(
@@ -105,12 +111,22 @@ class DeliveryPolicies:
         return [
             # "*": these services do not scope describe and list calls to resource ARNs.
             allow("ReadPlatformConfiguration", actions.PREVIEW_READ_ACTIONS, "*", self._in_regions()),
+            # ec2:Describe* includes the user data of every instance and launch template of the account (a runner's,
+            # another stack's), which may hold secrets; a preview reads its own stack's from the state.
+            deny("NeverUserData", actions.USER_DATA_READ_ACTIONS, "*"),
             # The buckets, not their objects.
             allow(
                 "ReadStackBucketConfiguration", actions.BUCKET_CONFIGURATION_READ_ACTIONS, self._stack_buckets(stack)[0]
             ),
             *self._state(stack, foundation, write=False),
         ]
+
+    def release_record(self, stack: str) -> str:
+        """The SSM parameter holding ``stack``'s release record (ci/release.py ``RELEASE_PARAMETER``)."""
+        return f"/{self.naming.prefix}/{stack}/releases"
+
+    def release_record_arn(self, stack: str) -> str:
+        return self.account.arn("ssm", f"parameter{self.release_record(stack)}")
 
     def _stack_naming(self, stack: str) -> Naming:
         """The naming of platform stack ``stack`` (the bootstrap's own naming is its ``ci`` stack's)."""
@@ -172,6 +188,31 @@ class DeliveryPolicies:
         if others:
             statements.append(deny("NeverOtherStacksSecrets", "kms:*", others))
         return statements
+
+    def _other_stacks(self, others: tuple[str, ...]) -> list[Statement]:
+        """Denies that confine a deploy role to its own stack when stacks share an account (the default is an
+        account per stack, docs/cicd.md): whatever carries or would get another stack's ``stack`` tag, and by name
+        (a tag can be missing or changed) that stack's cluster, database and secrets."""
+        if not others:
+            return []
+        prefix, services = self.naming.prefix, [f"{service}:*" for service in (*actions.PLATFORM_SERVICES, "s3", "iam")]
+        named = [
+            arn
+            for other in others
+            for arn in (
+                # The cluster and its node groups, add-ons, access entries and pod identity associations.
+                self.account.arn("eks", f"*/{prefix}-{other}-*", region="*"),
+                # Its instances, clusters, snapshots, parameter and subnet groups.
+                self.account.arn("rds", f"*:{prefix}-{other}-*", region="*"),
+                self.account.arn("secretsmanager", f"secret:{prefix}/{other}/*", region="*"),
+            )
+        ]
+        stacks = sorted(others)
+        return [
+            deny("NeverOtherStacksClusterDatabaseSecrets", ["eks:*", "rds:*", "secretsmanager:*"], named),
+            deny("NeverOtherStacksResources", services, "*", {"StringEquals": {"aws:ResourceTag/stack": stacks}}),
+            deny("NeverTagForOtherStacks", services, "*", {"StringEquals": {"aws:RequestTag/stack": stacks}}),
+        ]
 
 
 def workload_boundary(foundation: Foundation) -> list[Statement]:

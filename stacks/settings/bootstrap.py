@@ -55,10 +55,11 @@ class GitHubSettings:
         pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$",
         description="The repository as OWNER/NAME, exactly as GitHub spells it (the OIDC subject is case-sensitive).",
     )
-    main_branch: str = Field(
-        default="main",
-        pattern=r"^[A-Za-z0-9._/-]{1,255}$",
-        description="The branch whose pushes publish images (deploys and previews run in GitHub environments).",
+    image_environment: str = Field(
+        default="image",
+        pattern=r"^[A-Za-z0-9._-]{1,255}$",
+        description="The GitHub environment (deployment branches: main) that alone may publish images; it holds "
+        "the Docker Hub token.",
     )
     production_environment: str = Field(
         default="production",
@@ -90,7 +91,11 @@ class DeploySettings:
         "named like the stack.",
     )
     session_hours: int = Field(
-        default=2, ge=1, le=12, description="Longest session of a deploy role, in hours (a first prod deploy is long)."
+        default=3,
+        ge=1,
+        le=12,
+        description="Longest session of a deploy role, in hours (a first prod deploy is long, and a rollback may "
+        "follow it in the same job).",
     )
 
     def problems(self, environment: Environment) -> Iterator[Problem]:
@@ -99,6 +104,10 @@ class DeploySettings:
             yield "protected_stacks", f"{', '.join(unknown)} not in deployStacks"
         if not self.protected_stacks:
             yield "protected_stacks", "name the stacks that need an approval, or prod deploys on every push"
+        # A deploy role denies the other stacks' <prefix>-<stack>-* names: "prod" would deny "prod-eu" its own.
+        extended = sorted(f"{b} extends {a}" for a in self.stacks for b in self.stacks if b.startswith(f"{a}-"))
+        if extended:
+            yield "stacks", f"{', '.join(extended)}: a stack's name may not start with another's and '-'"
 
 
 @section(prefix="registry")
