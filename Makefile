@@ -86,7 +86,7 @@ clean:
 ## The targets and what each does (from the Makefile's ## comments).
 help:
 	@awk '/^## / { doc = doc substr($$0, 4) " "; next } /^$$/ { doc = "" } \
-		/^[a-z][a-z-]*:/ && doc { sub(/:.*/, ""); printf "%-18s %s\n", $$0, doc; doc = "" }' $(firstword $(MAKEFILE_LIST))
+		/^[a-z][a-z-]*:/ && doc { sub(/:.*/, ""); printf "%-24s %s\n", $$0, doc; doc = "" }' $(firstword $(MAKEFILE_LIST))
 
 ## Before a first real deploy of STACK: example values left in Pulumi.STACK.yaml, the Pulumi CLI and its version,
 ## the AWS CLI, Node for lint, and with AWS credentials the account and the cluster's access roles (docs/getting-started.md).
