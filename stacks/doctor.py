@@ -6,8 +6,8 @@ Three groups of checks, each a list of lines:
   per key and value;
 - the **tools** (no credentials): the Pulumi CLI and its version against the SDK's, the AWS CLI (pulumi-eks's
   kubeconfig runs ``aws eks get-token``), Node's ``npx`` for ``make lint``;
-- with **AWS credentials** only: the account they point at and that every role the cluster grants access to
-  exists (EKS refuses an access entry for a missing principal part-way through creating the cluster). Without
+- with **AWS credentials** only: the account they point at, the self-managed state bucket of
+  ``PULUMI_BACKEND_URL`` and that every role the cluster grants access to exists (EKS refuses an access entry for a missing principal part-way through creating the cluster). Without
   credentials these are skipped, in one line.
 
 ``require_pulumi_cli`` is the prerequisite the cloud make targets run before anything that calls ``pulumi``:
@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.metadata
 import ipaddress
 import itertools
+import os
 import re
 import shutil
 import subprocess
@@ -211,6 +212,25 @@ def _role_names(config: dict[str, Any], stack: str) -> list[str]:
     return names
 
 
+def _state_backend_problems(session: Any, backend_url: str) -> list[str]:
+    """The self-managed state backend's bucket (``PULUMI_BACKEND_URL=s3://BUCKET...``, the bootstrap's
+    ``stateBackendUrl``) must exist and answer these credentials."""
+    from botocore.exceptions import ClientError
+
+    if not backend_url.startswith("s3://"):
+        return []
+    bucket = backend_url.removeprefix("s3://").split("?")[0].split("/")[0]
+    try:
+        session.client("s3").head_bucket(Bucket=bucket)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        return [
+            f"PULUMI_BACKEND_URL: the state bucket {bucket} answers {code or error}: run the bootstrap "
+            "(docs/cicd.md) or fix the URL"
+        ]
+    return []
+
+
 def credential_report(config: dict[str, Any], stack: str, session: Any | None = None) -> Report:
     """With AWS credentials: their account, and that each cluster access role exists; without, one note."""
     # Imported here: boto3 costs every other command (the offline preview among them) a quarter of a second.
@@ -229,6 +249,7 @@ def credential_report(config: dict[str, Any], stack: str, session: Any | None = 
         report.problems.append(f"AWS credentials found but STS refused them: {error}")
         return report
     report.notes.append(f"AWS credentials for account {account}")
+    report.problems += _state_backend_problems(session, os.environ.get("PULUMI_BACKEND_URL", ""))
     iam = session.client("iam")
     for name in _role_names(config, stack):
         try:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from stacks import doctor
 from stacks.__main__ import main
@@ -171,7 +172,14 @@ class _FakeSession:
     def client(self, service: str) -> Any:
         if service == "sts":
             return SimpleNamespace(get_caller_identity=lambda: {"Account": "210987654321"})
+        if service == "s3":
+            return SimpleNamespace(head_bucket=self._head_bucket)
         return self.iam
+
+    def _head_bucket(self, Bucket: str) -> dict[str, Any]:
+        if Bucket != "shop-ci-state":
+            raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadBucket")
+        return {}
 
 
 def test_without_credentials_the_cloud_checks_are_skipped_in_one_line() -> None:
@@ -179,7 +187,8 @@ def test_without_credentials_the_cloud_checks_are_skipped_in_one_line() -> None:
     assert report.problems == [] and report.notes == ["no AWS credentials: skipped the account and IAM role checks"]
 
 
-def test_with_credentials_every_cluster_access_role_must_exist() -> None:
+def test_with_credentials_every_cluster_access_role_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     config = {
         "shop-platform:eksAdminRoles": ["platform-admin"],
         "shop-platform:eksReadOnlyRoles": ["shop-ci-preview-prod"],
@@ -235,3 +244,22 @@ def test_make_runs_the_prerequisite_and_help_lists_the_documented_targets() -> N
     listed = subprocess.run(["make", "-s", "help"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     targets = [line.split()[0] for line in listed.splitlines()]
     assert {"preview", "cost", "test", "shop", "help", "doctor"} <= set(targets)
+
+
+@pytest.mark.parametrize(
+    ("url", "problems"),
+    [
+        ("s3://shop-ci-state?region=eu-west-1&awssdk=v2", []),
+        ("", []),
+        ("https://api.pulumi.com", []),
+        ("s3://shop-ci-gone?region=eu-west-1", ["PULUMI_BACKEND_URL: the state bucket shop-ci-gone answers 404"]),
+    ],
+)
+def test_with_credentials_the_self_managed_state_bucket_must_exist(
+    monkeypatch: pytest.MonkeyPatch, url: str, problems: list[str]
+) -> None:
+    monkeypatch.setenv("PULUMI_BACKEND_URL", url)
+    session = _FakeSession(object(), {"shop-ci-deploy-prod"})
+    report = doctor.credential_report({}, "prod", session=session)
+    assert len(report.problems) == len(problems)
+    assert all(problem.startswith(expected) for problem, expected in zip(report.problems, problems, strict=True))
