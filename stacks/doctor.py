@@ -1,14 +1,14 @@
 """``python -m stacks doctor STACK``: what can be known before a first real deploy of STACK.
 
 Three groups of checks, each a list of lines:
-- the stack file's **example values** (offline, always): documentation domains (RFC 2606/6761), documentation
-  networks (RFC 5737), the example AWS account ``123456789012`` and made-up image tags and digests, one problem
-  per key and value;
+- the stack file (offline, always): its **example values** — documentation domains (RFC 2606/6761),
+  documentation networks (RFC 5737), the example AWS account ``123456789012``, made-up image tags and digests —
+  and strings given for boolean settings, one problem per key and value;
 - the **tools** (no credentials): the Pulumi CLI and its version against the SDK's, the AWS CLI (pulumi-eks's
   kubeconfig runs ``aws eks get-token``), Node's ``npx`` for ``make lint``;
 - with **AWS credentials** only: the account they point at, the self-managed state bucket of
-  ``PULUMI_BACKEND_URL`` and that every role the cluster grants access to exists (EKS refuses an access entry for a missing principal part-way through creating the cluster). Without
-  credentials these are skipped, in one line.
+  ``PULUMI_BACKEND_URL`` and that every role the cluster grants access to exists (EKS refuses an access entry for
+  a missing principal part-way through creating the cluster). Without credentials these are skipped, in one line.
 
 ``require_pulumi_cli`` is the prerequisite the cloud make targets run before anything that calls ``pulumi``:
 ``python -m stacks.doctor`` runs it alone, in the locked deploy environment (``make deploy-venv``), which lacks what
@@ -152,6 +152,18 @@ def example_value_problems(config: dict[str, Any], file_name: str) -> list[str]:
     return problems
 
 
+def boolean_problems(config: dict[str, Any], declarations: dict[str, Any], project: str, file_name: str) -> list[str]:
+    """Keys that Pulumi.yaml declares boolean but the stack file gives as a string (``"no"``, ``"false"``): Pulumi
+    passes them on as text, which the program must not read as a truth value."""
+    problems = []
+    for name, declaration in declarations.items():
+        key = name if ":" in name else f"{project}:{name}"
+        value = config.get(key)
+        if isinstance(declaration, dict) and declaration.get("type") == "boolean" and isinstance(value, str):
+            problems.append(f"{file_name}: {key}: '{value}' is a string; write true or false without quotes")
+    return problems
+
+
 # ------------------------------------------------------------------------------------------ tools
 
 Run = Callable[[list[str]], str]
@@ -267,7 +279,11 @@ def credential_report(config: dict[str, Any], stack: str, session: Any | None = 
 
 def doctor(stack_file: Path, stack: str, *, with_credentials: bool = True) -> Report:
     config = read_stack_config(stack_file)
+    project = yaml.safe_load((stack_file.parent / "Pulumi.yaml").read_text()) or {}
     report = Report(problems=example_value_problems(config, stack_file.name))
+    report.problems += boolean_problems(
+        config, project.get("config") or {}, str(project.get("name", "")), stack_file.name
+    )
     tools = tool_report()
     report.problems += tools.problems
     report.notes += tools.notes

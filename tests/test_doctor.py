@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
 from stacks import doctor
@@ -263,3 +264,24 @@ def test_with_credentials_the_self_managed_state_bucket_must_exist(
     report = doctor.credential_report({}, "prod", session=session)
     assert len(report.problems) == len(problems)
     assert all(problem.startswith(expected) for problem, expected in zip(report.problems, problems, strict=True))
+
+
+@pytest.mark.usefixtures("tools_ok")
+def test_a_string_for_a_boolean_setting_is_a_problem_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _stack_dir(tmp_path, 'config:\n  shop-platform:dbMultiAz: "no"\n  shop-platform:vpcAzCount: 3\n')
+    (project / "Pulumi.yaml").write_text(
+        "name: shop-platform\nconfig:\n  dbMultiAz:\n    type: boolean\n  vpcAzCount:\n    type: integer\n"
+    )
+    assert main(["doctor", "dev", "--project-dir", str(project)]) == Exit.FAILED
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "problem: Pulumi.dev.yaml: shop-platform:dbMultiAz: 'no' is a string; write true or false without quotes"
+    )
+
+
+@pytest.mark.parametrize("stack", sorted(SHIPPED_EXAMPLES))
+def test_the_shipped_stack_files_give_booleans_as_booleans(stack: str) -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    config = doctor.read_stack_config(ROOT / f"Pulumi.{stack}.yaml")
+    assert doctor.boolean_problems(config, project["config"], project["name"], f"Pulumi.{stack}.yaml") == []
