@@ -9,7 +9,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 
 .PHONY: venv deploy-venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary comment-facts validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices
+	image-config deploy rollout-status smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -95,7 +95,7 @@ doctor: venv
 
 # What every target that runs the Pulumi CLI needs before it starts (stacks/doctor.py require_pulumi_cli): one line,
 # not a traceback. A rule without a recipe adds this prerequisite to each of those targets, wherever it is defined.
-PULUMI_TARGETS := cloud-preview image-config deploy rollback alarms $(if $(URL),,smoke)
+PULUMI_TARGETS := cloud-preview image-config deploy rollout-status rollback alarms $(if $(URL),,smoke)
 cloud-prerequisites: deploy-venv
 	@$(PY) -m stacks.doctor
 $(PULUMI_TARGETS): cloud-prerequisites
@@ -170,6 +170,10 @@ image-config: deploy-venv
 # release (RELEASE_PARAMETER names its record), then test it.
 deploy: deploy-venv
 	$(PY) -m ci.release deploy $(STACK) --image "$$IMAGE" --artifacts $(ARTIFACTS)
+
+# The release's outcome (Argo Rollouts): Healthy passes; Degraded (aborted) fails with the controller's message.
+rollout-status: deploy-venv
+	$(PY) -m ci.rollout $(STACK)
 
 # SMOKE_MODE=cart (no order: prod) or checkout (a paid order with the test card: staging).
 smoke: deploy-venv

@@ -219,7 +219,9 @@ def test_the_cloud_targets_prerequisite_fails_in_one_line_without_the_pulumi_cli
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("target", ["cloud-preview", "image-config", "deploy", "rollback", "alarms", "smoke"])
+@pytest.mark.parametrize(
+    "target", ["cloud-preview", "image-config", "deploy", "rollout-status", "rollback", "alarms", "smoke"]
+)
 def test_cloud_targets_stop_at_the_prerequisite_without_the_pulumi_cli(tmp_path: Path, target: str) -> None:
     """`make deploy` and the other targets that run `pulumi` stop before their recipe: the prerequisite's line, no
     traceback. (The environment is taken as built: `-o` keeps make from reinstalling it; PATH on make's command line
