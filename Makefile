@@ -41,14 +41,25 @@ $(VENV)/.locked: $(LOCKS)
 
 deploy-venv: $(VENV)/.locked
 
+# What `make preview` and `make cost` need and nothing else: the program's and the policy pack's dependencies and
+# the policy config's validator (jsonschema, at requirements-dev.txt's pin); `make test` and `make lint` add the rest.
+PREVIEW_EXTRAS := $(shell grep -h '^jsonschema==' requirements-dev.txt)
+$(VENV)/.preview: requirements.txt policies/requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r policies/requirements.txt \
+		$(PREVIEW_EXTRAS)
+	@touch $@
+
+preview-venv: $(VENV)/.preview $(POLICY_VENV)/.installed
+
 ## Offline preview of one stack (STACK=staging|prod): no Pulumi CLI, no AWS credentials, no network. AGAINST=REV
 ## shows what the working tree changes since git revision REV instead (docs/reviewing.md).
 AGAINST ?=
-preview: venv
+preview: preview-venv
 	$(PY) -m stacks preview $(STACK) $(if $(AGAINST),--against $(AGAINST))
 
 ## Monthly cost estimate of one stack (STACK=staging|prod) from its offline plan (docs/cost.md).
-cost: venv
+cost: preview-venv
 	$(PY) -m stacks cost $(STACK)
 
 ## The whole test suite: infrastructure plans, policies, tooling and the shop app.
@@ -81,7 +92,7 @@ bench-shop: venv
 clean:
 	rm -rf $(VENV) $(POLICY_VENV) .pytest_cache .ruff_cache artifacts
 
-.PHONY: help doctor cloud-prerequisites first-deploy-phase-one
+.PHONY: help doctor cloud-prerequisites first-deploy-phase-one preview-venv
 
 ## The targets and what each does (from the Makefile's ## comments).
 help:
