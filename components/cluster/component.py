@@ -82,7 +82,7 @@ class Cluster(PlatformComponent):
     compute_ready: list[pulumi.Resource]
     """The node groups and CoreDNS: depend on them from add-ons and controllers with pods."""
 
-    type_token = "shop:cluster:Cluster"  # noqa: S105 - a type, not a secret
+    pulumi_type = "shop:cluster:Cluster"
     component = COMPONENT
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:

@@ -45,7 +45,7 @@ meta = k8s.meta.v1
 class Shop(PlatformComponent):
     """The shop's Kubernetes objects; see the module docstring."""
 
-    type_token = "shop:shop:Shop"  # noqa: S105 - a type, not a secret
+    pulumi_type = "shop:shop:Shop"
     component = COMPONENT
 
     image: str
