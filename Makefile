@@ -118,7 +118,7 @@ first-deploy-phase-one: venv cloud-prerequisites
 		pulumi up --stack $(if $(PULUMI_ORG),$(PULUMI_ORG)/)$(STACK) --policy-pack policies \
 		--policy-pack-config policies/config/$(STACK).json --exclude-dependents $$excludes
 
-## CI/CD (README "CI/CD"): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
+## CI/CD (docs/cicd.md): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
 ## the logic lives in ci/. Results go to $(ARTIFACTS). Cloud targets need AWS credentials and the Pulumi CLI.
 ARTIFACTS ?= artifacts
 IMAGE ?=
