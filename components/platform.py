@@ -24,6 +24,7 @@ from components.observability import (
     ObservabilityArgs,
     ShopTelemetry,
 )
+from components.rotation import SecretRotation, SecretRotationArgs
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.shop import (
     AppSecretArns,
@@ -168,6 +169,18 @@ def build(settings: PlatformSettings) -> Platform:
     edge.route_origin(shop.load_balancer_hostname)
     observability = _observability(
         settings, context, cluster_name, keys, database, cache, carts, storage, cluster, edge, shop
+    )
+    SecretRotation(
+        "rotation",
+        SecretRotationArgs(
+            context=context,
+            secret_arns={"session": secrets.session_secret_arn, "admin-token": secrets.admin_token_secret_arn},
+            secrets_key_arn=keys.secrets_key_arn,
+            logs_key_arn=keys.logs_key_arn,
+            alarm_topic_arn=observability.alarm_topic_arns[account.region],
+            schedule_days=settings.secrets.lambda_rotation_days,
+            log_retention_days=settings.observability.container_log_retention_days,
+        ),
     )
     return Platform(
         naming=naming,
