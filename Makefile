@@ -9,7 +9,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 
 .PHONY: venv deploy-venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary comment-facts validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices
+	image-config deploy rollout-status smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -41,14 +41,25 @@ $(VENV)/.locked: $(LOCKS)
 
 deploy-venv: $(VENV)/.locked
 
+# What `make preview` and `make cost` need and nothing else: the program's and the policy pack's dependencies and
+# the policy config's validator (jsonschema, at requirements-dev.txt's pin); `make test` and `make lint` add the rest.
+PREVIEW_EXTRAS := $(shell grep -h '^jsonschema==' requirements-dev.txt)
+$(VENV)/.preview: requirements.txt policies/requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r policies/requirements.txt \
+		$(PREVIEW_EXTRAS)
+	@touch $@
+
+preview-venv: $(VENV)/.preview $(POLICY_VENV)/.installed
+
 ## Offline preview of one stack (STACK=staging|prod): no Pulumi CLI, no AWS credentials, no network. AGAINST=REV
 ## shows what the working tree changes since git revision REV instead (docs/reviewing.md).
 AGAINST ?=
-preview: venv
+preview: preview-venv
 	$(PY) -m stacks preview $(STACK) $(if $(AGAINST),--against $(AGAINST))
 
 ## Monthly cost estimate of one stack (STACK=staging|prod) from its offline plan (docs/cost.md).
-cost: venv
+cost: preview-venv
 	$(PY) -m stacks cost $(STACK)
 
 ## The whole test suite: infrastructure plans, policies, tooling and the shop app.
@@ -81,7 +92,33 @@ bench-shop: venv
 clean:
 	rm -rf $(VENV) $(POLICY_VENV) .pytest_cache .ruff_cache artifacts
 
-## CI/CD (README "CI/CD"): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
+.PHONY: help doctor cloud-prerequisites first-deploy-phase-one preview-venv
+
+## The targets and what each does (from the Makefile's ## comments).
+help:
+	@awk '/^## / { doc = doc substr($$0, 4) " "; next } /^$$/ { doc = "" } \
+		/^[a-z][a-z-]*:/ && doc { sub(/:.*/, ""); printf "%-24s %s\n", $$0, doc; doc = "" }' $(firstword $(MAKEFILE_LIST))
+
+## Before a first real deploy of STACK: example values left in Pulumi.STACK.yaml, the Pulumi CLI and its version,
+## the AWS CLI, Node for lint, and with AWS credentials the account and the cluster's access roles (docs/getting-started.md).
+doctor: venv
+	$(PY) -m stacks doctor $(STACK)
+
+# What every target that runs the Pulumi CLI needs before it starts (stacks/doctor.py require_pulumi_cli): one line,
+# not a traceback. A rule without a recipe adds this prerequisite to each of those targets, wherever it is defined.
+PULUMI_TARGETS := cloud-preview image-config deploy rollout-status rollback alarms $(if $(URL),,smoke)
+cloud-prerequisites: deploy-venv
+	@$(PY) -m stacks.doctor
+$(PULUMI_TARGETS): cloud-prerequisites
+
+## Phase one of a fresh stack's first deploy (prod): everything that needs neither the EKS control plane nor the
+## Kubernetes API, the excludes computed from the plan; then `make deploy` from inside the VPC (docs/kubernetes.md).
+first-deploy-phase-one: venv cloud-prerequisites
+	excludes=$$($(PY) -m stacks first-deploy $(STACK)) && \
+		pulumi up --stack $(if $(PULUMI_ORG),$(PULUMI_ORG)/)$(STACK) --policy-pack policies \
+		--policy-pack-config policies/config/$(STACK).json --exclude-dependents $$excludes
+
+## CI/CD (docs/cicd.md): each pipeline step is a target here, run alike by GitHub Actions and the Jenkinsfile;
 ## the logic lives in ci/. Results go to $(ARTIFACTS). Cloud targets need AWS credentials and the Pulumi CLI.
 ARTIFACTS ?= artifacts
 IMAGE ?=
@@ -144,6 +181,10 @@ image-config: deploy-venv
 # release (RELEASE_PARAMETER names its record), then test it.
 deploy: deploy-venv
 	$(PY) -m ci.release deploy $(STACK) --image "$$IMAGE" --artifacts $(ARTIFACTS)
+
+# The release's outcome (Argo Rollouts): Healthy passes; Degraded (aborted) fails with the controller's message.
+rollout-status: deploy-venv
+	$(PY) -m ci.rollout $(STACK)
 
 # SMOKE_MODE=cart (no order: prod) or checkout (a paid order with the test card: staging).
 smoke: deploy-venv

@@ -1,4 +1,4 @@
-"""The CI/CD bootstrap: what GitHub Actions needs in an AWS account before the first deploy (README "CI/CD").
+"""The CI/CD bootstrap: what GitHub Actions needs in an AWS account before the first deploy (docs/cicd.md).
 
 Run once per account by an administrator, from this directory: ``pulumi up --stack ci``. Its settings and
 components live with the platform's (stacks/settings/bootstrap.py, components/bootstrap.py).

@@ -2,11 +2,12 @@
 
     python -m ci.manifests DIR     # DIR as written by `python -m ci.offline plan --out DIR`
 
-Each ``DIR/<stack>/manifests/*.yaml`` is checked with ``kubernetes-validate --strict`` (unknown fields are
-errors) for the Kubernetes version the stack's EKS cluster runs, read from ``DIR/<stack>/plan.json``. Its
+Each ``DIR/<stack>/manifests/*.yaml`` of a built-in kind is checked with ``kubernetes-validate --strict`` (unknown
+fields are errors) for the Kubernetes version the stack's EKS cluster runs, read from ``DIR/<stack>/plan.json``. Its
 warnings fail too: it only warns about a kind or API version it has no schema for, such as one the cluster's
-version has removed. A stack without manifests (nothing Kubernetes in it yet) passes with a note; a stack
-whose plan is missing fails.
+version has removed. Custom resources (Argo Rollouts') are checked against the vendored CRDs of the pinned
+controller version (ci/custom_resources.py), as strictly. A stack without manifests (nothing Kubernetes in it yet)
+passes with a note; a stack whose plan is missing fails.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from ci import runner
+import yaml
+
+from ci import custom_resources, runner
 from ci.offline import StackFiles, stack_results
 from stacks.exit_codes import Exit
 
@@ -38,18 +41,27 @@ def validate(files: StackFiles) -> Exit:
     if not manifests:
         print(f"{files.stack}: no Kubernetes manifests in the plan, nothing to validate")
         return Exit.OK
+    custom = {path: yaml.safe_load(path.read_text()) for path in manifests}
+    custom = {path: manifest for path, manifest in custom.items() if custom_resources.is_custom(manifest)}
+    built_in = [path for path in manifests if path not in custom]
+    invalid = [problem for manifest in custom.values() for problem in custom_resources.problems(manifest)]
+    for problem in invalid:
+        print(problem)
     command = [str(VALIDATOR), "--strict", "--quiet"]
     version = cluster_version(json.loads(files.plan.read_text()))
     if version:
         command += ["--kubernetes-version", version]
-    result = runner.run([*command, *map(str, manifests)], capture=True, check=False)
+    result = runner.run([*command, *map(str, built_in)], capture=True, check=False)
     output = result.stdout + result.stderr
     print(output, end="")
     warned = any(line.startswith("WARN") for line in output.splitlines())
-    if result.returncode != 0 or warned:
+    if result.returncode != 0 or warned or invalid:
         runner.error(f"{files.stack}: rendered manifests are not valid Kubernetes objects", title="Manifests")
         return Exit.FAILED
-    print(f"{files.stack}: {len(manifests)} manifests valid for Kubernetes {version or '(validator default)'}")
+    print(
+        f"{files.stack}: {len(built_in)} manifests valid for Kubernetes {version or '(validator default)'}, "
+        f"{len(custom)} custom resources valid for their CRDs"
+    )
     return Exit.OK
 
 

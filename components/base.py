@@ -1,6 +1,6 @@
 """What every component shares: the stack's context, one way to tag and one way to make child options.
 
-A component is ``class Database(PlatformComponent)`` with ``type_token = "shop:data:Database"`` and
+A component is ``class Database(PlatformComponent)`` with ``pulumi_type = "shop:data:Database"`` and
 ``component = "database"`` (the ``component`` tag); its Args carry ``context: StackContext`` instead of the
 naming, account, role scope and protect flag one by one.
 """
@@ -39,13 +39,13 @@ class StackContext:
 
 
 class PlatformComponent(pulumi.ComponentResource):
-    """A component of the platform: registers as ``type_token``, tags its resources with ``component``."""
+    """A component of the platform: registers as ``pulumi_type``, tags its resources with ``component``."""
 
-    type_token: ClassVar[str]
+    pulumi_type: ClassVar[str]
     component: ClassVar[str]
 
     def __init__(self, name: str, context: StackContext, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(self.type_token, name, None, opts)
+        super().__init__(self.pulumi_type, name, None, opts)
         self.context = context
 
     @property

@@ -50,7 +50,7 @@ class Cache(PlatformComponent):
     The replication group and its log groups hold data (protected in prod).
     """
 
-    type_token = "shop:data:Cache"  # noqa: S105 - a type token, not a secret
+    pulumi_type = "shop:data:Cache"
     component = "cache"
 
     primary_endpoint_address: pulumi.Output[str]

@@ -28,7 +28,7 @@ class CartsTable(PlatformComponent):
     """On-demand capacity (carts come in bursts; nothing to size), point-in-time recovery, encrypted with the data
     key, expired carts removed by TTL. The table holds data: deletion protection and ``protect`` in prod."""
 
-    type_token = "shop:data:CartsTable"  # noqa: S105 - a type token, not a secret
+    pulumi_type = "shop:data:CartsTable"
     component = "carts"
 
     table_name: pulumi.Output[str]

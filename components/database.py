@@ -46,7 +46,7 @@ class Database(PlatformComponent):
     log groups hold data (protected in prod).
     """
 
-    type_token = "shop:data:Database"  # noqa: S105 - a type token, not a secret
+    pulumi_type = "shop:data:Database"
     component = "database"
 
     address: pulumi.Output[str]

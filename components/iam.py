@@ -73,7 +73,7 @@ class RoleScope:
     """Where the stack's roles live and what caps them; every role the platform creates takes both.
 
     The bootstrap's deploy role may create a role only under ``path`` and only with ``permissions_boundary_arn``
-    (README "CI/CD"), so a stack without the boundary can be deployed only by an identity outside the bootstrap.
+    (docs/cicd.md), so a stack without the boundary can be deployed only by an identity outside the bootstrap.
     """
 
     path: str

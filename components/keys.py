@@ -44,7 +44,7 @@ class Keys(PlatformComponent):
       access control; the key exists before the distribution, so the assets bucket policy names it exactly).
     """
 
-    type_token = "shop:security:Keys"  # noqa: S105 (a Pulumi type, not a secret)
+    pulumi_type = "shop:security:Keys"
     component = "keys"
 
     data_key_arn: pulumi.Output[str]

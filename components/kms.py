@@ -13,6 +13,25 @@ from components.account import Account
 from stacks.settings import KeySettings
 
 
+def key_policy(account: Account, service_statements: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """A key policy that delegates to IAM through the account root (AWS's default key policy: without it the
+    least-privilege IAM policies of our roles could not grant use of the key), plus ``service_statements`` for
+    services that call KMS as themselves."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountRootDelegatesToIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": account.root_arn},
+                "Action": "kms:*",
+                "Resource": "*",  # in a key policy "*" means this key
+            },
+            *service_statements,
+        ],
+    }
+
+
 def customer_managed_key(
     name: str,
     *,
@@ -26,30 +45,16 @@ def customer_managed_key(
     service_statements: Sequence[dict[str, Any]] = (),
     region: str | None = None,
 ) -> aws.kms.Key:
-    """A key whose policy delegates to IAM through the account root (AWS's default key policy: without it the
-    least-privilege IAM policies of our roles could not grant use of the key), plus ``service_statements`` for
+    """A key with ``key_policy``: delegation to IAM through the account root plus ``service_statements`` for
     services that call KMS as themselves. ``region`` places the key outside the stack's region (a key serves
     only resources of its own region)."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountRootDelegatesToIam",
-                "Effect": "Allow",
-                "Principal": {"AWS": account.root_arn},
-                "Action": "kms:*",
-                "Resource": "*",  # in a key policy "*" means this key
-            },
-            *service_statements,
-        ],
-    }
     key = aws.kms.Key(
         name,
         description=description,
         enable_key_rotation=True,
         rotation_period_in_days=settings.rotation_period_days,
         deletion_window_in_days=settings.deletion_window_days,
-        policy=json.dumps(policy),
+        policy=json.dumps(key_policy(account, service_statements)),
         tags=tags,
         region=region,
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),

@@ -57,7 +57,7 @@ class Network(PlatformComponent):
     interface endpoints (``interface_endpoint_cidrs`` empty if not), the cluster's Service range. Consumers take
     these from here instead of planning again."""
 
-    type_token = "shop:network:Network"  # noqa: S105 (a Pulumi type, not a secret)
+    pulumi_type = "shop:network:Network"
     component = "network"
 
     vpc_id: pulumi.Output[str]

@@ -233,6 +233,7 @@ def _shop(
                 node_selector=cluster.shop_node_selector,
                 ingress_class_name=cluster.ingress_class_name,
                 load_balancer_controller=cluster.alb_controller_ready,
+                rollouts_controller=cluster.rollouts_controller_ready,
             ),
             database=DatabaseEndpoint(
                 address=database.address,

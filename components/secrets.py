@@ -33,7 +33,7 @@ class AppSecrets(PlatformComponent):
     Only the secret is protected: protecting a generator or a version would make every rotation fail in prod.
     """
 
-    type_token = "shop:data:AppSecrets"  # noqa: S105 - a type token, not a secret
+    pulumi_type = "shop:data:AppSecrets"
     component = "secrets"
 
     redis_auth_secret_arn: pulumi.Output[str]

@@ -63,7 +63,7 @@ class StateBackend(pulumi.ComponentResource):
     backend_url: str
     secrets_key_arns: dict[str, pulumi.Output[str]]
     secrets_providers: dict[str, str]
-    """By stack: its own key, so that no stack's roles can decrypt another stack's secrets (README "CI/CD")."""
+    """By stack: its own key, so that no stack's roles can decrypt another stack's secrets (docs/cicd.md)."""
 
     def __init__(self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("shop:cicd:StateBackend", name, None, opts)

@@ -149,7 +149,7 @@ class AssetStorage(PlatformComponent):
       writer is admitted by the bucket policy, none through an ACL.
     """
 
-    type_token = "shop:data:AssetStorage"  # noqa: S105 (a Pulumi type, not a secret)
+    pulumi_type = "shop:data:AssetStorage"
     component = "storage"
 
     assets_bucket_name: pulumi.Output[str]

@@ -5,6 +5,8 @@
                                    [--debug]
     python -m stacks cost STACK [--against REV] [--json FILE]
     python -m stacks config-schema [--check | --write] [--project-dir DIR]
+    python -m stacks doctor STACK
+    python -m stacks first-deploy STACK
 
 ``--against REV`` shows what the working tree changes in STACK compared with git revision REV (docs/reviewing.md);
 with ``cost``, what it changes in the monthly estimate (docs/cost.md). ``--timeline`` shows the critical path of a
@@ -29,8 +31,9 @@ from typing import Any, TextIO
 
 import yaml
 
+from stacks import doctor
 from stacks.exit_codes import Exit
-from stacks.offline import changes, cost, policy_run, report
+from stacks.offline import changes, cost, phases, policy_run, report
 from stacks.offline.engine import PROJECT_DIR, OfflineError, load_config, preview, stack_names
 from stacks.offline.fakes import MissingFake
 from stacks.offline.lifecycle import format_critical_path
@@ -294,6 +297,71 @@ def _run_config_schema(args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
+# ---------------------------------------------------------------------------------------------- doctor
+
+
+def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "doctor", help="before a real deploy: example values left in the stack file, tools, credentials"
+    )
+    command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
+    command.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
+    )
+    command.set_defaults(run=_run_doctor)
+
+
+def _run_doctor(args: argparse.Namespace) -> Exit:
+    known = stack_names(args.project_dir)
+    if args.stack not in known:
+        raise _Reported(
+            f"unknown stack '{args.stack}': there is no Pulumi.{args.stack}.yaml (known stacks: "
+            f"{', '.join(known) or 'none'})"
+        )
+    try:
+        report = doctor.doctor(args.project_dir / f"Pulumi.{args.stack}.yaml", args.stack)
+    except doctor.DoctorError as error:
+        raise _Reported(str(error)) from error
+    for note in report.notes:
+        print(f"ok: {note}")
+    for problem in report.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    if report.problems:
+        print(f"{len(report.problems)} problem(s) to fix before deploying '{args.stack}'", file=sys.stderr)
+        return Exit.FAILED
+    return Exit.OK
+
+
+# ---------------------------------------------------------------------------------------------- first-deploy
+
+
+def _add_first_deploy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "first-deploy", help="the --exclude flags of phase one of a fresh stack's first deploy (docs/kubernetes.md)"
+    )
+    command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
+    command.add_argument("--debug", action="store_true", help="show tracebacks")
+    command.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
+    )
+    command.set_defaults(run=_run_first_deploy)
+
+
+def _run_first_deploy(args: argparse.Namespace) -> Exit:
+    known = stack_names(args.project_dir)
+    if args.stack not in known:
+        raise _Reported(
+            f"unknown stack '{args.stack}': there is no Pulumi.{args.stack}.yaml (known stacks: "
+            f"{', '.join(known) or 'none'})"
+        )
+    plan = _preview(args.stack, args.project_dir, args.debug)
+    excludes = phases.phase_one_excludes(plan)
+    if not excludes:
+        raise _Reported(f"stack '{args.stack}' has nothing that needs the Kubernetes API: deploy it in one phase")
+    print(" ".join(f"--exclude {urn}" for urn in excludes))
+    return Exit.OK
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -303,6 +371,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_preview(commands)
     _add_cost(commands)
     _add_config_schema(commands)
+    _add_doctor(commands)
+    _add_first_deploy(commands)
     return parser
 
 

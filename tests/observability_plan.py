@@ -96,6 +96,8 @@ def shop_target_group(plan: Plan) -> str:
         {
             "elbv2.k8s.aws/cluster": plan.one("eks:index:Cluster").inputs["name"],
             "ingress.k8s.aws/stack": stack,
-            "ingress.k8s.aws/resource": f"{stack}-{service['name']}:{service['port']['name']}",
+            # Through a canary's forward action, the stable Service's target group on the Rollout's port.
+            "ingress.k8s.aws/resource": f"{stack}-{service['name']}:"
+            + ("80" if service["port"]["name"] == "use-annotation" else service["port"]["name"]),
         }
     )

@@ -11,7 +11,8 @@ from stacks.offline.plan import Plan, PlannedResource
 from stacks.settings import PlatformSettings, parse
 
 SHOP = "shop:shop:Shop"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+ANALYSIS_TEMPLATE = "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
 JOB = "kubernetes:batch/v1:Job"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SERVICE = "kubernetes:core/v1:Service"
@@ -46,8 +47,9 @@ def obj(plan: Plan, type_: str, name: str) -> PlannedResource:
     return found[0]
 
 
-def deployment(plan: Plan) -> PlannedResource:
-    return obj(plan, DEPLOYMENT, "shop")
+def rollout(plan: Plan) -> PlannedResource:
+    """The web pods (an Argo Rollout)."""
+    return obj(plan, ROLLOUT, "shop")
 
 
 def jobs(plan: Plan) -> dict[str, PlannedResource]:
@@ -60,8 +62,8 @@ def plan_jobs(plan: Plan) -> list[PlannedResource]:
 
 
 def pod_templates(plan: Plan) -> dict[str, dict[str, Any]]:
-    """Every pod template the shop runs (the Deployment's and each Job's), by object name."""
-    workloads = [deployment(plan), *plan_jobs(plan)]
+    """Every pod template the shop runs (the Rollout's and each Job's), by object name."""
+    workloads = [rollout(plan), *plan_jobs(plan)]
     return {w.inputs["metadata"]["name"]: w.inputs["spec"]["template"] for w in workloads}
 
 

@@ -90,12 +90,14 @@ def test_it_has_the_stages_of_the_github_pipeline_in_order() -> None:
     assert calls["Preview prod"] == ["make cloud-preview STACK=prod"]
     assert calls["Deploy staging"] == [
         "make deploy STACK=staging",
+        "make rollout-status STACK=staging",
         "make smoke STACK=staging SMOKE_MODE=checkout",
         "make alarms STACK=staging",
         "make verify-release STACK=staging",
     ]
-    assert calls["Deploy prod"][:4] == [
+    assert calls["Deploy prod"][:5] == [
         "make deploy STACK=prod",
+        "make rollout-status STACK=prod",
         "make smoke STACK=prod SMOKE_MODE=cart",
         "make alarms STACK=prod",
         "make verify-release STACK=prod",

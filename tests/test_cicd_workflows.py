@@ -311,6 +311,7 @@ def test_prod_deploys_only_after_staging_passed_and_the_production_environment_a
     staging = deploy["deploy-staging"]
     commands = (
         "make deploy STACK=staging",
+        "make rollout-status STACK=staging",
         "make smoke STACK=staging SMOKE_MODE=checkout",
         "make alarms STACK=staging",
     )
@@ -368,6 +369,17 @@ def test_the_prod_approval_is_asked_only_after_a_summary_of_what_it_approves() -
     assert "environment" not in summary, "it holds no secret and assumes no role"
     assert _step_running(summary, "make approval-summary ENVIRONMENT=production") >= 0
     assert _step(summary, "actions/checkout")["with"]["fetch-depth"] == 0
+
+
+def test_each_deploy_reports_the_release_outcome_even_when_pulumi_up_failed() -> None:
+    """An aborted release fails `pulumi up`; the outcome step still runs and says why (docs/releases.md)."""
+    for job_id, stack, mode in (("deploy-staging", "staging", "checkout"), ("deploy-prod", "prod", "cart")):
+        job = jobs("deploy.yml")[job_id]
+        deploy = _step_running(job, f"make deploy STACK={stack}")
+        outcome = _step_running(job, f"make rollout-status STACK={stack}")
+        smoke = _step_running(job, f"make smoke STACK={stack} SMOKE_MODE={mode}")
+        assert deploy < outcome < smoke
+        assert steps(job)[outcome]["if"] == "${{ !cancelled() && steps.deploy.outcome != 'skipped' }}"
 
 
 def test_failures_are_notified() -> None:

@@ -121,7 +121,7 @@ def test_kubeconfig_reaches_only_the_provider_as_a_secret(plan: Plan) -> None:
 
 def test_namespaces_enforce_the_restricted_pod_security_standard(plan: Plan) -> None:
     namespaces = {ns.inputs["metadata"]["name"]: ns.inputs["metadata"]["labels"] for ns in plan.of_type(NAMESPACE)}
-    assert set(namespaces) == {"shop", "aws-load-balancer-controller", "cluster-autoscaler"}
+    assert set(namespaces) == {"shop", "aws-load-balancer-controller", "cluster-autoscaler", "argo-rollouts"}
     for labels in namespaces.values():
         for mode in ("enforce", "audit", "warn"):
             assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"

@@ -25,7 +25,7 @@ ROLE = "arn:aws:iam::123456789012:role/"
 ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-#: The command README "Kubernetes platform" gives for the first prod run; it names the control plane by URN.
+#: The command docs/kubernetes.md gives for the first prod run; it names the control plane by URN.
 FIRST_RUN = (
     "pulumi up --stack prod --exclude-dependents "
     "--exclude 'urn:pulumi:prod::shop-platform::shop:cluster:Cluster$eks:index:Cluster::cluster-eks'"
@@ -187,11 +187,12 @@ def dependents(plan: Plan, root: PlannedResource) -> set[str]:
 
 
 def test_a_fresh_prod_stack_first_builds_everything_a_runner_in_its_vpc_needs(prod: Plan) -> None:
-    """README's first run excludes the control plane and its dependents; the network, NAT, the deployer and API
-    groups must not be among them, or the runner that finishes the first `pulumi up` could not exist."""
+    """The first run of docs/kubernetes.md drops the control plane and its dependents; the network, NAT, the
+    deployer and API groups must not be among them, or the runner that finishes the first `pulumi up` could not
+    exist."""
     cluster = control_plane(prod)
     assert f"--exclude '{cluster.urn}'" in FIRST_RUN
-    assert FIRST_RUN in (ROOT / "README.md").read_text()
+    assert FIRST_RUN in (ROOT / "docs" / "kubernetes.md").read_text()
     excluded = dependents(prod, cluster)
     needed = [
         group(prod, "deployer"),

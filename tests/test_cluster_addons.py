@@ -149,7 +149,7 @@ def test_cluster_autoscaler_release_discovers_this_clusters_node_groups(plan: Pl
     }
 
 
-@pytest.mark.parametrize("chart", ["aws-load-balancer-controller", "cluster-autoscaler"])
+@pytest.mark.parametrize("chart", ["aws-load-balancer-controller", "cluster-autoscaler", "argo-rollouts"])
 def test_controllers_install_once_their_identity_nodes_and_dns_exist(plan: Plan, chart: str) -> None:
     dependencies = release(plan, chart).dependencies
     assert association_for(plan, chart, chart).urn in dependencies
@@ -158,7 +158,7 @@ def test_controllers_install_once_their_identity_nodes_and_dns_exist(plan: Plan,
         assert group.urn in dependencies
 
 
-@pytest.mark.parametrize("chart", ["aws-load-balancer-controller", "cluster-autoscaler"])
+@pytest.mark.parametrize("chart", ["aws-load-balancer-controller", "cluster-autoscaler", "argo-rollouts"])
 def test_controllers_may_only_reach_dns_their_credentials_and_https(plan: Plan, chart: str) -> None:
     (policy,) = [p for p in plan.of_type(NETWORK_POLICY) if p.inputs["metadata"]["name"] == chart]
     spec = policy.inputs["spec"]
@@ -183,3 +183,33 @@ def test_controllers_may_only_reach_dns_their_credentials_and_https(plan: Plan, 
         {"from": [{"ipBlock": {"cidr": plan.outputs["vpcCidr"]}}], "ports": [{"protocol": "TCP", "port": 9443}]}
     ]
     assert spec["ingress"] == (webhooks if chart == "aws-load-balancer-controller" else [])
+
+
+def test_argo_rollouts_release(plan: Plan) -> None:
+    """The pinned chart (appVersion v1.9.0, whose CRDs are vendored), kept CRDs, target group verification in the
+    stack's region, placement and hardening like the other controllers, and RBAC for no traffic router but the
+    load balancer controller's."""
+    controller = release(plan, "argo-rollouts")
+    inputs = controller.inputs
+    assert (inputs["chart"], inputs["version"], inputs["namespace"]) == ("argo-rollouts", "2.41.0", "argo-rollouts")
+    assert inputs["repositoryOpts"] == {"repo": "https://argoproj.github.io/argo-helm"}
+    values = inputs["values"]
+    assert (values["installCRDs"], values["keepCRDs"]) == (True, True)
+    assert values["serviceAccount"] == {"create": True, "name": "argo-rollouts"}
+    region = plan.outputs["alarmRegions"][0]
+    settings = values["controller"]
+    assert settings["awsVerifyTargetGroup"] is True
+    assert settings["extraArgs"] == [f"--aws-region={region}"]
+    assert settings["extraEnv"] == [{"name": "AWS_REGION", "value": region}]
+    assert settings["priorityClassName"] == "system-cluster-critical"
+    assert settings["nodeSelector"] == {"node-pool": "system"}
+    assert settings["resources"]["requests"] and settings["resources"]["limits"]["memory"]
+    assert values["podSecurityContext"]["runAsNonRoot"] is True
+    container = values["containerSecurityContext"]
+    assert (container["allowPrivilegeEscalation"], container["readOnlyRootFilesystem"]) == (False, True)
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert values["dashboard"] == {"enabled": False}
+    routers = values["providerRBAC"]["providers"]
+    assert [name for name, granted in routers.items() if granted] == ["awsLoadBalancerController"]
+    # Beside the load balancer controller (the shop's Rollout waits for both): off the deploy's critical path.
+    assert release(plan, "aws-load-balancer-controller").urn not in controller.dependencies

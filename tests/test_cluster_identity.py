@@ -158,6 +158,16 @@ ALLOWED_ACTIONS = {
         "autoscaling:TerminateInstanceInAutoScalingGroup",
     },
     ("aws-load-balancer-controller", "aws-load-balancer-controller"): ALB_ACTIONS,
+    # Its analyses' CloudWatch queries and target group verification, read only.
+    ("argo-rollouts", "argo-rollouts"): {
+        "cloudwatch:GetMetricData",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTags",
+        "elasticloadbalancing:DescribeTargetHealth",
+    },
 }
 MANAGED_POLICIES = {("kube-system", "ebs-csi-controller-sa"): {f"{AWS_POLICY}service-role/AmazonEBSCSIDriverPolicy"}}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from stacks.offline.lifecycle import critical_path, depends_on, done_at, format_critical_path
 from stacks.offline.plan import Plan
 from tests.cluster_plan import addons_by_name
+from tests.shop_plan import platform_settings
 
 #: The stages a deploy cannot skip, as resource types, in order.
 INHERENT = (
@@ -30,7 +31,10 @@ OFF_THE_PATH = (
 def test_the_critical_path_is_the_inherent_chain(plan: Plan) -> None:
     slow = [step.resource.type for step in critical_path(plan) if step.seconds >= 60]
     assert tuple(slow[: len(INHERENT)]) == INHERENT
-    assert slow[len(INHERENT) :] == ["aws:route53/record:Record"]  # the origin name, once the ALB exists
+    # Last the origin name, once the ALB exists; a blue-green Rollout starts then too (its analysis arguments name
+    # the load balancer) and takes longer. A canary's Rollout runs beside the Ingress.
+    last = {"blue_green": "kubernetes:argoproj.io/v1alpha1:Rollout", "canary": "aws:route53/record:Record"}
+    assert slow[len(INHERENT) :] == [last[platform_settings(plan.stack).shop.release_strategy]]
 
 
 def test_data_stores_edge_and_certificates_are_off_the_critical_path(plan: Plan) -> None:

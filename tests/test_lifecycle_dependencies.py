@@ -25,7 +25,7 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 ROUTE = "aws:ec2/route:Route"
-CONTROLLERS = ("aws-load-balancer-controller", "cluster-autoscaler")
+CONTROLLERS = ("aws-load-balancer-controller", "cluster-autoscaler", "argo-rollouts")
 
 
 def grants(plan: Plan, role: PlannedResource) -> list[PlannedResource]:

@@ -180,3 +180,18 @@ def test_every_kubernetes_object_is_deleted_while_the_api_is_reachable(plan: Pla
     assert len(workload_rules) == 3
     for group in plan.of_type(NODE_GROUP):
         assert still_there(plan, group, workload_rules) == [], group.name
+
+
+def test_the_rollout_and_its_analysis_go_while_argo_rollouts_still_runs(plan: Plan) -> None:
+    """Argo Rollouts is there while the Rollout (with its ReplicaSets and AnalysisRuns) is deleted; the Services it
+    switches stay until the Rollout is gone, and the CRDs stay with the chart's keep policy (the cluster goes
+    anyway)."""
+    rollouts = plan.one(RELEASE, "cluster-argo-rollouts")
+    for type_ in ("kubernetes:argoproj.io/v1alpha1:Rollout", "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"):
+        for resource in plan.of_type(type_):
+            assert still_there(plan, resource, [rollouts]) == [], resource.name
+    rollout = plan.one("kubernetes:argoproj.io/v1alpha1:Rollout")
+    services = [s for s in plan.of_type("kubernetes:core/v1:Service") if s.name.startswith("shop-service")]
+    assert len(services) == 2
+    assert still_there(plan, rollout, services) == []
+    assert rollouts.inputs["values"]["keepCRDs"] is True

@@ -151,7 +151,7 @@ def expected_dimensions(plan: Plan, key: str) -> list[dict[str, str]]:
         return [{"LoadBalancer": shop_load_balancer(plan), "TargetGroup": shop_target_group(plan)}]
     cluster = {"ClusterName": plan.one("eks:index:Cluster").inputs["name"]}
     if key == "shop-pod-restarts":
-        metadata = plan.one("kubernetes:apps/v1:Deployment", "shop-deployment").inputs["metadata"]
+        metadata = plan.one("kubernetes:argoproj.io/v1alpha1:Rollout", "shop-rollout").inputs["metadata"]
         return [{**cluster, "Namespace": metadata["namespace"], "PodName": metadata["name"]}]
     return [cluster]
 

@@ -46,7 +46,7 @@ def metric_lines(plan: Plan) -> list[tuple[str, str, dict[str, str], dict[str, A
 def created_dimension_values(plan: Plan) -> dict[str, set[str]]:
     """Dimension -> the values that name resources this stack creates."""
     groups = plan.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
-    shop = plan.one("kubernetes:apps/v1:Deployment", "shop-deployment").inputs["metadata"]
+    shop = plan.one("kubernetes:argoproj.io/v1alpha1:Rollout", "shop-rollout").inputs["metadata"]
     return {
         "DBInstanceIdentifier": {db.outputs["identifier"] for db in plan.of_type("aws:rds/instance:Instance")},
         "CacheClusterId": {member for group in groups for member in group.outputs["memberClusters"]},

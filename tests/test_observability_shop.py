@@ -10,7 +10,7 @@ from typing import Any
 from components import deploy_access
 from stacks.offline.plan import Plan, PlannedResource
 from tests.observability_plan import ALARM, DASHBOARD, LOG_GROUP, alarms, metrics, shop_ingress
-from tests.shop_plan import NETWORK_POLICY, deployment
+from tests.shop_plan import NETWORK_POLICY, rollout
 from tests.test_cicd_bootstrap import _statement, bootstrap  # noqa: F401 - the session's bootstrap plan
 
 APP_README = Path(__file__).resolve().parents[1] / "app" / "README.md"
@@ -29,7 +29,7 @@ def agent_configuration(plan: Plan) -> dict[str, Any]:
 
 
 def web_container(plan: Plan) -> dict[str, Any]:
-    (container,) = deployment(plan).inputs["spec"]["template"]["spec"]["containers"]
+    (container,) = rollout(plan).inputs["spec"]["template"]["spec"]["containers"]
     return container
 
 
@@ -68,7 +68,7 @@ def test_load_balancer_look_ups_wait_for_the_ingress_its_controller_builds_them_
 
 def test_checkout_metric_filters_count_the_shops_own_events_in_its_application_log_group(plan: Plan) -> None:
     application = plan.one(LOG_GROUP, "observability-application-logs")
-    namespace = deployment(plan).inputs["metadata"]["namespace"]
+    namespace = rollout(plan).inputs["metadata"]["namespace"]
     filters = metric_filters(plan)
     assert set(filters) == {"CheckoutsFailed", "OrdersPlaced"}
     for metric, event in (("CheckoutsFailed", "checkout_failed"), ("OrdersPlaced", "order_placed")):
@@ -107,7 +107,7 @@ def test_the_agent_scrapes_the_shops_metrics_port_and_each_target_once(plan: Pla
     # The target allocator gives each pod to one agent; else every node's agent would scrape every pod.
     assert prometheus["targetAllocator"] == {"enabled": True}
     (job,) = prometheus["config"]["scrape_configs"]
-    labels = deployment(plan).inputs["spec"]["template"]["metadata"]["labels"]
+    labels = rollout(plan).inputs["spec"]["template"]["metadata"]["labels"]
     ((sd,),) = [[config["selectors"][0]] for config in job["kubernetes_sd_configs"] if config["role"] == "pod"]
     assert sd["label"] == f"app.kubernetes.io/name={labels['app.kubernetes.io/name']}"
     ports = {port["name"]: port["containerPort"] for port in web_container(plan)["ports"]}
@@ -142,7 +142,7 @@ def test_only_the_cloudwatch_agent_reaches_the_metrics_port(plan: Plan) -> None:
     (policy,) = policies_admitting(plan, port)
     spec = policy.inputs["spec"]
     assert spec["policyTypes"] == ["Ingress"]
-    web_pods = deployment(plan).inputs["spec"]["selector"]["matchLabels"]
+    web_pods = rollout(plan).inputs["spec"]["selector"]["matchLabels"]
     assert spec["podSelector"]["matchLabels"].items() <= web_pods.items()
     (rule,) = spec["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": port}]
@@ -154,7 +154,7 @@ def test_only_the_cloudwatch_agent_reaches_the_metrics_port(plan: Plan) -> None:
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "cloudwatch-agent"}},
         }
     ]
-    assert policy.urn in deployment(plan).dependencies, "pods start once the scraper may reach them"
+    assert policy.urn in rollout(plan).dependencies, "pods start once the scraper may reach them"
 
 
 # ---------------------------------------------------------------------------------------------- deploy roles

@@ -89,6 +89,11 @@ def pod(container: dict[str, Any], **spec: Any) -> dict[str, Any]:
     return {"metadata": {"namespace": "shop"}, "spec": {"template": {"spec": {"containers": [container], **spec}}}}
 
 
+def published_to(type_: str, prop: str = "policy") -> tuple[Policy, str, dict[str, Any]]:
+    """The baseline of a resource policy rule: a ``type_`` whose policy (in ``prop``) lets one AWS service publish."""
+    return identity.resource_policy_no_public_principal, type_, {prop: document(PUBLISH)}
+
+
 BASELINES: dict[str, tuple[Policy, str, dict[str, Any]]] = {
     "identity policy": (identity.iam_no_wildcard_admin, ROLE_POLICY, {"policy": document(NARROW)}),
     "trust policy": (
@@ -97,7 +102,7 @@ BASELINES: dict[str, tuple[Policy, str, dict[str, Any]]] = {
         {"assumeRolePolicy": document(SERVICE_TRUST)},
     ),
     "oidc trust": (identity.iam_trust_no_wildcard_principal, identity.ROLE, {"assumeRolePolicy": document(OIDC_TRUST)}),
-    "sns topic": (identity.resource_policy_no_public_principal, "aws:sns/topic:Topic", {"policy": document(PUBLISH)}),
+    "sns topic": published_to("aws:sns/topic:Topic"),
     "security group": (network.security_group_no_internet_ingress, network.SECURITY_GROUP, {"ingress": [SSH]}),
     "eks endpoint": (
         cluster.eks_endpoint_no_public_cidr,
@@ -134,32 +139,16 @@ BASELINES: dict[str, tuple[Policy, str, dict[str, Any]]] = {
     "service": (workloads.k8s_service_cluster_ip_only, workloads.SERVICE, {"spec": {"type": "ClusterIP"}}),
     "helm release": (workloads.k8s_helm_values_pod_security, workloads.HELM_RELEASES[0], {"values": CHART_VALUES}),
     "helm secrets": (workloads.k8s_no_plaintext_secrets, workloads.HELM_RELEASES[0], {"values": CHART_VALUES}),
-    "bucket policy": (identity.resource_policy_no_public_principal, data.BUCKET_POLICY, {"policy": document(PUBLISH)}),
+    "bucket policy": published_to(data.BUCKET_POLICY),
     "lambda permission": (
         identity.resource_policy_no_public_principal,
         "aws:lambda/permission:Permission",
         {"principal": "events.amazonaws.com", "sourceArn": "arn:aws:events:eu-west-1:1:rule/x"},
     ),
-    "log resource policy": (
-        identity.resource_policy_no_public_principal,
-        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
-        {"policyDocument": document(PUBLISH)},
-    ),
-    "queue policy": (
-        identity.resource_policy_no_public_principal,
-        "aws:sqs/queuePolicy:QueuePolicy",
-        {"policy": document(PUBLISH)},
-    ),
-    "secret policy": (
-        identity.resource_policy_no_public_principal,
-        "aws:secretsmanager/secret:Secret",
-        {"policy": document(PUBLISH)},
-    ),
-    "ecr policy": (
-        identity.resource_policy_no_public_principal,
-        "aws:ecr/repositoryPolicy:RepositoryPolicy",
-        {"policy": document(PUBLISH)},
-    ),
+    "log resource policy": published_to("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyDocument"),
+    "queue policy": published_to("aws:sqs/queuePolicy:QueuePolicy"),
+    "secret policy": published_to("aws:secretsmanager/secret:Secret"),
+    "ecr policy": published_to("aws:ecr/repositoryPolicy:RepositoryPolicy"),
     "function url": (
         identity.resource_policy_no_public_principal,
         "aws:lambda/functionUrl:FunctionUrl",

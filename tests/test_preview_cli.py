@@ -110,7 +110,7 @@ def test_manifests_directory_holds_every_kubernetes_object(
     written = [yaml.safe_load(path.read_text()) for path in sorted(directory.glob("*.yaml"))]
     assert len(written) == len(objects) >= 20
     assert {(m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in written} >= {
-        ("apps/v1", "Deployment", "shop"),
+        ("argoproj.io/v1alpha1", "Rollout", "shop"),
         ("v1", "Namespace", "shop"),
         ("networking.k8s.io/v1", "Ingress", "shop"),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -13,11 +14,16 @@ from ci import offline
 from tests.cicd import ROOT, jobs, make_dry_run, run_steps, steps, uses
 
 
-def test_the_fork_path_plans_against_the_merge_base_with_the_whole_history() -> None:
-    job = jobs("preview.yml")["offline-preview"]
+def plan_step_with_whole_history(job: dict[str, Any]) -> dict[str, Any]:
+    """The job's plan step, once its checkout is seen to fetch the whole history."""
     checkout = next(step for step in steps(job) if uses(step) == "actions/checkout")
     assert checkout["with"]["fetch-depth"] == 0, "git merge-base needs the history of both branches"
-    plan = next(step for step in steps(job) if step.get("id") == "plan")
+    return next(step for step in steps(job) if step.get("id") == "plan")
+
+
+def test_the_fork_path_plans_against_the_merge_base_with_the_whole_history() -> None:
+    job = jobs("preview.yml")["offline-preview"]
+    plan = plan_step_with_whole_history(job)
     assert plan["run"] == 'make plan BASE_BRANCH="$BASE_BRANCH"'
     # The base ref comes from the event, through the environment (never expanded into the script).
     assert plan["env"]["BASE_BRANCH"] == "${{ github.event.pull_request.base.ref }}"
@@ -30,9 +36,7 @@ def test_the_fork_path_plans_against_the_merge_base_with_the_whole_history() -> 
 
 def test_ci_plans_a_pull_request_against_the_merge_base_with_its_target() -> None:
     job = jobs("ci.yml")["offline-plan"]
-    checkout = next(step for step in steps(job) if uses(step) == "actions/checkout")
-    assert checkout["with"]["fetch-depth"] == 0, "git merge-base needs the history of both branches"
-    plan = next(step for step in steps(job) if step.get("id") == "plan")
+    plan = plan_step_with_whole_history(job)
     # make takes BASE_BRANCH from the environment (empty on a push: no change computed), never from the script.
     assert plan["run"] == "make plan"
     assert plan["env"]["BASE_BRANCH"] == "${{ github.base_ref }}"

@@ -1,5 +1,5 @@
 """Every IAM role the platform creates lives under the stack's path and carries the stack's workload boundary, the
-only roles the bootstrap's deploy role may create (README "CI/CD"); the EKS control plane's role is ours."""
+only roles the bootstrap's deploy role may create (docs/cicd.md); the EKS control plane's role is ours."""
 
 from __future__ import annotations
 

@@ -35,12 +35,12 @@ from tests.shop_plan import (
     alb_annotations,
     attributes,
     container,
-    deployment,
     jobs,
     obj,
     platform_settings,
     pod_templates,
     quantity,
+    rollout,
     shop_objects,
     subnet_cidrs,
 )
@@ -61,7 +61,7 @@ def test_every_shop_object_goes_through_the_cluster_provider_into_the_shop_names
     provider = plan.one("pulumi:providers:kubernetes", "cluster-kubernetes").urn
     objects = shop_objects(plan)
     kinds = {r.inputs["kind"] for r in objects}
-    assert kinds >= {"ResourceQuota", "LimitRange", "ServiceAccount", "ConfigMap", "Deployment", "Job", "Service"}
+    assert kinds >= {"ResourceQuota", "LimitRange", "ServiceAccount", "ConfigMap", "Rollout", "Job", "Service"}
     assert kinds >= {"Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "PriorityClass"}
     for resource in objects:
         assert resource.provider == provider, resource.name
@@ -206,20 +206,23 @@ def plan_image(plan: Plan) -> str:
 
 def test_replicas_belong_to_the_autoscaler_with_a_per_stack_minimum(staging: Plan, prod: Plan) -> None:
     for plan, minimum in ((staging, 2), (prod, 3)):
-        assert "replicas" not in deployment(plan).inputs["spec"]
+        assert "replicas" not in rollout(plan).inputs["spec"]
         hpa = obj(plan, HPA, "shop").inputs["spec"]
         assert hpa["minReplicas"] >= minimum
         assert hpa["maxReplicas"] > hpa["minReplicas"]
-        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "shop"}
+        assert hpa["scaleTargetRef"] == {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "shop"}
 
 
 def test_rollout_keeps_full_capacity(plan: Plan) -> None:
-    strategy = deployment(plan).inputs["spec"]["strategy"]
-    assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}}
+    """A canary (and a rolling update) never stops an old pod before a new one is ready; blue-green runs a whole
+    new set next to the old one (tests/test_rollouts.py)."""
+    strategy = rollout(plan).inputs["spec"]["strategy"]
+    canary = strategy.get("canary") or {"maxUnavailable": 0, "maxSurge": "25%"}
+    assert (canary["maxUnavailable"], canary["maxSurge"]) == (0, "25%")
 
 
 def test_web_pods_spread_over_zones_and_hosts(plan: Plan) -> None:
-    spec = deployment(plan).inputs["spec"]
+    spec = rollout(plan).inputs["spec"]
     constraints = {c["topologyKey"]: c for c in spec["template"]["spec"]["topologySpreadConstraints"]}
     assert constraints["topology.kubernetes.io/zone"]["whenUnsatisfiable"] == "DoNotSchedule"
     assert set(constraints) == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
@@ -295,11 +298,13 @@ def test_app_port_and_internal_port_are_separate_and_only_the_app_port_is_routed
     service = obj(plan, SERVICE, "shop").inputs["spec"]
     assert service["type"] == "ClusterIP"
     assert [p["targetPort"] for p in service["ports"]] == ["http"]
-    assert service["selector"] == deployment(plan).inputs["spec"]["selector"]["matchLabels"]
+    assert service["selector"] == rollout(plan).inputs["spec"]["selector"]["matchLabels"]
     assert WEB.items() <= service["selector"].items()  # never the Jobs' pods
     (rule,) = obj(plan, INGRESS, "shop").inputs["spec"]["rules"]
     (path,) = rule["http"]["paths"]
-    assert path["backend"]["service"] == {"name": "shop", "port": {"name": "http"}}
+    # A canary's forward action (tests/test_rollouts.py) routes to the Services' port 80, which is "http".
+    port = {"name": "use-annotation" if "canary" in rollout(plan).inputs["spec"]["strategy"] else "http"}
+    assert path["backend"]["service"] == {"name": "shop", "port": port}
 
 
 def test_pods_run_at_the_shops_priority(plan: Plan) -> None:
@@ -318,14 +323,14 @@ def test_migrations_run_to_completion_before_the_rollout(plan: Plan) -> None:
     assert container(spec["template"])["command"] == ["python", "-m", "shop"]
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
     assert 0 < spec["activeDeadlineSeconds"] <= 3600
-    assert migrate.urn in deployment(plan).dependencies
+    assert migrate.urn in rollout(plan).dependencies
     # pulumi-kubernetes waits for a Job to complete unless told to skip it.
     assert "pulumi.com/skipAwait" not in (migrate.inputs["metadata"].get("annotations") or {})
 
 
 def test_pods_start_only_once_their_network_policies_exist(plan: Plan) -> None:
     policies = {obj(plan, NETWORK_POLICY, name).urn for name in ("shop-web-ingress", "shop-egress")}
-    for workload in (deployment(plan), *jobs(plan).values()):
+    for workload in (rollout(plan), *jobs(plan).values()):
         assert policies <= set(workload.dependencies), workload.name
 
 
@@ -333,7 +338,7 @@ def test_pods_the_service_and_the_ingress_wait_for_the_load_balancer_controller(
     """Its webhooks must serve before they exist: a pod gets its load balancer readiness gate only when it is
     created, and the webhooks' failure policy rejects the namespace's pods and Services while they do not answer."""
     controller = plan.one(RELEASE, "cluster-aws-load-balancer-controller").urn
-    for resource in (deployment(plan), *jobs(plan).values(), obj(plan, SERVICE, "shop"), obj(plan, INGRESS, "shop")):
+    for resource in (rollout(plan), *jobs(plan).values(), obj(plan, SERVICE, "shop"), obj(plan, INGRESS, "shop")):
         assert controller in resource.dependencies, resource.name
 
 
@@ -360,7 +365,7 @@ def test_disruption_budget_allows_drains_and_keeps_pods_serving(plan: Plan) -> N
     assert ("minAvailable" in budget) != ("maxUnavailable" in budget)
     minimum = obj(plan, HPA, "shop").inputs["spec"]["minReplicas"]
     assert 0 < budget["maxUnavailable"] < minimum
-    assert budget["selector"]["matchLabels"] == deployment(plan).inputs["spec"]["selector"]["matchLabels"]
+    assert budget["selector"]["matchLabels"] == rollout(plan).inputs["spec"]["selector"]["matchLabels"]
 
 
 def test_autoscaler_scales_on_cpu_and_memory_and_scales_down_slowly(plan: Plan) -> None:

@@ -11,7 +11,7 @@ from shop.static_files import static_files
 from shop.web import StaticAssets
 
 from stacks.offline.plan import Plan, PlannedResource
-from tests.shop_plan import SHOP, deployment
+from tests.shop_plan import SHOP, rollout
 
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "app" / "shop" / "static"
@@ -81,4 +81,4 @@ def test_older_versions_stay_in_the_bucket_for_the_pods_that_link_them(plan: Pla
 
 def test_the_rollout_starts_once_its_static_files_are_in_the_bucket(plan: Plan) -> None:
     uploads = {uploaded.urn for uploaded in _objects(plan).values()}
-    assert uploads and uploads <= set(deployment(plan).dependencies)
+    assert uploads and uploads <= set(rollout(plan).dependencies)

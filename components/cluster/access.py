@@ -25,7 +25,7 @@ from components.account import Account
 from components.naming import Naming
 from stacks.settings import ClusterSettings
 
-#: The bootstrap's stack (README "Bootstrap"): its deploy role for platform stack S is named <prefix>-ci-deploy-S.
+#: The bootstrap's stack (docs/cicd.md "Bootstrap"): its deploy role for platform stack S is named <prefix>-ci-deploy-S.
 BOOTSTRAP_STACK = "ci"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 _HTTPS = 443

@@ -23,6 +23,7 @@ INGRESS_CLASS = "alb"
 _CHART_REPOSITORIES = {
     controllers.LOAD_BALANCER_CONTROLLER: "https://aws.github.io/eks-charts",
     controllers.CLUSTER_AUTOSCALER: "https://kubernetes.github.io/autoscaler",
+    controllers.ARGO_ROLLOUTS: "https://argoproj.github.io/argo-helm",
 }
 
 
@@ -76,10 +77,12 @@ class Cluster(PlatformComponent):
     ingress_class_name: str
     alb_controller_ready: pulumi.Resource
     """Depend on it from Ingresses so that the controller and its webhooks serve them."""
+    rollouts_controller_ready: pulumi.Resource
+    """Argo Rollouts and its CRDs: depend on it from Rollouts and AnalysisTemplates."""
     compute_ready: list[pulumi.Resource]
     """The node groups and CoreDNS: depend on them from add-ons and controllers with pods."""
 
-    type_token = "shop:cluster:Cluster"  # noqa: S105 - a type, not a secret
+    pulumi_type = "shop:cluster:Cluster"
     component = COMPONENT
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -233,6 +236,16 @@ class Cluster(PlatformComponent):
                 service_account=autoscaler,
             ),
             identity.cluster_autoscaler_statements(self.context.account, args.name),
+            compute_ready,
+        )
+        rollouts = controllers.ARGO_ROLLOUTS
+        # Installed beside the load balancer controller, not after it: only a Rollout makes it write the Ingress's
+        # forward action (which that controller's webhooks admit), and the shop's Rollout waits for both.
+        self.rollouts_controller_ready = self._controller(
+            rollouts,
+            settings.argo_rollouts_chart_version,
+            controllers.argo_rollouts_values(region=self.context.account.region, service_account=rollouts),
+            identity.argo_rollouts_statements(),
             compute_ready,
         )
 

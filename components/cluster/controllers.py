@@ -1,6 +1,6 @@
 """In-cluster platform pieces: namespaces with Pod Security Admission, the default StorageClass, and the AWS Load
-Balancer Controller and Cluster Autoscaler as Helm releases (``helm.v3.Release``: its values are visible offline,
-unlike a ``helm.v4.Chart``)."""
+Balancer Controller, Cluster Autoscaler and Argo Rollouts as Helm releases (``helm.v3.Release``: its values are
+visible offline, unlike a ``helm.v4.Chart``)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,20 @@ class Chart:
 
 LOAD_BALANCER_CONTROLLER = "aws-load-balancer-controller"
 CLUSTER_AUTOSCALER = "cluster-autoscaler"
+ARGO_ROLLOUTS = "argo-rollouts"
+#: Argo Rollouts' traffic routers other than the AWS Load Balancer Controller's: the chart grants RBAC for each
+#: (argo-helm charts/argo-rollouts values.yaml ``providerRBAC.providers``); the platform uses none of them.
+_UNUSED_ROLLOUTS_TRAFFIC_ROUTERS = (
+    "istio",
+    "smi",
+    "ambassador",
+    "awsAppMesh",
+    "traefik",
+    "apisix",
+    "contour",
+    "glooPlatform",
+    "gatewayAPI",
+)
 
 
 networking = k8s.networking.v1
@@ -204,4 +218,37 @@ def cluster_autoscaler_values(
         "securityContext": RESTRICTED_POD,
         "containerSecurityContext": RESTRICTED_CONTAINER,
         **_CONTROLLER_PLACEMENT,
+    }
+
+
+def argo_rollouts_values(*, region: str, service_account: str) -> dict[str, Any]:
+    """The Argo Rollouts controller (argo-helm ``charts/argo-rollouts``): its CRDs, kept on uninstall so that removing
+    the release never deletes the shop's Rollout; AWS target group verification, which also records the canary's
+    target group in the Rollout's status for the analysis (``status.alb``); no dashboard."""
+    return {
+        "installCRDs": True,
+        "keepCRDs": True,
+        "serviceAccount": {"create": True, "name": service_account},
+        "controller": {
+            # Weight and IP verification against the ALB (argo-rollouts docs/features/traffic-management/alb.md):
+            # a canary step or a scale-down waits until the target groups really changed. The region is mandatory
+            # for it, and the CloudWatch provider reads AWS_REGION (docs/analysis/cloudwatch.md).
+            "awsVerifyTargetGroup": True,
+            "extraArgs": [f"--aws-region={region}"],
+            "extraEnv": [{"name": "AWS_REGION", "value": region}],
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "256Mi"},
+                "limits": {"memory": "512Mi"},
+            },
+            "replicas": _CONTROLLER_PLACEMENT["replicaCount"],
+            "pdb": {"enabled": True, **_CONTROLLER_PLACEMENT["podDisruptionBudget"]},
+            **{key: _CONTROLLER_PLACEMENT[key] for key in ("nodeSelector", "tolerations", "priorityClassName")},
+        },
+        "podSecurityContext": RESTRICTED_POD,
+        "containerSecurityContext": {**RESTRICTED_CONTAINER, "seccompProfile": {"type": "RuntimeDefault"}},
+        "providerRBAC": {
+            "enabled": True,
+            "providers": {"awsLoadBalancerController": True, **dict.fromkeys(_UNUSED_ROLLOUTS_TRAFFIC_ROUTERS, False)},
+        },
+        "dashboard": {"enabled": False},
     }

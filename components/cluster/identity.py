@@ -176,6 +176,34 @@ def cluster_autoscaler_statements(account: Account, cluster_name: str) -> list[d
     ]
 
 
+def argo_rollouts_statements() -> list[dict[str, Any]]:
+    """What Argo Rollouts reads in AWS: the CloudWatch metrics its analysis queries (its CloudWatch provider calls
+    GetMetricData only, argo-rollouts docs/analysis/cloudwatch.md) and the load balancer's listeners, rules, target
+    groups and their health for target group verification (docs/features/traffic-management/alb.md). Read only:
+    none of these actions supports resource-level permissions."""
+    return [
+        {
+            "Sid": "ReadAnalysisMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:GetMetricData",
+            "Resource": "*",
+        },
+        {
+            "Sid": "VerifyTargetGroups",
+            "Effect": "Allow",
+            "Action": [
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetHealth",
+            ],
+            "Resource": "*",
+        },
+    ]
+
+
 def volume_key_statements(key_arn: pulumi.Input[str]) -> pulumi.Output[list[dict[str, Any]]]:
     """The EBS CSI driver's use of the volumes key (AWS's documented statements, on this one key)."""
     return pulumi.Output.from_input(key_arn).apply(

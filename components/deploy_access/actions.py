@@ -263,6 +263,8 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     "autoscaling:TerminateInstanceInAutoScalingGroup",
     "ec2:GetInstanceTypesFromInstanceRequirements",
     "eks:DescribeNodegroup",
+    # Argo Rollouts (components/cluster): its analyses' CloudWatch queries (its ELB reads are Describe* above).
+    "cloudwatch:GetMetricData",
     # The shop (components/cluster): its media bucket, its carts table, its secrets, its data key.
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",

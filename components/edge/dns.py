@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 from components.account import Account
 from components.base import PlatformComponent
+from components.kms import key_policy
 from components.naming import Naming
 from stacks.settings import KeySettings
 
@@ -44,16 +45,9 @@ def dnssec_key_policy(account: Account) -> dict[str, Any]:
     """The account administers the key through IAM; Route 53's DNSSEC service signs with it for this account's
     hosted zones, and may create the grant it keeps for that (Route 53's documented key policy)."""
     dnssec = {"Service": account.service_principal(DNSSEC_SERVICE)}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountRootDelegatesToIam",
-                "Effect": "Allow",
-                "Principal": {"AWS": account.root_arn},
-                "Action": "kms:*",
-                "Resource": "*",  # in a key policy "*" means this key
-            },
+    return key_policy(
+        account,
+        [
             {
                 "Sid": "Route53DnssecSigns",
                 "Effect": "Allow",
@@ -74,7 +68,7 @@ def dnssec_key_policy(account: Account) -> dict[str, Any]:
                 "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
             },
         ],
-    }
+    )
 
 
 def query_log_delivery_policy(log_group_arn: str, zone_id: str, account: Account) -> dict[str, Any]:

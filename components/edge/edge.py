@@ -73,7 +73,7 @@ class Edge(PlatformComponent):
     Protected in prod: the hosted zone (a new one has new name servers), the DNSSEC signing keys (the parent's DS
     records point at them), the us-east-1 logs key, the WAF and DNS query log groups."""
 
-    type_token = "shop:edge:Edge"  # noqa: S105 - a type token, not a secret
+    pulumi_type = "shop:edge:Edge"
     component = "edge"
 
     zone_id: pulumi.Output[str]

@@ -61,7 +61,7 @@ class Observability(PlatformComponent):
     deploy pipeline's alarm gate watches them after each deploy). Protected in prod: the log groups, the keys, the
     trail bucket and the alert topics (their confirmed subscriptions)."""
 
-    type_token = "shop:observability:Observability"  # noqa: S105 - a type token, not a secret
+    pulumi_type = "shop:observability:Observability"
     component = "observability"
 
     alarm_name_prefix: str

@@ -13,6 +13,10 @@ import pulumi_kubernetes as k8s
 from components.naming import Naming
 from components.observability.signals import CHECKOUTS_FAILED, ORDERS_PLACED
 from components.observability.telemetry import PrometheusScraping
+from components.shop.release import SERVICE_PORT as ROLLOUT_SERVICE_PORT
+
+#: The backend port of an Ingress that routes through an ``alb.ingress.kubernetes.io/actions.<service>`` action.
+STABLE_ACTION_PORT = "use-annotation"
 
 #: The scrape job; its name is also the ``job`` label the agent's metric declarations match.
 METRICS_JOB = "shop"
@@ -75,6 +79,10 @@ def only_backend(spec: k8s.networking.v1.outputs.IngressSpec) -> str:
     services = [path.backend.service for path in paths if path.backend.service]
     if len(services) != 1 or (port := services[0].port) is None:
         raise ValueError("the shop's Ingress must route to one Service port: its alarms watch one target group")
+    if port.name == STABLE_ACTION_PORT:
+        # A canary's Ingress forwards through Argo Rollouts' action: its stable target group is the Service's on
+        # the Rollout's port (components/shop/release.py).
+        return f"{services[0].name}:{ROLLOUT_SERVICE_PORT}"
     return f"{services[0].name}:{port.name or port.number}"
 
 

@@ -28,8 +28,10 @@ class ClusterTarget:
     node_selector: Mapping[str, str]
     ingress_class_name: str
     load_balancer_controller: pulumi.Resource
-    """The Ingress, the Service, the Deployment and the Jobs wait for it: its webhooks admit them (a pod gets its
+    """The Ingress, the Services, the Rollout and the Jobs wait for it: its webhooks admit them (a pod gets its
     load balancer readiness gate when it is created, or never)."""
+    rollouts_controller: pulumi.Resource
+    """Argo Rollouts and its CRDs: the Rollout and the AnalysisTemplate wait for it."""
 
 
 @dataclass(frozen=True)

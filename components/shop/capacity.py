@@ -42,12 +42,13 @@ def limit_range_spec(settings: ShopSettings) -> k8s.core.v1.LimitRangeSpecArgs:
 
 
 def autoscaler_spec(
-    settings: ShopSettings, deployment_name: pulumi.Input[str]
+    settings: ShopSettings, rollout_name: pulumi.Input[str]
 ) -> k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs:
-    """CPU and memory targets between the settings' minimum and maximum replicas."""
+    """CPU and memory targets between the settings' minimum and maximum replicas, on the Rollout (through its scale
+    subresource; Argo Rollouts splits the count between the stable and the new set during a release)."""
     return autoscaling.HorizontalPodAutoscalerSpecArgs(
         scale_target_ref=autoscaling.CrossVersionObjectReferenceArgs(
-            api_version="apps/v1", kind="Deployment", name=deployment_name
+            api_version="argoproj.io/v1alpha1", kind="Rollout", name=rollout_name
         ),
         min_replicas=settings.min_replicas,
         max_replicas=settings.max_replicas,

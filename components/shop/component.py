@@ -1,8 +1,13 @@
-"""The shop on EKS: its namespace budget, identity, configuration, migrations, web Deployment, autoscaling,
-disruption budget, network policies, Service and the internet-facing Ingress (an ALB built by the AWS Load
-Balancer Controller) that CloudFront reaches it through; and its static files in the assets bucket, which
-CloudFront serves ``/static/*`` from. Its inputs are in args.py; specs in pods.py, capacity.py and traffic.py (with
-the load balancer's security groups), the upload in static_upload.py."""
+"""The shop on EKS: its namespace budget, identity, configuration, migrations, web pods (an Argo Rollout),
+autoscaling, disruption budget, network policies, Services and the internet-facing Ingress (an ALB built by the AWS
+Load Balancer Controller) that CloudFront reaches it through; and its static files in the assets bucket, which
+CloudFront serves ``/static/*`` from. Its inputs are in args.py; specs in pods.py, capacity.py, release.py (the
+Rollout's strategy and analysis) and traffic.py (with the load balancer's security groups), the upload in
+static_upload.py.
+
+Longer than the ~400 lines a component should take because this is where the release's order lives: which object
+waits for which (quota, identity, migrations, the upload, the controllers, the Services, the Ingress) is one story,
+and splitting it would scatter the depends_on chains that the lifecycle tests read as a whole."""
 
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ import json
 from collections.abc import Mapping, Sequence
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.base import PlatformComponent
-from components.shop import capacity, pods, traffic
+from components.shop import capacity, pods, release, traffic
 from components.shop.args import (
     ShopArgs,
 )
@@ -43,13 +49,14 @@ meta = k8s.meta.v1
 class Shop(PlatformComponent):
     """The shop's Kubernetes objects; see the module docstring."""
 
-    type_token = "shop:shop:Shop"  # noqa: S105 - a type, not a secret
+    pulumi_type = "shop:shop:Shop"
     component = COMPONENT
 
     image: str
     """The image reference deployed: ``repository:tag`` and ``@sha256:...`` when pinned."""
     namespace: pulumi.Output[str]
     deployment_name: str
+    """The Rollout's name, which its ReplicaSets and pods are named after."""
     app_label: str
     """Every shop pod carries ``app.kubernetes.io/name=<app_label>``; web pods also
     ``app.kubernetes.io/component=web``."""
@@ -119,8 +126,12 @@ class Shop(PlatformComponent):
             # Pods of the previous image (during a rollout, or again after a rollback) still link its files.
             opts=self.child(retain_on_delete=True),
         )
-        deployment = self._deployment(target, web_labels, depends_on=[*pods_ready, migrations, *static])
-        self._autoscaler(deployment)
+        services = self._services(web_labels)
+        self.ingress = self._ingress(services)
+        rollout = self._rollout(
+            target, web_labels, depends_on=[*pods_ready, migrations, *static, *services, self._analysis_template()]
+        )
+        self._autoscaler(rollout)
         self._object(
             k8s.policy.v1.PodDisruptionBudget,
             "disruption-budget",
@@ -132,19 +143,6 @@ class Shop(PlatformComponent):
                 unhealthy_pod_eviction_policy="AlwaysAllow",
             ),
         )
-        service = self._object(
-            core.Service,
-            "service",
-            APP,
-            spec=core.ServiceSpecArgs(
-                type="ClusterIP",
-                selector=web_labels,
-                # The public port only: /metrics and the admin (the internal port) are never routed.
-                ports=[core.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")],
-            ),
-            opts=self.child(provider=self._args.cluster.provider, depends_on=[controller]),
-        )
-        self.ingress = self._ingress(service)
         self.load_balancer_hostname = self.ingress.status.apply(_load_balancer_hostname)
 
         self.register_outputs(
@@ -263,9 +261,11 @@ class Shop(PlatformComponent):
             ),
         )
 
-    def _deployment(
+    def _rollout(
         self, target: PodTarget, labels: dict[str, str], depends_on: Sequence[pulumi.Resource]
-    ) -> k8s.apps.v1.Deployment:
+    ) -> k8s.apiextensions.CustomResource:
+        """The web pods, released by the stack's strategy (release.py); ``pulumi up`` waits until the release is
+        healthy and fails when it aborted (the stable set then still serves)."""
         settings = self._args.settings
         template = pods.pod_template(
             settings,
@@ -275,32 +275,58 @@ class Shop(PlatformComponent):
             restart_policy="Always",
             spread=labels,
         )
-        return self._object(
-            k8s.apps.v1.Deployment,
-            "deployment",
-            self.deployment_name,
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                # No `replicas`: the autoscaler owns the count. Setting it here would make every `pulumi up` fight
-                # the autoscaler over the field (server-side apply conflict) or reset a scaled-out shop.
-                selector=meta.LabelSelectorArgs(match_labels=labels),
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                    type="RollingUpdate",
-                    # Full capacity throughout: new pods must be ready (and healthy in the load balancer, through
-                    # the namespace's readiness gates) before an old one stops.
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
-                ),
-                min_ready_seconds=5,
-                revision_history_limit=5,
-                progress_deadline_seconds=600,
-                template=template,
+        if settings.release_strategy == "blue_green":
+            after_ingress = pulumi.InvokeOutputOptions(depends_on=[self.ingress])
+            balancer = aws.lb.get_load_balancer_output(name=self.load_balancer_name, opts=after_ingress)
+            analysis_args = release.blue_green_analysis_args(balancer.arn_suffix)
+        else:
+            analysis_args = release.canary_analysis_args()
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-rollout",
+            api_version=release.API_VERSION,
+            kind="Rollout",
+            metadata=meta.ObjectMetaArgs(
+                name=self.deployment_name,
+                namespace=self.namespace,
+                labels=self._labels(),
+                annotations=release.rollout_annotations(settings),
             ),
-            # The schema must be migrated before new code serves (and the readiness check requires it).
-            opts=self.child(provider=self._args.cluster.provider, depends_on=list(depends_on)),
+            spec={
+                # No `replicas`: the autoscaler owns the count (through the Rollout's scale subresource). Setting it
+                # here would make every `pulumi up` fight the autoscaler over the field or reset a scaled-out shop.
+                "selector": meta.LabelSelectorArgs(match_labels=labels),
+                "template": template,
+                "minReadySeconds": 5,
+                "revisionHistoryLimit": 5,
+                "progressDeadlineSeconds": release.PROGRESS_DEADLINE_SECONDS,
+                # A release stuck past the deadline goes back to the stable set instead of waiting for a human.
+                "progressDeadlineAbort": True,
+                "strategy": release.strategy_spec(settings, analysis_args),
+            },
+            # The schema must be migrated before new code serves (and the readiness check requires it); the Services
+            # it switches and the analysis it runs must exist (Argo Rollouts rejects the spec until they do).
+            opts=self.child(
+                provider=self._args.cluster.provider, depends_on=[*depends_on, self._args.cluster.rollouts_controller]
+            ),
         )
 
-    def _autoscaler(self, deployment: k8s.apps.v1.Deployment) -> None:
-        spec = capacity.autoscaler_spec(self._args.settings, deployment.metadata.name)
-        self._object(k8s.autoscaling.v2.HorizontalPodAutoscaler, "autoscaler", APP, spec=spec)
+    def _analysis_template(self) -> k8s.apiextensions.CustomResource:
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-analysis",
+            api_version=release.API_VERSION,
+            kind="AnalysisTemplate",
+            metadata=meta.ObjectMetaArgs(
+                name=release.ANALYSIS_TEMPLATE, namespace=self.namespace, labels=self._labels()
+            ),
+            spec=release.analysis_template_spec(self._args.settings),
+            opts=self.child(provider=self._args.cluster.provider, depends_on=[self._args.cluster.rollouts_controller]),
+        )
+
+    def _autoscaler(self, rollout: k8s.apiextensions.CustomResource) -> None:
+        """Created once the Rollout is (its first revision healthy), as it was after the Deployment."""
+        spec = capacity.autoscaler_spec(self._args.settings, self.deployment_name)
+        opts = self.child(provider=self._args.cluster.provider, depends_on=[rollout])
+        self._object(k8s.autoscaling.v2.HorizontalPodAutoscaler, "autoscaler", APP, spec=spec, opts=opts)
 
     # ------------------------------------------------------------------------------------------------ traffic
 
@@ -317,7 +343,30 @@ class Shop(PlatformComponent):
             )
         ]
 
-    def _ingress(self, service: core.Service) -> k8s.networking.v1.Ingress:
+    def _services(self, web_labels: dict[str, str]) -> list[core.Service]:
+        """The routed Service and, for a canary or blue-green release, the one Argo Rollouts points at the new set
+        (it adds each set's pod hash to their selectors). The public port only: /metrics and the admin (the
+        internal port) are never routed."""
+        return [
+            self._object(
+                core.Service,
+                "service" if name == release.STABLE_SERVICE else f"service-{name.removeprefix(APP + '-')}",
+                name,
+                spec=core.ServiceSpecArgs(
+                    type="ClusterIP",
+                    selector=web_labels,
+                    ports=[
+                        core.ServicePortArgs(name="http", port=release.SERVICE_PORT, target_port="http", protocol="TCP")
+                    ],
+                ),
+                opts=self.child(
+                    provider=self._args.cluster.provider, depends_on=[self._args.cluster.load_balancer_controller]
+                ),
+            )
+            for name in release.services(self._args.settings.release_strategy)
+        ]
+
+    def _ingress(self, services: Sequence[core.Service]) -> k8s.networking.v1.Ingress:
         args = self._args
         networking = k8s.networking.v1
         security_groups = traffic.load_balancer_security_groups(
@@ -342,9 +391,11 @@ class Shop(PlatformComponent):
             deregistration_seconds=args.settings.drain_seconds,
             tags=self.tags(name=self.load_balancer_name),
         )
+        strategy = args.settings.release_strategy
         backend = networking.IngressBackendArgs(
             service=networking.IngressServiceBackendArgs(
-                name=service.metadata.name, port=networking.ServiceBackendPortArgs(name="http")
+                name=services[0].metadata.name,
+                port=networking.ServiceBackendPortArgs(name=release.ingress_backend_port(strategy)),
             )
         )
         return k8s.networking.v1.Ingress(
@@ -353,7 +404,7 @@ class Shop(PlatformComponent):
                 name=APP,
                 namespace=self.namespace,
                 labels=self._labels(),
-                annotations=traffic.ingress_annotations(balancer),
+                annotations={**traffic.ingress_annotations(balancer), **release.ingress_annotations(strategy)},
             ),
             spec=networking.IngressSpecArgs(
                 ingress_class_name=args.cluster.ingress_class_name,
@@ -372,7 +423,12 @@ class Shop(PlatformComponent):
             # the load balancer is gone before any of them.
             opts=self.child(
                 provider=self._args.cluster.provider,
-                depends_on=[args.cluster.load_balancer_controller, args.buckets.logs_policy, *security_groups.ready],
+                depends_on=[
+                    args.cluster.load_balancer_controller,
+                    args.buckets.logs_policy,
+                    *security_groups.ready,
+                    *services,
+                ],
                 custom_timeouts=pulumi.CustomTimeouts(create="20m"),
             ),
         )

@@ -1,4 +1,4 @@
-"""The shop's pods: one hardened pod template for the web Deployment and the Jobs (the Pod Security Standards
+"""The shop's pods: one hardened pod template for the web Rollout and the Jobs (the Pod Security Standards
 "restricted" profile and more), its container, probes and graceful shutdown."""
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ READY_PATH = "/readyz"
 #: Seconds between startup probes; the startup timeout is a whole number of them.
 STARTUP_PERIOD_SECONDS = 5
 TMP_VOLUME = "tmp"
+#: The label Argo Rollouts gives each of the Rollout's ReplicaSets' pods (the Deployment's ``pod-template-hash``).
+ROLLOUT_POD_HASH_LABEL = "rollouts-pod-template-hash"
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,8 @@ def pod_template(
 def _spread(labels: Mapping[str, str]) -> list[core.TopologySpreadConstraintArgs]:
     """Evenly over zones (a zone outage takes at most a third of the pods) and, where capacity allows, hosts.
 
-    Counted per ReplicaSet (``pod-template-hash``), so that a rollout spreads the new pods rather than balancing
-    them against the old ones it is about to remove.
+    Counted per ReplicaSet (the Rollout's ``rollouts-pod-template-hash``), so that a release spreads the new pods
+    rather than balancing them against the old ones it is about to remove.
     """
     selector = meta.LabelSelectorArgs(match_labels=dict(labels))
     return [
@@ -174,7 +176,7 @@ def _spread(labels: Mapping[str, str]) -> list[core.TopologySpreadConstraintArgs
             max_skew=1,
             when_unsatisfiable=when,
             label_selector=selector,
-            match_label_keys=["pod-template-hash"],
+            match_label_keys=[ROLLOUT_POD_HASH_LABEL],
         )
         for topology_key, when in (
             ("topology.kubernetes.io/zone", "DoNotSchedule"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pulumi_policy import Severity
@@ -49,6 +50,9 @@ VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioni
 LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+
+#: A rule that every S3 bucket has one of the ``attached`` resources (whose ``bucket`` names it).
+every_bucket_has = functools.partial(rules.require_attached, owners=BUCKETS, prop="bucket")
 
 #: Parameters that make the engine refuse connections without TLS, per RDS engine.
 FORCE_TLS_PARAMETERS = {
@@ -383,10 +387,8 @@ def _log_destinations(stack: Stack) -> tuple[set[str], list[str]]:
     return destinations, unknown
 
 
-@rules.require_attached(
-    owners=BUCKETS,
+@every_bucket_has(
     attached=(PUBLIC_ACCESS_BLOCK,),
-    prop="bucket",
     missing="The bucket has no public access block.",
     severity=Severity.CRITICAL,
 )
@@ -409,10 +411,8 @@ def s3_public_access_block_settings(resource: Resource, report: ResourceReport) 
         report(f"The public access block leaves {', '.join(left_off)} off.")
 
 
-@rules.require_attached(
-    owners=BUCKETS,
+@every_bucket_has(
     attached=(OWNERSHIP_CONTROLS,),
-    prop="bucket",
     missing="The bucket has no ownership controls: ACLs stay enabled.",
     severity=Severity.HIGH,
 )
@@ -457,10 +457,8 @@ def _encrypts_as_required(stack: Stack, bucket: Resource, configuration: Resourc
     return bool(algorithms) and all(algorithm in accepted for algorithm in algorithms)
 
 
-@rules.require_attached(
-    owners=BUCKETS,
+@every_bucket_has(
     attached=ENCRYPTION,
-    prop="bucket",
     counts=_encrypts_as_required,
     missing="The bucket has no default encryption configuration with SSE-KMS (SSE-S3 only for log targets).",
     severity=Severity.HIGH,
@@ -492,10 +490,8 @@ def _versioning_enabled(_stack: Stack, _bucket: Resource, configuration: Resourc
     return None if status is UNKNOWN else status == "Enabled"
 
 
-@rules.require_attached(
-    owners=BUCKETS,
+@every_bucket_has(
     attached=VERSIONING,
-    prop="bucket",
     counts=_versioning_enabled,
     missing="The bucket has no versioning configuration with status 'Enabled'.",
     severity=Severity.MEDIUM,
@@ -524,10 +520,8 @@ def _denies_plain_http(_stack: Stack, _bucket: Resource, bucket_policy: Resource
     )
 
 
-@rules.require_attached(
-    owners=BUCKETS,
+@every_bucket_has(
     attached=(BUCKET_POLICY,),
-    prop="bucket",
     counts=_denies_plain_http,
     missing="No bucket policy denies aws:SecureTransport=false for the bucket and its objects.",
     severity=Severity.HIGH,
@@ -540,10 +534,8 @@ def s3_tls_only() -> None:
     """
 
 
-@rules.require_attached(
-    owners=BUCKETS,
+@every_bucket_has(
     attached=LOGGING,
-    prop="bucket",
     exempt=_log_destinations,
     missing="The bucket has no server access logging.",
     severity=Severity.MEDIUM,

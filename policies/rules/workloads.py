@@ -28,9 +28,12 @@ rules = Rules()
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+#: Argo Rollouts' replacement for a Deployment (the shop's web pods): the same pod template under spec.template.
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 #: Where each workload kind keeps its pod spec.
 POD_SPECS: dict[str, tuple[str, ...]] = {
     DEPLOYMENT: ("spec", "template", "spec"),
+    ROLLOUT: ("spec", "template", "spec"),
     STATEFUL_SET: ("spec", "template", "spec"),
     "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
     "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
@@ -39,8 +42,8 @@ POD_SPECS: dict[str, tuple[str, ...]] = {
     "kubernetes:core/v1:Pod": ("spec",),
 }
 #: Workloads that run until stopped (run-to-completion jobs need no probes).
-LONG_RUNNING = (DEPLOYMENT, STATEFUL_SET, "kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:ReplicaSet")
-REPLICATED = (DEPLOYMENT, STATEFUL_SET)
+LONG_RUNNING = (DEPLOYMENT, ROLLOUT, STATEFUL_SET, "kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:ReplicaSet")
+REPLICATED = (DEPLOYMENT, ROLLOUT, STATEFUL_SET)
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SERVICE = "kubernetes:core/v1:Service"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -485,7 +488,7 @@ def _same_namespace(stack: Stack, workload: Resource, types: tuple[str, ...]) ->
 
 @rules.stack(Severity.MEDIUM, category=RESILIENCE, config={"minimum": {"type": "integer", "minimum": 1, "default": 2}})
 def k8s_minimum_replicas(stack: Stack, report: StackReport) -> None:
-    """Deployments and StatefulSets run at least the configured number of replicas (or an HPA keeps them).
+    """Deployments, Rollouts and StatefulSets run at least the configured number of replicas (or an HPA keeps them).
 
     Fix: set spec.replicas (or the HPA's minReplicas) to at least the policy's minimum (default 2).
     """
@@ -528,7 +531,7 @@ def _budget_problem(budget: Resource, replicas: Any) -> str | None:
 
 @rules.stack(Severity.MEDIUM, category=RESILIENCE)
 def k8s_pod_disruption_budget(stack: Stack, report: StackReport) -> None:
-    """Every Deployment and StatefulSet has a PodDisruptionBudget that selects its pods and allows drains.
+    """Every Deployment, Rollout and StatefulSet has a PodDisruptionBudget that selects its pods and allows drains.
 
     Fix: add a policy/v1 PodDisruptionBudget in the same namespace whose selector.matchLabels match the pod labels,
     with maxUnavailable=1 (or minAvailable below the replica count).

@@ -253,6 +253,27 @@ def rule(*types: str) -> Callable[[Rule], Rule]:
     return register
 
 
+#: Resources charged one flat monthly price each: type -> (price key, what is charged).
+FLAT_MONTHLY: dict[str, tuple[str, str]] = {
+    "aws:kms/key:Key": ("kms.key", "customer managed key"),
+    "aws:secretsmanager/secret:Secret": ("secretsmanager.secret", "secret"),
+    # The filter is free; the custom metric it publishes (one without dimensions) is not.
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": ("cloudwatch.custom_metric", "custom metric"),
+    "aws:cloudwatch/dashboard:Dashboard": ("cloudwatch.dashboard", "dashboard"),
+    "aws:route53/zone:Zone": ("route53.zone", "hosted zone"),
+}
+
+
+def _flat_monthly(price: str, what: str) -> Rule:
+    def charge(resource: PlannedResource, context: _Context) -> list[Charge]:
+        return [context.monthly(price, resource, 1, what)]
+
+    return charge
+
+
+RULES.update({type_: _flat_monthly(price, what) for type_, (price, what) in FLAT_MONTHLY.items()})
+
+
 @rule("eks:index:Cluster")
 def _eks_cluster(resource: PlannedResource, context: _Context) -> list[Charge]:
     return [context.hourly("eks.cluster", resource, 1, "control plane (standard support)")]
@@ -386,16 +407,6 @@ def _load_balancer_capacity(resource: PlannedResource, context: _Context) -> Cha
     return Charge("usage", round(lcu * hours * unit, 2), f"{lcu:.3g} LCU x {hours} h x ${unit:g} (costOriginPercent)")
 
 
-@rule("aws:kms/key:Key")
-def _kms_key(resource: PlannedResource, context: _Context) -> list[Charge]:
-    return [context.monthly("kms.key", resource, 1, "customer managed key")]
-
-
-@rule("aws:secretsmanager/secret:Secret")
-def _secret(resource: PlannedResource, context: _Context) -> list[Charge]:
-    return [context.monthly("secretsmanager.secret", resource, 1, "secret")]
-
-
 @rule("aws:wafv2/webAcl:WebAcl")
 def _web_acl(resource: PlannedResource, context: _Context) -> list[Charge]:
     """The ACL, each of its rules (a managed rule group counts as one), and the requests it inspects: every request
@@ -432,17 +443,6 @@ def _alarm(resource: PlannedResource, context: _Context) -> list[Charge]:
     return charges
 
 
-@rule("aws:cloudwatch/logMetricFilter:LogMetricFilter")
-def _metric_filter(resource: PlannedResource, context: _Context) -> list[Charge]:
-    """The filter is free; the custom metric it publishes (one without dimensions) is not."""
-    return [context.monthly("cloudwatch.custom_metric", resource, 1, "custom metric")]
-
-
-@rule("aws:cloudwatch/dashboard:Dashboard")
-def _dashboard(resource: PlannedResource, context: _Context) -> list[Charge]:
-    return [context.monthly("cloudwatch.dashboard", resource, 1, "dashboard")]
-
-
 @rule("aws:cloudwatch/logGroup:LogGroup")
 def _log_group(resource: PlannedResource, context: _Context) -> list[Charge]:
     """Its even share of the stack's daily logs, ingested every day and stored for its retention period (steady
@@ -457,11 +457,6 @@ def _log_group(resource: PlannedResource, context: _Context) -> list[Charge]:
             "logs.storage", resource, gb_per_day * retention_days, f"GB stored ({retention_days} days)", "usage"
         ),
     ]
-
-
-@rule("aws:route53/zone:Zone")
-def _zone(resource: PlannedResource, context: _Context) -> list[Charge]:
-    return [context.monthly("route53.zone", resource, 1, "hosted zone")]
 
 
 @rule("aws:route53/healthCheck:HealthCheck")

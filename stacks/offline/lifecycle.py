@@ -120,6 +120,9 @@ TYPICAL_CREATE_SECONDS: Mapping[str, int] = {
     "kubernetes:helm.sh/v3:Release": 2 * _MINUTE,  # waits until the controller's pods are ready
     "kubernetes:networking.k8s.io/v1:Ingress": 3 * _MINUTE,  # the controller builds the ALB; the provider waits
     "kubernetes:apps/v1:Deployment": 2 * _MINUTE,  # pods ready and healthy in the target group
+    # The first revision of a Rollout is promoted at once (no steps, no analysis): like a Deployment, plus its
+    # target group verification. Later releases take as long as their steps and analyses.
+    "kubernetes:argoproj.io/v1alpha1:Rollout": 2 * _MINUTE,
     "kubernetes:batch/v1:Job": 90,  # the migrations
     "aws:rds/instance:Instance": 12 * _MINUTE,
     "aws:elasticache/replicationGroup:ReplicationGroup": 12 * _MINUTE,

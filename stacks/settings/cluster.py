@@ -175,6 +175,11 @@ class ClusterSettings:
     cluster_autoscaler_chart_version: ChartVersion = Field(
         default="9.59.0", description="cluster-autoscaler Helm chart version (kubernetes/autoscaler)."
     )
+    argo_rollouts_chart_version: Literal["2.41.0"] = Field(
+        default="2.41.0",
+        description="argo-rollouts Helm chart version (argo-helm); it installs Argo Rollouts v1.9.0, whose CRDs are "
+        "vendored under components/cluster/crds/ for validation (a new version comes with its CRDs).",
+    )
     cluster_autoscaler_version: ImageVersion = Field(
         default="v1.35.0", description="Cluster Autoscaler image tag; its minor must match the Kubernetes version."
     )

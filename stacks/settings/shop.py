@@ -24,6 +24,8 @@ READINESS_CHECK_SECONDS = 2
 SURGE_FRACTION = 0.25
 #: Run-to-completion pods that may run next to a full rollout: the migration Job and, in staging, the seed Job.
 JOB_PODS = 2
+#: How a new image reaches shoppers (components/shop/release.py, docs/releases.md).
+ReleaseStrategy = Literal["canary", "blue_green", "rolling"]
 
 
 class ResourceBudget(NamedTuple):
@@ -146,11 +148,72 @@ class ShopSettings:
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="The shop's log level (SHOP_LOG_LEVEL)."
     )
+    release_strategy: ReleaseStrategy = Field(
+        default="canary",
+        description="How a new image is released (Argo Rollouts): 'canary' shifts a share of the load balancer's "
+        "traffic at a time, each share checked by the analysis; 'blue_green' starts a full new set behind a preview "
+        "Service, switches all traffic, then checks it; 'rolling' replaces pods without checks. Prod: canary.",
+    )
+    canary_weights: tuple[int, ...] = Field(
+        default=(10, 50),
+        min_length=1,
+        max_length=10,
+        description="Canary: the percentages of traffic the new image gets in turn, each followed by an analysis, "
+        "before it gets all of it; increasing, each between 1 and 99.",
+    )
+    analysis_interval_seconds: int = Field(
+        default=60,
+        ge=60,
+        le=600,
+        description="Seconds between two measurements of an analysis (CloudWatch's "
+        "load balancer metrics have one-minute resolution).",
+    )
+    analysis_measurements: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Measurements per analysis; every one must pass (the first failing one aborts the release).",
+    )
+    analysis_max_error_permille: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Analysis: highest share of the new image's requests answered with a 5xx in any minute, in "
+        "tenths of a percent (10: 1 %).",
+    )
+    analysis_max_p99_latency_ms: int = Field(
+        default=1500,
+        ge=50,
+        le=60000,
+        description="Analysis: highest 99th percentile response time of the new image, milliseconds per minute.",
+    )
+    blue_green_preview_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="Blue-green: seconds the new set serves only the preview Service (checks, or an abort by hand) "
+        "before traffic switches to it.",
+    )
+    blue_green_scale_down_delay_seconds: int = Field(
+        default=900,
+        ge=30,
+        le=86400,
+        description="Blue-green: seconds the previous set keeps running after the switch, so that a failed analysis "
+        "switches back at once; at least as long as the analysis.",
+    )
 
     @property
     def surge_pods(self) -> int:
-        """Extra pods a rollout at full scale starts before it stops old ones (maxSurge 25 %, rounded up)."""
+        """Extra pods a release at full scale runs next to the current ones: a whole second set for blue-green,
+        else the surge (maxSurge 25 %, rounded up; a canary scales its stable set down as it scales up)."""
+        if self.release_strategy == "blue_green":
+            return self.max_replicas
         return math.ceil(self.max_replicas * SURGE_FRACTION)
+
+    @property
+    def analysis_seconds(self) -> int:
+        """How long one analysis takes when every measurement passes."""
+        return self.analysis_measurements * self.analysis_interval_seconds
 
     @property
     def drain_seconds(self) -> int:
@@ -219,18 +282,32 @@ class ShopSettings:
                 f"{APP_DRAIN_SECONDS} s drain and a {SHUTDOWN_MARGIN_SECONDS} s margin",
             )
         yield from self._quota_problems()
+        yield from self._release_problems()
         if environment != "prod":
             return
         if self.min_replicas < 3:
             yield "min_replicas", "prod keeps at least 3 web pods, one per zone"
+        if self.release_strategy == "rolling":
+            yield "release_strategy", "prod releases with an analysis that can abort: 'canary' or 'blue_green'"
         if self.seed:
             yield "seed", "the seed Job (demo catalog) is staging-only; prod's catalog is managed in the admin"
 
+    def _release_problems(self) -> Iterator[Problem]:
+        weights = self.canary_weights
+        if any(not 1 <= weight <= 99 for weight in weights) or list(weights) != sorted(set(weights)):
+            yield "canary_weights", "must increase strictly, each between 1 and 99 (100 % is the last step)"
+        if self.blue_green_scale_down_delay_seconds < self.analysis_seconds:
+            yield (
+                "blue_green_scale_down_delay_seconds",
+                f"must be at least the analysis' {self.analysis_seconds} s (measurements x interval): a failed "
+                "analysis switches back to the previous set only while it runs",
+            )
+
     def _quota_problems(self) -> Iterator[Problem]:
-        """The quota must admit a rollout at full scale (every replica plus the surge) with the Jobs running."""
+        """The quota must admit a release at full scale (every replica plus the surge) with the Jobs running."""
         pods = self.max_replicas + self.surge_pods + JOB_PODS
         if self.quota_pods < pods:
-            yield "quota_pods", f"must be at least {pods}: max replicas, rollout surge and Jobs"
+            yield "quota_pods", f"must be at least {pods}: max replicas, release surge and Jobs"
         for budget in self.resource_budgets():
             needed = pods * budget.limit
             if budget.quota < needed:
