@@ -1,10 +1,12 @@
 """Secrets Manager rotation with Lambda for the generated secrets the shop verifies itself (session key, admin
-token): the function in ``functions/rotate_generated``, its role, logs, error alarm and the rotation schedules."""
+token): the function in ``functions/rotate_generated``, its role, logs and the rotation schedules. The alarm on
+its errors is observability's (``signals.rotation_alarms``), like every other alarm."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +38,9 @@ def package(directory: Path) -> tuple[pulumi.AssetArchive, str]:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    archive = pulumi.AssetArchive({path.name: pulumi.FileAsset(str(path)) for path in files})
+    # Paths relative to the working directory, which Pulumi sets to the project's: the plan is then the same
+    # wherever the repository is checked out (preview --against evaluates another revision in another directory).
+    archive = pulumi.AssetArchive({path.name: pulumi.FileAsset(os.path.relpath(path)) for path in files})
     return archive, base64.b64encode(digest.digest()).decode()
 
 
@@ -47,7 +51,6 @@ class SecretRotationArgs:
     """The secrets to rotate, by purpose (``session``, ``admin-token``)."""
     secrets_key_arn: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
-    alarm_topic_arn: pulumi.Input[str]
     schedule_days: int
     """Days between scheduled rotations; 0: none scheduled (``rotate-secret`` still works)."""
     log_retention_days: int
@@ -56,10 +59,12 @@ class SecretRotationArgs:
 class SecretRotation(PlatformComponent):
     """One rotation function for all the generated secrets, allowed exactly the rotation actions on them."""
 
-    type_token = "shop:data:SecretRotation"  # noqa: S105 - a type token, not a secret
+    pulumi_type = "shop:data:SecretRotation"
     component = "rotation"
 
     function_arn: pulumi.Output[str]
+    function_name: pulumi.Output[str]
+    """Observability alarms on its errors (``rotation-errors``)."""
 
     def __init__(self, name: str, args: SecretRotationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.context, opts)
@@ -102,25 +107,6 @@ class SecretRotation(PlatformComponent):
             tags=self.tags("rotation"),
             opts=self.child(depends_on=[*granted.grants, log_group]),
         )
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-errors",
-            name=self.naming.physical("alarm-rotation-errors"),
-            alarm_description="A secret rotation failed: the secret keeps its current value. Runbook: "
-            "docs/operations.md, Rotation with Lambda (a failed rotation, recovery).",
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": function.name},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[args.alarm_topic_arn],
-            ok_actions=[args.alarm_topic_arn],
-            tags=self.tags("rotation"),
-            opts=self.child(),
-        )
         for purpose, secret_arn in args.secret_arns.items():
             permission = aws.lambda_.Permission(
                 f"{name}-{purpose}-invoke",
@@ -140,7 +126,8 @@ class SecretRotation(PlatformComponent):
                     opts=self.child(depends_on=[permission]),
                 )
         self.function_arn = function.arn
-        self.register_outputs({"function_arn": self.function_arn})
+        self.function_name = function.name
+        self.register_outputs({"function_arn": self.function_arn, "function_name": self.function_name})
 
 
 def _statements(

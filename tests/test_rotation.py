@@ -75,9 +75,11 @@ def test_logs_go_to_an_encrypted_log_group_and_errors_raise_an_alarm(prod: Plan)
     assert log_group.inputs["name"] == f"/aws/lambda/{function.inputs['name']}"
     assert log_group.inputs["kmsKeyId"] == key_arn(prod, "logs") and log_group.inputs["retentionInDays"]
     assert function.inputs["loggingConfig"]["logGroup"] == log_group.inputs["name"]
-    alarm = prod.one("aws:cloudwatch/metricAlarm:MetricAlarm", "rotation-errors")
-    assert alarm.inputs["namespace"] == "AWS/Lambda" and alarm.inputs["metricName"] == "Errors"
-    assert alarm.inputs["dimensions"] == {"FunctionName": function.inputs["name"]}
+    alarm = prod.one("aws:cloudwatch/metricAlarm:MetricAlarm", "observability-rotation-errors")
+    (query,) = alarm.inputs["metricQueries"]
+    assert query["metric"]["namespace"] == "AWS/Lambda" and query["metric"]["metricName"] == "Errors"
+    assert query["metric"]["dimensions"] == {"FunctionName": function.inputs["name"]}
+    assert (alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == ("GreaterThanThreshold", 0)
     assert alarm.inputs["alarmActions"] == [prod.outputs["observability"]["alarmTopicArns"]["eu-west-1"]]
 
 
