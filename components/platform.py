@@ -24,6 +24,7 @@ from components.observability import (
     ObservabilityArgs,
     ShopTelemetry,
 )
+from components.rotation import SecretRotation, SecretRotationArgs
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.shop import (
     AppSecretArns,
@@ -166,8 +167,19 @@ def build(settings: PlatformSettings) -> Platform:
     storage.serve_through_cdn(edge.distribution_arn)
     shop = _shop(settings, context, keys, network, secrets, database, cache, carts, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
+    rotation = SecretRotation(
+        "rotation",
+        SecretRotationArgs(
+            context=context,
+            secret_arns={"session": secrets.session_secret_arn, "admin-token": secrets.admin_token_secret_arn},
+            secrets_key_arn=keys.secrets_key_arn,
+            logs_key_arn=keys.logs_key_arn,
+            schedule_days=settings.secrets.lambda_rotation_days,
+            log_retention_days=settings.observability.container_log_retention_days,
+        ),
+    )
     observability = _observability(
-        settings, context, cluster_name, keys, database, cache, carts, storage, cluster, edge, shop
+        settings, context, cluster_name, keys, database, cache, carts, rotation, storage, cluster, edge, shop
     )
     return Platform(
         naming=naming,
@@ -280,6 +292,7 @@ def _observability(
     database: Database,
     cache: Cache,
     carts: CartsTable,
+    rotation: SecretRotation,
     storage: AssetStorage,
     cluster: Cluster,
     edge: Edge,
@@ -309,6 +322,7 @@ def _observability(
             ),
             database_identifier=database.instance_identifier,
             carts_table_name=carts.table_name,
+            rotation_function_name=rotation.function_name,
             cache_replication_group_id=cache.replication_group_id,
             cache_node_count=settings.cache.node_count,
             distribution_id=edge.distribution_id,

@@ -100,6 +100,8 @@ REPLICATION_LAG = ("AWS/ElastiCache", "ReplicationLag", "Maximum", ABOVE)
 #: is the stack's own).
 #: Any failed request to the carts table pages, in every stack (tests/test_carts.py).
 CARTS_ALARMS = {"carts-throttled", "carts-errors"}
+#: Any error of the secrets' rotation function pages, in every stack (tests/test_rotation.py).
+ROTATION_ALARMS = {"rotation-errors"}
 RATES: dict[str, tuple[str | None, str, str, str, Callable[[PlatformSettings], float]]] = {
     "alb-5xx": (
         "AWS/ApplicationELB",
@@ -191,7 +193,7 @@ def test_every_alarm_has_an_expectation(plan: Plan) -> None:
     health_checked = settings(plan.stack).edge.origin_health_check  # tests/test_edge_origin_health.py
     expected = set(EXPECTED) | set(RATES) | ({"cache-replication-lag"} if replicated else set())
     expected |= {"origin-unhealthy"} if health_checked else set()
-    expected |= CARTS_ALARMS
+    expected |= CARTS_ALARMS | ROTATION_ALARMS
     assert set(alarms(plan)) == expected
 
 
@@ -239,7 +241,7 @@ def test_prod_thresholds_are_stricter_than_stagings(staging: Plan, prod: Plan) -
     # Connections and node counts follow the instance and node group sizes, not how strict the stack is.
     sized = {"db-connections", "eks-nodes-below-minimum"}
     staging_alarms, prod_alarms = alarms(staging), alarms(prod)
-    for key in set(staging_alarms) - sized - CARTS_ALARMS:
+    for key in set(staging_alarms) - sized - CARTS_ALARMS - ROTATION_ALARMS:
         loose, strict = staging_alarms[key].inputs, prod_alarms[key].inputs
         if strict["comparisonOperator"] == ABOVE:
             assert strict["threshold"] < loose["threshold"], key

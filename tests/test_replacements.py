@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 import sys
 import typing
 from typing import Any
@@ -72,6 +73,8 @@ def sdk_args_class(type_: str) -> type:
         namespace = [parts[0].split(".")[0], parts[1]]
     else:  # ec2/vpc, index, index/randomPassword
         namespace = [] if parts[0] == "index" else [parts[0]]
+    # Python keywords get a trailing underscore: aws:lambda/function:Function is in pulumi_aws.lambda_.
+    namespace = [f"{part}_" if keyword.iskeyword(part) else part for part in namespace]
     resource_class = getattr(importlib.import_module(".".join([_SDK_PACKAGES[package], *namespace])), name)
     # From the resource's own module: where a nested input type has the same name (the bucket's `versioning` block
     # is pulumi_aws.s3.BucketVersioningArgs), the SDK names the resource's own ``<Resource>InitArgs``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 from functools import cache
 
 from stacks.offline.plan import Plan
@@ -19,6 +20,8 @@ def taggable(type_token: str) -> bool:
     if package not in SDK_PACKAGES:
         return False
     module_name = module_path.split("/")[0]
+    if keyword.iskeyword(module_name):  # the SDK's module for aws:lambda/... is pulumi_aws.lambda_
+        module_name += "_"
     module = importlib.import_module(SDK_PACKAGES[package] + ("" if module_name == "index" else f".{module_name}"))
     args_class = getattr(module, f"{class_name}Args", None)
     return args_class is not None and "tags" in inspect.signature(args_class.__init__).parameters

@@ -18,6 +18,7 @@ PLATFORM_SERVICES = (
     "eks",
     "elasticache",
     "kms",
+    "lambda",
     "logs",
     "rds",
     "route53",
@@ -72,6 +73,13 @@ PREVIEW_READ_ACTIONS = (
     "kms:GetKeyRotationStatus",
     "kms:ListAliases",
     "kms:ListResourceTags",
+    # The provider reads a function with GetFunction, whose answer includes its environment (the stack's function
+    # has none) and a link to its code (the repository's functions/).
+    "lambda:GetFunction",
+    "lambda:GetFunctionCodeSigningConfig",
+    "lambda:GetPolicy",
+    "lambda:ListTags",
+    "lambda:ListVersionsByFunction",
     "logs:DescribeLogGroups",
     "logs:DescribeMetricFilters",
     "logs:DescribeResourcePolicies",
@@ -276,6 +284,10 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     "s3:PutObject",
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetSecretValue",
+    # The secrets' rotation function (components/rotation.py): new versions, their staging labels, generated values.
+    "secretsmanager:GetRandomPassword",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
     # The CloudWatch agent, RDS enhanced monitoring, VPC flow logs and CloudTrail's log delivery.
     "cloudwatch:PutMetricData",
     "logs:CreateLogGroup",

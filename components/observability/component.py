@@ -44,6 +44,8 @@ class ObservabilityArgs:
     shop: ShopTelemetry
     database_identifier: pulumi.Input[str]
     carts_table_name: pulumi.Input[str]
+    rotation_function_name: pulumi.Input[str]
+    """The secrets' rotation function (components/rotation.py): any error of it pages."""
     cache_replication_group_id: pulumi.Input[str]
     cache_node_count: int
     distribution_id: pulumi.Input[str]
@@ -153,6 +155,7 @@ class Observability(PlatformComponent):
             *signals.database_alarms(settings, args.database_identifier, region),
             *signals.cache_alarms(settings, cache_nodes, region),
             *signals.carts_alarms(args.carts_table_name, region),
+            *signals.rotation_alarms(args.rotation_function_name, region),
             *signals.edge_alarms(settings, args.distribution_id, args.cdn_web_acl_name, args.origin_health_check_id),
             *signals.cluster_alarms(cluster.name, cluster.min_nodes, region),
         ]

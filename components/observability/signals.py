@@ -271,6 +271,24 @@ def carts_alarms(table_name: pulumi.Input[str], region: str) -> list[Alarm]:
     ]
 
 
+def rotation_alarms(function_name: pulumi.Input[str], region: str) -> list[Alarm]:
+    """The secrets' rotation function: a failed rotation leaves the secret at its current value, and Secrets
+    Manager refuses the next one until its pending version is cleared."""
+    return [
+        Alarm(
+            "rotation-errors",
+            "A secret rotation failed: the secret keeps its current value and the next rotation is refused until "
+            "the pending version is cleared.",
+            "docs/operations.md, Rotation with Lambda (a failed rotation, recovery): the function's log group names "
+            "the secret, version and step.",
+            [Metric("AWS/Lambda", "Errors", {"FunctionName": function_name}, "Sum", region)],
+            ABOVE,
+            0,
+            "0 errors",
+        ),
+    ]
+
+
 def edge_alarms(
     settings: ObservabilitySettings,
     distribution_id: pulumi.Input[str],

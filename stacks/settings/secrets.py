@@ -10,6 +10,8 @@ from stacks.settings.base import Environment, Problem, section
 
 #: Secrets Manager's longest recovery window, kept in prod.
 PROD_RECOVERY_WINDOW_DAYS = 30
+#: Days between scheduled rotations with Lambda in prod.
+PROD_LAMBDA_ROTATION_DAYS = 30
 
 
 @section(prefix="secrets")
@@ -44,6 +46,14 @@ class SecretSettings:
         ge=0,
         description="Raise by one to rotate CloudFront's secret origin header (origin requests from edges still "
         "sending the old value are refused for the minutes CloudFront takes to deploy).",
+    )
+
+    lambda_rotation_days: int = Field(
+        default=PROD_LAMBDA_ROTATION_DAYS,
+        ge=0,
+        le=1000,
+        description="Days between scheduled rotations of the session key and admin token by the rotation function "
+        "(docs/operations.md, Rotation with Lambda), or 0 for none (staging). The function is deployed either way.",
     )
 
     def rotation(self, purpose: str) -> int:
