@@ -53,9 +53,32 @@ class _Reported(Exception):
 # ---------------------------------------------------------------------------------------------- preview
 
 
-def _add_preview(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("preview", help="evaluate a stack offline: what it would create, or what changes")
+def _stack_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+) -> argparse.ArgumentParser:
+    """A subcommand about one stack: the ``stack`` argument and ``--project-dir`` every such command takes."""
+    command = commands.add_parser(name, help=help)
     command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
+    command.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
+    )
+    return command
+
+
+def _require_stack(stack: str, project_dir: Path, flag: str = "") -> None:
+    """Raises ``_Reported`` (exit 2) unless ``Pulumi.STACK.yaml`` exists."""
+    known = stack_names(project_dir)
+    if stack not in known:
+        raise _Reported(
+            f"{flag}unknown stack '{stack}': there is no Pulumi.{stack}.yaml "
+            f"(known stacks: {', '.join(known) or 'none'})"
+        )
+
+
+def _add_preview(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = _stack_command(
+        commands, "preview", help="evaluate a stack offline: what it would create, or what changes"
+    )
     command.add_argument("--against", metavar="REV", help="show what changed since git revision REV (its own code)")
     command.add_argument("--diff-json", metavar="FILE", help="with --against: write the change as JSON ('-': stdout)")
     command.add_argument("--json", metavar="FILE", help="write the plan as JSON ('-': stdout)")
@@ -70,20 +93,14 @@ def _add_preview(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     command.add_argument("--quiet", action="store_true", help="only the summary and warnings")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.add_argument(
-        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
-    )
     command.set_defaults(run=_run_preview)
 
 
 def _validate_preview(args: argparse.Namespace) -> list[str]:
     """Bad flags fail before anything is evaluated (raises ``_Reported``); the warnings for flags without effect."""
-    known = stack_names(args.project_dir)
     for flag, stack in (("", args.stack), ("--diff ", args.diff)):
-        if stack is not None and stack not in known:
-            raise _Reported(
-                f"{flag}unknown stack '{stack}': there is no Pulumi.{stack}.yaml (known stacks: {', '.join(known)})"
-            )
+        if stack is not None:
+            _require_stack(stack, args.project_dir, flag)
     if args.json == STDOUT and args.diff_json == STDOUT:
         raise _Reported("--json - and --diff-json - both want standard output: write one of them to a file")
     if args.policy_config is not None and not args.policy_config.is_file():
@@ -217,14 +234,10 @@ def _run_policy(plan: Plan, config: Path, as_previewed: Plan, out: TextIO) -> Ex
 
 
 def _add_cost(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser("cost", help="the monthly cost of a stack, or what a change adds (docs/cost.md)")
-    command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
+    command = _stack_command(commands, "cost", help="the monthly cost of a stack, or what a change adds (docs/cost.md)")
     command.add_argument("--against", metavar="REV", help="the change in cost since git revision REV (its own code)")
     command.add_argument("--json", metavar="FILE", help="write the estimate as JSON ('-': stdout)")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.add_argument(
-        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
-    )
     command.set_defaults(run=_run_cost)
 
 
@@ -301,23 +314,14 @@ def _run_config_schema(args: argparse.Namespace) -> Exit:
 
 
 def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser(
-        "doctor", help="before a real deploy: example values left in the stack file, tools, credentials"
-    )
-    command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
-    command.add_argument(
-        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
+    command = _stack_command(
+        commands, "doctor", help="before a real deploy: example values left in the stack file, tools, credentials"
     )
     command.set_defaults(run=_run_doctor)
 
 
 def _run_doctor(args: argparse.Namespace) -> Exit:
-    known = stack_names(args.project_dir)
-    if args.stack not in known:
-        raise _Reported(
-            f"unknown stack '{args.stack}': there is no Pulumi.{args.stack}.yaml (known stacks: "
-            f"{', '.join(known) or 'none'})"
-        )
+    _require_stack(args.stack, args.project_dir)
     try:
         report = doctor.doctor(args.project_dir / f"Pulumi.{args.stack}.yaml", args.stack)
     except doctor.DoctorError as error:
@@ -336,24 +340,17 @@ def _run_doctor(args: argparse.Namespace) -> Exit:
 
 
 def _add_first_deploy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    command = commands.add_parser(
-        "first-deploy", help="the --exclude flags of phase one of a fresh stack's first deploy (docs/kubernetes.md)"
+    command = _stack_command(
+        commands,
+        "first-deploy",
+        help="the --exclude flags of phase one of a fresh stack's first deploy (docs/kubernetes.md)",
     )
-    command.add_argument("stack", help="stack name: Pulumi.STACK.yaml must exist")
     command.add_argument("--debug", action="store_true", help="show tracebacks")
-    command.add_argument(
-        "--project-dir", type=Path, default=PROJECT_DIR, help="directory of Pulumi.yaml (default: this project)"
-    )
     command.set_defaults(run=_run_first_deploy)
 
 
 def _run_first_deploy(args: argparse.Namespace) -> Exit:
-    known = stack_names(args.project_dir)
-    if args.stack not in known:
-        raise _Reported(
-            f"unknown stack '{args.stack}': there is no Pulumi.{args.stack}.yaml (known stacks: "
-            f"{', '.join(known) or 'none'})"
-        )
+    _require_stack(args.stack, args.project_dir)
     plan = _preview(args.stack, args.project_dir, args.debug)
     excludes = phases.phase_one_excludes(plan)
     if not excludes:
