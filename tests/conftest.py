@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stacks.offline.engine import preview
+from stacks.offline.engine import PROJECT_DIR, preview
 from stacks.offline.plan import Plan
 
 STACKS = ("staging", "prod")
@@ -58,3 +58,9 @@ def prod() -> Plan:
 def plan(request: pytest.FixtureRequest) -> Plan:
     """Each stack in turn, for properties both stacks must have."""
     return plan_for(request.param)
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> Plan:
+    """The bootstrap project's plan (its example stack ``ci``), once per session."""
+    return preview("ci", project_dir=PROJECT_DIR / "bootstrap")

@@ -39,11 +39,6 @@ IAM_SERVICE_OF_MODULE = {"vpc": "ec2", "lb": "elasticloadbalancing", "alb": "ela
 
 
 @pytest.fixture(scope="session")
-def bootstrap() -> Plan:
-    return preview(STACK, project_dir=BOOTSTRAP_DIR)
-
-
-@pytest.fixture(scope="session")
 def on_pulumi_cloud() -> Plan:
     """A team on Pulumi Cloud, in an account that already has GitHub's OIDC provider."""
     overrides = {"shop-bootstrap:stateBucket": False, "shop-bootstrap:githubOidcProviderArn": PROVIDER_ARN}

@@ -13,7 +13,6 @@ import pulumi
 import pytest
 
 from stacks.offline import replacements
-from stacks.offline.engine import preview
 from stacks.offline.plan import Plan
 from stacks.offline.replacements import (
     ANY_INDEX,
@@ -24,7 +23,6 @@ from stacks.offline.replacements import (
     replace_keys,
     stateful_data,
 )
-from tests.cicd import ROOT
 
 #: The project's own component types: never replaced themselves, so they have no entry.
 PROJECT_COMPONENTS = "shop:"
@@ -257,11 +255,6 @@ def test_what_replaces_a_managed_node_group(changed: list[str], expected: list[s
 def test_a_new_password_is_a_replacement() -> None:
     assert replace_keys("random:index/randomPassword:RandomPassword", ["length"]) == ["length"]
     assert replace_keys("random:index/randomId:RandomId", ["keepers.identifier"]) == ["keepers"]
-
-
-@pytest.fixture(scope="module")
-def bootstrap() -> Plan:
-    return preview("ci", project_dir=ROOT / "bootstrap")
 
 
 def _needing_an_entry(plan: Plan) -> set[str]:
