@@ -11,7 +11,7 @@ from components import deploy_access
 from stacks.offline.plan import Plan, PlannedResource
 from tests.observability_plan import ALARM, DASHBOARD, LOG_GROUP, alarms, metrics, shop_ingress
 from tests.shop_plan import NETWORK_POLICY, rollout
-from tests.test_cicd_bootstrap import _statement, bootstrap  # noqa: F401 - the session's bootstrap plan
+from tests.test_cicd_bootstrap import _statement
 
 APP_README = Path(__file__).resolve().parents[1] / "app" / "README.md"
 METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
@@ -160,7 +160,7 @@ def test_only_the_cloudwatch_agent_reaches_the_metrics_port(plan: Plan) -> None:
 # ---------------------------------------------------------------------------------------------- deploy roles
 
 
-def test_deploy_and_preview_roles_may_look_the_load_balancer_up(bootstrap: Plan) -> None:  # noqa: F811
+def test_deploy_and_preview_roles_may_look_the_load_balancer_up(bootstrap: Plan) -> None:
     needed = {
         "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeTargetGroups",
