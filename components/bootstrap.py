@@ -1,5 +1,6 @@
 """The CI/CD bootstrap's composition (bootstrap/): the image registry, the state backend, GitHub Actions' roles to
-push to the one and deploy with the other, and the workload boundary that caps every role each stack creates.
+push to the one and deploy with the other, the workload boundary that caps every role each stack creates, and the
+repository's OIDC subject template and environments those roles' trust relies on.
 
 Its components take the bootstrap's ``naming`` and ``account``, not a ``StackContext``: they serve every stack of
 the account rather than belong to one, create no role under a stack's path or boundary (they create the boundaries),
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.account import Account
-from components.deploy_access import DeployAccess, DeployAccessArgs, StateAccess
+from components.deploy_access import DeployAccess, DeployAccessArgs, GitHubRepository, GitHubRepositoryArgs, StateAccess
 from components.image_registry import ImageRegistry, ImageRegistryArgs
 from components.naming import Naming
 from components.state_backend import StateBackend, StateBackendArgs
@@ -29,6 +30,7 @@ class Bootstrap:
     registry: ImageRegistry
     state: StateBackend | None
     access: DeployAccess
+    repository: GitHubRepository
 
 
 def build(settings: BootstrapSettings) -> Bootstrap:
@@ -70,7 +72,12 @@ def build(settings: BootstrapSettings) -> Bootstrap:
             else None,
         ),
     )
-    return Bootstrap(account=account, registry=registry, state=state, access=access)
+    repository = GitHubRepository(
+        "github-repository",
+        # After the roles: a token in the new subject format must find a trust policy that expects it.
+        GitHubRepositoryArgs(github=settings.github, deploy=settings.deploy, depends_on=[access]),
+    )
+    return Bootstrap(account=account, registry=registry, state=state, access=access, repository=repository)
 
 
 def github_variables(bootstrap: Bootstrap) -> dict[str, pulumi.Input[str]]:

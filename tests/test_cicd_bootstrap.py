@@ -25,7 +25,6 @@ from tests.cicd import ROOT, all_jobs, jobs, steps, uses
 BOOTSTRAP_DIR = ROOT / "bootstrap"
 STACK = "ci"
 PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
-REPOSITORY = "repo:example-org/shop-platform"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 #: IAM service prefixes of resource types whose Pulumi module is named otherwise.
@@ -86,57 +85,6 @@ def test_github_oidc_provider_is_for_sts_and_protected(bootstrap: Plan) -> None:
     assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
     assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert provider.options["protect"] is True
-
-
-@pytest.mark.parametrize(
-    ("purpose", "subject"),
-    [
-        ("publisher", f"{REPOSITORY}:environment:image"),
-        ("deploy-staging", f"{REPOSITORY}:environment:staging"),
-        ("deploy-prod", f"{REPOSITORY}:environment:production"),
-        ("preview-staging", f"{REPOSITORY}:environment:preview-staging"),
-        ("preview-prod", f"{REPOSITORY}:environment:preview-prod"),
-    ],
-)
-def test_each_role_trusts_only_this_repository_for_its_environment(bootstrap: Plan, purpose: str, subject: str) -> None:
-    (statement,) = _trust(bootstrap, purpose)["Statement"]
-    assert statement["Principal"] == {"Federated": PROVIDER_ARN}
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    # StringEquals on both claims: no wildcard subject, no other audience.
-    assert statement["Condition"] == {
-        "StringEquals": {
-            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": subject,
-        }
-    }
-
-
-def _matrix(text: str, entry: dict[str, str]) -> str:
-    return re.sub(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", lambda match: entry[match[1]], text)
-
-
-def test_every_job_that_assumes_a_role_runs_where_that_role_trusts_it(bootstrap: Plan) -> None:
-    """The subject of a job's OIDC token is its GitHub environment; the role the job assumes must trust exactly that
-    subject. No role trusts a branch: every workflow of a branch gets its subject, only an environment's jobs get
-    the environment's, so no job assumes a role outside an environment."""
-    trusted = {_role(bootstrap, purpose).outputs["arn"]: _trust(bootstrap, purpose) for purpose in _purposes(bootstrap)}
-    variables = bootstrap.outputs["githubVariables"]
-    assumed = set()
-    for name, job_id, job in all_jobs():
-        for step in steps(job):
-            if uses(step) != "aws-actions/configure-aws-credentials":
-                continue
-            for entry in job.get("strategy", {}).get("matrix", {}).get("include", [{}]):
-                (variable,) = re.findall(r"vars\.(\w+)", _matrix(step["with"]["role-to-assume"], entry))
-                environment = job.get("environment")
-                environment = environment["name"] if isinstance(environment, dict) else environment
-                assert environment, f"{name}:{job_id} assumes a role outside an environment"
-                subject = f"environment:{_matrix(environment, entry)}"
-                (statement,) = trusted[variables[variable]]["Statement"]
-                sub = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-                assert sub == f"{REPOSITORY}:{subject}", f"{name}:{job_id} ({variable}) cannot assume its role"
-                assumed.add(variables[variable])
-    assert assumed == set(trusted), "every role the bootstrap creates is used by a job"
 
 
 def test_an_existing_oidc_provider_is_reused(on_pulumi_cloud: Plan) -> None:

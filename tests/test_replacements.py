@@ -58,7 +58,13 @@ STATEFUL_TYPES = frozenset(
         "random:index/randomPassword:RandomPassword",
     }
 )
-_SDK_PACKAGES = {"aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes", "eks": "pulumi_eks", "random": "pulumi_random"}
+_SDK_PACKAGES = {
+    "aws": "pulumi_aws",
+    "kubernetes": "pulumi_kubernetes",
+    "eks": "pulumi_eks",
+    "random": "pulumi_random",
+    "github": "pulumi_github",
+}
 
 
 def sdk_args_class(type_: str) -> type:

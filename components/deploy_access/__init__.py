@@ -1,10 +1,12 @@
 """GitHub Actions' way into AWS: GitHub's OIDC provider, one role per kind of job (``publisher``, ``deploy-<stack>``,
-``preview-<stack>``), each trusted only for this repository's main branch or one of its GitHub environments, and
-the workload boundary that caps every role a stack creates.
+``preview-<stack>``), each trusted only for one GitHub environment of one workflow of this repository, and the
+workload boundary that caps every role a stack creates.
 
 - ``actions.py``: the IAM action sets, as data.
 - ``statements.py``: each role's and the boundary's policy, as tables of ``allow``/``deny`` statements.
 - ``component.py``: the ``DeployAccess`` component that creates the provider, the roles and the boundaries.
+- ``github.py``: the subjects the roles trust, and the ``GitHubRepository`` component that makes GitHub mint them
+  (the subject claim template, the environments with their branch rules and reviewers).
 
 What each role may and may not do, what is not capped and why: docs/threat-model.md.
 """
@@ -24,11 +26,16 @@ from components.deploy_access.actions import (
 )
 from components.deploy_access.component import (
     GITHUB_OIDC_HOST,
-    PREVIEW_ENVIRONMENT,
     STS_AUDIENCE,
     DeployAccess,
     DeployAccessArgs,
     StateAccess,
+)
+from components.deploy_access.github import (
+    PREVIEW_ENVIRONMENT,
+    SUBJECT_CLAIM_KEYS,
+    GitHubRepository,
+    GitHubRepositoryArgs,
 )
 from components.deploy_access.statements import GLOBAL_SERVICES_REGION
 
@@ -47,8 +54,11 @@ __all__ = [
     "PREVIEW_READ_ACTIONS",
     "STACK_ROLE_ACTIONS",
     "STS_AUDIENCE",
+    "SUBJECT_CLAIM_KEYS",
     "WORKLOAD_BOUNDARY_ACTIONS",
     "DeployAccess",
     "DeployAccessArgs",
+    "GitHubRepository",
+    "GitHubRepositoryArgs",
     "StateAccess",
 ]

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import Account
+from components.deploy_access.github import Trust, deploy_trust, preview_trust, publisher_trust
 from components.deploy_access.statements import DeliveryPolicies, Foundation, workload_boundary
 from components.iam import policy_document
 from components.naming import Naming
@@ -19,8 +20,6 @@ from stacks.settings import DeploySettings, GitHubSettings
 COMPONENT = "cicd"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
-#: The GitHub environment of a stack's pull request previews; prod's requires a reviewer (docs/threat-model.md).
-PREVIEW_ENVIRONMENT = "preview-{stack}"
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,9 @@ class DeployAccess(pulumi.ComponentResource):
         ).apply(lambda arns: Foundation(*arns))
 
         github, deploy = args.github, args.deploy
-        repository = f"repo:{github.repository}"
-        environment = f"{repository}:environment:"
-        # Every role trusts one environment, never a branch: any job of any workflow on main has the branch's
-        # subject, only the jobs in an environment restricted to main have the environment's.
-        self.publisher_role_arn = self._role(
-            "publisher", environment + github.image_environment, policies.publisher, hours=1
-        )
+        # Every role trusts one environment of one workflow at one ref (components/deploy_access/github.py): a job
+        # of another workflow, branch or repository, or outside the environment, gets another subject.
+        self.publisher_role_arn = self._role("publisher", publisher_trust(github), policies.publisher, hours=1)
         self.deploy_role_arns, self.preview_role_arns, self.workload_boundary_arns = {}, {}, {}
         self.release_parameters = {stack: policies.release_record(stack) for stack in deploy.stacks}
         for stack in deploy.stacks:
@@ -94,7 +89,7 @@ class DeployAccess(pulumi.ComponentResource):
             protected = stack in deploy.protected_stacks
             self.deploy_role_arns[stack] = self._role(
                 f"deploy-{stack}",
-                environment + (github.production_environment if protected else stack),
+                deploy_trust(github, deploy, stack),
                 lambda foundation, stack=stack, protected=protected: policies.deploy(
                     stack, foundation, protected=protected, others=tuple(s for s in deploy.stacks if s != stack)
                 ),
@@ -102,7 +97,7 @@ class DeployAccess(pulumi.ComponentResource):
             )
             self.preview_role_arns[stack] = self._role(
                 f"preview-{stack}",
-                environment + PREVIEW_ENVIRONMENT.format(stack=stack),
+                preview_trust(stack),
                 lambda foundation, stack=stack: policies.preview(stack, foundation),
                 hours=1,
             )
@@ -147,23 +142,26 @@ class DeployAccess(pulumi.ComponentResource):
         return boundary.arn
 
     def _role(
-        self, purpose: str, subject: str, statements: Callable[[Foundation], list[dict[str, Any]]], *, hours: int
+        self, purpose: str, trust: Trust, statements: Callable[[Foundation], list[dict[str, Any]]], *, hours: int
     ) -> pulumi.Output[str]:
-        """A role that only GitHub tokens for ``subject`` (and audience STS) may assume."""
+        """A role that only GitHub tokens for ``trust``'s subject (and audience STS) may assume."""
         naming = self._args.naming
-        trust = self.oidc_provider_arn.apply(
+        subject = trust.subject(self._args.github)
+        # A pull request's number is the one part of a preview's subject that varies: only there a pattern.
+        audience = {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE}
+        condition = (
+            {"StringEquals": audience, "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subject}}
+            if "*" in subject
+            else {"StringEquals": {**audience, f"{GITHUB_OIDC_HOST}:sub": subject}}
+        )
+        trust_policy = self.oidc_provider_arn.apply(
             lambda provider_arn: policy_document(
                 [
                     {
                         "Effect": "Allow",
                         "Principal": {"Federated": provider_arn},
                         "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": {
-                            "StringEquals": {
-                                f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                                f"{GITHUB_OIDC_HOST}:sub": subject,
-                            }
-                        },
+                        "Condition": condition,
                     }
                 ]
             )
@@ -172,7 +170,7 @@ class DeployAccess(pulumi.ComponentResource):
             f"{self._name}-{purpose}",
             name=naming.physical(purpose, max_length=64),
             description=f"GitHub Actions ({subject}): {purpose}",
-            assume_role_policy=trust,
+            assume_role_policy=trust_policy,
             max_session_duration=hours * 3600,
             tags=naming.tags(COMPONENT, Name=naming.physical(purpose, max_length=64)),
             opts=pulumi.ResourceOptions(parent=self),

@@ -71,6 +71,34 @@ class GitHubSettings:
         description="ARN of an existing token.actions.githubusercontent.com provider to reuse (an account has at "
         "most one); empty creates it.",
     )
+    repository_id: int = Field(
+        ge=1,
+        description="The repository's numeric id (`gh api repos/OWNER/NAME --jq .id`): the OIDC subject names it, "
+        "so a repository deleted and re-created under the same name (or a fork) matches no role.",
+    )
+    reviewer_teams: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        default=(),
+        description="Ids of the teams (`gh api orgs/ORG/teams/SLUG --jq .id`) whose approval the production "
+        "environment and the protected stacks' preview environments require.",
+    )
+    reviewer_users: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        default=(),
+        description="Ids of the users (`gh api users/LOGIN --jq .id`) whose approval the production environment and "
+        "the protected stacks' preview environments require.",
+    )
+
+    manage_shared: bool = Field(
+        default=True,
+        description="Create the repository's OIDC subject template and the image and notify environments; with an "
+        "account per environment exactly one of the bootstraps does (the registry's account), the other sets false.",
+    )
+
+    def problems(self, environment: Environment) -> Iterator[Problem]:
+        reviewers = len(self.reviewer_teams) + len(self.reviewer_users)
+        if not reviewers:
+            yield "reviewer_teams", "name a team or a user (githubReviewerUsers): prod deploys need an approval"
+        if reviewers > 6:
+            yield "reviewer_teams", f"{reviewers} reviewers: GitHub allows at most 6 teams and users together"
 
 
 @section(prefix="deploy")
