@@ -9,7 +9,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 
 .PHONY: venv deploy-venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary comment-facts validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy rollout-status smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices
+	image-config deploy rollout-status smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices pulumi-cli
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -219,6 +219,14 @@ approval-summary:
 # Standard library only: runs without the virtual environment, also when the run failed before creating it.
 notify:
 	$(PYTHON) -m ci.notify --status "$$STATUS" --message "$$MESSAGE"
+
+# The Pulumi CLI at requirements.txt's pin (the SDK's version), checked against the SHA-256 its release publishes and
+# unpacked into a directory of its own, which goes first on PATH (GITHUB_PATH) for the job's later steps: never a
+# `pulumi` something else left on the runner (ci/pulumi_cli.py). Standard library only.
+PULUMI_VERSION := $(shell sed -n 's/^pulumi==//p' requirements.txt)
+pulumi-cli:
+	@bin="$$($(PYTHON) -m ci.pulumi_cli $(PULUMI_VERSION) "$${RUNNER_TEMP:-$$(mktemp -d)}/pulumi-cli")" \
+		&& echo "$$bin" >> "$${GITHUB_PATH:-/dev/null}" && echo "Pulumi CLI $(PULUMI_VERSION), verified, in $$bin"
 
 # The Debian packages the tests drive (chromium, redis-server, openssl), installed where missing: under CI=true a
 # missing one fails its tests. Standard library only, like notify: it runs before the virtual environment exists.
