@@ -4,8 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= staging
-PYRIGHT_VERSION := 1.1.414
-REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt app/requirements.txt app/requirements-test.txt
 
 .PHONY: venv deploy-venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary comment-facts validate-manifests dockerfile-lint workflow-lint image cloud-preview \
@@ -15,14 +13,16 @@ REQUIREMENTS := requirements.txt requirements-dev.txt policies/requirements.txt 
 # pack in for `pulumi preview/up --policy-pack policies`.
 POLICY_VENV := policies/.venv
 
-$(VENV)/.installed: $(REQUIREMENTS)
+# The development set (tests, lint, the app, the program): exactly requirements-dev.lock, every file checked against
+# its hash, as the deploy set below (docs/cicd.md "Locked dependencies").
+$(VENV)/.installed: requirements-dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) $(HASHED_INSTALL) -r requirements-dev.lock
 	@touch $@
 
-$(POLICY_VENV)/.installed: policies/requirements.txt
+$(POLICY_VENV)/.installed: policies/requirements.lock
 	@test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
-	$(POLICY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt
+	$(POLICY_VENV)/bin/python $(HASHED_INSTALL) -r policies/requirements.lock
 	@touch $@
 
 venv: $(VENV)/.installed $(POLICY_VENV)/.installed
@@ -72,10 +72,15 @@ test-infra: venv
 test-app: venv
 	$(PY) -m pytest app/tests
 
-lint: venv
+# pyright at package-lock.json's version, every file checked against its integrity hash (npm ci), in node_modules/.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+lint: venv node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	npx --yes pyright@$(PYRIGHT_VERSION) --pythonpath $(PY)
+	node_modules/.bin/pyright --pythonpath $(PY)
 
 ## The shop locally at http://127.0.0.1:8000 with SQLite, an in-process cache and local image files.
 shop: venv
