@@ -7,7 +7,8 @@ STACK ?= staging
 
 .PHONY: venv deploy-venv preview cost test test-infra test-app lint shop bench bench-preview bench-shop clean
 .PHONY: plan policy plan-summary comment-facts validate-manifests dockerfile-lint workflow-lint image cloud-preview \
-	image-config deploy rollout-status smoke alarms verify-release rollback retain-image approval-summary notify test-packages cost-prices pulumi-cli
+	image-config deploy rollout-status smoke alarms verify-release rollback retain-image approval-summary release-approval \
+	notify test-packages cost-prices pulumi-cli
 
 # The policy pack's own environment (policies/PulumiPolicy.yaml: virtualenv .venv), which the Pulumi CLI runs the
 # pack in for `pulumi preview/up --policy-pack policies`.
@@ -214,6 +215,11 @@ retain-image: deploy-venv
 # The cost estimate's price table from the AWS Price List API (needs AWS credentials; docs/cost.md).
 cost-prices: venv
 	$(PY) -m ci.cost_prices
+
+# The same for the Jenkinsfile's prod prompt, from STACK's release record: $(ARTIFACTS)/approval-STACK.txt; refuses a
+# commit that does not descend from STACK's last verified release (ci/release.py approval).
+release-approval: deploy-venv
+	$(PY) -m ci.release approval $(STACK) --artifacts $(ARTIFACTS)
 
 # What the prod approval approves (commit, digest, changes since ENVIRONMENT's last release) as the job summary;
 # fails for a commit that does not descend from that release. Standard library only, like notify.

@@ -6,6 +6,7 @@
     python -m ci.release preview  STACK
     python -m ci.release image-config STACK
     python -m ci.release retain   [--image REPO:TAG@sha256:...] [--artifacts DIR]
+    python -m ci.release approval STACK [--image REPO:TAG@sha256:...] [--artifacts DIR]
 
 Without ``--image``, the image is the one ``python -m ci.image --out DIR/image.json`` pushed in this workspace.
 
@@ -43,6 +44,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ci import approval as approval_summary
 from ci import runner
 from ci.image import BadImageReference, ImageReference
 from stacks.exit_codes import Exit
@@ -297,6 +299,29 @@ def deploy(stack: str, image_text: str, artifacts: Path) -> int:
     return Exit.OK
 
 
+def approval(stack: str, image_text: str, artifacts: Path) -> int:
+    """What a person approves before ``stack`` gets the image: the commit, the digest and the changes since the
+    stack's last verified release (from its release record), in ``DIR/approval-<stack>.txt`` for the Jenkinsfile's
+    prompt (GitHub's gets ci/approval.py's, from its deployments). A commit that does not descend from that release
+    is refused here, before anyone is asked to approve a downgrade."""
+    image = _pinned(image_text, "image")
+    good = ReleaseRecord.load(record_parameter()).last_good()
+    commit = head_commit()
+    if good and not descends_from(commit, good.commit):
+        raise ReleaseRefused(
+            f"{commit} does not descend from {good.commit}, the last verified release of {stack}: not asking for an "
+            "approval of a downgrade (an old run re-run?)"
+        )
+    pinned = approval_summary.PINNED_IMAGE.fullmatch(str(image))
+    if pinned is None:
+        raise BadImageReference(f"image {image} has no digest")
+    text = approval_summary.summary(stack, pinned, commit, good.commit if good else None)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / f"approval-{stack}.txt").write_text(text + "\n")
+    print(text)
+    return Exit.OK
+
+
 def verified(stack: str, artifacts: Path) -> int:
     """Mark this run's release of ``stack`` verified: the next rollback may return to it."""
     release = Release.of_this_run(artifacts, stack)
@@ -441,10 +466,20 @@ def _add_retain(commands: argparse._SubParsersAction) -> None:
     command.set_defaults(run=lambda args: retain(args.image or built_image(args.artifacts)))
 
 
+def _add_approval(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser("approval", help="what approving STACK's deploy approves")
+    command.add_argument("stack")
+    _image(command)
+    _artifacts(command)
+    command.set_defaults(
+        run=lambda args: approval(args.stack, args.image or built_image(args.artifacts), args.artifacts)
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ci.release", description=(__doc__ or "").split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_deploy, _add_verified, _add_rollback, _add_preview, _add_image_config, _add_retain):
+    for add in (_add_deploy, _add_verified, _add_rollback, _add_preview, _add_image_config, _add_retain, _add_approval):
         add(commands)
     return parser
 

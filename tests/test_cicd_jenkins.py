@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.cicd import ROOT, make_calls, make_targets
+from tests.cicd import ROOT, make_calls, make_dry_run, make_targets
 
 JENKINSFILE = (ROOT / "Jenkinsfile").read_text()
 _STAGE = re.compile(r"^\s*stage\('(?P<name>[^']+)'\)\s*\{", re.MULTILINE)
@@ -73,6 +73,7 @@ def test_it_has_the_stages_of_the_github_pipeline_in_order() -> None:
         "Image",
         "Image, mirrored to Docker Hub",
         "Deploy staging",
+        "What prod approval approves",
         "Approve prod",
         "Deploy prod",
         "Keep the released image",
@@ -167,8 +168,26 @@ def test_every_stage_has_its_own_timeout_and_the_approvals_wait_a_day() -> None:
 
 def test_prod_waits_for_a_person_and_holds_no_executor_meanwhile() -> None:
     approval = _stage_body("Approve prod")
-    assert re.search(r"\binput\s*\{", approval) and "submitter 'prod-approvers'" in approval
+    assert re.search(r"\binput message: .*,\s*submitter: 'prod-approvers'", approval, re.DOTALL)
     assert "agent" not in approval and "agent" not in _stage_body("Approve prod preview")
+
+
+def test_the_prod_prompt_shows_commit_digest_and_changes_from_prods_release_record() -> None:
+    """As deploy.yml's approval-summary job does (ci/approval.py), from the release record Jenkins' prod profile
+    reads: the stage before the prompt writes the text, refusing a downgrade, and the prompt shows it."""
+    summary = _stage_body("What prod approval approves")
+    assert STAGES.index("What prod approval approves") == STAGES.index("Approve prod") - 1
+    assert (_agent("What prod approval approves"), _profile("What prod approval approves")) == (
+        "shop-prod-deploy",
+        "shop-deploy-prod",
+    )
+    assert "RELEASE_PARAMETER = '/shop/prod/releases'" in summary
+    assert summary.index("unstash 'image'") < summary.index("sh 'make release-approval STACK=prod'")
+    assert "env.PROD_APPROVAL = readFile('artifacts/approval-prod.txt')" in summary
+    assert re.search(r'input message: "[^"]*\$\{env\.PROD_APPROVAL\}"', _stage_body("Approve prod"))
+    # The text is what `make release-approval` writes (ci/release.py approval, tested in test_cicd_release.py).
+    recipe = make_dry_run("-B", "release-approval", "STACK=prod")
+    assert ".venv/bin/python -m ci.release approval prod --artifacts artifacts" in recipe
 
 
 def test_a_failed_aborted_or_timed_out_prod_deploy_rolls_back_to_the_last_verified_release() -> None:

@@ -153,7 +153,8 @@ def test_the_policy_pack_runs_in_the_environment_make_venv_creates() -> None:
     recipe = make_dry_run("-B", "venv").splitlines()
     assert any(line.endswith(f"-m venv {venv}") for line in recipe), recipe
     assert (
-        f"{venv}/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt" in recipe
+        f"{venv}/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps "
+        "-r policies/requirements.lock" in recipe
     )
     for target in ("cloud-preview", "deploy", "rollback"):
         assert f"-m venv {venv}" in make_dry_run(target, "-B"), f"make {target} would run the pack without it"
@@ -398,3 +399,29 @@ def test_the_approval_summary_shows_commit_digest_and_changes_and_refuses_a_down
     captured = capsys.readouterr()
     assert "not asking for an approval of a downgrade" in captured.out + captured.err
     assert approval.main(["--environment", "production", "--image", f"{REPOSITORY}:2222222"]) == 2
+
+
+def test_jenkins_approval_text_comes_from_the_release_record_and_refuses_a_downgrade(
+    pulumi: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Jenkins has no deployments API: `release approval` reads the last verified release from the stack's record and
+    writes what the prompt shows (commit, digest, changes since) to DIR/approval-<stack>.txt."""
+    older = _git("rev-parse", "HEAD")
+    released = _commit("the last verified release")
+    assert _release(pulumi, OLD, tmp_path / "run-1", run="jenkins-shop-41") == 0
+    _commit("a release that failed in prod")
+    assert _release(pulumi, OLD, tmp_path / "run-2", run="jenkins-shop-42", verify=False) == 0
+    head = _commit("fix the checkout page")
+    artifacts = tmp_path / "run-3"
+
+    assert release.main(["approval", "prod", "--image", NEW, "--artifacts", str(artifacts)]) == 0
+    text = (artifacts / "approval-prod.txt").read_text()
+    assert f"`{head}` fix the checkout page" in text and f"digest `{DIGEST_B}`" in text
+    assert f"| prod runs | `{released}` |" in text, "the last verified release, not the failed one"
+    assert "**2 commits since**" in text
+
+    _git("checkout", "-q", older)  # an old run, re-run
+    assert release.main(["approval", "prod", "--image", NEW, "--artifacts", str(tmp_path / "run-4")]) == 1
+    assert "not asking for an approval of a downgrade" in capsys.readouterr().err
+    assert not (tmp_path / "run-4" / "approval-prod.txt").exists()
+    assert release.main(["approval", "prod", "--image", f"{REPOSITORY}:2222222", "--artifacts", str(artifacts)]) == 2
