@@ -2,7 +2,8 @@
 
 Three groups of checks, each a list of lines:
 - the stack file (offline, always): its **example values** — documentation domains (RFC 2606/6761),
-  documentation networks (RFC 5737), the example AWS account ``123456789012``, made-up image tags and digests —
+  documentation networks (RFC 5737), the example AWS account ``123456789012`` (the deploy runner's example GitHub
+  connection among them), the example repository ``example-org/...``, made-up image tags and digests —
   and strings given for boolean settings, one problem per key and value;
 - the **tools** (no credentials): the Pulumi CLI and its version against the SDK's, the AWS CLI (pulumi-eks's
   kubeconfig runs ``aws eks get-token``), Node's ``npx`` for ``make lint``;
@@ -44,6 +45,8 @@ DOCUMENTATION_NETWORKS = tuple(
 )
 #: The account id AWS's documentation uses in examples.
 EXAMPLE_ACCOUNT = "123456789012"
+#: The GitHub repository the stack files name as an example (``runnerRepository``; the bootstrap's too).
+EXAMPLE_REPOSITORY = re.compile(r"example-org/[\w.-]+")
 #: A long hexadecimal string: a commit or an image digest.
 HEX = re.compile(r"[0-9a-f]{32,}")
 #: Example role names the stack files ship with, checked against IAM when credentials exist.
@@ -139,6 +142,10 @@ def example_value_problems(config: dict[str, Any], file_name: str) -> list[str]:
                 problems.append(
                     f"{file_name}: {key}: '{text}' is in the documentation network {network} (RFC 5737): set your "
                     "own networks' addresses"
+                )
+            if EXAMPLE_REPOSITORY.fullmatch(text):
+                problems.append(
+                    f"{file_name}: {key}: '{text}' is the example repository: set your repository's OWNER/NAME"
                 )
             if EXAMPLE_ACCOUNT in text:
                 problems.append(

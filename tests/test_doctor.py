@@ -28,12 +28,16 @@ SHIPPED_EXAMPLES = {
         "shop-platform:edgeAdminAllowedCidrs",
         "shop-platform:shopImageTag",
         "shop-platform:shopImageDigest",
+        "shop-platform:runnerConnectionArn",
+        "shop-platform:runnerRepository",
     },
     "prod": {
         "shop-platform:domain",
         "shop-platform:obsAlarmEmails",
         "shop-platform:shopImageTag",
         "shop-platform:shopImageDigest",
+        "shop-platform:runnerConnectionArn",
+        "shop-platform:runnerRepository",
     },
 }
 REAL_TAG = hashlib.sha1(b"shop").hexdigest()  # noqa: S324 - a commit-shaped value, not security
@@ -66,6 +70,8 @@ def test_doctor_names_every_example_value_of_the_stack_file_with_its_key_and_fil
         ("shop-platform:shopImageDigest", "sha256:" + "0" * 64),
         ("shop-platform:shopImageDigest", "sha256:" + "0123456789abcdef" * 4),
         ("shop-platform:shopImageTag", "deadbeef" * 5),
+        ("shop-platform:runnerConnectionArn", "arn:aws:codeconnections:eu-west-1:123456789012:connection/4b1d5e2c"),
+        ("shop-platform:runnerRepository", "example-org/shop-platform"),
     ],
 )
 def test_each_kind_of_example_value_is_caught(key: str, value: Any) -> None:
@@ -83,6 +89,8 @@ def test_real_values_pass() -> None:
         "shop-platform:shopImageRepository": "210987654321.dkr.ecr.eu-west-1.amazonaws.com/shop/app",
         "shop-platform:shopImageTag": REAL_TAG,
         "shop-platform:shopImageDigest": REAL_DIGEST,
+        "shop-platform:runnerConnectionArn": "arn:aws:codeconnections:eu-west-1:210987654321:connection/4b1d5e2c",
+        "shop-platform:runnerRepository": "acme/shop-platform",
         "shop-platform:dbInstanceClass": "db.t4g.small",
         "shop-platform:dbMultiAz": True,
         "shop-platform:vpcAzCount": 3,
