@@ -419,6 +419,7 @@ def test_before_the_zone_exists_and_without_credentials_the_step_is_printed() ->
 
 # ------------------------------------------------------------------------------------------ the runner's connection
 
+
 def test_a_stack_file_without_the_runners_connection_is_a_problem(tmp_path: Path) -> None:
     for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
         (tmp_path / name).write_text((ROOT / name).read_text())
