@@ -141,12 +141,11 @@ def test_without_runner_settings_there_is_no_runner() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"runnerConnectionArn": "", "runnerRepository": ""}, "prod's Kubernetes API is private"),
         ({"runnerRepository": ""}, "the runner needs both runnerConnectionArn and runnerRepository"),
         ({"runnerConnectionArn": "arn:aws:iam::123456789012:role/x"}, "String should match pattern"),
         ({"runnerRepository": "not a repository"}, "String should match pattern"),
     ],
 )
-def test_prod_needs_the_runner_and_both_settings_are_checked(overrides: dict[str, str], message: str) -> None:
+def test_the_runner_needs_both_settings_and_each_is_checked(overrides: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         _settings("prod", **overrides)

@@ -25,7 +25,8 @@ class RunnerSettings:
         default="",
         pattern=CONNECTION_ARN_PATTERN,
         description="ARN of the CodeConnections connection to GitHub (console: Developer Tools > Connections); "
-        "with runnerRepository, the stack creates its in-VPC deploy runner. Required in prod.",
+        "with runnerRepository, the stack creates its in-VPC deploy runner, which deploy.yml's deploy jobs run on "
+        "(`doctor` reports it missing).",
     )
     repository: str = Field(
         default="",
@@ -44,9 +45,3 @@ class RunnerSettings:
         if bool(self.connection_arn) != bool(self.repository):
             missing = "repository" if self.connection_arn else "connection_arn"
             yield missing, "the runner needs both runnerConnectionArn and runnerRepository; set both or neither"
-        elif environment == "prod" and not self.enabled:
-            yield (
-                "connection_arn",
-                "prod's Kubernetes API is private: its deploys run on the stack's runner in the VPC; set "
-                "runnerConnectionArn and runnerRepository (docs/getting-started.md)",
-            )
