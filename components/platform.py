@@ -12,6 +12,7 @@ from components.cache import Cache, CacheArgs
 from components.carts import CartsTable, CartsTableArgs
 from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
+from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.edge import Edge, EdgeArgs, cdn
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
@@ -56,6 +57,8 @@ class Platform:
     carts: CartsTable
     storage: AssetStorage
     cluster: Cluster
+    deploy_runner: DeployRunner | None
+    """None without runner settings (a stack whose deploys reach the Kubernetes API from outside the VPC)."""
     edge: Edge
     observability: Observability
     shop: Shop
@@ -149,6 +152,22 @@ def build(settings: PlatformSettings) -> Platform:
             ),
         ),
     )
+    # It needs the VPC and the deployer group only, not the control plane: the first deploy's phase one creates it.
+    deploy_runner = (
+        DeployRunner(
+            "deploy-runner",
+            DeployRunnerArgs(
+                settings=settings.runner,
+                context=context,
+                vpc_id=network.vpc_id,
+                subnet_ids=network.private_subnet_ids,
+                security_group_id=cluster.deployer_security_group_id,
+                logs_key_arn=keys.logs_key_arn,
+            ),
+        )
+        if settings.runner.enabled
+        else None
+    )
     edge = Edge(
         "edge",
         EdgeArgs(
@@ -192,6 +211,7 @@ def build(settings: PlatformSettings) -> Platform:
         carts=carts,
         storage=storage,
         cluster=cluster,
+        deploy_runner=deploy_runner,
         edge=edge,
         observability=observability,
         shop=shop,

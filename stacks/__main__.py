@@ -17,6 +17,11 @@ Exit codes (``stacks.exit_codes.Exit``): 0 success; 1 a check failed (``config-s
 policy violation with ``--policy``); 2 bad input (unknown stack or revision, malformed YAML, invalid settings or
 policy config, an error in the program), reported in one message without a traceback unless ``--debug``. Flags are
 checked before anything is evaluated.
+
+Only the commands that check policies (``--policy``, ``--against``) load the policy pack's runner
+(``stacks.offline.policy_run``, imported where used): it needs pulumi-policy and jsonschema, which the locked deploy
+environment (requirements.lock, `make deploy-venv`) cannot hold — pulumi-policy pins another protobuf, and the CLI
+runs the pack in policies/.venv — while ``doctor`` and ``first-deploy`` run there (tests/test_stacks_lock.py).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import yaml
 
 from stacks import doctor
 from stacks.exit_codes import Exit
-from stacks.offline import changes, cost, phases, policy_run, report
+from stacks.offline import changes, cost, phases, report
 from stacks.offline.engine import PROJECT_DIR, OfflineError, load_config, preview, stack_names
 from stacks.offline.fakes import MissingFake
 from stacks.offline.lifecycle import format_critical_path
@@ -114,6 +119,8 @@ def _validate_preview(args: argparse.Namespace) -> list[str]:
 
 
 def _policy_config(args: argparse.Namespace) -> Path:
+    from stacks.offline import policy_run  # the policy pack: see the module's docstring
+
     return args.policy_config or policy_run.config_path(args.stack)
 
 
@@ -204,6 +211,8 @@ def _run_against(args: argparse.Namespace, out: TextIO) -> Plan:
     config = _policy_config(args)
     delta = None
     if config.is_file():
+        from stacks.offline import policy_run  # the policy pack: see the module's docstring
+
         region = load_config(args.stack, args.project_dir.resolve())[1].get("aws:region", "us-east-1")
         try:
             delta = changes.policy_delta(old, plan, (old_region, region), config)
@@ -222,6 +231,8 @@ def _run_against(args: argparse.Namespace, out: TextIO) -> Plan:
 
 
 def _run_policy(plan: Plan, config: Path, as_previewed: Plan, out: TextIO) -> Exit:
+    from stacks.offline import policy_run  # the policy pack: see the module's docstring
+
     try:
         violations, text = policy_run.check(plan, config, preview_plan=as_previewed)
     except policy_run.PolicyConfigError as error:

@@ -2,13 +2,17 @@
 
 Three groups of checks, each a list of lines:
 - the stack file (offline, always): its **example values** — documentation domains (RFC 2606/6761),
-  documentation networks (RFC 5737), the example AWS account ``123456789012``, made-up image tags and digests —
+  documentation networks (RFC 5737), the example AWS account ``123456789012`` (the deploy runner's example GitHub
+  connection among them), the example repository ``example-org/...``, made-up image tags and digests —
   and strings given for boolean settings, one problem per key and value;
 - the **tools** (no credentials): the Pulumi CLI and its version against the SDK's, the AWS CLI (pulumi-eks's
   kubeconfig runs ``aws eks get-token``), Node's ``npx`` for ``make lint``;
 - with **AWS credentials** only: the account they point at, the self-managed state bucket of
-  ``PULUMI_BACKEND_URL`` and that every role the cluster grants access to exists (EKS refuses an access entry for
-  a missing principal part-way through creating the cluster). Without credentials these are skipped, in one line.
+  ``PULUMI_BACKEND_URL``, that every role the cluster grants access to exists (EKS refuses an access entry for
+  a missing principal part-way through creating the cluster) and, once the domain's hosted zone exists, that the
+  parent zone delegates the domain to it, and that the deploy runner's GitHub connection is available (it is also
+  required offline: the deploy jobs run on that runner). Without credentials these are skipped, in one line, and
+  the delegation is printed as a step.
 
 ``require_pulumi_cli`` is the prerequisite the cloud make targets run before anything that calls ``pulumi``:
 ``python -m stacks.doctor`` runs it alone, in the locked deploy environment (``make deploy-venv``), which lacks what
@@ -44,11 +48,16 @@ DOCUMENTATION_NETWORKS = tuple(
 )
 #: The account id AWS's documentation uses in examples.
 EXAMPLE_ACCOUNT = "123456789012"
+#: The GitHub repository the stack files name as an example (``runnerRepository``; the bootstrap's too).
+EXAMPLE_REPOSITORY = re.compile(r"example-org/[\w.-]+")
 #: A long hexadecimal string: a commit or an image digest.
 HEX = re.compile(r"[0-9a-f]{32,}")
 #: Example role names the stack files ship with, checked against IAM when credentials exist.
 ROLE_KEYS = ("shop-platform:eksAdminRoles", "shop-platform:eksPipelineRoles", "shop-platform:eksReadOnlyRoles")
 NAME_PREFIX_KEY = "shop-platform:namePrefix"
+DOMAIN_KEY = "shop-platform:domain"
+CONNECTION_KEY = "shop-platform:runnerConnectionArn"
+ZONE_ID_KEY = "shop-platform:edgeZoneId"
 DEFAULT_NAME_PREFIX = "shop"
 
 
@@ -139,6 +148,10 @@ def example_value_problems(config: dict[str, Any], file_name: str) -> list[str]:
                 problems.append(
                     f"{file_name}: {key}: '{text}' is in the documentation network {network} (RFC 5737): set your "
                     "own networks' addresses"
+                )
+            if EXAMPLE_REPOSITORY.fullmatch(text):
+                problems.append(
+                    f"{file_name}: {key}: '{text}' is the example repository: set your repository's OWNER/NAME"
                 )
             if EXAMPLE_ACCOUNT in text:
                 problems.append(
@@ -252,8 +265,11 @@ def credential_report(config: dict[str, Any], stack: str, session: Any | None = 
     report = Report()
     if session is None:
         session = boto3.Session()
+    domain = str(config.get(DOMAIN_KEY, ""))
     if session.get_credentials() is None:
         report.notes.append("no AWS credentials: skipped the account and IAM role checks")
+        if domain:
+            report.notes.append(_delegation_step(domain))
         return report
     try:
         account = session.client("sts").get_caller_identity()["Account"]
@@ -271,6 +287,102 @@ def credential_report(config: dict[str, Any], stack: str, session: Any | None = 
                 f"IAM role {name} does not exist in account {account}: the cluster's access entries name it "
                 f"({', '.join(ROLE_KEYS)}); create it (the bootstrap creates the shop-ci-* roles) or remove it"
             )
+    if connection := str(config.get(CONNECTION_KEY, "")):
+        report.problems += _connection_problems(session, connection)
+    if domain:
+        try:
+            delegation = zone_delegation_report(session.client("route53"), domain, str(config.get(ZONE_ID_KEY, "")))
+        except (BotoCoreError, ClientError) as error:
+            report.problems.append(f"zone delegation of {domain}: Route 53 refused the check: {error}")
+        else:
+            report.problems += delegation.problems
+            report.notes += delegation.notes
+    return report
+
+
+def _connection_problems(session: Any, arn: str) -> list[str]:
+    """The deploy runner's GitHub connection must exist and have finished its handshake (a connection created
+    outside the console stays PENDING until someone completes it there)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    service, region = arn.split(":")[2], arn.split(":")[3]
+    try:
+        status = session.client(service, region_name=region).get_connection(ConnectionArn=arn)["Connection"]
+    except (BotoCoreError, ClientError) as error:
+        return [
+            f"{CONNECTION_KEY}: {arn} cannot be read ({error}): create the connection (docs/cicd.md#the-deploy-runner)"
+        ]
+    if status.get("ConnectionStatus") != "AVAILABLE":
+        return [
+            f"{CONNECTION_KEY}: the connection is {status.get('ConnectionStatus')}: finish its GitHub handshake in "
+            "the console (Developer Tools > Settings > Connections > Update pending connection)"
+        ]
+    return []
+
+
+# ------------------------------------------------------------------------------------------ zone delegation
+
+
+def _delegation_step(domain: str) -> str:
+    return (
+        f"zone delegation (a first deploy's certificate validations wait for it): once the hosted zone of {domain} "
+        "exists, point the parent domain's NS records for it at the zone's name servers (output edge.nameServers; "
+        "docs/getting-started.md); with AWS credentials doctor checks it"
+    )
+
+
+def _name(dns_name: str) -> str:
+    return dns_name.rstrip(".").lower()
+
+
+def _public_zone(route53: Any, name: str) -> str | None:
+    """The id of this account's public hosted zone named ``name``, if there is one."""
+    zones = route53.list_hosted_zones_by_name(DNSName=name, MaxItems="1")["HostedZones"]
+    return next(
+        (zone["Id"] for zone in zones if _name(zone["Name"]) == name and not zone.get("Config", {}).get("PrivateZone")),
+        None,
+    )
+
+
+def zone_delegation_report(route53: Any, domain: str, zone_id: str = "") -> Report:
+    """The parent zone's NS records for ``domain`` must be the name servers of ``domain``'s hosted zone (``zone_id``,
+    or the public zone of that name in this account): ACM validates the certificates through the zone, so a first
+    deploy waits on them. Checked when the parent zone is in this account too; otherwise the line names the records
+    to set at the parent's DNS host."""
+    report = Report()
+    domain = _name(domain)
+    zone = zone_id or _public_zone(route53, domain)
+    if zone is None:
+        report.notes.append(_delegation_step(domain))
+        return report
+    name_servers = sorted(_name(ns) for ns in route53.get_hosted_zone(Id=zone)["DelegationSet"]["NameServers"])
+    labels = domain.split(".")
+    parents = [".".join(labels[index:]) for index in range(1, len(labels))]
+    parent, parent_zone = next(
+        ((name, found) for name in parents if (found := _public_zone(route53, name)) is not None), (None, None)
+    )
+    if parent is None or parent_zone is None:
+        report.notes.append(
+            f"zone delegation: the parent zone of {domain} is not in this account: check that its NS records for "
+            f"{domain} are {', '.join(name_servers)}"
+        )
+        return report
+    record_sets = route53.list_resource_record_sets(
+        HostedZoneId=parent_zone, StartRecordName=domain, StartRecordType="NS", MaxItems="1"
+    )["ResourceRecordSets"]
+    delegated = sorted(
+        _name(record["Value"])
+        for record_set in record_sets
+        if _name(record_set["Name"]) == domain and record_set["Type"] == "NS"
+        for record in record_set.get("ResourceRecords", [])
+    )
+    if delegated != name_servers:
+        report.problems.append(
+            f"zone delegation: the parent zone {parent} delegates {domain} to {', '.join(delegated) or 'nothing'}, "
+            f"not to its hosted zone's name servers {', '.join(name_servers)}: set that NS record (docs/edge.md)"
+        )
+    else:
+        report.notes.append(f"zone delegation: {parent} delegates {domain} to its hosted zone")
     return report
 
 
@@ -284,6 +396,12 @@ def doctor(stack_file: Path, stack: str, *, with_credentials: bool = True) -> Re
     report.problems += boolean_problems(
         config, project.get("config") or {}, str(project.get("name", "")), stack_file.name
     )
+    if not config.get(CONNECTION_KEY):
+        report.problems.append(
+            f"{stack_file.name}: {CONNECTION_KEY} is not set: deploy.yml's deploy jobs run on the stack's runner, "
+            "which registers with GitHub through a connection you create once in the console "
+            "(docs/cicd.md#the-deploy-runner)"
+        )
     tools = tool_report()
     report.problems += tools.problems
     report.notes += tools.notes

@@ -430,8 +430,9 @@ def _runner_variables(labels: str) -> list[str]:
     return re.findall(r"vars\.(\w+_RUNNER_LABELS_\w+)", labels)
 
 
-#: A deploy runner's label or runner group: shop-<stack>-deploy.
-DEPLOY_RUNNER = re.compile(r"shop-[\w-]+-deploy\b")
+#: A deploy runner's label: the stack's CodeBuild runner (codebuild-shop-<stack>-deploy-runner-...), or a runner
+#: group or label of the operator's named shop-<stack>-deploy.
+DEPLOY_RUNNER = re.compile(r"shop-[\w-]+-deploy\b|codebuild-")
 DEPLOY_JOBS = {"deploy-staging": "staging", "deploy-prod": "prod"}
 
 
@@ -447,14 +448,13 @@ def test_previews_run_on_runners_of_their_own() -> None:
     }
 
 
-def test_deploys_run_in_runner_groups_no_other_workflow_or_job_names() -> None:
-    """A label selects any runner that carries it, for any workflow of any branch: a job pushed to a branch could
-    run on a deploy runner without the environment's approval and leave a `pulumi` on PATH for the next prod deploy.
-    A runner group restricted to deploy.yml on main (docs/cicd.md "Runners") is enforced by GitHub, so the deploy
-    jobs select their group, and nothing else in any workflow names a deploy group or label."""
+def test_deploys_run_on_their_stacks_runner_and_no_other_workflow_or_job_names_it() -> None:
+    """Each deploy job selects its stack's CodeBuild runner (components/deploy_runner.py), one fresh build per job;
+    no other job of any workflow names a deploy runner, so none asks for one (docs/cicd.md "The deploy runner")."""
     deploy = jobs("deploy.yml")
     assert {job_id: deploy[job_id]["runs-on"] for job_id in DEPLOY_JOBS} == {
-        job_id: {"group": f"shop-{stack}-deploy"} for job_id, stack in DEPLOY_JOBS.items()
+        job_id: f"codebuild-shop-{stack}-deploy-runner-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
+        for job_id, stack in DEPLOY_JOBS.items()
     }
     for name, job_id, job in all_jobs():
         if (name, job_id) in {("deploy.yml", job_id) for job_id in DEPLOY_JOBS}:
@@ -465,9 +465,7 @@ def test_deploys_run_in_runner_groups_no_other_workflow_or_job_names() -> None:
         if path.name != "deploy.yml":
             assert not DEPLOY_RUNNER.search(path.read_text()), f"{path.name} names a deploy runner label or group"
     docs = (ROOT / "docs" / "cicd.md").read_text()
-    for stack in DEPLOY_JOBS.values():
-        assert f"`shop-{stack}-deploy`" in docs
-    assert ".github/workflows/deploy.yml@refs/heads/main" in docs and "--ephemeral" in docs
+    assert "codebuild-shop-<stack>-deploy-runner-${{ github.run_id }}-${{ github.run_attempt }}" in docs
 
 
 def test_the_readme_documents_every_variable_secret_and_environment_the_workflows_use() -> None:

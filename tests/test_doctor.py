@@ -11,9 +11,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from stacks import doctor
 from stacks.__main__ import main
@@ -28,16 +30,21 @@ SHIPPED_EXAMPLES = {
         "shop-platform:edgeAdminAllowedCidrs",
         "shop-platform:shopImageTag",
         "shop-platform:shopImageDigest",
+        "shop-platform:runnerConnectionArn",
+        "shop-platform:runnerRepository",
     },
     "prod": {
         "shop-platform:domain",
         "shop-platform:obsAlarmEmails",
         "shop-platform:shopImageTag",
         "shop-platform:shopImageDigest",
+        "shop-platform:runnerConnectionArn",
+        "shop-platform:runnerRepository",
     },
 }
 REAL_TAG = hashlib.sha1(b"shop").hexdigest()  # noqa: S324 - a commit-shaped value, not security
 REAL_DIGEST = "sha256:" + hashlib.sha256(b"shop").hexdigest()
+CONNECTION = "arn:aws:codeconnections:eu-west-1:210987654321:connection/4b1d5e2c-0f3a-4c6e-9d7b-2a8e6f1c3b5d"
 
 
 def _flagged_keys(config: dict[str, Any], name: str = "Pulumi.test.yaml") -> set[str]:
@@ -66,6 +73,8 @@ def test_doctor_names_every_example_value_of_the_stack_file_with_its_key_and_fil
         ("shop-platform:shopImageDigest", "sha256:" + "0" * 64),
         ("shop-platform:shopImageDigest", "sha256:" + "0123456789abcdef" * 4),
         ("shop-platform:shopImageTag", "deadbeef" * 5),
+        ("shop-platform:runnerConnectionArn", "arn:aws:codeconnections:eu-west-1:123456789012:connection/4b1d5e2c"),
+        ("shop-platform:runnerRepository", "example-org/shop-platform"),
     ],
 )
 def test_each_kind_of_example_value_is_caught(key: str, value: Any) -> None:
@@ -83,6 +92,8 @@ def test_real_values_pass() -> None:
         "shop-platform:shopImageRepository": "210987654321.dkr.ecr.eu-west-1.amazonaws.com/shop/app",
         "shop-platform:shopImageTag": REAL_TAG,
         "shop-platform:shopImageDigest": REAL_DIGEST,
+        "shop-platform:runnerConnectionArn": "arn:aws:codeconnections:eu-west-1:210987654321:connection/4b1d5e2c",
+        "shop-platform:runnerRepository": "acme/shop-platform",
         "shop-platform:dbInstanceClass": "db.t4g.small",
         "shop-platform:dbMultiAz": True,
         "shop-platform:vpcAzCount": 3,
@@ -115,13 +126,14 @@ def tools_ok(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_command_exits_1_with_one_line_per_problem_and_0_when_clean(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = _stack_dir(tmp_path, "config:\n  shop-platform:domain: shop.example.com\n")
+    connection = f"  shop-platform:runnerConnectionArn: {CONNECTION}\n"
+    project = _stack_dir(tmp_path, "config:\n  shop-platform:domain: shop.example.com\n" + connection)
     assert main(["doctor", "dev", "--project-dir", str(project)]) == Exit.FAILED
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("problem: Pulumi.dev.yaml: shop-platform:domain: 'shop.example.com'")
     assert len(err) == 2 and err[1].startswith("1 problem(s)")
 
-    (project / "Pulumi.dev.yaml").write_text("config:\n  shop-platform:domain: shop.acme.io\n")
+    (project / "Pulumi.dev.yaml").write_text("config:\n  shop-platform:domain: shop.acme.io\n" + connection)
     assert main(["doctor", "dev", "--project-dir", str(project)]) == Exit.OK
     assert capsys.readouterr().out == "ok: tools ok\nok: no credentials\n"
 
@@ -305,3 +317,131 @@ def test_make_preview_installs_only_what_a_preview_needs() -> None:
         line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("jsonschema==")
     )
     assert install.split()[-1] == pin
+
+
+# ------------------------------------------------------------------------------------------ zone delegation
+
+ZONE_NS = ["ns-1.awsdns-01.org", "ns-2.awsdns-02.co.uk", "ns-3.awsdns-03.net", "ns-4.awsdns-04.com"]
+
+
+def _zones(name: str, zone_id: str) -> dict[str, Any]:
+    zones = [{"Id": f"/hostedzone/{zone_id}", "Name": f"{name}.", "CallerReference": "x"}] if zone_id else []
+    return {"HostedZones": zones, "IsTruncated": False, "MaxItems": "1"}
+
+
+def _route53(domain: str, *, zone: bool, parent: bool, delegated: list[str] | None) -> tuple[Any, Stubber]:
+    """A Route 53 client answering the doctor's calls in order, for ``domain`` = shop.acme.io under acme.io."""
+    client = boto3.client("route53", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_response(
+        "list_hosted_zones_by_name", _zones(domain, "ZSHOP" if zone else ""), {"DNSName": domain, "MaxItems": "1"}
+    )
+    if zone:
+        stubber.add_response(
+            "get_hosted_zone",
+            {
+                "HostedZone": {"Id": "/hostedzone/ZSHOP", "Name": f"{domain}.", "CallerReference": "x"},
+                "DelegationSet": {"NameServers": [f"{ns}." for ns in reversed(ZONE_NS)]},
+            },
+            {"Id": "/hostedzone/ZSHOP"},
+        )
+        stubber.add_response(
+            "list_hosted_zones_by_name",
+            _zones("acme.io", "ZACME" if parent else ""),
+            {"DNSName": "acme.io", "MaxItems": "1"},
+        )
+        if not parent:
+            stubber.add_response("list_hosted_zones_by_name", _zones("io", ""), {"DNSName": "io", "MaxItems": "1"})
+        else:
+            records = [
+                {
+                    "Name": f"{domain}.",
+                    "Type": "NS",
+                    "TTL": 172800,
+                    "ResourceRecords": [{"Value": v} for v in delegated or []],
+                }
+            ]
+            stubber.add_response(
+                "list_resource_record_sets",
+                {"ResourceRecordSets": records if delegated else [], "IsTruncated": False, "MaxItems": "1"},
+                {
+                    "HostedZoneId": "/hostedzone/ZACME",
+                    "StartRecordName": domain,
+                    "StartRecordType": "NS",
+                    "MaxItems": "1",
+                },
+            )
+    stubber.activate()
+    return client, stubber
+
+
+def test_a_delegation_to_the_zones_name_servers_passes() -> None:
+    client, stubber = _route53("shop.acme.io", zone=True, parent=True, delegated=[f"{ns}." for ns in ZONE_NS])
+    report = doctor.zone_delegation_report(client, "shop.acme.io")
+    stubber.assert_no_pending_responses()
+    assert report.problems == [] and report.notes == [
+        "zone delegation: acme.io delegates shop.acme.io to its hosted zone"
+    ]
+
+
+@pytest.mark.parametrize("delegated", [[], ["ns-9.awsdns-09.org.", "ns-8.awsdns-08.net."]])
+def test_a_missing_or_stale_delegation_is_a_problem_naming_both_sets(delegated: list[str]) -> None:
+    client, stubber = _route53("shop.acme.io", zone=True, parent=True, delegated=delegated)
+    report = doctor.zone_delegation_report(client, "shop.acme.io")
+    stubber.assert_no_pending_responses()
+    (problem,) = report.problems
+    assert problem.startswith("zone delegation: the parent zone acme.io delegates shop.acme.io to ")
+    assert ("to nothing" in problem) == (not delegated)
+    assert f"name servers {', '.join(sorted(ZONE_NS))}" in problem
+
+
+def test_a_parent_outside_the_account_gets_the_records_to_set() -> None:
+    client, stubber = _route53("shop.acme.io", zone=True, parent=False, delegated=None)
+    report = doctor.zone_delegation_report(client, "shop.acme.io")
+    stubber.assert_no_pending_responses()
+    assert report.problems == []
+    assert report.notes == [
+        f"zone delegation: the parent zone of shop.acme.io is not in this account: check that its NS records for "
+        f"shop.acme.io are {', '.join(sorted(ZONE_NS))}"
+    ]
+
+
+def test_before_the_zone_exists_and_without_credentials_the_step_is_printed() -> None:
+    client, stubber = _route53("shop.acme.io", zone=False, parent=False, delegated=None)
+    (step,) = doctor.zone_delegation_report(client, "shop.acme.io").notes
+    stubber.assert_no_pending_responses()
+    assert step.startswith("zone delegation (a first deploy's certificate validations wait for it)")
+    offline = doctor.credential_report(
+        {"shop-platform:domain": "shop.acme.io"}, "prod", session=_FakeSession(None, set())
+    )
+    assert offline.problems == [] and offline.notes[1] == step
+
+
+# ------------------------------------------------------------------------------------------ the runner's connection
+
+
+def test_a_stack_file_without_the_runners_connection_is_a_problem(tmp_path: Path) -> None:
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    config = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
+    del config["config"]["shop-platform:runnerConnectionArn"]
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(config))
+    report = doctor.doctor(tmp_path / "Pulumi.prod.yaml", "prod", with_credentials=False)
+    assert [p for p in report.problems if "runnerConnectionArn" in p] == [
+        "Pulumi.prod.yaml: shop-platform:runnerConnectionArn is not set: deploy.yml's deploy jobs run on the stack's "
+        "runner, which registers with GitHub through a connection you create once in the console "
+        "(docs/cicd.md#the-deploy-runner)"
+    ]
+
+
+@pytest.mark.parametrize(("status", "problems"), [("AVAILABLE", 0), ("PENDING", 1)])
+def test_with_credentials_the_runners_connection_must_be_available(status: str, problems: int) -> None:
+    client = boto3.client("codeconnections", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_response("get_connection", {"Connection": {"ConnectionStatus": status}}, {"ConnectionArn": CONNECTION})
+    stubber.activate()
+    session = SimpleNamespace(client=lambda service, region_name: client if service == "codeconnections" else None)
+    found = doctor._connection_problems(session, CONNECTION)
+    stubber.assert_no_pending_responses()
+    assert len(found) == problems
+    assert all(problem.startswith("shop-platform:runnerConnectionArn: the connection is PENDING") for problem in found)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextvars
 import json
+import subprocess
+import sys
 from ipaddress import IPv4Network
 from pathlib import Path
 
@@ -337,3 +339,50 @@ def test_checks_across_the_shops_and_the_node_groups_fields_name_the_field_at_fa
     overrides: dict[str, str], reported: str
 ) -> None:
     assert f"{P}:{reported}" in problems(**overrides)
+
+
+def _boolean_keys() -> list[str]:
+    return sorted(key for key, declaration in declarations().items() if declaration["type"] == "boolean")
+
+
+def test_every_boolean_setting_is_found_in_the_schema() -> None:
+    assert {"dbMultiAz", "vpcInterfaceEndpoints", "shopSeed"} <= set(_boolean_keys())
+
+
+@pytest.mark.parametrize("key", _boolean_keys())
+@pytest.mark.parametrize("value", ["no", "yes", "off", "0", "1", "False", 0, 1])
+def test_a_boolean_setting_refuses_anything_but_true_or_false(key: str, value: str | int) -> None:
+    """pydantic alone reads "no", "off" and 0 as false, "yes" and 1 as true."""
+    values = {**VALID, f"{P}:environment": "staging", f"{P}:{key}": value}
+    with pytest.raises(SettingsError) as raised:
+        parse(values, project=P, stack="staging")
+    expected = f"Pulumi.staging.yaml: 1 configuration problem:\n  {P}:{key}: must be true or false (got {value!r})"
+    assert str(raised.value) == expected
+
+
+@pytest.mark.parametrize(("value", "read"), [("true", True), ("false", False), (True, True), (False, False)])
+def test_a_boolean_setting_takes_true_or_false_as_the_cli_hands_them_over(value: str | bool, read: bool) -> None:
+    staging = {**VALID, f"{P}:environment": "staging", f"{P}:vpcInterfaceEndpoints": value}
+    assert parse(staging, project=P, stack="staging").network.interface_endpoints is read
+
+
+def test_a_string_for_a_boolean_exits_2_in_one_message_without_a_traceback(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((PROJECT_DIR / name).read_text())
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.staging.yaml").read_text())
+    config["config"][f"{P}:dbMultiAz"] = "no"
+    (project / "Pulumi.staging.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "stacks", "preview", "staging", "--project-dir", str(project)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"Pulumi.staging.yaml: 1 configuration problem:\n  {P}:dbMultiAz: must be true or false (got 'no')" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr

@@ -13,6 +13,7 @@ PLATFORM_SERVICES = (
     "cloudfront",
     "cloudtrail",
     "cloudwatch",
+    "codebuild",
     "dynamodb",
     "ec2",
     "eks",
@@ -50,6 +51,7 @@ PREVIEW_READ_ACTIONS = (
     "cloudwatch:DescribeAlarms",
     "cloudwatch:GetDashboard",
     "cloudwatch:ListTagsForResource",
+    "codebuild:BatchGetProjects",  # the deploy runner's project and its webhook
     "dynamodb:DescribeContinuousBackups",
     "dynamodb:DescribeTable",
     "dynamodb:DescribeTimeToLive",
@@ -297,6 +299,13 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     "logs:GetLogEvents",
     "logs:PutLogEvents",
     "logs:PutRetentionPolicy",
+    # The deploy runner's builds (components/deploy_runner.py): their network interfaces in the private subnets,
+    # and the GitHub connection's token that registers each build as the job's runner.
+    "ec2:CreateNetworkInterfacePermission",
+    "codeconnections:GetConnection",
+    "codeconnections:GetConnectionToken",
+    "codestar-connections:GetConnection",
+    "codestar-connections:GetConnectionToken",
 )
 #: Pushing an image (AWS's documented set for one repository), and finding one already pushed (ci/image.py).
 IMAGE_PUSH_ACTIONS = (

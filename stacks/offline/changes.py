@@ -33,12 +33,11 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from stacks.offline.engine import load_config
 from stacks.offline.fakes import FakeCloud
 from stacks.offline.plan import SECRET, UNKNOWN, Plan, PlannedResource, normalise
-from stacks.offline.policy_run import Violation, check
 from stacks.offline.replacements import (
     child_replace_keys,
     conditional_replace_keys,
@@ -48,6 +47,9 @@ from stacks.offline.replacements import (
     stateful_data,
     table,
 )
+
+if TYPE_CHECKING:  # the policy pack loads only when a policy check runs (policy_delta)
+    from stacks.offline.policy_run import Violation
 
 Op = Literal["create", "update", "replace", "delete"]
 OPS: tuple[Op, ...] = ("create", "update", "replace", "delete")
@@ -769,6 +771,8 @@ class PolicyDelta:
 def policy_delta(old: Plan, new: Plan, regions: tuple[str, str], config: Path) -> PolicyDelta:
     """The working tree's policy pack over both plans, each as its JSON holds it (secrets masked) with the fake
     cloud's outputs: both are seen alike, so a difference is the change's, not the way a plan was obtained."""
+    from stacks.offline.policy_run import check  # loaded here: stacks/__main__.py's docstring
+
     before = check(with_fake_outputs(Plan.from_json(old.to_json()), regions[0]), config)[0]
     after = check(with_fake_outputs(Plan.from_json(new.to_json()), regions[1]), config)[0]
     before_keys = {(violation.policy, violation.urn) for violation in before}

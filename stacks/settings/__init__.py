@@ -17,6 +17,7 @@ from stacks.settings.loader import SettingsError, load, load_settings, parse
 from stacks.settings.network import NetworkSettings
 from stacks.settings.observability import ObservabilitySettings
 from stacks.settings.platform import PlatformSettings
+from stacks.settings.runner import RunnerSettings
 from stacks.settings.secrets import SecretSettings
 from stacks.settings.shop import ShopSettings
 from stacks.settings.stack import StackSettings
@@ -36,6 +37,7 @@ __all__ = [
     "ObservabilitySettings",
     "PlatformSettings",
     "RegistrySettings",
+    "RunnerSettings",
     "SecretSettings",
     "SettingsError",
     "ShopSettings",

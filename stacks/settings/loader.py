@@ -17,6 +17,8 @@ from stacks.settings.base import BASELINE_ENVIRONMENT, Environment
 from stacks.settings.platform import PlatformSettings
 
 _SEQUENCE_TYPES = (tuple, list, frozenset, set)
+#: A boolean setting's values as text: the CLI hands a YAML ``true``/``false`` over as "true"/"false".
+_BOOLEAN_TEXTS = ("true", "false")
 
 
 class SettingsRoot(Protocol):
@@ -46,6 +48,7 @@ class ConfigKey:
     field: str
     key: str  # the full config key, e.g. shop-platform:vpcCidr or aws:region
     is_sequence: bool
+    is_boolean: bool
 
 
 def sections_of(root: type) -> dict[str, type]:
@@ -65,7 +68,7 @@ def config_keys(project: str, root: type = PlatformSettings) -> dict[str, Config
             if full_key in keys:
                 raise AssertionError(f"config key {full_key} is claimed by two settings")
             is_sequence = get_origin(info.annotation) in _SEQUENCE_TYPES
-            keys[full_key] = ConfigKey(section_name, field_name, full_key, is_sequence)
+            keys[full_key] = ConfigKey(section_name, field_name, full_key, is_sequence, info.annotation is bool)
     return keys
 
 
@@ -117,6 +120,10 @@ def parse_settings(
     for full_key, value in values.items():
         if full_key in keys:
             config_key = keys[full_key]
+            if config_key.is_boolean and not (isinstance(value, bool) or value in _BOOLEAN_TEXTS):
+                # pydantic would read "no", "off", "0" as false: a quoted or misspelt value is a mistake.
+                problems.append((full_key, f"must be true or false (got {value!r})"))
+                continue
             by_section[config_key.section][config_key.field] = _decode(value, config_key)
 
     key_of = {(k.section, k.field): k.key for k in keys.values()}

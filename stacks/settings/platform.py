@@ -15,6 +15,7 @@ from stacks.settings.edge import EdgeSettings
 from stacks.settings.keys import KeySettings
 from stacks.settings.network import NetworkSettings, kubernetes_service_cidr
 from stacks.settings.observability import ObservabilitySettings
+from stacks.settings.runner import RunnerSettings
 from stacks.settings.secrets import SecretSettings
 from stacks.settings.shop import ShopSettings
 from stacks.settings.stack import StackSettings
@@ -36,6 +37,7 @@ class PlatformSettings:
     edge: EdgeSettings
     observability: ObservabilitySettings
     shop: ShopSettings
+    runner: RunnerSettings
     cost: CostSettings
 
     @property
