@@ -136,8 +136,9 @@ class SecretRotation(PlatformComponent):
             handler=args.handler,
             code=archive,
             source_code_hash=source_hash,
-            # The AUTH token's steps wait for the replication group to apply a modification (minutes).
-            timeout=300 if args.cache else 30,
+            # The AUTH token's steps wait for the replication group to apply a modification (minutes): Lambda's
+            # maximum, and the step fails on its own, logged, before it (functions/rotate_generated/redis_auth.py).
+            timeout=900 if args.cache else 30,
             memory_size=128,
             **network,
             logging_config={"log_format": "Text", "log_group": log_group.name},

@@ -137,6 +137,8 @@ def test_the_tokens_function_runs_in_the_private_subnets_and_reaches_only_the_ca
             (6379, prod.one("aws:ec2/securityGroup:SecurityGroup", "network-workloads-sg").id),
         ]
     )
+    # Time to wait for the group to apply a modification; the generated secrets' function needs seconds.
+    assert (function.inputs["timeout"], prod.one(FUNCTION, "rotation-function").inputs["timeout"]) == (900, 30)
     # Its one setting names the group; the token it reads from Secrets Manager.
     group_id = prod.one(REPLICATION_GROUP, "cache-replication-group").inputs["replicationGroupId"]
     assert function.inputs["environment"] == {"variables": {"REPLICATION_GROUP_ID": group_id}}
