@@ -135,9 +135,11 @@ class Cache(PlatformComponent):
             kms_key_id=args.data_key_arn,
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
+            # The generated value seeds the group at creation only: from then on the token is the rotation function's
+            # (components/rotation.py), and the program must not set it back (ignore_changes below).
             auth_token=args.auth_token,
-            # A rotation (components/secrets.py) adds the new token and keeps the previous one valid until the next,
-            # so clients holding it keep working until they re-read the secret; SET is only allowed after a ROTATE.
+            # A rotation adds the new token and keeps the previous one valid until the next, so clients holding it
+            # keep working until they re-read the secret; SET is only allowed after a ROTATE.
             auth_token_update_strategy="ROTATE",  # noqa: S106 - a strategy name, not a token
             # Snapshots and maintenance.
             snapshot_retention_limit=settings.snapshot_retention_days,
@@ -158,7 +160,7 @@ class Cache(PlatformComponent):
                 for log_type, group in log_groups.items()
             ],
             tags=self.tags("cache"),
-            opts=self.child(holds_data=True, depends_on=[delivery_policy]),
+            opts=self.child(holds_data=True, depends_on=[delivery_policy], ignore_changes=["authToken"]),
         )
 
         self.primary_endpoint_address = replication_group.primary_endpoint_address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -25,7 +26,7 @@ from components.observability import (
     ObservabilityArgs,
     ShopTelemetry,
 )
-from components.rotation import SecretRotation, SecretRotationArgs
+from components.rotation import CacheAccess, SecretRotation, SecretRotationArgs
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.shop import (
     AppSecretArns,
@@ -186,19 +187,9 @@ def build(settings: PlatformSettings) -> Platform:
     storage.serve_through_cdn(edge.distribution_arn)
     shop = _shop(settings, context, keys, network, secrets, database, cache, carts, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
-    rotation = SecretRotation(
-        "rotation",
-        SecretRotationArgs(
-            context=context,
-            secret_arns={"session": secrets.session_secret_arn, "admin-token": secrets.admin_token_secret_arn},
-            secrets_key_arn=keys.secrets_key_arn,
-            logs_key_arn=keys.logs_key_arn,
-            schedule_days=settings.secrets.lambda_rotation_days,
-            log_retention_days=settings.observability.container_log_retention_days,
-        ),
-    )
+    rotations = _rotations(settings, context, keys, network, secrets, cache)
     observability = _observability(
-        settings, context, cluster_name, keys, database, cache, carts, rotation, storage, cluster, edge, shop
+        settings, context, cluster_name, keys, database, cache, carts, rotations, storage, cluster, edge, shop
     )
     return Platform(
         naming=naming,
@@ -304,6 +295,41 @@ def _shop(
     )
 
 
+def _rotations(
+    settings: PlatformSettings, context: StackContext, keys: Keys, network: Network, secrets: AppSecrets, cache: Cache
+) -> list[SecretRotation]:
+    """One function per kind of secret, each allowed on its own secrets only; all on the same schedule."""
+    common: dict[str, Any] = {
+        "context": context,
+        "secrets_key_arn": keys.secrets_key_arn,
+        "logs_key_arn": keys.logs_key_arn,
+        "schedule_days": settings.secrets.lambda_rotation_days,
+        "log_retention_days": settings.observability.container_log_retention_days,
+    }
+    generated = SecretRotationArgs(
+        kind="generated",
+        handler="rotate.handler",
+        description="the shop's session key and admin token",
+        secret_arns={"session": secrets.session_secret_arn, "admin-token": secrets.admin_token_secret_arn},
+        **common,
+    )
+    redis_auth = SecretRotationArgs(
+        kind="redis-auth",
+        handler="redis_auth.handler",
+        description="the cache's AUTH token",
+        secret_arns={"redis-auth": secrets.redis_auth_secret_arn},
+        cache=CacheAccess(
+            replication_group_id=cache.replication_group_id,
+            security_group_id=cache.security_group_id,
+            port=cache.port,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+        ),
+        **common,
+    )
+    return [SecretRotation("rotation", generated), SecretRotation("redis-rotation", redis_auth)]
+
+
 def _observability(
     settings: PlatformSettings,
     context: StackContext,
@@ -312,7 +338,7 @@ def _observability(
     database: Database,
     cache: Cache,
     carts: CartsTable,
-    rotation: SecretRotation,
+    rotations: list[SecretRotation],
     storage: AssetStorage,
     cluster: Cluster,
     edge: Edge,
@@ -342,7 +368,7 @@ def _observability(
             ),
             database_identifier=database.instance_identifier,
             carts_table_name=carts.table_name,
-            rotation_function_name=rotation.function_name,
+            rotation_function_names={rotation.kind: rotation.function_name for rotation in rotations},
             cache_replication_group_id=cache.replication_group_id,
             cache_node_count=settings.cache.node_count,
             distribution_id=edge.distribution_id,

@@ -1,13 +1,15 @@
-"""Secrets Manager rotation with Lambda for the generated secrets the shop verifies itself (session key, admin
-token): the function in ``functions/rotate_generated``, its role, logs and the rotation schedules. The alarm on
-its errors is observability's (``signals.rotation_alarms``), like every other alarm."""
+"""Secrets Manager rotation with Lambda for the generated secrets: one function per kind of secret, each with its
+own role allowed on its own secrets only, its logs and the rotation schedules. The code is in
+``functions/rotate_generated`` (``rotate.py``: the session key and admin token the shop verifies itself;
+``redis_auth.py``: the ElastiCache AUTH token). The alarms on their errors are observability's
+(``signals.rotation_alarms``), like every other alarm."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.account import Account
 from components.base import PlatformComponent, StackContext
 from components.iam import granted_service_role
 from components.log_groups import encrypted_log_group
 
 FUNCTION_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "rotate_generated"
-HANDLER = "rotate.handler"
 RUNTIME = "python3.12"
 #: What the function needs on the secrets it rotates (AWS's rotation templates' policy, without a database).
 ROTATION_ACTIONS = [
@@ -44,9 +46,27 @@ def package(directory: Path) -> tuple[pulumi.AssetArchive, str]:
     return archive, base64.b64encode(digest.digest()).decode()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class CacheAccess:
+    """The replication group whose AUTH token a function rotates: it must reach its primary endpoint."""
+
+    replication_group_id: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    """The cache's group: it admits the function's group on ``port``."""
+    port: int
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets (with the NAT route): the function's network interfaces."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SecretRotationArgs:
     context: StackContext
+    kind: str
+    """Names the function (``rotate-<kind>``) and its resources."""
+    handler: str
+    """``module.function`` in ``FUNCTION_SOURCE``."""
+    description: str
     secret_arns: Mapping[str, pulumi.Input[str]]
     """The secrets to rotate, by purpose (``session``, ``admin-token``)."""
     secrets_key_arn: pulumi.Input[str]
@@ -54,22 +74,26 @@ class SecretRotationArgs:
     schedule_days: int
     """Days between scheduled rotations; 0: none scheduled (``rotate-secret`` still works)."""
     log_retention_days: int
+    cache: CacheAccess | None = None
+    """For the AUTH token's function: it runs in the VPC and may modify this group's token."""
 
 
 class SecretRotation(PlatformComponent):
-    """One rotation function for all the generated secrets, allowed exactly the rotation actions on them."""
+    """One rotation function for one kind of secret, allowed exactly the rotation actions on those secrets."""
 
     pulumi_type = "shop:data:SecretRotation"
     component = "rotation"
 
+    kind: str
     function_arn: pulumi.Output[str]
     function_name: pulumi.Output[str]
-    """Observability alarms on its errors (``rotation-errors``)."""
+    """Observability alarms on its errors (``rotation-errors``, ``rotation-<kind>-errors``)."""
 
     def __init__(self, name: str, args: SecretRotationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.context, opts)
+        self.kind = args.kind
         account = self.context.account
-        function_name = self.naming.physical("rotate-generated", max_length=64)
+        function_name = self.naming.physical(f"rotate-{args.kind}", max_length=64)
         log_group = encrypted_log_group(
             f"{name}-logs",
             log_group_name=f"/aws/lambda/{function_name}",
@@ -82,11 +106,22 @@ class SecretRotation(PlatformComponent):
         statements = pulumi.Output.all(secret_arns, args.secrets_key_arn, log_group.arn).apply(
             lambda values: _statements(values[0], values[1], values[2], account.region, account.dns_suffix)
         )
+        network: dict[str, Any] = {}
+        if args.cache is not None:
+            security_group = self._security_group(name, args.cache)
+            network = {
+                "vpc_config": {"subnet_ids": list(args.cache.subnet_ids), "security_group_ids": [security_group.id]},
+                # Not a secret: which group to rotate. The token is read from Secrets Manager, never configured.
+                "environment": {"variables": {"REPLICATION_GROUP_ID": args.cache.replication_group_id}},
+            }
+            statements = pulumi.Output.all(
+                statements, args.cache.replication_group_id, list(args.cache.subnet_ids), security_group.id
+            ).apply(lambda values: [*values[0], *_cache_statements(account, values[1], values[2], values[3])])
         granted = granted_service_role(
             f"{name}-role",
             scope=self.context.role_scope,
             service=account.service_principal("lambda"),
-            description="Secrets Manager rotation function of the shop's generated secrets",
+            description=f"Secrets Manager rotation function: {args.description}",
             statements=statements,
             tags=self.tags("rotation"),
             parent=self,
@@ -95,14 +130,17 @@ class SecretRotation(PlatformComponent):
         function = aws.lambda_.Function(
             f"{name}-function",
             name=function_name,
-            description="Rotates the shop's session key and admin token (functions/rotate_generated)",
+            description=f"Rotates {args.description} (functions/rotate_generated)",
             role=granted.role.arn,
             runtime=RUNTIME,
-            handler=HANDLER,
+            handler=args.handler,
             code=archive,
             source_code_hash=source_hash,
-            timeout=30,
+            # The AUTH token's steps wait for the replication group to apply a modification (minutes): Lambda's
+            # maximum, and the step fails on its own, logged, before it (functions/rotate_generated/redis_auth.py).
+            timeout=900 if args.cache else 30,
             memory_size=128,
+            **network,
             logging_config={"log_format": "Text", "log_group": log_group.name},
             tags=self.tags("rotation"),
             opts=self.child(depends_on=[*granted.grants, log_group]),
@@ -128,6 +166,94 @@ class SecretRotation(PlatformComponent):
         self.function_arn = function.arn
         self.function_name = function.name
         self.register_outputs({"function_arn": self.function_arn, "function_name": self.function_name})
+
+    def _security_group(self, name: str, cache: CacheAccess) -> aws.ec2.SecurityGroup:
+        """The function's group: out to the cache's port, and HTTPS out to the AWS APIs; the cache admits it.
+
+        Secrets Manager answers on the VPC's interface endpoint (private DNS); the ElastiCache API has none (one
+        call per rotation does not pay for an endpoint's interfaces in every zone), so it is reached through the
+        private subnets' NAT gateways: HTTPS goes to any address.
+        """
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=cache.vpc_id,
+            description="Rotation function: the cache's port and HTTPS to AWS APIs",
+            tags=self.tags("rotation"),
+            opts=self.child(),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-to-cache",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=cache.port,
+            to_port=cache.port,
+            referenced_security_group_id=cache.security_group_id,
+            description="AUTH against the cache with the pending token",
+            tags=self.tags("rotation"),
+            opts=self.child(group),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-to-aws-apis",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4="0.0.0.0/0",
+            description="Secrets Manager (interface endpoint) and ElastiCache (through NAT) APIs",
+            tags=self.tags("rotation"),
+            opts=self.child(group),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-cache-from-rotation",
+            security_group_id=cache.security_group_id,
+            ip_protocol="tcp",
+            from_port=cache.port,
+            to_port=cache.port,
+            referenced_security_group_id=group.id,
+            description="The AUTH token's rotation function tests the new token",
+            tags=self.tags("rotation"),
+            opts=self.child(group),
+        )
+        return group
+
+
+def _cache_statements(
+    account: Account, group_id: str, subnet_ids: list[str], security_group_id: str
+) -> list[dict[str, Any]]:
+    """The group's token, and the network interfaces Lambda creates for the function in the VPC (the actions of the
+    AWSLambdaVPCAccessExecutionRole managed policy, on these subnets and this group where IAM allows it)."""
+    interfaces = account.arn("ec2", "network-interface/*")
+    return [
+        {
+            "Sid": "RotateTheCachesToken",
+            "Effect": "Allow",
+            "Action": ["elasticache:DescribeReplicationGroups", "elasticache:ModifyReplicationGroup"],
+            "Resource": account.arn("elasticache", f"replicationgroup:{group_id}"),
+        },
+        {
+            "Sid": "CreateItsInterfacesInItsSubnets",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": [
+                interfaces,
+                *(account.arn("ec2", f"subnet/{subnet}") for subnet in subnet_ids),
+                account.arn("ec2", f"security-group/{security_group_id}"),
+            ],
+        },
+        {
+            "Sid": "ManageItsInterfaces",
+            "Effect": "Allow",
+            "Action": ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            "Resource": interfaces,
+        },
+        {
+            # Describe actions support no resource-level permissions: IAM accepts only "*" for them.
+            "Sid": "DescribeNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            "Resource": "*",
+        },
+    ]
 
 
 def _statements(

@@ -51,7 +51,7 @@ class AppSecrets(PlatformComponent):
         self._args = args
         # ElastiCache accepts AUTH tokens of 16-128 printable characters.
         self.redis_auth_secret_arn, self.redis_auth_token = self._secret(
-            "redis-auth", "AUTH token of the shop's ElastiCache replication group", length=64
+            "redis-auth", "AUTH token of the shop's ElastiCache replication group", length=64, rotated_by_lambda=True
         )
         self.session_secret_arn, _ = self._secret("session", "Key that signs the shop's session cookies", length=64)
         self.admin_token_secret_arn, _ = self._secret("admin-token", "Credential of the shop's admin API", length=48)
@@ -67,8 +67,15 @@ class AppSecrets(PlatformComponent):
             }
         )
 
-    def _secret(self, purpose: str, description: str, length: int) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """(secret ARN, value as a secret Output)."""
+    def _secret(
+        self, purpose: str, description: str, length: int, *, rotated_by_lambda: bool = False
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """(secret ARN, value as a secret Output).
+
+        ``rotated_by_lambda``: the generated value only seeds the secret. A new stored version from the program
+        would become AWSCURRENT without the consumer (the cache) knowing it, behind the rotation function's back:
+        the stored value is the function's from then on.
+        """
         args = self._args
         rotation = args.settings.rotation(purpose)
         value = random.RandomPassword(
@@ -94,6 +101,6 @@ class AppSecrets(PlatformComponent):
             secret_id=secret.id,
             secret_string=value.result,
             # A child inherits its parent's protect unless it says otherwise: a rotation replaces the version.
-            opts=self.child(secret, protect=False),
+            opts=self.child(secret, protect=False, ignore_changes=["secretString"] if rotated_by_lambda else None),
         )
         return secret.arn, pulumi.Output.secret(value.result)

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from stacks.offline.plan import SECRET, Plan, PlannedResource
-from tests.data_layer import ACCOUNT, assert_admits_only_the_workloads_on, data_subnet_ids, document, key_arn
+from tests.data_layer import (
+    ACCOUNT,
+    EGRESS,
+    INGRESS,
+    data_subnet_ids,
+    document,
+    key_arn,
+    rules_of,
+    workload_security_group_id,
+)
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+SG = "aws:ec2/securityGroup:SecurityGroup"
 
 
 def replication_group(plan: Plan) -> PlannedResource:
@@ -18,9 +28,25 @@ def test_subnet_group_is_the_data_tier(plan: Plan) -> None:
     assert replication_group(plan).inputs["subnetGroupName"] == group.outputs["name"]
 
 
-def test_only_the_node_and_pod_group_reaches_6379(plan: Plan) -> None:
+def test_only_the_node_and_pod_group_and_the_tokens_rotation_function_reach_6379(plan: Plan) -> None:
+    """Two ingress rules, TCP 6379 each: from the node/pod group (the cache's own) and from the AUTH token's rotation
+    function (its component's, tests/test_rotation.py); no inline rules, no egress at all."""
     group = plan.one("aws:ec2/securityGroup:SecurityGroup", "cache-sg")
-    assert_admits_only_the_workloads_on(plan, group, 6379)
+    sources = {
+        rule.name: (
+            rule.inputs["ipProtocol"],
+            rule.inputs["fromPort"],
+            rule.inputs["toPort"],
+            rule.inputs.get("referencedSecurityGroupId"),
+        )
+        for rule in rules_of(plan, INGRESS, group)
+    }
+    assert sources == {
+        "cache-sg-from-clients": ("tcp", 6379, 6379, workload_security_group_id(plan)),
+        "redis-rotation-cache-from-rotation": ("tcp", 6379, 6379, plan.one(SG, "redis-rotation-sg").id),
+    }
+    assert not group.inputs.get("ingress") and not group.inputs.get("egress")
+    assert rules_of(plan, EGRESS, group) == []
     assert replication_group(plan).inputs["securityGroupIds"] == [group.id]
 
 

@@ -316,14 +316,15 @@ def test_a_value_echoed_by_a_resource_with_an_unknown_input_is_unknown_to_its_co
 
 
 def test_secret_inputs_are_looked_into_and_never_shown(prod: Plan) -> None:
-    """A rotated generator's new value is unknown to what holds it in a secret input (the cache's AUTH token); the
-    difference shows the masked old value, and no secret reaches the text or the JSON."""
+    """A rotated generator's new value is unknown to what holds it in a secret input (CloudFront's origin header);
+    the difference shows the masked old value, and no secret reaches the text or the JSON."""
     rotations = ("secretsRedisAuthRotation", "secretsSessionRotation", "secretsAdminTokenRotation",
                  "secretsOriginVerifyRotation")  # fmt: skip
     rotated = plan_for("prod", dict.fromkeys(rotations, 1))
     change_set = _compare(prod, rotated)
-    cache = _one(change_set, "aws:elasticache/replicationGroup:ReplicationGroup", "cache-replication-group")
-    assert cache.op == "update"
-    assert Difference("authToken", "[secret]", UNKNOWN, "authToken", via="secrets-redis-auth") in cache.diffs
+    cdn = _one(change_set, "aws:cloudfront/distribution:Distribution", "edge-cdn")
+    assert cdn.op == "update"
+    header = "origins[0].customHeaders[0].value"
+    assert Difference(header, "[secret]", UNKNOWN, header, via="secrets-origin-verify") in cdn.diffs
     shown = changes.render(change_set, width=400) + json.dumps(change_set.to_json())
     assert [value for value in prod.secret_values | rotated.secret_values if value in shown] == []

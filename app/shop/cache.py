@@ -30,14 +30,23 @@ class RedisUnavailable(Exception):
 
 
 class _SecretCredentials(CredentialProvider):
+    """The AUTH token each new connection sends: AWSCURRENT, or after an AUTH failure the next value of the key ring
+    (AWSCURRENT, AWSPREVIOUS), re-read first: a rotation may have moved the token since it was read."""
+
     def __init__(self, secret: SecretRef) -> None:
         self.secret = secret
+        self._choice = 0
 
     def get_credentials(self) -> tuple[str]:
-        return (self.secret.get(),)
+        ring = self.secret.ring()
+        return (ring[self._choice % len(ring)],)
 
     async def get_credentials_async(self) -> tuple[str]:
         return self.get_credentials()
+
+    async def rejected(self) -> None:
+        """The cache refused the token: a new value read from Secrets Manager goes first, else the other one."""
+        self._choice = 0 if await self.secret.arefresh() else self._choice + 1
 
 
 class RedisStore:
@@ -58,15 +67,15 @@ class RedisStore:
         breaker_seconds: float = 2.0,
     ) -> None:
         self.prefix = prefix
-        self.password = password
         self.breaker_seconds = breaker_seconds
+        self._credentials = _SecretCredentials(password) if password else None
         self.client: Redis = Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
             health_check_interval=30,
-            credential_provider=_SecretCredentials(password) if password else None,
+            credential_provider=self._credentials,
         )
         self._clock = clock
         self._open_until = 0.0
@@ -80,8 +89,8 @@ class RedisStore:
         try:
             return await operation(self.client)
         except (RedisError, OSError) as exc:
-            if isinstance(exc, AuthenticationError) and self.password is not None:
-                await self.password.arefresh()  # AUTH token rotated
+            if isinstance(exc, AuthenticationError) and self._credentials is not None:
+                await self._credentials.rejected()  # AUTH token rotated
             if self._open_until == 0.0 or self._clock() >= self._open_until:
                 log_event(log, "redis_unavailable", level=logging.WARNING, error=str(exc)[:200])
             self._open_until = self._clock() + self.breaker_seconds

@@ -115,7 +115,9 @@ class Secrets:
         assert session is not None and admin_token is not None, "settings validation requires both"
         self.session: SecretRef = session
         self.admin_token: SecretRef = admin_token
-        self.redis_password = self._ref("redis_password", "redis_auth_secret_arn")
+        # A key ring too: after an AUTH failure the shop tries the other token (ElastiCache's ROTATE keeps the
+        # previous one valid until the next rotation).
+        self.redis_password = self._ref("redis_password", "redis_auth_secret_arn", ring=True)
         self.origin_verify = self._ref("origin_verify_token", "origin_verify_secret_arn")
         self.db = self._ref(None, "db_secret_arn")
 

@@ -290,6 +290,9 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     "secretsmanager:GetRandomPassword",
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
+    # The AUTH token's rotation function (components/rotation.py): the replication group's token.
+    "elasticache:DescribeReplicationGroups",
+    "elasticache:ModifyReplicationGroup",
     # The CloudWatch agent, RDS enhanced monitoring, VPC flow logs and CloudTrail's log delivery.
     "cloudwatch:PutMetricData",
     "logs:CreateLogGroup",

@@ -3,7 +3,7 @@ alarms that e-mail the team, one dashboard, and the CloudTrail trail."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -44,8 +44,8 @@ class ObservabilityArgs:
     shop: ShopTelemetry
     database_identifier: pulumi.Input[str]
     carts_table_name: pulumi.Input[str]
-    rotation_function_name: pulumi.Input[str]
-    """The secrets' rotation function (components/rotation.py): any error of it pages."""
+    rotation_function_names: Mapping[str, pulumi.Input[str]]
+    """The secrets' rotation functions by kind (components/rotation.py): any error of one pages."""
     cache_replication_group_id: pulumi.Input[str]
     cache_node_count: int
     distribution_id: pulumi.Input[str]
@@ -155,7 +155,7 @@ class Observability(PlatformComponent):
             *signals.database_alarms(settings, args.database_identifier, region),
             *signals.cache_alarms(settings, cache_nodes, region),
             *signals.carts_alarms(args.carts_table_name, region),
-            *signals.rotation_alarms(args.rotation_function_name, region),
+            *signals.rotation_alarms(args.rotation_function_names, region),
             *signals.edge_alarms(settings, args.distribution_id, args.cdn_web_acl_name, args.origin_health_check_id),
             *signals.cluster_alarms(cluster.name, cluster.min_nodes, region),
         ]

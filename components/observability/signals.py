@@ -5,7 +5,7 @@ Thresholds come from settings; every alarm says what it means and where to look 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -271,12 +271,13 @@ def carts_alarms(table_name: pulumi.Input[str], region: str) -> list[Alarm]:
     ]
 
 
-def rotation_alarms(function_name: pulumi.Input[str], region: str) -> list[Alarm]:
-    """The secrets' rotation function: a failed rotation leaves the secret at its current value, and Secrets
-    Manager refuses the next one until its pending version is cleared."""
+def rotation_alarms(function_names: Mapping[str, pulumi.Input[str]], region: str) -> list[Alarm]:
+    """The secrets' rotation functions, by kind (``generated``: ``rotation-errors``, else ``rotation-<kind>-errors``):
+    a failed rotation leaves the secret at its current value, and Secrets Manager refuses the next one until its
+    pending version is cleared."""
     return [
         Alarm(
-            "rotation-errors",
+            "rotation-errors" if kind == "generated" else f"rotation-{kind}-errors",
             "A secret rotation failed: the secret keeps its current value and the next rotation is refused until "
             "the pending version is cleared.",
             "docs/operations.md, Rotation with Lambda (a failed rotation, recovery): the function's log group names "
@@ -285,7 +286,8 @@ def rotation_alarms(function_name: pulumi.Input[str], region: str) -> list[Alarm
             ABOVE,
             0,
             "0 errors",
-        ),
+        )
+        for kind, function_name in function_names.items()
     ]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -36,9 +37,18 @@ class RotationError(Exception):
     """The rotation cannot go on; Secrets Manager records the failure and keeps the current value."""
 
 
+Step = Callable[[Any, str, str], None]
+"""One rotation step: (Secrets Manager client, secret id, version id)."""
+
+
 def handler(event: dict[str, Any], context: object, client: Any = None) -> None:
+    run(event, client or boto3.client("secretsmanager"), STEPS)
+
+
+def run(event: dict[str, Any], client: Any, steps: Mapping[str, Step]) -> None:
+    """Checks that the event names a version this rotation may act on, then runs its step (every function's
+    entry point: the checks are Secrets Manager's rotation contract, the steps differ per secret)."""
     secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
-    client = client or boto3.client("secretsmanager")
     metadata = client.describe_secret(SecretId=secret_id)
     if not metadata.get("RotationEnabled"):
         raise RotationError(f"{secret_id}: rotation is not enabled")
@@ -50,7 +60,6 @@ def handler(event: dict[str, Any], context: object, client: Any = None) -> None:
         return
     if PENDING not in stages[token]:
         raise RotationError(f"{secret_id}: version {token} is not AWSPENDING")
-    steps = {"createSecret": create, "setSecret": set_, "testSecret": test, "finishSecret": finish}
     if step not in steps:
         raise RotationError(f"{secret_id}: unknown step {step!r}")
     steps[step](client, secret_id, token)
@@ -74,12 +83,16 @@ def set_(client: Any, secret_id: str, token: str) -> None:
 
 
 def test(client: Any, secret_id: str, token: str) -> None:
-    pending = client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)["SecretString"]
+    pending = pending_value(client, secret_id, token)
     current = client.get_secret_value(SecretId=secret_id, VersionStage=CURRENT)["SecretString"]
     if not VALUE_FORMAT.fullmatch(pending) or len(pending) != len(current):
         # The value itself is never logged.
         raise RotationError(f"{secret_id}: pending version {token} is not {len(current)} letters and digits")
     log.info("%s: pending version %s has the right format", secret_id, token)
+
+
+def pending_value(client: Any, secret_id: str, token: str) -> str:
+    return client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=PENDING)["SecretString"]
 
 
 def finish(client: Any, secret_id: str, token: str) -> None:
@@ -91,3 +104,6 @@ def finish(client: Any, secret_id: str, token: str) -> None:
         SecretId=secret_id, VersionStage=CURRENT, MoveToVersionId=token, RemoveFromVersionId=current
     )
     log.info("%s: version %s is AWSCURRENT", secret_id, token)
+
+
+STEPS: Mapping[str, Step] = {"createSecret": create, "setSecret": set_, "testSecret": test, "finishSecret": finish}
