@@ -138,7 +138,8 @@ def test_the_shop_verifies_the_databases_certificate_and_talks_tls_to_the_cache(
     the ConfigMap names (no volume may hide it), and name the host the shop connects to."""
     data = _config(plan)
     assert data["SHOP_DB_SSLMODE"] == "verify-full"
-    bundle = re.search(r"^ADD --chmod=\d+ (\S+) (\S+)$", (ROOT / "app" / "Dockerfile").read_text(), re.MULTILINE)
+    dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+    bundle = re.search(r"^ADD --chmod=\d+ (?:--checksum=\S+ )?(\S+) (\S+)$", dockerfile, re.MULTILINE)
     assert bundle and bundle.group(1) == "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
     assert data["SHOP_DB_SSL_ROOT_CERT"] == bundle.group(2)
     for name, template in pod_templates(plan).items():
