@@ -67,7 +67,7 @@ def env(stage: list[Instruction]) -> dict[str, str]:
 def test_multi_stage_with_a_version_pinned_slim_base():
     assert len(STAGES) == 2  # build stage + runtime stage
     (base,) = [ins.words()[0].split("=", 1) for ins in INSTRUCTIONS[:FIRST_FROM] if ins.keyword == "ARG"]
-    assert base[0] == "PYTHON_IMAGE" and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base[1])
+    assert base[0] == "PYTHON_IMAGE" and re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base[1])
     assert [stage[0].words()[0] for stage in STAGES] == ["${PYTHON_IMAGE}"] * 2
 
 
@@ -101,9 +101,9 @@ def test_no_secrets_baked_in_and_a_tight_build_context():
             for word in ins.words():
                 assert not SECRET_NAME.search(word.split("=", 1)[0]), ins
     sources = {ins.words()[0] for ins in INSTRUCTIONS if ins.keyword == "COPY" and "from" not in ins.flags}
-    assert sources == {"requirements.txt", "shop"}
+    assert sources == {"requirements.lock", "shop"}
     ignore = (APP_DIR / ".dockerignore").read_text().split()
-    assert ignore[ignore.index("*") :][:3] == ["*", "!requirements.txt", "!shop/"]
+    assert ignore[ignore.index("*") :][:3] == ["*", "!requirements.lock", "!shop/"]
 
 
 def test_requirements_are_fully_pinned():
