@@ -297,6 +297,11 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     "logs:GetLogEvents",
     "logs:PutLogEvents",
     "logs:PutRetentionPolicy",
+    # The CloudWatch agent's traces to X-Ray (components/observability/telemetry.py XRAY_WRITE_ACTIONS).
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
 )
 #: Pushing an image (AWS's documented set for one repository), and finding one already pushed (ci/image.py).
 IMAGE_PUSH_ACTIONS = (
