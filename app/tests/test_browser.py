@@ -23,9 +23,8 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "docs" / "images"
-#: The screenshots README.md shows, by file name (PNG, 1280x800: a laptop's window).
+#: The screenshots README.md shows, by file name (PNG, 1280x800: a laptop's window, the viewport below).
 SCREENSHOTS = ("shop-catalog.png", "shop-product.png", "shop-cart.png", "shop-admin-products.png")
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def _require_chromium() -> None:
@@ -145,7 +144,7 @@ def test_screenshots_of_the_storefront(live_shop):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
         try:
-            page = browser.new_page(viewport=DESKTOP)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(live_shop + "/")
             expect(page.get_by_role("heading", name="All products")).to_be_visible()
             page.screenshot(path=IMAGES / "shop-catalog.png")
@@ -170,7 +169,7 @@ def test_screenshot_of_the_admin(live_admin, sqlite_settings):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
         try:
-            page = browser.new_page(viewport=DESKTOP)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(live_admin + "/admin/login")
             page.get_by_label("Admin token").fill(sqlite_settings.admin_token)
             page.get_by_role("button", name="Sign in").click()
