@@ -20,7 +20,9 @@ from components.naming import Naming
 from components.network import Network, NetworkArgs
 from components.observability import (
     AGENT_NAMESPACE,
+    AGENT_OTLP_HTTP_PORT,
     AGENT_POD_LABELS,
+    AGENT_TRACES_ENDPOINT,
     ClusterTelemetry,
     Observability,
     ObservabilityArgs,
@@ -286,7 +288,12 @@ def _shop(
                 s3_cidrs=network.s3_cidrs,
                 dynamodb_cidrs=network.dynamodb_cidrs,
                 # The CloudWatch agent scrapes the shop's /metrics (components/observability/telemetry.py).
-                metrics_scraper=MetricsScraper(namespace=AGENT_NAMESPACE, pod_labels=AGENT_POD_LABELS),
+                metrics_scraper=MetricsScraper(
+                    namespace=AGENT_NAMESPACE,
+                    pod_labels=AGENT_POD_LABELS,
+                    traces_endpoint=AGENT_TRACES_ENDPOINT,
+                    traces_port=AGENT_OTLP_HTTP_PORT,
+                ),
             ),
             vpc_id=network.vpc_id,
             load_balancer_subnet_ids=network.public_subnet_ids,

@@ -1,5 +1,6 @@
 """The shop's telemetry on the offline plan of both stacks: the load balancer look-ups, the checkout metric filters,
-the Prometheus scraping of /metrics and the NetworkPolicy that admits only the scraper to the metrics port."""
+the Prometheus scraping of /metrics and the NetworkPolicy that admits only the scraper to the metrics port, and the
+shop's traces to the CloudWatch agent."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from components import deploy_access
 from stacks.offline.plan import Plan, PlannedResource
 from tests.observability_plan import ALARM, DASHBOARD, LOG_GROUP, alarms, metrics, shop_ingress
-from tests.shop_plan import NETWORK_POLICY, rollout
+from tests.shop_plan import CONFIG_MAP, NETWORK_POLICY, obj, rollout
 from tests.test_cicd_bootstrap import _statement
 
 APP_README = Path(__file__).resolve().parents[1] / "app" / "README.md"
@@ -155,6 +156,42 @@ def test_only_the_cloudwatch_agent_reaches_the_metrics_port(plan: Plan) -> None:
         }
     ]
     assert policy.urn in rollout(plan).dependencies, "pods start once the scraper may reach them"
+
+
+# ---------------------------------------------------------------------------------------------- traces
+
+
+def test_the_shop_sends_its_traces_to_the_cloudwatch_agents_otlp_http_port(plan: Plan) -> None:
+    """The agent's Service is named after its AmazonCloudWatchAgent resource and always has the Application Signals
+    ports (4316: OTLP/HTTP); the agent listens there once its configuration collects application_signals traces."""
+    agent = plan.one(ASSOCIATION, "observability-cloudwatch-agent-association").inputs["namespace"]
+    data = obj(plan, CONFIG_MAP, "shop-config").inputs["data"]
+    assert data["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == f"http://cloudwatch-agent.{agent}:4316/v1/traces"
+    assert data["OTEL_SERVICE_NAME"] == "shop"
+    assert agent_configuration(plan)["agent"]["config"]["traces"] == {"traces_collected": {"application_signals": {}}}
+    tracing = (Path(__file__).resolve().parents[1] / "app" / "shop" / "tracing.py").read_text()
+    assert '"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"' in tracing  # the variable the app reads
+
+
+def test_the_shops_pods_reach_the_agent_on_its_trace_port_only(plan: Plan) -> None:
+    egress = obj(plan, NETWORK_POLICY, "shop-egress").inputs["spec"]["egress"]
+    agent = plan.one(ASSOCIATION, "observability-cloudwatch-agent-association").inputs["namespace"]
+    to_agent = [
+        rule
+        for rule in egress
+        if any(
+            peer.get("namespaceSelector", {}).get("matchLabels") == {"kubernetes.io/metadata.name": agent}
+            for peer in rule["to"]
+        )
+    ]
+    (rule,) = to_agent
+    assert rule["ports"] == [{"protocol": "TCP", "port": 4316}]
+    assert rule["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": agent}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "cloudwatch-agent"}},
+        }
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- deploy roles

@@ -63,15 +63,15 @@ def test_the_add_on_is_pinned_and_ours_on_create_and_update(plan: Plan) -> None:
     assert installed.inputs["resolveConflictsOnCreate"] == installed.inputs["resolveConflictsOnUpdate"] == "OVERWRITE"
 
 
-def test_the_add_on_ships_container_logs_and_enhanced_container_insights_without_application_signals(
+def test_the_add_on_ships_container_logs_enhanced_container_insights_and_traces_without_application_signals_metrics(
     plan: Plan,
 ) -> None:
     configuration = json.loads(addon(plan).inputs["configurationValues"])
     assert configuration["containerLogs"] == {"enabled": True}
     collected = configuration["agent"]["config"]["logs"]["metrics_collected"]
     assert collected["kubernetes"] == {"cluster_name": cluster_name(plan), "enhanced_container_insights": True}
-    assert "application_signals" not in collected
-    assert "traces" not in configuration["agent"]["config"]
+    assert "application_signals" not in collected  # its metrics need a log group and a service-linked role
+    assert configuration["agent"]["config"]["traces"] == {"traces_collected": {"application_signals": {}}}
 
 
 def test_the_add_on_starts_after_its_log_groups_credentials_and_nodes(plan: Plan) -> None:
@@ -108,11 +108,28 @@ def test_the_agent_writes_only_its_clusters_log_groups_and_metric_namespaces(pla
     assert metrics["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": ["ContainerInsights", "ContainerInsights/Prometheus"]}
     }
-    assert not any(action.startswith(("xray:", "ssm:", "iam:")) for action in allowed_actions(statements))
+    assert not any(action.startswith(("ssm:", "iam:")) for action in allowed_actions(statements))
     wildcard = [action for s in statements if s["Resource"] == "*" for action in as_list(s["Action"])]
     assert sorted(wildcard) == [
         "cloudwatch:PutMetricData",
         "ec2:DescribeInstances",
         "ec2:DescribeTags",
         "ec2:DescribeVolumes",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ]
+
+
+def test_the_agent_sends_traces_to_x_ray_with_write_permissions_only(plan: Plan) -> None:
+    """What AWSXrayWriteOnlyAccess grants, minus the console's GetSamplingStatisticSummaries; the role has no
+    managed policy (test above), so nothing grants it twice."""
+    statements = inline_statements(plan, plan.one(ROLE, "observability-cloudwatch-agent"))
+    xray = sorted(action for action in allowed_actions(statements) if action.startswith("xray:"))
+    assert xray == [
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
     ]

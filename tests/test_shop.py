@@ -404,9 +404,12 @@ def test_only_the_load_balancers_subnets_reach_the_web_pods_app_port(plan: Plan)
     assert _rules(policy["ingress"], "from") == {(cidr, "TCP", 8080) for cidr in subnet_cidrs(plan, "public")}
 
 
-def test_shop_pods_reach_dns_the_data_stores_and_aws_over_https_and_nothing_else(plan: Plan) -> None:
-    """HTTPS to AWS: with interface endpoints (prod), exactly their subnets and S3's and DynamoDB's regional addresses
-    (the gateway endpoints'); without them (staging), anywhere but the VPC and the cluster's Service range."""
+def test_shop_pods_reach_dns_the_data_stores_aws_over_https_and_the_trace_collector_and_nothing_else(
+    plan: Plan,
+) -> None:
+    """The CloudWatch agent on its OTLP/HTTP port only (test_observability_shop.py). HTTPS to AWS: with interface
+    endpoints (prod), exactly their subnets and S3's and DynamoDB's regional addresses (the gateway endpoints');
+    without them (staging), anywhere but the VPC and the cluster's Service range."""
     policy = _policy(plan, "shop-egress")
     assert policy["policyTypes"] == ["Egress"]
     assert policy["podSelector"]["matchLabels"] == {
@@ -414,7 +417,12 @@ def test_shop_pods_reach_dns_the_data_stores_and_aws_over_https_and_nothing_else
         "app.kubernetes.io/part-of": "shop",
     }
     dns = str({"kubernetes.io/metadata.name": "kube-system"}) + "/" + str({"k8s-app": "kube-dns"})
-    expected = {(dns, "UDP", 53), (dns, "TCP", 53), ("169.254.170.23/32", "TCP", 80)}
+    agent = (
+        str({"kubernetes.io/metadata.name": "amazon-cloudwatch"})
+        + "/"
+        + str({"app.kubernetes.io/name": "cloudwatch-agent"})
+    )
+    expected = {(dns, "UDP", 53), (dns, "TCP", 53), ("169.254.170.23/32", "TCP", 80), (agent, "TCP", 4316)}
     expected |= {(cidr, "TCP", port) for cidr in subnet_cidrs(plan, "data") for port in (5432, 6379)}
     if plan.stack == "prod":
         _, s3_cidrs = S3_PREFIX_LISTS["eu-west-1"]

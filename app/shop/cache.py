@@ -107,6 +107,10 @@ class CatalogCache:
     a pod notices within VERSION_CHECK_SECONDS. Without Redis the version is process-local. A bump made while
     Redis is down is process-local too, and is published (INCR) as soon as Redis answers again, so the newer
     catalog wins over Redis's older version and the entries cached under it.
+
+    Shared entries are keyed by the shop's currency too: every value carries prices, and a shop restarted with
+    another SHOP_CURRENCY (or a second shop on the same Redis) must never serve those of the old one. The version
+    is shared: an edit retires every currency's entries.
     """
 
     def __init__(
@@ -115,12 +119,14 @@ class CatalogCache:
         metrics: Metrics,
         ttl: float,
         *,
+        currency: str,
         max_entries: int = 2048,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.redis = redis
         self.metrics = metrics
         self.ttl = ttl
+        self.currency = currency
         self.max_entries = max_entries
         self.clock = clock
         self.version = 0
@@ -196,7 +202,7 @@ class CatalogCache:
     async def _get_shared(self, key: str, version: int) -> bytes | None:
         if self.redis is None:
             return None
-        shared_key = self.redis.key("catalog", str(version), key)
+        shared_key = self.redis.key("catalog", str(version), self.currency, key)
         try:
             value: Any = await self.redis.run(lambda r: r.get(shared_key))
         except RedisUnavailable:
@@ -207,6 +213,6 @@ class CatalogCache:
     async def _set_shared(self, key: str, version: int, value: bytes) -> None:
         if self.redis is None:
             return
-        shared_key = self.redis.key("catalog", str(version), key)
+        shared_key = self.redis.key("catalog", str(version), self.currency, key)
         with contextlib.suppress(RedisUnavailable):
             await self.redis.run(lambda r: r.set(shared_key, value, ex=int(self.ttl)))

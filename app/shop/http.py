@@ -130,7 +130,8 @@ def install_error_handlers(app: FastAPI, not_found_page: bytes) -> None:
             return error_response(422, "validation_failed", "the request is invalid", fields=fields)
         if exc.status_code == 404 and _wants_html(request):
             return HTMLResponse(not_found_page, status_code=404)
-        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}
+        code = codes.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else "error"
         body = {"error": code, "message": message}
         return json_response(body, exc.status_code, headers=exc.headers)

@@ -62,7 +62,7 @@ class Runtime:
         self.catalog = Catalog(
             self.reads,
             self.sessions,
-            CatalogCache(self.redis, self.metrics, settings.cache_ttl_seconds),
+            CatalogCache(self.redis, self.metrics, settings.cache_ttl_seconds, currency=settings.currency),
             settings.cdn_base_url,
             settings.currency,
         )

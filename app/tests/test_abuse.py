@@ -191,6 +191,23 @@ async def test_admin_login_is_rate_limited(shop):
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
 
 
+async def test_admin_api_bearer_tokens_are_rate_limited_like_admin_login(shop, settings, make_shop):
+    """Wrong tokens count (in Redis: for every pod); right ones do not; past the limit even the right token is
+    refused, so a guess that hits learns nothing until the window ends."""
+    rules = "/api/v1/admin/country-rules"
+    for _ in range(12):
+        assert (await shop.internal.get(rules, headers=shop.admin)).status_code == 200
+    assert (await shop.internal.get(rules)).status_code == 401  # no token: not an attempt
+    wrong = {"Authorization": "Bearer wrong-token-guess"}
+    statuses = [(await shop.internal.get(rules, headers=wrong)).status_code for _ in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    limited = await shop.internal.get(rules, headers=shop.admin)
+    assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    other_pod = await make_shop(settings)
+    assert (await other_pod.internal.get(rules, headers=wrong)).status_code == (429 if settings.redis_url else 401)
+
+
 async def test_the_order_lookup_page_is_rate_limited(sqlite_shop):
     page = await sqlite_shop.public.get("/orders/lookup")
     token = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)  # pyright: ignore[reportOptionalMemberAccess]

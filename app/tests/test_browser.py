@@ -1,8 +1,10 @@
-"""The whole journey in headless Chromium: browse, search, add to cart, checkout with a test card, confirm, look up."""
+"""The whole journey in headless Chromium: browse, search, add to cart, checkout with a test card, confirm, look up.
+Also the screenshots of the main pages that README.md shows (docs/images/)."""
 
 import os
 import re
 import shutil
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +21,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "docs" / "images"
+#: The screenshots README.md shows, by file name (PNG, 1280x800: a laptop's window, the viewport below).
+SCREENSHOTS = ("shop-catalog.png", "shop-product.png", "shop-cart.png", "shop-admin-products.png")
 
 
 def _require_chromium() -> None:
@@ -127,3 +133,56 @@ def test_admin_pages_are_styled_and_the_brand_leads_to_the_admin(live_admin):
             assert page.get_by_role("link", name=re.compile("^Reference Shop")).get_attribute("href") == "/admin"
         finally:
             browser.close()
+
+
+def test_screenshots_of_the_storefront(live_shop):
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(live_shop + "/")
+            expect(page.get_by_role("heading", name="All products")).to_be_visible()
+            page.screenshot(path=IMAGES / "shop-catalog.png")
+            page.goto(live_shop + "/products/MUG-CLASSIC")
+            expect(page.get_by_role("button", name="Add to cart")).to_be_visible()
+            page.screenshot(path=IMAGES / "shop-product.png")
+            page.get_by_role("button", name="Add to cart").click()
+            expect(page.get_by_role("heading", name="Your cart")).to_be_visible()
+            page.screenshot(path=IMAGES / "shop-cart.png")
+        finally:
+            browser.close()
+    for name in ("shop-catalog.png", "shop-product.png", "shop-cart.png"):
+        assert (IMAGES / name).read_bytes().startswith(b"\x89PNG"), name
+
+
+def test_screenshot_of_the_admin(live_admin, sqlite_settings):
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(live_admin + "/admin/login")
+            page.get_by_label("Admin token").fill(sqlite_settings.admin_token)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Products")).to_be_visible()
+            page.screenshot(path=IMAGES / "shop-admin-products.png")
+        finally:
+            browser.close()
+    assert (IMAGES / "shop-admin-products.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_readme_shows_exactly_the_screenshots_the_browser_tests_write():
+    """Runs without a browser: the images README.md links exist, are PNGs, and are the ones written above."""
+    shown = re.findall(r"!\[[^\]]*\]\((docs/images/[^)]+)\)", (ROOT / "README.md").read_text())
+    assert sorted(Path(path).name for path in shown) == sorted(SCREENSHOTS)
+    for path in shown:
+        assert (ROOT / path).read_bytes().startswith(b"\x89PNG"), path

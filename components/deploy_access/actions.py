@@ -309,6 +309,11 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     "codeconnections:GetConnectionToken",
     "codestar-connections:GetConnection",
     "codestar-connections:GetConnectionToken",
+    # The CloudWatch agent's traces to X-Ray (components/observability/telemetry.py XRAY_WRITE_ACTIONS).
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:PutTelemetryRecords",
+    "xray:PutTraceSegments",
 )
 #: Pushing an image (AWS's documented set for one repository), and finding one already pushed (ci/image.py).
 IMAGE_PUSH_ACTIONS = (

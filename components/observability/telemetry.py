@@ -8,6 +8,10 @@ neither retention nor encryption; an existing group is used as it is.
 
 The agent runs as a DaemonSet with ``hostNetwork`` (the add-on's chart sets it), so its scrapes come from the nodes'
 addresses; a workload's NetworkPolicy admits it by ``AGENT_NAMESPACE`` and ``AGENT_POD_LABELS``.
+
+The agent also receives the shop's traces (OTLP/HTTP on ``AGENT_TRACES_ENDPOINT``) and sends them to X-Ray: its
+configuration's ``traces.traces_collected.application_signals`` opens the port; the Application Signals metrics
+(``logs.metrics_collected.application_signals``, a log group and a service-linked role of their own) stay off.
 """
 
 from __future__ import annotations
@@ -36,6 +40,21 @@ LOG_GROUP_KINDS = ("application", "dataplane", "host", "performance", "prometheu
 PROMETHEUS_METRIC_NAMESPACE = "ContainerInsights/Prometheus"
 #: Metric namespaces the agent publishes to directly (most Container Insights metrics arrive as log events).
 AGENT_METRIC_NAMESPACES = ("ContainerInsights", PROMETHEUS_METRIC_NAMESPACE)
+#: The agent's Service: the add-on's operator names it after the AmazonCloudWatchAgent resource (its
+#: internal/naming ``Service``) and always gives it the Application Signals ports, 4315 (OTLP/gRPC), 4316 (OTLP/HTTP)
+#: and 2000 (X-Ray proxy) (its internal/manifests/collector/ports.go).
+AGENT_SERVICE = "cloudwatch-agent"
+AGENT_OTLP_HTTP_PORT = 4316
+#: What OTEL_EXPORTER_OTLP_TRACES_ENDPOINT of a workload names (the OTLP/HTTP exporter posts to it as it is).
+AGENT_TRACES_ENDPOINT = f"http://{AGENT_SERVICE}.{AGENT_NAMESPACE}:{AGENT_OTLP_HTTP_PORT}/v1/traces"
+#: AWS's AWSXrayWriteOnlyAccess without GetSamplingStatisticSummaries (a console read): segments and the agent's
+#: telemetry out, the sampling rules and targets in (the agent's X-Ray proxy hands them to the SDKs).
+XRAY_WRITE_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
 #: Where the add-on's operator mounts the agent's Prometheus configuration (its ``agent.prometheus.config``).
 PROMETHEUS_CONFIG_PATH = "/etc/prometheusconfig/prometheus.yaml"
 #: Every target is scraped once a minute, the period of the alarms and the dashboard.
@@ -81,8 +100,8 @@ def container_log_groups(
 
 def agent_statements(account: Account, cluster_name: str) -> list[dict[str, Any]]:
     """AWS's CloudWatchAgentServerPolicy narrowed to what the add-on does here: its log groups, its metric
-    namespaces, the EC2 lookups that label node metrics. No X-Ray (Application Signals is off) and no SSM
-    (the configuration comes with the add-on)."""
+    namespaces, the EC2 lookups that label node metrics, X-Ray writes for the traces it receives. No SSM (the
+    configuration comes with the add-on). The add-on attaches no policy of its own: this role is all it has."""
     groups = account.arn("logs", f"log-group:{log_group_name(cluster_name, '*')}")
     return [
         {
@@ -111,12 +130,18 @@ def agent_statements(account: Account, cluster_name: str) -> list[dict[str, Any]
             "Action": ["ec2:DescribeTags", "ec2:DescribeVolumes", "ec2:DescribeInstances"],
             "Resource": "*",  # EC2 Describe calls support no resource-level permissions
         },
+        {
+            "Sid": "SendTraces",
+            "Effect": "Allow",
+            "Action": list(XRAY_WRITE_ACTIONS),
+            "Resource": "*",  # none of these actions has resource-level permissions
+        },
     ]
 
 
 def agent_configuration(cluster_name: str, scraping: PrometheusScraping) -> dict[str, Any]:
     """The add-on's configuration: Container Insights with enhanced observability, container logs, and Prometheus
-    scraping; Application Signals left off (it would need X-Ray and instrument pods).
+    scraping, and traces over OTLP to X-Ray (``AGENT_TRACES_ENDPOINT``); Application Signals metrics left off.
 
     The add-on's operator writes ``agent.prometheus.config`` to ``PROMETHEUS_CONFIG_PATH`` in the agents. Its target
     allocator hands each scrape target to exactly one agent of the DaemonSet; without it the agent on every node
@@ -141,7 +166,9 @@ def agent_configuration(cluster_name: str, scraping: PrometheusScraping) -> dict
                             },
                         },
                     }
-                }
+                },
+                # Opens the agent's OTLP ports (AGENT_OTLP_HTTP_PORT) and sends what arrives to X-Ray.
+                "traces": {"traces_collected": {"application_signals": {}}},
             },
             "prometheus": {
                 "config": {
@@ -178,7 +205,7 @@ def cloudwatch_observability_addon(
         cluster_name=cluster,
         service_account=AGENT_SERVICE_ACCOUNT,
         statements=agent_statements(account, cluster_name),
-        description=f"CloudWatch agent and Fluent Bit of cluster {cluster_name}: Container Insights and logs",
+        description=f"CloudWatch agent and Fluent Bit of cluster {cluster_name}: Container Insights, logs and traces",
         tags=tags,
         parent=parent,
     )

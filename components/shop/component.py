@@ -213,6 +213,9 @@ class Shop(PlatformComponent):
             "SHOP_S3_BUCKET": args.buckets.assets,
             "SHOP_S3_PREFIX": args.buckets.media_prefix,
             "SHOP_CDN_BASE_URL": args.origin.public_url,
+            # Traces over OTLP/HTTP to the CloudWatch agent, which sends them to X-Ray (app/shop/tracing.py).
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": args.peers.metrics_scraper.traces_endpoint,
+            "OTEL_SERVICE_NAME": "shop",
         }
 
     # ------------------------------------------------------------------------------------------------ workloads

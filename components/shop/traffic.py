@@ -184,10 +184,15 @@ def ingress_annotations(balancer: LoadBalancer) -> dict[str, pulumi.Input[str]]:
 
 @dataclass(frozen=True)
 class MetricsScraper:
-    """The pods that scrape the shop's ``/metrics``, by namespace and labels."""
+    """The pods that scrape the shop's ``/metrics``, by namespace and labels, and receive its traces (the CloudWatch
+    agent)."""
 
     namespace: str
     pod_labels: Mapping[str, str]
+    traces_endpoint: str
+    """OTLP/HTTP, the URL the shop posts its spans to (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)."""
+    traces_port: int
+    """The port behind ``traces_endpoint``: the only one the shop's pods may reach on the scraper's pods."""
 
 
 @dataclass(frozen=True)
@@ -271,8 +276,11 @@ def aws_https_peers(peers: Peers) -> pulumi.Input[list[networking.NetworkPolicyP
 
 
 def egress(peers: Peers, shop_pods: Mapping[str, str]) -> networking.NetworkPolicySpecArgs:
-    """All the shop's pods (web and Jobs) talk to: DNS, the database, the cache, their AWS credentials and AWS's
-    APIs over HTTPS (``aws_https_peers``). Never other pods, nodes, Services or the Kubernetes API."""
+    """All the shop's pods (web and Jobs) talk to: DNS, the database, the cache, their AWS credentials, AWS's APIs
+    over HTTPS (``aws_https_peers``) and the CloudWatch agent's trace port. Never other pods, nodes, Services or the
+    Kubernetes API. The agent runs with ``hostNetwork``: its pod selector resolves to its nodes' addresses
+    (``metrics_ingress``), and only on this one port."""
+    agent = peers.metrics_scraper
     return networking.NetworkPolicySpecArgs(
         pod_selector=_pods(shop_pods),
         policy_types=["Egress"],
@@ -286,5 +294,16 @@ def egress(peers: Peers, shop_pods: Mapping[str, str]) -> networking.NetworkPoli
             ),
             networking.NetworkPolicyEgressRuleArgs(to=aws_https_peers(peers), ports=ports("TCP", HTTPS)),
             POD_IDENTITY_EGRESS,
+            networking.NetworkPolicyEgressRuleArgs(
+                to=[
+                    networking.NetworkPolicyPeerArgs(
+                        namespace_selector=meta.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": agent.namespace}
+                        ),
+                        pod_selector=_pods(agent.pod_labels),
+                    )
+                ],
+                ports=ports("TCP", agent.traces_port),
+            ),
         ],
     )

@@ -25,15 +25,26 @@ from shop.api.schemas import (
 )
 from shop.api.schemas import Product as ProductOut
 from shop.catalog import ProductInput
-from shop.http import RuntimeDep, error_response, json_response, runtime
+from shop.http import RuntimeDep, client_address, error_response, json_response, runtime
 from shop.media import MAX_IMAGE_BYTES, content_type_for, image_key
 from shop.models import OrderStatus
+from shop.ratelimit import ADMIN_LOGIN
 from shop.runtime import Runtime
 from shop.shipping import RuleInput, rule_dict
 
 
 async def require_admin(request: Request) -> None:
-    if not await runtime(request).admin.bearer_ok(request.headers.get("authorization")):
+    """The bearer token. Wrong tokens count against the admin login's limit (per client, every pod through Redis);
+    a client past it is refused before its token is even compared, so guessing here is as slow as on the login
+    form. Right tokens are not counted: automation may call the API as often as it needs."""
+    rt = runtime(request)
+    client = client_address(request)
+    if (retry := await rt.limiter.retry_after(ADMIN_LOGIN, client, count=False)) is not None:
+        raise HTTPException(429, "too many attempts; retry later", headers={"Retry-After": str(retry)})
+    authorization = request.headers.get("authorization")
+    if not await rt.admin.bearer_ok(authorization):
+        if authorization:  # an attempt; a request without a token guesses nothing
+            await rt.limiter.retry_after(ADMIN_LOGIN, client)
         raise HTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -59,7 +70,7 @@ def currency_errors(rt: Runtime, amounts: dict[str, Money | None]) -> list[dict[
 
 @router.put(
     "/products/{sku}",
-    responses=responses({200: ProductOut, 201: ProductOut}, 401, 413, 422),
+    responses=responses({200: ProductOut, 201: ProductOut}, 401, 429, 413, 422),
 )
 async def upsert_product(
     rt: RuntimeDep, sku: Annotated[str, Path(pattern=SKU_PATTERN)], payload: ProductIn
@@ -85,13 +96,13 @@ def product_input(payload: ProductIn) -> ProductInput:
     )
 
 
-@router.put("/products/{sku}/stock", responses=responses({200: ProductOut}, 401, 404, 413, 422))
+@router.put("/products/{sku}/stock", responses=responses({200: ProductOut}, 401, 429, 404, 413, 422))
 async def set_stock(rt: RuntimeDep, sku: str, payload: StockIn) -> Response:
     product = await rt.catalog.set_stock(sku, payload.stock) if SKU_RE.match(sku) else None
     return json_response(product) if product is not None else _missing_product()
 
 
-@router.post("/products/{sku}/image", responses=responses({200: ProductOut}, 401, 404, 413, 415, 422))
+@router.post("/products/{sku}/image", responses=responses({200: ProductOut}, 401, 429, 404, 413, 415, 422))
 async def upload_image(
     rt: RuntimeDep, sku: str, file: Annotated[UploadFile, File(description="PNG, JPEG, GIF or WebP")]
 ) -> Response:
@@ -114,7 +125,7 @@ async def store_image(rt: Runtime, sku: str, data: bytes) -> Response:
     return json_response(product) if product is not None else _missing_product()
 
 
-@router.get("/orders", responses=responses({200: OrderList}, 401, 422))
+@router.get("/orders", responses=responses({200: OrderList}, 401, 429, 422))
 async def list_orders(
     rt: RuntimeDep,
     status: OrderStatus | None = None,
@@ -125,13 +136,13 @@ async def list_orders(
     return json_response({"items": items, "total": total})
 
 
-@router.get("/orders/{number}", responses=responses({200: OrderOut}, 401, 404))
+@router.get("/orders/{number}", responses=responses({200: OrderOut}, 401, 429, 404))
 async def get_order(rt: RuntimeDep, number: str) -> Response:
     order = await rt.orders.admin_get(number) if ORDER_NUMBER_RE.match(number) else None
     return json_response(order) if order is not None else error_response(404, "not_found", "no such order")
 
 
-@router.post("/orders/{number}/status", responses=responses({200: OrderOut}, 401, 404, 409, 413, 422))
+@router.post("/orders/{number}/status", responses=responses({200: OrderOut}, 401, 429, 404, 409, 413, 422))
 async def set_order_status(rt: RuntimeDep, number: str, payload: StatusIn) -> Response:
     """Fulfil a paid order, or cancel a pending/paid one (its stock is returned)."""
     if not ORDER_NUMBER_RE.match(number):
@@ -143,13 +154,13 @@ def _missing_rule() -> Response:
     return error_response(404, "not_found", "no rule for this country")
 
 
-@router.get("/country-rules", responses=responses({200: CountryRuleList}, 401))
+@router.get("/country-rules", responses=responses({200: CountryRuleList}, 401, 429))
 async def list_country_rules(rt: RuntimeDep) -> Response:
     """Shipping and tax per destination country. Checkout offers the countries whose rule is in the shop's currency."""
     return json_response({"items": [rule_dict(rule) for rule in await rt.rules.all()]})
 
 
-@router.get("/country-rules/{country}", responses=responses({200: CountryRuleOut}, 401, 404))
+@router.get("/country-rules/{country}", responses=responses({200: CountryRuleOut}, 401, 429, 404))
 async def get_country_rule(rt: RuntimeDep, country: str) -> Response:
     rule = await rt.rules.get(country) if COUNTRY_RE.match(country) else None
     return json_response(rule_dict(rule)) if rule is not None else _missing_rule()
@@ -157,7 +168,7 @@ async def get_country_rule(rt: RuntimeDep, country: str) -> Response:
 
 @router.put(
     "/country-rules/{country}",
-    responses=responses({200: CountryRuleOut, 201: CountryRuleOut}, 401, 413, 422),
+    responses=responses({200: CountryRuleOut, 201: CountryRuleOut}, 401, 429, 413, 422),
 )
 async def put_country_rule(
     rt: RuntimeDep, country: Annotated[str, Path(pattern=COUNTRY_RE.pattern)], payload: CountryRuleIn
@@ -182,7 +193,7 @@ def rule_input(payload: CountryRuleIn) -> RuleInput:
     )
 
 
-@router.delete("/country-rules/{country}", status_code=204, responses=responses({204: None}, 401, 404))
+@router.delete("/country-rules/{country}", status_code=204, responses=responses({204: None}, 401, 429, 404))
 async def delete_country_rule(rt: RuntimeDep, country: str) -> Response:
     """Stop shipping to a country. Placed orders keep their totals."""
     deleted = bool(COUNTRY_RE.match(country)) and await rt.rules.delete(country)
