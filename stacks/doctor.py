@@ -6,7 +6,7 @@ Three groups of checks, each a list of lines:
   connection among them), the example repository ``example-org/...``, made-up image tags and digests —
   and strings given for boolean settings, one problem per key and value;
 - the **tools** (no credentials): the Pulumi CLI and its version against the SDK's, the AWS CLI (pulumi-eks's
-  kubeconfig runs ``aws eks get-token``), Node's ``npx`` for ``make lint``;
+  kubeconfig runs ``aws eks get-token``), Node's ``npm`` for ``make lint``;
 - with **AWS credentials** only: the account they point at, the self-managed state bucket of
   ``PULUMI_BACKEND_URL``, that every role the cluster grants access to exists (EKS refuses an access entry for
   a missing principal part-way through creating the cluster) and, once the domain's hosted zone exists, that the
@@ -219,9 +219,10 @@ def tool_report(which: Callable[[str], str | None] = shutil.which, run: Run = _r
         report.problems.append(
             "the AWS CLI is not on PATH: pulumi-eks's kubeconfig runs `aws eks get-token`; install AWS CLI v2"
         )
-    if which("npx") is None:
+    if which("npm") is None:
         report.notes.append(
-            "npx (Node.js) is not on PATH: `make lint` runs pyright through it; previews and deploys do not need it"
+            "npm (Node.js) is not on PATH: `make lint` installs pyright with it (`npm ci`, package-lock.json); "
+            "previews and deploys do not need it"
         )
     return report
 

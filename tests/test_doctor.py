@@ -162,7 +162,7 @@ def test_tools_report_the_cli_version_against_the_sdk_and_missing_tools() -> Non
         "the AWS CLI is not on PATH",
     ]
     assert sdk in absent.problems[0]
-    assert absent.notes[0].startswith("npx (Node.js) is not on PATH: `make lint`")
+    assert absent.notes[0].startswith("npm (Node.js) is not on PATH: `make lint`")
 
 
 class _FakeSession:
