@@ -77,7 +77,7 @@ class AppSecrets(PlatformComponent):
         the stored value is the function's from then on.
         """
         args = self._args
-        rotation = args.settings.rotation(purpose)
+        rotation = 0 if rotated_by_lambda else args.settings.rotation(purpose)
         value = random.RandomPassword(
             f"{self._name}-{purpose}",
             length=length,

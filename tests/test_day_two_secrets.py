@@ -12,9 +12,9 @@ from tests.day_two import Change, changes, of_op
 PASSWORD = "random:index/randomPassword:RandomPassword"
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-#: Each generated secret and the config key that rotates it.
+#: Each generated secret that rotates through config, and its key (the AUTH token rotates only with its Lambda
+#: function; tests/test_rotation.py checks the program never writes it back).
 ROTATIONS = {
-    "redis-auth": "secretsRedisAuthRotation",
     "session": "secretsSessionRotation",
     "admin-token": "secretsAdminTokenRotation",
     "origin-verify": "secretsOriginVerifyRotation",
@@ -37,7 +37,7 @@ def rotation(prod: Plan) -> dict[str, Change]:
 def test_rotation_replaces_each_generator_and_its_stored_value(rotation: dict[str, Change]) -> None:
     replaced = {(change.type, change.name) for change in of_op(rotation, "replace")}
     expected = {(PASSWORD, f"secrets-{purpose}") for purpose in ROTATIONS}
-    expected |= {(VERSION, f"secrets-{purpose}-value") for purpose in ROTATIONS if purpose != "redis-auth"}
+    expected |= {(VERSION, f"secrets-{purpose}-value") for purpose in ROTATIONS}
     assert replaced == expected
     assert not of_op(rotation, "create") and not of_op(rotation, "delete")
 
@@ -52,15 +52,6 @@ def test_rotation_replaces_nothing_protected(rotation: dict[str, Change]) -> Non
 def test_consumers_holding_a_value_are_updated_in_place_with_the_new_one(rotation: dict[str, Change]) -> None:
     updated = {(change.type, change.name): change.keys for change in of_op(rotation, "update")}
     assert set(updated) == CONSUMERS
-
-
-def test_a_new_generated_auth_token_changes_neither_the_cache_nor_the_stored_token(rotation: dict[str, Change]) -> None:
-    """What a rotation by the function looks like to the program (the token it knows is not the live one): no
-    change, so `pulumi up` never sets the cache or the secret back to a token the shop no longer holds."""
-    assert (PASSWORD, "secrets-redis-auth") in {(c.type, c.name) for c in of_op(rotation, "replace")}
-    untouched = {("aws:elasticache/replicationGroup:ReplicationGroup", "cache-replication-group")}
-    untouched.add((VERSION, "secrets-redis-auth-value"))
-    assert not [f"{c.type} {c.name}: {c.op}" for c in rotation.values() if (c.type, c.name) in untouched]
 
 
 def test_the_secret_arns_the_shop_reads_stay(prod: Plan, rotation: dict[str, Change]) -> None:

@@ -318,8 +318,7 @@ def test_a_value_echoed_by_a_resource_with_an_unknown_input_is_unknown_to_its_co
 def test_secret_inputs_are_looked_into_and_never_shown(prod: Plan) -> None:
     """A rotated generator's new value is unknown to what holds it in a secret input (CloudFront's origin header);
     the difference shows the masked old value, and no secret reaches the text or the JSON."""
-    rotations = ("secretsRedisAuthRotation", "secretsSessionRotation", "secretsAdminTokenRotation",
-                 "secretsOriginVerifyRotation")  # fmt: skip
+    rotations = ("secretsSessionRotation", "secretsAdminTokenRotation", "secretsOriginVerifyRotation")
     rotated = plan_for("prod", dict.fromkeys(rotations, 1))
     change_set = _compare(prod, rotated)
     cdn = _one(change_set, "aws:cloudfront/distribution:Distribution", "edge-cdn")

@@ -188,10 +188,19 @@ def format_problems(problems: list[tuple[str, str]], stack: str) -> str:
     return "\n".join(lines)
 
 
+#: Settings that no longer exist, and what to do instead: a stack file that still sets one is told, not guessed at.
+RETIRED_SETTINGS = {
+    "secretsRedisAuthRotation": "no longer a setting: the ElastiCache AUTH token rotates only with its Lambda "
+    "function (`aws secretsmanager rotate-secret`, docs/operations.md#rotation-with-lambda); remove the key",
+}
+
+
 def _unknown_keys(values: Mapping[str, Any], keys: Mapping[str, ConfigKey], project: str) -> Iterator[tuple[str, str]]:
     known = [k for k in keys if k.startswith(f"{project}:")]
     for full_key in values:
-        if full_key.startswith(f"{project}:") and full_key not in keys:
+        if full_key.startswith(f"{project}:") and full_key.split(":", 1)[1] in RETIRED_SETTINGS:
+            yield full_key, RETIRED_SETTINGS[full_key.split(":", 1)[1]]
+        elif full_key.startswith(f"{project}:") and full_key not in keys:
             close = difflib.get_close_matches(full_key, known, n=1, cutoff=0.75)
             hint = f"; did you mean {close[0]}?" if close else ""
             yield full_key, f"unknown setting{hint}"

@@ -27,12 +27,6 @@ class SecretSettings:
         "awaiting deletion keeps taken; staging).",
     )
 
-    redis_auth_rotation: int = Field(
-        default=0,
-        ge=0,
-        description="Raise by one to rotate the ElastiCache AUTH token at the next `pulumi up` (ElastiCache accepts "
-        "the previous token too until the rotation after; docs/operations.md, Rotating secrets).",
-    )
     session_rotation: int = Field(
         default=0,
         ge=0,
@@ -57,9 +51,9 @@ class SecretSettings:
     )
 
     def rotation(self, purpose: str) -> int:
-        """How many times the secret of ``purpose`` (``redis-auth``, ``session``, ...) has been rotated."""
+        """How many times the secret of ``purpose`` (``session``, ...) has been rotated through config (the AUTH
+        token rotates only with its Lambda function)."""
         rotations = {
-            "redis-auth": self.redis_auth_rotation,
             "session": self.session_rotation,
             "admin-token": self.admin_token_rotation,
             "origin-verify": self.origin_verify_rotation,
