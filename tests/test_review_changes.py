@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from stacks.offline import changes, policy_run
+from stacks.offline.changes import ABSENT, Change, ChangeSet, Difference
 from stacks.offline.engine import preview
 from stacks.offline.fakes import aws_data
-from stacks.offline.changes import ABSENT, Change, ChangeSet, Difference
 from stacks.offline.plan import UNKNOWN, Plan, PlannedResource
 from tests.conftest import plan_for
 

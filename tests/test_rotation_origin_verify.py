@@ -1,10 +1,13 @@
 """The origin header's rotation function (functions/rotate_generated/origin_verify.py), its four steps against moto:
 Secrets Manager, a REGIONAL web ACL with the program's rules (WAFv2, with lock tokens) and a distribution whose
-origin sends the header (CloudFront, with ETags and the ``InProgress`` -> ``Deployed`` transition)."""
+origin sends the header (CloudFront, with ETags; the distribution's status is the test's). Then the plan: the
+function and its role, and the edge as the program renders it before and after a rotation."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import json
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -13,10 +16,18 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
+from shop.observability import Metrics, RequestMiddleware
+from shop.secrets import Secrets
+from shop.settings import Settings
 
 from components.edge.cdn import LOAD_BALANCER_ORIGIN, ORIGIN_VERIFY_HEADER
 from components.edge.edge import THROUGH_CLOUDFRONT_RULE
 from components.rotation import FUNCTION_SOURCE
+from stacks.offline.engine import preview
+from stacks.offline.fakes import aws_data
+from stacks.offline.plan import Plan, PlannedResource
+from tests.data_layer import ACCOUNT
+from tests.edge_plan import distribution, origin_acl, rules
 from tests.test_rotation_function import REGION, STEPS, _start_rotation, _value
 
 sys.path.insert(0, str(FUNCTION_SOURCE))  # the archive's layout: its modules import each other by name
@@ -24,6 +35,8 @@ origin_verify = importlib.import_module("origin_verify")
 rotate = importlib.import_module("rotate")
 
 FIRST = "F" * 48
+FUNCTION = "aws:lambda/function:Function"
+VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 ACL_NAME = "shop-prod-origin"
 
 
@@ -260,3 +273,154 @@ def test_the_handler_reads_ids_from_its_environment(monkeypatch: pytest.MonkeyPa
         event = {"SecretId": world.secret_id, "ClientRequestToken": token, "Step": step}
         origin_verify.handler(event, Context(), client=world.secrets)
     assert world.sent() != FIRST
+
+
+# ------------------------------------------------------------------------------------------------ the plan
+
+
+def _function(plan: Plan) -> PlannedResource:
+    return plan.one(FUNCTION, "origin-rotation-function")
+
+
+def test_the_function_names_what_it_edits_and_holds_no_value(prod: Plan) -> None:
+    function = _function(prod)
+    acl = origin_acl(prod)
+    cdn = distribution(prod)
+    assert function.inputs["environment"] == {
+        "variables": {
+            "WEB_ACL_NAME": acl.inputs["name"],
+            "WEB_ACL_ID": acl.id,
+            "WEB_ACL_SCOPE": "REGIONAL",
+            "RULE_NAME": THROUGH_CLOUDFRONT_RULE,
+            "DISTRIBUTION_ID": cdn.id,
+            "ORIGIN_ID": LOAD_BALANCER_ORIGIN,
+            "HEADER_NAME": ORIGIN_VERIFY_HEADER,
+        }
+    }
+    assert "vpcConfig" not in function.inputs, "public APIs only: it needs no network of the VPC's"
+    assert function.inputs["timeout"] == 900, "the test step waits for the distribution to deploy"
+    shown = json.dumps(function.to_json())
+    assert [value for value in prod.secret_values if value in shown] == []
+
+
+def test_its_role_may_edit_only_this_web_acl_and_this_distribution(prod: Plan) -> None:
+    policy = prod.one("aws:iam/rolePolicy:RolePolicy", "origin-rotation-role-policy").inputs["policy"]
+    statements = {statement["Sid"]: statement for statement in json.loads(policy)["Statement"]}
+    assert set(statements) == {
+        "RotateTheGeneratedSecrets",
+        "GenerateValues",
+        "UseTheSecretsKeyThroughSecretsManager",
+        "WriteItsLogs",
+        "AcceptTheHeaderAtTheOrigin",
+        "SendTheHeaderFromCloudFront",
+    }
+    secret = prod.one("aws:secretsmanager/secret:Secret", "secrets-origin-verify").outputs["arn"]
+    assert statements["RotateTheGeneratedSecrets"]["Resource"] == [secret]
+    waf = statements["AcceptTheHeaderAtTheOrigin"]
+    assert (waf["Action"], waf["Resource"]) == (
+        ["wafv2:GetWebACL", "wafv2:UpdateWebACL"],
+        origin_acl(prod).outputs["arn"],
+    )
+    cloudfront = statements["SendTheHeaderFromCloudFront"]
+    assert cloudfront["Action"] == [
+        "cloudfront:GetDistribution",
+        "cloudfront:GetDistributionConfig",
+        "cloudfront:UpdateDistribution",
+    ]
+    assert cloudfront["Resource"] == distribution(prod).outputs["arn"]
+    assert cloudfront["Resource"].startswith(f"arn:aws:cloudfront::{ACCOUNT}:distribution/")
+    # What UpdateWebACL also authorizes against: no IP set, regex pattern set or rule group of the account.
+    assert "ipSetReferenceStatement" not in json.dumps(origin_acl(prod).inputs["rules"])
+    assert "ruleGroupReferenceStatement" not in json.dumps(origin_acl(prod).inputs["rules"])
+    assert "regexPatternSetReferenceStatement" not in json.dumps(origin_acl(prod).inputs["rules"])
+
+
+def _header_rule(plan: Plan) -> dict[str, Any]:
+    return rules(origin_acl(plan))[THROUGH_CLOUDFRONT_RULE]
+
+
+def test_before_any_rotation_the_origin_accepts_the_one_stored_value(staging: Plan) -> None:
+    statement = _header_rule(staging)["statement"]
+    assert statement["byteMatchStatement"]["searchString"] == "[secret]"
+    (revealed,) = [
+        rule for rule in origin_acl(staging).revealed_inputs["rules"] if rule["name"] == THROUGH_CLOUDFRONT_RULE
+    ]
+    stored = staging.one(VERSION, "secrets-origin-verify-value").revealed_inputs["secretString"]
+    assert revealed["statement"]["byteMatchStatement"]["searchString"] == stored
+    (origin, _) = distribution(staging).revealed_inputs["origins"]
+    assert origin["customHeaders"] == [{"name": ORIGIN_VERIFY_HEADER, "value": stored}]
+
+
+@pytest.fixture(scope="module")
+def after_a_rotation() -> Iterator[Plan]:
+    """Staging once its function rotated the header: Secrets Manager holds a current and a previous value."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(aws_data.ROTATED_VALUES, "shop/staging/origin-verify", ("N" * 48, "O" * 48))
+        yield preview("staging")
+
+
+def test_after_a_rotation_cloudfront_sends_the_current_value_and_the_origin_accepts_it_or_the_previous(
+    after_a_rotation: Plan,
+) -> None:
+    """What the function left (tested above): a deploy after a rotation writes back nothing older."""
+    (revealed,) = [
+        rule
+        for rule in origin_acl(after_a_rotation).revealed_inputs["rules"]
+        if rule["name"] == THROUGH_CLOUDFRONT_RULE
+    ]
+    matches = [s["byteMatchStatement"] for s in revealed["statement"]["orStatement"]["statements"]]
+    assert [match["searchString"] for match in matches] == ["N" * 48, "O" * 48]
+    assert all(match["fieldToMatch"] == {"singleHeader": {"name": "x-origin-verify"}} for match in matches)
+    assert all(match["positionalConstraint"] == "EXACTLY" for match in matches)
+    (origin, _) = distribution(after_a_rotation).revealed_inputs["origins"]
+    assert origin["customHeaders"] == [{"name": ORIGIN_VERIFY_HEADER, "value": "N" * 48}]
+    shown = json.dumps([resource.to_json() for resource in after_a_rotation.resources])
+    assert "N" * 48 not in shown and "O" * 48 not in shown
+
+
+def test_the_program_never_writes_the_stored_value_back(prod: Plan) -> None:
+    assert prod.one(VERSION, "secrets-origin-verify-value").options["ignoreChanges"] == ["secretString"]
+
+
+# ------------------------------------------------------------------------------------------------ the shop
+
+
+def _shop_check(world: World, now: list[float]) -> tuple[Any, Any]:
+    """The shop's origin check as deployed: its key ring read from Secrets Manager, in its request middleware."""
+    settings = Settings.model_construct(
+        session_secret="s" * 32, admin_token="a" * 16, origin_verify_secret_arn=world.secret_id, aws_region=REGION
+    )
+    ring = Secrets(settings, client=world.secrets, clock=lambda: now[0]).origin_verify
+    assert ring is not None
+    middleware = RequestMiddleware(
+        lambda scope, receive, send: None,  # type: ignore[arg-type]
+        metrics=Metrics(),
+        headers=[],
+        origin_token=ring.ring,
+        origin_refresh=ring.arefresh,
+    )
+    return ring, middleware
+
+
+def _admitted(middleware: Any, value: str) -> bool:
+    scope = {"path": "/api/v1/products", "headers": [(b"x-origin-verify", value.encode())]}
+    return asyncio.run(middleware._origin_allowed(scope))
+
+
+def test_the_shop_admits_what_cloudfront_sends_through_a_rotation(world: World) -> None:
+    now = [0.0]
+    ring, middleware = _shop_check(world, now)
+    assert _admitted(middleware, FIRST) and not _admitted(middleware, "X" * 48)
+    token = _start_rotation(world.secrets, world.secret_id)
+    world.run(token, ("createSecret", "setSecret"))
+    pending = world.sent()
+    now[0] += 60  # past the re-read rate limit
+    assert _admitted(middleware, pending), "the edges that already send the pending value"
+    assert _admitted(middleware, FIRST), "the edges that do not yet"
+    world.run(token, ("testSecret", "finishSecret"))
+    now[0] += 60
+    ring.refresh()
+    # (moto answers a read without a stage with the first version, not AWSCURRENT: the order is not checked here.)
+    assert set(ring.ring()) == {pending, FIRST}
+    assert _admitted(middleware, pending) and _admitted(middleware, FIRST)
+    assert not _admitted(middleware, "X" * 48)
