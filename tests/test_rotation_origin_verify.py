@@ -343,11 +343,11 @@ def test_before_any_rotation_the_origin_accepts_the_one_stored_value(staging: Pl
     statement = _header_rule(staging)["statement"]
     assert statement["byteMatchStatement"]["searchString"] == "[secret]"
     (revealed,) = [
-        rule for rule in origin_acl(staging).revealed_inputs["rules"] if rule["name"] == THROUGH_CLOUDFRONT_RULE
+        rule for rule in origin_acl(staging).plain_inputs["rules"] if rule["name"] == THROUGH_CLOUDFRONT_RULE
     ]
-    stored = staging.one(VERSION, "secrets-origin-verify-value").revealed_inputs["secretString"]
+    stored = staging.one(VERSION, "secrets-origin-verify-value").plain_inputs["secretString"]
     assert revealed["statement"]["byteMatchStatement"]["searchString"] == stored
-    (origin, _) = distribution(staging).revealed_inputs["origins"]
+    (origin, _) = distribution(staging).plain_inputs["origins"]
     assert origin["customHeaders"] == [{"name": ORIGIN_VERIFY_HEADER, "value": stored}]
 
 
@@ -364,15 +364,13 @@ def test_after_a_rotation_cloudfront_sends_the_current_value_and_the_origin_acce
 ) -> None:
     """What the function left (tested above): a deploy after a rotation writes back nothing older."""
     (revealed,) = [
-        rule
-        for rule in origin_acl(after_a_rotation).revealed_inputs["rules"]
-        if rule["name"] == THROUGH_CLOUDFRONT_RULE
+        rule for rule in origin_acl(after_a_rotation).plain_inputs["rules"] if rule["name"] == THROUGH_CLOUDFRONT_RULE
     ]
     matches = [s["byteMatchStatement"] for s in revealed["statement"]["orStatement"]["statements"]]
     assert [match["searchString"] for match in matches] == ["N" * 48, "O" * 48]
     assert all(match["fieldToMatch"] == {"singleHeader": {"name": "x-origin-verify"}} for match in matches)
     assert all(match["positionalConstraint"] == "EXACTLY" for match in matches)
-    (origin, _) = distribution(after_a_rotation).revealed_inputs["origins"]
+    (origin, _) = distribution(after_a_rotation).plain_inputs["origins"]
     assert origin["customHeaders"] == [{"name": ORIGIN_VERIFY_HEADER, "value": "N" * 48}]
     shown = json.dumps([resource.to_json() for resource in after_a_rotation.resources])
     assert "N" * 48 not in shown and "O" * 48 not in shown

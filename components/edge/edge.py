@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import pulumi
 import pulumi_aws as aws
@@ -380,7 +381,10 @@ class Edge(PlatformComponent):
         # Only whether there is a previous value decides the rule's shape; the values stay secret inside it.
         rule["statement"] = values.rotated.apply(
             lambda rotated: allow_header(
-                THROUGH_CLOUDFRONT_RULE, cdn.ORIGIN_VERIFY_HEADER, values.current, values.previous if rotated else None
+                THROUGH_CLOUDFRONT_RULE,
+                cdn.ORIGIN_VERIFY_HEADER,
+                values.current,
+                cast("pulumi.Output[str]", values.previous) if rotated else None,  # a value once rotated
             )["statement"]
         )
         return rule

@@ -112,7 +112,10 @@ def allow_header(
     and previous values; compared as sent: no transformation)."""
     statement = _header_is(header, value)
     if other is not None:
-        statement = {"or_statement": {"statements": [statement, _header_is(header, other)]}}
+        either: aws.wafv2.WebAclRuleStatementArgsDict = {
+            "or_statement": {"statements": [statement, _header_is(header, other)]}
+        }
+        return _rule(rule_name, either, {"allow": {}})
     return _rule(rule_name, statement, {"allow": {}})
 
 

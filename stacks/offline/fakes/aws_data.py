@@ -83,7 +83,8 @@ def _secret_version(resource: FakeResource) -> dict:
     version_id = resource.uuid()
     secret_arn = resource.inputs.get("secretId")
     # The version the program stores is the secret's AWSCURRENT (until a rotation function moves it).
-    resource.cloud.stored_secrets[secret_arn] = resource.inputs.get("secretString")
+    if isinstance(secret_arn, str):
+        resource.cloud.stored_secrets[secret_arn] = resource.inputs.get("secretString")
     return {
         "id": f"{secret_arn}|{version_id}",
         "arn": secret_arn,
