@@ -243,6 +243,28 @@ def test_a_distribution_put_back_by_a_deploy_fails_the_test_step(world: World) -
     assert _value(world.secrets, world.secret_id, "AWSCURRENT") == FIRST
 
 
+def test_a_rotation_after_a_failed_one_keeps_accepting_what_cloudfront_still_sends(world: World) -> None:
+    """The failed rotation's distribution update may still be what the edges send: the origin must not drop it
+    before the new value is deployed."""
+    failed = _start_rotation(world.secrets, world.secret_id)
+    world.run(failed, ("createSecret", "setSecret"))
+    stuck = world.sent()
+    world.statuses = ["InProgress"]
+    with pytest.raises(rotate.RotationError):
+        world.run(failed, ("testSecret",), deadline=0.0)
+    # The recovery: the failed version loses its label, and a new rotation starts.
+    world.secrets.update_secret_version_stage(
+        SecretId=world.secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=failed
+    )
+    token = _start_rotation(world.secrets, world.secret_id)
+    world.run(token, ("createSecret", "setSecret"))
+    pending = world.sent()
+    assert world.accepted() == [pending, FIRST, stuck]
+    world.run(token, ("setSecret", "testSecret", "finishSecret"))
+    assert world.accepted() == [pending, FIRST, stuck], "a retry drops nothing"
+    assert _value(world.secrets, world.secret_id, "AWSCURRENT") == pending
+
+
 def test_the_next_rotation_drops_the_oldest_value(world: World) -> None:
     first_token = _start_rotation(world.secrets, world.secret_id)
     world.run(first_token)

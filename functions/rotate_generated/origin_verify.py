@@ -5,7 +5,8 @@ CloudFront adds the secret as a header to every request to the shop's load balan
 (the new version's id), after aws-samples/amazon-cloudfront-waf-secretsmanager:
 
 - ``createSecret``: a new random value as the ``AWSPENDING`` version (``rotate.create``);
-- ``setSecret``: first the web ACL: the rule accepts the pending value OR the current one (``GetWebACL``, then
+- ``setSecret``: first the web ACL: the rule accepts the pending value OR the current one (OR, after a rotation
+  that failed past this step, the value CloudFront still sends) (``GetWebACL``, then
   ``UpdateWebACL`` with its lock token, the rest of the ACL as read); then the distribution: its origin sends the
   pending value (``GetDistributionConfig``, then ``UpdateDistribution`` with its ETag, only that header
   changed). The origin accepts the new value before any edge sends it. A retry finds both done and changes nothing;
@@ -79,7 +80,11 @@ class Edge:
     def set(self, client: Any, secret_id: str, token: str) -> None:
         pending = rotate.pending_value(client, secret_id, token)
         current = client.get_secret_value(SecretId=secret_id, VersionStage=rotate.CURRENT)["SecretString"]
-        self._accept(secret_id, token, [pending, current])
+        config, _ = self._distribution_config()
+        # A rotation that failed after its setSecret left CloudFront sending its pending value: the origin keeps
+        # accepting it until this rotation's value is deployed.
+        sent = self._header(config)["HeaderValue"]
+        self._accept(secret_id, token, list(dict.fromkeys([pending, current, sent])))
         self._send(secret_id, token, pending)
 
     def test(self, client: Any, secret_id: str, token: str) -> None:
@@ -99,11 +104,12 @@ class Edge:
         log.info("%s: the origin accepts and every edge sends version %s", secret_id, token)
 
     def _accept(self, secret_id: str, token: str, values: list[str]) -> None:
-        """The rule accepts exactly ``values`` (pending, current): the previous value is dropped now, a rotation
-        after the last one finished."""
+        """The rule accepts exactly ``values`` (pending, current and what CloudFront sends if neither): the previous
+        value is dropped now, a rotation after the last one finished. A rule that accepts them all already (a retry)
+        is left alone."""
         acl, lock_token = self._web_acl()
         rule = self._rule(acl)
-        if _accepted(rule["Statement"]) == values:
+        if set(values) <= set(_accepted(rule["Statement"])):
             log.info("%s: the rule %s already accepts version %s", secret_id, self.rule_name, token)
             return
         match = _byte_matches(rule["Statement"])[0]
