@@ -15,6 +15,7 @@ from components.cluster import Cluster, ClusterArgs, ShopAccess
 from components.database import Database, DatabaseArgs
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.edge import Edge, EdgeArgs, cdn
+from components.edge.edge import THROUGH_CLOUDFRONT_RULE
 from components.keys import Keys, KeysArgs
 from components.naming import Naming
 from components.network import Network, NetworkArgs
@@ -28,7 +29,7 @@ from components.observability import (
     ObservabilityArgs,
     ShopTelemetry,
 )
-from components.rotation import CacheAccess, SecretRotation, SecretRotationArgs
+from components.rotation import CacheAccess, EdgeAccess, SecretRotation, SecretRotationArgs
 from components.secrets import AppSecrets, AppSecretsArgs
 from components.shop import (
     AppSecretArns,
@@ -183,13 +184,13 @@ def build(settings: PlatformSettings) -> Platform:
             logs_bucket_arn=storage.logs_bucket_arn,
             logs_prefix=storage.cloudfront_logs_prefix,
             logs_bucket_policy=storage.logs_bucket_policy,
-            origin_verify_token=secrets.origin_verify_token,
+            origin_verify=secrets.origin_verify_values,
         ),
     )
     storage.serve_through_cdn(edge.distribution_arn)
     shop = _shop(settings, context, keys, network, secrets, database, cache, carts, storage, cluster, edge)
     edge.route_origin(shop.load_balancer_hostname)
-    rotations = _rotations(settings, context, keys, network, secrets, cache)
+    rotations = _rotations(settings, context, keys, network, secrets, cache, edge)
     observability = _observability(
         settings, context, cluster_name, keys, database, cache, carts, rotations, storage, cluster, edge, shop
     )
@@ -303,7 +304,13 @@ def _shop(
 
 
 def _rotations(
-    settings: PlatformSettings, context: StackContext, keys: Keys, network: Network, secrets: AppSecrets, cache: Cache
+    settings: PlatformSettings,
+    context: StackContext,
+    keys: Keys,
+    network: Network,
+    secrets: AppSecrets,
+    cache: Cache,
+    edge: Edge,
 ) -> list[SecretRotation]:
     """One function per kind of secret, each allowed on its own secrets only; all on the same schedule."""
     common: dict[str, Any] = {
@@ -334,7 +341,29 @@ def _rotations(
         ),
         **common,
     )
-    return [SecretRotation("rotation", generated), SecretRotation("redis-rotation", redis_auth)]
+    origin_verify = SecretRotationArgs(
+        kind="origin-verify",
+        handler="origin_verify.handler",
+        description="CloudFront's origin header",
+        secret_arns={"origin-verify": secrets.origin_verify_secret_arn},
+        edge=EdgeAccess(
+            web_acl_arn=edge.origin_web_acl_arn,
+            web_acl_id=edge.origin_web_acl_id,
+            web_acl_name=edge.origin_web_acl_name,
+            web_acl_scope="REGIONAL",
+            rule_name=THROUGH_CLOUDFRONT_RULE,
+            distribution_id=edge.distribution_id,
+            distribution_arn=edge.distribution_arn,
+            origin_id=cdn.LOAD_BALANCER_ORIGIN,
+            header=cdn.ORIGIN_VERIFY_HEADER,
+        ),
+        **common,
+    )
+    return [
+        SecretRotation("rotation", generated),
+        SecretRotation("redis-rotation", redis_auth),
+        SecretRotation("origin-rotation", origin_verify),
+    ]
 
 
 def _observability(

@@ -1,8 +1,8 @@
 """Secrets Manager rotation with Lambda for the generated secrets: one function per kind of secret, each with its
 own role allowed on its own secrets only, its logs and the rotation schedules. The code is in
 ``functions/rotate_generated`` (``rotate.py``: the session key and admin token the shop verifies itself;
-``redis_auth.py``: the ElastiCache AUTH token). The alarms on their errors are observability's
-(``signals.rotation_alarms``), like every other alarm."""
+``redis_auth.py``: the ElastiCache AUTH token; ``origin_verify.py``: CloudFront's origin header). The alarms on
+their errors are observability's (``signals.rotation_alarms``), like every other alarm."""
 
 from __future__ import annotations
 
@@ -60,6 +60,21 @@ class CacheAccess:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EdgeAccess:
+    """The origin web ACL rule that checks CloudFront's secret header, and the distribution origin that sends it."""
+
+    web_acl_arn: pulumi.Input[str]
+    web_acl_id: pulumi.Input[str]
+    web_acl_name: str
+    web_acl_scope: str
+    rule_name: str
+    distribution_id: pulumi.Input[str]
+    distribution_arn: pulumi.Input[str]
+    origin_id: str
+    header: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SecretRotationArgs:
     context: StackContext
     kind: str
@@ -76,6 +91,9 @@ class SecretRotationArgs:
     log_retention_days: int
     cache: CacheAccess | None = None
     """For the AUTH token's function: it runs in the VPC and may modify this group's token."""
+    edge: EdgeAccess | None = None
+    """For the origin header's function: it may edit this web ACL and this distribution (outside the VPC: both
+    are public APIs, and it reaches no private address)."""
 
 
 class SecretRotation(PlatformComponent):
@@ -117,6 +135,25 @@ class SecretRotation(PlatformComponent):
             statements = pulumi.Output.all(
                 statements, args.cache.replication_group_id, list(args.cache.subnet_ids), security_group.id
             ).apply(lambda values: [*values[0], *_cache_statements(account, values[1], values[2], values[3])])
+        if args.edge is not None:
+            edge = args.edge
+            # Not secrets: which rule and which origin to change. The values are read from Secrets Manager.
+            network = {
+                "environment": {
+                    "variables": {
+                        "WEB_ACL_NAME": edge.web_acl_name,
+                        "WEB_ACL_ID": edge.web_acl_id,
+                        "WEB_ACL_SCOPE": edge.web_acl_scope,
+                        "RULE_NAME": edge.rule_name,
+                        "DISTRIBUTION_ID": edge.distribution_id,
+                        "ORIGIN_ID": edge.origin_id,
+                        "HEADER_NAME": edge.header,
+                    }
+                }
+            }
+            statements = pulumi.Output.all(statements, edge.web_acl_arn, edge.distribution_arn).apply(
+                lambda values: [*values[0], *_edge_statements(values[1], values[2])]
+            )
         granted = granted_service_role(
             f"{name}-role",
             scope=self.context.role_scope,
@@ -136,9 +173,10 @@ class SecretRotation(PlatformComponent):
             handler=args.handler,
             code=archive,
             source_code_hash=source_hash,
-            # The AUTH token's steps wait for the replication group to apply a modification (minutes): Lambda's
-            # maximum, and the step fails on its own, logged, before it (functions/rotate_generated/redis_auth.py).
-            timeout=900 if args.cache else 30,
+            # The AUTH token's steps wait for the replication group to apply a modification, the origin header's
+            # test for the distribution to deploy (minutes): Lambda's maximum, and the step fails on its own, logged,
+            # before it (functions/rotate_generated/redis_auth.py, origin_verify.py).
+            timeout=900 if args.cache or args.edge else 30,
             memory_size=128,
             **network,
             logging_config={"log_format": "Text", "log_group": log_group.name},
@@ -252,6 +290,30 @@ def _cache_statements(
             "Effect": "Allow",
             "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
             "Resource": "*",
+        },
+    ]
+
+
+def _edge_statements(web_acl_arn: str, distribution_arn: str) -> list[dict[str, Any]]:
+    """Read and update this web ACL and this distribution. UpdateWebACL also authorizes against the IP sets, regex
+    pattern sets and rule groups of the account that the ACL references; the origin ACL references none (only AWS
+    managed rule groups, which need no grant), so the ACL's ARN is the only resource."""
+    return [
+        {
+            "Sid": "AcceptTheHeaderAtTheOrigin",
+            "Effect": "Allow",
+            "Action": ["wafv2:GetWebACL", "wafv2:UpdateWebACL"],
+            "Resource": web_acl_arn,
+        },
+        {
+            "Sid": "SendTheHeaderFromCloudFront",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:GetDistribution",
+                "cloudfront:GetDistributionConfig",
+                "cloudfront:UpdateDistribution",
+            ],
+            "Resource": distribution_arn,
         },
     ]
 

@@ -11,6 +11,8 @@ import pulumi_random as random
 from components.base import PlatformComponent, StackContext
 from stacks.settings import SecretSettings
 
+CURRENT, PREVIOUS = "AWSCURRENT", "AWSPREVIOUS"
+
 
 @dataclass(frozen=True)
 class AppSecretsArgs:
@@ -42,22 +44,26 @@ class AppSecrets(PlatformComponent):
     origin_verify_secret_arn: pulumi.Output[str]
     redis_auth_token: pulumi.Output[str]
     """The ElastiCache AUTH token (a secret Output)."""
-    origin_verify_token: pulumi.Output[str]
-    """The value of CloudFront's secret origin header (a secret Output)."""
+    origin_verify_values: RotatedValues
+    """CloudFront's secret origin header as Secrets Manager holds it now (the rotation function changes it)."""
 
     def __init__(self, name: str, args: AppSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, args.context, opts)
         self._name = name
         self._args = args
         # ElastiCache accepts AUTH tokens of 16-128 printable characters.
-        self.redis_auth_secret_arn, self.redis_auth_token = self._secret(
+        self.redis_auth_secret_arn, self.redis_auth_token, _ = self._secret(
             "redis-auth", "AUTH token of the shop's ElastiCache replication group", length=64, rotated_by_lambda=True
         )
-        self.session_secret_arn, _ = self._secret("session", "Key that signs the shop's session cookies", length=64)
-        self.admin_token_secret_arn, _ = self._secret("admin-token", "Credential of the shop's admin API", length=48)
-        self.origin_verify_secret_arn, self.origin_verify_token = self._secret(
-            "origin-verify", "Header value CloudFront adds to origin requests; the shop rejects requests without it", 48
+        self.session_secret_arn, _, _ = self._secret("session", "Key that signs the shop's session cookies", length=64)
+        self.admin_token_secret_arn, _, _ = self._secret("admin-token", "Credential of the shop's admin API", length=48)
+        self.origin_verify_secret_arn, _, origin_verify = self._secret(
+            "origin-verify",
+            "Header value CloudFront adds to origin requests; the shop rejects requests without it",
+            48,
+            rotated_by_lambda=True,
         )
+        self.origin_verify_values = stored_values(origin_verify)
         self.register_outputs(
             {
                 "redis_auth_secret_arn": self.redis_auth_secret_arn,
@@ -69,8 +75,8 @@ class AppSecrets(PlatformComponent):
 
     def _secret(
         self, purpose: str, description: str, length: int, *, rotated_by_lambda: bool = False
-    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """(secret ARN, value as a secret Output).
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str], aws.secretsmanager.SecretVersion]:
+        """(secret ARN, generated value as a secret Output, the version that stored it).
 
         ``rotated_by_lambda``: the generated value only seeds the secret. A new stored version from the program
         would become AWSCURRENT without the consumer (the cache) knowing it, behind the rotation function's back:
@@ -96,11 +102,49 @@ class AppSecrets(PlatformComponent):
             tags=self.tags(name=self.naming.path(purpose)),
             opts=self.child(holds_data=True),
         )
-        aws.secretsmanager.SecretVersion(
+        version = aws.secretsmanager.SecretVersion(
             f"{self._name}-{purpose}-value",
             secret_id=secret.id,
             secret_string=value.result,
             # A child inherits its parent's protect unless it says otherwise: a rotation replaces the version.
             opts=self.child(secret, protect=False, ignore_changes=["secretString"] if rotated_by_lambda else None),
         )
-        return secret.arn, pulumi.Output.secret(value.result)
+        return secret.arn, pulumi.Output.secret(value.result), version
+
+
+@dataclass(frozen=True)
+class RotatedValues:
+    """A secret's values read from Secrets Manager at deploy time (secret Outputs)."""
+
+    current: pulumi.Output[str]
+    """``AWSCURRENT``."""
+    previous: pulumi.Output[str | None]
+    """``AWSPREVIOUS``; None until the first rotation."""
+    rotated: pulumi.Output[bool]
+    """Whether there is an ``AWSPREVIOUS`` (not a secret: what a consumer's configuration looks like depends on it)."""
+
+
+def stored_values(version: aws.secretsmanager.SecretVersion) -> RotatedValues:
+    """What Secrets Manager holds for ``version``'s secret now, rather than the value the program generated.
+
+    A value the rotation function owns must reach its consumers (CloudFront, the origin web ACL) as it is stored:
+    ``ignore_changes`` on a consumer would not do, because CloudFront and WAF updates replace the whole
+    configuration, and any later update would write back the value Pulumi last stored. Reading through the
+    version's ``secret_id`` output makes the reads wait for the version (on a first deploy, the seed)."""
+    current = aws.secretsmanager.get_secret_version_output(secret_id=version.secret_id, version_stage=CURRENT)
+    # Never rotated (a first deploy): there is no AWSPREVIOUS, and reading it would fail.
+    rotated = aws.secretsmanager.get_secret_versions_output(secret_id=version.secret_id).apply(
+        lambda result: any(PREVIOUS in entry.version_stages for entry in result.versions)
+    )
+
+    def previous(rotated: bool) -> pulumi.Output[str | None]:
+        if not rotated:
+            return pulumi.Output.from_input(None)
+        stored = aws.secretsmanager.get_secret_version_output(secret_id=version.secret_id, version_stage=PREVIOUS)
+        return stored.secret_string
+
+    return RotatedValues(
+        current=pulumi.Output.secret(current.secret_string),
+        previous=pulumi.Output.secret(rotated.apply(previous)),
+        rotated=rotated,
+    )

@@ -12,19 +12,11 @@ from tests.day_two import Change, changes, of_op
 PASSWORD = "random:index/randomPassword:RandomPassword"
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-#: Each generated secret that rotates through config, and its key (the AUTH token rotates only with its Lambda
-#: function; tests/test_rotation.py checks the program never writes it back).
+#: Each generated secret that rotates through config, and its key. The AUTH token and the origin header rotate only
+#: with their functions, which own the values (tests/test_rotation_redis.py, tests/test_rotation_origin_verify.py).
 ROTATIONS = {
     "session": "secretsSessionRotation",
     "admin-token": "secretsAdminTokenRotation",
-    "origin-verify": "secretsOriginVerifyRotation",
-}
-#: Resources that hold a value in their own inputs (the shop reads the session key and the admin token from
-#: Secrets Manager by ARN, and re-reads them when a credential no longer verifies).
-#: The AUTH token is not among them: the rotation function owns it (tests/test_rotation_redis.py).
-CONSUMERS = {
-    ("aws:cloudfront/distribution:Distribution", "edge-cdn"),  # the origin header CloudFront sends
-    ("aws:wafv2/webAcl:WebAcl", "edge-origin-acl"),  # the origin header the origin web ACL admits
 }
 
 
@@ -49,9 +41,20 @@ def test_rotation_replaces_nothing_protected(rotation: dict[str, Change]) -> Non
     assert blocked == []
 
 
-def test_consumers_holding_a_value_are_updated_in_place_with_the_new_one(rotation: dict[str, Change]) -> None:
-    updated = {(change.type, change.name): change.keys for change in of_op(rotation, "update")}
-    assert set(updated) == CONSUMERS
+def test_nothing_holds_a_generated_value_in_its_inputs(rotation: dict[str, Change]) -> None:
+    """The shop reads the session key and the admin token from Secrets Manager by ARN (and re-reads them when a
+    credential no longer verifies); CloudFront and the origin web ACL get the origin header as Secrets Manager
+    holds it, which a new generated value does not change (tests/test_rotation_origin_verify.py)."""
+    assert not of_op(rotation, "update")
+
+
+def test_a_new_generated_auth_token_changes_neither_the_cache_nor_the_stored_token(rotation: dict[str, Change]) -> None:
+    """What a rotation by the function looks like to the program (the token it knows is not the live one): no
+    change, so `pulumi up` never sets the cache or the secret back to a token the shop no longer holds."""
+    assert (PASSWORD, "secrets-redis-auth") in {(c.type, c.name) for c in of_op(rotation, "replace")}
+    untouched = {("aws:elasticache/replicationGroup:ReplicationGroup", "cache-replication-group")}
+    untouched.add((VERSION, "secrets-redis-auth-value"))
+    assert not [f"{c.type} {c.name}: {c.op}" for c in rotation.values() if (c.type, c.name) in untouched]
 
 
 def test_the_secret_arns_the_shop_reads_stay(prod: Plan, rotation: dict[str, Change]) -> None:

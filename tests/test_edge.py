@@ -181,6 +181,7 @@ from components.account import Account
 from components.base import StackContext
 from components.edge import Edge, EdgeArgs
 from components.naming import Naming
+from components.secrets import RotatedValues
 from stacks.settings import EdgeSettings, KeySettings
 
 account = Account(id="123456789012", partition="aws", region="eu-west-1")
@@ -197,7 +198,11 @@ edge = Edge(
         logs_bucket_arn="arn:aws:s3:::logs",
         logs_prefix="cloudfront/",
         logs_bucket_policy=aws.s3.BucketPolicy("logs-policy", bucket="logs", policy="{{}}"),
-        origin_verify_token=pulumi.Output.secret("x" * 48),
+        origin_verify=RotatedValues(
+            current=pulumi.Output.secret("x" * 48),
+            previous=pulumi.Output.secret(None),
+            rotated=pulumi.Output.from_input(False),
+        ),
     ),
 )
 edge.route_origin("{LOAD_BALANCER}")

@@ -56,9 +56,12 @@ def test_load_balancer_origin_is_https_only_with_tls_1_2_and_the_secret_header(p
     assert origin["customHeaders"] == [{"name": "X-Origin-Verify", "value": "[secret]"}]
 
 
-def test_the_secret_header_is_the_generated_origin_verify_secret(plan: Plan) -> None:
+def test_the_secret_header_is_read_from_the_stored_origin_verify_secret(plan: Plan) -> None:
+    """Read back at deploy time (its rotation function changes it), after the version that seeds it exists."""
+    version = plan.one("aws:secretsmanager/secretVersion:SecretVersion", "secrets-origin-verify-value")
     generator = plan.one("random:index/randomPassword:RandomPassword", "secrets-origin-verify")
-    assert generator.urn in distribution(plan).dependencies
+    assert version.urn in distribution(plan).dependencies
+    assert generator.urn not in distribution(plan).dependencies, "the generated value is only the first one"
 
 
 def test_assets_origin_signs_with_origin_access_control(plan: Plan) -> None:

@@ -141,8 +141,8 @@ def test_origin_admits_only_cloudfront_and_the_readiness_probe(prod: Plan) -> No
     assert ordered[0]["action"] == {"allow": {}}
     probe = ordered[2]["statement"]["byteMatchStatement"]
     assert (probe["positionalConstraint"], probe["searchString"]) == ("EXACTLY", "/readyz")
-    generator = prod.one("random:index/randomPassword:RandomPassword", "secrets-origin-verify")
-    assert generator.urn in acl.dependencies, "the header must match the secret CloudFront sends"
+    version = prod.one("aws:secretsmanager/secretVersion:SecretVersion", "secrets-origin-verify-value")
+    assert version.urn in acl.dependencies, "the header must match the secret CloudFront sends"
 
 
 def test_origin_inspects_content_before_it_trusts_the_header(plan: Plan) -> None:

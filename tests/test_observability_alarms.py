@@ -101,7 +101,7 @@ REPLICATION_LAG = ("AWS/ElastiCache", "ReplicationLag", "Maximum", ABOVE)
 #: Any failed request to the carts table pages, in every stack (tests/test_carts.py).
 CARTS_ALARMS = {"carts-throttled", "carts-errors"}
 #: Any error of the secrets' rotation function pages, in every stack (tests/test_rotation.py).
-ROTATION_ALARMS = {"rotation-errors", "rotation-redis-auth-errors"}
+ROTATION_ALARMS = {"rotation-errors", "rotation-redis-auth-errors", "rotation-origin-verify-errors"}
 RATES: dict[str, tuple[str | None, str, str, str, Callable[[PlatformSettings], float]]] = {
     "alb-5xx": (
         "AWS/ApplicationELB",

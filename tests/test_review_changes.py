@@ -12,6 +12,8 @@ import pytest
 
 from stacks.offline import changes, policy_run
 from stacks.offline.changes import ABSENT, Change, ChangeSet, Difference
+from stacks.offline.engine import preview
+from stacks.offline.fakes import aws_data
 from stacks.offline.plan import UNKNOWN, Plan, PlannedResource
 from tests.conftest import plan_for
 
@@ -315,15 +317,24 @@ def test_a_value_echoed_by_a_resource_with_an_unknown_input_is_unknown_to_its_co
     assert Difference(path, arn, UNKNOWN, path, via="edge-cdn-certificate") in distribution.diffs
 
 
-def test_secret_inputs_are_looked_into_and_never_shown(prod: Plan) -> None:
-    """A rotated generator's new value is unknown to what holds it in a secret input (CloudFront's origin header);
-    the difference shows the masked old value, and no secret reaches the text or the JSON."""
-    rotations = ("secretsSessionRotation", "secretsAdminTokenRotation", "secretsOriginVerifyRotation")
+def test_secret_inputs_are_looked_into_and_never_shown(prod: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rotated generator's new value is unknown to what holds it in a secret input (the stored session key); after
+    the origin header's function ran, the origin web ACL's rule accepts the current or the previous value, both
+    secret. The differences show masked values, and no secret reaches the text or the JSON."""
+    rotations = ("secretsSessionRotation", "secretsAdminTokenRotation")
     rotated = plan_for("prod", dict.fromkeys(rotations, 1))
     change_set = _compare(prod, rotated)
-    cdn = _one(change_set, "aws:cloudfront/distribution:Distribution", "edge-cdn")
-    assert cdn.op == "update"
-    header = "origins[0].customHeaders[0].value"
-    assert Difference(header, "[secret]", UNKNOWN, header, via="secrets-origin-verify") in cdn.diffs
-    shown = changes.render(change_set, width=400) + json.dumps(change_set.to_json())
-    assert [value for value in prod.secret_values | rotated.secret_values if value in shown] == []
+    version = _one(change_set, "aws:secretsmanager/secretVersion:SecretVersion", "secrets-session-value")
+    assert version.op == "replace"
+    assert Difference("secretString", "[secret]", UNKNOWN, "secretString", via="secrets-session") in version.diffs
+    monkeypatch.setitem(aws_data.ROTATED_VALUES, "shop/prod/origin-verify", ("N" * 48, "O" * 48))
+    by_function = preview("prod")
+    acl = _one(_compare(prod, by_function), "aws:wafv2/webAcl:WebAcl", "edge-origin-acl")
+    (either,) = [diff.new for diff in acl.diffs if diff.path == "rules[3].statement.orStatement"]
+    assert [match["byteMatchStatement"]["searchString"] for match in either["statements"]] == ["[secret]"] * 2
+    shown = ""
+    for head in (rotated, by_function):
+        shown += changes.render(_compare(prod, head), width=400) + json.dumps(_compare(prod, head).to_json())
+    secrets = prod.secret_values | rotated.secret_values | by_function.secret_values
+    assert "N" * 48 in by_function.secret_values
+    assert [value for value in secrets if value in shown] == []

@@ -24,6 +24,7 @@ ROTATED = ("session", "admin-token")
 FUNCTIONS = {
     "rotation": ("rotate.handler", ROTATED),
     "redis-rotation": ("redis_auth.handler", ("redis-auth",)),
+    "origin-rotation": ("origin_verify.handler", ("origin-verify",)),
 }
 CACHE_SG = "cache-sg"
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -44,7 +45,7 @@ def test_the_same_source_gives_the_same_archive_hash_and_a_change_a_new_one(tmp_
     assert package(tmp_path)[1] == first
     (tmp_path / "rotate.py").write_text("VALUE = 2\n")
     assert package(tmp_path)[1] != first
-    assert set(package(FUNCTION_SOURCE)[0].assets) == {"rotate.py", "redis_auth.py"}
+    assert set(package(FUNCTION_SOURCE)[0].assets) == {"rotate.py", "redis_auth.py", "origin_verify.py"}
 
 
 def test_the_functions_run_the_packaged_rotation_code_on_python_3_12(prod: Plan) -> None:
@@ -152,6 +153,7 @@ def test_the_program_leaves_the_rotated_token_alone(prod: Plan) -> None:
     assert prod.one(REPLICATION_GROUP, "cache-replication-group").options["ignoreChanges"] == ["authToken"]
     versions = {v.name: v.options.get("ignoreChanges") or [] for v in prod.of_type(VERSION)}
     assert versions.pop("secrets-redis-auth-value") == ["secretString"]
+    assert versions.pop("secrets-origin-verify-value") == ["secretString"]
     assert all(not ignored for ignored in versions.values())  # the shop reads the others: nothing to fight
 
 
@@ -162,7 +164,11 @@ def test_logs_go_to_an_encrypted_log_group_and_errors_raise_an_alarm(prod: Plan,
     assert log_group.inputs["name"] == f"/aws/lambda/{function.inputs['name']}"
     assert log_group.inputs["kmsKeyId"] == key_arn(prod, "logs") and log_group.inputs["retentionInDays"]
     assert function.inputs["loggingConfig"]["logGroup"] == log_group.inputs["name"]
-    alarm_name = {"rotation": "rotation-errors", "redis-rotation": "rotation-redis-auth-errors"}[name]
+    alarm_name = {
+        "rotation": "rotation-errors",
+        "redis-rotation": "rotation-redis-auth-errors",
+        "origin-rotation": "rotation-origin-verify-errors",
+    }[name]
     alarm = prod.one("aws:cloudwatch/metricAlarm:MetricAlarm", f"observability-{alarm_name}")
     (query,) = alarm.inputs["metricQueries"]
     assert query["metric"]["namespace"] == "AWS/Lambda" and query["metric"]["metricName"] == "Errors"

@@ -72,10 +72,11 @@ def test_unknown_key_suggests_the_closest_setting() -> None:
     assert f"{P}:vpcNatGateway: unknown setting; did you mean {P}:vpcNatGateways?" in message
 
 
-def test_a_retired_setting_says_what_replaced_it() -> None:
-    message = problems(secretsRedisAuthRotation=1)
-    assert f"{P}:secretsRedisAuthRotation: no longer a setting: the ElastiCache AUTH token rotates only" in message
-    assert "aws secretsmanager rotate-secret" in message
+@pytest.mark.parametrize("key", ["secretsRedisAuthRotation", "secretsOriginVerifyRotation"])
+def test_a_retired_setting_says_what_replaced_it(key: str) -> None:
+    message = problems(**{key: 1})
+    assert f"{P}:{key}: no longer a setting:" in message
+    assert "rotates only with its Lambda function (`aws secretsmanager rotate-secret`" in message
 
 
 def test_wrong_type() -> None:

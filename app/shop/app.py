@@ -67,7 +67,7 @@ def _base_app(rt: Runtime, title: str, templates: Environment, assets: StaticAss
         RequestMiddleware,  # pyright: ignore[reportArgumentType]
         metrics=rt.metrics,
         headers=security_headers(rt.settings.cdn_base_url, hsts=rt.settings.deployed),
-        origin_token=origin.get if origin else None,
+        origin_token=origin.ring if origin else None,
         origin_refresh=origin.arefresh if origin else None,
         open_paths=HEALTH_PATHS,
         deadline_seconds=rt.settings.request_timeout_seconds,

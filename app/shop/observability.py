@@ -120,7 +120,7 @@ class RequestMiddleware:
         *,
         metrics: Metrics,
         headers: list[tuple[bytes, bytes]],
-        origin_token: Callable[[], str | None] | None = None,
+        origin_token: Callable[[], tuple[str, ...]] | None = None,
         origin_refresh: Callable[[], Awaitable[bool]] | None = None,
         open_paths: frozenset[str] = frozenset(),
         deadline_seconds: float = 15.0,
@@ -265,16 +265,18 @@ class RequestMiddleware:
     async def _origin_allowed(self, scope: Scope) -> bool:
         if self.origin_token is None or scope["path"] in self.open_paths:
             return True
-        expected = self.origin_token()
-        if expected is None:
-            return True
         presented = next((v for k, v in scope["headers"] if k == b"x-origin-verify"), b"")
-        if hmac.compare_digest(presented, expected.encode()):
+        if _any_matches(presented, self.origin_token()):
             return True
         # The CDN may already send a rotated value: re-read the secret (rate-limited) once.
         if self.origin_refresh is not None and await self.origin_refresh():
-            return hmac.compare_digest(presented, (self.origin_token() or "").encode())
+            return _any_matches(presented, self.origin_token())
         return False
+
+
+def _any_matches(presented: bytes, accepted: tuple[str, ...]) -> bool:
+    """Whether ``presented`` is one of ``accepted`` (the origin header's key ring), each compared in constant time."""
+    return any([hmac.compare_digest(presented, value.encode()) for value in accepted])
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

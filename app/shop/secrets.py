@@ -24,7 +24,9 @@ class SecretRef:
 
     With `fetch_previous`, the ref is a key ring: `ring()` is the current value and the previous one (Secrets
     Manager's AWSCURRENT and AWSPREVIOUS), so credentials issued under the previous value stay valid through a
-    rotation while everything new is signed with the current one.
+    rotation while everything new is signed with the current one. With `fetch_pending` too, the ring also holds the
+    value a rotation is putting in place (AWSPENDING): the origin header, which CloudFront sends before the rotation
+    promotes it.
     """
 
     def __init__(
@@ -34,14 +36,16 @@ class SecretRef:
         clock: Callable[[], float],
         min_length: int = 1,
         fetch_previous: Callable[[], str | None] | None = None,
+        fetch_pending: Callable[[], str | None] | None = None,
     ) -> None:
         self.variable = variable
         self._fetch = fetch
         self._fetch_previous = fetch_previous
+        self._fetch_pending = fetch_pending
         self._min_length = min_length
         self._clock = clock
         self._value: str | None = None
-        self._previous: str | None = None
+        self._others: tuple[str, ...] = ()
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
 
@@ -54,17 +58,18 @@ class SecretRef:
         return self._value
 
     def ring(self) -> tuple[str, ...]:
-        """The values a presented credential may match: the current one first, then the previous one if any."""
+        """The values a presented credential may match: the current one first, then the previous (and pending) one
+        if any."""
         current = self.get()
-        previous = self._previous
-        return (current,) if previous is None or previous == current else (current, previous)
+        return (current, *(other for other in self._others if other != current))
 
     def refresh(self) -> bool:
-        """Re-read the secret after a credential failure; True when a new value was loaded."""
+        """Re-read the secret after a credential failure; True when a new value (current or in the ring) was
+        loaded."""
         with self._lock:
             if self._clock() - self._fetched_at < MIN_REFRESH_INTERVAL:
                 return False
-            old = self._value
+            old = (self._value, self._others)
             try:
                 self._load()
             except ConfigError as exc:
@@ -72,7 +77,7 @@ class SecretRef:
                 self._fetched_at = self._clock()
                 log_event(log, "secret_refresh_failed", level=logging.ERROR, error=str(exc))
                 return False
-            return self._value != old
+            return (self._value, self._others) != old
 
     async def arefresh(self) -> bool:
         if self._clock() - self._fetched_at < MIN_REFRESH_INTERVAL:
@@ -82,14 +87,14 @@ class SecretRef:
     def _load(self) -> None:
         try:
             value = self._fetch()
-            previous = self._fetch_previous() if self._fetch_previous else None
+            others = [fetch() for fetch in (self._fetch_previous, self._fetch_pending) if fetch is not None]
         except Exception as exc:
             raise ConfigError(f"{self.variable}: cannot read secret: {exc}") from exc
         if len(value) < self._min_length:
             raise ConfigError(f"{self.variable}: the secret must be at least {self._min_length} characters long")
         self._value = value
         # A previous value shorter than the rule (never valid as current) is not accepted either.
-        self._previous = previous if previous is not None and len(previous) >= self._min_length else None
+        self._others = tuple(dict.fromkeys(o for o in others if o is not None and len(o) >= self._min_length))
         self._fetched_at = self._clock()
 
 
@@ -118,7 +123,9 @@ class Secrets:
         # A key ring too: after an AUTH failure the shop tries the other token (ElastiCache's ROTATE keeps the
         # previous one valid until the next rotation).
         self.redis_password = self._ref("redis_password", "redis_auth_secret_arn", ring=True)
-        self.origin_verify = self._ref("origin_verify_token", "origin_verify_secret_arn")
+        # A key ring of the current, previous and pending values: CloudFront sends the pending one as soon as its
+        # rotation's setSecret step ran, before finishSecret makes it current (functions/rotate_generated).
+        self.origin_verify = self._ref("origin_verify_token", "origin_verify_secret_arn", ring=True, pending=True)
         self.db = self._ref(None, "db_secret_arn")
 
     def db_credentials(self) -> DbCredentials:
@@ -137,12 +144,21 @@ class Secrets:
         if self.db is not None:
             self.db_credentials()
 
-    def _ref(self, literal_field: str | None, arn_field: str, ring: bool = False) -> SecretRef | None:
+    def _ref(
+        self, literal_field: str | None, arn_field: str, ring: bool = False, pending: bool = False
+    ) -> SecretRef | None:
         arn = getattr(self._settings, arn_field)
         if arn:
             min_length = SECRET_MIN_LENGTH.get(literal_field or "", 1)
-            previous = self._previous_reader(arn) if ring else None
-            return SecretRef(f"SHOP_{arn_field.upper()}", self._reader(arn), self._clock, min_length, previous)
+            previous = self._stage_reader(arn, "AWSPREVIOUS") if ring else None
+            return SecretRef(
+                f"SHOP_{arn_field.upper()}",
+                self._reader(arn),
+                self._clock,
+                min_length,
+                previous,
+                self._stage_reader(arn, "AWSPENDING") if pending else None,
+            )
         if literal_field is None or (literal := getattr(self._settings, literal_field)) is None:
             return None
         return SecretRef(f"SHOP_{literal_field.upper()}", lambda: literal, self._clock)
@@ -153,15 +169,15 @@ class Secrets:
 
         return read
 
-    def _previous_reader(self, arn: str) -> Callable[[], str | None]:
-        def read_previous() -> str | None:
+    def _stage_reader(self, arn: str, stage: str) -> Callable[[], str | None]:
+        def read_stage() -> str | None:
             client = self._secretsmanager()
             try:
-                return client.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"]
+                return client.get_secret_value(SecretId=arn, VersionStage=stage)["SecretString"]
             except client.exceptions.ResourceNotFoundException:
-                return None  # never rotated
+                return None  # never rotated, or no rotation under way
 
-        return read_previous
+        return read_stage
 
     def _secretsmanager(self) -> Any:
         with self._client_lock:

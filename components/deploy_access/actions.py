@@ -293,6 +293,11 @@ WORKLOAD_BOUNDARY_ACTIONS = (
     # The AUTH token's rotation function (components/rotation.py): the replication group's token.
     "elasticache:DescribeReplicationGroups",
     "elasticache:ModifyReplicationGroup",
+    # The origin header's rotation function (components/rotation.py): the origin web ACL's rule, CloudFront's header.
+    "wafv2:UpdateWebACL",
+    "cloudfront:GetDistribution",
+    "cloudfront:GetDistributionConfig",
+    "cloudfront:UpdateDistribution",
     # The CloudWatch agent, RDS enhanced monitoring, VPC flow logs and CloudTrail's log delivery.
     "cloudwatch:PutMetricData",
     "logs:CreateLogGroup",

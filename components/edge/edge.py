@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import pulumi
 import pulumi_aws as aws
@@ -35,6 +36,7 @@ from components.edge.waf import (
     web_acl,
 )
 from components.kms import customer_managed_key, logs_service_statement
+from components.secrets import RotatedValues
 from stacks.settings import EdgeSettings, KeySettings
 from stacks.settings.edge import APEX, fqdn
 
@@ -42,6 +44,8 @@ from stacks.settings.edge import APEX, fqdn
 #: say so with `region=` on the stack's own provider, so that they inherit its configuration (assumed roles,
 #: allowed accounts, profile): an explicit provider would not.
 CLOUDFRONT_REGION = "us-east-1"
+#: The origin web ACL's rule that admits CloudFront's requests (by the secret header): the rotation function edits it.
+THROUGH_CLOUDFRONT_RULE = "through-cloudfront"
 #: The only path the origin answers without the header: Route 53's health check cannot send it.
 READINESS_PATH = "/readyz"
 
@@ -63,8 +67,9 @@ class EdgeArgs:
     """Key prefix of CloudFront's logs in the logs bucket; each distribution writes under a prefix of its own."""
     logs_bucket_policy: pulumi.Resource
     """The logs bucket's policy, which must admit the log delivery before the delivery is created."""
-    origin_verify_token: pulumi.Input[str]
-    """The secret value of the origin header (a secret Output from Secrets Manager's generator)."""
+    origin_verify: RotatedValues
+    """The origin header's values as Secrets Manager holds them (its rotation function changes them): CloudFront
+    sends the current one, the origin web ACL accepts the current and the previous one."""
 
 
 class Edge(PlatformComponent):
@@ -90,6 +95,9 @@ class Edge(PlatformComponent):
     cloudfront_web_acl_arn: pulumi.Output[str]
     origin_web_acl_arn: pulumi.Output[str]
     """REGIONAL web ACL for the load balancer: the Ingress's ``alb.ingress.kubernetes.io/wafv2-acl-arn``."""
+    origin_web_acl_id: pulumi.Output[str]
+    """What the origin header's rotation function edits, with ``origin_web_acl_name`` and its rule
+    ``THROUGH_CLOUDFRONT_RULE``."""
     cloudfront_web_acl_name: str
     origin_web_acl_name: str
     """Each web ACL's name is also its CloudWatch metric name (the ``WebACL`` dimension)."""
@@ -139,7 +147,9 @@ class Edge(PlatformComponent):
             )
             self.query_log_group_name = dns.query_log_group_name(self.naming)
         self.cloudfront_web_acl_arn = self._cloudfront_web_acl(us_east_logs_key_arn)
-        self.origin_web_acl_arn = self._origin_web_acl()
+        origin_web_acl = self._origin_web_acl()
+        self.origin_web_acl_arn = origin_web_acl.arn
+        self.origin_web_acl_id = origin_web_acl.id
         distribution = cdn.distribution(
             name,
             cdn.DistributionArgs(
@@ -148,7 +158,7 @@ class Edge(PlatformComponent):
                 certificate_arn=self.cloudfront_certificate_arn,
                 web_acl_arn=self.cloudfront_web_acl_arn,
                 origin_hostname=self.origin_hostname,
-                origin_verify_token=args.origin_verify_token,
+                origin_verify_token=args.origin_verify.current,
                 assets_bucket_regional_domain_name=args.assets_bucket_regional_domain_name,
                 logs_bucket_arn=args.logs_bucket_arn,
                 logs_prefix=args.logs_prefix,
@@ -328,7 +338,7 @@ class Edge(PlatformComponent):
         )
         return acl.arn
 
-    def _origin_web_acl(self) -> pulumi.Output[str]:
+    def _origin_web_acl(self) -> aws.wafv2.WebAcl:
         """Only CloudFront gets through (the secret header), plus, with the health check, Route 53's readiness probe.
 
         The content rule groups run first, so that a leaked header value does not also bypass them. IP-based
@@ -345,7 +355,7 @@ class Edge(PlatformComponent):
             },
             rules=[
                 *(managed_rule_group(group) for group in CONTENT_RULE_GROUPS),
-                allow_header("through-cloudfront", cdn.ORIGIN_VERIFY_HEADER, args.origin_verify_token),
+                self._through_cloudfront(),
                 # Every request from here on did not come through CloudFront: the limit is per prober.
                 rate_limit_per_ip(args.settings.waf_rate_limit),
                 # Route 53's checkers cannot send the header: they may read the readiness path only.
@@ -360,7 +370,24 @@ class Edge(PlatformComponent):
             tags=self.tags("origin-acl"),
             component=self,
         )
-        return acl.arn
+        return acl
+
+    def _through_cloudfront(self) -> aws.wafv2.WebAclRuleArgsDict:
+        """The header is the current value or, after a rotation, the previous one: edges that have not received
+        the new value yet still get through. The rotation function writes the same rule (pending OR current, which
+        become current OR previous), so the program renders what the function left: no drift."""
+        values = self._args.origin_verify
+        rule = allow_header(THROUGH_CLOUDFRONT_RULE, cdn.ORIGIN_VERIFY_HEADER, values.current)
+        # Only whether there is a previous value decides the rule's shape; the values stay secret inside it.
+        rule["statement"] = values.rotated.apply(
+            lambda rotated: allow_header(
+                THROUGH_CLOUDFRONT_RULE,
+                cdn.ORIGIN_VERIFY_HEADER,
+                values.current,
+                cast("pulumi.Output[str]", values.previous) if rotated else None,  # a value once rotated
+            )["statement"]
+        )
+        return rule
 
     def _us_east_logs_key(self) -> pulumi.Output[str]:
         """A us-east-1 key for the edge's log groups there (the CloudFront web ACL's and the DNS query log): a log

@@ -105,20 +105,29 @@ def admin_only_from(allowed_ip_set_arn: pulumi.Input[str] | None) -> aws.wafv2.W
     return _rule("admin-allowlist", {"and_statement": {"statements": [admin, outsider]}}, _block(403))
 
 
-def allow_header(rule_name: str, header: str, value: pulumi.Input[str]) -> aws.wafv2.WebAclRuleArgsDict:
-    """Allows requests whose ``header`` is exactly ``value`` (compared as sent: no transformation)."""
-    return _rule(
-        rule_name,
-        {
-            "byte_match_statement": {
-                "field_to_match": {"single_header": {"name": header.lower()}},
-                "positional_constraint": "EXACTLY",
-                "search_string": value,
-                "text_transformations": [{"priority": 0, "type": "NONE"}],
-            }
-        },
-        {"allow": {}},
-    )
+def allow_header(
+    rule_name: str, header: str, value: pulumi.Input[str], other: pulumi.Input[str] | None = None
+) -> aws.wafv2.WebAclRuleArgsDict:
+    """Allows requests whose ``header`` is exactly ``value``, or ``other`` when given (a rotated secret's current
+    and previous values; compared as sent: no transformation)."""
+    statement = _header_is(header, value)
+    if other is not None:
+        either: aws.wafv2.WebAclRuleStatementArgsDict = {
+            "or_statement": {"statements": [statement, _header_is(header, other)]}
+        }
+        return _rule(rule_name, either, {"allow": {}})
+    return _rule(rule_name, statement, {"allow": {}})
+
+
+def _header_is(header: str, value: pulumi.Input[str]) -> aws.wafv2.WebAclRuleStatementArgsDict:
+    return {
+        "byte_match_statement": {
+            "field_to_match": {"single_header": {"name": header.lower()}},
+            "positional_constraint": "EXACTLY",
+            "search_string": value,
+            "text_transformations": [{"priority": 0, "type": "NONE"}],
+        }
+    }
 
 
 def allow_path(rule_name: str, path: str) -> aws.wafv2.WebAclRuleArgsDict:

@@ -192,6 +192,8 @@ def format_problems(problems: list[tuple[str, str]], stack: str) -> str:
 RETIRED_SETTINGS = {
     "secretsRedisAuthRotation": "no longer a setting: the ElastiCache AUTH token rotates only with its Lambda "
     "function (`aws secretsmanager rotate-secret`, docs/operations.md#rotation-with-lambda); remove the key",
+    "secretsOriginVerifyRotation": "no longer a setting: the origin header rotates only with its Lambda function "
+    "(`aws secretsmanager rotate-secret`, docs/operations.md#rotation-with-lambda); remove the key",
 }
 
 

@@ -35,12 +35,6 @@ class SecretSettings:
     admin_token_rotation: int = Field(
         default=0, ge=0, description="Raise by one to rotate the credential of the shop's admin API."
     )
-    origin_verify_rotation: int = Field(
-        default=0,
-        ge=0,
-        description="Raise by one to rotate CloudFront's secret origin header (origin requests from edges still "
-        "sending the old value are refused for the minutes CloudFront takes to deploy).",
-    )
 
     lambda_rotation_days: int = Field(
         default=PROD_LAMBDA_ROTATION_DAYS,
@@ -52,11 +46,10 @@ class SecretSettings:
 
     def rotation(self, purpose: str) -> int:
         """How many times the secret of ``purpose`` (``session``, ...) has been rotated through config (the AUTH
-        token rotates only with its Lambda function)."""
+        token and the origin header rotate only with their Lambda functions)."""
         rotations = {
             "session": self.session_rotation,
             "admin-token": self.admin_token_rotation,
-            "origin-verify": self.origin_verify_rotation,
         }
         return rotations[purpose]
 

@@ -135,6 +135,8 @@ class FakeCloud(Mocks):
     secret_values: set[str] = field(default_factory=set)
     #: Region of each explicit AWS provider (e.g. the us-east-1 one for CloudFront's certificate), by URN.
     provider_regions: dict[str, str] = field(default_factory=dict)
+    #: What each Secrets Manager secret holds, by secret ARN: its ``AWSCURRENT`` value (the program's version).
+    stored_secrets: dict[str, Any] = field(default_factory=dict)
 
     def call(self, args: MockCallArgs) -> dict:  # type: ignore[override] - a dict is the no-failures form
         fake = _INVOKES.get(args.token)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import string
+from typing import Any
 
-from stacks.offline.fakes import FakeResource, outputs
+from stacks.offline.fakes import FakeCloud, FakeResource, invoke, outputs
+from stacks.offline.plan import is_secret, secret
 
 _SECRET_SUFFIX_ALPHABET = string.ascii_letters + string.digits
+#: ``(AWSCURRENT, AWSPREVIOUS)`` by secret name, for plans of a stack after its rotation function ran (tests set
+#: it); empty: no secret was ever rotated, as on a first deploy, and AWSCURRENT is the program's version.
+ROTATED_VALUES: dict[str, tuple[str, str]] = {}
 
 
 def _secret_suffix(resource: FakeResource) -> str:
@@ -77,6 +82,9 @@ def _secret(resource: FakeResource) -> dict:
 def _secret_version(resource: FakeResource) -> dict:
     version_id = resource.uuid()
     secret_arn = resource.inputs.get("secretId")
+    # The version the program stores is the secret's AWSCURRENT (until a rotation function moves it).
+    if isinstance(secret_arn, str):
+        resource.cloud.stored_secrets[secret_arn] = resource.inputs.get("secretString")
     return {
         "id": f"{secret_arn}|{version_id}",
         "arn": secret_arn,
@@ -97,3 +105,33 @@ def _bucket(resource: FakeResource) -> dict:
         "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
         "region": region,
     }
+
+
+def _name_of(secret_arn: str) -> str:
+    """``arn:...:secret:<name>-<6 characters>`` -> ``<name>``."""
+    return secret_arn.split(":secret:", 1)[1][:-7]
+
+
+@invoke("aws:secretsmanager/getSecretVersions:getSecretVersions")
+def _secret_versions(cloud: FakeCloud, args: dict[str, Any]) -> dict[str, Any]:
+    secret_arn = args["secretId"]
+    versions = [{"versionId": "00000000-0000-4000-8000-000000000001", "versionStages": ["AWSCURRENT"]}]
+    if _name_of(secret_arn) in ROTATED_VALUES:
+        versions.append({"versionId": "00000000-0000-4000-8000-000000000000", "versionStages": ["AWSPREVIOUS"]})
+    return {"arn": secret_arn, "secretId": secret_arn, "name": _name_of(secret_arn), "versions": versions}
+
+
+@invoke("aws:secretsmanager/getSecretVersion:getSecretVersion")
+def _secret_version_value(cloud: FakeCloud, args: dict[str, Any]) -> dict[str, Any]:
+    secret_arn, stage = args["secretId"], args.get("versionStage", "AWSCURRENT")
+    rotated = ROTATED_VALUES.get(_name_of(secret_arn))
+    if rotated:
+        value = rotated[("AWSCURRENT", "AWSPREVIOUS").index(stage)]
+    elif stage == "AWSCURRENT":
+        stored = cloud.stored_secrets[secret_arn]
+        value = stored["value"] if is_secret(stored) else stored
+    else:
+        raise KeyError(f"{secret_arn} has no version labelled {stage} offline")
+    cloud.secret_values.add(value)
+    # The provider marks secretString secret (sensitive in the schema).
+    return {"arn": secret_arn, "secretId": secret_arn, "versionStage": stage, "secretString": secret(value)}

@@ -143,7 +143,10 @@ def _wafv2_arn(resource: FakeResource, kind: str) -> dict[str, Any]:
 @outputs("aws:wafv2/webAcl:WebAcl")
 def _web_acl(resource: FakeResource) -> dict:
     rules = unwrap_rpc_secret(resource.inputs["rules"])  # secret as a whole when a rule holds a secret
-    groups = [rule["statement"].get("managedRuleGroupStatement", {}).get("name") for rule in rules]
+    # A statement unknown at preview (the origin header's, read from Secrets Manager after its version exists) is a
+    # rule of ours.
+    statements = [rule["statement"] if isinstance(rule["statement"], dict) else {} for rule in rules]
+    groups = [statement.get("managedRuleGroupStatement", {}).get("name") for statement in statements]
     custom_rules = groups.count(None)
     return {
         **_wafv2_arn(resource, "webacl"),
