@@ -1,5 +1,5 @@
-"""Rotating the generated secrets in prod: a config change that replaces only each generator and its stored value,
-while every protected resource stays, and the consumers that hold the value get the new one."""
+"""Rotating the generated secrets that rotate through config (the session key, the admin token) in prod: a config
+change that replaces only each generator and its stored value, while every protected resource stays."""
 
 from __future__ import annotations
 
@@ -43,18 +43,8 @@ def test_rotation_replaces_nothing_protected(rotation: dict[str, Change]) -> Non
 
 def test_nothing_holds_a_generated_value_in_its_inputs(rotation: dict[str, Change]) -> None:
     """The shop reads the session key and the admin token from Secrets Manager by ARN (and re-reads them when a
-    credential no longer verifies); CloudFront and the origin web ACL get the origin header as Secrets Manager
-    holds it, which a new generated value does not change (tests/test_rotation_origin_verify.py)."""
+    credential no longer verifies): nothing holds them in its own inputs."""
     assert not of_op(rotation, "update")
-
-
-def test_a_new_generated_auth_token_changes_neither_the_cache_nor_the_stored_token(rotation: dict[str, Change]) -> None:
-    """What a rotation by the function looks like to the program (the token it knows is not the live one): no
-    change, so `pulumi up` never sets the cache or the secret back to a token the shop no longer holds."""
-    assert (PASSWORD, "secrets-redis-auth") in {(c.type, c.name) for c in of_op(rotation, "replace")}
-    untouched = {("aws:elasticache/replicationGroup:ReplicationGroup", "cache-replication-group")}
-    untouched.add((VERSION, "secrets-redis-auth-value"))
-    assert not [f"{c.type} {c.name}: {c.op}" for c in rotation.values() if (c.type, c.name) in untouched]
 
 
 def test_the_secret_arns_the_shop_reads_stay(prod: Plan, rotation: dict[str, Change]) -> None:
