@@ -21,6 +21,7 @@ from components.account import Account
 from components.base import PlatformComponent, StackContext
 from components.iam import granted_service_role
 from components.log_groups import encrypted_log_group
+from components.security_groups import tcp_rule
 
 FUNCTION_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "rotate_generated"
 RUNTIME = "python3.12"
@@ -219,38 +220,36 @@ class SecretRotation(PlatformComponent):
             tags=self.tags("rotation"),
             opts=self.child(),
         )
-        aws.vpc.SecurityGroupEgressRule(
+        tags = self.tags("rotation")
+        tcp_rule(
             f"{name}-to-cache",
+            aws.vpc.SecurityGroupEgressRule,
             security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=cache.port,
-            to_port=cache.port,
-            referenced_security_group_id=cache.security_group_id,
+            port=cache.port,
+            peer_security_group_id=cache.security_group_id,
             description="AUTH against the cache with the pending token",
-            tags=self.tags("rotation"),
-            opts=self.child(group),
+            tags=tags,
+            parent=group,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        tcp_rule(
             f"{name}-to-aws-apis",
+            aws.vpc.SecurityGroupEgressRule,
             security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
+            port=443,
             cidr_ipv4="0.0.0.0/0",
             description="Secrets Manager (interface endpoint) and ElastiCache (through NAT) APIs",
-            tags=self.tags("rotation"),
-            opts=self.child(group),
+            tags=tags,
+            parent=group,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        tcp_rule(
             f"{name}-cache-from-rotation",
+            aws.vpc.SecurityGroupIngressRule,
             security_group_id=cache.security_group_id,
-            ip_protocol="tcp",
-            from_port=cache.port,
-            to_port=cache.port,
-            referenced_security_group_id=group.id,
+            port=cache.port,
+            peer_security_group_id=group.id,
             description="The AUTH token's rotation function tests the new token",
-            tags=self.tags("rotation"),
-            opts=self.child(group),
+            tags=tags,
+            parent=group,
         )
         return group
 
