@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Generator
@@ -54,6 +55,7 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
             loop.add_signal_handler(sig, stop)
         rt.start_housekeeping()
         await _report_foreign_priced(rt)
+        frozen = _freeze_startup_heap()
         log_event(
             log,
             "serving",
@@ -63,6 +65,7 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
             redis=settings.redis_url is not None,
             s3=settings.s3_bucket is not None,
             tracing=traces is not None,
+            frozen_objects=frozen,
         )
         if dev:
             log_event(
@@ -79,6 +82,16 @@ async def serve(settings: Settings, secrets: Secrets, *, dev: bool = False) -> N
         if traces is not None:
             traces.shutdown()
         log_event(log, "stopped")
+
+
+def _freeze_startup_heap() -> int:
+    """Put what start-up made (modules, routes, schemas, mappers, templates) out of the garbage collector's reach,
+    and return how many objects that is. A full collection then walks only what requests made since: in
+    bench/shop.py a full collection stopped the process for 91 ms (median) before, 11 ms after, and every request in
+    flight waits for it (docs/benchmarks.md). The collection first frees start-up's garbage, so none is frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 async def _report_foreign_priced(rt: Runtime) -> None:

@@ -21,6 +21,22 @@ async def test_tracing_is_off_without_an_endpoint(monkeypatch, sqlite_shop):
     assert tracing.enabled()
 
 
+async def test_fastapi_native_telemetry_is_off(monkeypatch, sqlite_shop):
+    """One instrumentation: the official one, with its own provider. FastAPI's native telemetry would look up the
+    global providers on every request (its cost is in docs/benchmarks.md) and, were one configured, trace twice."""
+    import httpx
+    from opentelemetry import trace
+
+    looked_up: list[bool] = []
+    global_provider = trace.get_tracer_provider
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: looked_up.append(True) or global_provider())
+    public, internal = create_apps(sqlite_shop.rt)
+    for app in (public, internal):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://shop.test") as c:
+            assert (await c.get("/healthz")).status_code == 200
+    assert looked_up == []
+
+
 @pytest.mark.services
 async def test_a_request_is_traced_down_to_the_database_and_redis(pg_shop):
     import httpx
