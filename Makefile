@@ -63,15 +63,19 @@ preview: preview-venv
 cost: preview-venv
 	$(PY) -m stacks cost $(STACK)
 
+# On every core, at most four (pytest-xdist): each worker is a test session of its own, and evaluates the stack
+# plans its tests use once (tests/conftest.py). A single test runs without workers: `.venv/bin/python -m pytest PATH`.
+PYTEST := $(PY) -m pytest --numprocesses auto --maxprocesses 4
+
 ## The whole test suite: infrastructure plans, policies, tooling and the shop app.
 test: venv
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-infra: venv
-	$(PY) -m pytest tests
+	$(PYTEST) tests
 
 test-app: venv
-	$(PY) -m pytest app/tests
+	$(PYTEST) app/tests
 
 # pyright at package-lock.json's version, every file checked against its integrity hash (npm ci), in node_modules/.
 node_modules/.installed: package.json package-lock.json

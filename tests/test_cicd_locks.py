@@ -123,3 +123,11 @@ def test_pyright_comes_from_the_npm_lock_with_integrity_hashes() -> None:
     assert "node_modules/.bin/pyright --pythonpath .venv/bin/python" in lint
     for path in (ROOT / "Makefile", *sorted((ROOT / ".github" / "workflows").glob("*.yml")), ROOT / "Jenkinsfile"):
         assert "npx" not in path.read_text(), f"{path.name}: npx installs whatever the registry serves"
+
+
+def test_make_test_runs_the_suites_on_every_core_from_the_development_set() -> None:
+    """CI's time is mostly the test suites; pytest-xdist spreads them over the machine's cores (docs/benchmarks.md)."""
+    for target in ("test", "test-infra", "test-app"):
+        (run,) = [line for line in make_dry_run("-B", target).splitlines() if "-m pytest" in line]
+        assert "--numprocesses auto --maxprocesses 4" in run, target
+    assert "pytest-xdist" in _locked(ROOT / "requirements-dev.lock")
