@@ -3,16 +3,17 @@
 Three groups of checks, each a list of lines:
 - the stack file (offline, always): its **example values** — documentation domains (RFC 2606/6761),
   documentation networks (RFC 5737), the example AWS account ``123456789012`` (the deploy runner's example GitHub
-  connection among them), the example repository ``example-org/...``, made-up image tags and digests —
+  connection among them), the example repository ``example-org/...`` and the bootstrap's example GitHub ids,
+  made-up image tags and digests —
   and strings given for boolean settings, one problem per key and value;
 - the **tools** (no credentials): the Pulumi CLI and its version against the SDK's, the AWS CLI (pulumi-eks's
   kubeconfig runs ``aws eks get-token``), Node's ``npm`` for ``make lint``;
 - with **AWS credentials** only: the account they point at, the self-managed state bucket of
   ``PULUMI_BACKEND_URL``, that every role the cluster grants access to exists (EKS refuses an access entry for
   a missing principal part-way through creating the cluster) and, once the domain's hosted zone exists, that the
-  parent zone delegates the domain to it, and that the deploy runner's GitHub connection is available (it is also
-  required offline: the deploy jobs run on that runner). Without credentials these are skipped, in one line, and
-  the delegation is printed as a step.
+  parent zone delegates the domain to it, and that the deploy runner's GitHub connection is available (the platform
+  stacks require it offline too: the deploy jobs run on that runner). Without credentials these are skipped, in one
+  line, and the delegation is printed as a step.
 
 ``require_pulumi_cli`` is the prerequisite the cloud make targets run before anything that calls ``pulumi``:
 ``python -m stacks.doctor`` runs it alone, in the locked deploy environment (``make deploy-venv``), which lacks what
@@ -50,6 +51,13 @@ DOCUMENTATION_NETWORKS = tuple(
 EXAMPLE_ACCOUNT = "123456789012"
 #: The GitHub repository the stack files name as an example (``runnerRepository``; the bootstrap's too).
 EXAMPLE_REPOSITORY = re.compile(r"example-org/[\w.-]+")
+#: The GitHub ids the bootstrap's stack file gives as examples, and how to read yours (docs/cicd.md "OIDC and
+#: environments"). Left in place, the deploy roles trust whichever repository GitHub gave that id to, and the
+#: production environment waits for the approval of somebody else's team.
+EXAMPLE_GITHUB_IDS = {
+    "shop-bootstrap:githubRepositoryId": (100000001, "the repository's id: gh api repos/OWNER/NAME --jq .id"),
+    "shop-bootstrap:githubReviewerTeams": (200000001, "your reviewers' team ids: gh api orgs/ORG/teams/SLUG --jq .id"),
+}
 #: A long hexadecimal string: a commit or an image digest.
 HEX = re.compile(r"[0-9a-f]{32,}")
 #: Example role names the stack files ship with, checked against IAM when credentials exist.
@@ -162,6 +170,10 @@ def example_value_problems(config: dict[str, Any], file_name: str) -> list[str]:
                     f"{file_name}: {key}: '{text}' is a made-up value, not an image you built: push one with "
                     "`make image` and deploy it with `make deploy` (docs/getting-started.md)"
                 )
+        if key in EXAMPLE_GITHUB_IDS:
+            example, yours = EXAMPLE_GITHUB_IDS[key]
+            if example in (value if isinstance(value, list) else [value]):
+                problems.append(f"{file_name}: {key}: {example} is the example's id, not yours: set {yours}")
     return problems
 
 
@@ -397,7 +409,7 @@ def doctor(stack_file: Path, stack: str, *, with_credentials: bool = True) -> Re
     report.problems += boolean_problems(
         config, project.get("config") or {}, str(project.get("name", "")), stack_file.name
     )
-    if not config.get(CONNECTION_KEY):
+    if project.get("name") == CONNECTION_KEY.partition(":")[0] and not config.get(CONNECTION_KEY):
         report.problems.append(
             f"{stack_file.name}: {CONNECTION_KEY} is not set: deploy.yml's deploy jobs run on the stack's runner, "
             "which registers with GitHub through a connection you create once in the console "

@@ -75,6 +75,8 @@ def test_doctor_names_every_example_value_of_the_stack_file_with_its_key_and_fil
         ("shop-platform:shopImageTag", "deadbeef" * 5),
         ("shop-platform:runnerConnectionArn", "arn:aws:codeconnections:eu-west-1:123456789012:connection/4b1d5e2c"),
         ("shop-platform:runnerRepository", "example-org/shop-platform"),
+        ("shop-bootstrap:githubRepositoryId", 100000001),
+        ("shop-bootstrap:githubReviewerTeams", [4242, 200000001]),
     ],
 )
 def test_each_kind_of_example_value_is_caught(key: str, value: Any) -> None:
@@ -97,6 +99,8 @@ def test_real_values_pass() -> None:
         "shop-platform:dbInstanceClass": "db.t4g.small",
         "shop-platform:dbMultiAz": True,
         "shop-platform:vpcAzCount": 3,
+        "shop-bootstrap:githubRepositoryId": 100000002,
+        "shop-bootstrap:githubReviewerTeams": [200000002, 4242],
     }
     assert doctor.example_value_problems(config, "Pulumi.prod.yaml") == []
 
@@ -136,6 +140,17 @@ def test_the_command_exits_1_with_one_line_per_problem_and_0_when_clean(
     (project / "Pulumi.dev.yaml").write_text("config:\n  shop-platform:domain: shop.acme.io\n" + connection)
     assert main(["doctor", "dev", "--project-dir", str(project)]) == Exit.OK
     assert capsys.readouterr().out == "ok: tools ok\nok: no credentials\n"
+
+
+@pytest.mark.usefixtures("tools_ok")
+def test_the_bootstraps_example_repository_and_ids_are_caught_and_it_needs_no_runner() -> None:
+    """Left in place, the example repository id makes the deploy roles trust whichever repository has it."""
+    report = doctor.doctor(ROOT / "bootstrap" / "Pulumi.ci.yaml", "ci", with_credentials=False)
+    assert {line.split(": ")[1] for line in report.problems} == {
+        "shop-bootstrap:githubRepository",
+        "shop-bootstrap:githubRepositoryId",
+        "shop-bootstrap:githubReviewerTeams",
+    }
 
 
 @pytest.mark.usefixtures("tools_ok")
