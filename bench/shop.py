@@ -373,6 +373,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    if args.passes < 1 or args.duration < 1:
+        parser.error("--passes and --duration must be at least 1")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required (apt-get install wrk)")
 
