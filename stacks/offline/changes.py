@@ -64,6 +64,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "replaceOnChanges": [],
     "additionalSecretOutputs": [],
 }
+#: The type of the stack's own resource: a parent of this type is no parent in a URN.
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 #: Shorter strings are never taken for a computed output inside another resource's inputs (ids and ARNs are longer).
 _MIN_COMPUTED_LENGTH = 8
 #: The path of a provider change among a resource's differences (the provider is a resource option).
@@ -216,6 +218,8 @@ class ChangeSet:
     same: int
     #: Resource types of the change that the replacement table has no entry for (treated as updated in place).
     unknown_types: tuple[str, ...] = ()
+    #: (old URN, new URN) of each resource the new program took over by an alias: the same resource, renamed.
+    renamed: tuple[tuple[str, str], ...] = ()
 
     def counts(self) -> dict[str, int]:
         counts = {op: sum(change.op == op for change in self.changes) for op in OPS}
@@ -232,6 +236,7 @@ class ChangeSet:
             "summary": self.counts(),
             "changes": [change.to_json() for change in self.changes],
             "unknownTypes": list(self.unknown_types),
+            "renamed": [{"from": before, "to": after} for before, after in self.renamed],
         }
 
     @classmethod
@@ -243,6 +248,7 @@ class ChangeSet:
             changes=[Change.from_json(change) for change in data["changes"]],
             same=data["summary"]["same"],
             unknown_types=tuple(data.get("unknownTypes") or ()),
+            renamed=tuple((entry["from"], entry["to"]) for entry in data.get("renamed") or ()),
         )
 
 
@@ -256,6 +262,7 @@ def compare(old: Plan, new: Plan, against: str, *, during_up: bool = False) -> C
     and ids, a generated ``result``) is new, its other outputs are what the fake cloud gives ``new`` (an ACM
     certificate's validation records are its domains', whichever certificate).
     """
+    old, adopted = adopt_aliases(old, new)
     # A plan that does not know its stack's region (written by an older revision) is taken to be in the other's.
     if old.region is None or new.region is None:
         old = dataclasses.replace(old, region=old.region or new.region)
@@ -344,7 +351,101 @@ def compare(old: Plan, new: Plan, against: str, *, during_up: bool = False) -> C
                 )
             changes.append(change)
     same = sum(1 for urn in new_by_urn if urn in old_by_urn and urn not in ops)
-    return ChangeSet(new.stack, against, changes, same, tuple(sorted(unknown)))
+    renamed = tuple(sorted((before, after) for after, before in adopted.items()))
+    return ChangeSet(new.stack, against, changes, same, tuple(sorted(unknown)), renamed)
+
+
+def adopt_aliases(old: Plan, new: Plan) -> tuple[Plan, dict[str, str]]:
+    """``old`` as the engine matches it to ``new``: a resource of ``new`` whose URN ``old`` lacks takes over the old
+    resource its first matching alias names, and keeps its state (pulumi/pulumi ``pkg/resource/deploy/
+    step_generator.go``: ``generateAliases``, ``collapseAliasToUrn``, ``inheritedChildAlias``). Its URN first, then
+    its own aliases, each completed from the resource (name, type, parent, stack, project); a parent taken over by
+    an alias carries it to its children, whose names swap the parent's new name for its old one. Returns ``old``
+    with those resources, and every reference to them, under their new URNs, and new URN -> old URN. An alias that
+    names a resource ``new`` also has, or one another resource took over first, is an error for the engine: it is
+    not followed here, so the change shows the delete and the create."""
+    old_urns, new_urns = {r.urn for r in old.resources}, {r.urn for r in new.resources}
+    adopted: dict[str, str] = {}
+    for resource in _parents_first(new.resources):  # a child's aliases depend on its parent's
+        if resource.urn in old_urns:
+            continue
+        candidates = _alias_urns(resource, adopted)
+        found = next((urn for urn in candidates if urn in old_urns - new_urns - set(adopted.values())), None)
+        if found is not None:
+            adopted[resource.urn] = found
+    if not adopted:
+        return old, {}
+    to_new = {before: after for after, before in adopted.items()}
+
+    def moved(urn: str) -> str:
+        return to_new.get(urn, urn)
+
+    resources = [
+        dataclasses.replace(
+            resource,
+            urn=moved(resource.urn),
+            parent=moved(resource.parent) if resource.parent else resource.parent,
+            dependencies=sorted(moved(urn) for urn in resource.dependencies),
+            property_dependencies={
+                key: sorted(moved(urn) for urn in urns) for key, urns in resource.property_dependencies.items()
+            },
+            provider=moved(resource.provider) if resource.provider else resource.provider,
+        )
+        for resource in old.resources
+    ]
+    return dataclasses.replace(old, resources=resources), adopted
+
+
+def _parents_first(resources: list[PlannedResource]) -> list[PlannedResource]:
+    """``resources`` ordered by their depth in the tree, as the program registers them: every parent before its
+    children (a plan lists them by URN)."""
+    parents = {resource.urn: resource.parent for resource in resources}
+
+    def depth(urn: str | None) -> int:
+        return 1 + depth(parents[urn]) if urn in parents else 0
+
+    return sorted(resources, key=lambda resource: depth(resource.parent))
+
+
+def _alias_urns(resource: PlannedResource, adopted: Mapping[str, str]) -> list[str]:
+    """The URNs ``resource`` may have had, in the engine's order: its own aliases, then those its parent's alias
+    (when the parent was taken over by one) gives it."""
+    stack, project, _, _ = _urn_parts(resource.urn)
+    own = [_collapse(alias, resource, adopted, stack, project) for alias in resource.options.get("aliases") or []]
+    found = list(own)
+    if resource.parent is not None and resource.parent in adopted:
+        parent_alias, parent_name = adopted[resource.parent], _urn_parts(resource.parent)[3]
+        names = [(resource.type, resource.name), *((_urn_type(urn), _urn_parts(urn)[3]) for urn in own)]
+        for child_type, child_name in names:
+            if child_name.startswith(parent_name):  # "{parent}-details" follows the parent's old name
+                child_name = _urn_parts(parent_alias)[3] + child_name[len(parent_name) :]
+            found.append(f"urn:pulumi:{stack}::{project}::{_urn_parts(parent_alias)[2]}${child_type}::{child_name}")
+    return list(dict.fromkeys(found))
+
+
+def _collapse(
+    alias: Mapping[str, Any], resource: PlannedResource, adopted: Mapping[str, str], stack: str, project: str
+) -> str:
+    """One alias as a URN, what it leaves out taken from the resource (``collapseAliasToUrn``)."""
+    if alias.get("urn"):
+        return str(alias["urn"])
+    parent = str(alias.get("parentUrn") or "")
+    parent = adopted.get(parent, parent) if parent else resource.parent or ""
+    if alias.get("noParent") or (parent and _urn_parts(parent)[2] == ROOT_STACK_TYPE):
+        parent = ""
+    qualified = f"{_urn_parts(parent)[2]}$" if parent else ""
+    name, type_ = alias.get("name") or resource.name, alias.get("type") or resource.type
+    return f"urn:pulumi:{alias.get('stack') or stack}::{alias.get('project') or project}::{qualified}{type_}::{name}"
+
+
+def _urn_parts(urn: str) -> tuple[str, str, str, str]:
+    """(stack, project, qualified type, name) of ``urn:pulumi:STACK::PROJECT::QUALIFIED-TYPE::NAME``."""
+    stack, project, qualified, name = urn.removeprefix("urn:pulumi:").split("::", 3)
+    return stack, project, qualified, name
+
+
+def _urn_type(urn: str) -> str:
+    return _urn_parts(urn)[2].rsplit("$", 1)[-1]
 
 
 def _change(
@@ -750,6 +851,7 @@ def render(changes: ChangeSet, *, width: int | None = None, quiet: bool = False)
         lines.append("")
     if changes.unknown_types:
         lines.append(f"note: no replacement data for {', '.join(changes.unknown_types)}: shown as updated in place")
+    lines += [f"renamed by an alias (the same resource): {before} → {after}" for before, after in changes.renamed]
     lines += ["Resources:", f"    {summary_line(changes.counts())}"]
     return "\n".join(lines)
 
@@ -773,6 +875,7 @@ def policy_delta(old: Plan, new: Plan, regions: tuple[str, str], config: Path) -
     cloud's outputs: both are seen alike, so a difference is the change's, not the way a plan was obtained."""
     from stacks.offline.policy_run import check  # loaded here: stacks/__main__.py's docstring
 
+    old = adopt_aliases(old, new)[0]  # a resource taken over by an alias keeps its violations' keys
     before = check(with_fake_outputs(Plan.from_json(old.to_json()), regions[0]), config)[0]
     after = check(with_fake_outputs(Plan.from_json(new.to_json()), regions[1]), config)[0]
     before_keys = {(violation.policy, violation.urn) for violation in before}

@@ -166,6 +166,8 @@ def _record(
             # The engine applies them to the resource and its descendants (also a remote component's, which the
             # offline plan does not show): their qualified names say what they do to those.
             "transforms": [f"{fn.__module__}.{fn.__qualname__}" for fn in _resolve_callbacks(request.transforms)],
+            # The URNs this resource may have had (the engine resolves them against the state: changes.py).
+            **({"aliases": [_alias(alias) for alias in request.aliases]} if request.aliases else {}),
         },
         inputs=inputs,
         custom=bool(request.custom),
@@ -174,6 +176,13 @@ def _record(
         revealed_inputs=revealed_inputs,
         revealed_outputs=revealed_outputs,
     )
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    """An alias as the SDK sends it: ``{"urn": ...}``, or its spec (``name``, ``type``, ``stack``, ``project``,
+    ``parentUrn`` or ``noParent``; what it leaves out is the resource's own)."""
+    document = json_format.MessageToDict(alias)
+    return document.get("spec", document)
 
 
 def _masked_and_revealed(wire: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
