@@ -13,9 +13,9 @@ from stacks.offline import changes
 from stacks.offline.engine import preview
 from stacks.offline.plan import Plan
 
-#: The base: a component with two children (one named after it, one not: a URN names its parents' types, not their
-#: names, so that one keeps its URN) and a bucket at the top of the stack.
-BASE = """
+#: A component with two children, one named after it and one not (a URN names its parents' types, not their names:
+#: that one keeps its URN wherever its parent is renamed); PARTS is the rest of the program.
+PROGRAM = """
 import pulumi
 import pulumi_aws as aws
 
@@ -24,26 +24,22 @@ class Store(pulumi.ComponentResource):
         super().__init__("shop:test:Store", name, None, opts)
         aws.s3.Bucket(f"{name}-bucket", opts=pulumi.ResourceOptions(parent=self))
         aws.s3.Bucket("logs", opts=pulumi.ResourceOptions(parent=self))
-
-Store("store")
-aws.s3.Bucket("audit")
+PARTS
 """
-#: The refactor: the component renamed, the top-level bucket moved into it and renamed; {aliases} in or out.
-HEAD = """
-import pulumi
-import pulumi_aws as aws
+#: The base: the component and a bucket at the top of the stack.
+BASE = PROGRAM.replace("PARTS", 'Store("store")\naws.s3.Bucket("audit")')
+#: The refactor: the component renamed, the top-level bucket moved into it and renamed.
+HEAD_PARTS = """        aws.s3.Bucket("audit-trail", opts=pulumi.ResourceOptions(parent=self, aliases=AUDIT))
 
-class Store(pulumi.ComponentResource):
-    def __init__(self, name, opts=None):
-        super().__init__("shop:test:Store", name, None, opts)
-        aws.s3.Bucket(f"{{name}}-bucket", opts=pulumi.ResourceOptions(parent=self))
-        aws.s3.Bucket("logs", opts=pulumi.ResourceOptions(parent=self))
-        aws.s3.Bucket("audit-trail", opts=pulumi.ResourceOptions(parent=self, aliases={audit}))
+Store("archive", opts=pulumi.ResourceOptions(aliases=STORE))"""
 
-Store("archive", opts=pulumi.ResourceOptions(aliases={store}))
-"""
-ALIASES = {"store": '[pulumi.Alias(name="store")]', "audit": '[pulumi.Alias(name="audit", parent=None)]'}
-NO_ALIASES = {"store": "[]", "audit": "[]"}
+
+def refactor(*, aliases: bool) -> str:
+    """The refactor, with the aliases that keep its resources or without them."""
+    store, audit = (
+        ('[pulumi.Alias(name="store")]', '[pulumi.Alias(name="audit", parent=None)]') if aliases else ("[]", "[]")
+    )
+    return PROGRAM.replace("PARTS", HEAD_PARTS.replace("AUDIT", audit).replace("STORE", store))
 
 
 def _plan(project: Path, program: str) -> Plan:
@@ -65,7 +61,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Plan:
 def test_a_renamed_component_its_children_and_a_moved_resource_are_the_same_resources(
     base: Plan, tmp_path: Path
 ) -> None:
-    head = _plan(tmp_path, HEAD.format(**ALIASES))
+    head = _plan(tmp_path, refactor(aliases=True))
     change = changes.compare(base, head, "base")
     assert change.changes == [] and change.counts()["same"] == len(head.resources)
     store, bucket = "shop:test:Store", "aws:s3/bucket:Bucket"
@@ -84,7 +80,7 @@ def test_a_renamed_component_its_children_and_a_moved_resource_are_the_same_reso
 
 
 def test_without_the_aliases_the_refactor_deletes_and_creates_every_resource(base: Plan, tmp_path: Path) -> None:
-    head = _plan(tmp_path, HEAD.format(**NO_ALIASES))
+    head = _plan(tmp_path, refactor(aliases=False))
     change = changes.compare(base, head, "base")
     assert change.renamed == ()
     # the component, the bucket named after it and the moved bucket; "logs" keeps its URN
@@ -92,7 +88,7 @@ def test_without_the_aliases_the_refactor_deletes_and_creates_every_resource(bas
 
 
 def test_the_plan_records_the_aliases_as_the_sdk_sends_them(tmp_path: Path) -> None:
-    head = _plan(tmp_path, HEAD.format(**ALIASES))
+    head = _plan(tmp_path, refactor(aliases=True))
     aliases = {resource.name: resource.options.get("aliases") or [] for resource in head.resources}
     # pulumi-aws gives every Bucket an alias of its own (the former BucketV2 type): recorded as sent, parent unset.
     assert {"type": "aws:s3/bucketV2:BucketV2", "parentUrn": ""} in aliases["logs"]
