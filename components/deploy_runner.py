@@ -152,20 +152,24 @@ class DeployRunner(PlatformComponent):
             project_name=project.name,
             build_type="BUILD",
             # A repository webhook (no scope configuration): GitHub sends it this repository's events only.
-            filter_groups=[
-                aws.codebuild.WebhookFilterGroupArgs(
-                    filters=[
-                        aws.codebuild.WebhookFilterGroupFilterArgs(type="EVENT", pattern=WORKFLOW_JOB_QUEUED),
-                        aws.codebuild.WebhookFilterGroupFilterArgs(
-                            type="WORKFLOW_NAME", pattern=f"^{DEPLOY_WORKFLOW}$"
-                        ),
-                    ]
-                )
-            ],
+            filter_groups=[aws.codebuild.WebhookFilterGroupArgs(filters=webhook_filters(settings.actor_ids))],
             opts=self.child(project),
         )
         self.project_name = project.name
         self.register_outputs({"project_name": self.project_name, "runner_label": self.runner_label})
+
+
+def webhook_filters(actor_ids: Sequence[int]) -> list[aws.codebuild.WebhookFilterGroupFilterArgs]:
+    """A queued job of the Deploy workflow, and with ``actor_ids`` only of a run one of those accounts started (the
+    event's ``sender``: CodeBuild's ``ACTOR_ACCOUNT_ID`` filter, which every GitHub webhook event carries)."""
+    filters = [
+        aws.codebuild.WebhookFilterGroupFilterArgs(type="EVENT", pattern=WORKFLOW_JOB_QUEUED),
+        aws.codebuild.WebhookFilterGroupFilterArgs(type="WORKFLOW_NAME", pattern=f"^{DEPLOY_WORKFLOW}$"),
+    ]
+    if actor_ids:
+        pattern = f"^({'|'.join(str(actor) for actor in actor_ids)})$"
+        filters.append(aws.codebuild.WebhookFilterGroupFilterArgs(type="ACTOR_ACCOUNT_ID", pattern=pattern))
+    return filters
 
 
 def runner_label(project_name: str) -> str:

@@ -4,6 +4,7 @@ repository, logging to an encrypted log group, with a service role that can run 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,20 @@ def test_the_webhook_starts_builds_only_for_the_deploy_workflows_queued_jobs_of_
     assert source["auth"] == {"type": "CODECONNECTIONS", "resource": config[f"{P}:runnerConnectionArn"]}
     deploy = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
     assert deploy["name"] == DEPLOY_WORKFLOW
+
+
+def test_listed_accounts_alone_may_start_the_runner() -> None:
+    """runnerActorIds: in a public repository, a fork's pull request could otherwise run a workflow named Deploy on
+    the runner; the event's sender must then be one of the listed accounts."""
+    plan = plan_for("staging", {f"{P}:runnerActorIds": [583231, 41898282]})
+    (group,) = plan.one(WEBHOOK).inputs["filterGroups"]
+    assert group["filters"][2:] == [{"type": "ACTOR_ACCOUNT_ID", "pattern": "^(583231|41898282)$"}]
+
+
+@pytest.mark.parametrize("ids", ["[0]", '["octocat"]', json.dumps(list(range(1, 52)))])
+def test_the_actor_ids_are_github_account_ids(ids: str) -> None:
+    with pytest.raises(SettingsError, match="runnerActorIds"):
+        _settings("prod", runnerActorIds=ids)
 
 
 def test_deploy_yml_selects_the_runner_the_plan_creates(plan: Plan) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
 from pydantic import Field
 
@@ -35,6 +36,13 @@ class RunnerSettings:
     )
     log_retention_days: RetentionDays = Field(
         default=365, description="Days the runner's build logs (every deploy job's output) are kept."
+    )
+    actor_ids: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        default=(),
+        max_length=50,
+        description="GitHub account ids (`gh api users/LOGIN --jq .id`) whose workflow runs may start the runner: "
+        "everyone who merges to main or re-runs a deploy (a merge queue's bot too). Empty: any run of a workflow "
+        "named Deploy may, a fork's pull request in a public repository included (docs/cicd.md).",
     )
 
     @property
