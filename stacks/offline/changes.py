@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -262,7 +263,10 @@ def compare(old: Plan, new: Plan, against: str, *, during_up: bool = False) -> C
     and ids, a generated ``result``) is new, its other outputs are what the fake cloud gives ``new`` (an ACM
     certificate's validation records are its domains', whichever certificate).
     """
+    base = old
     old, adopted = adopt_aliases(old, new)
+    if adopted:
+        new = _keep_identities(base, new, adopted)
     # A plan that does not know its stack's region (written by an older revision) is taken to be in the other's.
     if old.region is None or new.region is None:
         old = dataclasses.replace(old, region=old.region or new.region)
@@ -394,6 +398,67 @@ def adopt_aliases(old: Plan, new: Plan) -> tuple[Plan, dict[str, str]]:
         for resource in old.resources
     ]
     return dataclasses.replace(old, resources=resources), adopted
+
+
+def _keep_identities(base: Plan, new: Plan, adopted: Mapping[str, str]) -> Plan:
+    """``new`` with what the fake cloud computed for each adopted resource (its id, and its outputs that are not
+    inputs: ARNs, generated names, endpoints) replaced by the base's, wherever those values appear. The engine keeps
+    an adopted resource's state, so its consumers see the old values; offline, the fake cloud derives them from the
+    new URN. What the program derives from them (a checksum of a config that holds an endpoint) still differs."""
+    region = base.region or new.region or "us-east-1"
+    before_plan, after_plan = _with_outputs(base, region), _with_outputs(new, region)
+    swaps: dict[str, str] = {}
+    for new_urn, old_urn in adopted.items():
+        before, after = before_plan.by_urn(old_urn), after_plan.by_urn(new_urn)
+        outputs = {key: value for key, value in after.outputs.items() if key not in after.inputs}
+        earlier = dict(_string_leaves(before.outputs))
+        computed = [(after.id, before.id), *((value, earlier.get(path)) for path, value in _string_leaves(outputs))]
+        for now, then in computed:
+            if (
+                isinstance(now, str)
+                and isinstance(then, str)
+                and now != then
+                and min(len(now), len(then)) >= _MIN_COMPUTED_LENGTH
+            ):
+                swaps[now] = then
+    if not swaps:
+        return new
+    pattern = re.compile("|".join(re.escape(value) for value in sorted(swaps, key=len, reverse=True)))
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(lambda match: swaps[match.group(0)], value)
+        if isinstance(value, dict):
+            return {key: swap(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [swap(item) for item in value]
+        return value
+
+    resources = [
+        dataclasses.replace(
+            resource, inputs=swap(resource.inputs), outputs=swap(resource.outputs), id=swap(resource.id)
+        )
+        for resource in new.resources
+    ]
+    return dataclasses.replace(new, resources=resources)
+
+
+def _string_leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, string) of every string inside ``value`` (a secret's ARN in a list of objects, say)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _string_leaves(item, _child_path(path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _string_leaves(item, f"{path}[{index}]")
+
+
+def _with_outputs(plan: Plan, region: str) -> Plan:
+    """``plan`` with the fake cloud's ids and outputs: as evaluated, or replayed for a plan read from JSON."""
+    evaluated = any(resource.id or resource.outputs for resource in plan.resources)
+    return plan if evaluated else with_fake_outputs(plan, region)
 
 
 def _parents_first(resources: list[PlannedResource]) -> list[PlannedResource]:
