@@ -74,6 +74,18 @@ class EdgeAccess:
     origin_id: str
     header: str
 
+    def variables(self) -> dict[str, pulumi.Input[str]]:
+        """The function's environment (functions/rotate_generated/origin_verify.py reads it)."""
+        return {
+            "WEB_ACL_NAME": self.web_acl_name,
+            "WEB_ACL_ID": self.web_acl_id,
+            "WEB_ACL_SCOPE": self.web_acl_scope,
+            "RULE_NAME": self.rule_name,
+            "DISTRIBUTION_ID": self.distribution_id,
+            "ORIGIN_ID": self.origin_id,
+            "HEADER_NAME": self.header,
+        }
+
 
 @dataclass(frozen=True, kw_only=True)
 class SecretRotationArgs:
@@ -125,12 +137,13 @@ class SecretRotation(PlatformComponent):
         statements = pulumi.Output.all(secret_arns, args.secrets_key_arn, log_group.arn).apply(
             lambda values: _statements(values[0], values[1], values[2], account.region, account.dns_suffix)
         )
-        network: dict[str, Any] = {}
+        # By kind: where the function runs (the cache's function in the VPC) and what it is told (not secrets: which
+        # group, rule or origin to change; the values are read from Secrets Manager, never configured).
+        placement: dict[str, Any] = {}
         if args.cache is not None:
             security_group = self._security_group(name, args.cache)
-            network = {
+            placement = {
                 "vpc_config": {"subnet_ids": list(args.cache.subnet_ids), "security_group_ids": [security_group.id]},
-                # Not a secret: which group to rotate. The token is read from Secrets Manager, never configured.
                 "environment": {"variables": {"REPLICATION_GROUP_ID": args.cache.replication_group_id}},
             }
             statements = pulumi.Output.all(
@@ -138,20 +151,7 @@ class SecretRotation(PlatformComponent):
             ).apply(lambda values: [*values[0], *_cache_statements(account, values[1], values[2], values[3])])
         if args.edge is not None:
             edge = args.edge
-            # Not secrets: which rule and which origin to change. The values are read from Secrets Manager.
-            network = {
-                "environment": {
-                    "variables": {
-                        "WEB_ACL_NAME": edge.web_acl_name,
-                        "WEB_ACL_ID": edge.web_acl_id,
-                        "WEB_ACL_SCOPE": edge.web_acl_scope,
-                        "RULE_NAME": edge.rule_name,
-                        "DISTRIBUTION_ID": edge.distribution_id,
-                        "ORIGIN_ID": edge.origin_id,
-                        "HEADER_NAME": edge.header,
-                    }
-                }
-            }
+            placement = {"environment": {"variables": edge.variables()}}
             statements = pulumi.Output.all(statements, edge.web_acl_arn, edge.distribution_arn).apply(
                 lambda values: [*values[0], *_edge_statements(values[1], values[2])]
             )
@@ -179,7 +179,7 @@ class SecretRotation(PlatformComponent):
             # before it (functions/rotate_generated/redis_auth.py, origin_verify.py).
             timeout=900 if args.cache or args.edge else 30,
             memory_size=128,
-            **network,
+            **placement,
             logging_config={"log_format": "Text", "log_group": log_group.name},
             tags=self.tags("rotation"),
             opts=self.child(depends_on=[*granted.grants, log_group]),

@@ -162,12 +162,7 @@ class Rotation:
             )
 
     def run(self, steps: tuple[str, ...] = STEPS) -> None:
-        steps_by_name = {
-            "createSecret": rotate.create,
-            "setSecret": self.cache.set,
-            "testSecret": self.cache.test,
-            "finishSecret": rotate.finish,
-        }
+        steps_by_name = rotate.steps_for(self.cache)
         with self.stubber:
             for step in steps:
                 event = {"SecretId": self.secret_id, "ClientRequestToken": self.token, "Step": step}
@@ -256,7 +251,7 @@ def test_the_handler_reads_the_group_from_its_environment(monkeypatch):
     redis_auth.handler({}, Context(), client=object())
     (cache,) = seen
     assert cache.group_id == GROUP and cache.tls.verify_mode == ssl.CERT_REQUIRED
-    assert 0 < cache.deadline - time.monotonic() <= 60 - redis_auth.MARGIN_SECONDS
+    assert 0 < cache.deadline - time.monotonic() <= 60 - rotate.MARGIN_SECONDS
 
 
 # The shop across a rotation: a test-owned plain-TCP server (the shared Redis's password is never touched).

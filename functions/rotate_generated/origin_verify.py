@@ -34,8 +34,6 @@ from rotate import RotationError, log
 
 #: Seconds between two looks at a distribution that is not ``Deployed`` yet.
 POLL_SECONDS = 20.0
-#: Stop waiting this long before Lambda's timeout, so the failure is ours (logged) and not a kill.
-MARGIN_SECONDS = 15.0
 
 
 def handler(event: dict[str, Any], context: Any, client: Any = None, edge: Edge | None = None) -> None:
@@ -49,15 +47,9 @@ def handler(event: dict[str, Any], context: Any, client: Any = None, edge: Edge 
         distribution_id=os.environ["DISTRIBUTION_ID"],
         origin_id=os.environ["ORIGIN_ID"],
         header=os.environ["HEADER_NAME"],
-        deadline=time.monotonic() + context.get_remaining_time_in_millis() / 1000 - MARGIN_SECONDS,
+        deadline=rotate.deadline(context),
     )
-    steps = {
-        "createSecret": rotate.create,
-        "setSecret": edge.set,
-        "testSecret": edge.test,
-        "finishSecret": rotate.finish,
-    }
-    rotate.run(event, client or boto3.client("secretsmanager"), steps)
+    rotate.run(event, client or boto3.client("secretsmanager"), rotate.steps_for(edge))
 
 
 @dataclass

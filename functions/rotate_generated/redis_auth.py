@@ -34,8 +34,6 @@ from rotate import RotationError, log
 
 #: Seconds between two looks at a group that is not ``available`` yet.
 POLL_SECONDS = 10.0
-#: Stop waiting this long before Lambda's timeout, so the failure is ours (logged) and not a kill.
-MARGIN_SECONDS = 15.0
 CONNECT_SECONDS = 5.0
 
 
@@ -44,15 +42,9 @@ def handler(event: dict[str, Any], context: Any, client: Any = None, cache: Cach
         elasticache=boto3.client("elasticache"),
         group_id=os.environ["REPLICATION_GROUP_ID"],
         tls=ssl.create_default_context(),
-        deadline=time.monotonic() + context.get_remaining_time_in_millis() / 1000 - MARGIN_SECONDS,
+        deadline=rotate.deadline(context),
     )
-    steps = {
-        "createSecret": rotate.create,
-        "setSecret": cache.set,
-        "testSecret": cache.test,
-        "finishSecret": rotate.finish,
-    }
-    rotate.run(event, client or boto3.client("secretsmanager"), steps)
+    rotate.run(event, client or boto3.client("secretsmanager"), rotate.steps_for(cache))
 
 
 @dataclass

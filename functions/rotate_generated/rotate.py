@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 
@@ -39,6 +40,28 @@ class RotationError(Exception):
 
 Step = Callable[[Any, str, str], None]
 """One rotation step: (Secrets Manager client, secret id, version id)."""
+#: Stop waiting this long before Lambda's timeout, so a failure is the function's own (logged), not a kill.
+MARGIN_SECONDS = 15.0
+
+
+class Consumer(Protocol):
+    """What holds a rotated value besides Secrets Manager (the cache's AUTH token, CloudFront's origin header): it
+    is given the pending value, then shown to accept it."""
+
+    def set(self, client: Any, secret_id: str, token: str) -> None: ...
+
+    def test(self, client: Any, secret_id: str, token: str) -> None: ...
+
+
+def steps_for(consumer: Consumer) -> dict[str, Step]:
+    """The steps of a value a consumer holds: created and promoted as the generated values are, set and tested by
+    the consumer."""
+    return {"createSecret": create, "setSecret": consumer.set, "testSecret": consumer.test, "finishSecret": finish}
+
+
+def deadline(context: Any) -> float:
+    """``time.monotonic()`` after which a step stops waiting: Lambda's remaining time less ``MARGIN_SECONDS``."""
+    return time.monotonic() + context.get_remaining_time_in_millis() / 1000 - MARGIN_SECONDS
 
 
 def handler(event: dict[str, Any], context: object, client: Any = None) -> None:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from stacks.offline.engine import load_config
 from stacks.offline.fakes import FakeCloud
-from stacks.offline.plan import SECRET, UNKNOWN, Plan, PlannedResource, normalise
+from stacks.offline.plan import SECRET, UNKNOWN, Plan, PlannedResource, make_urn, normalise, urn_parts
 from stacks.offline.replacements import (
     child_replace_keys,
     conditional_replace_keys,
@@ -65,8 +65,6 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "replaceOnChanges": [],
     "additionalSecretOutputs": [],
 }
-#: The type of the stack's own resource: a parent of this type is no parent in a URN.
-ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 #: Shorter strings are never taken for a computed output inside another resource's inputs (ids and ARNs are longer).
 _MIN_COMPUTED_LENGTH = 8
 #: The path of a provider change among a resource's differences (the provider is a resource option).
@@ -475,16 +473,18 @@ def _parents_first(resources: list[PlannedResource]) -> list[PlannedResource]:
 def _alias_urns(resource: PlannedResource, adopted: Mapping[str, str]) -> list[str]:
     """The URNs ``resource`` may have had, in the engine's order: its own aliases, then those its parent's alias
     (when the parent was taken over by one) gives it."""
-    stack, project, _, _ = _urn_parts(resource.urn)
+    stack, project, _, _ = urn_parts(resource.urn)
     own = [_collapse(alias, resource, adopted, stack, project) for alias in resource.options.get("aliases") or []]
     found = list(own)
     if resource.parent is not None and resource.parent in adopted:
-        parent_alias, parent_name = adopted[resource.parent], _urn_parts(resource.parent)[3]
-        names = [(resource.type, resource.name), *((_urn_type(urn), _urn_parts(urn)[3]) for urn in own)]
+        parent_alias, parent_name = adopted[resource.parent], urn_parts(resource.parent)[3]
+        # The resource's own type and name, and each of its aliases' (the last of a qualified type is its own).
+        names = [(resource.type, resource.name)]
+        names += [(qualified.rsplit("$", 1)[-1], name) for _, _, qualified, name in map(urn_parts, own)]
         for child_type, child_name in names:
             if child_name.startswith(parent_name):  # "{parent}-details" follows the parent's old name
-                child_name = _urn_parts(parent_alias)[3] + child_name[len(parent_name) :]
-            found.append(f"urn:pulumi:{stack}::{project}::{_urn_parts(parent_alias)[2]}${child_type}::{child_name}")
+                child_name = urn_parts(parent_alias)[3] + child_name[len(parent_name) :]
+            found.append(make_urn(stack, project, child_type, child_name, parent_alias))
     return list(dict.fromkeys(found))
 
 
@@ -495,22 +495,14 @@ def _collapse(
     if alias.get("urn"):
         return str(alias["urn"])
     parent = str(alias.get("parentUrn") or "")
-    parent = adopted.get(parent, parent) if parent else resource.parent or ""
-    if alias.get("noParent") or (parent and _urn_parts(parent)[2] == ROOT_STACK_TYPE):
-        parent = ""
-    qualified = f"{_urn_parts(parent)[2]}$" if parent else ""
-    name, type_ = alias.get("name") or resource.name, alias.get("type") or resource.type
-    return f"urn:pulumi:{alias.get('stack') or stack}::{alias.get('project') or project}::{qualified}{type_}::{name}"
-
-
-def _urn_parts(urn: str) -> tuple[str, str, str, str]:
-    """(stack, project, qualified type, name) of ``urn:pulumi:STACK::PROJECT::QUALIFIED-TYPE::NAME``."""
-    stack, project, qualified, name = urn.removeprefix("urn:pulumi:").split("::", 3)
-    return stack, project, qualified, name
-
-
-def _urn_type(urn: str) -> str:
-    return _urn_parts(urn)[2].rsplit("$", 1)[-1]
+    parent = adopted.get(parent, parent) if parent else resource.parent
+    return make_urn(
+        alias.get("stack") or stack,
+        alias.get("project") or project,
+        alias.get("type") or resource.type,
+        alias.get("name") or resource.name,
+        None if alias.get("noParent") else parent,
+    )
 
 
 def _change(

@@ -46,6 +46,7 @@ from stacks.offline.plan import (
     Plan,
     PlannedResource,
     is_secret,
+    make_urn,
     normalise,
     secret,
     secret_strings,
@@ -68,14 +69,9 @@ class RecordingMonitor(MockMonitor):
         self.records: list[PlannedResource] = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # The engine's format: the parent's full type chain, without the stack's own type.
         from pulumi.runtime.settings import get_project, get_stack
 
-        if parent:
-            parent_type = parent.split("::")[2]
-            if parent_type != "pulumi:pulumi:Stack":
-                type_ = f"{parent_type}${type_}"
-        return f"urn:pulumi:{get_stack()}::{get_project()}::{type_}::{name}"
+        return make_urn(get_stack(), get_project(), type_, name, parent)
 
     def RegisterResource(self, request: Any) -> Any:
         if request.type == "pulumi:pulumi:Stack":

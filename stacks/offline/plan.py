@@ -35,6 +35,24 @@ _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
+#: The type of the stack's own resource: a child of it has no parent type in its URN.
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def urn_parts(urn: str) -> tuple[str, str, str, str]:
+    """(stack, project, qualified type, name) of ``urn:pulumi:STACK::PROJECT::QUALIFIED-TYPE::NAME``; the qualified
+    type is the parents' types and the resource's, joined by ``$``."""
+    stack, project, qualified, name = urn.removeprefix("urn:pulumi:").split("::", 3)
+    return stack, project, qualified, name
+
+
+def make_urn(stack: str, project: str, type_: str, name: str, parent: str | None = None) -> str:
+    """The engine's URN of a resource: its parent's qualified type (unless the parent is the stack) before its own."""
+    if parent and (parent_type := urn_parts(parent)[2]) != ROOT_STACK_TYPE:
+        type_ = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
 def secret(value: Any) -> dict[str, Any]:
     """``value`` wrapped as a secret in the wire format."""
     return {SIG_KEY: SECRET_SIG, "value": value}
